@@ -1,0 +1,126 @@
+/**
+ * Types of the configuration documents, as validated by the loaders in this folder.
+ * Wire names keep their spelling in the *File types (they mirror the JSON); the loaders convert
+ * once, at the boundary, into the camelCase types the rest of the code receives.
+ */
+
+// ---- routes.json (SAP's xs-app.json schema, REFERENCE.md §6) ----------------------------------
+
+export type AuthenticationType = 'xsuaa' | 'none' | 'basic' | 'ias';
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'TRACE' | 'CONNECT';
+
+/** A route's `scope`: one scope, any of several, or per HTTP method with a `default`. */
+export type ScopeSpec = string | string[] | { [method: string]: string | string[] };
+
+export interface RouteSourceObject {
+  path: string;
+  matchCase?: boolean;
+}
+
+export interface RouteFile {
+  source: string | RouteSourceObject;
+  target?: string;
+  destination?: string;
+  localDir?: string;
+  service?: string;
+  endpoint?: string;
+  authenticationType?: AuthenticationType;
+  scope?: ScopeSpec;
+  csrfProtection?: boolean;
+  httpMethods?: HttpMethod[];
+  cacheControl?: string;
+  identityProvider?: string;
+  /** Accepted for compatibility; zonegate reports these as not supported where they matter. */
+  replace?: { pathSuffixes?: string[]; vars?: string[]; services?: Record<string, unknown> };
+  preferLocal?: boolean;
+  dynamicIdentityProvider?: boolean;
+  description?: string;
+}
+
+export interface RoutesFile {
+  welcomeFile?: string;
+  authenticationMethod?: 'route' | 'none';
+  sessionTimeout?: number;
+  logout?: { logoutEndpoint?: string; logoutPage?: string; logoutMethods?: ('GET' | 'POST')[] };
+  login?: { callbackEndpoint?: string };
+  routes?: RouteFile[];
+  websockets?: { enabled?: boolean };
+  responseHeaders?: { name: string; value: string }[];
+  compression?: { enabled?: boolean; minSize?: number; compressResponseMixedTypeContent?: boolean };
+  errorPage?: { status: number | number[]; file: string }[];
+  // The loader may accept further SAP properties (cors, whitelistService, ...) for compatibility.
+  [other: string]: unknown;
+}
+
+// ---- destinations (environment variable `destinations`) ---------------------------------------
+
+export interface Destination {
+  name: string;
+  url: URL;
+  forwardAuthToken: boolean;
+  /** Milliseconds; SAP's default is 30000. */
+  timeout: number;
+  setXForwardedHeaders: boolean;
+  strictSSL: boolean;
+  proxyHost?: string;
+  proxyPort?: number;
+}
+
+// ---- xs-security.json (REFERENCE.md §5) -------------------------------------------------------
+
+export type TenantMode = 'dedicated' | 'shared';
+
+export interface XsScope {
+  /** As written, e.g. `$XSAPPNAME.Admin`. */
+  name: string;
+  description?: string;
+  grantedApps: string[];
+  grantAsAuthorityToApps: string[];
+}
+
+export interface XsAttribute {
+  name: string;
+  description?: string;
+  valueType: 'string' | 'int' | 's4hana' | 'date';
+  valueRequired: boolean;
+}
+
+export interface XsRoleTemplate {
+  name: string;
+  description?: string;
+  /** As written, e.g. `$XSAPPNAME.Admin`. */
+  scopeReferences: string[];
+  attributeReferences: string[];
+  defaultRoleName?: string;
+}
+
+export interface XsRoleCollection {
+  name: string;
+  description?: string;
+  /** As written, e.g. `$XSAPPNAME.Administrator` (`<app>.<role template name>`). */
+  roleTemplateReferences: string[];
+}
+
+export interface XsOAuth2Configuration {
+  /** Seconds; default 43200. */
+  tokenValidity: number;
+  /** Seconds; default 2592000. */
+  refreshTokenValidity: number;
+  redirectUris: string[];
+  grantTypes: string[];
+}
+
+export interface XsSecurity {
+  /** The file it came from, for messages. */
+  file: string;
+  xsappname: string;
+  tenantMode: TenantMode;
+  description?: string;
+  scopes: XsScope[];
+  attributes: XsAttribute[];
+  roleTemplates: XsRoleTemplate[];
+  roleCollections: XsRoleCollection[];
+  authorities: string[];
+  foreignScopeReferences: string[];
+  oauth2Configuration: XsOAuth2Configuration;
+}

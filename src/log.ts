@@ -1,0 +1,49 @@
+/**
+ * Structured JSON logs, one object per line. Never pass tokens, cookies, secrets or passwords in
+ * `fields`: the redaction below is a second line of defence, not a licence.
+ */
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const LEVELS: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export interface LogSink {
+  write(line: string): unknown;
+}
+
+const SECRET_KEY = /authorization|cookie|token|secret|password|assertion|code_verifier|^code$/i;
+
+function redact(key: string, value: unknown): unknown {
+  return SECRET_KEY.test(key) && typeof value === 'string' ? '[redacted]' : value;
+}
+
+export function createLogger(options: { level?: Level; sink?: LogSink; base?: Record<string, unknown> } = {}): Logger {
+  const min = LEVELS[options.level ?? 'info'];
+  const sink = options.sink ?? process.stdout;
+  const base = options.base ?? {};
+  const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[level] < min) return;
+    const record = { time: new Date().toISOString(), level, msg, ...base, ...fields };
+    sink.write(JSON.stringify(record, redact) + '\n');
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger({ level: options.level, sink, base: { ...base, ...fields } }),
+  };
+}
+
+/** A logger that keeps its lines, for tests that assert what was (and was not) logged. */
+export function createMemoryLogger(level: Level = 'debug'): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({ level, sink: { write: (l: string) => lines.push(l) } });
+  return Object.assign(logger, { lines });
+}

@@ -1,0 +1,48 @@
+import { GatewayError } from '../errors.js';
+
+/**
+ * The storage contract: string keys with string values and an optional time to live, atomic
+ * single-use reads, counters and set indexes. Everything a second instance would need (OAuth state,
+ * PKCE verifiers, sessions, codes, refresh tokens, zones, users, keys) lives behind it, never only
+ * in one process's memory. Two backends implement it (SQLite embedded, Redis); one contract test
+ * suite runs against both (test/storage/contract.ts).
+ *
+ * Callers namespace their keys (`zone:<id>`, `code:<code>`, `sess:<sid>`, ...) and serialise values
+ * themselves (JSON). An expired key is indistinguishable from an absent one.
+ */
+export interface Storage {
+  readonly kind: 'sqlite' | 'redis';
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value`; with `ttlMs` it expires after that many milliseconds, without it never. */
+  set(key: string, value: string, options?: TtlOptions): Promise<void>;
+  /** Stores only if the key is absent (or expired). True if this call stored it (locks, unique claims). */
+  setIfAbsent(key: string, value: string, options?: TtlOptions): Promise<boolean>;
+  /** Atomically reads and deletes: of concurrent callers exactly one gets the value (single-use codes). */
+  take(key: string): Promise<string | undefined>;
+  /** True if the key existed. */
+  delete(key: string): Promise<boolean>;
+  /** Atomically adds 1 and returns the new value; an absent key starts at 0. `ttlMs` applies when the key is created. */
+  increment(key: string, options?: TtlOptions): Promise<number>;
+  /** Milliseconds left; undefined if absent; Infinity if it never expires. */
+  ttl(key: string): Promise<number | undefined>;
+  /** Set indexes (zones by subdomain, sessions of a tenant, ...). */
+  addToIndex(index: string, member: string): Promise<void>;
+  removeFromIndex(index: string, member: string): Promise<void>;
+  listIndex(index: string): Promise<string[]>;
+  deleteIndex(index: string): Promise<void>;
+  /** Resolves when the backend answers; rejects with ZG_ERR_STORAGE_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TtlOptions {
+  ttlMs?: number;
+}
+
+/** The error every backend throws when it cannot reach its store; the gateway answers 503. */
+export function storageUnavailable(cause: unknown): GatewayError {
+  return new GatewayError('ZG_ERR_STORAGE_UNAVAILABLE', 'The storage backend is unavailable', {
+    cause,
+    expose: true,
+  });
+}
