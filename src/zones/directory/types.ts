@@ -1,0 +1,95 @@
+/**
+ * The zone directory: the data model of the built-in authorization server (identity zones, the
+ * registered application and its client, users, role collections). Persisted through the Storage
+ * contract, so it survives restarts and is shared between instances.
+ *
+ * The OAuth endpoints (src/zones/oauth/) only read it through this interface; the admin API, the CLI
+ * and provisioning write it. Implementation: src/zones/directory/directory.ts.
+ */
+import type { XsSecurity } from '../../config/types.js';
+
+export interface Zone {
+  /** GUID; also the tenant id (SaaS `subscribedTenantId`). */
+  id: string;
+  /** Unique, lower case; the zone's host is `<subdomain>.<uaadomain>`. */
+  subdomain: string;
+  name: string;
+  branding?: { title?: string; color?: string; logoUrl?: string };
+  createdAt: string;
+}
+
+/** The registered application (one per xsappname); `instanceName` is `<xsappname>!t<N>`. */
+export interface Application {
+  xsappname: string;
+  instanceName: string;
+  clientId: string; // sb-<instanceName>
+  tenantMode: 'dedicated' | 'shared';
+  /** Zone the application was registered in (the provider's zone). */
+  providerZoneId: string;
+  /** Scopes expanded: `myapp!t7.Admin`. */
+  scopes: string[];
+  /** Authorities expanded; granted to client-credentials tokens. */
+  authorities: string[];
+  roleTemplates: { name: string; scopes: string[]; attributes: string[] }[];
+  roleCollections: { name: string; roleTemplates: string[] }[];
+  redirectUris: string[];
+  grantTypes: string[];
+  tokenValiditySeconds: number;
+  refreshTokenValiditySeconds: number;
+}
+
+export interface User {
+  id: string; // GUID
+  zoneId: string;
+  userName: string;
+  email: string;
+  givenName?: string;
+  familyName?: string;
+  origin: string; // 'sap.default' for users created here, as XSUAA names its default IdP
+  attributes: Record<string, string[]>;
+  roleCollections: string[];
+}
+
+export interface NewUser {
+  userName: string;
+  email: string;
+  givenName?: string;
+  familyName?: string;
+  origin?: string;
+  password?: string;
+  attributes?: Record<string, string[]>;
+  roleCollections?: string[];
+}
+
+export interface ZoneDirectory {
+  /** Registers (or re-registers, keeping N and the secret) the application of an xs-security.json. */
+  registerApplication(security: XsSecurity, providerZoneId: string): Promise<{ application: Application; clientSecret: string }>;
+  getApplicationByClientId(clientId: string): Promise<Application | undefined>;
+  /** Constant-time check of a client secret. */
+  verifyClientSecret(clientId: string, secret: string): Promise<boolean>;
+  /** Whether the application's client may be used in this zone (provider zone, or subscribed in shared mode). */
+  isClientAllowedInZone(application: Application, zoneId: string): Promise<boolean>;
+
+  createZone(input: { id?: string; subdomain: string; name?: string; branding?: Zone['branding'] }): Promise<Zone>;
+  getZone(id: string): Promise<Zone | undefined>;
+  getZoneBySubdomain(subdomain: string): Promise<Zone | undefined>;
+  listZones(): Promise<Zone[]>;
+  deleteZone(id: string): Promise<boolean>;
+
+  createUser(zoneId: string, input: NewUser): Promise<User>;
+  getUser(zoneId: string, userId: string): Promise<User | undefined>;
+  getUserByName(zoneId: string, userName: string): Promise<User | undefined>;
+  listUsers(zoneId: string): Promise<User[]>;
+  deleteUser(zoneId: string, userId: string): Promise<boolean>;
+  /** Returns the user if the password is right; undefined otherwise (no hint which part was wrong). */
+  verifyPassword(zoneId: string, userName: string, password: string): Promise<User | undefined>;
+  assignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User>;
+  unassignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User>;
+
+  /** Role collections available in a zone: the application's plus those its administrators created. */
+  listRoleCollections(zoneId: string): Promise<{ name: string; roleTemplates: string[] }[]>;
+  createRoleCollection(zoneId: string, input: { name: string; roleTemplates: string[] }): Promise<void>;
+
+  /** The scopes a user token carries: client scopes ∩ scopes of the user's role collections, plus `openid`. */
+  userScopes(application: Application, user: User): Promise<string[]>;
+}
