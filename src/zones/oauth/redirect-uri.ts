@@ -1,0 +1,127 @@
+/**
+ * Redirect-URI checks for /oauth/authorize and /logout.do.
+ *
+ * RFC 6749 §3.1.2 and §10.6/§10.15: a redirect URI must be compared exactly against what the client
+ * registered, or an attacker who gets the code sent to a host they control owns the account. XSUAA
+ * lets `redirect-uris` carry wildcards (REFERENCE.md §4): `*` is exactly one host label (or part of
+ * one path segment), `**` any path, `http*` the scheme http or https. Everything else is literal.
+ *
+ * Before a candidate is compared it must already be in canonical form: WHATWG URL parsing repairs
+ * backslashes, dot segments, tabs and case, so a URL whose canonical spelling differs from what was
+ * sent is an attempt to make two parsers disagree and is refused outright (OWASP "open redirect",
+ * the `https://good.example\@evil.example` and `https://good.example/..;/` families).
+ */
+
+export interface RedirectPattern {
+  readonly source: string;
+  matches(candidate: string): boolean;
+}
+
+const PATTERN = /^(https?|http\*):\/\/([^/?#]+)(\/[^?#]*)?(\?[^#]*)?$/;
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+/** Why a candidate is not acceptable at all, independent of any pattern; undefined when it is. */
+export function redirectUriDefect(candidate: string): string | undefined {
+  if (candidate.length === 0 || candidate.length > 2048) return 'empty or too long';
+  // Only printable ASCII: controls, spaces and non-ASCII are silently dropped or re-encoded by parsers.
+  if (!/^[\x21-\x7e]+$/.test(candidate)) return 'contains whitespace, control or non-ASCII characters';
+  if (candidate.includes('\\')) return 'contains a backslash';
+  if (candidate.includes('#')) return 'contains a fragment'; // RFC 6749 §3.1.2
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    return 'not an absolute URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'scheme is not http or https';
+  if (url.username !== '' || url.password !== '' || authorityOf(candidate).includes('@')) return 'contains userinfo';
+  // Encoded dots, slashes, backslashes, percent signs and NULs are how "/..%2f" style tricks pass one parser.
+  if (/%(2e|2f|5c|25|00|40)/i.test(candidate)) return 'contains an encoded separator';
+  const canonical = url.href;
+  const acceptable = canonical === candidate || (url.pathname === '/' && canonical === `${candidate}/` && !url.search);
+  if (!acceptable) return 'not in canonical form';
+  return undefined;
+}
+
+function authorityOf(uri: string): string {
+  const rest = uri.slice(uri.indexOf('://') + 3);
+  const end = rest.search(/[/?#]/);
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Compiles one registered pattern; throws on a pattern that cannot be a redirect URI. */
+export function compileRedirectPattern(source: string): RedirectPattern {
+  const m = PATTERN.exec(source);
+  if (!m) throw new Error(`redirect URI pattern ${JSON.stringify(source)} is not an http(s) URL pattern`);
+  const [, scheme, authority, rawPath, rawQuery] = m as unknown as [string, string, string, string | undefined, string | undefined];
+  if (authority.includes('@')) throw new Error(`redirect URI pattern ${JSON.stringify(source)} contains userinfo`);
+  const portAt = authority.lastIndexOf(':');
+  const hostPart = (portAt === -1 ? authority : authority.slice(0, portAt)).toLowerCase();
+  const portPart = portAt === -1 ? undefined : authority.slice(portAt + 1);
+  if (portPart !== undefined && portPart !== '*' && !/^\d{1,5}$/.test(portPart)) {
+    throw new Error(`redirect URI pattern ${JSON.stringify(source)} has an invalid port`);
+  }
+  const hostLabels = hostPart.split('.');
+  for (const label of hostLabels) {
+    if (label !== '*' && !HOST_LABEL.test(label)) {
+      throw new Error(`redirect URI pattern ${JSON.stringify(source)} has an invalid host label ${JSON.stringify(label)}`);
+    }
+  }
+  const path = rawPath ?? '/';
+  const pathRegex = new RegExp(
+    '^' +
+      path
+        .split(/(\*\*|\*)/)
+        .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : escapeRegExp(part)))
+        .join('') +
+      '$',
+  );
+  const anyQuery = path.endsWith('**');
+  const schemes = scheme === 'http*' ? ['http:', 'https:'] : [`${scheme}:`];
+
+  return {
+    source,
+    matches(candidate: string): boolean {
+      if (redirectUriDefect(candidate) !== undefined) return false;
+      const url = new URL(candidate);
+      if (!schemes.includes(url.protocol)) return false;
+      const labels = url.hostname.split('.');
+      if (labels.length !== hostLabels.length) return false;
+      for (let i = 0; i < labels.length; i++) {
+        const want = hostLabels[i]!;
+        if (want === '*' ? !HOST_LABEL.test(labels[i]!) : want !== labels[i]) return false;
+      }
+      if (portPart === undefined ? url.port !== '' : portPart !== '*' && Number(portPart) !== Number(url.port || defaultPort(url.protocol))) {
+        return false;
+      }
+      if (!pathRegex.test(url.pathname)) return false;
+      if (rawQuery !== undefined) return url.search === rawQuery;
+      return anyQuery || url.search === '';
+    },
+  };
+}
+
+function defaultPort(protocol: string): number {
+  return protocol === 'https:' ? 443 : 80;
+}
+
+/** Compiles a client's list once; invalid entries are skipped (the directory validated them on registration). */
+export function compileRedirectPatterns(sources: readonly string[]): RedirectPattern[] {
+  const compiled: RedirectPattern[] = [];
+  for (const source of sources) {
+    try {
+      compiled.push(compileRedirectPattern(source));
+    } catch {
+      // An unusable pattern can only fail to match; it must never widen what is allowed.
+    }
+  }
+  return compiled;
+}
+
+export function isAllowedRedirectUri(patterns: readonly RedirectPattern[], candidate: string): boolean {
+  return patterns.some((p) => p.matches(candidate));
+}
