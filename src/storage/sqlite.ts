@@ -1,0 +1,203 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { GatewayError } from '../errors.js';
+import { storageUnavailable } from './types.js';
+import type { Storage, TtlOptions } from './types.js';
+import { ttlMsOf } from './ttl.js';
+
+export interface SqliteStorageOptions {
+  /** Database file; `:memory:` for a private in-process store (tests). */
+  file: string;
+  /** How often expired rows are deleted (default 60 s). Reads never see them either way. */
+  sweepIntervalMs?: number;
+  /**
+   * How long a call waits for another process's write lock before failing with
+   * ZG_ERR_STORAGE_UNAVAILABLE (default 1000). better-sqlite3 waits synchronously, blocking the event
+   * loop, so this stays short; writes here are single rows and finish in microseconds.
+   */
+  busyTimeoutMs?: number;
+  /** Clock, for tests of expiry; epoch milliseconds. */
+  now?: () => number;
+}
+
+interface ValueRow {
+  value: string;
+  expires_at: number | null;
+}
+
+// SQLite result codes that mean "the store cannot serve right now", answered with a 503 like an
+// unreachable Redis, as opposed to a programming error. https://sqlite.org/rescode.html
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|CORRUPT|NOTADB|NOMEM|PROTOCOL)/;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    expires_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS idx (
+    name TEXT NOT NULL,
+    member TEXT NOT NULL,
+    PRIMARY KEY (name, member)
+  ) WITHOUT ROWID;
+`;
+
+/**
+ * The embedded backend: one SQLite file, usable by several processes on the same host (WAL lets
+ * readers run beside the one writer; multi-statement updates take the write lock up front).
+ * Rows carry an absolute expiry; an expired row is treated as absent by every read and deleted by a
+ * periodic sweep, so correctness never depends on the sweep having run.
+ */
+export function openSqliteStorage(options: SqliteStorageOptions): Storage {
+  const now = options.now ?? Date.now;
+  const inMemory = options.file === ':memory:';
+  if (!inMemory) mkdirSync(dirname(options.file), { recursive: true });
+
+  let db: Database.Database;
+  try {
+    db = new Database(options.file, { timeout: options.busyTimeoutMs ?? 1000 });
+    if (!inMemory) {
+      db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL stays consistent; a power loss may drop the last commits, which for
+      // sessions and login state means a user logs in again, never a corrupt store.
+      db.pragma('synchronous = NORMAL');
+    }
+    db.exec(SCHEMA);
+  } catch (err) {
+    throw isUnavailable(err) ? storageUnavailable(err) : err;
+  }
+
+  const live = '(expires_at IS NULL OR expires_at > ?)';
+  const q = {
+    get: db.prepare<[string, number], ValueRow>(`SELECT value, expires_at FROM kv WHERE key = ? AND ${live}`),
+    set: db.prepare<[string, string, number | null]>(
+      `INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    ),
+    // One statement: inserts, or replaces only a row that has already expired. `changes` is 1 exactly
+    // when this call claimed the key.
+    setIfAbsent: db.prepare<[string, string, number | null, number]>(
+      `INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+       WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?`,
+    ),
+    // DELETE ... RETURNING reads and removes in one statement, so of two connections racing for a
+    // single-use code only one gets a row back.
+    take: db.prepare<[string], ValueRow>('DELETE FROM kv WHERE key = ? RETURNING value, expires_at'),
+    increment: db.prepare<[string, string, number | null]>(
+      `INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
+    sweep: db.prepare<[number]>('DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?'),
+    addToIndex: db.prepare<[string, string]>('INSERT OR IGNORE INTO idx (name, member) VALUES (?, ?)'),
+    removeFromIndex: db.prepare<[string, string]>('DELETE FROM idx WHERE name = ? AND member = ?'),
+    listIndex: db.prepare<[string], { member: string }>('SELECT member FROM idx WHERE name = ?'),
+    deleteIndex: db.prepare<[string]>('DELETE FROM idx WHERE name = ?'),
+    ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+  };
+
+  const expiresAt = (opts: TtlOptions | undefined): number | null => {
+    const ttlMs = ttlMsOf(opts);
+    return ttlMs === undefined ? null : now() + ttlMs;
+  };
+  const isLive = (row: ValueRow | undefined, at: number): row is ValueRow =>
+    row !== undefined && (row.expires_at === null || row.expires_at > at);
+
+  // IMMEDIATE takes the write lock before the read, so two processes incrementing the same counter
+  // cannot both read n and both write n+1 (and cannot deadlock upgrading a read lock).
+  const increment = db.transaction((key: string, ttl: TtlOptions | undefined): number => {
+    const at = now();
+    const row = q.get.get(key, at);
+    if (row === undefined) {
+      q.set.run(key, '1', expiresAt(ttl));
+      return 1;
+    }
+    const current = Number(row.value);
+    if (!Number.isSafeInteger(current) || String(current) !== row.value) {
+      throw new TypeError(`increment: the value of ${JSON.stringify(key)} is not an integer`);
+    }
+    q.increment.run(key, String(current + 1), row.expires_at);
+    return current + 1;
+  });
+
+  const sweep = () => {
+    try {
+      if (db.open) q.sweep.run(now());
+    } catch {
+      // A busy or failing store is reported by the next request that needs it; the sweep retries.
+    }
+  };
+  const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
+  sweeper.unref();
+
+  /** Runs `fn` as an async storage call: store failures become ZG_ERR_STORAGE_UNAVAILABLE. */
+  const call = <T>(fn: () => T): Promise<T> => {
+    try {
+      if (!db.open) throw storageUnavailable(new Error('The SQLite storage is closed'));
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err instanceof GatewayError || !isUnavailable(err) ? err : storageUnavailable(err));
+    }
+  };
+
+  return {
+    kind: 'sqlite',
+    get: (key) => call(() => q.get.get(key, now())?.value),
+    set: (key, value, opts) =>
+      call(() => {
+        q.set.run(key, value, expiresAt(opts));
+      }),
+    setIfAbsent: (key, value, opts) =>
+      call(() => {
+        const at = now();
+        const exp = expiresAt(opts);
+        return q.setIfAbsent.run(key, value, exp, at).changes === 1;
+      }),
+    take: (key) =>
+      call(() => {
+        const at = now();
+        const row = q.take.get(key);
+        return isLive(row, at) ? row.value : undefined;
+      }),
+    delete: (key) =>
+      call(() => {
+        const at = now();
+        return isLive(q.take.get(key), at);
+      }),
+    increment: (key, opts) => call(() => increment.immediate(key, opts)),
+    ttl: (key) =>
+      call(() => {
+        const at = now();
+        const row = q.get.get(key, at);
+        if (row === undefined) return undefined;
+        return row.expires_at === null ? Infinity : row.expires_at - at;
+      }),
+    addToIndex: (index, member) =>
+      call(() => {
+        q.addToIndex.run(index, member);
+      }),
+    removeFromIndex: (index, member) =>
+      call(() => {
+        q.removeFromIndex.run(index, member);
+      }),
+    listIndex: (index) => call(() => q.listIndex.all(index).map((r) => r.member)),
+    deleteIndex: (index) =>
+      call(() => {
+        q.deleteIndex.run(index);
+      }),
+    ping: () =>
+      call(() => {
+        q.ping.get();
+      }),
+    close: async () => {
+      clearInterval(sweeper);
+      if (db.open) db.close();
+    },
+  };
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof Database.SqliteError && UNAVAILABLE_CODES.test(err.code);
+}

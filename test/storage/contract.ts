@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Storage } from '../../src/storage/types.js';
+
+/**
+ * The storage contract, run against every backend (oauth2-proxy runs one session-store suite
+ * against each store). `open` must return a NEW handle (its own connection) to the SAME store on
+ * every call: the race tests spread concurrent callers over several handles, so the store itself,
+ * not one client's command queue, has to serialise them.
+ */
+export function describeStorageContract(name: string, open: () => Promise<Storage>): void {
+  describe(`Storage contract: ${name}`, () => {
+    const handles: Storage[] = [];
+    let s: Storage;
+    // Every run and every test gets its own keys, so parallel runs against one Redis never collide.
+    const run = randomUUID();
+    let n = 0;
+    const key = (label: string) => `contract:${run}:${++n}:${label}`;
+
+    beforeAll(async () => {
+      for (let i = 0; i < 3; i++) handles.push(await open());
+      s = handles[0]!;
+    });
+    afterAll(async () => {
+      await Promise.all(handles.map((h) => h.close()));
+    });
+
+    /** `count` concurrent calls, spread round-robin over the open handles. */
+    const race = <T>(count: number, fn: (h: Storage, i: number) => Promise<T>): Promise<T[]> =>
+      Promise.all(Array.from({ length: count }, (_, i) => fn(handles[i % handles.length]!, i)));
+
+    describe('get / set / delete', () => {
+      it('round-trips a value, overwrites it, and reports absent keys as undefined', async () => {
+        const k = key('rt');
+        expect(await s.get(k)).toBeUndefined();
+        await s.set(k, 'one');
+        expect(await s.get(k)).toBe('one');
+        await s.set(k, 'two');
+        expect(await s.get(k)).toBe('two');
+        // Another connection sees the write: the value lives in the store, not in the client.
+        expect(await handles[1]!.get(k)).toBe('two');
+      });
+
+      it('keeps the empty string distinct from absence', async () => {
+        const k = key('empty');
+        await s.set(k, '');
+        expect(await s.get(k)).toBe('');
+        expect(await s.ttl(k)).toBe(Infinity);
+      });
+
+      it('stores unicode keys and values byte for byte', async () => {
+        const k = key('ключ-🔑-鍵');
+        const v = 'Grüße, 世界! 🧑‍💻 \u0000 nul, \u2028 line sep, "quotes" \\ backslash';
+        await s.set(k, v);
+        expect(await s.get(k)).toBe(v);
+        expect(await s.get(key('ключ-🔑-鍵x'))).toBeUndefined();
+      });
+
+      it('stores large values (2 MiB of multi-byte text)', async () => {
+        const k = key('large');
+        const v = 'ä€😀'.repeat(2 * 1024 * 1024 / 9);
+        await s.set(k, v);
+        const got = await handles[2]!.get(k);
+        expect(got?.length).toBe(v.length);
+        expect(got === v).toBe(true);
+      });
+
+      it('delete reports whether the key existed', async () => {
+        const k = key('del');
+        await s.set(k, 'v');
+        expect(await s.delete(k)).toBe(true);
+        expect(await s.get(k)).toBeUndefined();
+        expect(await s.delete(k)).toBe(false);
+        expect(await s.delete(key('never'))).toBe(false);
+      });
+    });
+
+    describe('expiry', () => {
+      it('hides a value once its TTL has passed', async () => {
+        const k = key('ttl');
+        await s.set(k, 'short', { ttlMs: 150 });
+        expect(await s.get(k)).toBe('short');
+        await sleep(250);
+        expect(await s.get(k)).toBeUndefined();
+        expect(await s.ttl(k)).toBeUndefined();
+        expect(await s.take(k)).toBeUndefined();
+        expect(await s.delete(k)).toBe(false);
+      });
+
+      it('ttl() is undefined when absent, Infinity without TTL, and counts down otherwise', async () => {
+        const k = key('ttlq');
+        expect(await s.ttl(k)).toBeUndefined();
+        await s.set(k, 'v');
+        expect(await s.ttl(k)).toBe(Infinity);
+        await s.set(k, 'v', { ttlMs: 10_000 });
+        const left = await s.ttl(k);
+        expect(left).toBeGreaterThan(9_000);
+        expect(left).toBeLessThanOrEqual(10_000);
+      });
+
+      it('a plain set replaces the TTL of the value it overwrites', async () => {
+        const k = key('persist');
+        await s.set(k, 'v', { ttlMs: 150 });
+        await s.set(k, 'w');
+        await sleep(250);
+        expect(await s.get(k)).toBe('w');
+        expect(await s.ttl(k)).toBe(Infinity);
+      });
+
+      it('rejects TTLs that are not positive finite numbers, storing nothing', async () => {
+        const k = key('badttl');
+        for (const ttlMs of [0, -1, NaN, Infinity]) {
+          await expect(s.set(k, 'v', { ttlMs })).rejects.toThrow(RangeError);
+          await expect(s.setIfAbsent(k, 'v', { ttlMs })).rejects.toThrow(RangeError);
+          await expect(s.increment(k, { ttlMs })).rejects.toThrow(RangeError);
+        }
+        expect(await s.get(k)).toBeUndefined();
+      });
+    });
+
+    describe('setIfAbsent', () => {
+      it('stores only when absent, and again once the previous claim expired', async () => {
+        const k = key('nx');
+        expect(await s.setIfAbsent(k, 'first', { ttlMs: 150 })).toBe(true);
+        expect(await s.setIfAbsent(k, 'second')).toBe(false);
+        expect(await s.get(k)).toBe('first');
+        const left = await s.ttl(k);
+        expect(left).toBeGreaterThan(0);
+        expect(left).toBeLessThanOrEqual(150);
+        await sleep(250);
+        expect(await s.setIfAbsent(k, 'third')).toBe(true);
+        expect(await s.get(k)).toBe('third');
+        expect(await s.ttl(k)).toBe(Infinity);
+      });
+
+      it('of many concurrent callers on several connections exactly one wins', async () => {
+        for (let round = 0; round < 5; round++) {
+          const k = key(`nx-race-${round}`);
+          const results = await race(60, (h, i) => h.setIfAbsent(k, `caller-${i}`, { ttlMs: 10_000 }));
+          const winners = results.flatMap((won, i) => (won ? [i] : []));
+          expect(winners).toHaveLength(1);
+          expect(await s.get(k)).toBe(`caller-${winners[0]}`);
+        }
+      });
+    });
+
+    describe('take', () => {
+      it('returns the value once and removes it', async () => {
+        const k = key('take');
+        await s.set(k, 'code', { ttlMs: 10_000 });
+        expect(await s.take(k)).toBe('code');
+        expect(await s.take(k)).toBeUndefined();
+        expect(await s.get(k)).toBeUndefined();
+        expect(await s.take(key('never'))).toBeUndefined();
+      });
+
+      it('a single-use value replayed by many concurrent callers is handed out exactly once', async () => {
+        for (let round = 0; round < 5; round++) {
+          const k = key(`take-race-${round}`);
+          await s.set(k, `secret-${round}`);
+          const results = await race(60, (h) => h.take(k));
+          const got = results.filter((r) => r !== undefined);
+          expect(got).toEqual([`secret-${round}`]);
+        }
+      });
+    });
+
+    describe('increment', () => {
+      it('starts at 1 and counts up', async () => {
+        const k = key('ctr');
+        expect(await s.increment(k)).toBe(1);
+        expect(await s.increment(k)).toBe(2);
+        expect(await handles[1]!.increment(k)).toBe(3);
+        expect(await s.get(k)).toBe('3');
+        expect(await s.ttl(k)).toBe(Infinity);
+      });
+
+      it('loses no update under concurrency: every caller gets a distinct number', async () => {
+        const k = key('ctr-race');
+        const results = await race(150, (h) => h.increment(k, { ttlMs: 10_000 }));
+        expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+        expect(await s.get(k)).toBe('150');
+      });
+
+      it('sets the TTL when it creates the key, and does not extend it later', async () => {
+        const k = key('ctr-ttl');
+        expect(await s.increment(k, { ttlMs: 300 })).toBe(1);
+        await sleep(150);
+        expect(await s.increment(k, { ttlMs: 300 })).toBe(2);
+        const left = await s.ttl(k);
+        expect(left).toBeGreaterThan(0);
+        expect(left).toBeLessThanOrEqual(160);
+        await sleep(200);
+        expect(await s.get(k)).toBeUndefined();
+        // A rate-limit window that has run out starts over.
+        expect(await s.increment(k, { ttlMs: 300 })).toBe(1);
+      });
+
+      it('racing creators agree on one window: the TTL is set once, atomically with the create', async () => {
+        const k = key('ctr-ttl-race');
+        await race(30, (h) => h.increment(k, { ttlMs: 200 }));
+        const left = await s.ttl(k);
+        expect(left).toBeGreaterThan(0);
+        expect(left).toBeLessThanOrEqual(200);
+        await sleep(300);
+        expect(await s.get(k)).toBeUndefined();
+      });
+
+      it('keeps a TTL that a set gave the key', async () => {
+        const k = key('ctr-set');
+        await s.set(k, '41', { ttlMs: 5_000 });
+        expect(await s.increment(k)).toBe(42);
+        expect(await s.ttl(k)).toBeLessThanOrEqual(5_000);
+      });
+
+      it('rejects a value that is not an integer and leaves it unchanged', async () => {
+        const k = key('ctr-nan');
+        await s.set(k, 'not a number');
+        await expect(s.increment(k)).rejects.toThrow();
+        expect(await s.get(k)).toBe('not a number');
+      });
+    });
+
+    describe('indexes', () => {
+      it('adds, de-duplicates, lists, removes and deletes members', async () => {
+        const ix = key('idx');
+        expect(await s.listIndex(ix)).toEqual([]);
+        await s.addToIndex(ix, 'b');
+        await s.addToIndex(ix, 'a');
+        await s.addToIndex(ix, 'a');
+        await handles[1]!.addToIndex(ix, 'ü-🔑');
+        expect((await s.listIndex(ix)).sort()).toEqual(['a', 'b', 'ü-🔑']);
+        await s.removeFromIndex(ix, 'b');
+        await s.removeFromIndex(ix, 'not-a-member');
+        expect((await s.listIndex(ix)).sort()).toEqual(['a', 'ü-🔑']);
+        await s.deleteIndex(ix);
+        expect(await s.listIndex(ix)).toEqual([]);
+        await s.deleteIndex(ix);
+      });
+
+      it('keeps indexes apart from each other and from plain keys of the same name', async () => {
+        const ix = key('shared-name');
+        const other = key('other');
+        await s.set(ix, 'plain value');
+        await s.addToIndex(ix, 'member');
+        await s.addToIndex(other, 'x');
+        expect(await s.get(ix)).toBe('plain value');
+        expect(await s.listIndex(ix)).toEqual(['member']);
+        await s.delete(ix);
+        expect(await s.listIndex(ix)).toEqual(['member']);
+        await s.deleteIndex(ix);
+        expect(await s.listIndex(other)).toEqual(['x']);
+      });
+
+      it('loses no member when many callers add at once', async () => {
+        const ix = key('idx-race');
+        await race(90, (h, i) => h.addToIndex(ix, `m${i}`));
+        expect(await s.listIndex(ix)).toHaveLength(90);
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('ping resolves while the store is reachable', async () => {
+        await expect(s.ping()).resolves.toBeUndefined();
+      });
+
+      it('a closed handle rejects with ZG_ERR_STORAGE_UNAVAILABLE and others keep working', async () => {
+        const h = await open();
+        const k = key('closed');
+        await h.set(k, 'v');
+        await h.close();
+        await h.close();
+        await expect(h.get(k)).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE', status: 503 });
+        await expect(h.ping()).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+        expect(await s.get(k)).toBe('v');
+      });
+    });
+  });
+}

@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { openSqliteStorage } from '../../src/storage/sqlite.js';
+import { describeStorageContract } from './contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'zonegate-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const contractFile = join(dir, 'contract.db');
+describeStorageContract('sqlite', async () => openSqliteStorage({ file: contractFile }));
+
+describe('SQLite storage', () => {
+  it('creates the parent folder and survives close and reopen', async () => {
+    const file = join(dir, 'nested', 'deeper', 'store.db');
+    const first = openSqliteStorage({ file });
+    expect(existsSync(join(dir, 'nested', 'deeper'))).toBe(true);
+    await first.set('kept', 'value 🔒');
+    await first.set('expiring', 'v', { ttlMs: 60_000 });
+    await first.set('gone', 'v', { ttlMs: 100 });
+    await first.increment('counter');
+    await first.addToIndex('ix', 'member');
+    await first.close();
+
+    await sleep(150);
+    const second = openSqliteStorage({ file });
+    try {
+      expect(await second.get('kept')).toBe('value 🔒');
+      expect(await second.ttl('expiring')).toBeGreaterThan(59_000);
+      expect(await second.get('gone')).toBeUndefined();
+      expect(await second.increment('counter')).toBe(2);
+      expect(await second.listIndex('ix')).toEqual(['member']);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('uses write-ahead logging for files', async () => {
+    const file = join(dir, 'wal.db');
+    await openSqliteStorage({ file }).close();
+    const raw = new Database(file);
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('works in memory', async () => {
+    const s = openSqliteStorage({ file: ':memory:' });
+    await s.set('k', 'v');
+    expect(await s.get('k')).toBe('v');
+    await s.close();
+  });
+
+  it('sweeps expired rows out of the file, not only out of sight', async () => {
+    const file = join(dir, 'sweep.db');
+    const s = openSqliteStorage({ file, sweepIntervalMs: 50 });
+    const raw = new Database(file);
+    try {
+      await s.set('short', 'v', { ttlMs: 30 });
+      await s.set('long', 'v');
+      const count = raw.prepare<[string], { n: number }>('SELECT count(*) AS n FROM kv WHERE key = ?');
+      expect(count.get('short')?.n).toBe(1);
+      await sleep(200);
+      expect(count.get('short')?.n).toBe(0);
+      expect(count.get('long')?.n).toBe(1);
+    } finally {
+      raw.close();
+      await s.close();
+    }
+  });
+
+  it('treats an expired row as absent even before the sweep has run (injected clock)', async () => {
+    let t = 1_000_000;
+    const s = openSqliteStorage({ file: ':memory:', now: () => t, sweepIntervalMs: 3_600_000 });
+    await s.set('k', 'v', { ttlMs: 1_000 });
+    t += 999;
+    expect(await s.ttl('k')).toBe(1);
+    t += 1;
+    expect(await s.get('k')).toBeUndefined();
+    expect(await s.setIfAbsent('k', 'new')).toBe(true);
+    expect(await s.get('k')).toBe('new');
+    await s.close();
+  });
+
+  it('answers ZG_ERR_STORAGE_UNAVAILABLE when another connection holds the write lock', async () => {
+    const file = join(dir, 'locked.db');
+    const s = openSqliteStorage({ file, busyTimeoutMs: 200 });
+    await s.set('k', '1');
+    const raw = new Database(file, { timeout: 0 });
+    raw.exec('BEGIN EXCLUSIVE');
+    try {
+      const started = Date.now();
+      await expect(s.increment('k')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+      // It waits out its busy timeout, then gives up: a 503, never an unbounded hang.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      raw.exec('ROLLBACK');
+      raw.close();
+    }
+    expect(await s.increment('k')).toBe(2);
+    await s.close();
+  });
+});
