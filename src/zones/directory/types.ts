@@ -69,6 +69,17 @@ export interface ZoneDirectory {
   verifyClientSecret(clientId: string, secret: string): Promise<boolean>;
   /** Whether the application's client may be used in this zone (provider zone, or subscribed in shared mode). */
   isClientAllowedInZone(application: Application, zoneId: string): Promise<boolean>;
+  getApplication(xsappname: string): Promise<Application | undefined>;
+  /**
+   * Records that a zone subscribed to a `shared` application (SaaS provisioning calls this): its
+   * client then works in the zone, and the app's role collections become available there.
+   * Idempotent. Throws DirectoryError ZONE_NOT_FOUND, or INVALID_INPUT for a `dedicated` app.
+   */
+  subscribe(application: Application, zoneId: string): Promise<void>;
+  /** Ends a subscription; true if there was one. The zone's users keep their assignments. */
+  unsubscribe(application: Application, zoneId: string): Promise<boolean>;
+  /** Zone ids subscribed to the application (not counting its provider zone). */
+  listSubscriptions(application: Application): Promise<string[]>;
 
   createZone(input: { id?: string; subdomain: string; name?: string; branding?: Zone['branding'] }): Promise<Zone>;
   getZone(id: string): Promise<Zone | undefined>;
