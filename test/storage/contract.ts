@@ -217,7 +217,10 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       it('rejects a value that is not an integer and leaves it unchanged', async () => {
         const k = key('ctr-nan');
         await s.set(k, 'not a number');
-        await expect(s.increment(k)).rejects.toThrow();
+        const err: unknown = await s.increment(k).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        // A caller's bug must not be disguised as an outage (a 503 that invites retries).
+        expect((err as { code?: unknown }).code).not.toBe('ZG_ERR_STORAGE_UNAVAILABLE');
         expect(await s.get(k)).toBe('not a number');
       });
     });

@@ -1,0 +1,31 @@
+import type { Logger } from '../log.js';
+import { openRedisStorage } from './redis.js';
+import { openSqliteStorage } from './sqlite.js';
+import type { Storage } from './types.js';
+
+export type StorageConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'redis'; url: string; keyPrefix?: string; connectTimeoutMs?: number; commandTimeoutMs?: number };
+
+/** Default Redis key prefix, so zonegate can share a Redis instance with other applications. */
+export const DEFAULT_REDIS_KEY_PREFIX = 'zonegate:';
+
+/** Opens the configured backend; rejects with ZG_ERR_STORAGE_UNAVAILABLE if it cannot be reached. */
+export async function openStorage(config: StorageConfig, logger?: Logger): Promise<Storage> {
+  switch (config.kind) {
+    case 'sqlite':
+      return openSqliteStorage({ file: config.file });
+    case 'redis':
+      return openRedisStorage({
+        url: config.url,
+        keyPrefix: config.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX,
+        connectTimeoutMs: config.connectTimeoutMs,
+        commandTimeoutMs: config.commandTimeoutMs,
+        logger,
+      });
+  }
+}
+
+export type { Storage, TtlOptions } from './types.js';
+export { storageUnavailable } from './types.js';
+export { redisUrlFromVcap } from './redis.js';

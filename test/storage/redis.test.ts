@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { openRedisStorage, redisUrlFromVcap } from '../../src/storage/redis.js';
+import { openStorage } from '../../src/storage/index.js';
+import type { Storage } from '../../src/storage/types.js';
+import { createMemoryLogger } from '../../src/log.js';
+import { startRedisServer } from '../support/redis-server.js';
+import type { RedisServerHandle } from '../support/redis-server.js';
+import { describeStorageContract } from './contract.js';
+
+const SHARED_URL = 'redis://127.0.0.1:6379';
+// One prefix per run: parallel runs against the shared Redis never see each other's keys.
+const prefix = `zonegate-test:storage:${randomUUID()}:`;
+
+afterAll(async () => {
+  // Remove only what this run wrote (never FLUSHDB on the shared Redis).
+  const raw = new Redis(SHARED_URL);
+  try {
+    const keys = await raw.keys(`${prefix}*`);
+    if (keys.length > 0) await raw.del(...keys);
+  } finally {
+    raw.disconnect();
+  }
+});
+
+describeStorageContract('redis', () => openRedisStorage({ url: SHARED_URL, keyPrefix: prefix }));
+
+/** Resolves with how long `p` took to settle, and its rejection. */
+async function timedRejection(p: Promise<unknown>): Promise<{ ms: number; err: unknown }> {
+  const started = Date.now();
+  const err = await p.then(
+    () => new Error('expected a rejection, got a value'),
+    (e: unknown) => e,
+  );
+  return { ms: Date.now() - started, err };
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+describe('Redis storage against a Redis that goes away', () => {
+  let server: RedisServerHandle;
+  const open: Storage[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('fails fast with ZG_ERR_STORAGE_UNAVAILABLE while down and recovers by itself', async () => {
+    const logger = createMemoryLogger();
+    const s = await openRedisStorage({ url: server.url, keyPrefix: 'outage:', logger });
+    open.push(s);
+    await s.set('k', 'v');
+    await server.stop();
+
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => s.get('k')],
+      ['set', () => s.set('k', 'v', { ttlMs: 1000 })],
+      ['setIfAbsent', () => s.setIfAbsent('k2', 'v')],
+      ['take', () => s.take('k')],
+      ['delete', () => s.delete('k')],
+      ['increment', () => s.increment('n', { ttlMs: 1000 })],
+      ['ttl', () => s.ttl('k')],
+      ['addToIndex', () => s.addToIndex('i', 'm')],
+      ['removeFromIndex', () => s.removeFromIndex('i', 'm')],
+      ['listIndex', () => s.listIndex('i')],
+      ['deleteIndex', () => s.deleteIndex('i')],
+      ['ping', () => s.ping()],
+    ];
+    // Many requests at once while down: none may queue up and hang.
+    const outcomes = await Promise.all(calls.map(async ([name, fn]) => ({ name, ...(await timedRejection(fn())) })));
+    for (const { name, ms, err } of outcomes) {
+      expect(err, name).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE', status: 503 });
+      expect(ms, name).toBeLessThan(1000);
+    }
+    expect(logger.lines.some((l) => l.includes('Redis storage'))).toBe(true);
+
+    await server.start();
+    // Same storage object, no reopen: ioredis reconnects in the background.
+    await waitUntil(async () => (await s.ping(), true), 5000);
+    await s.set('k', 'back');
+    expect(await s.get('k')).toBe('back');
+    expect(await s.increment('n')).toBe(1);
+  });
+
+  it('does not hang on a Redis that accepts connections but never answers', async () => {
+    const s = await openRedisStorage({ url: server.url, keyPrefix: 'hung:', commandTimeoutMs: 300 });
+    open.push(s);
+    server.pause();
+    try {
+      const { ms, err } = await timedRejection(s.get('k'));
+      expect(err).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+      expect(ms).toBeGreaterThanOrEqual(250);
+      expect(ms).toBeLessThan(1000);
+    } finally {
+      server.resume();
+    }
+    await waitUntil(async () => (await s.ping(), true), 5000);
+    await s.set('k', 'v');
+    expect(await s.get('k')).toBe('v');
+  });
+
+  it('rejects opening within the connect timeout when Redis is down', async () => {
+    await server.stop();
+    const { ms, err } = await timedRejection(openRedisStorage({ url: server.url, keyPrefix: 'x:', connectTimeoutMs: 500 }));
+    expect(err).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    expect(ms).toBeLessThan(1500);
+  });
+
+  it('writes every key under its prefix, keys and indexes apart', async () => {
+    const s = await openStorage({ kind: 'redis', url: server.url, keyPrefix: 'tenant-a:' });
+    open.push(s);
+    expect(s.kind).toBe('redis');
+    await s.set('sess:1', 'v');
+    await s.increment('rate:1', { ttlMs: 10_000 });
+    await s.setIfAbsent('lock:1', 'v');
+    await s.addToIndex('sessions', 'sess:1');
+    const raw = new Redis(server.url);
+    try {
+      expect((await raw.keys('*')).sort()).toEqual([
+        'tenant-a:i:sessions',
+        'tenant-a:k:lock:1',
+        'tenant-a:k:rate:1',
+        'tenant-a:k:sess:1',
+      ]);
+      // Another prefix sees none of it.
+      const other = await openRedisStorage({ url: server.url, keyPrefix: 'tenant-b:' });
+      open.push(other);
+      expect(await other.get('sess:1')).toBeUndefined();
+      expect(await other.listIndex('sessions')).toEqual([]);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('uses the default key prefix zonegate: through openStorage', async () => {
+    const s = await openStorage({ kind: 'redis', url: server.url });
+    open.push(s);
+    await s.set('k', 'v');
+    const raw = new Redis(server.url);
+    try {
+      expect(await raw.get('zonegate:k:k')).toBe('v');
+    } finally {
+      raw.disconnect();
+    }
+  });
+});
+
+describe('redisUrlFromVcap', () => {
+  it("reads SAP's Redis on SAP BTP binding, dropping the placeholder user from its uri", () => {
+    const url = redisUrlFromVcap({
+      'redis-cache': [
+        {
+          label: 'redis-cache',
+          name: 'zonegate-redis',
+          plan: 'standard',
+          tags: ['cache'],
+          credentials: {
+            cluster_mode: false,
+            hostname: 'master.rg-abc.cache.amazonaws.com',
+            password: 'p@ss:w/rd',
+            port: 1234,
+            tls: true,
+            uri: 'rediss://no-user-name-for-redis:p%40ss%3Aw%2Frd@master.rg-abc.cache.amazonaws.com:1234',
+          },
+        },
+      ],
+    });
+    expect(url).toBe('rediss://:p%40ss%3Aw%2Frd@master.rg-abc.cache.amazonaws.com:1234');
+  });
+
+  it('builds the URL from hostname, port, password and tls when there is no uri', () => {
+    const vcap = {
+      'hyperscaler-redis': [{ credentials: { hostname: 'h.example', port: '6380', password: 'a b/c@d', tls: true } }],
+    };
+    const url = redisUrlFromVcap(JSON.stringify(vcap));
+    expect(url).toBe('rediss://:a%20b%2Fc%40d@h.example:6380');
+    const parsed = new URL(url!);
+    expect(decodeURIComponent(parsed.password)).toBe('a b/c@d');
+    expect(redisUrlFromVcap({ redis: [{ credentials: { hostname: 'h', port: 6379 } }] })).toBe('redis://h:6379');
+  });
+
+  it('finds user-provided services tagged redis and skips everything else', () => {
+    const vcap = {
+      xsuaa: [{ label: 'xsuaa', credentials: { url: 'https://x.example' } }],
+      'user-provided': [
+        { label: 'user-provided', tags: [], credentials: { uri: 'postgres://db' } },
+        { label: 'user-provided', tags: ['Redis'], credentials: { uri: 'redis://:pw@cache:6379/2' } },
+      ],
+    };
+    expect(redisUrlFromVcap(vcap)).toBe('redis://:pw@cache:6379/2');
+  });
+
+  it('answers undefined when there is no usable Redis binding', () => {
+    expect(redisUrlFromVcap(undefined)).toBeUndefined();
+    expect(redisUrlFromVcap({})).toBeUndefined();
+    expect(redisUrlFromVcap({ redis: 'nope' })).toBeUndefined();
+    expect(redisUrlFromVcap({ redis: [{ credentials: { hostname: 'h' } }] })).toBeUndefined();
+    expect(redisUrlFromVcap({ redis: [{ credentials: { uri: 'http://not-redis' } }] })).toBeUndefined();
+  });
+
+  it('produces a URL that connects to a real Redis', async () => {
+    const url = redisUrlFromVcap({ redis: [{ credentials: { hostname: '127.0.0.1', port: 6379 } }] });
+    const s = await openRedisStorage({ url: url!, keyPrefix: prefix });
+    try {
+      await s.ping();
+    } finally {
+      await s.close();
+    }
+  });
+});
