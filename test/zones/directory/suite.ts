@@ -1,0 +1,376 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import { DirectoryError } from '../../../src/zones/directory/errors.js';
+import type { DirectoryErrorCode } from '../../../src/zones/directory/errors.js';
+import type { ZoneDirectory } from '../../../src/zones/directory/types.js';
+import type { Storage } from '../../../src/storage/types.js';
+import { FAST_SCRYPT, securityFor } from './fixtures.js';
+
+export interface Backend {
+  /** A NEW handle (own connection) on the SAME store each call, so races go through the store itself. */
+  open(): Promise<Storage>;
+  /** Every raw value this backend holds for the suite (to prove what is and is not stored). */
+  dumpValues(): Promise<string[]>;
+}
+
+async function expectCode(promise: Promise<unknown>, code: DirectoryErrorCode): Promise<DirectoryError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected DirectoryError ${code}`).toBeInstanceOf(DirectoryError);
+  expect((err as DirectoryError).code).toBe(code);
+  return err as DirectoryError;
+}
+
+/** Subdomains and xsappnames unique per run, so suites sharing one Redis never see each other. */
+const unique = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+/** The directory behaviour, run against every storage backend. */
+export function describeDirectory(name: string, backend: Backend): void {
+  describe(`zone directory on ${name}`, () => {
+    const handles: Storage[] = [];
+    let dir: ZoneDirectory;
+    /** Directories on separate handles, as separate gateway instances would have. */
+    let instances: ZoneDirectory[];
+
+    beforeAll(async () => {
+      for (let i = 0; i < 3; i++) handles.push(await backend.open());
+      instances = handles.map((h) => createZoneDirectory(h, { passwordHashing: FAST_SCRYPT }));
+      dir = instances[0]!;
+    });
+    afterAll(async () => {
+      await Promise.all(handles.map((h) => h.close()));
+    });
+
+    describe('zones', () => {
+      it('creates a zone with a GUID id, lower-cases the subdomain and finds it by id and subdomain', async () => {
+        const sub = unique('Acme');
+        const zone = await dir.createZone({ subdomain: sub });
+        expect(zone.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(zone.subdomain).toBe(sub.toLowerCase());
+        expect(zone.name).toBe(sub.toLowerCase());
+        expect(new Date(zone.createdAt).toString()).not.toBe('Invalid Date');
+        expect(await dir.getZone(zone.id)).toEqual(zone);
+        expect(await instances[1]!.getZoneBySubdomain(sub.toUpperCase())).toEqual(zone);
+        expect((await dir.listZones()).map((z) => z.id)).toContain(zone.id);
+        expect(await dir.getZoneBySubdomain(unique('nowhere'))).toBeUndefined();
+      });
+
+      it('keeps a given id, name and branding', async () => {
+        const id = randomUUID().toUpperCase();
+        const zone = await dir.createZone({ id, subdomain: unique('given'), name: 'Given Ltd', branding: { title: 'Given', color: '#0a6ed1' } });
+        expect(zone.id).toBe(id.toLowerCase());
+        expect(zone.name).toBe('Given Ltd');
+        expect((await dir.getZone(id))?.branding).toEqual({ title: 'Given', color: '#0a6ed1' });
+      });
+
+      it('rejects subdomains that are not DNS labels, and branding that could break out of the login page', async () => {
+        for (const bad of ['', '-acme', 'acme-', 'ac_me', 'ac.me', 'acme corp', 'äcme', 'a'.repeat(64), '../x']) {
+          const err = await expectCode(dir.createZone({ subdomain: bad }), 'INVALID_INPUT');
+          expect(err.message).toMatch(/DNS label/);
+        }
+        expect((await dir.createZone({ subdomain: `${'a'.repeat(54)}${randomUUID().slice(0, 8)}0` })).subdomain).toHaveLength(63);
+        await expectCode(dir.createZone({ subdomain: unique('brand'), branding: { color: 'red;}</style><script>' } }), 'INVALID_INPUT');
+        await expectCode(dir.createZone({ subdomain: unique('brand'), branding: { logoUrl: 'javascript:alert(1)' } }), 'INVALID_INPUT');
+        await expectCode(dir.createZone({ id: 'not:a:guid', subdomain: unique('badid') }), 'INVALID_INPUT');
+      });
+
+      it('lets exactly one of many concurrent creates claim a subdomain, across instances', async () => {
+        const sub = unique('race');
+        const results = await Promise.allSettled(
+          Array.from({ length: 24 }, (_, i) => instances[i % instances.length]!.createZone({ subdomain: sub, name: `attempt ${i}` })),
+        );
+        const won = results.filter((r) => r.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') expect((r.reason as DirectoryError).code).toBe('ZONE_SUBDOMAIN_TAKEN');
+        }
+        const winner = (won[0] as PromiseFulfilledResult<{ id: string }>).value;
+        expect((await dir.getZoneBySubdomain(sub))?.id).toBe(winner.id);
+        expect((await dir.listZones()).filter((z) => z.subdomain === sub)).toHaveLength(1);
+      });
+
+      it('refuses a duplicate id without keeping the subdomain it tried to claim', async () => {
+        const zone = await dir.createZone({ subdomain: unique('first') });
+        const sub = unique('second');
+        await expectCode(dir.createZone({ id: zone.id, subdomain: sub }), 'ZONE_EXISTS');
+        expect((await dir.createZone({ subdomain: sub })).subdomain).toBe(sub);
+      });
+
+      it('deletes a zone with its users, role collections and subscriptions, and frees the subdomain', async () => {
+        const provider = await dir.createZone({ subdomain: unique('provider') });
+        const { application } = await dir.registerApplication(securityFor(unique('delapp')), provider.id);
+        const sub = unique('doomed');
+        const zone = await dir.createZone({ subdomain: sub });
+        await dir.subscribe(application, zone.id);
+        await dir.createRoleCollection(zone.id, { name: 'Auditors', roleTemplates: ['Viewer'] });
+        const user = await dir.createUser(zone.id, { userName: 'alice', email: 'alice@example.com', password: 'correct horse', roleCollections: ['Auditors'] });
+
+        expect(await dir.deleteZone(zone.id)).toBe(true);
+        expect(await dir.getZone(zone.id)).toBeUndefined();
+        expect(await dir.getZoneBySubdomain(sub)).toBeUndefined();
+        expect(await dir.getUser(zone.id, user.id)).toBeUndefined();
+        expect(await dir.verifyPassword(zone.id, 'alice', 'correct horse')).toBeUndefined();
+        expect(await dir.isClientAllowedInZone(application, zone.id)).toBe(false);
+        expect(await dir.listSubscriptions(application)).not.toContain(zone.id);
+        expect(await dir.deleteZone(zone.id)).toBe(false);
+
+        // A zone that takes the subdomain (and even the id) again starts empty.
+        const again = await dir.createZone({ id: zone.id, subdomain: sub });
+        expect(await dir.listUsers(again.id)).toEqual([]);
+        expect((await dir.listRoleCollections(again.id)).map((c) => c.name)).not.toContain('Auditors');
+        expect(await dir.isClientAllowedInZone(application, again.id)).toBe(false);
+      });
+
+      it('refuses to delete the provider zone of a registered application', async () => {
+        const provider = await dir.createZone({ subdomain: unique('keep') });
+        await dir.registerApplication(securityFor(unique('keepapp')), provider.id);
+        await expectCode(dir.deleteZone(provider.id), 'ZONE_IN_USE');
+        expect(await dir.getZone(provider.id)).toBeDefined();
+      });
+    });
+
+    describe('applications', () => {
+      it('registers <xsappname>!t<N> with client sb-<instance> and expands $XSAPPNAME everywhere', async () => {
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        const xsappname = unique('myapp');
+        const { application: app, clientSecret } = await dir.registerApplication(securityFor(xsappname), provider.id);
+        const inst = app.instanceName;
+        expect(inst).toMatch(new RegExp(`^${xsappname}!t[1-9][0-9]*$`));
+        expect(app.clientId).toBe(`sb-${inst}`);
+        expect(app.providerZoneId).toBe(provider.id);
+        expect(app.scopes).toEqual([`${inst}.Admin`, `${inst}.Viewer`, `${inst}.Callback`]);
+        expect(app.authorities).toEqual([`${inst}.Callback`]);
+        expect(app.roleTemplates).toEqual([
+          { name: 'Administrator', scopes: [`${inst}.Admin`, `${inst}.Viewer`, 'other!t1.Audit'], attributes: [] },
+          { name: 'Viewer', scopes: [`${inst}.Viewer`], attributes: ['Country'] },
+        ]);
+        expect(app.roleCollections).toEqual([
+          { name: `${xsappname}_Administrator`, roleTemplates: ['Administrator'] },
+          { name: `${xsappname}_Viewer`, roleTemplates: ['Viewer'] },
+        ]);
+        expect(app.tokenValiditySeconds).toBe(3600);
+        expect(Buffer.from(clientSecret, 'base64url').length).toBeGreaterThanOrEqual(32);
+        expect(await instances[2]!.getApplicationByClientId(app.clientId)).toEqual(app);
+        expect(await dir.getApplicationByClientId(`sb-${xsappname}!t999999`)).toBeUndefined();
+      });
+
+      it('verifies the client secret and refuses a wrong one, another client\'s, and unknown clients', async () => {
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        const a = await dir.registerApplication(securityFor(unique('appa')), provider.id);
+        const b = await dir.registerApplication(securityFor(unique('appb')), provider.id);
+        expect(a.application.instanceName).not.toBe(b.application.instanceName);
+        expect(await dir.verifyClientSecret(a.application.clientId, a.clientSecret)).toBe(true);
+        expect(await dir.verifyClientSecret(a.application.clientId, b.clientSecret)).toBe(false);
+        expect(await dir.verifyClientSecret(a.application.clientId, `${a.clientSecret}x`)).toBe(false);
+        expect(await dir.verifyClientSecret(a.application.clientId, '')).toBe(false);
+        expect(await dir.verifyClientSecret('sb-nobody!t1', a.clientSecret)).toBe(false);
+      });
+
+      it('re-registering keeps N and the secret and takes scopes and role collections from the new file', async () => {
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        const xsappname = unique('again');
+        const first = await dir.registerApplication(securityFor(xsappname), provider.id);
+        const changed = securityFor(xsappname);
+        changed.scopes.push({ name: '$XSAPPNAME.Editor', grantedApps: [], grantAsAuthorityToApps: [] });
+        changed.roleCollections = [{ name: 'Editors', roleTemplateReferences: ['$XSAPPNAME.Viewer'] }];
+        const second = await instances[1]!.registerApplication(changed, provider.id);
+        expect(second.application.instanceName).toBe(first.application.instanceName);
+        expect(second.clientSecret).toBe(first.clientSecret);
+        expect(second.application.scopes).toContain(`${first.application.instanceName}.Editor`);
+        expect((await dir.getApplication(xsappname))?.roleCollections).toEqual([{ name: 'Editors', roleTemplates: ['Viewer'] }]);
+      });
+
+      it('gives concurrent registrations of one xsappname one instance and one secret', async () => {
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        const xsappname = unique('together');
+        const results = await Promise.all(instances.map((d) => d.registerApplication(securityFor(xsappname), provider.id)));
+        expect(new Set(results.map((r) => r.application.instanceName)).size).toBe(1);
+        expect(new Set(results.map((r) => r.clientSecret)).size).toBe(1);
+      });
+
+      it('refuses a provider zone that does not exist and an xsappname with "!"', async () => {
+        await expectCode(dir.registerApplication(securityFor(unique('nozone')), randomUUID()), 'ZONE_NOT_FOUND');
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        await expectCode(dir.registerApplication(securityFor('evil!t1'), provider.id), 'INVALID_INPUT');
+      });
+
+      it('allows a shared client in its provider zone and in subscribed zones only', async () => {
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        const tenant = await dir.createZone({ subdomain: unique('tenant') });
+        const other = await dir.createZone({ subdomain: unique('other') });
+        const { application } = await dir.registerApplication(securityFor(unique('shared'), 'shared'), provider.id);
+        expect(await dir.isClientAllowedInZone(application, provider.id)).toBe(true);
+        expect(await dir.isClientAllowedInZone(application, tenant.id)).toBe(false);
+        await dir.subscribe(application, tenant.id);
+        await dir.subscribe(application, tenant.id);
+        expect(await instances[1]!.isClientAllowedInZone(application, tenant.id)).toBe(true);
+        expect(await dir.isClientAllowedInZone(application, other.id)).toBe(false);
+        expect(await dir.listSubscriptions(application)).toEqual([tenant.id]);
+        expect(await dir.unsubscribe(application, tenant.id)).toBe(true);
+        expect(await dir.unsubscribe(application, tenant.id)).toBe(false);
+        expect(await dir.isClientAllowedInZone(application, tenant.id)).toBe(false);
+        await expectCode(dir.subscribe(application, randomUUID()), 'ZONE_NOT_FOUND');
+      });
+
+      it('allows a dedicated client only in its provider zone and refuses to subscribe it', async () => {
+        const provider = await dir.createZone({ subdomain: unique('prov') });
+        const tenant = await dir.createZone({ subdomain: unique('tenant') });
+        const { application } = await dir.registerApplication(securityFor(unique('dedicated'), 'dedicated'), provider.id);
+        await expectCode(dir.subscribe(application, tenant.id), 'INVALID_INPUT');
+        expect(await dir.isClientAllowedInZone(application, provider.id)).toBe(true);
+        expect(await dir.isClientAllowedInZone(application, tenant.id)).toBe(false);
+      });
+    });
+
+    describe('users', () => {
+      it('creates users with unique, case-insensitive names per zone and never returns the hash', async () => {
+        const zone = await dir.createZone({ subdomain: unique('users') });
+        const other = await dir.createZone({ subdomain: unique('users') });
+        const user = await dir.createUser(zone.id, { userName: 'Alice', email: 'alice@example.com', givenName: 'Alice', familyName: 'Liddell', password: 'wonderland!' });
+        expect(user).toEqual({
+          id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          zoneId: zone.id,
+          userName: 'Alice',
+          email: 'alice@example.com',
+          givenName: 'Alice',
+          familyName: 'Liddell',
+          origin: 'sap.default',
+          attributes: {},
+          roleCollections: [],
+        });
+        expect(JSON.stringify(await dir.getUser(zone.id, user.id))).not.toMatch(/scrypt|hash|wonderland/i);
+        expect(await dir.getUserByName(zone.id, 'ALICE')).toEqual(user);
+        await expectCode(instances[1]!.createUser(zone.id, { userName: 'alice', email: 'x@example.com', password: 'whatever1' }), 'USER_EXISTS');
+        // The same name in another zone is another user.
+        const twin = await dir.createUser(other.id, { userName: 'alice', email: 'alice@example.com' });
+        expect(twin.id).not.toBe(user.id);
+        expect(await dir.getUser(other.id, user.id)).toBeUndefined();
+        expect((await dir.listUsers(zone.id)).map((u) => u.userName)).toEqual(['Alice']);
+      });
+
+      it('lets exactly one of concurrent creates of one user name win', async () => {
+        const zone = await dir.createZone({ subdomain: unique('userrace') });
+        const results = await Promise.allSettled(
+          Array.from({ length: 9 }, (_, i) => instances[i % 3]!.createUser(zone.id, { userName: i % 2 ? 'BOB' : 'bob', email: 'bob@example.com' })),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect(await dir.listUsers(zone.id)).toHaveLength(1);
+      });
+
+      it('requires an e-mail, an existing zone, existing role collections and a long enough password', async () => {
+        const zone = await dir.createZone({ subdomain: unique('rules') });
+        await expectCode(dir.createUser(zone.id, { userName: 'nomail' } as never), 'INVALID_INPUT');
+        await expectCode(dir.createUser(zone.id, { userName: 'badmail', email: 'not-an-address' }), 'INVALID_INPUT');
+        await expectCode(dir.createUser(zone.id, { userName: 'ctl\u0000name', email: 'a@b.c' }), 'INVALID_INPUT');
+        await expectCode(dir.createUser(zone.id, { userName: 'short', email: 'a@b.c', password: 'abc' }), 'INVALID_INPUT');
+        await expectCode(dir.createUser(zone.id, { userName: 'nobody', email: 'a@b.c', roleCollections: ['Ghosts'] }), 'ROLE_COLLECTION_UNKNOWN');
+        await expectCode(dir.createUser(randomUUID(), { userName: 'lost', email: 'a@b.c' }), 'ZONE_NOT_FOUND');
+        expect(await dir.listUsers(zone.id)).toEqual([]);
+      });
+
+      it('verifies passwords without saying which part was wrong, and only in the user\'s zone', async () => {
+        const zone = await dir.createZone({ subdomain: unique('login') });
+        const other = await dir.createZone({ subdomain: unique('login') });
+        const user = await dir.createUser(zone.id, { userName: 'carol', email: 'carol@example.com', password: 'päss wörd 1' });
+        const nopass = await dir.createUser(zone.id, { userName: 'dave', email: 'dave@example.com' });
+        expect(await instances[2]!.verifyPassword(zone.id, 'CAROL', 'päss wörd 1')).toEqual(user);
+        expect(await dir.verifyPassword(zone.id, 'carol', 'päss wörd 2')).toBeUndefined();
+        expect(await dir.verifyPassword(zone.id, 'carol', '')).toBeUndefined();
+        expect(await dir.verifyPassword(zone.id, 'nobody', 'päss wörd 1')).toBeUndefined();
+        expect(await dir.verifyPassword(zone.id, nopass.userName, '')).toBeUndefined();
+        expect(await dir.verifyPassword(other.id, 'carol', 'päss wörd 1')).toBeUndefined();
+      });
+
+      it('stores passwords only as salted scrypt hashes (raw storage dump)', async () => {
+        const zone = await dir.createZone({ subdomain: unique('raw') });
+        const password = `Secret-${randomUUID()}`;
+        await dir.createUser(zone.id, { userName: 'erin', email: 'erin@example.com', password });
+        await dir.createUser(zone.id, { userName: 'frank', email: 'frank@example.com', password });
+        const values = await backend.dumpValues();
+        expect(values.length).toBeGreaterThan(0);
+        expect(values.filter((v) => v.includes(password))).toEqual([]);
+        expect(values.filter((v) => v.includes(Buffer.from(password).toString('base64')))).toEqual([]);
+        const hashes = values.filter((v) => v.includes('"erin"') || v.includes('"frank"')).map((v) => (JSON.parse(v) as { passwordHash: string }).passwordHash);
+        expect(hashes).toHaveLength(2);
+        for (const h of hashes) expect(h).toMatch(/^scrypt\$1024\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+        // Random salts: the same password gives two different hashes.
+        expect(hashes[0]).not.toBe(hashes[1]);
+      });
+
+      it('assigns and unassigns role collections; concurrent assignments are all kept', async () => {
+        const provider = await dir.createZone({ subdomain: unique('assign') });
+        const { application } = await dir.registerApplication(securityFor(unique('assignapp')), provider.id);
+        const names = application.roleCollections.map((c) => c.name);
+        for (let i = 0; i < 4; i++) await dir.createRoleCollection(provider.id, { name: `Extra${i}`, roleTemplates: ['Viewer'] });
+        const user = await dir.createUser(provider.id, { userName: 'gina', email: 'gina@example.com' });
+        const all = [...names, 'Extra0', 'Extra1', 'Extra2', 'Extra3'];
+        await Promise.all(all.map((rc, i) => instances[i % 3]!.assignRoleCollection(provider.id, user.id, rc)));
+        expect((await dir.getUser(provider.id, user.id))?.roleCollections.sort()).toEqual([...all].sort());
+        await dir.assignRoleCollection(provider.id, user.id, 'Extra0');
+        expect((await dir.getUser(provider.id, user.id))?.roleCollections.filter((r) => r === 'Extra0')).toHaveLength(1);
+        await expectCode(dir.assignRoleCollection(provider.id, user.id, 'Ghosts'), 'ROLE_COLLECTION_UNKNOWN');
+        await expectCode(dir.assignRoleCollection(provider.id, randomUUID(), 'Extra0'), 'USER_NOT_FOUND');
+        const after = await dir.unassignRoleCollection(provider.id, user.id, 'Extra0');
+        expect(after.roleCollections).not.toContain('Extra0');
+      });
+
+      it('deletes a user and frees the name', async () => {
+        const zone = await dir.createZone({ subdomain: unique('deluser') });
+        const user = await dir.createUser(zone.id, { userName: 'hank', email: 'hank@example.com', password: 'hank-pass-1' });
+        expect(await dir.deleteUser(zone.id, user.id)).toBe(true);
+        expect(await dir.deleteUser(zone.id, user.id)).toBe(false);
+        expect(await dir.getUserByName(zone.id, 'hank')).toBeUndefined();
+        expect(await dir.verifyPassword(zone.id, 'hank', 'hank-pass-1')).toBeUndefined();
+        expect((await dir.createUser(zone.id, { userName: 'Hank', email: 'hank@example.com' })).id).not.toBe(user.id);
+      });
+    });
+
+    describe('role collections and scopes', () => {
+      it('gives a user the client scopes ∩ the scopes of the user\'s role collections, plus openid', async () => {
+        const provider = await dir.createZone({ subdomain: unique('scopes') });
+        const xsappname = unique('scopeapp');
+        const { application: app } = await dir.registerApplication(securityFor(xsappname), provider.id);
+        const inst = app.instanceName;
+        const admin = await dir.createUser(provider.id, { userName: 'admin', email: 'a@example.com', roleCollections: [`${xsappname}_Administrator`] });
+        const viewer = await dir.createUser(provider.id, { userName: 'viewer', email: 'v@example.com', roleCollections: [`${xsappname}_Viewer`] });
+        const nobody = await dir.createUser(provider.id, { userName: 'nobody', email: 'n@example.com' });
+        // `other!t1.Audit` is in the Administrator template but not a scope of the client: dropped.
+        expect(await dir.userScopes(app, admin)).toEqual(['openid', `${inst}.Admin`, `${inst}.Viewer`]);
+        expect(await dir.userScopes(app, viewer)).toEqual(['openid', `${inst}.Viewer`]);
+        expect(await dir.userScopes(app, nobody)).toEqual(['openid']);
+
+        // The user's collections belong to the first application: another client's token gets none of it.
+        const { application: other } = await dir.registerApplication(securityFor(unique('otherapp')), provider.id);
+        expect(await dir.userScopes(other, admin)).toEqual(['openid']);
+      });
+
+      it('lets zone administrators build role collections from the app\'s role templates', async () => {
+        const provider = await dir.createZone({ subdomain: unique('rcprov') });
+        const tenant = await dir.createZone({ subdomain: unique('rctenant') });
+        const xsappname = unique('rcapp');
+        const { application: app } = await dir.registerApplication(securityFor(xsappname), provider.id);
+        // Before subscribing, the tenant has none of the app's templates or collections.
+        await expectCode(dir.createRoleCollection(tenant.id, { name: 'Readers', roleTemplates: ['Viewer'] }), 'INVALID_INPUT');
+        expect(await dir.listRoleCollections(tenant.id)).toEqual([]);
+        await dir.subscribe(app, tenant.id);
+        expect((await dir.listRoleCollections(tenant.id)).map((c) => c.name)).toEqual([`${xsappname}_Administrator`, `${xsappname}_Viewer`]);
+
+        await dir.createRoleCollection(tenant.id, { name: 'Readers', roleTemplates: ['Viewer'] });
+        await expectCode(dir.createRoleCollection(tenant.id, { name: 'Readers', roleTemplates: ['Viewer'] }), 'ROLE_COLLECTION_EXISTS');
+        await expectCode(dir.createRoleCollection(tenant.id, { name: `${xsappname}_Viewer`, roleTemplates: ['Viewer'] }), 'ROLE_COLLECTION_EXISTS');
+        await expectCode(dir.createRoleCollection(tenant.id, { name: 'Bad', roleTemplates: ['NoSuchTemplate'] }), 'INVALID_INPUT');
+        expect((await dir.listRoleCollections(tenant.id)).find((c) => c.name === 'Readers')).toEqual({ name: 'Readers', roleTemplates: [`${app.instanceName}.Viewer`] });
+        // Zone-created collections stay in their zone.
+        expect((await dir.listRoleCollections(provider.id)).map((c) => c.name)).not.toContain('Readers');
+
+        const reader = await dir.createUser(tenant.id, { userName: 'reader', email: 'r@example.com', roleCollections: ['Readers'] });
+        const admin = await dir.createUser(tenant.id, { userName: 'admin', email: 'a@example.com', roleCollections: [`${xsappname}_Administrator`] });
+        expect(await dir.userScopes(app, reader)).toEqual(['openid', `${app.instanceName}.Viewer`]);
+        expect(await dir.userScopes(app, admin)).toEqual(['openid', `${app.instanceName}.Admin`, `${app.instanceName}.Viewer`]);
+      });
+    });
+  });
+}
