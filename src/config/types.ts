@@ -34,20 +34,49 @@ export interface RouteFile {
   replace?: { pathSuffixes?: string[]; vars?: string[]; services?: Record<string, unknown> };
   preferLocal?: boolean;
   dynamicIdentityProvider?: boolean;
+  /** Accepted for compatibility with SAP's approuter; ignored (the loader warns). */
+  setBackendSessionCookies?: boolean;
   description?: string;
+}
+
+/** One rule of routes.json's `cors` (SAP's cors schema); validated and typed, not yet enforced. */
+export interface CorsRule {
+  uriPattern: string | RouteSourceObject;
+  allowedOrigin: (string | { protocol?: string; host: string; port?: number | string })[];
+  hostPattern?: string | string[] | Record<string, unknown>;
+  allowedMethods?: HttpMethod[];
+  allowedHeaders?: string[];
+  allowedCredentials?: boolean;
+  exposeHeaders?: string[];
+  maxAge?: number;
 }
 
 export interface RoutesFile {
   welcomeFile?: string;
   authenticationMethod?: 'route' | 'none';
   sessionTimeout?: number;
-  logout?: { logoutEndpoint?: string; logoutPage?: string; logoutMethods?: ('GET' | 'POST')[] };
+  logout?: {
+    logoutEndpoint?: string;
+    logoutPage?: string;
+    /** The loader fills this from SAP's single `logoutMethod` when only that is given. */
+    logoutMethods?: ('GET' | 'POST')[];
+    /** SAP 21.x's spelling (one method); read `logoutMethods` instead. */
+    logoutMethod?: 'GET' | 'POST';
+    /** Only with POST (SAP's rule). */
+    csrfProtection?: boolean;
+    /** Accepted; ignored (the loader warns). */
+    backChannelLogoutEndpoint?: string;
+  };
   login?: { callbackEndpoint?: string };
   routes?: RouteFile[];
   websockets?: { enabled?: boolean };
   responseHeaders?: { name: string; value: string }[];
   compression?: { enabled?: boolean; minSize?: number; compressResponseMixedTypeContent?: boolean };
   errorPage?: { status: number | number[]; file: string }[];
+  /** Accepted; ignored (the loader warns). */
+  whitelistService?: { endpoint: string };
+  /** Typed and validated; not yet enforced (the loader warns). */
+  cors?: CorsRule[];
   // The loader may accept further SAP properties (cors, whitelistService, ...) for compatibility.
   [other: string]: unknown;
 }
