@@ -54,17 +54,18 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   });
 
   let healthy = false;
+  let closed = false;
   client.on('ready', () => {
     if (!healthy) logger?.info('Redis storage connected', { keyPrefix });
     healthy = true;
   });
   // Without an 'error' listener ioredis prints every reconnect failure; log a lost connection once.
   client.on('error', (err: Error) => {
-    if (healthy) logger?.warn('Redis storage unavailable', { keyPrefix, error: err.message });
+    if (healthy && !closed) logger?.warn('Redis storage unavailable', { keyPrefix, error: err.message });
     healthy = false;
   });
   client.on('close', () => {
-    if (healthy) logger?.warn('Redis storage connection closed', { keyPrefix });
+    if (healthy && !closed) logger?.warn('Redis storage connection closed', { keyPrefix });
     healthy = false;
   });
 
@@ -76,6 +77,18 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   }
 
   const k = (key: string) => `${keyPrefix}k:${key}`;
+  // GETDEL (single-use codes) exists from Redis 6.2 on; an older server must stop the start-up with
+  // a clear message, not fail the first login with "unknown command".
+  try {
+    await client.getdel(k('zonegate:probe'));
+  } catch (err) {
+    client.disconnect();
+    if (isCommandError(err)) {
+      throw new Error(`The Redis server does not support GETDEL; zonegate needs Redis 6.2 or newer`, { cause: err });
+    }
+    throw storageUnavailable(err);
+  }
+
   const ix = (index: string) => `${keyPrefix}i:${index}`;
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -87,7 +100,6 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     }
   };
 
-  let closed = false;
   return {
     kind: 'redis',
     get: (key) => call(async () => (await client.get(k(key))) ?? undefined),

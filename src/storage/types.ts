@@ -28,6 +28,7 @@ export interface Storage {
   /** Set indexes (zones by subdomain, sessions of a tenant, ...). */
   addToIndex(index: string, member: string): Promise<void>;
   removeFromIndex(index: string, member: string): Promise<void>;
+  /** The members in no particular order (Redis sets are unordered). */
   listIndex(index: string): Promise<string[]>;
   deleteIndex(index: string): Promise<void>;
   /** Resolves when the backend answers; rejects with ZG_ERR_STORAGE_UNAVAILABLE otherwise. */
@@ -36,6 +37,7 @@ export interface Storage {
 }
 
 export interface TtlOptions {
+  /** Positive and finite (fractions round up); anything else rejects with a RangeError, storing nothing. */
   ttlMs?: number;
 }
 

@@ -159,6 +159,33 @@ describe('Redis storage against a Redis that goes away', () => {
   });
 });
 
+describe('Redis storage start-up checks', () => {
+  it('refuses a Redis without GETDEL (older than 6.2) with a clear message', async () => {
+    const server = await startRedisServer(['--rename-command', 'GETDEL', '']);
+    try {
+      await expect(openRedisStorage({ url: server.url, keyPrefix: 'old:' })).rejects.toThrow(/Redis 6\.2 or newer/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('authenticates with the password in the URL, and a wrong one is a storage outage, not a crash', async () => {
+    const server = await startRedisServer(['--requirepass', 's3cr:t/@']);
+    try {
+      const url = `redis://:${encodeURIComponent('s3cr:t/@')}@127.0.0.1:${server.port}`;
+      const s = await openRedisStorage({ url, keyPrefix: 'auth:' });
+      await s.set('k', 'v');
+      expect(await s.get('k')).toBe('v');
+      await s.close();
+      await expect(
+        openRedisStorage({ url: `redis://:wrong@127.0.0.1:${server.port}`, keyPrefix: 'auth:', connectTimeoutMs: 500 }),
+      ).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('redisUrlFromVcap', () => {
   it("reads SAP's Redis on SAP BTP binding, dropping the placeholder user from its uri", () => {
     const url = redisUrlFromVcap({

@@ -29,10 +29,11 @@ process.once('exit', () => {
 
 /**
  * A throw-away redis-server for tests that need to stop and restart Redis (outage handling), on a
- * free port of 127.0.0.1, without persistence. Tests that only need a Redis use the shared one at
+ * free port of 127.0.0.1, without persistence; `extraArgs` go to redis-server as they are
+ * (e.g. `['--requirepass', 'pw']`). Tests that only need a Redis use the shared one at
  * 127.0.0.1:6379 with their own key prefix instead.
  */
-export async function startRedisServer(): Promise<RedisServerHandle> {
+export async function startRedisServer(extraArgs: readonly string[] = []): Promise<RedisServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-redis-'));
   dirs.add(dir);
@@ -42,7 +43,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     if (child) return;
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -107,7 +108,8 @@ function answersPing(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (d: Buffer) => {
       reply += d.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+      // NOAUTH also means up and answering (a server started with --requirepass).
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
   });
 }
