@@ -6,7 +6,7 @@
  */
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { parseJsonText } from './json-text.js';
-import { jsonType } from './routes-schema.js';
+import { jsonType } from './schema-problems.js';
 import type { Destination } from './types.js';
 
 /** SAP's default backend timeout (destination-normalization.js in @sap/approuter). */

@@ -6,8 +6,9 @@
  *
  * Unknown properties are rejected everywhere, as SAP's router does ("Additional properties not allowed").
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import type { ConfigProblem } from '../errors.js';
+import { schemaProblems } from './schema-problems.js';
 
 /** SAP's enum: its router never lets CONNECT through a route (xs-app-schema.json). */
 export const ROUTE_HTTP_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'TRACE', 'PATCH'] as const;
@@ -197,88 +198,4 @@ export function checkRoutesSchema(doc: unknown, file: string): ConfigProblem[] {
   compiled ??= new Ajv({ allErrors: true, allowUnionTypes: true, strict: true, verbose: true }).compile(routesSchema);
   if (compiled(doc)) return [];
   return schemaProblems(compiled.errors ?? [], doc, file);
-}
-
-/** Turns ajv's errors into problems that name the path and say what was expected and what was found. */
-export function schemaProblems(errors: readonly ErrorObject[], doc: unknown, file: string): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const seen = new Set<string>();
-  for (const e of errors) {
-    const p = describeSchemaError(e, doc, file);
-    const key = `${p.path}\n${p.message}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      problems.push(p);
-    }
-  }
-  return problems;
-}
-
-function describeSchemaError(e: ErrorObject, doc: unknown, file: string): ConfigProblem {
-  const value = valueAt(doc, e.instancePath);
-  const params = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const name = String(params['additionalProperty']);
-      const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      return {
-        file,
-        path: `${e.instancePath}/${escapePointer(name)}`,
-        message: `unknown property "${name}"${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`,
-      };
-    }
-    case 'required':
-      return { file, path: `${e.instancePath}/${escapePointer(String(params['missingProperty']))}`, message: 'is required' };
-    case 'type':
-      return { file, path: e.instancePath, message: `expected ${formatTypes(params['type'])}, got ${jsonType(value)}` };
-    case 'enum':
-      return {
-        file,
-        path: e.instancePath,
-        message: `expected one of ${(params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`,
-      };
-    case 'minLength':
-      return { file, path: e.instancePath, message: 'expected a non-empty string' };
-    case 'minItems':
-      return { file, path: e.instancePath, message: `expected at least ${String(params['limit'])} item(s), got an empty array` };
-    case 'minProperties':
-      return { file, path: e.instancePath, message: `expected at least ${String(params['limit'])} property(ies), got an empty object` };
-    case 'minimum':
-      return { file, path: e.instancePath, message: `expected a number >= ${String(params['limit'])}, got ${JSON.stringify(value)}` };
-    case 'maximum':
-      return { file, path: e.instancePath, message: `expected a number <= ${String(params['limit'])}, got ${JSON.stringify(value)}` };
-    case 'uniqueItems':
-      return { file, path: e.instancePath, message: `expected unique items (items ${String(params['j'])} and ${String(params['i'])} are equal)` };
-    case 'pattern':
-      return { file, path: e.instancePath, message: `expected a string matching ${String(params['pattern'])}, got ${JSON.stringify(value)}` };
-    default:
-      return { file, path: e.instancePath, message: e.message ?? `fails the schema keyword ${e.keyword}` };
-  }
-}
-
-function formatTypes(t: unknown): string {
-  return (Array.isArray(t) ? t : String(t).split(',')).map(String).join(' or ');
-}
-
-/** The JSON type of a value as a reader of the file would name it. */
-export function jsonType(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  return typeof v;
-}
-
-export function escapePointer(segment: string): string {
-  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-function valueAt(doc: unknown, pointer: string): unknown {
-  if (!pointer) return doc;
-  let v: unknown = doc;
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
 }
