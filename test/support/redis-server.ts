@@ -58,7 +58,10 @@ export async function startRedisServer(extraArgs: readonly string[] = []): Promi
     const deadline = Date.now() + 10_000;
     while (!(await answersPing(port))) {
       if (child !== proc) throw new Error(`redis-server exited on port ${port}:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}:\n${output}`);
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`redis-server did not start on port ${port}:\n${output}`);
+      }
       await sleep(20);
     }
   };
