@@ -80,7 +80,8 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   // GETDEL (single-use codes) exists from Redis 6.2 on; an older server must stop the start-up with
   // a clear message, not fail the first login with "unknown command".
   try {
-    await client.getdel(k('zonegate:probe'));
+    // Outside the k:/i: namespaces, so the probe can never consume a caller's key.
+    await client.getdel(`${keyPrefix}probe`);
   } catch (err) {
     client.disconnect();
     if (isCommandError(err)) {
