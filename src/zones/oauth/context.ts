@@ -1,0 +1,41 @@
+/**
+ * What every endpoint of a zone receives: the shared services (built once by createIdentityServer)
+ * and the zone the request's host names. One typed object instead of properties hung on `req`.
+ */
+import type { Logger } from '../../log.js';
+import type { Storage } from '../../storage/types.js';
+import type { Zone, ZoneDirectory } from '../directory/types.js';
+import type { KeyStore } from '../keys/keystore.js';
+import type { ThrottleOptions } from './throttle.js';
+
+export interface ZoneServices {
+  storage: Storage;
+  directory: ZoneDirectory;
+  keys: KeyStore;
+  logger: Logger;
+  uaaDomain: string;
+  publicUrlFor(subdomain?: string): string;
+  /** Lifetime of an authorization code, ms (RFC 6749 §4.1.2: short; at most 5 minutes here). */
+  codeTtlMs: number;
+  /** Lifetime of a pending login (authorize request waiting for the login form), ms. */
+  loginTtlMs: number;
+  /** Lifetime of the zone's SSO session, ms. */
+  ssoTtlMs: number;
+  throttle: ThrottleOptions;
+  /** Upper bound on token validity, seconds; also the key rotation overlap. */
+  maxTokenValiditySeconds: number;
+  now(): number;
+}
+
+export interface ZoneContext {
+  services: ZoneServices;
+  zone: Zone;
+  /** `https://<subdomain>.<uaadomain>[:port]`, no trailing slash. */
+  baseUrl: string;
+  /** XSUAA's issuer: `<baseUrl>/oauth/token` (REFERENCE.md §2). */
+  issuer: string;
+  /** Whether the zone is served over https (cookies get `Secure`). */
+  secure: boolean;
+  /** Client address, for login throttling. */
+  clientIp: string;
+}

@@ -1,0 +1,99 @@
+/**
+ * The identity server's side of HTTP: reading form bodies, answering JSON, HTML and redirects,
+ * cookies. Plain node:http, so the server can run inside the gateway's process or on its own.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidRequest, type OAuthError } from './errors.js';
+
+const MAX_FORM_BYTES = 64 * 1024;
+
+/** Reads an `application/x-www-form-urlencoded` body (RFC 6749 §3.2 requires that type at the token endpoint). */
+export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_FORM_BYTES) throw new InvalidRequest('The request body is too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return new URLSearchParams();
+  if (type !== 'application/x-www-form-urlencoded') {
+    throw new InvalidRequest('The body must be application/x-www-form-urlencoded');
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/**
+ * RFC 6749 §3.1/§3.2: parameters must not be repeated. Returns the single value (undefined if absent),
+ * throwing invalid_request on a repetition.
+ */
+export function single(params: URLSearchParams, name: string): string | undefined {
+  const all = params.getAll(name);
+  if (all.length > 1) throw new InvalidRequest(`The parameter ${name} is repeated`);
+  return all[0];
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json;charset=UTF-8',
+    'content-length': Buffer.byteLength(text),
+    // RFC 6749 §5.1: responses with tokens or credentials must not be cached.
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendOAuthError(res: ServerResponse, err: OAuthError): void {
+  sendJson(res, err.status, err.toJSON(), { ...err.headers, 'x-zonegate-error': err.error });
+}
+
+/** The pages are self-contained: no scripts, inline styles only, never framed (clickjacking of the login form). */
+const PAGE_HEADERS = {
+  'content-type': 'text/html;charset=UTF-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:; frame-ancestors 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(status, { ...PAGE_HEADERS, 'content-length': Buffer.byteLength(html), ...headers });
+  res.end(html);
+}
+
+export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
+  res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0, ...headers });
+  res.end();
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function readCookie(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** Host-only cookies (no Domain): a zone's cookie never reaches another zone's host. */
+export function cookie(name: string, value: string, options: { maxAgeSeconds?: number; secure: boolean; path?: string }): string {
+  const parts = [`${name}=${value}`, `Path=${options.path ?? '/'}`, 'HttpOnly', 'SameSite=Lax'];
+  if (options.secure) parts.push('Secure');
+  if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${options.maxAgeSeconds}`);
+  return parts.join('; ');
+}
+
+/** Wants HTML rather than JSON (browsers navigating), for choosing an error page over a JSON body. */
+export function prefersHtml(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('text/html');
+}

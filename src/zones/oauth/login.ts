@@ -1,0 +1,63 @@
+/**
+ * POST /login.do: the zone's login form. The form only works with the pending authorization it was
+ * rendered for, in the browser that opened it, with its CSRF token (login CSRF, RFC 6749 §10.12).
+ * Failures are throttled per user name and per address; every failure shows the same text whether
+ * or not the user exists.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { completeAuthorization, readPendingAuthorization, takePendingAuthorization } from './authorize.js';
+import type { ZoneContext } from './context.js';
+import { readForm, sendHtml } from './http.js';
+import { errorPage, loginPage } from './login-page.js';
+import { startSso } from './sso.js';
+import { checkThrottle, recordFailure, recordSuccess } from './throttle.js';
+
+const BAD_CREDENTIALS = 'The user name or password is incorrect.';
+
+export function lockedMessage(retryAfterSeconds: number): string {
+  const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+  return `Too many failed sign-in attempts. Sign-in is locked; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+}
+
+export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const form = await readForm(req);
+  const id = form.get('auth_request') ?? '';
+  const csrf = form.get('X-Uaa-Csrf') ?? '';
+  const userName = (form.get('username') ?? '').trim();
+  const password = form.get('password') ?? '';
+  const pending = await readPendingAuthorization(ctx, req, id, csrf);
+  if (!pending) {
+    sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form has expired or was not opened in this browser. Go back to the application and start again.'));
+    return;
+  }
+  const again = (status: number, message: string) =>
+    sendHtml(res, status, loginPage(ctx.zone, { authRequestId: id, csrf, clientId: pending.clientId, userName, message }));
+
+  if (!userName || !password) {
+    again(400, BAD_CREDENTIALS);
+    return;
+  }
+  const verdict = await checkThrottle(ctx, userName);
+  if (verdict.locked) {
+    again(429, lockedMessage(verdict.retryAfterSeconds));
+    return;
+  }
+  if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+
+  const user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
+  if (!user) {
+    await recordFailure(ctx, userName);
+    const after = await checkThrottle(ctx, userName);
+    again(after.locked ? 429 : 401, after.locked ? lockedMessage(after.retryAfterSeconds) : BAD_CREDENTIALS);
+    return;
+  }
+  await recordSuccess(ctx, userName);
+  if (!(await takePendingAuthorization(ctx, id))) {
+    sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form was already used. Go back to the application and start again.'));
+    return;
+  }
+  const authTime = Math.floor(ctx.services.now() / 1000);
+  const setCookie = await startSso(ctx, { zoneId: ctx.zone.id, userId: user.id, authTime });
+  ctx.services.logger.info('zone login', { zoneId: ctx.zone.id, userId: user.id, clientId: pending.clientId });
+  await completeAuthorization(ctx, res, pending, { userId: user.id, authTime }, { 'set-cookie': setCookie });
+}

@@ -1,0 +1,32 @@
+/** GET|POST /userinfo (OIDC Core §5.3) in UAA's shape; needs a user token with `openid`. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticateBearer } from './bearer.js';
+import type { ZoneContext } from './context.js';
+import { InsufficientScope, InvalidToken } from './errors.js';
+import { sendJson } from './http.js';
+
+export async function handleUserinfo(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const claims = await authenticateBearer(ctx, req);
+  if (!claims.user_id) throw new InvalidToken('The token is not a user token');
+  if (!claims.scope.includes('openid')) {
+    const err = new InsufficientScope('The token lacks the openid scope');
+    err.headers = { 'www-authenticate': 'Bearer error="insufficient_scope", scope="openid"' };
+    throw err;
+  }
+  const user = await ctx.services.directory.getUser(ctx.zone.id, claims.user_id);
+  if (!user) throw new InvalidToken('The user no longer exists');
+  const name = [user.givenName, user.familyName].filter(Boolean).join(' ') || user.userName;
+  sendJson(res, 200, {
+    user_id: user.id,
+    user_name: user.userName,
+    given_name: user.givenName ?? '',
+    family_name: user.familyName ?? '',
+    email: user.email,
+    // Users here are created by administrators, who vouch for the address (UAA's `verified` flag).
+    email_verified: true,
+    sub: user.id,
+    name,
+    zid: ctx.zone.id,
+    origin: user.origin,
+  });
+}

@@ -1,0 +1,259 @@
+/**
+ * The identity server: one request handler for the uaadomain and every `<subdomain>.<uaadomain>`.
+ * The gateway calls `handle` for requests whose host is one of those; `zonegate zones start` puts it
+ * on its own HTTP server. Zone hosts serve the OAuth/OpenID endpoints of that zone (REFERENCE.md §4);
+ * the bare uaadomain serves what XSUAA serves there for a zone named by id: `/token_keys?zid=` and
+ * `/oauth/token` with `x-zid` (that is where @sap/xssec goes), plus the zones admin API.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import type { Storage } from '../storage/types.js';
+import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
+import type { Zone, ZoneDirectory } from './directory/types.js';
+import { createKeyStore, type KeyStore } from './keys/keystore.js';
+import { handleAuthorize } from './oauth/authorize.js';
+import { bearerToken } from './oauth/bearer.js';
+import type { ZoneContext, ZoneServices } from './oauth/context.js';
+import { handleDiscovery } from './oauth/discovery.js';
+import { InvalidRequest, OAuthError, toOAuthError } from './oauth/errors.js';
+import { prefersHtml, sendHtml, sendJson, sendOAuthError } from './oauth/http.js';
+import { handleIntrospect } from './oauth/introspect.js';
+import { handleLogin } from './oauth/login.js';
+import { errorPage } from './oauth/login-page.js';
+import { handleLogout } from './oauth/logout.js';
+import { DEFAULT_THROTTLE, type ThrottleOptions } from './oauth/throttle.js';
+import { handleToken } from './oauth/token.js';
+import { verifyZoneToken } from './oauth/tokens.js';
+import { handleUserinfo } from './oauth/userinfo.js';
+
+export interface IdentityServerOptions {
+  storage: Storage;
+  directory: ZoneDirectory;
+  /** Host name only (`auth.example.com`, `localhost`); zones live at `<subdomain>.<uaaDomain>`. */
+  uaaDomain: string;
+  /** Public base URL of a zone (or of the bare uaadomain without a subdomain), e.g. `http://acme.auth.localhost:8080`. */
+  publicUrlFor(subdomain?: string): string;
+  logger: Logger;
+  /** Password of the admin API's bootstrap `admin` user (>= 16 characters). Unset: only tokens. */
+  bootstrapSecret?: string;
+  /** Zone whose administrators may manage zones on the bare uaadomain. */
+  zonesAdminZoneId?: string;
+  /** Take the client address from the first `X-Forwarded-For` entry (behind a trusted proxy only). */
+  trustProxy?: boolean;
+  /** Authorization code lifetime, seconds; at most 300 (default 300). */
+  codeTtlSeconds?: number;
+  /** How long a login form stays usable, seconds (default 600). */
+  loginTtlSeconds?: number;
+  /** Zone SSO session lifetime, seconds (default 8 h). */
+  ssoTtlSeconds?: number;
+  /** Upper bound on access/id token validity and the key rotation overlap, seconds (default 43200, XSUAA's default). */
+  maxTokenValiditySeconds?: number;
+  throttle?: Partial<ThrottleOptions>;
+  now?: () => number;
+}
+
+export interface IdentityServer {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Rotates the signing key of one zone, or of every zone; returns the new kids. */
+  rotateKeys(zoneId?: string): Promise<string[]>;
+  /** Verifies a bearer token of a zone: its principal, or undefined (for the gateway's own checks). */
+  authenticateToken(zone: Zone, token: string): Promise<AdminPrincipal | undefined>;
+  readonly keys: KeyStore;
+  close(): Promise<void>;
+}
+
+const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Endpoints that answer a browser with pages rather than JSON. */
+const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do']);
+
+function hostOf(req: IncomingMessage): string {
+  const host = (req.headers.host ?? '').toLowerCase();
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return (colon === -1 ? host : host.slice(0, colon)).replace(/\.$/, '');
+}
+
+export async function createIdentityServer(options: IdentityServerOptions): Promise<IdentityServer> {
+  const uaaDomain = options.uaaDomain.toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(uaaDomain) || uaaDomain.includes(':')) {
+    throw new RangeError(`uaaDomain must be a host name without scheme or port, got ${JSON.stringify(options.uaaDomain)}`);
+  }
+  const codeTtlSeconds = options.codeTtlSeconds ?? 300;
+  if (codeTtlSeconds <= 0 || codeTtlSeconds > 300) throw new RangeError('codeTtlSeconds must be within 1..300 (RFC 6749 §4.1.2)');
+  const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? 43200;
+  const now = options.now ?? Date.now;
+  const logger = options.logger.child({ component: 'zones' });
+  const keys = createKeyStore({ storage: options.storage, logger, maxTokenValiditySeconds, now });
+
+  const services: ZoneServices = {
+    storage: options.storage,
+    directory: options.directory,
+    keys,
+    logger,
+    uaaDomain,
+    publicUrlFor: options.publicUrlFor,
+    codeTtlMs: codeTtlSeconds * 1000,
+    loginTtlMs: (options.loginTtlSeconds ?? 600) * 1000,
+    ssoTtlMs: (options.ssoTtlSeconds ?? 8 * 3600) * 1000,
+    throttle: { ...DEFAULT_THROTTLE, ...options.throttle },
+    maxTokenValiditySeconds,
+    now,
+  };
+
+  function contextFor(zone: Zone, req: IncomingMessage): ZoneContext {
+    const baseUrl = options.publicUrlFor(zone.subdomain).replace(/\/+$/, '');
+    const forwarded = options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]!.trim() : '';
+    return {
+      services,
+      zone,
+      baseUrl,
+      issuer: `${baseUrl}/oauth/token`,
+      secure: baseUrl.startsWith('https:'),
+      clientIp: forwarded || req.socket.remoteAddress || 'unknown',
+    };
+  }
+
+  async function principalOf(zone: Zone, req: IncomingMessage, token: string): Promise<AdminPrincipal | undefined> {
+    try {
+      const claims = await verifyZoneToken(contextFor(zone, req), token);
+      return { zoneId: claims.zid, scopes: claims.scope };
+    } catch (err) {
+      if (err instanceof OAuthError) return undefined;
+      throw err;
+    }
+  }
+
+  // The admin API asks for the principal of a request; the zone it must be verified against is the
+  // request's host zone (or the zones-admin zone on the bare domain), remembered per request here.
+  const zoneOfRequest = new WeakMap<IncomingMessage, Zone>();
+  const adminApi: AdminApiHandler = createAdminApi({
+    directory: options.directory,
+    ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
+    ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
+    logger,
+    authenticate: async (req) => {
+      const token = bearerToken(req);
+      if (!token) return undefined;
+      let zone = zoneOfRequest.get(req);
+      if (!zone && options.zonesAdminZoneId) zone = await options.directory.getZone(options.zonesAdminZoneId);
+      return zone ? principalOf(zone, req, token) : undefined;
+    },
+  });
+
+  function notFound(req: IncomingMessage, res: ServerResponse, what: string): void {
+    if (prefersHtml(req)) sendHtml(res, 404, errorPage(undefined, 'Not found', what));
+    else sendJson(res, 404, { error: 'not_found', error_description: what });
+  }
+
+  async function zoneEndpoint(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const method = req.method ?? 'GET';
+    switch (url.pathname) {
+      case '/oauth/authorize':
+        if (method !== 'GET') return false;
+        await handleAuthorize(ctx, req, res, url);
+        return true;
+      case '/login.do':
+        if (method !== 'POST') return false;
+        await handleLogin(ctx, req, res);
+        return true;
+      case '/oauth/token':
+        await handleToken(ctx, req, res);
+        return true;
+      case '/token_keys':
+        sendJson(res, 200, { keys: await keys.tokenKeys(ctx.zone.id) }, { 'cache-control': 'public, max-age=60' });
+        return true;
+      case '/userinfo':
+        if (method !== 'GET' && method !== 'POST') return false;
+        await handleUserinfo(ctx, req, res);
+        return true;
+      case '/logout.do':
+        if (method !== 'GET') return false;
+        await handleLogout(ctx, req, res, url);
+        return true;
+      case '/.well-known/openid-configuration':
+      case '/oauth/token/.well-known/openid-configuration':
+        handleDiscovery(ctx, res);
+        return true;
+      case '/introspect':
+        await handleIntrospect(ctx, req, res);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  async function bareDomain(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (url.pathname === '/token_keys') {
+      // xssec: a 400 here means "this zone is not vouched for" and rejects the token (REFERENCE.md §3).
+      const zid = url.searchParams.get('zid');
+      const zone = zid ? await options.directory.getZone(zid) : undefined;
+      if (!zone) throw new InvalidRequest('Unknown or missing zid');
+      sendJson(res, 200, { keys: await keys.tokenKeys(zone.id) }, { 'cache-control': 'public, max-age=60' });
+      return;
+    }
+    if (url.pathname === '/oauth/token') {
+      const zid = req.headers['x-zid'];
+      const zone = typeof zid === 'string' && zid ? await options.directory.getZone(zid) : undefined;
+      if (!zone) throw new InvalidRequest('Unknown or missing x-zid');
+      await handleToken(contextFor(zone, req), req, res);
+      return;
+    }
+    if (await adminApi(req, res, undefined)) return;
+    notFound(req, res, 'No such endpoint.');
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const host = hostOf(req);
+    const url = new URL(req.url ?? '/', 'http://zone.invalid');
+    if (host === uaaDomain) {
+      await bareDomain(req, res, url);
+      return;
+    }
+    const subdomain = host.endsWith(`.${uaaDomain}`) ? host.slice(0, -uaaDomain.length - 1) : '';
+    const zone = SUBDOMAIN.test(subdomain) ? await options.directory.getZoneBySubdomain(subdomain) : undefined;
+    if (!zone) {
+      notFound(req, res, 'There is no identity zone at this address.');
+      return;
+    }
+    const ctx = contextFor(zone, req);
+    if (await zoneEndpoint(ctx, req, res, url)) return;
+    zoneOfRequest.set(req, zone);
+    if (await adminApi(req, res, zone)) return;
+    notFound(req, res, 'No such endpoint.');
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const oauthErr = toOAuthError(err);
+    if (!oauthErr.expose) logger.error('identity server error', { path: req.url?.split('?')[0], err: err instanceof Error ? err.stack : String(err) });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (PAGE_PATHS.has(path) && prefersHtml(req)) {
+      const message = oauthErr.expose ? oauthErr.message : 'Something went wrong. Please try again later.';
+      sendHtml(res, oauthErr.status, errorPage(undefined, 'Error', message));
+      return;
+    }
+    sendOAuthError(res, oauthErr);
+  }
+
+  return {
+    handle(req, res) {
+      route(req, res).catch((err: unknown) => fail(req, res, err));
+    },
+    async rotateKeys(zoneId) {
+      const ids = zoneId ? [zoneId] : (await options.directory.listZones()).map((z) => z.id);
+      const kids: string[] = [];
+      for (const id of ids) kids.push(await keys.rotateKeys(id));
+      return kids;
+    },
+    authenticateToken(zone, token) {
+      return principalOf(zone, { socket: {}, headers: {} } as IncomingMessage, token);
+    },
+    keys,
+    async close() {
+      // Nothing of its own to release: storage and directory belong to the caller.
+    },
+  };
+}
