@@ -1,0 +1,62 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1: connection-specific fields, never forwarded by a proxy, in either direction. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Names listed in `Connection` are hop-by-hop for this message too. */
+function connectionListed(headers: IncomingHttpHeaders): string[] {
+  const value = headers.connection;
+  if (!value) return [];
+  return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+}
+
+/** Removes hop-by-hop fields from a request's headers in place (the request is the gateway's own object). */
+export function stripHopByHop(headers: IncomingHttpHeaders, keepUpgrade = false): void {
+  for (const name of connectionListed(headers)) {
+    if (keepUpgrade && name === 'upgrade') continue;
+    delete headers[name];
+  }
+  for (const name of HOP_BY_HOP) {
+    if (keepUpgrade && (name === 'connection' || name === 'upgrade')) continue;
+    delete headers[name];
+  }
+}
+
+/** A backend response's headers without hop-by-hop fields, as a fresh object to send on. */
+export function responseHeadersWithoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = new Set(connectionListed(headers));
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    out[name] = headers[name];
+  }
+  return out;
+}
+
+/**
+ * The Cookie header without the gateway's own cookies (its session must never reach a backend:
+ * SAP's router leaks it to WebSocket backends, REFERENCE.md §8). Undefined when nothing is left.
+ */
+export function withoutCookies(cookieHeader: string | undefined, names: ReadonlySet<string>): string | undefined {
+  if (!cookieHeader || names.size === 0) return cookieHeader;
+  const kept = cookieHeader
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => {
+      if (!pair) return false;
+      const eq = pair.indexOf('=');
+      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      return !names.has(name);
+    });
+  return kept.length ? kept.join('; ') : undefined;
+}

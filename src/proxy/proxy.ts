@@ -1,0 +1,189 @@
+import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import type { Destination } from '../config/types.js';
+import { GatewayError } from '../errors.js';
+import type { RequestOrigin } from '../tenant/resolve.js';
+import type { CompiledRoute } from '../routing/route-table.js';
+import { responseHeadersWithoutHopByHop, stripHopByHop, withoutCookies } from './headers.js';
+
+/** What the proxy needs to know about one request. */
+export interface ProxyTarget {
+  requestId: string;
+  origin: RequestOrigin;
+  route: CompiledRoute;
+  destination: Destination;
+  /** The route-rewritten path and query to request from the destination. */
+  path: string;
+  /** `Authorization` to send (the user's bearer token on forwardAuthToken destinations). */
+  authorization?: string;
+}
+
+export interface ProxyOptions {
+  destinations: readonly Destination[];
+  /** Names of the gateway's own cookies, removed before a request leaves the gateway. */
+  ownCookies: ReadonlySet<string>;
+  /** Hook to finish the response head: security defaults, responseHeaders, compression. */
+  respond(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, target: ProxyTarget): NodeJS.WritableStream;
+}
+
+export interface Proxy {
+  web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, onError: (err: GatewayError) => void): void;
+  ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget, onError: (err: GatewayError) => void): void;
+  close(): void;
+}
+
+interface Pending {
+  target: ProxyTarget;
+  timedOut: boolean;
+}
+
+/**
+ * One `http-proxy` server and one keep-alive agent per destination, made at start-up: the request
+ * path only looks them up. Responses are handled here (selfHandleResponse) so that hop-by-hop
+ * fields, redirects and the gateway's own headers are decided in one place.
+ */
+export function createProxy(options: ProxyOptions): Proxy {
+  const pending = new WeakMap<IncomingMessage, Pending>();
+  const servers = new Map<string, { proxy: httpProxy; agent: http.Agent }>();
+
+  for (const destination of options.destinations) {
+    const secure = destination.url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    const agent = secure ? new https.Agent({ ...agentOptions, rejectUnauthorized: destination.strictSSL }) : new http.Agent(agentOptions);
+    const viaProxy = destination.proxyHost !== undefined;
+    const proxy = httpProxy.createProxyServer({
+      // Through a forward proxy the request line carries the absolute URL (RFC 9112 §3.2.2).
+      // Parsed once here: a string target would be re-parsed on every request.
+      target: parsedTarget(viaProxy ? new URL(`http://${destination.proxyHost}:${destination.proxyPort ?? 80}`) : destination.url),
+      toProxy: viaProxy,
+      agent,
+      changeOrigin: true,
+      secure: destination.strictSSL,
+      proxyTimeout: destination.timeout,
+      selfHandleResponse: true,
+      xfwd: false,
+      ws: true,
+    });
+    proxy.on('proxyReq', (proxyReq, req) => {
+      const state = pending.get(req);
+      proxyReq.once('timeout', () => {
+        if (state) state.timedOut = true;
+      });
+    });
+    proxy.on('proxyRes', (proxyRes, req, res) => {
+      const state = pending.get(req);
+      if (!state) {
+        proxyRes.resume();
+        return;
+      }
+      const headers = responseHeadersWithoutHopByHop(proxyRes.headers);
+      rewriteLocation(headers, state.target);
+      const status = proxyRes.statusCode ?? 502;
+      const body = options.respond(req, res, status, headers, state.target);
+      proxyRes.on('error', () => res.destroy());
+      res.on('close', () => {
+        if (!res.writableFinished) proxyRes.destroy();
+      });
+      proxyRes.pipe(body as NodeJS.WritableStream & { end(): void });
+    });
+    servers.set(destination.name, { proxy, agent });
+  }
+
+  function prepare(req: IncomingMessage, target: ProxyTarget, upgrade: boolean): void {
+    const h = req.headers;
+    stripHopByHop(h, upgrade);
+    const cookie = withoutCookies(h.cookie, options.ownCookies);
+    if (cookie === undefined) delete h.cookie;
+    else h.cookie = cookie;
+    if (target.authorization) h.authorization = target.authorization;
+    h['x-request-id'] = target.requestId;
+    h['x-correlationid'] ??= target.requestId;
+    // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; backends expect the plain address.
+    const remote = req.socket.remoteAddress ?? '';
+    const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+    const { origin } = target;
+    if (target.destination.setXForwardedHeaders) {
+      // From an untrusted peer the client's own X-Forwarded-* are discarded, not appended to.
+      h['x-forwarded-for'] = origin.forwarded && h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${peer}` : peer;
+      h['x-forwarded-host'] = origin.host;
+      h['x-forwarded-proto'] = origin.protocol;
+      const colon = origin.host.lastIndexOf(':');
+      h['x-forwarded-port'] =
+        colon > origin.host.lastIndexOf(']') ? origin.host.slice(colon + 1) : origin.protocol === 'https' ? '443' : '80';
+      h['x-forwarded-path'] = req.url ?? '/';
+    } else if (!origin.forwarded) {
+      for (const name of ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-path']) delete h[name];
+    }
+    req.url = target.path;
+  }
+
+  function classify(err: NodeJS.ErrnoException, state: Pending | undefined, destination: Destination): GatewayError {
+    if (state?.timedOut) {
+      return new GatewayError('ZG_ERR_BACKEND_TIMEOUT', `The destination "${destination.name}" did not answer within ${destination.timeout} ms`, { cause: err, expose: true });
+    }
+    return new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${destination.name}" could not be reached (${err.code ?? 'error'})`, { cause: err, expose: true });
+  }
+
+  return {
+    web(req, res, target, onError) {
+      const server = servers.get(target.destination.name)!;
+      const state: Pending = { target, timedOut: false };
+      pending.set(req, state);
+      prepare(req, target, false);
+      server.proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => onError(classify(err, state, target.destination)));
+    },
+    ws(req, socket, head, target, onError) {
+      const server = servers.get(target.destination.name)!;
+      prepare(req, target, true);
+      server.proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => onError(classify(err, undefined, target.destination)));
+    },
+    close() {
+      for (const { proxy, agent } of servers.values()) {
+        proxy.close();
+        agent.destroy();
+      }
+    },
+  };
+}
+
+function parsedTarget(url: URL): { host: string; port: number; protocol: string; hostname: string; path: string } {
+  const secure = url.protocol === 'https:';
+  return {
+    protocol: url.protocol,
+    host: url.host,
+    hostname: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || (secure ? 443 : 80)),
+    path: url.pathname === '/' ? '' : url.pathname,
+  };
+}
+
+/**
+ * A backend that redirects to its own URL would send the browser past the gateway (and its login).
+ * Such a Location is rewritten to the gateway's origin, and where the route's mapping is simple, to
+ * the gateway's path (route `^/api/(.*)$` -> target `/$1`: backend `/x` becomes `/api/x`).
+ */
+function rewriteLocation(headers: OutgoingHttpHeaders, target: ProxyTarget): void {
+  const location = headers.location;
+  if (typeof location !== 'string') return;
+  const backend = target.destination.url;
+  let url: URL;
+  try {
+    url = new URL(location, backend);
+  } catch {
+    return;
+  }
+  const absoluteToBackend = url.origin === backend.origin;
+  const relative = location.startsWith('/') && !location.startsWith('//');
+  if (!absoluteToBackend && !relative) return;
+  let pathname = url.pathname;
+  const basePath = backend.pathname.replace(/\/$/, '');
+  if (basePath && pathname.startsWith(basePath + '/')) pathname = pathname.slice(basePath.length);
+  const reverse = target.route.reverse;
+  if (reverse && pathname.startsWith(reverse.targetPrefix)) {
+    pathname = reverse.sourcePrefix + pathname.slice(reverse.targetPrefix.length);
+  }
+  const path = pathname + url.search + url.hash;
+  headers.location = absoluteToBackend ? `${target.origin.protocol}://${target.origin.host}${path}` : path;
+}

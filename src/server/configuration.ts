@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { readSettings, withDefaultEnv, type Environment, type Settings } from '../config/environment.js';
+import { loadRoutesFile } from '../config/routes.js';
+import { loadXsSecurity } from '../config/security.js';
+import type { RoutesFile, XsSecurity } from '../config/types.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
+
+export interface ConfigurationFiles {
+  /** routes.json; default `<cwd>/routes.json`. */
+  routes?: string;
+  /** xs-security.json; default `<cwd>/xs-security.json` when it exists. */
+  security?: string;
+}
+
+/** Everything the gateway starts from, validated, before anything listens. */
+export interface Configuration {
+  settings: Settings;
+  routesFile: RoutesFile;
+  routesPath: string;
+  routes: RouteTable;
+  security: XsSecurity | undefined;
+  errorPages: ReadonlyMap<number, string>;
+  warnings: readonly ConfigProblem[];
+}
+
+/**
+ * Reads the environment, routes.json and xs-security.json, and reports every problem of all three
+ * at once (one ConfigError), so an operator fixes a deployment in one pass.
+ * `xsappname` is the application's instance name (`myapp!t7`) for `$XSAPPNAME` in route scopes,
+ * when it is already known (from a binding); otherwise the caller recompiles once it is.
+ */
+export function loadConfiguration(
+  env: Environment,
+  options: { cwd: string; files?: ConfigurationFiles; defaultPort?: number },
+): Configuration {
+  const { cwd } = options;
+  const problems: ConfigProblem[] = [];
+  const collect = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        problems.push(...err.problems);
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  const merged = withDefaultEnv(env, cwd);
+  problems.push(...merged.problems);
+  const settings = collect(() => readSettings(merged.env, { cwd, defaultPort: options.defaultPort }));
+
+  const routesPath = path.resolve(cwd, options.files?.routes ?? 'routes.json');
+  const destinationNames = new Set((settings?.destinations ?? []).map((d) => d.name));
+  const loaded = fs.existsSync(routesPath)
+    ? collect(() => loadRoutesFile(routesPath, { destinationNames }))
+    : (problems.push({ file: routesPath, path: '', message: 'file not found (zonegate reads routes.json from the working directory, or the file named by --routes)' }), undefined);
+
+  const securityPath = options.files?.security
+    ? path.resolve(cwd, options.files.security)
+    : fs.existsSync(path.join(cwd, 'xs-security.json'))
+      ? path.join(cwd, 'xs-security.json')
+      : undefined;
+  const security = securityPath ? collect(() => loadXsSecurity(securityPath)) : undefined;
+
+  const errorPages = new Map<number, string>();
+  for (const [i, page] of (loaded?.config.errorPage ?? []).entries()) {
+    const file = path.resolve(path.dirname(routesPath), page.file.replace(/^\//, ''));
+    try {
+      const html = fs.readFileSync(file, 'utf8');
+      for (const status of Array.isArray(page.status) ? page.status : [page.status]) errorPages.set(status, html);
+    } catch (err) {
+      problems.push({ file: routesPath, path: `/errorPage/${i}/file`, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+  }
+
+  if (problems.length || !settings || !loaded) throw new ConfigError(problems);
+  const destinations = new Map(settings.destinations.map((d) => [d.name, d]));
+  const routes = compileRouteTable(loaded.config, {
+    destinations,
+    baseDir: path.dirname(routesPath),
+    xsappname: settings.xsuaa?.xsappname,
+  });
+  return { settings, routesFile: loaded.config, routesPath, routes, security, errorPages, warnings: loaded.warnings };
+}

@@ -1,0 +1,324 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { Settings } from '../config/environment.js';
+import type { RoutesFile } from '../config/types.js';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { compressResponse, type CompressionOptions } from '../http/compression.js';
+import { sendError } from '../http/render-error.js';
+import type { Logger } from '../log.js';
+import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
+import type { RouteTable } from '../routing/route-table.js';
+import { serveStatic } from '../static/serve.js';
+import type { Storage } from '../storage/types.js';
+import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
+import { acceptedRequestId, type RequestContext } from './context.js';
+import { createSecurityHeaders } from './security-headers.js';
+
+/** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
+export interface IdentityHost {
+  uaaDomain: string;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/** Knows which tenants are subscribed (provisioning). Without one every matching host is served. */
+export interface TenantRegistry {
+  isSubscribed(subdomain: string): Promise<boolean>;
+}
+
+/**
+ * Decides whether a request may use a protected route (login, session, scopes: the login
+ * feature). Resolves with the Authorization header to forward, or 'answered' when it has already
+ * answered (e.g. redirected to the login page); rejects with a GatewayError (401/403/503).
+ */
+export interface RouteGuard {
+  readonly ownCookies: ReadonlySet<string>;
+  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<{ authorization?: string } | 'answered'>;
+  checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<{ authorization?: string }>;
+}
+
+export interface GatewayOptions {
+  settings: Settings;
+  routesFile: RoutesFile;
+  routes: RouteTable;
+  logger: Logger;
+  storage?: Storage;
+  identity?: IdentityHost;
+  tenants?: TenantRegistry;
+  guard?: RouteGuard;
+  /** routes.json `errorPage`, read at start-up: status -> HTML. */
+  errorPages?: ReadonlyMap<number, string>;
+}
+
+export interface Gateway {
+  readonly server: http.Server;
+  listen(port?: number, host?: string): Promise<number>;
+  /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), then close. */
+  shutdown(): Promise<void>;
+}
+
+/** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
+export const SESSION_COOKIE = 'zonegate.sid';
+
+/** Without a login feature, protected routes cannot be served; they say so instead of passing through. */
+const NO_LOGIN: RouteGuard = {
+  ownCookies: new Set(),
+  check: () => Promise.reject(noLogin()),
+  checkUpgrade: () => Promise.reject(noLogin()),
+};
+
+function noLogin(): GatewayError {
+  return new GatewayError('ZG_ERR_UNAUTHENTICATED', 'This route requires a login, and no identity provider is configured', {
+    headers: { 'www-authenticate': 'Bearer realm="zonegate"' },
+  });
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { settings, routes, routesFile, logger } = options;
+  const guard = options.guard ?? NO_LOGIN;
+  const headers = createSecurityHeaders(routesFile.responseHeaders ?? []);
+  const compression: CompressionOptions = {
+    enabled: routesFile.compression?.enabled ?? true,
+    minSize: routesFile.compression?.minSize,
+  };
+  const websocketsEnabled = routesFile.websockets?.enabled === true;
+  const uaaDomain = options.identity?.uaaDomain;
+  const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
+  let draining = false;
+
+  const proxy = createProxy({
+    destinations: settings.destinations,
+    ownCookies: new Set([SESSION_COOKIE, ...guard.ownCookies]),
+    respond(req, res, status, responseHeaders, target) {
+      headers.proxied(responseHeaders, target.origin);
+      return compressResponse(req, res, status, responseHeaders, compression);
+    },
+  });
+
+  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown) => {
+    const error = toGatewayError(err);
+    if (error.status >= 500) {
+      logger.error('request failed', { requestId: ctx.id, tenant: ctx.tenant, code: error.code, error: String(error.cause ?? error.message) });
+    }
+    if (!res.headersSent) headers.own(req, res, ctx.origin);
+    sendError(req, res, error, { requestId: ctx.id, errorPages: options.errorPages });
+  };
+
+  const logRequest = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
+    logger.info('request', {
+      requestId: ctx.id,
+      tenant: ctx.tenant,
+      route: ctx.route?.index,
+      method: req.method,
+      // The path only: query strings carry codes and tokens (RFC 6749 §4.1.2).
+      path: pathOf(ctx.originalUrl),
+      status: res.statusCode,
+      durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+      aborted: !res.writableFinished || undefined,
+    });
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ctx: RequestContext = {
+      id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      startedAt: performance.now(),
+      origin: undefined,
+      tenant: undefined,
+      route: undefined,
+      originalUrl: req.url ?? '/',
+    };
+    res.once('close', () => logRequest(req, res, ctx));
+    res.setHeader('x-request-id', ctx.id);
+    if (draining) res.setHeader('connection', 'close');
+    try {
+      const url = req.url ?? '';
+      if (!url.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+      const pathname = pathOf(url);
+      if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, pathname);
+
+      const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
+      if (options.identity && (origin.hostname === uaaDomain || origin.hostname.endsWith(uaaSuffix!))) {
+        options.identity.handle(req, res);
+        return;
+      }
+      const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
+      if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
+        throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
+      }
+      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
+
+      const method = req.method ?? 'GET';
+      const match = routes.match(url, method);
+      if (match.kind === 'not-found') throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No route matches ${pathname}`);
+      if (match.kind === 'method-not-allowed') {
+        throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`, {
+          headers: { allow: match.allow.join(', ') },
+        });
+      }
+      const route = (ctx.route = match.route);
+      let authorization: string | undefined;
+      if (route.authenticationType !== 'none') {
+        const verdict = await guard.check(req, res, ctx);
+        if (verdict === 'answered') return;
+        authorization = verdict.authorization;
+      }
+
+      const backend = route.backend;
+      if (backend.kind === 'localDir') {
+        if (method !== 'GET' && method !== 'HEAD') {
+          throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on static files`, { headers: { allow: 'GET, HEAD' } });
+        }
+        headers.static(req, res, origin);
+        await serveStatic(req, res, { root: backend.root, path: pathOf(match.path), cacheControl: route.cacheControl, compression });
+        return;
+      }
+      if (backend.kind === 'service') {
+        throw new GatewayError('ZG_ERR_NOT_SUPPORTED', `The service "${backend.service}" is not available on this gateway`);
+      }
+      const target: ProxyTarget = {
+        requestId: ctx.id,
+        origin,
+        route,
+        destination: match.destination!,
+        path: match.path,
+        authorization: match.destination!.forwardAuthToken ? authorization : undefined,
+      };
+      if (authorization === undefined || !match.destination!.forwardAuthToken) {
+        // On protected routes the client's own credentials never reach the backend (SAP does the same).
+        if (route.authenticationType !== 'none') delete req.headers.authorization;
+      }
+      proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
+    } catch (err) {
+      fail(req, res, ctx, err);
+    }
+  }
+
+  async function health(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    let status = 200;
+    const body: Record<string, unknown> = { status: 'ok' };
+    if (pathname === '/readyz') {
+      if (draining) {
+        status = 503;
+        body.status = 'draining';
+      } else if (options.storage) {
+        try {
+          await options.storage.ping();
+          body.storage = 'ok';
+        } catch {
+          status = 503;
+          body.status = 'unavailable';
+          body.storage = 'unreachable';
+        }
+      }
+    }
+    headers.own(req, res, undefined);
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string): void {
+    headers.own(req, res, ctx.origin);
+    res.writeHead(302, { location, 'content-length': 0 });
+    res.end();
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const ctx: RequestContext = {
+      id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      startedAt: performance.now(),
+      originalUrl: req.url ?? '/',
+      origin: undefined,
+      tenant: undefined,
+      route: undefined,
+    };
+    socket.on('error', () => socket.destroy());
+    const refuse = (err: unknown) => {
+      const error = toGatewayError(err);
+      logger.info('websocket refused', { requestId: ctx.id, tenant: ctx.tenant, route: ctx.route?.index, status: error.status, code: error.code });
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify({ error: { code: error.code, status: error.status, message: error.expose ? error.message : 'Error', requestId: ctx.id } });
+      socket.end(
+        `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? 'Error'}\r\nconnection: close\r\ncontent-type: application/json\r\nx-zonegate-error: ${error.code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    };
+    try {
+      if (draining) throw new GatewayError('ZG_ERR_SHUTTING_DOWN');
+      const url = req.url ?? '';
+      if (!url.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+      const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
+      const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
+      if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
+        throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
+      }
+      if (!websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
+      const match = routes.match(url, 'GET');
+      if (match.kind !== 'route' || !match.destination) throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No WebSocket route matches ${pathOf(url)}`);
+      const route = (ctx.route = match.route);
+      let authorization: string | undefined;
+      if (route.authenticationType !== 'none') authorization = (await guard.checkUpgrade(req, ctx)).authorization;
+      if (route.authenticationType !== 'none') delete req.headers.authorization;
+      logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
+      proxy.ws(req, socket, head, {
+        requestId: ctx.id,
+        origin,
+        route,
+        destination: match.destination,
+        path: match.path,
+        authorization: match.destination.forwardAuthToken ? authorization : undefined,
+      }, (err) => refuse(err));
+    } catch (err) {
+      refuse(err);
+    }
+  }
+
+  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => {
+    void handle(req, res);
+  });
+  server.on('upgrade', (req, socket, head) => void upgrade(req, socket, head));
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy(err);
+  });
+
+  return {
+    server,
+    listen(port = settings.port, host = settings.host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    async shutdown() {
+      if (draining) return;
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive connections would hold close() open for their whole timeout.
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), settings.shutdownTimeoutMs);
+      deadline.unref();
+      await closed;
+      clearTimeout(deadline);
+      proxy.close();
+    },
+  };
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** `/` goes to the welcome file, keeping the query (SAP's behaviour). */
+function welcomeTarget(welcomeFile: string, url: string): string {
+  const q = url.indexOf('?');
+  const file = welcomeFile.startsWith('/') ? welcomeFile : `/${welcomeFile}`;
+  return q === -1 ? file : file + url.slice(q);
+}

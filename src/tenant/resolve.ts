@@ -1,0 +1,76 @@
+import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.js';
+import type { TrustedProxies } from './trusted-proxies.js';
+
+/** Where a request came from, as the gateway is willing to believe it. */
+export interface RequestOrigin {
+  /** Lower-cased host name without port. */
+  hostname: string;
+  /** The Host as the client addressed it (with port), for building absolute URLs back to it. */
+  host: string;
+  protocol: 'http' | 'https';
+  /** Whether X-Forwarded-* headers came from a trusted peer (and were used). */
+  forwarded: boolean;
+}
+
+function firstValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const comma = value.indexOf(',');
+  return (comma === -1 ? value : value.slice(0, comma)).trim() || undefined;
+}
+
+/** `Host` without its port; IPv6 literals keep their brackets. Undefined when malformed. */
+export function hostnameOf(host: string): string | undefined {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end === -1) return undefined;
+    return host.slice(0, end + 1).toLowerCase();
+  }
+  const colon = host.indexOf(':');
+  const name = (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
+  // RFC 3986 reg-name, conservatively: a host with spaces, slashes or '@' is not a host.
+  return /^[a-z0-9.-]+$/.test(name) && name.length <= 253 ? name : undefined;
+}
+
+export function requestOrigin(req: IncomingMessage, trusted: TrustedProxies): RequestOrigin {
+  const forwarded = trusted.trusts(req.socket.remoteAddress);
+  const host = (forwarded && firstValue(req.headers['x-forwarded-host'])) || req.headers.host || '';
+  const hostname = hostnameOf(host);
+  if (!hostname) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request has no valid Host header');
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const forwardedProto = forwarded ? firstValue(req.headers['x-forwarded-proto'])?.toLowerCase() : undefined;
+  const protocol = forwardedProto === 'https' || (forwardedProto === undefined && encrypted) ? 'https' : 'http';
+  return { hostname, host, protocol, forwarded };
+}
+
+/**
+ * The tenant is the first capture group of TENANT_HOST_PATTERN against the host name (REFERENCE.md §1).
+ * The pattern is compiled once at start-up; without one the gateway is single-tenant (undefined).
+ * A host that does not match is refused, never silently mapped to the provider (SAP's fallback).
+ */
+export function resolveTenant(hostname: string, pattern: RegExp | undefined): string | undefined {
+  if (!pattern) return undefined;
+  const match = pattern.exec(hostname);
+  const tenant = match?.[1];
+  if (!tenant) {
+    throw new GatewayError('ZG_ERR_HOST_UNMATCHED', `The host "${hostname}" does not match the tenant host pattern`);
+  }
+  return tenant;
+}
+
+/**
+ * Compiles TENANT_HOST_PATTERN, or explains why it cannot be used. Anchors are the operator's
+ * business, but a pattern without a capture group cannot name a tenant.
+ */
+export function compileTenantHostPattern(source: string): RegExp | string {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(source, 'i');
+  } catch (err) {
+    return `not a valid regular expression: ${(err as Error).message}`;
+  }
+  const groups = new RegExp(`${source}|`).exec('')!.length - 1;
+  if (groups < 1) return 'expected a regular expression with one capturing group for the tenant subdomain, e.g. ^(.*)\\.app\\.example\\.com$';
+  return regex;
+}

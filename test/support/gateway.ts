@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type http from 'node:http';
+import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
+import { createMemoryLogger } from '../../src/log.js';
+import { loadConfiguration } from '../../src/server/configuration.js';
+import { startGateway, type RunningGateway } from '../../src/server/start.js';
+
+export interface TestGateway {
+  port: number;
+  running: RunningGateway;
+  logs: string[];
+  dir: string;
+  echoUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real gateway on port 0 in front of a real echo backend, configured through the same loader as
+ * production (routes.json written to a temp dir). `destinations` may use "ECHO" as a URL placeholder.
+ */
+export async function startTestGateway(options: {
+  routes: object;
+  env?: Record<string, string>;
+  destinations?: object[];
+  files?: Record<string, string>;
+}): Promise<TestGateway> {
+  const echo = createEchoBackend();
+  const echoUrl = await listenEcho(echo);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-test-'));
+  fs.writeFileSync(path.join(dir, 'routes.json'), JSON.stringify(options.routes));
+  for (const [name, content] of Object.entries(options.files ?? {})) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
+  const destinations = (options.destinations ?? [{ name: 'echo', url: 'ECHO' }]).map((d) =>
+    JSON.parse(JSON.stringify(d).replaceAll('"ECHO', `"${echoUrl}`)),
+  );
+  const config = loadConfiguration(
+    { ZONEGATE_DATA_DIR: path.join(dir, 'data'), destinations: JSON.stringify(destinations), ...options.env },
+    { cwd: dir },
+  );
+  const logger = createMemoryLogger('info');
+  const running = await startGateway(config, { logger, port: 0 });
+  return {
+    port: running.port,
+    running,
+    logs: logger.lines,
+    dir,
+    echoUrl,
+    async stop() {
+      await running.stop();
+      const closed = new Promise<void>((resolve) => (echo as http.Server).close(() => resolve()));
+      echo.closeAllConnections();
+      await closed;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
