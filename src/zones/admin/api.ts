@@ -1,0 +1,359 @@
+/**
+ * The zones' admin API: JSON over HTTP on UAA's paths, so UAA-minded tooling finds its way.
+ *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id}
+ *   zone host:       GET/POST /Users, GET/DELETE /Users/{id},
+ *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections
+ * Users are written in SCIM's shape (RFC 7643 §4.1: userName, name.givenName, emails[].value), as
+ * UAA's /Users endpoint reads and writes them.
+ *
+ * Authorization, checked before any body is read:
+ *  - HTTP Basic `admin:<bootstrapSecret>` (the credential that creates the first zones and admins);
+ *  - otherwise the principal `authenticate` derives from a bearer token. It must come from the zone
+ *    it acts on (for /identity-zones: from `zonesAdminZoneId`, UAA's "uaa" zone role) and carry
+ *    `zones.write` (`zones.read` suffices to read), `scim.write` (`scim.read` suffices to read).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../log.js';
+import { DirectoryError } from '../directory/errors.js';
+import type { NewUser, User, Zone, ZoneDirectory } from '../directory/types.js';
+
+export interface AdminPrincipal {
+  zoneId: string;
+  scopes: string[];
+}
+
+export interface AdminApiOptions {
+  directory: ZoneDirectory;
+  /** Password of the built-in `admin` user for HTTP Basic; at least 16 characters. Unset: Basic is refused. */
+  bootstrapSecret?: string;
+  /** The principal of a request's bearer token (verified for the zone of the request's host), if any. */
+  authenticate: (req: IncomingMessage) => Promise<AdminPrincipal | undefined>;
+  /** Zone whose tokens may manage zones on the bare uaadomain. Unset: only the bootstrap credential can. */
+  zonesAdminZoneId?: string;
+  /** Largest accepted request body; default 64 KiB. */
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+export type AdminApiHandler = (req: IncomingMessage, res: ServerResponse, zone: Zone | undefined) => Promise<boolean>;
+
+const BOOTSTRAP_USER = 'admin';
+const DEFAULT_MAX_BODY = 64 * 1024;
+const CHALLENGE = 'Basic realm="zonegate admin", Bearer realm="zonegate admin"';
+
+/** An answer the API gives on purpose: status, wire error code (snake case, as UAA's) and message. */
+class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+type Access = 'read' | 'write';
+type Resource = 'zones' | 'scim';
+
+interface Operation {
+  resource: Resource;
+  access: Access;
+  run: (body: unknown) => Promise<{ status: number; body: unknown }>;
+}
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** UAA's SCIM user representation (RFC 7643 §4.1), plus XSUAA's role collections and attributes. */
+function scimUser(user: User) {
+  return {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    id: user.id,
+    userName: user.userName,
+    name: { givenName: user.givenName, familyName: user.familyName },
+    emails: [{ value: user.email, primary: true }],
+    origin: user.origin,
+    zoneId: user.zoneId,
+    active: true,
+    roleCollections: user.roleCollections,
+    attributes: user.attributes,
+  };
+}
+
+function asObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AdminError(400, 'invalid_request', 'The body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Accepts SCIM's shape and the flat one (`email`, `givenName`, `familyName`). */
+function newUserFrom(body: unknown): NewUser {
+  const b = asObject(body);
+  const name = (typeof b.name === 'object' && b.name !== null ? b.name : {}) as Record<string, unknown>;
+  const emails = Array.isArray(b.emails) ? (b.emails as unknown[]) : [];
+  const primary = (emails.find((e) => (e as { primary?: unknown } | null)?.primary === true) ?? emails[0]) as { value?: unknown } | undefined;
+  return {
+    userName: b.userName as string,
+    email: (b.email ?? primary?.value) as string,
+    givenName: (b.givenName ?? name.givenName) as string | undefined,
+    familyName: (b.familyName ?? name.familyName) as string | undefined,
+    origin: b.origin as string | undefined,
+    password: b.password as string | undefined,
+    attributes: b.attributes as Record<string, string[]> | undefined,
+    roleCollections: b.roleCollections as string[] | undefined,
+  };
+}
+
+export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
+  const { directory, authenticate, logger } = options;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  if (options.bootstrapSecret !== undefined && options.bootstrapSecret.length < 16) {
+    throw new RangeError('The admin bootstrap secret must be at least 16 characters');
+  }
+  const bootstrapDigest = options.bootstrapSecret === undefined ? undefined : digest(`${BOOTSTRAP_USER}:${options.bootstrapSecret}`);
+
+  /** The operation a request names, or undefined when the path is not the admin API's (on this host). */
+  function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
+    const [root, id, sub, name, ...rest] = segments;
+    if (zone === undefined) {
+      if (root !== 'identity-zones' || sub !== undefined) return undefined;
+      if (id === undefined) {
+        if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
+        if (method === 'POST') {
+          return {
+            resource: 'zones',
+            access: 'write',
+            run: async (body) => {
+              const b = asObject(body);
+              const zone = await directory.createZone({
+                id: b.id as string | undefined,
+                subdomain: b.subdomain as string,
+                name: b.name as string | undefined,
+                branding: b.branding as Zone['branding'],
+              });
+              return { status: 201, body: zone };
+            },
+          };
+        }
+        return 'method';
+      }
+      if (method === 'GET') {
+        return { resource: 'zones', access: 'read', run: async () => found(await directory.getZone(id), 'Zone') };
+      }
+      if (method === 'DELETE') {
+        return {
+          resource: 'zones',
+          access: 'write',
+          run: async () => {
+            const existing = await directory.getZone(id);
+            if (!existing || !(await directory.deleteZone(existing.id))) throw notFound('Zone');
+            return { status: 200, body: existing };
+          },
+        };
+      }
+      return 'method';
+    }
+
+    const zoneId = zone.id;
+    if (root === 'role-collections' && id === undefined) {
+      if (method === 'GET') return { resource: 'scim', access: 'read', run: async () => ({ status: 200, body: await directory.listRoleCollections(zoneId) }) };
+      if (method === 'POST') {
+        return {
+          resource: 'scim',
+          access: 'write',
+          run: async (body) => {
+            const b = asObject(body);
+            const input = { name: b.name as string, roleTemplates: (b.roleTemplates ?? []) as string[] };
+            await directory.createRoleCollection(zoneId, input);
+            const created = (await directory.listRoleCollections(zoneId)).find((c) => c.name === input.name);
+            return { status: 201, body: created };
+          },
+        };
+      }
+      return 'method';
+    }
+    if (root !== 'Users') return undefined;
+    if (id === undefined) {
+      if (method === 'GET') {
+        return {
+          resource: 'scim',
+          access: 'read',
+          run: async () => {
+            const users = (await directory.listUsers(zoneId)).map(scimUser);
+            return {
+              status: 200,
+              body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], resources: users, startIndex: 1, itemsPerPage: users.length, totalResults: users.length },
+            };
+          },
+        };
+      }
+      if (method === 'POST') {
+        return { resource: 'scim', access: 'write', run: async (body) => ({ status: 201, body: scimUser(await directory.createUser(zoneId, newUserFrom(body))) }) };
+      }
+      return 'method';
+    }
+    if (sub === undefined) {
+      if (method === 'GET') {
+        return { resource: 'scim', access: 'read', run: async () => found(await directory.getUser(zoneId, id), 'User', scimUser) };
+      }
+      if (method === 'DELETE') {
+        return {
+          resource: 'scim',
+          access: 'write',
+          run: async () => {
+            const user = await directory.getUser(zoneId, id);
+            if (!user || !(await directory.deleteUser(zoneId, id))) throw notFound('User');
+            return { status: 200, body: scimUser(user) };
+          },
+        };
+      }
+      return 'method';
+    }
+    if (sub !== 'role-collections' || name === undefined || rest.length > 0) return undefined;
+    if (method === 'PUT') {
+      return { resource: 'scim', access: 'write', run: async () => ({ status: 200, body: scimUser(await directory.assignRoleCollection(zoneId, id, name)) }) };
+    }
+    if (method === 'DELETE') {
+      return { resource: 'scim', access: 'write', run: async () => ({ status: 200, body: scimUser(await directory.unassignRoleCollection(zoneId, id, name)) }) };
+    }
+    return 'method';
+  }
+
+  function allowed(segments: string[], zone: Zone | undefined): string {
+    const [root, id, sub] = segments;
+    if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
+    if (root === 'role-collections') return 'GET, POST';
+    if (id === undefined) return 'GET, POST';
+    return sub === undefined ? 'GET, DELETE' : 'PUT, DELETE';
+  }
+
+  /** Who is calling, as a label for the log; throws 401/403 when they may not. */
+  async function authorize(req: IncomingMessage, zone: Zone | undefined, op: Operation): Promise<string> {
+    const header = req.headers.authorization ?? '';
+    const unauthenticated = (msg: string) => new AdminError(401, 'unauthorized', msg, { 'www-authenticate': CHALLENGE });
+    if (/^basic /i.test(header)) {
+      const presented = digest(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
+      // Compared as digests: constant time, whatever the lengths.
+      if (bootstrapDigest && timingSafeEqual(presented, bootstrapDigest)) return 'bootstrap admin';
+      throw unauthenticated('Bad credentials');
+    }
+    const principal = header ? await authenticate(req) : undefined;
+    if (!principal) throw unauthenticated(header ? 'The access token is not valid here' : 'Authentication is required');
+    const ownZone = zone ? zone.id : options.zonesAdminZoneId;
+    if (ownZone === undefined || principal.zoneId !== ownZone) {
+      throw new AdminError(403, 'access_denied', zone ? 'The token belongs to another zone' : 'Tokens of this zone cannot manage zones');
+    }
+    const accepted = op.access === 'read' ? [`${op.resource}.read`, `${op.resource}.write`] : [`${op.resource}.write`];
+    if (!principal.scopes.some((s) => accepted.includes(s))) {
+      // RFC 6750 §3.1: insufficient_scope, naming the scope that would do.
+      throw new AdminError(403, 'insufficient_scope', `This requires the scope ${accepted.at(-1)}`, {
+        'www-authenticate': `Bearer error="insufficient_scope", scope="${accepted.at(-1)}"`,
+      });
+    }
+    return `token of zone ${principal.zoneId}`;
+  }
+
+  async function readJson(req: IncomingMessage): Promise<unknown> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
+      throw new AdminError(415, 'invalid_request', 'The body must be JSON (Content-Type: application/json)');
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = () => new AdminError(413, 'invalid_request', `The body exceeds ${maxBody} bytes`, { connection: 'close' });
+    if (declared > maxBody) throw tooLarge();
+    // Listeners rather than `for await`: leaving an async iterator early destroys the request, and
+    // with it the socket the 413 must still be written to.
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBody) {
+          cleanup();
+          req.pause();
+          reject(tooLarge());
+        } else chunks.push(chunk);
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(Buffer.concat(chunks));
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const cleanup = () => {
+        req.off('data', onData).off('end', onEnd).off('error', onError);
+      };
+      req.on('data', onData).on('end', onEnd).on('error', onError);
+    });
+    try {
+      return JSON.parse(raw.toString('utf8'));
+    } catch {
+      // Not the parser's message: newer engines quote the input, and the input may hold a password.
+      throw new AdminError(400, 'invalid_request', 'The body is not valid JSON');
+    }
+  }
+
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const payload = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(payload),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...headers,
+    });
+    res.end(payload);
+  }
+
+  return async function handleAdmin(req, res, zone) {
+    const pathname = (req.url ?? '/').split('?')[0]!;
+    let segments: string[];
+    try {
+      segments = pathname.split('/').slice(1).map(decodeURIComponent);
+    } catch {
+      return false;
+    }
+    const first = segments[0];
+    if (zone === undefined ? first !== 'identity-zones' : first !== 'Users' && first !== 'role-collections') return false;
+    if (segments.some((s) => s === '')) return false;
+
+    const method = (req.method ?? 'GET').toUpperCase();
+    const op = route(method === 'HEAD' ? 'GET' : method, segments, zone);
+    if (op === undefined) return false;
+    try {
+      if (op === 'method') throw new AdminError(405, 'method_not_allowed', `${method} is not allowed here`, { allow: allowed(segments, zone) });
+      const who = await authorize(req, zone, op);
+      const body = method === 'POST' ? await readJson(req) : undefined;
+      const result = await op.run(body);
+      if (op.access === 'write') {
+        logger?.info('zones admin change', { method, path: pathname, zone: zone?.subdomain, by: who, status: result.status });
+      }
+      send(res, result.status, result.body);
+    } catch (err) {
+      if (err instanceof AdminError) {
+        send(res, err.status, { error: err.error, error_description: err.message }, err.headers);
+        // An oversized body is not drained: close the connection once the answer is out.
+        if (err.status === 413) res.once('finish', () => req.destroy());
+      } else if (err instanceof DirectoryError && (err.status < 500 || err.code === 'BUSY')) {
+        send(res, err.status, { error: err.code.toLowerCase(), error_description: err.message });
+      } else {
+        logger?.error('zones admin request failed', { method, path: pathname, error: err instanceof Error ? err.message : String(err) });
+        send(res, 500, { error: 'server_error', error_description: 'Internal error' });
+      }
+    }
+    return true;
+  };
+}
+
+function notFound(what: 'Zone' | 'User'): AdminError {
+  return new AdminError(404, `${what.toLowerCase()}_not_found`, `${what} not found`);
+}
+
+function found<T>(value: T | undefined, what: 'Zone' | 'User', view: (v: T) => unknown = (v) => v): { status: number; body: unknown } {
+  if (value === undefined) throw notFound(what);
+  return { status: 200, body: view(value) };
+}
