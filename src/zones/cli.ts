@@ -1,0 +1,196 @@
+/**
+ * `zonegate zones ...` and `zonegate users ...`: the zone directory from the command line, for
+ * operators setting up the first zones and administrators. The entry point opens the storage and
+ * passes it in, so these commands work on exactly what the running server uses.
+ *
+ * Exit codes: 0 done, 1 the directory refused or failed (message on `err`), 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import type { Storage } from '../storage/types.js';
+import { createZoneDirectory } from './directory/directory.js';
+import type { ZoneDirectoryOptions } from './directory/directory.js';
+import { DirectoryError } from './directory/errors.js';
+import type { User, Zone, ZoneDirectory } from './directory/types.js';
+
+export interface DirectoryCliIo {
+  storage: Storage;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Passed to the directory (password hashing cost, secret key). */
+  directory?: ZoneDirectoryOptions;
+}
+
+export const DIRECTORY_USAGE = `Usage:
+  zonegate zones create <subdomain> [--id ID] [--name NAME]
+  zonegate zones list [--json]
+  zonegate zones delete <subdomain|id>
+  zonegate users create <subdomain> <username> --email E --password P [--given-name G] [--family-name F] [--role-collection RC]...
+  zonegate users list <subdomain> [--json]
+  zonegate users assign <subdomain> <username> <role collection>
+  zonegate users unassign <subdomain> <username> <role collection>
+  zonegate users delete <subdomain> <username>`;
+
+class UsageError extends Error {}
+class CommandError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  positionals: string[];
+  options?: Options;
+  run(args: { positionals: string[]; values: Record<string, unknown> }, dir: ZoneDirectory, out: (line: string) => void): Promise<void>;
+}
+
+const json = { json: { type: 'boolean' } } satisfies Options;
+
+/** Columns padded to their widest cell, so lists read in a terminal. */
+function table(rows: string[][], out: (line: string) => void): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+}
+
+async function zoneBySubdomain(dir: ZoneDirectory, subdomain: string): Promise<Zone> {
+  const zone = await dir.getZoneBySubdomain(subdomain);
+  if (!zone) throw new CommandError(`No zone with subdomain "${subdomain}"`);
+  return zone;
+}
+
+async function userByName(dir: ZoneDirectory, zone: Zone, userName: string): Promise<User> {
+  const user = await dir.getUserByName(zone.id, userName);
+  if (!user) throw new CommandError(`No user "${userName}" in zone ${zone.subdomain}`);
+  return user;
+}
+
+const COMMANDS: Record<string, Record<string, Command>> = {
+  zones: {
+    create: {
+      positionals: ['subdomain'],
+      options: { id: { type: 'string' }, name: { type: 'string' } },
+      async run({ positionals: [subdomain], values }, dir, out) {
+        const zone = await dir.createZone({ subdomain: subdomain!, id: values.id as string | undefined, name: values.name as string | undefined });
+        out(`Created zone ${zone.subdomain} (id ${zone.id})`);
+      },
+    },
+    list: {
+      positionals: [],
+      options: json,
+      async run({ values }, dir, out) {
+        const zones = await dir.listZones();
+        if (values.json) return out(JSON.stringify(zones, null, 2));
+        if (zones.length === 0) return out('No zones.');
+        table([['SUBDOMAIN', 'ID', 'NAME'], ...zones.map((z) => [z.subdomain, z.id, z.name])], out);
+      },
+    },
+    delete: {
+      positionals: ['subdomain|id'],
+      async run({ positionals: [which] }, dir, out) {
+        const zone = (await dir.getZoneBySubdomain(which!)) ?? (await dir.getZone(which!));
+        if (!zone || !(await dir.deleteZone(zone.id))) throw new CommandError(`No zone with subdomain or id "${which}"`);
+        out(`Deleted zone ${zone.subdomain} (id ${zone.id}) with its users and role collections`);
+      },
+    },
+  },
+  users: {
+    create: {
+      positionals: ['subdomain', 'username'],
+      options: {
+        email: { type: 'string' },
+        password: { type: 'string' },
+        'given-name': { type: 'string' },
+        'family-name': { type: 'string' },
+        'role-collection': { type: 'string', multiple: true },
+      },
+      async run({ positionals: [subdomain, userName], values }, dir, out) {
+        if (typeof values.email !== 'string') throw new UsageError('users create needs --email');
+        if (typeof values.password !== 'string') throw new UsageError('users create needs --password');
+        const zone = await zoneBySubdomain(dir, subdomain!);
+        const user = await dir.createUser(zone.id, {
+          userName: userName!,
+          email: values.email,
+          password: values.password,
+          givenName: values['given-name'] as string | undefined,
+          familyName: values['family-name'] as string | undefined,
+          roleCollections: (values['role-collection'] as string[] | undefined) ?? [],
+        });
+        out(`Created user ${user.userName} in zone ${zone.subdomain} (id ${user.id})`);
+      },
+    },
+    list: {
+      positionals: ['subdomain'],
+      options: json,
+      async run({ positionals: [subdomain], values }, dir, out) {
+        const zone = await zoneBySubdomain(dir, subdomain!);
+        const users = await dir.listUsers(zone.id);
+        if (values.json) return out(JSON.stringify(users, null, 2));
+        if (users.length === 0) return out(`No users in zone ${zone.subdomain}.`);
+        table([['USERNAME', 'EMAIL', 'ID', 'ROLE COLLECTIONS'], ...users.map((u) => [u.userName, u.email, u.id, u.roleCollections.join(', ')])], out);
+      },
+    },
+    assign: {
+      positionals: ['subdomain', 'username', 'role collection'],
+      async run({ positionals: [subdomain, userName, rc] }, dir, out) {
+        const zone = await zoneBySubdomain(dir, subdomain!);
+        const user = await dir.assignRoleCollection(zone.id, (await userByName(dir, zone, userName!)).id, rc!);
+        out(`Assigned "${rc}" to ${user.userName}; role collections: ${user.roleCollections.join(', ')}`);
+      },
+    },
+    unassign: {
+      positionals: ['subdomain', 'username', 'role collection'],
+      async run({ positionals: [subdomain, userName, rc] }, dir, out) {
+        const zone = await zoneBySubdomain(dir, subdomain!);
+        const before = await userByName(dir, zone, userName!);
+        if (!before.roleCollections.includes(rc!)) throw new CommandError(`${before.userName} does not have "${rc}"`);
+        const user = await dir.unassignRoleCollection(zone.id, before.id, rc!);
+        out(`Removed "${rc}" from ${user.userName}; role collections: ${user.roleCollections.join(', ') || '(none)'}`);
+      },
+    },
+    delete: {
+      positionals: ['subdomain', 'username'],
+      async run({ positionals: [subdomain, userName] }, dir, out) {
+        const zone = await zoneBySubdomain(dir, subdomain!);
+        const user = await userByName(dir, zone, userName!);
+        await dir.deleteUser(zone.id, user.id);
+        out(`Deleted user ${user.userName} from zone ${zone.subdomain}`);
+      },
+    },
+  },
+};
+
+export async function runDirectoryCli(argv: string[], io: DirectoryCliIo): Promise<number> {
+  const [group, name, ...rest] = argv;
+  const command = group !== undefined && name !== undefined ? COMMANDS[group]?.[name] : undefined;
+  if (group === 'help' || group === '--help' || name === '--help' || name === 'help') {
+    io.out(DIRECTORY_USAGE);
+    return 0;
+  }
+  try {
+    if (!command) {
+      throw new UsageError(group === undefined ? 'No command given' : `Unknown command: ${[group, name].filter(Boolean).join(' ')}`);
+    }
+    let parsed: { positionals: string[]; values: Record<string, unknown> };
+    try {
+      parsed = parseArgs({ args: rest, options: command.options ?? {}, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (parsed.positionals.length !== command.positionals.length) {
+      const expected = command.positionals.map((p) => `<${p}>`).join(' ') || 'no arguments';
+      throw new UsageError(`${group} ${name} takes ${expected}, got ${parsed.positionals.length} argument${parsed.positionals.length === 1 ? '' : 's'}`);
+    }
+    await command.run(parsed, createZoneDirectory(io.storage, io.directory), io.out);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`zonegate: ${err.message}`);
+      io.err(DIRECTORY_USAGE);
+      return 2;
+    }
+    if (err instanceof CommandError || err instanceof DirectoryError) {
+      io.err(`zonegate: ${err.message}`);
+      return 1;
+    }
+    io.err(`zonegate: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
