@@ -1,0 +1,222 @@
+/**
+ * A real identity server for the zone tests: SQLite storage in a temp dir, the real directory, an HTTP
+ * server on port 0 with uaadomain `localhost` (zones at `<sub>.localhost:<port>`), and a tiny browser
+ * (cookie jar, form parsing) to walk the login flow.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { XsSecurity } from '../../../src/config/types.js';
+import { createMemoryLogger } from '../../../src/log.js';
+import { openSqliteStorage } from '../../../src/storage/sqlite.js';
+import type { Storage } from '../../../src/storage/types.js';
+import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { Application, User, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
+import { createIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../../src/zones/server.js';
+import { request, type TestResponse } from '../../support/http.js';
+
+export const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+export const PASSWORD = 'correct-horse-1';
+
+export function security(xsappname: string, overrides: { tenantMode?: 'shared' | 'dedicated'; grantTypes?: string[]; redirectUris?: string[]; tokenValidity?: number } = {}): XsSecurity {
+  return {
+    file: 'xs-security.json',
+    xsappname,
+    tenantMode: overrides.tenantMode ?? 'shared',
+    scopes: [
+      { name: '$XSAPPNAME.Admin', grantedApps: [], grantAsAuthorityToApps: [] },
+      { name: '$XSAPPNAME.Viewer', grantedApps: [], grantAsAuthorityToApps: [] },
+      { name: '$XSAPPNAME.Callback', grantedApps: [], grantAsAuthorityToApps: [] },
+    ],
+    attributes: [{ name: 'Country', valueType: 'string', valueRequired: false }],
+    roleTemplates: [
+      { name: 'Administrator', scopeReferences: ['$XSAPPNAME.Admin', '$XSAPPNAME.Viewer'], attributeReferences: [] },
+      { name: 'Viewer', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country'] },
+    ],
+    roleCollections: [
+      { name: `${xsappname}_Administrator`, roleTemplateReferences: ['$XSAPPNAME.Administrator'] },
+      { name: `${xsappname}_Viewer`, roleTemplateReferences: ['$XSAPPNAME.Viewer'] },
+    ],
+    authorities: ['$XSAPPNAME.Callback'],
+    foreignScopeReferences: [],
+    oauth2Configuration: {
+      tokenValidity: overrides.tokenValidity ?? 3600,
+      refreshTokenValidity: 86400,
+      redirectUris: overrides.redirectUris ?? ['https://*.app.example.com/**', 'http://localhost:*/callback'],
+      grantTypes: overrides.grantTypes ?? ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
+    },
+  };
+}
+
+export interface Harness {
+  port: number;
+  server: IdentityServer;
+  directory: ZoneDirectory;
+  storage: Storage;
+  logLines: string[];
+  provider: Zone;
+  acme: Zone;
+  globex: Zone;
+  /** Exists, but never subscribed to the application. */
+  stranger: Zone;
+  app: Application;
+  secret: string;
+  /** Dedicated application in the provider zone that may use the password grant. */
+  pwdApp: Application;
+  pwdSecret: string;
+  alice: User; // acme, administrator
+  bob: User; // acme, viewer
+  carol: User; // globex, administrator
+  url(subdomain?: string): string;
+  call(subdomain: string | undefined, options?: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: string }): Promise<TestResponse>;
+  token(subdomain: string | undefined, form: Record<string, string>, auth?: { id: string; secret: string } | 'none', headers?: Record<string, string>): Promise<TestResponse>;
+  close(): Promise<void>;
+}
+
+export async function startZones(options: Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret' | 'trustProxy'>> = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'zonegate-zones-'));
+  const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
+  const directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+  const logger = createMemoryLogger('debug');
+  let port = 0;
+  const url = (sub?: string) => `http://${sub ? `${sub}.` : ''}localhost:${port}`;
+  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, ...options });
+  const httpServer = http.createServer((req, res) => server.handle(req, res));
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  port = (httpServer.address() as AddressInfo).port;
+
+  const provider = await directory.createZone({ subdomain: 'provider', name: 'Provider' });
+  const acme = await directory.createZone({ subdomain: 'acme', name: 'ACME Corp', branding: { color: '#ff0000' } });
+  const globex = await directory.createZone({ subdomain: 'globex', name: 'Globex' });
+  const stranger = await directory.createZone({ subdomain: 'stranger', name: 'Stranger' });
+  const { application: app, clientSecret: secret } = await directory.registerApplication(security('myapp'), provider.id);
+  await directory.subscribe(app, acme.id);
+  await directory.subscribe(app, globex.id);
+  const { application: pwdApp, clientSecret: pwdSecret } = await directory.registerApplication(
+    security('pwdapp', { tenantMode: 'dedicated', grantTypes: ['password', 'refresh_token', 'client_credentials'] }),
+    provider.id,
+  );
+  const alice = await directory.createUser(acme.id, { userName: 'alice', email: 'alice@acme.example', givenName: 'Alice', familyName: 'Able', password: PASSWORD, roleCollections: ['myapp_Administrator'] });
+  const bob = await directory.createUser(acme.id, { userName: 'bob', email: 'bob@acme.example', password: PASSWORD, roleCollections: ['myapp_Viewer'] });
+  const carol = await directory.createUser(globex.id, { userName: 'carol', email: 'carol@globex.example', password: PASSWORD, roleCollections: ['myapp_Administrator'] });
+  await directory.createUser(provider.id, { userName: 'padmin', email: 'padmin@provider.example', password: PASSWORD, roleCollections: ['pwdapp_Administrator'] });
+
+  const call: Harness['call'] = (sub, o = {}) =>
+    request(port, { host: `${sub ? `${sub}.` : ''}localhost:${port}`, method: o.method ?? 'GET', path: o.path ?? '/', headers: o.headers ?? {}, ...(o.body !== undefined ? { body: o.body } : {}) });
+
+  const token: Harness['token'] = (sub, form, auth = { id: app.clientId, secret }, headers = {}) => {
+    const h: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...headers };
+    if (auth !== 'none') h.authorization = `Basic ${Buffer.from(`${encodeURIComponent(auth.id)}:${encodeURIComponent(auth.secret)}`).toString('base64')}`;
+    return call(sub, { method: 'POST', path: '/oauth/token', headers: h, body: new URLSearchParams(form).toString() });
+  };
+
+  return {
+    get port() {
+      return port;
+    },
+    server,
+    directory,
+    storage,
+    logLines: logger.lines,
+    provider,
+    acme,
+    globex,
+    stranger,
+    app,
+    secret,
+    pwdApp,
+    pwdSecret,
+    alice,
+    bob,
+    carol,
+    url,
+    call,
+    token,
+    async close() {
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await server.close();
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A browser: one cookie jar per host, as host-only cookies behave. */
+export class Browser {
+  private readonly jars = new Map<string, Map<string, string>>();
+
+  constructor(private readonly h: Harness) {}
+
+  cookieHeader(sub: string): string {
+    return [...(this.jars.get(sub) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  private remember(sub: string, res: TestResponse): void {
+    const jar = this.jars.get(sub) ?? new Map<string, string>();
+    this.jars.set(sub, jar);
+    for (const line of (res.headers['set-cookie'] ?? []) as string[]) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      if (/max-age=0/i.test(line) || value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
+  }
+
+  async get(sub: string, path: string, headers: Record<string, string> = {}): Promise<TestResponse> {
+    const res = await this.h.call(sub, { path, headers: { accept: 'text/html', cookie: this.cookieHeader(sub), ...headers } });
+    this.remember(sub, res);
+    return res;
+  }
+
+  async post(sub: string, path: string, form: Record<string, string>): Promise<TestResponse> {
+    const res = await this.h.call(sub, {
+      method: 'POST',
+      path,
+      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(sub) },
+      body: new URLSearchParams(form).toString(),
+    });
+    this.remember(sub, res);
+    return res;
+  }
+}
+
+export function formFields(html: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_, c) => String.fromCharCode(Number(c)));
+  return fields;
+}
+
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export const REDIRECT = 'https://acme.app.example.com/login/callback';
+
+export function authorizePath(clientId: string, params: Record<string, string> = {}): string {
+  return `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, state: 's-1', ...params }).toString()}`;
+}
+
+/** Opens the authorize URL, submits the login form, returns the redirect's query (code, state or error). */
+export async function loginForCode(
+  h: Harness,
+  browser: Browser,
+  sub: string,
+  input: { userName: string; password?: string; params?: Record<string, string> },
+): Promise<{ location: URL; code: string | null }> {
+  const page = await browser.get(sub, authorizePath(h.app.clientId, input.params));
+  if (page.status === 302) {
+    const location = new URL(page.headers.location!);
+    return { location, code: location.searchParams.get('code') };
+  }
+  if (page.status !== 200) throw new Error(`authorize answered ${page.status}: ${page.text}`);
+  const res = await browser.post(sub, '/login.do', { ...formFields(page.text), username: input.userName, password: input.password ?? PASSWORD });
+  if (res.status !== 302) throw new Error(`login answered ${res.status}: ${res.text.slice(0, 300)}`);
+  const location = new URL(res.headers.location!);
+  return { location, code: location.searchParams.get('code') };
+}
