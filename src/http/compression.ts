@@ -220,7 +220,8 @@ export function compressResponse(
             // A 512 KiB window instead of the default 4 MiB bounds memory per concurrent response.
             [zlib.BROTLI_PARAM_LGWIN]: 19,
             [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT,
-            ...(size !== undefined ? { [zlib.BROTLI_PARAM_SIZE_HINT]: size } : {}),
+            // The hint is a 32-bit parameter; beyond 1 GiB it no longer changes the encoder's choices.
+            ...(size !== undefined ? { [zlib.BROTLI_PARAM_SIZE_HINT]: Math.min(size, 2 ** 30) } : {}),
           },
         })
       : createGzip({ level: 6, flush: streaming ? zlib.Z_SYNC_FLUSH : zlib.Z_NO_FLUSH });
