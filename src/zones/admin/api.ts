@@ -14,6 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { DirectoryError } from '../directory/errors.js';
 import type { NewUser, User, Zone, ZoneDirectory } from '../directory/types.js';
@@ -229,6 +230,20 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     return sub === undefined ? 'GET, DELETE' : 'PUT, DELETE';
   }
 
+  /**
+   * A token the authenticator chokes on is a bad token (401), not a server fault; only an
+   * unavailable store (a GatewayError) is passed on, so an outage is not reported as "log in again".
+   */
+  async function authenticateSafely(req: IncomingMessage): Promise<AdminPrincipal | undefined> {
+    try {
+      return await authenticate(req);
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      logger?.warn('zones admin: token rejected by an error', { error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+  }
+
   /** Who is calling, as a label for the log; throws 401/403 when they may not. */
   async function authorize(req: IncomingMessage, zone: Zone | undefined, op: Operation): Promise<string> {
     const header = req.headers.authorization ?? '';
@@ -239,7 +254,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
       if (bootstrapDigest && timingSafeEqual(presented, bootstrapDigest)) return 'bootstrap admin';
       throw unauthenticated('Bad credentials');
     }
-    const principal = header ? await authenticate(req) : undefined;
+    const principal = header ? await authenticateSafely(req) : undefined;
     if (!principal) throw unauthenticated(header ? 'The access token is not valid here' : 'Authentication is required');
     const ownZone = zone ? zone.id : options.zonesAdminZoneId;
     if (ownZone === undefined || principal.zoneId !== ownZone) {
@@ -340,6 +355,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
         if (err.status === 413) res.once('finish', () => req.destroy());
       } else if (err instanceof DirectoryError && (err.status < 500 || err.code === 'BUSY')) {
         send(res, err.status, { error: err.code.toLowerCase(), error_description: err.message });
+      } else if (err instanceof GatewayError && err.expose) {
+        // e.g. ZG_ERR_STORAGE_UNAVAILABLE: 503, and RFC 6749's code for "try again later".
+        send(res, err.status, { error: err.status === 503 ? 'temporarily_unavailable' : 'server_error', error_description: err.message }, { ...err.headers });
       } else {
         logger?.error('zones admin request failed', { method, path: pathname, error: err instanceof Error ? err.message : String(err) });
         send(res, 500, { error: 'server_error', error_description: 'Internal error' });

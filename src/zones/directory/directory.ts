@@ -43,6 +43,11 @@ export const DEFAULT_ORIGIN = 'sap.default';
 const MAX_PASSWORD_LENGTH = 1024;
 const LOCK_TTL_MS = 5_000;
 const LOCK_WAIT_MS = 3_000;
+/**
+ * A unique claim (subdomain, user name) is first taken with this TTL and made permanent once the
+ * record it points to is written: a process that dies in between leaves no name blocked for ever.
+ */
+const CLAIM_TTL_MS = 30_000;
 
 interface StoredApplication {
   application: Application;
@@ -167,15 +172,17 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
    */
   async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const key = `dir:lock:${name}`;
+    const owner = randomUUID();
     const deadline = Date.now() + LOCK_WAIT_MS;
-    while (!(await storage.setIfAbsent(key, '1', { ttlMs: LOCK_TTL_MS }))) {
+    while (!(await storage.setIfAbsent(key, owner, { ttlMs: LOCK_TTL_MS }))) {
       if (Date.now() > deadline) throw new DirectoryError('BUSY', `${name} is being changed by another request; try again`);
       await sleep(5 + Math.random() * 20);
     }
     try {
       return await fn();
     } finally {
-      await storage.delete(key);
+      // Only our own lock: had ours expired, another holder's must survive.
+      if ((await storage.get(key)) === owner) await storage.delete(key);
     }
   }
 
@@ -339,7 +346,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     if (branding) zone.branding = branding;
 
     const claim = `dir:subdomain:${subdomain}`;
-    if (!(await storage.setIfAbsent(claim, id))) {
+    if (!(await storage.setIfAbsent(claim, id, { ttlMs: CLAIM_TTL_MS }))) {
       throw new DirectoryError('ZONE_SUBDOMAIN_TAKEN', `Subdomain "${subdomain}" is already taken by another zone`);
     }
     if (!(await storage.setIfAbsent(`dir:zone:${id}`, JSON.stringify(zone)))) {
@@ -347,6 +354,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
       throw new DirectoryError('ZONE_EXISTS', `A zone with id ${id} already exists`);
     }
     await storage.addToIndex('dir:zones', id);
+    await storage.set(claim, id);
     return zone;
   }
 
@@ -477,11 +485,12 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
 
     // UAA treats user names case-insensitively within a zone (and origin); the claim is on lower case.
     const claim = `dir:username:${zone.id}:${userName.toLowerCase()}`;
-    if (!(await storage.setIfAbsent(claim, user.id))) {
+    if (!(await storage.setIfAbsent(claim, user.id, { ttlMs: CLAIM_TTL_MS }))) {
       throw new DirectoryError('USER_EXISTS', `User "${userName}" already exists in zone ${zone.subdomain}`);
     }
     await setJson(`dir:user:${zone.id}:${user.id}`, stored);
     await storage.addToIndex(`dir:users:${zone.id}`, user.id);
+    await storage.set(claim, user.id);
     return user;
   }
 

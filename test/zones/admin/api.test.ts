@@ -196,6 +196,33 @@ describe('admin API authentication (attacks)', () => {
     expect(() => createAdminApi({ directory, bootstrapSecret: 'short', authenticate: async () => undefined })).toThrow(/16 characters/);
   });
 
+  it('answers 401 when the authenticator throws on a token, and 503 when the storage is down', async () => {
+    const broken = openSqliteStorage({ file: ':memory:' });
+    const brokenDir = createZoneDirectory(broken);
+    await broken.close();
+    const api = createAdminApi({
+      directory: brokenDir,
+      bootstrapSecret: BOOTSTRAP,
+      authenticate: async (req) => {
+        if (req.headers.authorization === 'Bearer crash') throw new TypeError('Invalid Compact JWS');
+        return brokenDir.getZone('x').then(() => undefined);
+      },
+    });
+    const s = createServer((req, res) => void api(req, res, undefined));
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/identity-zones`;
+    try {
+      expect((await fetch(url, { headers: { authorization: 'Bearer crash' } })).status).toBe(401);
+      const viaToken = await fetch(url, { headers: { authorization: 'Bearer any' } });
+      expect(viaToken.status).toBe(503);
+      const viaBasic = await fetch(url, { headers: { authorization: BOOT } });
+      expect(viaBasic.status).toBe(503);
+      expect(await viaBasic.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'The storage backend is unavailable' });
+    } finally {
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
+
   it('answers 401 for a token the authenticator does not accept', async () => {
     const r = await call('GET', '/Users', { host: at(acme), auth: bearer('forged') });
     expect(r.status).toBe(401);

@@ -82,6 +82,25 @@ describe('zone directory on a SQLite file across restarts', () => {
     }
   });
 
+  it('frees a subdomain claimed by a process that died before writing its zone', async () => {
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const storage = openSqliteStorage({ file: ':memory:', now: () => clock });
+    try {
+      const dir = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+      // What createZone leaves behind when its process dies right after claiming.
+      await storage.setIfAbsent('dir:subdomain:orphan', 'dead-zone-id', { ttlMs: 30_000 });
+      const blocked = await dir.createZone({ subdomain: 'orphan' }).catch((e: unknown) => e);
+      expect((blocked as DirectoryError).code).toBe('ZONE_SUBDOMAIN_TAKEN');
+      clock += 31_000;
+      expect((await dir.createZone({ subdomain: 'orphan' })).subdomain).toBe('orphan');
+      clock += 3_600_000;
+      const taken = await dir.createZone({ subdomain: 'orphan' }).catch((e: unknown) => e);
+      expect((taken as DirectoryError).code).toBe('ZONE_SUBDOMAIN_TAKEN');
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('spends the same hashing time for an unknown user as for a wrong password', async () => {
     const storage = openSqliteStorage({ file: ':memory:' });
     // A cost where hashing clearly dominates the storage lookups (~50 ms).

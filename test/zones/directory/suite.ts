@@ -58,6 +58,15 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await dir.getZoneBySubdomain(unique('nowhere'))).toBeUndefined();
       });
 
+      it('makes the subdomain and user-name claims permanent once the records are written', async () => {
+        const sub = unique('lasting');
+        const zone = await dir.createZone({ subdomain: sub });
+        await dir.createUser(zone.id, { userName: 'Lasting', email: 'l@example.com' });
+        // Claims start with a TTL (crash safety); a claim left expiring would let a duplicate in later.
+        expect(await handles[0]!.ttl(`dir:subdomain:${sub}`)).toBe(Infinity);
+        expect(await handles[0]!.ttl(`dir:username:${zone.id}:lasting`)).toBe(Infinity);
+      });
+
       it('keeps a given id, name and branding', async () => {
         const id = randomUUID().toUpperCase();
         const zone = await dir.createZone({ id, subdomain: unique('given'), name: 'Given Ltd', branding: { title: 'Given', color: '#0a6ed1' } });
