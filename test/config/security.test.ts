@@ -1,0 +1,331 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import {
+  DEFAULT_GRANT_TYPES,
+  DEFAULT_REFRESH_TOKEN_VALIDITY_S,
+  DEFAULT_TOKEN_VALIDITY_S,
+  loadXsSecurity,
+  validateXsSecurityDocument,
+} from '../../src/config/security.js';
+import { ConfigError, type ConfigProblem } from '../../src/errors.js';
+
+const FILE = 'xs-security.json';
+const dir = mkdtempSync(path.join(tmpdir(), 'zg-xs-security-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function problemsOf(doc: unknown): ConfigProblem[] {
+  try {
+    validateXsSecurityDocument(doc, FILE);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected the document to be refused');
+}
+
+function onlyProblem(doc: unknown): ConfigProblem {
+  const problems = problemsOf(doc);
+  expect(problems, JSON.stringify(problems, null, 1)).toHaveLength(1);
+  return problems[0]!;
+}
+
+const base = { xsappname: 'myapp' };
+
+describe('a valid descriptor', () => {
+  test('is converted to camelCase with XSUAA defaults', () => {
+    expect(validateXsSecurityDocument({ xsappname: 'myapp' }, FILE)).toEqual({
+      file: FILE,
+      xsappname: 'myapp',
+      tenantMode: 'dedicated',
+      scopes: [],
+      attributes: [],
+      roleTemplates: [],
+      roleCollections: [],
+      authorities: [],
+      foreignScopeReferences: [],
+      oauth2Configuration: {
+        tokenValidity: 43_200,
+        refreshTokenValidity: 2_592_000,
+        redirectUris: [],
+        grantTypes: ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
+      },
+    });
+    expect([DEFAULT_TOKEN_VALIDITY_S, DEFAULT_REFRESH_TOKEN_VALIDITY_S]).toEqual([43_200, 2_592_000]);
+    expect(DEFAULT_GRANT_TYPES).not.toContain('password');
+  });
+
+  test('every part is converted', () => {
+    const sec = validateXsSecurityDocument(
+      {
+        xsappname: 'my-app_1.0/x\\y',
+        'tenant-mode': 'shared',
+        description: 'demo',
+        scopes: [
+          { name: '$XSAPPNAME.Admin', description: 'admin', 'grant-as-authority-to-apps': ['$XSAPPNAME(application,other)'] },
+          { name: '$XSAPPNAME.Callback', 'granted-apps': ['$XSAPPNAME(application,sap-provisioning,tenant-onboarding)'] },
+        ],
+        attributes: [
+          { name: 'Country', valueType: 's' },
+          { name: 'Level', valueType: 'int', valueRequired: 'false', description: 'lvl' },
+        ],
+        'role-templates': [
+          { name: 'Admin', 'scope-references': ['$XSAPPNAME.Admin', 'uaa.user'], 'attribute-references': [{ name: 'Country', 'default-values': ['DE'] }, 'Level'] },
+          { name: 'Cb', description: 'cb', 'default-role-name': 'Callback role', 'scope-references': ['$XSAPPNAME.Callback'] },
+        ],
+        'role-collections': [{ name: 'Admins', description: 'all', 'role-template-references': ['$XSAPPNAME.Admin'] }],
+        authorities: ['$XSAPPNAME.Callback'],
+        'authorities-inheritance': false,
+        xsenableasyncservice: 'true',
+        'oauth2-configuration': {
+          'token-validity': 900,
+          'refresh-token-validity': 604800,
+          'redirect-uris': ['https://*.example.com/**', 'http*://localhost:*/**'],
+          'grant-types': ['authorization_code', 'password'],
+          autoapprove: true,
+          'system-attributes': ['rolecollections'],
+          'credential-types': ['binding-secret'],
+        },
+      },
+      FILE,
+    );
+    expect(sec.tenantMode).toBe('shared');
+    expect(sec.description).toBe('demo');
+    expect(sec.scopes).toEqual([
+      { name: '$XSAPPNAME.Admin', description: 'admin', grantedApps: [], grantAsAuthorityToApps: ['$XSAPPNAME(application,other)'] },
+      { name: '$XSAPPNAME.Callback', grantedApps: ['$XSAPPNAME(application,sap-provisioning,tenant-onboarding)'], grantAsAuthorityToApps: [] },
+    ]);
+    expect(sec.attributes).toEqual([
+      { name: 'Country', valueType: 'string', valueRequired: true },
+      { name: 'Level', valueType: 'int', valueRequired: false, description: 'lvl' },
+    ]);
+    expect(sec.roleTemplates).toEqual([
+      { name: 'Admin', scopeReferences: ['$XSAPPNAME.Admin', 'uaa.user'], attributeReferences: ['Country', 'Level'] },
+      { name: 'Cb', description: 'cb', defaultRoleName: 'Callback role', scopeReferences: ['$XSAPPNAME.Callback'], attributeReferences: [] },
+    ]);
+    expect(sec.roleCollections).toEqual([{ name: 'Admins', description: 'all', roleTemplateReferences: ['$XSAPPNAME.Admin'] }]);
+    expect(sec.authorities).toEqual(['$XSAPPNAME.Callback']);
+    expect(sec.oauth2Configuration).toEqual({
+      tokenValidity: 900,
+      refreshTokenValidity: 604800,
+      redirectUris: ['https://*.example.com/**', 'http*://localhost:*/**'],
+      grantTypes: ['authorization_code', 'password'],
+    });
+  });
+});
+
+describe('reading the file', () => {
+  test('UTF-16 with BOM (as Windows editors save it) and UTF-8 with BOM', () => {
+    const json = JSON.stringify({ xsappname: 'utf16app', 'tenant-mode': 'shared' });
+    const le = path.join(dir, 'le.json');
+    writeFileSync(le, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, 'utf16le')]));
+    expect(loadXsSecurity(le)).toMatchObject({ file: le, xsappname: 'utf16app', tenantMode: 'shared' });
+    const u8 = path.join(dir, 'u8.json');
+    writeFileSync(u8, `\ufeff${json}`);
+    expect(loadXsSecurity(u8).xsappname).toBe('utf16app');
+  });
+
+  test('invalid JSON names line and column', () => {
+    const file = path.join(dir, 'bad.json');
+    writeFileSync(file, '{\n  "xsappname": "a"\n  "tenant-mode": "shared"\n}');
+    expect(() => loadXsSecurity(file)).toThrow(ConfigError);
+    try {
+      loadXsSecurity(file);
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        { file, path: '', message: "is not valid JSON: expected ',' or '}' after the property value, found '\"' at line 3, column 3" },
+      ]);
+    }
+  });
+});
+
+describe('xsappname', () => {
+  test('required', () => {
+    const p = onlyProblem({ 'tenant-mode': 'shared' });
+    expect(p.path).toBe('/xsappname');
+    expect(p.message).toMatch(/^is required .*expected letters, digits/);
+  });
+
+  test('no "!" (the server appends !t<N>)', () => {
+    expect(onlyProblem({ xsappname: 'myapp!t7' })).toEqual({
+      file: FILE,
+      path: '/xsappname',
+      message: 'may not contain "!" (the server appends "!t<N>" itself); expected letters, digits, "_", "-", ".", "/" or "\\"',
+    });
+  });
+
+  test('unresolved MTA placeholder', () => {
+    expect(onlyProblem({ xsappname: 'shop-${space}' }).message).toMatch(/^contains the unresolved MTA placeholder "\$\{space\}"/);
+  });
+
+  test('other characters and length', () => {
+    expect(onlyProblem({ xsappname: 'my app?' }).message).toBe('contains " ", "?"; expected letters, digits, "_", "-", ".", "/" or "\\"');
+    expect(onlyProblem({ xsappname: 'a'.repeat(101) }).message).toBe('is 101 characters long; expected at most 100');
+    expect(validateXsSecurityDocument({ xsappname: 'a'.repeat(100) }, FILE).xsappname).toHaveLength(100);
+  });
+
+  test('type', () => {
+    expect(onlyProblem({ xsappname: 7 })).toEqual({ file: FILE, path: '/xsappname', message: 'expected string, got integer' });
+  });
+});
+
+describe('tenant-mode', () => {
+  test('dedicated or shared', () => {
+    expect(onlyProblem({ ...base, 'tenant-mode': 'private' })).toEqual({
+      file: FILE,
+      path: '/tenant-mode',
+      message: 'expected one of "dedicated", "shared", "external", got "private"',
+    });
+    expect(onlyProblem({ ...base, 'tenant-mode': 'external' }).message).toBe(
+      'tenant-mode "external" is not supported by zonegate; expected "dedicated" or "shared"',
+    );
+  });
+});
+
+describe('references', () => {
+  test('duplicate scope names', () => {
+    expect(onlyProblem({ ...base, scopes: [{ name: '$XSAPPNAME.A' }, { name: '$XSAPPNAME.A' }] })).toEqual({
+      file: FILE,
+      path: '/scopes/1/name',
+      message: 'duplicate scope name "$XSAPPNAME.A" (first declared at /scopes/0)',
+    });
+  });
+
+  test('duplicate role template and role collection names', () => {
+    expect(onlyProblem({ ...base, 'role-templates': [{ name: 'R' }, { name: 'R' }] }).path).toBe('/role-templates/1/name');
+    expect(
+      onlyProblem({ ...base, 'role-templates': [{ name: 'R' }], 'role-collections': [{ name: 'C', 'role-template-references': ['$XSAPPNAME.R'] }, { name: 'C', 'role-template-references': ['$XSAPPNAME.R'] }] }).path,
+    ).toBe('/role-collections/1/name');
+  });
+
+  test('attack: a role template may not grant an undeclared own scope', () => {
+    expect(onlyProblem({ ...base, scopes: [{ name: '$XSAPPNAME.Read' }], 'role-templates': [{ name: 'R', 'scope-references': ['$XSAPPNAME.Read', '$XSAPPNAME.Admin'] }] })).toEqual({
+      file: FILE,
+      path: '/role-templates/0/scope-references/1',
+      message: 'scope "$XSAPPNAME.Admin" is not declared in scopes; expected one of: $XSAPPNAME.Read',
+    });
+  });
+
+  test('foreign scopes must be listed in foreign-scope-references (or accepted wholesale)', () => {
+    const doc = { ...base, 'role-templates': [{ name: 'R', 'scope-references': ['xs_user.read'] }] };
+    expect(onlyProblem(doc).message).toMatch(/^foreign scope "xs_user.read" is not listed in foreign-scope-references/);
+    expect(validateXsSecurityDocument({ ...doc, 'foreign-scope-references': ['xs_user.read'] }, FILE).foreignScopeReferences).toEqual(['xs_user.read']);
+    expect(validateXsSecurityDocument({ ...doc, 'foreign-scope-references': ['$ACCEPT_GRANTED_SCOPES'] }, FILE).roleTemplates).toHaveLength(1);
+    // uaa.user needs no declaration (token exchange).
+    expect(validateXsSecurityDocument({ ...base, 'role-templates': [{ name: 'T', 'scope-references': ['uaa.user'] }] }, FILE).roleTemplates).toHaveLength(1);
+  });
+
+  test('$ACCEPT_GRANTED_SCOPES does not excuse an undeclared own scope', () => {
+    expect(
+      onlyProblem({ ...base, 'foreign-scope-references': ['$ACCEPT_GRANTED_SCOPES'], 'role-templates': [{ name: 'R', 'scope-references': ['$XSAPPNAME.Admin'] }] }).path,
+    ).toBe('/role-templates/0/scope-references/0');
+  });
+
+  test('attribute references must be declared (string or object form)', () => {
+    const problems = problemsOf({ ...base, attributes: [{ name: 'Country', valueType: 'string' }], 'role-templates': [{ name: 'R', 'attribute-references': ['Country', 'Region', { name: 'Dept' }] }] });
+    expect(problems).toEqual([
+      { file: FILE, path: '/role-templates/0/attribute-references/1', message: 'attribute "Region" is not declared in attributes' },
+      { file: FILE, path: '/role-templates/0/attribute-references/2', message: 'attribute "Dept" is not declared in attributes' },
+    ]);
+  });
+
+  test('role collections reference $XSAPPNAME.<declared template>', () => {
+    const doc = (ref: string) => ({ ...base, 'role-templates': [{ name: 'Viewer' }], 'role-collections': [{ name: 'C', 'role-template-references': [ref] }] });
+    expect(onlyProblem(doc('$XSAPPNAME.Editor'))).toEqual({
+      file: FILE,
+      path: '/role-collections/0/role-template-references/0',
+      message: 'role template "Editor" is not declared in role-templates; expected one of: Viewer',
+    });
+    expect(onlyProblem(doc('Viewer')).message).toBe(
+      'expected "$XSAPPNAME.<role template name>" (zonegate resolves role templates of this application only), got "Viewer"',
+    );
+    expect(onlyProblem({ ...base, 'role-collections': [{ name: 'C' }] })).toEqual({
+      file: FILE,
+      path: '/role-collections/0/role-template-references',
+      message: 'is required',
+    });
+  });
+});
+
+describe('attributes', () => {
+  test('valueType and valueRequired', () => {
+    expect(onlyProblem({ ...base, attributes: [{ name: 'A', valueType: 'float' }] })).toEqual({
+      file: FILE,
+      path: '/attributes/0/valueType',
+      message: 'expected one of "string", "s", "int", "date", "s4hana", got "float"',
+    });
+    expect(onlyProblem({ ...base, attributes: [{ name: 'A', valueType: 'int', valueRequired: 'maybe' }] }).path).toBe('/attributes/0/valueRequired');
+    expect(onlyProblem({ ...base, attributes: [{ name: 'A' }] })).toEqual({ file: FILE, path: '/attributes/0/valueType', message: 'is required' });
+  });
+
+  test('names follow XSUAA (letters, digits, underscore)', () => {
+    expect(onlyProblem({ ...base, attributes: [{ name: 'Cost Center', valueType: 'string' }] }).path).toBe('/attributes/0/name');
+  });
+});
+
+describe('oauth2-configuration', () => {
+  const oauth = (cfg: Record<string, unknown>) => ({ ...base, 'oauth2-configuration': cfg });
+
+  test("token validities are whole seconds within XSUAA's limits", () => {
+    expect(onlyProblem(oauth({ 'token-validity': 0 }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/token-validity',
+      message: "expected whole seconds from 300 to 99999999 (XSUAA's limits), got 0",
+    });
+    expect(onlyProblem(oauth({ 'token-validity': -60 })).path).toBe('/oauth2-configuration/token-validity');
+    expect(onlyProblem(oauth({ 'token-validity': 100_000_000 })).path).toBe('/oauth2-configuration/token-validity');
+    expect(onlyProblem(oauth({ 'token-validity': 900.5 }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/token-validity',
+      message: 'expected integer, got number',
+    });
+    expect(onlyProblem(oauth({ 'refresh-token-validity': 10 })).message).toBe("expected whole seconds from 600 to 99999999 (XSUAA's limits), got 10");
+    expect(onlyProblem(oauth({ 'refresh-token-validity': '3600' })).message).toBe('expected integer, got string');
+  });
+
+  test('redirect-uris are strings; wildcards are allowed', () => {
+    expect(onlyProblem(oauth({ 'redirect-uris': ['https://a.example/cb', 5] })).path).toBe('/oauth2-configuration/redirect-uris/1');
+    expect(validateXsSecurityDocument(oauth({ 'redirect-uris': ['https://*.a.example/**', 'http*://x:*/cb'] }), FILE).oauth2Configuration.redirectUris).toHaveLength(2);
+  });
+
+  test('grant types from the known list; password only when listed', () => {
+    expect(onlyProblem(oauth({ 'grant-types': ['authorization_code', 'magic'] }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/grant-types/1',
+      message: expect.stringMatching(/^unknown grant type "magic"; expected one of: authorization_code, refresh_token, client_credentials, /),
+    });
+    expect(validateXsSecurityDocument(oauth({}), FILE).oauth2Configuration.grantTypes).not.toContain('password');
+    expect(validateXsSecurityDocument(oauth({ 'grant-types': ['password'] }), FILE).oauth2Configuration.grantTypes).toEqual(['password']);
+  });
+
+  test("properties XSUAA accepts are tolerated; others are not", () => {
+    expect(validateXsSecurityDocument(oauth({ autoapprove: true, 'system-attributes': [], allowedproviders: ['idp'], 'credential-types': ['x509'] }), FILE).xsappname).toBe('myapp');
+    const p = onlyProblem(oauth({ 'token-validty': 900 }));
+    expect(p.path).toBe('/oauth2-configuration/token-validty');
+    expect(p.message).toMatch(/^unknown property "token-validty" \(expected one of: token-validity, refresh-token-validity/);
+  });
+});
+
+describe('top level', () => {
+  test('XSUAA properties tolerated, unknown ones refused', () => {
+    expect(validateXsSecurityDocument({ ...base, description: 'x', 'authorities-inheritance': false, xsenableasyncservice: 'true' }, FILE).description).toBe('x');
+    const p = onlyProblem({ ...base, 'role-template': [] });
+    expect(p.path).toBe('/role-template');
+    expect(p.message).toMatch(/^unknown property "role-template" \(expected one of: xsappname, tenant-mode/);
+  });
+
+  test('not an object', () => {
+    expect(onlyProblem('myapp')).toEqual({ file: FILE, path: '', message: 'expected object, got string' });
+  });
+
+  test('every problem at once', () => {
+    const problems = problemsOf({ xsappname: 'a!b', 'tenant-mode': 'x', 'oauth2-configuration': { 'token-validity': 1 }, 'role-templates': [{ name: 'R', 'scope-references': ['$XSAPPNAME.X'] }] });
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      '/oauth2-configuration/token-validity',
+      '/role-templates/0/scope-references/0',
+      '/tenant-mode',
+      '/xsappname',
+    ]);
+  });
+});
