@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -74,6 +75,9 @@ beforeAll(() => {
   symlinkSync(join(base, 'root-evil', 'x.txt'), join(root, 'link-sibling.txt'));
   symlinkSync('app.js', join(root, 'link-in.js'));
   symlinkSync(join(root, 'sub'), join(root, 'link-sub'));
+  symlinkSync('loop.txt', join(root, 'loop.txt'));
+  // A FIFO opened for reading blocks until a writer appears; it must be refused, not hang the request.
+  execFileSync('mkfifo', [join(root, 'pipe.txt')]);
   for (const name of ['index.html', 'app.js', 'range.txt', 'small.css', 'logo.png']) utimesSync(join(root, name), OLD, OLD);
 });
 
@@ -164,6 +168,8 @@ describe('path traversal and hidden files (attacks)', () => {
     '/.%65nv',
     '/secret.txt',
     '//etc/passwd',
+    '/loop.txt',
+    '/pipe.txt',
     '/../../../../../../etc/passwd',
   ])('%s is a plain 404 that reveals nothing', async (path) => {
     const reply = await get(port, path);
