@@ -173,11 +173,11 @@ export class Browser {
     return res;
   }
 
-  async post(sub: string, path: string, form: Record<string, string>): Promise<TestResponse> {
+  async post(sub: string, path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<TestResponse> {
     const res = await this.h.call(sub, {
       method: 'POST',
       path,
-      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(sub) },
+      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: this.cookieHeader(sub), ...headers },
       body: new URLSearchParams(form).toString(),
     });
     this.remember(sub, res);
