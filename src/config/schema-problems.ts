@@ -57,8 +57,11 @@ function describeSchemaError(e: ErrorObject, doc: unknown, file: string): Config
       return { file, path: e.instancePath, message: `expected a number <= ${String(params['limit'])}, got ${JSON.stringify(value)}` };
     case 'uniqueItems':
       return { file, path: e.instancePath, message: `expected unique items (items ${String(params['j'])} and ${String(params['i'])} are equal)` };
-    case 'pattern':
-      return { file, path: e.instancePath, message: `expected a string matching ${String(params['pattern'])}, got ${JSON.stringify(value)}` };
+    case 'pattern': {
+      // A schema with a pattern says in its `description` what the pattern allows, in words.
+      const words = (e.parentSchema as { description?: string } | undefined)?.description ?? `a string matching ${String(params['pattern'])}`;
+      return { file, path: e.instancePath, message: `expected ${words}, got ${JSON.stringify(value)}` };
+    }
     default:
       return { file, path: e.instancePath, message: e.message ?? `fails the schema keyword ${e.keyword}` };
   }

@@ -75,7 +75,7 @@ const xsSecuritySchema = {
         additionalProperties: false,
         required: ['name', 'valueType'],
         properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' },
+          name: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$', description: 'letters, digits and "_", at most 64 characters' },
           description: str,
           valueType: { type: 'string', enum: ['string', 's', 'int', 'date', 's4hana'] },
           valueRequired: lenientBoolean,
@@ -89,7 +89,7 @@ const xsSecuritySchema = {
         additionalProperties: false,
         required: ['name'],
         properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'letters, digits, ".", "-" and "_", at most 64 characters' },
           description: str,
           'default-role-name': { type: 'string', maxLength: 255 },
           'scope-references': nonEmptyStrings,

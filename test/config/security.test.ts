@@ -260,7 +260,11 @@ describe('attributes', () => {
   });
 
   test('names follow XSUAA (letters, digits, underscore)', () => {
-    expect(onlyProblem({ ...base, attributes: [{ name: 'Cost Center', valueType: 'string' }] }).path).toBe('/attributes/0/name');
+    expect(onlyProblem({ ...base, attributes: [{ name: 'Cost Center', valueType: 'string' }] })).toEqual({
+      file: FILE,
+      path: '/attributes/0/name',
+      message: 'expected letters, digits and "_", at most 64 characters, got "Cost Center"',
+    });
   });
 });
 
