@@ -24,6 +24,12 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
+// GET and DEL as one step: between a separate GET and DEL the lock could expire and be claimed by
+// another owner, whose lock the DEL would then remove.
+const DELETE_IF_EQUALS_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 // Server replies that mean "cannot serve now" (loading a dump, a busy script, a replica without
 // master, out of memory, lost authentication) rather than a bad command.
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS)\b/;
@@ -121,6 +127,8 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
       }),
     take: (key) => call(async () => (await client.getdel(k(key))) ?? undefined),
     delete: (key) => call(async () => (await client.del(k(key))) > 0),
+    deleteIfEquals: (key, expected) =>
+      call(async () => Number(await client.eval(DELETE_IF_EQUALS_LUA, 1, k(key), expected)) === 1),
     increment: (key, opts) =>
       call(async () => {
         const ttlMs = ttlMsOf(opts);

@@ -86,6 +86,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     // DELETE ... RETURNING reads and removes in one statement, so of two connections racing for a
     // single-use code only one gets a row back.
     take: db.prepare<[string], ValueRow>('DELETE FROM kv WHERE key = ? RETURNING value, expires_at'),
+    // One statement, so no other connection can replace the row between the comparison and the delete;
+    // an expired row counts as absent, as everywhere else.
+    deleteIfEquals: db.prepare<[string, string, number]>(`DELETE FROM kv WHERE key = ? AND value = ? AND ${live}`),
     increment: db.prepare<[string, string, number | null]>(
       `INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
@@ -166,6 +169,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
         const at = now();
         return isLive(q.take.get(key), at);
       }),
+    deleteIfEquals: (key, expected) => call(() => q.deleteIfEquals.run(key, expected, now()).changes === 1),
     increment: (key, opts) => call(() => increment.immediate(key, opts)),
     ttl: (key) =>
       call(() => {

@@ -166,6 +166,40 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
     });
 
+    describe('deleteIfEquals', () => {
+      it('deletes only a value that matches exactly', async () => {
+        const k = key('cad');
+        expect(await s.deleteIfEquals(k, 'owner-a')).toBe(false);
+        await s.set(k, 'owner-a', { ttlMs: 10_000 });
+        expect(await s.deleteIfEquals(k, 'owner-b')).toBe(false);
+        expect(await s.deleteIfEquals(k, 'owner-')).toBe(false);
+        expect(await s.deleteIfEquals(k, 'owner-a ')).toBe(false);
+        expect(await s.get(k)).toBe('owner-a');
+        expect(await handles[1]!.deleteIfEquals(k, 'owner-a')).toBe(true);
+        expect(await s.get(k)).toBeUndefined();
+        expect(await s.deleteIfEquals(k, 'owner-a')).toBe(false);
+      });
+
+      it('treats an expired value as absent and leaves an index of the same name alone', async () => {
+        const k = key('cad-exp');
+        await s.set(k, 'v', { ttlMs: 100 });
+        await s.addToIndex(k, 'v');
+        await sleep(200);
+        expect(await s.deleteIfEquals(k, 'v')).toBe(false);
+        expect(await s.setIfAbsent(k, 'w')).toBe(true);
+        expect(await s.listIndex(k)).toEqual(['v']);
+      });
+
+      it('of many concurrent callers on several connections exactly one deletes', async () => {
+        for (let round = 0; round < 5; round++) {
+          const k = key(`cad-race-${round}`);
+          await s.set(k, 'token', { ttlMs: 10_000 });
+          const results = await race(60, (h) => h.deleteIfEquals(k, 'token'));
+          expect(results.filter(Boolean)).toHaveLength(1);
+        }
+      });
+    });
+
     describe('increment', () => {
       it('starts at 1 and counts up', async () => {
         const k = key('ctr');

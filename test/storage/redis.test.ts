@@ -72,6 +72,7 @@ describe('Redis storage against a Redis that goes away', () => {
       ['setIfAbsent', () => s.setIfAbsent('k2', 'v')],
       ['take', () => s.take('k')],
       ['delete', () => s.delete('k')],
+      ['deleteIfEquals', () => s.deleteIfEquals('k', 'v')],
       ['increment', () => s.increment('n', { ttlMs: 1000 })],
       ['ttl', () => s.ttl('k')],
       ['addToIndex', () => s.addToIndex('i', 'm')],
