@@ -53,10 +53,12 @@ export function validateRoutesDocument(doc: unknown, file: string, options: Rout
     if (Array.isArray(routes)) routes.forEach((r, i) => isObject(r) && checkRoute(r, `/routes/${i}`, doc, ctx));
   }
   if (problems.length > 0) throw new ConfigError(sortByPath(problems));
-  const config = doc as RoutesFile;
-  const logout = config.logout as (RoutesFile['logout'] & { logoutMethod?: 'GET' | 'POST' }) | undefined;
+  let config = doc as RoutesFile;
+  const logout = config.logout;
   // One spelling for the rest of the gateway: SAP 21.x writes `logoutMethod`, its documentation `logoutMethods`.
-  if (logout?.logoutMethod && !logout.logoutMethods) logout.logoutMethods = [logout.logoutMethod];
+  if (logout?.logoutMethod && !logout.logoutMethods) {
+    config = { ...config, logout: { ...logout, logoutMethods: [logout.logoutMethod] } };
+  }
   return { config, warnings: sortByPath(warnings) };
 }
 
@@ -199,6 +201,9 @@ function checkRoute(route: Record<string, unknown>, path: string, doc: Record<st
     }
   }
 
+  if (typeof localDir === 'string' && /^\.?\/?$/.test(localDir)) {
+    warn(ctx, `${path}/localDir`, `"${localDir}" serves the application directory itself, including routes.json and default-env.json (which may hold credentials)`);
+  }
   if (localDir !== undefined && route['httpMethods'] !== undefined) {
     error(ctx, `${path}/httpMethods`, 'cannot be combined with localDir (static files answer GET and HEAD only)');
   }

@@ -64,6 +64,12 @@ describe('a valid routes file', () => {
     expect(config.logout?.logoutMethods).toEqual(['POST']);
   });
 
+  test('the caller\'s document is not modified', () => {
+    const doc = { logout: { logoutEndpoint: '/logout', logoutMethod: 'GET' } };
+    accepted(doc);
+    expect(doc).toEqual({ logout: { logoutEndpoint: '/logout', logoutMethod: 'GET' } });
+  });
+
   test('an empty document is valid (no routes)', () => {
     expect(accepted({}).config).toEqual({});
   });
@@ -425,6 +431,19 @@ describe('accepted but ignored (warnings)', () => {
     ]);
     expect(warnings.find((w) => w.path === '/login/callbackEndpoint')?.message).toBe('ignored by zonegate: its login callback is always /login/callback');
     expect(warnings.find((w) => w.path === '/routes/0/replace')?.message).toMatch(/accepted for compatibility with SAP's approuter but ignored by zonegate/);
+  });
+
+  test('a localDir of the application directory itself is accepted (SAP does) but warned about', () => {
+    for (const localDir of ['.', './']) {
+      expect(accepted({ routes: [{ source: '^/(.*)$', localDir }] }).warnings).toEqual([
+        {
+          file: FILE,
+          path: '/routes/0/localDir',
+          message: `"${localDir}" serves the application directory itself, including routes.json and default-env.json (which may hold credentials)`,
+        },
+      ]);
+    }
+    expect(accepted({ routes: [{ source: '^/(.*)$', localDir: './webapp' }] }).warnings).toEqual([]);
   });
 
   test('the default callback is no warning', () => {
