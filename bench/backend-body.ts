@@ -1,0 +1,2 @@
+/** The backend's fixed answer; every benchmark response must be exactly this (autocannon `expectBody`). */
+export const BACKEND_BODY = JSON.stringify({ ok: true, service: 'bench-backend', items: [1, 2, 3] });

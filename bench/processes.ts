@@ -1,0 +1,193 @@
+/**
+ * The benchmark's child processes: started one by one, ready when they print the `listening` line,
+ * and always stopped, on success, on failure, and on Ctrl-C. Every wait is bounded.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ServerSpec {
+  name: string;
+  /** Node.js arguments: flags, then the script and its arguments. */
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Where the child's stdout goes. Without it stdout is piped to us and read for the listening
+   * line; with it (the gateway: request logs go to a file, as a deployment pipes stdout to a
+   * collector) the file is polled for that line instead, and we read nothing while it runs.
+   */
+  stdoutFile?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface RunningChild {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  /** Resident and peak resident set size in MiB, from /proc (Linux). */
+  memory(): { rssMiB: number; peakMiB: number } | undefined;
+  stop(): Promise<void>;
+}
+
+const STDERR_KEEP = 8 * 1024;
+const watchScript = fileURLToPath(new URL('./parent-watch.js', import.meta.url));
+
+export class ChildProcesses {
+  readonly #live = new Set<ChildProcess>();
+
+  constructor() {
+    // Last resort if the benchmark exits without its finally blocks (process.exit, a throw in a
+    // handler): nothing asynchronous runs any more, so only a synchronous SIGKILL is left.
+    process.once('exit', () => {
+      for (const child of this.#live) child.kill('SIGKILL');
+    });
+  }
+
+  async start(spec: ServerSpec): Promise<RunningChild> {
+    const out = spec.stdoutFile ? fs.openSync(spec.stdoutFile, 'a') : 'pipe';
+    const child = spawn(process.execPath, ['--import', watchScript, ...spec.args], {
+      cwd: spec.cwd,
+      env: spec.env ?? process.env,
+      stdio: ['ignore', out, 'pipe', 'ipc'],
+    });
+    if (typeof out === 'number') fs.closeSync(out);
+    this.#live.add(child);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    void exited.then(() => this.#live.delete(child));
+    child.on('error', () => {});
+
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP);
+    });
+
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      if (await within(exited, 8_000)) return;
+      child.kill('SIGKILL');
+      await within(exited, 2_000);
+    };
+
+    let port: number;
+    try {
+      port = await this.#ready(spec, child, exited, () => stderr);
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    // Not read any more: drain so a chatty child can never block on a full pipe.
+    child.stdout?.resume();
+    return {
+      name: spec.name,
+      pid: child.pid!,
+      port,
+      memory: () => memoryOf(child.pid!),
+      stop,
+    };
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.#live].map(async (child) => {
+        const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+        child.kill('SIGTERM');
+        if (!(await within(exited, 8_000))) {
+          child.kill('SIGKILL');
+          await within(exited, 2_000);
+        }
+      }),
+    );
+  }
+
+  async #ready(spec: ServerSpec, child: ChildProcess, exited: Promise<void>, stderr: () => string): Promise<number> {
+    const timeoutMs = spec.readyTimeoutMs ?? 20_000;
+    const failure = (why: string) => new Error(`${spec.name} did not start: ${why}${stderr() ? `\n--- its stderr ---\n${stderr().trimEnd()}` : ''}`);
+    const died = exited.then(() => {
+      throw failure(`exited with ${child.exitCode ?? child.signalCode}`);
+    });
+    died.catch(() => {});
+
+    if (!spec.stdoutFile) {
+      const fromPipe = new Promise<number>((resolve) => {
+        let buffered = '';
+        const onData = (chunk: string) => {
+          buffered += chunk;
+          const port = listeningPort(buffered);
+          if (port !== undefined) {
+            child.stdout!.off('data', onData);
+            resolve(port);
+          }
+        };
+        child.stdout!.setEncoding('utf8').on('data', onData);
+      });
+      const started = Promise.race([fromPipe, died]);
+      if (!(await within(started, timeoutMs))) throw failure(`no "listening" line within ${timeoutMs} ms`);
+      return started;
+    }
+
+    const file = spec.stdoutFile;
+    const deadline = Date.now() + timeoutMs;
+    let dead = false;
+    died.catch(() => (dead = true));
+    while (Date.now() < deadline) {
+      const port = listeningPort(readHead(file));
+      if (port !== undefined) return port;
+      if (dead) await died;
+      await sleep(50);
+    }
+    throw failure(`no "listening" line in ${file} within ${timeoutMs} ms`);
+  }
+}
+
+/** The port from a `{"msg":"listening","port":N}` line, if one is complete. */
+export function listeningPort(text: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.includes('"listening"')) continue;
+    try {
+      const record = JSON.parse(line) as { msg?: unknown; port?: unknown };
+      if (record.msg === 'listening' && typeof record.port === 'number') return record.port;
+    } catch {
+      // A line still being written; the next poll sees it whole.
+    }
+  }
+  return undefined;
+}
+
+function readHead(file: string): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buffer = Buffer.alloc(64 * 1024);
+      const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
+      return buffer.subarray(0, n).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | undefined {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}

@@ -1,0 +1,123 @@
+/** The benchmark's figures as a terminal table and as bench/RESULTS.md. */
+import type { LoadFigures, LoadSettings } from './load.js';
+
+export type ZoneFigures =
+  | { kind: 'absent' }
+  | { kind: 'failed'; error: string }
+  | { kind: 'measured'; rows: { name: string; rps: number; p50: number; p99: number }[] };
+
+type Memory = { rssMiB: number; peakMiB: number } | undefined;
+
+export interface BenchReport {
+  date: Date;
+  cpus: number;
+  cpuModel: string;
+  node: string;
+  settings: LoadSettings;
+  figures: LoadFigures[];
+  goal: number;
+  memory: { gateway: Memory; bareProxy: Memory } | undefined;
+  gatewayLogLines: number;
+  zones: ZoneFigures;
+}
+
+const BARE = 'bare http-proxy';
+const GATEWAY = 'zonegate';
+
+export function ratio(report: BenchReport): number | undefined {
+  const bare = report.figures.find((f) => f.name === BARE);
+  const gateway = report.figures.find((f) => f.name === GATEWAY);
+  return bare && gateway ? gateway.rps / bare.rps : undefined;
+}
+
+const mib = (m: Memory) => (m ? `${m.rssMiB.toFixed(0)} MiB (peak ${m.peakMiB.toFixed(0)} MiB)` : 'n/a');
+const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
+
+function rows(report: BenchReport): string[][] {
+  const out = [['target', 'requests/s', 'p50', 'p99', 'requests']];
+  for (const f of report.figures) out.push([f.name, f.rps.toFixed(0), ms(f.p50), ms(f.p99), String(f.requests)]);
+  return out;
+}
+
+function verdictLine(report: BenchReport): string {
+  const r = ratio(report);
+  if (r === undefined) return 'zonegate / bare proxy: not measured';
+  return `zonegate / bare proxy: ${r.toFixed(2)} (goal >= ${report.goal.toFixed(2)}: ${r >= report.goal ? 'met' : 'NOT met'})`;
+}
+
+function zoneRows(zones: ZoneFigures): string[][] | undefined {
+  if (zones.kind !== 'measured') return undefined;
+  return [['identity zones', 'per second', 'p50', 'p99'], ...zones.rows.map((z) => [z.name, z.rps.toFixed(0), ms(z.p50), ms(z.p99)])];
+}
+
+function zoneNote(zones: ZoneFigures): string | undefined {
+  if (zones.kind === 'absent') return 'identity zones: bench/zones.ts not present, not measured';
+  if (zones.kind === 'failed') return `identity zones: FAILED: ${zones.error}`;
+  return undefined;
+}
+
+function textTable(table: string[][]): string {
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  return table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}
+
+export function formatTable(report: BenchReport): string {
+  const s = report.settings;
+  const lines = [
+    '',
+    `${report.cpus} CPUs, Node.js ${report.node}; ${s.connections} connections, ${s.seconds} s each after ${s.warmupSeconds} s warm-up`,
+    textTable(rows(report)),
+    verdictLine(report),
+    `zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}`,
+    `zonegate request log lines written (LOG_LEVEL=info): ${report.gatewayLogLines}`,
+  ];
+  const z = zoneRows(report.zones);
+  if (z) lines.push('', textTable(z));
+  const note = zoneNote(report.zones);
+  if (note) lines.push('', note);
+  return lines.join('\n');
+}
+
+function markdownTable(table: string[][]): string {
+  const [head, ...body] = table;
+  return [`| ${head!.join(' | ')} |`, `| ${head!.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function resultsMarkdown(report: BenchReport): string {
+  const s = report.settings;
+  const z = zoneRows(report.zones);
+  const note = zoneNote(report.zones);
+  return `# Benchmark results
+
+Written by \`npm run bench -- --write\` on ${report.date.toISOString()}.
+
+Machine: ${report.cpus} CPUs (\`nproc\`), ${report.cpuModel}; Node.js ${report.node}.
+Load: autocannon in the benchmark's own process, ${s.connections} connections, ${s.seconds} s per target
+after a ${s.warmupSeconds} s warm-up, one target at a time. Every response is checked: any non-2xx,
+connection error, timeout or body other than the backend's fails the run.
+
+${markdownTable(rows(report))}
+
+**${verdictLine(report)}** (issue 2; SAP's approuter 21.2 reaches about 0.12 on this machine kind,
+REFERENCE.md §8).
+
+- backend direct: a small fixed JSON answer (keep-alive), the ceiling.
+- bare http-proxy: \`http-proxy\` with a keep-alive agent and nothing else, the floor any Node.js proxy pays.
+- zonegate: \`node dist/src/cli.js start\` with bench/gateway/routes.json, \`TENANT_HOST_PATTERN\`
+  ${'`'}${'^(.*)\\.app\\.example\\.com$'}${'`'}, requests for \`Host: acme.app.example.com\` on the unauthenticated
+  route \`^/public/(.*)$\` (the second of three routes), request logs ON at info level written to a file
+  (${report.gatewayLogLines} request lines), SQLite storage.
+- zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}.
+- Each server is its own process; on ${report.cpus} cores the client, the proxy and the backend share them,
+  the same way for the bare proxy and for zonegate.
+${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
+## Reproduce
+
+\`\`\`sh
+npm run bench                       # print the figures
+npm run bench -- --write            # and rewrite this file
+npm run bench -- --profile          # and print where the gateway's CPU time goes (slower figures)
+BENCH_SECONDS=30 BENCH_WARMUP_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench
+\`\`\`
+`;
+}
