@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,17 +77,50 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startZones(options: Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret' | 'trustProxy'>> = {}): Promise<Harness> {
+export interface HarnessOptions extends Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret' | 'trustProxy'>> {
+  /**
+   * Also serve the zones over TLS on this port (127.0.0.1); the zones' public URLs become
+   * `https://<sub>.localhost[:port]`. The plain HTTP listener stays for the test's own calls.
+   */
+  tls?: { key: string; cert: string; port: number };
+}
+
+/** Listens, retrying while another test process holds a fixed port (the TLS port 443 is shared). */
+async function listen(server: http.Server, port: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 100) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export async function startZones(options: HarnessOptions = {}): Promise<Harness> {
+  const { tls, ...serverOptions } = options;
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-zones-'));
   const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
   const directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
   const logger = createMemoryLogger('debug');
   let port = 0;
-  const url = (sub?: string) => `http://${sub ? `${sub}.` : ''}localhost:${port}`;
-  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, ...options });
+  const host = (sub?: string) => `${sub ? `${sub}.` : ''}localhost`;
+  const url = tls
+    ? (sub?: string) => `https://${host(sub)}${tls.port === 443 ? '' : `:${tls.port}`}`
+    : (sub?: string) => `http://${host(sub)}:${port}`;
+  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, ...serverOptions });
   const httpServer = http.createServer((req, res) => server.handle(req, res));
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  await listen(httpServer, 0);
   port = (httpServer.address() as AddressInfo).port;
+  const tlsServer = tls ? https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => server.handle(req, res)) : undefined;
+  if (tlsServer) await listen(tlsServer, tls!.port);
 
   const provider = await directory.createZone({ subdomain: 'provider', name: 'Provider' });
   const acme = await directory.createZone({ subdomain: 'acme', name: 'ACME Corp', branding: { color: '#ff0000' } });
@@ -137,6 +171,10 @@ export async function startZones(options: Partial<Pick<IdentityServerOptions, 't
     token,
     async close() {
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      if (tlsServer) {
+        tlsServer.closeAllConnections();
+        await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+      }
       await server.close();
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
