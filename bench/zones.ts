@@ -1,0 +1,188 @@
+/**
+ * Identity-zone throughput: client-credentials tokens per second from /oauth/token, and complete
+ * authorization-code logins per second (GET /oauth/authorize, POST /login.do, POST /oauth/token with
+ * PKCE), against an in-process identity server on port 0 with SQLite storage. A bounded loop of
+ * concurrent keep-alive clients, because one login is three dependent requests.
+ *
+ * Passwords are hashed with the directory's production scrypt cost, so the login figure includes
+ * one real password check per login, as a user would cost.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { XsSecurity } from '../src/config/types.js';
+import { createLogger } from '../src/log.js';
+import { openSqliteStorage } from '../src/storage/sqlite.js';
+import { createZoneDirectory } from '../src/zones/directory/directory.js';
+import { createIdentityServer } from '../src/zones/server.js';
+
+export interface BenchResult {
+  name: string;
+  rps: number;
+  /** Milliseconds. */
+  p50: number;
+  p99: number;
+}
+
+const REDIRECT = 'https://acme.app.example.com/login/callback';
+
+const SECURITY: XsSecurity = {
+  file: 'bench',
+  xsappname: 'benchapp',
+  tenantMode: 'shared',
+  scopes: [{ name: '$XSAPPNAME.Admin', grantedApps: [], grantAsAuthorityToApps: [] }],
+  attributes: [],
+  roleTemplates: [{ name: 'Administrator', scopeReferences: ['$XSAPPNAME.Admin'], attributeReferences: [] }],
+  roleCollections: [{ name: 'benchapp_Administrator', roleTemplateReferences: ['$XSAPPNAME.Administrator'] }],
+  authorities: ['$XSAPPNAME.Admin'],
+  foreignScopeReferences: [],
+  oauth2Configuration: { tokenValidity: 3600, refreshTokenValidity: 86400, redirectUris: ['https://*.app.example.com/**'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] },
+};
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function send(agent: http.Agent, port: number, host: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: { host, ...headers } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function loop(name: string, seconds: number, concurrency: number, once: (agent: http.Agent) => Promise<void>): Promise<BenchResult> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        while (performance.now() < deadline) {
+          const t0 = performance.now();
+          await once(agent);
+          latencies.push(performance.now() - t0);
+        }
+      } finally {
+        agent.destroy();
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return { name, rps: round(latencies.length / elapsed), p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) };
+}
+
+export async function benchZones(options: { seconds: number; concurrency?: number }): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'zonegate-bench-zones-'));
+  const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
+  const directory = createZoneDirectory(storage);
+  let port = 0;
+  const server = await createIdentityServer({
+    storage,
+    directory,
+    uaaDomain: 'localhost',
+    publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${port}`,
+    logger: createLogger({ level: 'error' }),
+    // The benchmark logs one user in thousands of times from one address: throttling must not kick in.
+    throttle: { slowAfter: 1e9, lockAfter: 1e9 },
+  });
+  const httpServer = http.createServer((req, res) => server.handle(req, res));
+  httpServer.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+  port = (httpServer.address() as AddressInfo).port;
+  const concurrency = options.concurrency ?? 16;
+
+  try {
+    const provider = await directory.createZone({ subdomain: 'provider' });
+    const acme = await directory.createZone({ subdomain: 'acme' });
+    const { application, clientSecret } = await directory.registerApplication(SECURITY, provider.id);
+    await directory.subscribe(application, acme.id);
+    await directory.createUser(acme.id, { userName: 'bench', email: 'bench@acme.example', password: 'bench-password-1', roleCollections: ['benchapp_Administrator'] });
+    const host = `acme.localhost:${port}`;
+    const basic = `Basic ${Buffer.from(`${encodeURIComponent(application.clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+    // Warm-up: key generation and first-use costs stay out of the figures.
+    const warm = new http.Agent({ keepAlive: true });
+    await send(warm, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, 'grant_type=client_credentials');
+    warm.destroy();
+
+    const clientCredentials = await loop('zones: client-credentials token', options.seconds, concurrency, async (agent) => {
+      const res = await send(agent, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, 'grant_type=client_credentials');
+      if (res.status !== 200) throw new Error(`token answered ${res.status}: ${res.body}`);
+    });
+
+    const codeLogin = await loop('zones: code login (authorize + login form + token)', options.seconds, concurrency, async (agent) => {
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const query = new URLSearchParams({ response_type: 'code', client_id: application.clientId, redirect_uri: REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+      const page = await send(agent, port, host, 'GET', `/oauth/authorize?${query.toString()}`, { accept: 'text/html' });
+      const cookie = String(page.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+      const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(page.body)?.[1] ?? '';
+      const login = await send(
+        agent,
+        port,
+        host,
+        'POST',
+        '/login.do',
+        { ...form, cookie, accept: 'text/html' },
+        new URLSearchParams({ auth_request: field('auth_request'), 'X-Uaa-Csrf': field('X-Uaa-Csrf'), username: 'bench', password: 'bench-password-1' }).toString(),
+      );
+      const code = login.headers.location ? new URL(login.headers.location).searchParams.get('code') : null;
+      if (!code) throw new Error(`login answered ${login.status}`);
+      const token = await send(agent, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }).toString());
+      if (token.status !== 200) throw new Error(`code exchange answered ${token.status}: ${token.body}`);
+    });
+    // Second client of the same user: the zone's SSO session answers authorize without the form, so
+    // this is the protocol's own cost (PKCE, code, RS256 signatures, storage) without the password hash.
+    const seed = new http.Agent({ keepAlive: true });
+    const first = await send(seed, port, host, 'GET', `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: application.clientId, redirect_uri: REDIRECT }).toString()}`, { accept: 'text/html' });
+    const loginCookie = String(first.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    const seeded = await send(seed, port, host, 'POST', '/login.do', { ...form, cookie: loginCookie, accept: 'text/html' },
+      new URLSearchParams({ auth_request: /name="auth_request" value="([^"]*)"/.exec(first.body)?.[1] ?? '', 'X-Uaa-Csrf': /name="X-Uaa-Csrf" value="([^"]*)"/.exec(first.body)?.[1] ?? '', username: 'bench', password: 'bench-password-1' }).toString());
+    seed.destroy();
+    const ssoCookie = String(seeded.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    const ssoLogin = await loop('zones: SSO code login (authorize + token, no password)', options.seconds, concurrency, async (agent) => {
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const query = new URLSearchParams({ response_type: 'code', client_id: application.clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256' });
+      const res = await send(agent, port, host, 'GET', `/oauth/authorize?${query.toString()}`, { cookie: ssoCookie });
+      const code = res.headers.location ? new URL(res.headers.location).searchParams.get('code') : null;
+      if (!code) throw new Error(`SSO authorize answered ${res.status}`);
+      const token = await send(agent, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }).toString());
+      if (token.status !== 200) throw new Error(`code exchange answered ${token.status}: ${token.body}`);
+    });
+    return [clientCredentials, codeLogin, ssoLogin];
+  } finally {
+    httpServer.closeAllConnections();
+    await new Promise<void>((r) => httpServer.close(() => r()));
+    await server.close();
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const seconds = Number(process.argv[2] ?? 10);
+  benchZones({ seconds }).then((results) => console.log(JSON.stringify(results, null, 2)));
+}
