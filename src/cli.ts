@@ -3,13 +3,21 @@
  * The `zonegate` command. This file (with the demo) is the only reader of process.env: it hands
  * plain objects to everything else (STYLE.md, "one reader of the environment").
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readSettings, resolveSecretKey, withDefaultEnv, type Settings } from './config/environment.js';
+import { loadXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
-import { describeStartupError, startGateway } from './server/start.js';
-import { formatProblem } from './errors.js';
-import { createLogger } from './log.js';
+import { describeStartupError, listenZones, startGateway, startZones, zonesPublicUrl } from './server/start.js';
+import { ConfigError, formatProblem } from './errors.js';
+import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
+import { openStorage, type Storage } from './storage/index.js';
+import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
+import { createZoneDirectory } from './zones/directory/directory.js';
+import { createIdentityServer } from './zones/server.js';
 
 const USAGE = `Usage: zonegate <command> [options]
 
@@ -18,12 +26,29 @@ Commands:
                   from the working directory and the environment (PORT, TENANT_HOST_PATTERN,
                   destinations, TRUSTED_PROXIES, REDIS_URL, VCAP_SERVICES, default-env.json).
   check-config    Validate the configuration without starting; exit 1 on any problem.
+                  Without an xsuaa binding, and with an xs-security.json, the built-in identity
+                  zones run in the same process on <subdomain>.UAA_DOMAIN.
+  check-config    Validate the configuration without starting; exit 1 on any problem.
   demo            Start the gateway with an echo backend and two demo tenants (npm start).
+  zones start     Run only the identity zones on their own HTTP server (PORT, UAA_DOMAIN); with an
+                  xs-security.json, register the application and write its xsuaa credentials
+                  to <data dir>/xsuaa-credentials.json for a gateway bound to these zones.
+  keys rotate [--zone SUBDOMAIN]
+                  New signing key for one zone (or every zone); old keys stay published until the
+                  tokens they signed have expired.
+${DIRECTORY_USAGE.replace(/^Usage:\n/, '')}
 
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
   --security FILE   xs-security.json to read (default ./xs-security.json when present)
   -h, --help        This help.
+
+Environment of the identity zones: UAA_DOMAIN (default auth.localhost), UAA_URL (public scheme and
+port, e.g. https://auth.example.com), PROVIDER_SUBDOMAIN (default provider), ZONEGATE_SECRET_KEY
+(32 bytes, base64 or hex; seals the client secret; production must set it), ZONEGATE_ADMIN_SECRET
+(password of the admin API's bootstrap user), ZONEGATE_DATA_DIR (default ./.zonegate), REDIS_URL.
+
+Exit codes: 0 done, 1 refused or failed, 2 usage error.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +64,13 @@ async function main(argv: string[]): Promise<number> {
       return checkConfig(rest);
     case 'demo':
       return runDemo({ env: process.env, cwd: process.cwd() });
+    case 'zones':
+      if (rest[0] === 'start') return zonesStart(rest.slice(1));
+      return directoryCommand(argv);
+    case 'users':
+      return directoryCommand(argv);
+    case 'keys':
+      return keysCommand(rest);
     default:
       process.stderr.write(`zonegate: unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -80,6 +112,152 @@ async function start(args: string[]): Promise<number> {
     logger.info('listening', { port: running.port, tenantHostPattern: config.settings.tenantHostPattern?.source, storage: running.storage.kind });
     return await untilSignal(running.stop, logger);
   } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  }
+}
+
+/** Settings without routes.json: the zone commands need storage and keys, not routes. */
+function zoneSettings(): Settings {
+  const merged = withDefaultEnv(process.env, process.cwd());
+  if (merged.problems.length) throw new ConfigError(merged.problems);
+  return readSettings(merged.env, { cwd: process.cwd() });
+}
+
+/** Warnings of the one-shot commands go to stderr as text; stdout stays the command's answer. */
+function stderrLogger(): Logger {
+  return createLogger({
+    level: 'warn',
+    sink: {
+      write: (line: string) => {
+        const { level, msg, ...fields } = JSON.parse(line) as Record<string, unknown>;
+        delete fields.time;
+        return process.stderr.write(`${String(level)}: ${String(msg)}${Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}\n`);
+      },
+    },
+  });
+}
+
+async function withStorage(run: (settings: Settings, storage: Storage, logger: Logger) => Promise<number>): Promise<number> {
+  let settings: Settings;
+  let storage: Storage;
+  const logger = stderrLogger();
+  try {
+    settings = zoneSettings();
+    storage = await openStorage(settings.storage, logger);
+  } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  }
+  try {
+    return await run(settings, storage, logger);
+  } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  } finally {
+    await storage.close();
+  }
+}
+
+function directoryCommand(argv: string[]): Promise<number> {
+  return withStorage((settings, storage, logger) =>
+    runDirectoryCli(argv, {
+      storage,
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+      directory: { secretKey: resolveSecretKey(settings, (m, f) => logger.warn(m, f)) },
+    }),
+  );
+}
+
+const KEYS_USAGE = 'Usage: zonegate keys rotate [--zone SUBDOMAIN]';
+
+async function keysCommand(args: string[]): Promise<number> {
+  let zone: string | undefined;
+  try {
+    const [sub, ...rest] = args;
+    if (sub !== 'rotate') throw new Error(sub === undefined ? 'No command given' : `Unknown command: keys ${sub}`);
+    zone = parseArgs({ args: rest, options: { zone: { type: 'string' } }, strict: true }).values.zone;
+  } catch (err) {
+    process.stderr.write(`zonegate: ${(err as Error).message}\n${KEYS_USAGE}\n`);
+    return 2;
+  }
+  return withStorage(async (settings, storage, logger) => {
+    const directory = createZoneDirectory(storage, { secretKey: resolveSecretKey(settings, (m, f) => logger.warn(m, f)) });
+    const zones = zone === undefined ? await directory.listZones() : [await directory.getZoneBySubdomain(zone.toLowerCase())];
+    if (zones[0] === undefined && zone !== undefined) {
+      process.stderr.write(`zonegate: No zone with subdomain "${zone}"\n`);
+      return 1;
+    }
+    const identity = await createIdentityServer({
+      storage,
+      directory,
+      uaaDomain: settings.uaaDomain,
+      publicUrlFor: zonesPublicUrl(settings, () => settings.port),
+      logger,
+    });
+    for (const z of zones) {
+      const [kid] = await identity.rotateKeys(z!.id);
+      process.stdout.write(`Rotated the signing key of zone ${z!.subdomain}: new kid ${kid}\n`);
+    }
+    if (zones.length === 0) process.stdout.write('No zones.\n');
+    else process.stdout.write('Previous keys stay published until the tokens they signed have expired.\n');
+    await identity.close();
+    return 0;
+  });
+}
+
+/** File in the data directory where `zones start` leaves the application's xsuaa credentials. */
+const CREDENTIALS_FILE = 'xsuaa-credentials.json';
+
+async function zonesStart(args: string[]): Promise<number> {
+  let settings: Settings;
+  let securityPath: string | undefined;
+  try {
+    const { values } = parseArgs({ args, options: { security: { type: 'string' } }, strict: true });
+    securityPath = values.security ? path.resolve(values.security) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
+  } catch (err) {
+    process.stderr.write(`zonegate: ${(err as Error).message}\nUsage: zonegate zones start [--security FILE]\n`);
+    return 2;
+  }
+  let security;
+  try {
+    settings = zoneSettings();
+    security = securityPath ? loadXsSecurity(securityPath) : undefined;
+  } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  }
+  const logger = createLogger({ level: settings.logLevel });
+  let storage: Storage | undefined;
+  try {
+    storage = await openStorage(settings.storage, logger);
+    let port = 0;
+    const zones = await startZones({ settings, storage, security, logger, port: () => port });
+    const listening = await listenZones(zones.server.handle, settings, settings.port);
+    port = listening.port;
+    if (zones.registration) {
+      const file = path.join(settings.dataDir, CREDENTIALS_FILE);
+      fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+      fs.rmSync(file, { force: true });
+      // Holds the client secret: only the owner may read it, as with the generated key.
+      fs.writeFileSync(file, `${JSON.stringify(zones.registration.credentials(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      logger.info('xsuaa credentials written', { file, xsappname: zones.registration.application.instanceName });
+    }
+    logger.info('listening', { port, uaaDomain: settings.uaaDomain, url: zones.publicUrlFor(settings.providerSubdomain), storage: storage.kind });
+    const opened = storage;
+    return await untilSignal(async () => {
+      const closed = new Promise<void>((resolve) => listening.server.close(() => resolve()));
+      listening.server.closeIdleConnections();
+      const deadline = setTimeout(() => listening.server.closeAllConnections(), settings.shutdownTimeoutMs);
+      deadline.unref();
+      await closed;
+      clearTimeout(deadline);
+      await zones.server.close();
+      await opened.close();
+    }, logger);
+  } catch (err) {
+    await storage?.close();
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }

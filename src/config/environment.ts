@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
@@ -35,6 +36,22 @@ export interface Settings {
   xsuaa: XsuaaCredentials | undefined;
   /** Base domain of the built-in zones (`<tenant>.<uaaDomain>`), when they run in-process. */
   uaaDomain: string;
+  /**
+   * Public scheme and port of the zones (`UAA_URL`, origin only, its host is `uaaDomain`); undefined:
+   * `http://<uaaDomain>:<the port actually listened on>`.
+   */
+  uaaUrl: { protocol: 'http:' | 'https:'; port: string } | undefined;
+  /** Subdomain of the provider's zone, where the application is registered (`PROVIDER_SUBDOMAIN`). */
+  providerSubdomain: string;
+  /**
+   * 32 bytes that seal the application's client secret in storage (`ZONEGATE_SECRET_KEY`); undefined:
+   * a development key generated in `dataDir` (see resolveSecretKey).
+   */
+  secretKey: Uint8Array | undefined;
+  /** Password of the zones admin API's bootstrap `admin` user (`ZONEGATE_ADMIN_SECRET`); optional. */
+  adminSecret: string | undefined;
+  /** Local directory for the embedded storage and the generated development key (`ZONEGATE_DATA_DIR`). */
+  dataDir: string;
   sessionTimeoutMinutes: number | undefined;
   logLevel: Level;
   shutdownTimeoutMs: number;
@@ -117,12 +134,35 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   const xsuaa = vcap ? xsuaaBinding(vcap, (m, at) => problem('VCAP_SERVICES', m, at)) : undefined;
   const redisUrl = env.REDIS_URL || (vcap ? redisUrlFromVcap(vcap) : undefined);
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problem('REDIS_URL', `expected a redis:// or rediss:// URL`);
-  const storage: StorageSettings = redisUrl
-    ? { kind: 'redis', url: redisUrl }
-    : { kind: 'sqlite', file: path.resolve(options.cwd, env.ZONEGATE_DATA_DIR ?? '.zonegate', 'zonegate.db') };
+  const dataDir = path.resolve(options.cwd, env.ZONEGATE_DATA_DIR || '.zonegate');
+  const storage: StorageSettings = redisUrl ? { kind: 'redis', url: redisUrl } : { kind: 'sqlite', file: path.join(dataDir, 'zonegate.db') };
 
-  const uaaDomain = (env.UAA_DOMAIN ?? xsuaa?.uaadomain ?? 'auth.localhost').toLowerCase();
+  const uaaUrl = env.UAA_URL ? parseUaaUrl(env.UAA_URL) : undefined;
+  if (typeof uaaUrl === 'string') problem('UAA_URL', uaaUrl);
+  const uaaUrlHost = typeof uaaUrl === 'object' ? uaaUrl.hostname : undefined;
+  const uaaDomain = (env.UAA_DOMAIN || uaaUrlHost || xsuaa?.uaadomain || 'auth.localhost').toLowerCase();
   if (!/^[a-z0-9.-]+$/.test(uaaDomain)) problem('UAA_DOMAIN', 'expected a host name without scheme or port, e.g. auth.example.com');
+  else if (uaaUrlHost !== undefined && uaaUrlHost !== uaaDomain) {
+    // The zones live at <subdomain>.<uaadomain> (REFERENCE.md §1): a URL on another host would hand
+    // clients issuers and endpoints that the gateway never routes to the zones.
+    problem('UAA_URL', `its host "${uaaUrlHost}" must be UAA_DOMAIN ("${uaaDomain}"); UAA_URL only adds scheme and port`);
+  }
+
+  const providerSubdomain = (env.PROVIDER_SUBDOMAIN || 'provider').toLowerCase();
+  if (!DNS_LABEL.test(providerSubdomain)) {
+    problem('PROVIDER_SUBDOMAIN', 'expected a DNS label: 1 to 63 of a-z, 0-9 and "-", not starting or ending with "-"');
+  }
+
+  let secretKey: Uint8Array | undefined;
+  if (env.ZONEGATE_SECRET_KEY) {
+    secretKey = parseSecretKey(env.ZONEGATE_SECRET_KEY);
+    if (!secretKey) problem('ZONEGATE_SECRET_KEY', `expected 32 random bytes as 64 hex digits or base64/base64url (e.g. from \`openssl rand -base64 32\`)`);
+  }
+
+  const adminSecret = env.ZONEGATE_ADMIN_SECRET || undefined;
+  if (adminSecret !== undefined && adminSecret.length < MIN_ADMIN_SECRET) {
+    problem('ZONEGATE_ADMIN_SECRET', `expected at least ${MIN_ADMIN_SECRET} characters (it guards the whole zones admin API)`);
+  }
 
   let sessionTimeoutMinutes: number | undefined;
   if (env.SESSION_TIMEOUT !== undefined) {
@@ -146,10 +186,80 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     storage,
     xsuaa,
     uaaDomain,
+    uaaUrl: typeof uaaUrl === 'object' ? Object.freeze({ protocol: uaaUrl.protocol, port: uaaUrl.port }) : undefined,
+    providerSubdomain,
+    secretKey,
+    adminSecret,
+    dataDir,
     sessionTimeoutMinutes,
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,
   });
+}
+
+const MIN_ADMIN_SECRET = 16;
+// RFC 1035 §2.3.1 label, lower case: what a zone's subdomain must be.
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** `UAA_URL` is an origin only: the zones answer at its root, and the subdomain goes in front of its host. */
+function parseUaaUrl(text: string): { protocol: 'http:' | 'https:'; hostname: string; port: string } | string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `expected a URL like https://auth.example.com, got "${text}"`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `expected an http: or https: URL, got "${url.protocol}"`;
+  if (url.username || url.password) return 'must not contain user information';
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+    return 'expected scheme, host and port only (no path, query or fragment): the zones answer at the root of <subdomain>.<host>';
+  }
+  return { protocol: url.protocol, hostname: url.hostname.toLowerCase(), port: url.port };
+}
+
+/** 32 bytes as 64 hex digits, or base64 / base64url (with or without padding). */
+function parseSecretKey(text: string): Uint8Array | undefined {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return new Uint8Array(Buffer.from(t, 'hex'));
+  if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(t)) {
+    const bytes = Buffer.from(t.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_'), 'base64url');
+    if (bytes.length === 32) return new Uint8Array(bytes);
+  }
+  return undefined;
+}
+
+/** File in the data directory holding the generated development key. */
+export const GENERATED_KEY_FILE = 'secret.key';
+
+/**
+ * The key that seals the client secret: ZONEGATE_SECRET_KEY, or else a key generated on first start
+ * and kept in `<dataDir>/secret.key` (0600), with a warning that names the variable each start: an
+ * insecure development default, as oidc-provider's default keys are. The file sits next to the
+ * storage it protects, so it defends nothing against a copy of the data directory; and instances
+ * sharing Redis each generate their own, so the second one cannot open the first one's secret.
+ * Called at start-up, not by readSettings: validating a configuration must not write files.
+ */
+export function resolveSecretKey(settings: Pick<Settings, 'secretKey' | 'dataDir' | 'storage'>, warn: (message: string, fields: Record<string, unknown>) => void): Uint8Array {
+  if (settings.secretKey) return settings.secretKey;
+  const file = path.join(settings.dataDir, GENERATED_KEY_FILE);
+  fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    // 'wx': of two processes starting at once on a fresh directory, one writes and the other reads.
+    fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const key = parseSecretKey(fs.readFileSync(file, 'utf8'));
+  if (!key) {
+    throw new ConfigError([{ file, path: '', message: 'not a 32-byte key (64 hex digits or base64url); set ZONEGATE_SECRET_KEY or remove the file' }]);
+  }
+  const mode = fs.statSync(file).mode & 0o777;
+  warn('ZONEGATE_SECRET_KEY is not set: using a generated development key. Production must set ZONEGATE_SECRET_KEY (32 random bytes, the same on every instance)', {
+    keyFile: file,
+    ...(settings.storage.kind === 'redis' ? { problem: 'with REDIS_URL every instance needs the same key; set ZONEGATE_SECRET_KEY' } : {}),
+    ...(mode & 0o077 ? { permissions: `${mode.toString(8)}: readable by other users; chmod 600 it` } : {}),
+  });
+  return key;
 }
 
 function integer(text: string | undefined, fallback: number, min: number, max: number): number | undefined {
