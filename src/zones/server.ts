@@ -100,22 +100,22 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     now,
   };
 
-  function contextFor(zone: Zone, req: IncomingMessage): ZoneContext {
+  function contextFor(zone: Zone, req: IncomingMessage | undefined): ZoneContext {
     const baseUrl = options.publicUrlFor(zone.subdomain).replace(/\/+$/, '');
-    const forwarded = options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]!.trim() : '';
+    const forwarded = req && options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]!.trim() : '';
     return {
       services,
       zone,
       baseUrl,
       issuer: `${baseUrl}/oauth/token`,
       secure: baseUrl.startsWith('https:'),
-      clientIp: forwarded || req.socket.remoteAddress || 'unknown',
+      clientIp: forwarded || req?.socket.remoteAddress || 'unknown',
     };
   }
 
-  async function principalOf(zone: Zone, req: IncomingMessage, token: string): Promise<AdminPrincipal | undefined> {
+  async function principalOf(zone: Zone, token: string): Promise<AdminPrincipal | undefined> {
     try {
-      const claims = await verifyZoneToken(contextFor(zone, req), token);
+      const claims = await verifyZoneToken(contextFor(zone, undefined), token);
       return { zoneId: claims.zid, scopes: claims.scope };
     } catch (err) {
       if (err instanceof OAuthError) return undefined;
@@ -136,7 +136,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       if (!token) return undefined;
       let zone = zoneOfRequest.get(req);
       if (!zone && options.zonesAdminZoneId) zone = await options.directory.getZone(options.zonesAdminZoneId);
-      return zone ? principalOf(zone, req, token) : undefined;
+      return zone ? principalOf(zone, token) : undefined;
     },
   });
 
@@ -249,7 +249,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       return kids;
     },
     authenticateToken(zone, token) {
-      return principalOf(zone, { socket: {}, headers: {} } as IncomingMessage, token);
+      return principalOf(zone, token);
     },
     keys,
     async close() {

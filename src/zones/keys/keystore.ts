@@ -126,7 +126,8 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
   const pending = new Map<string, Promise<LoadedKeySet>>();
 
   async function readOrCreate(zoneId: string): Promise<LoadedKeySet> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    // Up to 15 s: longer than the 10 s lock, so a crashed generator's lock expires while we wait.
+    for (let attempt = 0; attempt < 150; attempt++) {
       const raw = await storage.get(storageKey(zoneId));
       if (raw !== undefined) return load(JSON.parse(raw) as StoredKeySet, now());
       // Only one instance generates the first key; the others wait and read it.

@@ -13,6 +13,7 @@ const DEFAULT_GRANTS: readonly string[] = ['authorization_code', 'refresh_token'
 export function grantAllowed(application: Application, grant: GrantType): boolean {
   if (grant === 'client_credentials') return true;
   const listed = application.grantTypes.length > 0 ? application.grantTypes : DEFAULT_GRANTS;
-  if (grant === JWT_BEARER) return listed.includes(JWT_BEARER) || listed.includes('jwt-bearer') || application.grantTypes.length === 0;
+  // xs-security.json files spell it both ways.
+  if (grant === JWT_BEARER) return listed.includes(JWT_BEARER) || listed.includes('jwt-bearer');
   return listed.includes(grant);
 }
