@@ -14,7 +14,9 @@ import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
 import { acceptedRequestId, type RequestContext } from './context.js';
+import { SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
+import { USER_API_SERVICE } from '../config/routes.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
 export interface IdentityHost {
@@ -27,17 +29,6 @@ export interface TenantRegistry {
   isSubscribed(subdomain: string): Promise<boolean>;
 }
 
-/**
- * Decides whether a request may use a protected route (login, session, scopes: the login
- * feature). Resolves with the Authorization header to forward, or 'answered' when it has already
- * answered (e.g. redirected to the login page); rejects with a GatewayError (401/403/503).
- */
-export interface RouteGuard {
-  readonly ownCookies: ReadonlySet<string>;
-  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<{ authorization?: string } | 'answered'>;
-  checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<{ authorization?: string }>;
-}
-
 export interface GatewayOptions {
   settings: Settings;
   routesFile: RoutesFile;
@@ -46,7 +37,7 @@ export interface GatewayOptions {
   storage?: Storage;
   identity?: IdentityHost;
   tenants?: TenantRegistry;
-  guard?: RouteGuard;
+  login?: LoginFeature;
   /** routes.json `errorPage`, read at start-up: status -> HTML. */
   errorPages?: ReadonlyMap<number, string>;
 }
@@ -58,14 +49,13 @@ export interface Gateway {
   shutdown(): Promise<void>;
 }
 
-/** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
-export const SESSION_COOKIE = 'zonegate.sid';
-
 /** Without a login feature, protected routes cannot be served; they say so instead of passing through. */
-const NO_LOGIN: RouteGuard = {
+const NO_LOGIN: LoginFeature = {
   ownCookies: new Set(),
+  handleOwnPath: () => Promise.resolve(false),
   check: () => Promise.reject(noLogin()),
   checkUpgrade: () => Promise.reject(noLogin()),
+  serveUserApi: () => Promise.reject(noLogin()),
 };
 
 function noLogin(): GatewayError {
@@ -76,7 +66,7 @@ function noLogin(): GatewayError {
 
 export function createGateway(options: GatewayOptions): Gateway {
   const { settings, routes, routesFile, logger } = options;
-  const guard = options.guard ?? NO_LOGIN;
+  const login = options.login ?? NO_LOGIN;
   const headers = createSecurityHeaders(routesFile.responseHeaders ?? []);
   const compression: CompressionOptions = {
     enabled: routesFile.compression?.enabled ?? true,
@@ -89,7 +79,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const proxy = createProxy({
     destinations: settings.destinations,
-    ownCookies: new Set([SESSION_COOKIE, ...guard.ownCookies]),
+    ownCookies: new Set([SESSION_COOKIE, ...login.ownCookies]),
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressResponse(req, res, status, responseHeaders, compression);
@@ -146,6 +136,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
         throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
       }
+      if (await login.handleOwnPath(req, res, ctx, pathname)) return;
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
       const method = req.method ?? 'GET';
@@ -157,12 +148,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         });
       }
       const route = (ctx.route = match.route);
-      let authorization: string | undefined;
+      let verdict: Verdict = {};
       if (route.authenticationType !== 'none') {
-        const verdict = await guard.check(req, res, ctx);
-        if (verdict === 'answered') return;
-        authorization = verdict.authorization;
+        const checked = await login.check(req, res, ctx);
+        if (checked === 'answered') return;
+        verdict = checked;
       }
+      const authorization = verdict.authorization;
 
       const backend = route.backend;
       if (backend.kind === 'localDir') {
@@ -174,6 +166,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       }
       if (backend.kind === 'service') {
+        if (backend.service === USER_API_SERVICE && route.authenticationType !== 'none') {
+          headers.own(req, res, origin);
+          return await login.serveUserApi(req, res, ctx, pathOf(match.path), verdict);
+        }
         throw new GatewayError('ZG_ERR_NOT_SUPPORTED', `The service "${backend.service}" is not available on this gateway`);
       }
       const target: ProxyTarget = {
@@ -260,7 +256,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (match.kind !== 'route' || !match.destination) throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No WebSocket route matches ${pathOf(url)}`);
       const route = (ctx.route = match.route);
       let authorization: string | undefined;
-      if (route.authenticationType !== 'none') authorization = (await guard.checkUpgrade(req, ctx)).authorization;
+      if (route.authenticationType !== 'none') authorization = (await login.checkUpgrade(req, ctx)).authorization;
       if (route.authenticationType !== 'none') delete req.headers.authorization;
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
       proxy.ws(req, socket, head, {

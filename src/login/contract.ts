@@ -1,0 +1,30 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestContext } from '../server/context.js';
+import type { SessionUser } from './session-data.js';
+
+/** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
+export const SESSION_COOKIE = 'zonegate.sid';
+
+/** What the login decided for a request on a protected route. */
+export interface Verdict {
+  /** `Authorization` to forward to destinations with forwardAuthToken. */
+  authorization?: string;
+  user?: SessionUser;
+}
+
+/**
+ * The login feature (src/login/): decides whether a request may use a protected route (session or
+ * bearer token, scopes, CSRF) and answers the gateway's own login paths. `check` resolves with the
+ * verdict, or 'answered' when it has already answered (a redirect to the login page); it rejects
+ * with a GatewayError (401/403/503).
+ */
+export interface LoginFeature {
+  readonly ownCookies: ReadonlySet<string>;
+  /** Answers `/login/callback` and the logout endpoint; false for any other path. */
+  handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<boolean>;
+  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'>;
+  checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<Verdict>;
+  /** `/user-api/currentUser` and `/user-api/attributes` (service sap-approuter-userapi). */
+  serveUserApi(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, path: string, verdict: Verdict): Promise<void>;
+}
+

@@ -1,0 +1,46 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.js';
+
+/** Methods that change nothing (RFC 9110 §9.2.1) need no CSRF token. */
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function newCsrfToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/**
+ * SAP's approuter protocol (REFERENCE.md §6): a GET with `x-csrf-token: fetch` gets the session's
+ * token in the response header; a state-changing request must echo it, else 403 with
+ * `x-csrf-token: Required`. The token is bound to the session, never to a cookie a sibling
+ * subdomain could plant. The request header never reaches the backend.
+ */
+export function applyCsrf(
+  req: IncomingMessage,
+  res: ServerResponse,
+  session: { csrfToken?: string },
+  protectedRoute: boolean,
+): void {
+  const header = req.headers['x-csrf-token'];
+  delete req.headers['x-csrf-token'];
+  const method = req.method ?? 'GET';
+  if (SAFE.has(method)) {
+    if (typeof header === 'string' && header.toLowerCase() === 'fetch') {
+      session.csrfToken ??= newCsrfToken();
+      res.setHeader('x-csrf-token', session.csrfToken);
+    }
+    return;
+  }
+  if (!protectedRoute) return;
+  if (typeof header !== 'string' || !session.csrfToken || !sameToken(header, session.csrfToken)) {
+    throw new GatewayError('ZG_ERR_CSRF_REQUIRED', 'This request needs the CSRF token: fetch it with a GET and "x-csrf-token: fetch"', {
+      headers: { 'x-csrf-token': 'Required' },
+    });
+  }
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

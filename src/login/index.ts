@@ -1,0 +1,64 @@
+import { hkdfSync } from 'node:crypto';
+import type { XsuaaCredentials } from '../config/environment.js';
+import type { RoutesFile } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { localhostAwareFetch } from '../net/localhost.js';
+import { createKeyring, type SessionKey } from '../sessions/crypto.js';
+import { StorageSessionStore } from '../sessions/store.js';
+import type { Storage } from '../storage/types.js';
+import type { LoginFeature } from './contract.js';
+import { createLogin } from './login.js';
+import { createRelyingParty, type FetchLike } from './relying-party.js';
+
+export interface LoginSetup {
+  credentials: XsuaaCredentials;
+  storage: Storage;
+  routesFile: RoutesFile;
+  /** Seal session tokens and sign the session cookie; the first key is current (rotation). */
+  sessionKeys: readonly SessionKey[];
+  /** Minutes; routes.json `sessionTimeout` wins over this (SAP's order is the other way round for SESSION_TIMEOUT: see README). */
+  sessionTimeoutMinutes: number;
+  absoluteLifetimeMs?: number;
+  refreshAheadMs?: number;
+  logger: Logger;
+  fetch?: FetchLike;
+}
+
+/** Assembles the login feature from the binding's credentials: relying party, session store, login. */
+export function setUpLogin(setup: LoginSetup): LoginFeature {
+  const { credentials, routesFile } = setup;
+  const keyring = createKeyring(setup.sessionKeys);
+  const sessionStore = new StorageSessionStore({
+    storage: setup.storage,
+    keyring,
+    idleTimeoutMs: setup.sessionTimeoutMinutes * 60_000,
+    absoluteLifetimeMs: setup.absoluteLifetimeMs,
+    logger: setup.logger,
+  });
+  const relyingParty = createRelyingParty({ credentials, fetch: setup.fetch ?? localhostAwareFetch });
+  const bindingHost = new URL(credentials.url).hostname;
+  const providerTenant = credentials.identityzone ?? bindingHost.slice(0, bindingHost.length - credentials.uaadomain.length - 1);
+  const logout = routesFile.logout ?? {};
+  return createLogin({
+    relyingParty,
+    storage: setup.storage,
+    sessionStore,
+    // The cookie is signed with secrets derived from the same keys (never the raw key material).
+    sessionSecrets: setup.sessionKeys.map(cookieSecret),
+    refreshAheadMs: setup.refreshAheadMs,
+    logout: {
+      endpoint: logout.logoutEndpoint,
+      page: logout.logoutPage,
+      methods: (logout.logoutMethods as ('GET' | 'POST')[] | undefined) ?? ['GET'],
+      csrfProtection: (logout as { csrfProtection?: boolean }).csrfProtection,
+    },
+    providerTenant,
+    clientId: credentials.clientid,
+    logger: setup.logger,
+  });
+}
+
+/** A separate secret for cookie signatures, so the sealing key itself is used for one purpose only. */
+function cookieSecret(key: SessionKey): string {
+  return Buffer.from(hkdfSync('sha256', key.secret, 'zonegate', `session cookie ${key.id}`, 32)).toString('base64url');
+}

@@ -1,0 +1,385 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import session from 'express-session';
+import * as oidc from 'openid-client';
+import { GatewayError, toGatewayError } from '../errors.js';
+import { wantsHtml } from '../http/render-error.js';
+import type { Logger } from '../log.js';
+import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
+import type { RequestContext } from '../server/context.js';
+import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
+import type { Storage } from '../storage/types.js';
+import { withLock } from '../sessions/lock.js';
+import { applyCsrf } from './csrf.js';
+import type { RelyingParty } from './relying-party.js';
+import { userFromClaims, type SessionUser } from './session-data.js';
+
+export const CALLBACK_PATH = '/login/callback';
+/** Binds a login's `state` to the browser that started it (login CSRF, RFC 6749 §10.12). */
+export const LOGIN_COOKIE = 'zonegate.login';
+const LOGIN_TTL_MS = 10 * 60_000;
+
+export interface LoginOptions {
+  relyingParty: RelyingParty;
+  storage: Storage;
+  sessionStore: session.Store;
+  /** Cookie signing secrets; the first signs, all verify (rotation). */
+  sessionSecrets: string[];
+  /** Refresh the access token this long before it expires (default 5 minutes). */
+  refreshAheadMs?: number;
+  logout: { endpoint?: string; page?: string; methods: readonly ('GET' | 'POST')[]; csrfProtection?: boolean };
+  /** The zone used without TENANT_HOST_PATTERN (single-tenant): the binding's own zone. */
+  providerTenant: string;
+  clientId: string;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface PendingLogin {
+  tenant: string;
+  verifier: string;
+  nonce: string;
+  redirectUri: string;
+  returnTo: string;
+}
+
+/**
+ * The gateway's login (the relying-party side): OpenID Connect code flow with PKCE against the
+ * tenant's zone, tokens kept server-side in an express-session whose cookie holds only the id,
+ * route scopes, SAP's CSRF protocol, the user API and logout. All login state lives in storage, so
+ * any instance finishes a login another began.
+ */
+export function createLogin(options: LoginOptions): LoginFeature {
+  const { relyingParty: rp, storage, logger } = options;
+  const now = options.now ?? Date.now;
+  const refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
+  const middleware = session({
+    name: SESSION_COOKIE,
+    store: options.sessionStore,
+    secret: options.sessionSecrets,
+    resave: false,
+    saveUninitialized: false,
+    rolling: false,
+    unset: 'destroy',
+    // `secure` is decided per request from the trusted origin below; `proxy` lets express-session
+    // accept that decision behind a TLS-terminating proxy.
+    proxy: true,
+    cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: false },
+  });
+
+  function loadSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const r = req as IncomingMessage & { session?: session.Session; originalUrl?: string };
+    if (r.session) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
+    );
+  }
+
+  const sessionOf = (req: IncomingMessage) => (req as IncomingMessage & { session: session.Session & Partial<session.SessionData> }).session;
+
+  function call(req: IncomingMessage, method: 'regenerate' | 'save' | 'reload' | 'destroy'): Promise<void> {
+    return new Promise((resolve, reject) => sessionOf(req)[method]((err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())));
+  }
+
+  const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
+
+  function unauthenticated(message: string): GatewayError {
+    return new GatewayError('ZG_ERR_UNAUTHENTICATED', message, { headers: { 'www-authenticate': 'Bearer realm="zonegate"' } });
+  }
+
+  function requireScopes(route: CompiledRoute, method: string, scopes: readonly string[]): void {
+    const needed = requiredScopes(route, method);
+    if (!needed || needed.some((s) => scopes.includes(s))) return;
+    throw new GatewayError('ZG_ERR_FORBIDDEN', `This route needs the scope ${needed.join(' or ')}`);
+  }
+
+  /** Requests that must not be sent to a login page (SAP: XHR, non-GET, non-HTML clients). */
+  function isApiClient(req: IncomingMessage): boolean {
+    return (req.method !== 'GET' && req.method !== 'HEAD') || !wantsHtml(req);
+  }
+
+  async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const tenant = tenantOf(ctx);
+    const zone = await rp.zone(tenant);
+    const origin = ctx.origin!;
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const redirectUri = `${origin.protocol}://${origin.host}${CALLBACK_PATH}`;
+    const pending: PendingLogin = { tenant, verifier, nonce, redirectUri, returnTo: sameOriginPath(ctx.originalUrl) };
+    await storage.set(`login:${state}`, JSON.stringify(pending), { ttlMs: LOGIN_TTL_MS });
+    const location = oidc.buildAuthorizationUrl(zone.config, {
+      redirect_uri: redirectUri,
+      scope: 'openid',
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const secure = origin.protocol === 'https' ? '; Secure' : '';
+    res.setHeader('set-cookie', `${LOGIN_COOKIE}=${state}; Path=${CALLBACK_PATH}; Max-Age=${LOGIN_TTL_MS / 1000}; HttpOnly; SameSite=Lax${secure}`);
+    res.setHeader('cache-control', 'no-store');
+    res.writeHead(302, { location: location.href, 'content-length': 0 });
+    res.end();
+  }
+
+  async function handleCallback(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const origin = ctx.origin!;
+    const tenant = tenantOf(ctx);
+    const url = new URL(ctx.originalUrl, `${origin.protocol}://${origin.host}`);
+    const state = url.searchParams.get('state');
+    const bound = cookieValue(req.headers.cookie, LOGIN_COOKIE);
+    const secure = origin.protocol === 'https' ? '; Secure' : '';
+    res.setHeader('set-cookie', `${LOGIN_COOKIE}=; Path=${CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+    if (!state || !bound || !sameString(state, bound)) {
+      throw loginFailed('This login was not started in this browser. Open the application again to log in.');
+    }
+    const stored = await storage.take(`login:${state}`);
+    if (!stored) throw loginFailed('This login has expired or was already completed. Open the application again to log in.');
+    const pending = JSON.parse(stored) as PendingLogin;
+    if (pending.tenant !== tenant) throw loginFailed('This login was started for another tenant.');
+    const error = url.searchParams.get('error');
+    if (error) {
+      throw loginFailed(`The identity zone refused the login (${error}${url.searchParams.get('error_description') ? `: ${url.searchParams.get('error_description')}` : ''}).`);
+    }
+    const zone = await rp.zone(tenant);
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(
+        zone.config,
+        new URL(pending.redirectUri + url.search),
+        { pkceCodeVerifier: pending.verifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true },
+        { redirect_uri: pending.redirectUri },
+      );
+    } catch (err) {
+      logger.warn('login code exchange failed', { requestId: ctx.id, tenant, error: describe(err) });
+      throw loginFailed('The identity zone did not accept this login. Open the application again to log in.', err);
+    }
+    const claims = await zone.verifyAccessToken(tokens.access_token);
+    const idClaims = tokens.claims();
+    if (idClaims && typeof idClaims.zid === 'string' && idClaims.zid !== claims.zid) {
+      throw loginFailed('The id token and the access token name different zones.');
+    }
+    await loadSession(req, res);
+    // A fresh session id at login: an id planted before it is worthless (session fixation).
+    await call(req, 'regenerate');
+    const s = sessionOf(req);
+    s.cookie.secure = origin.protocol === 'https';
+    s.tenant = tenant;
+    s.user = userFromClaims(claims);
+    s.tokens = {
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      idToken: tokens.id_token,
+      expiresAt: now() + (tokens.expires_in ?? 0) * 1000,
+    };
+    await call(req, 'save');
+    logger.info('login', { requestId: ctx.id, tenant, zoneId: claims.zid, user: s.user.name });
+    res.setHeader('cache-control', 'no-store');
+    res.writeHead(302, { location: pending.returnTo, 'content-length': 0 });
+    res.end();
+  }
+
+  /** Refreshes the access token shortly before it expires, once per session across all instances. */
+  async function ensureFresh(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const tokens = sessionOf(req).tokens!;
+    if (tokens.expiresAt === undefined || tokens.expiresAt - now() > refreshAheadMs) return;
+    const tenant = tenantOf(ctx);
+    const sid = (req as IncomingMessage & { sessionID: string }).sessionID;
+    await withLock(storage, `refresh:${sid}`, { ttlMs: 15_000, waitMs: 15_000 }, async () => {
+      // Another request (or instance) may have refreshed while this one waited.
+      await call(req, 'reload').catch(() => undefined);
+      const s = sessionOf(req);
+      const current = s.tokens;
+      if (!current) throw unauthenticated('The session has ended');
+      if (current.expiresAt === undefined || current.expiresAt - now() > refreshAheadMs) return;
+      if (!current.refreshToken) {
+        if (current.expiresAt > now()) return;
+        throw await endSession(req, 'The session has expired');
+      }
+      const zone = await rp.zone(tenant);
+      let refreshed: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+      try {
+        refreshed = await oidc.refreshTokenGrant(zone.config, current.refreshToken);
+      } catch (err) {
+        if (err instanceof oidc.ResponseBodyError) {
+          logger.info('refresh refused; session ended', { requestId: ctx.id, tenant, error: err.error });
+          throw await endSession(req, 'The session has expired');
+        }
+        // The zone is unreachable: the current token still works until it really expires.
+        if (current.expiresAt > now()) return;
+        throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The identity zone cannot be reached to renew the session', { cause: err, expose: true });
+      }
+      const claims = await zone.verifyAccessToken(refreshed.access_token);
+      s.user = userFromClaims(claims);
+      s.tokens = {
+        accessToken: refreshed.access_token,
+        refreshToken: refreshed.refresh_token ?? current.refreshToken,
+        idToken: refreshed.id_token ?? current.idToken,
+        expiresAt: now() + (refreshed.expires_in ?? 0) * 1000,
+      };
+      await call(req, 'save');
+    });
+    void res;
+  }
+
+  async function endSession(req: IncomingMessage, message: string): Promise<GatewayError> {
+    await call(req, 'destroy').catch(() => undefined);
+    return unauthenticated(message);
+  }
+
+  /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
+  async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<(Verdict & { viaSession: boolean }) | 'login'> {
+    const tenant = tenantOf(ctx);
+    const bearer = bearerToken(req.headers.authorization);
+    // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
+    if (bearer !== undefined && cookieValue(req.headers.cookie, SESSION_COOKIE) === undefined) {
+      const zone = await rp.zone(tenant);
+      const claims = await zone.verifyAccessToken(bearer);
+      return { authorization: `Bearer ${bearer}`, user: userFromClaims(claims), viaSession: false };
+    }
+    await loadSession(req, res);
+    const s = sessionOf(req);
+    if (s.user && s.tenant !== tenant) {
+      // Host-only cookies never cross tenants by themselves: this cookie was carried over on purpose.
+      logger.warn('session of another tenant ignored', { requestId: ctx.id, tenant, sessionTenant: s.tenant });
+      return 'login';
+    }
+    if (!s.user || !s.tokens) return 'login';
+    await ensureFresh(req, res, ctx);
+    const fresh = sessionOf(req);
+    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, viaSession: true };
+  }
+
+  return {
+    ownCookies: new Set([SESSION_COOKIE, LOGIN_COOKIE]),
+
+    async handleOwnPath(req, res, ctx, pathname) {
+      if (pathname === CALLBACK_PATH) {
+        await handleCallback(req, res, ctx);
+        return true;
+      }
+      if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) {
+        await logout(req, res, ctx);
+        return true;
+      }
+      return false;
+    },
+
+    async check(req, res, ctx) {
+      const verdict = await authenticate(req, res, ctx);
+      if (verdict === 'login') {
+        if (isApiClient(req)) throw unauthenticated('This route requires a login');
+        await startLogin(req, res, ctx);
+        return 'answered';
+      }
+      const route = ctx.route!;
+      requireScopes(route, req.method ?? 'GET', verdict.user!.scopes);
+      if (verdict.viaSession) applyCsrf(req, res, sessionOf(req), route.csrfProtection);
+      return { authorization: verdict.authorization, user: verdict.user };
+    },
+
+    async checkUpgrade(req, ctx) {
+      const origin = ctx.origin!;
+      // Browsers always send Origin on WebSocket handshakes; another site's page must not ride the cookie.
+      const expected = `${origin.protocol}://${origin.host}`;
+      if (req.headers.origin !== undefined && req.headers.origin !== expected) {
+        throw new GatewayError('ZG_ERR_FORBIDDEN', 'The WebSocket Origin is not this application');
+      }
+      const res = new http.ServerResponse(req);
+      const verdict = await authenticate(req, res, ctx);
+      if (verdict === 'login') throw unauthenticated('This WebSocket route requires a login');
+      if (verdict.viaSession && req.headers.origin === undefined) {
+        throw new GatewayError('ZG_ERR_FORBIDDEN', 'A WebSocket using the session must send its Origin');
+      }
+      requireScopes(ctx.route!, 'GET', verdict.user!.scopes);
+      return { authorization: verdict.authorization, user: verdict.user };
+    },
+
+    async serveUserApi(req, res, _ctx, path, verdict) {
+      const user = verdict.user!;
+      const name = path.replace(/^\/+/, '').replace(/[?#].*$/, '');
+      let body: unknown;
+      if (name === 'currentUser' || name === '') body = currentUser(user);
+      else if (name === 'attributes') body = user.attributes;
+      else throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `The user API has no "${name}"`);
+      const text = JSON.stringify(body);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    },
+  };
+
+  async function logout(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (!options.logout.methods.includes(method as 'GET' | 'POST')) {
+      throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `Logout accepts ${options.logout.methods.join(', ')}`, {
+        headers: { allow: options.logout.methods.join(', ') },
+      });
+    }
+    await loadSession(req, res);
+    const s = sessionOf(req);
+    const loggedIn = s.user !== undefined && s.tenant === tenantOf(ctx);
+    if (method === 'POST' && loggedIn && options.logout.csrfProtection !== false) applyCsrf(req, res, s, true);
+    if (s.user) await call(req, 'destroy');
+    const origin = ctx.origin!;
+    const secure = origin.protocol === 'https' ? '; Secure' : '';
+    res.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+    const page = options.logout.page ?? '/';
+    const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
+    // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).
+    const zoneLogout = `${rp.zoneUrl(tenantOf(ctx))}/logout.do?redirect=${encodeURIComponent(pageUrl)}&client_id=${encodeURIComponent(options.clientId)}`;
+    logger.info('logout', { requestId: ctx.id, tenant: ctx.tenant, user: s.user?.name });
+    res.setHeader('cache-control', 'no-store');
+    res.writeHead(302, { location: zoneLogout, 'content-length': 0 });
+    res.end();
+  }
+}
+
+function currentUser(user: SessionUser) {
+  return {
+    firstname: user.givenName ?? '',
+    lastname: user.familyName ?? '',
+    email: user.email ?? '',
+    name: user.name,
+    displayName: [user.givenName, user.familyName].filter(Boolean).join(' ') || user.name,
+    origin: user.origin,
+    zoneId: user.zoneId,
+    scopes: user.scopes,
+  };
+}
+
+/** Only a path on this origin may be returned to after login (no open redirect). */
+export function sameOriginPath(url: string): string {
+  if (!url.startsWith('/') || url.startsWith('//') || url.startsWith('/\\') || url.startsWith(CALLBACK_PATH)) return '/';
+  return url;
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+  return match?.[1];
+}
+
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function loginFailed(message: string, cause?: unknown): GatewayError {
+  return new GatewayError('ZG_ERR_LOGIN_FAILED', message, { cause, expose: true });
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; error?: string; message?: string };
+  return [e.code, e.error, e.message].filter(Boolean).join(': ');
+}
