@@ -4,13 +4,48 @@ import type { Environment } from '../config/environment.js';
 import { createLogger } from '../log.js';
 import { loadConfiguration } from '../server/configuration.js';
 import { untilSignal } from '../server/signals.js';
-import { describeStartupError, startGateway } from '../server/start.js';
+import { describeStartupError, ensureZone, startGateway, type RunningGateway } from '../server/start.js';
+import type { ZoneDirectory } from '../zones/directory/types.js';
 import { createEchoBackend, listenEcho } from './echo-backend.js';
 
 /** The package root: the demo uses the sample routes.json, xs-security.json and public/ shipped with it. */
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export const DEMO_TENANTS = ['acme', 'globex'] as const;
+
+/**
+ * Demo users of every demo zone. Their passwords are printed and published here on purpose: this is
+ * a local demo with its own data directory, never a deployment.
+ */
+export const DEMO_USERS = [
+  { userName: 'admin', password: 'demo-admin-pass', roleCollection: 'Demo Administrator', givenName: 'Ada', familyName: 'Admin' },
+  { userName: 'viewer', password: 'demo-viewer-pass', roleCollection: 'Demo Viewer', givenName: 'Vic', familyName: 'Viewer' },
+] as const;
+
+/**
+ * The demo tenants' zones, subscribed to the application (so its shared client and role collections
+ * work there), each with the demo users. Idempotent: a second start finds everything in place and
+ * only restores missing pieces. Provisioning (src/provisioning/) will take the subscription over.
+ */
+export async function seedDemoZones(directory: ZoneDirectory, clientId: string): Promise<void> {
+  const application = await directory.getApplicationByClientId(clientId);
+  if (!application) throw new Error(`The application ${clientId} is not registered`);
+  for (const tenant of DEMO_TENANTS) {
+    const zone = await ensureZone(directory, tenant, `${tenant[0]!.toUpperCase()}${tenant.slice(1)} (demo)`);
+    await directory.subscribe(application, zone.id);
+    for (const demo of DEMO_USERS) {
+      let user = await directory.getUserByName(zone.id, demo.userName);
+      user ??= await directory.createUser(zone.id, {
+        userName: demo.userName,
+        email: `${demo.userName}@${tenant}.example.com`,
+        password: demo.password,
+        givenName: demo.givenName,
+        familyName: demo.familyName,
+      });
+      if (!user.roleCollections.includes(demo.roleCollection)) await directory.assignRoleCollection(zone.id, user.id, demo.roleCollection);
+    }
+  }
+}
 
 /**
  * `npm start`: the whole thing on embedded defaults, nothing installed. An echo backend, the sample
@@ -43,23 +78,45 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     echo.close();
     return 1;
   }
-  const base = (tenant: string) => `http://${tenant}.localhost:${running.port}`;
-  process.stdout.write(
-    [
-      '',
-      'zonegate demo is running. Open:',
-      ...DEMO_TENANTS.map((t) => `  tenant ${t.padEnd(8)} ${base(t)}/`),
-      `  public route    ${base('acme')}/echo/hello   (the echo backend shows what the gateway forwards)`,
-      `  health          http://localhost:${running.port}/healthz  and  /readyz`,
-      '  (*.localhost names resolve to this machine in browsers and curl, RFC 6761.)',
-      'Stop with Ctrl+C.',
-      '',
-      '',
-    ].join('\n'),
-  );
+  try {
+    if (running.directory && running.credentials) await seedDemoZones(running.directory, running.credentials.clientid);
+  } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    await running.stop();
+    echo.close();
+    return 1;
+  }
+  process.stdout.write(banner(running));
   const stopped = await untilSignal(async () => {
     await running.stop();
     echo.close();
   }, logger);
   return stopped;
+}
+
+function banner(running: RunningGateway): string {
+  const base = (tenant: string) => `http://${tenant}.localhost:${running.port}`;
+  const zones = running.identity && running.credentials ? running.credentials : undefined;
+  const zoneUrl = (tenant: string) => zones!.url.replace(`//${zones!.identityzone}.`, `//${tenant}.`);
+  return [
+    '',
+    'zonegate demo is running. Open:',
+    ...DEMO_TENANTS.map((t) => `  tenant ${t.padEnd(8)} ${base(t)}/`),
+    `  public route    ${base('acme')}/echo/hello   (the echo backend shows what the gateway forwards)`,
+    `  health          http://localhost:${running.port}/healthz  and  /readyz`,
+    ...(zones
+      ? [
+          '',
+          `Identity zones (built in, application ${zones.xsappname}):`,
+          ...DEMO_TENANTS.map((t) => `  zone ${t.padEnd(10)} ${zoneUrl(t)}/.well-known/openid-configuration`),
+          `  users in each zone (demo passwords, for this demo only):`,
+          ...DEMO_USERS.map((u) => `    ${u.userName.padEnd(8)} password ${u.password.padEnd(18)} role collection "${u.roleCollection}"`),
+          `  manage them (from the package directory): npx zonegate users list acme`,
+        ]
+      : []),
+    '  (*.localhost names resolve to this machine in browsers and curl, RFC 6761.)',
+    'Stop with Ctrl+C.',
+    '',
+    '',
+  ].join('\n');
 }
