@@ -186,7 +186,7 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
 export class Browser {
   private readonly jars = new Map<string, Map<string, string>>();
 
-  constructor(private readonly h: Harness) {}
+  constructor(private readonly h: Pick<Harness, 'call'>) {}
 
   cookieHeader(sub: string): string {
     return [...(this.jars.get(sub) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
