@@ -1,0 +1,91 @@
+/**
+ * The gateway's TenantRegistry (src/server/gateway.ts) over the zone directory: a tenant is served
+ * while its zone exists and the application is subscribed there (or it is the provider's own zone).
+ *
+ * Asked on every request, so answers are cached, but only positive ones and only briefly:
+ *  - a positive answer lives at most `ttlMs` (≤ 1 s), so a tenant deleted through any instance is
+ *    refused by every instance within a second, with no cross-instance invalidation channel;
+ *  - negative answers are not cached, so a tenant subscribed through another instance can log in at
+ *    once (issue 5: "within the same second");
+ *  - the cache is filled lazily and bounded (LRU), so 10,000 tenants cost nothing at start-up and a
+ *    flood of random host names cannot grow it.
+ * Concurrent lookups of one subdomain share one storage round trip.
+ */
+import { normaliseSubdomain } from '../zones/directory/directory.js';
+import type { Application, ZoneDirectory } from '../zones/directory/types.js';
+
+export interface TenantRegistryOptions {
+  directory: ZoneDirectory;
+  application: Application;
+  /** How long a positive answer is trusted, ms; at most 1000 (default 1000). */
+  ttlMs?: number;
+  /** Most subdomains remembered (default 10,000). */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+export interface CachedTenantRegistry {
+  isSubscribed(subdomain: string): Promise<boolean>;
+  /** Drops a cached answer (this instance's own unsubscribe; others expire within `ttlMs`). */
+  forget(subdomain: string): void;
+  readonly size: number;
+}
+
+export function createTenantRegistry(options: TenantRegistryOptions): CachedTenantRegistry {
+  const { directory, application } = options;
+  const ttlMs = options.ttlMs ?? 1000;
+  const maxEntries = options.maxEntries ?? 10_000;
+  if (!(ttlMs >= 0 && ttlMs <= 1000)) throw new RangeError('ttlMs must be within 0..1000: a deleted tenant must be refused within a second');
+  if (!(Number.isInteger(maxEntries) && maxEntries >= 1)) throw new RangeError('maxEntries must be a positive integer');
+  const now = options.now ?? Date.now;
+
+  // Map iteration order is insertion order: re-inserting on a hit makes the first key the least recently used.
+  const positive = new Map<string, number>();
+  const inFlight = new Map<string, Promise<boolean>>();
+
+  async function lookup(subdomain: string): Promise<boolean> {
+    const zone = await directory.getZoneBySubdomain(subdomain);
+    return zone !== undefined && (await directory.isClientAllowedInZone(application, zone.id));
+  }
+
+  function remember(subdomain: string): void {
+    positive.delete(subdomain);
+    positive.set(subdomain, now() + ttlMs);
+    if (positive.size > maxEntries) positive.delete(positive.keys().next().value!);
+  }
+
+  return {
+    async isSubscribed(hostSubdomain) {
+      let subdomain: string;
+      try {
+        subdomain = normaliseSubdomain(hostSubdomain);
+      } catch {
+        // TENANT_HOST_PATTERN may capture anything (`a.b`, `-x`); no zone can have such a subdomain.
+        return false;
+      }
+      const expires = positive.get(subdomain);
+      if (expires !== undefined) {
+        if (expires > now()) {
+          positive.delete(subdomain);
+          positive.set(subdomain, expires);
+          return true;
+        }
+        positive.delete(subdomain);
+      }
+      let pending = inFlight.get(subdomain);
+      if (!pending) {
+        pending = lookup(subdomain).finally(() => inFlight.delete(subdomain));
+        inFlight.set(subdomain, pending);
+      }
+      const subscribed = await pending;
+      if (subscribed && ttlMs > 0) remember(subdomain);
+      return subscribed;
+    },
+    forget(subdomain) {
+      positive.delete(subdomain.toLowerCase());
+    },
+    get size() {
+      return positive.size;
+    },
+  };
+}

@@ -1,0 +1,373 @@
+/**
+ * Tenant provisioning: what a SaaS subscription does to the identity zones (REFERENCE.md §7, issue 5).
+ * The callbacks (./callbacks.ts) and the CLI (./cli.ts) both go through this one service.
+ *
+ * A subscription of tenant T with subdomain S:
+ *   - creates zone T at S (zone id = subscribedTenantId, as XSUAA names a subscriber's zone by its
+ *     tenant id), or adopts it when it already exists with that subdomain;
+ *   - subscribes the application in it, which makes its scopes, role templates and role collections
+ *     available there (REFERENCE.md §5);
+ *   - gives the subscribing user (`userInfo`) the administrator role collection.
+ * An unsubscription deletes the zone with its users, revokes the tenant's gateway sessions and its
+ * signing keys, and leaves nothing of the tenant usable (see `unsubscribe`).
+ *
+ * Key layout (under `prov:`):
+ *   prov:tenant:<tenantId>   TenantRecord     index prov:tenants
+ *   prov:lock:<tenantId>     per-tenant lock (a registry retry racing its own first attempt)
+ * The record is written before the zone and deleted after everything else, so a subscription or an
+ * unsubscription that failed half-way is finished by the registry's retry of the same call.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Storage } from '../storage/types.js';
+import { normaliseSubdomain } from '../zones/directory/directory.js';
+import { DirectoryError } from '../zones/directory/errors.js';
+import type { Application, User, Zone, ZoneDirectory } from '../zones/directory/types.js';
+import { ProvisioningError } from './errors.js';
+
+/** The subscribing user as the SaaS registry describes it (`userInfo`). */
+export interface SubscriberInfo {
+  userName: string;
+  email?: string;
+  givenName?: string;
+  familyName?: string;
+  /** The identity provider the user comes from (XSUAA's `origin`); default `sap.default`. */
+  origin?: string;
+}
+
+export interface SubscriptionInput {
+  /** `subscribedTenantId`; becomes the zone id. */
+  tenantId: string;
+  /** `subscribedSubdomain`; the zone's and the tenant host's subdomain. */
+  subdomain: string;
+  /** `CREATE` (default) or `UPDATE`. */
+  eventType?: 'CREATE' | 'UPDATE';
+  userInfo?: SubscriberInfo;
+  /**
+   * Initial password of the subscribing user. The SaaS registry never sends one (the subscriber
+   * authenticates at their identity provider); the CLI passes a generated one for self-hosted use.
+   */
+  adminPassword?: string;
+  globalAccountId?: string;
+  subscriptionAppName?: string;
+}
+
+export interface SubscriptionResult {
+  /** The tenant's application URL (what the callback answers). */
+  url: string;
+  tenantId: string;
+  subdomain: string;
+  /** True if this call created the zone (false: it existed, the call was a repeat or an update). */
+  created: boolean;
+  /** The subscribing user, if `userInfo` named one with an e-mail address. */
+  admin?: { userName: string; created: boolean };
+}
+
+export interface Tenant {
+  tenantId: string;
+  subdomain: string;
+  url: string;
+  /** When provisioning first subscribed it; absent for zones subscribed by other means. */
+  subscribedAt?: string;
+  updatedAt?: string;
+  globalAccountId?: string;
+  admin?: string;
+}
+
+export interface UnsubscribeResult {
+  /** False when there was nothing to remove (an unknown tenant: a no-op). */
+  removed: boolean;
+  subdomain?: string;
+}
+
+export interface Provisioning {
+  readonly application: Application;
+  subscribe(input: SubscriptionInput): Promise<SubscriptionResult>;
+  unsubscribe(tenantId: string): Promise<UnsubscribeResult>;
+  listTenants(): Promise<Tenant[]>;
+  /** A subscribed tenant by id or subdomain. */
+  findTenant(idOrSubdomain: string): Promise<Tenant | undefined>;
+  tenantUrlFor(subdomain: string): string;
+}
+
+export interface ProvisioningOptions {
+  directory: ZoneDirectory;
+  storage: Storage;
+  /** The registered `shared` application tenants subscribe to. */
+  application: Application;
+  /** One of the application's role collections, given to the subscribing user. */
+  adminRoleCollection: string;
+  tenantUrlFor(subdomain: string): string;
+  /** Destroys the tenant's gateway sessions on every instance (src/sessions/store.ts). */
+  revokeTenantSessions?: (subdomain: string) => Promise<void>;
+  /** Removes the zone's signing keys (the identity server's `keys.deleteKeys`). */
+  deleteZoneKeys?: (zoneId: string) => Promise<void>;
+  logger: Logger;
+  now?: () => Date;
+}
+
+interface TenantRecord {
+  tenantId: string;
+  subdomain: string;
+  subscribedAt: string;
+  updatedAt: string;
+  globalAccountId?: string;
+  subscriptionAppName?: string;
+  admin?: string;
+}
+
+const LOCK_TTL_MS = 30_000;
+const LOCK_WAIT_MS = 10_000;
+// Zone ids are SaaS tenant ids (GUIDs); the directory's own rule, checked here to answer with a 400.
+const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+const recordKey = (tenantId: string) => `prov:tenant:${tenantId}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function invalid(message: string): ProvisioningError {
+  return new ProvisioningError('ZG_ERR_TENANT_INVALID', message);
+}
+
+/** The tenant id as the directory keys it, or a 400. */
+export function normaliseTenantId(value: unknown): string {
+  if (typeof value !== 'string' || !TENANT_ID.test(value.toLowerCase())) {
+    throw invalid('The tenant id must be a GUID (1 to 64 of a-z, 0-9 and "-", starting with a letter or digit)');
+  }
+  return value.toLowerCase();
+}
+
+function subdomainOf(value: unknown): string {
+  try {
+    return normaliseSubdomain(value);
+  } catch (err) {
+    throw invalid(err instanceof DirectoryError ? err.message : 'The subdomain is invalid');
+  }
+}
+
+/**
+ * The input with tenant id and subdomain normalised, or a 400 (ZG_ERR_TENANT_INVALID). The callbacks
+ * call it before answering 202, so a malformed request is refused at once, not reported later.
+ */
+export function checkSubscription(input: SubscriptionInput): SubscriptionInput & { eventType: 'CREATE' | 'UPDATE' } {
+  if (typeof input !== 'object' || input === null) throw invalid('The subscription must be an object');
+  const tenantId = normaliseTenantId(input.tenantId);
+  const subdomain = subdomainOf(input.subdomain);
+  const eventType = input.eventType ?? 'CREATE';
+  if (eventType !== 'CREATE' && eventType !== 'UPDATE') throw invalid('eventType must be CREATE or UPDATE');
+  const info = input.userInfo;
+  if (info !== undefined) {
+    if (typeof info !== 'object' || info === null) throw invalid('userInfo must be an object');
+    if (typeof info.userName !== 'string' || info.userName.trim() === '') throw invalid('userInfo.userName must be a non-empty string');
+  }
+  return { ...input, tenantId, subdomain, eventType };
+}
+
+/** Directory refusals of the caller's input become 400s; the rest propagates (storage outages: 503). */
+function translate(err: unknown): unknown {
+  if (err instanceof DirectoryError) {
+    if (err.code === 'INVALID_INPUT' || err.code === 'ROLE_COLLECTION_UNKNOWN') return invalid(err.message);
+    if (err.code === 'ZONE_IN_USE') return new ProvisioningError('ZG_ERR_TENANT_CONFLICT', err.message, { cause: err });
+    if (err.code === 'BUSY') return new ProvisioningError('ZG_ERR_TENANT_BUSY', err.message, { cause: err });
+  }
+  return err;
+}
+
+export function createProvisioning(options: ProvisioningOptions): Provisioning {
+  const { directory, storage, application, adminRoleCollection, logger } = options;
+  const now = options.now ?? (() => new Date());
+  // Validated at construction, so a misconfiguration stops the start rather than the first subscriber.
+  if (application.tenantMode !== 'shared') {
+    throw new RangeError(`${application.xsappname} has tenant-mode "${application.tenantMode}"; tenants can only subscribe to a "shared" application`);
+  }
+  if (!application.roleCollections.some((c) => c.name === adminRoleCollection)) {
+    throw new RangeError(
+      `The administrator role collection "${adminRoleCollection}" is not one of ${application.xsappname}'s: ${application.roleCollections.map((c) => c.name).join(', ') || '(none)'}`,
+    );
+  }
+
+  const readRecord = async (tenantId: string): Promise<TenantRecord | undefined> => {
+    const raw = await storage.get(recordKey(tenantId));
+    return raw === undefined ? undefined : (JSON.parse(raw) as TenantRecord);
+  };
+
+  /**
+   * Serialises the calls for one tenant across instances: the SaaS registry retries a callback that
+   * timed out while the first attempt may still be running.
+   */
+  async function withTenantLock<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+    const key = `prov:lock:${tenantId}`;
+    const owner = randomUUID();
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    while (!(await storage.setIfAbsent(key, owner, { ttlMs: LOCK_TTL_MS }))) {
+      if (Date.now() > deadline) throw new ProvisioningError('ZG_ERR_TENANT_BUSY', `Tenant ${tenantId} is being changed by another request; try again`);
+      await sleep(10 + Math.random() * 40);
+    }
+    try {
+      return await fn();
+    } finally {
+      await storage.deleteIfEquals(key, owner);
+    }
+  }
+
+  async function ensureAdmin(zone: Zone, info: SubscriberInfo, input: SubscriptionInput): Promise<SubscriptionResult['admin']> {
+    // The zone needs an e-mail address for every user; XSUAA's subscriber userName usually is one.
+    const email = info.email ?? (info.userName.includes('@') ? info.userName : undefined);
+    if (email === undefined) {
+      logger.warn('subscribing user has no e-mail address; no administrator created', { tenantId: zone.id });
+      return undefined;
+    }
+    const existing: User | undefined = await directory.getUserByName(zone.id, info.userName);
+    if (!existing) {
+      await directory.createUser(zone.id, {
+        userName: info.userName,
+        email,
+        ...(info.givenName !== undefined ? { givenName: info.givenName } : {}),
+        ...(info.familyName !== undefined ? { familyName: info.familyName } : {}),
+        ...(info.origin !== undefined ? { origin: info.origin } : {}),
+        ...(input.adminPassword !== undefined ? { password: input.adminPassword } : {}),
+        roleCollections: [adminRoleCollection],
+      });
+      return { userName: info.userName, created: true };
+    }
+    // UPDATE restores the administrator's role collection; a repeated CREATE changes nothing.
+    if (input.eventType === 'UPDATE' && !existing.roleCollections.includes(adminRoleCollection)) {
+      await directory.assignRoleCollection(zone.id, existing.id, adminRoleCollection);
+    }
+    return { userName: existing.userName, created: false };
+  }
+
+  async function subscribe(input: SubscriptionInput): Promise<SubscriptionResult> {
+    const { tenantId, subdomain, eventType, userInfo: info } = checkSubscription(input);
+    if (tenantId === application.providerZoneId) {
+      throw new ProvisioningError('ZG_ERR_TENANT_CONFLICT', `Tenant ${tenantId} is the provider of ${application.xsappname}; it cannot subscribe to its own application`);
+    }
+
+    try {
+      return await withTenantLock(tenantId, async () => {
+        const existing = await directory.getZone(tenantId);
+        if (existing && existing.subdomain !== subdomain) {
+          // BTP does not let a subaccount with subscriptions change its subdomain; neither do we.
+          throw new ProvisioningError(
+            'ZG_ERR_TENANT_CONFLICT',
+            `Tenant ${tenantId} is subscribed with subdomain "${existing.subdomain}", not "${subdomain}"; a subdomain cannot change while subscribed`,
+          );
+        }
+        if (!existing) {
+          const holder = await directory.getZoneBySubdomain(subdomain);
+          if (holder) throw subdomainTaken(subdomain);
+        }
+
+        const stamp = now().toISOString();
+        const previous = await readRecord(tenantId);
+        const record: TenantRecord = {
+          ...previous,
+          tenantId,
+          subdomain,
+          subscribedAt: previous?.subscribedAt ?? stamp,
+          updatedAt: previous && eventType === 'CREATE' ? previous.updatedAt : stamp,
+          ...(input.globalAccountId !== undefined ? { globalAccountId: input.globalAccountId } : {}),
+          ...(input.subscriptionAppName !== undefined ? { subscriptionAppName: input.subscriptionAppName } : {}),
+          ...(info ? { admin: previous?.admin ?? info.userName } : {}),
+        };
+        // Written first: it marks the zone as provisioning's, so a DELETE can clean up a failed CREATE.
+        if (!previous || JSON.stringify(previous) !== JSON.stringify(record)) {
+          await storage.set(recordKey(tenantId), JSON.stringify(record));
+          await storage.addToIndex('prov:tenants', tenantId);
+        }
+
+        let zone = existing;
+        if (!zone) {
+          try {
+            zone = await directory.createZone({ id: tenantId, subdomain });
+          } catch (err) {
+            if (err instanceof DirectoryError && err.code === 'ZONE_SUBDOMAIN_TAKEN') {
+              // Lost a race for the subdomain against another tenant: leave no record behind.
+              if (!previous) {
+                await storage.delete(recordKey(tenantId));
+                await storage.removeFromIndex('prov:tenants', tenantId);
+              }
+              throw subdomainTaken(subdomain);
+            }
+            throw err;
+          }
+        }
+        await directory.subscribe(application, zone.id);
+        const admin = info ? await ensureAdmin(zone, info, { ...input, eventType }) : undefined;
+        logger.info(existing ? 'tenant subscription confirmed' : 'tenant subscribed', { tenantId, subdomain, eventType });
+        return { url: options.tenantUrlFor(subdomain), tenantId, subdomain, created: !existing, ...(admin ? { admin } : {}) };
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  function subdomainTaken(subdomain: string): ProvisioningError {
+    return new ProvisioningError(
+      'ZG_ERR_TENANT_SUBDOMAIN_TAKEN',
+      `The subdomain "${subdomain}" is already used by another tenant of this application; choose another subdomain`,
+    );
+  }
+
+  async function unsubscribe(tenantIdInput: string): Promise<UnsubscribeResult> {
+    const tenantId = normaliseTenantId(tenantIdInput);
+    if (tenantId === application.providerZoneId) {
+      throw new ProvisioningError('ZG_ERR_TENANT_CONFLICT', `Tenant ${tenantId} is the provider of ${application.xsappname}; it cannot be unsubscribed`);
+    }
+    try {
+      return await withTenantLock(tenantId, async () => {
+        const record = await readRecord(tenantId);
+        const zone = await directory.getZone(tenantId);
+        const subscribed = zone !== undefined && (await directory.isClientAllowedInZone(application, zone.id));
+        // A zone that is neither subscribed nor created by provisioning is someone else's: not ours to delete.
+        if (!record && !subscribed) return { removed: false };
+        const subdomain = zone?.subdomain ?? record!.subdomain;
+
+        // The zone goes first: its host answers 404 and its x-zid is unknown at once, so no code,
+        // refresh token or SSO session of it can be redeemed, and its users are gone (a later
+        // subscription of the same tenant gets new user ids, which old refresh tokens never match).
+        if (zone) await directory.deleteZone(zone.id);
+        // Access tokens already issued stop verifying once the keys are gone (a later subscription
+        // gets a fresh key set, so they never verify again).
+        await options.deleteZoneKeys?.(tenantId);
+        await options.revokeTenantSessions?.(subdomain);
+        await storage.delete(recordKey(tenantId));
+        await storage.removeFromIndex('prov:tenants', tenantId);
+        logger.info('tenant unsubscribed', { tenantId, subdomain });
+        return { removed: true, subdomain };
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  function toTenant(zone: Zone, record: TenantRecord | undefined): Tenant {
+    return {
+      tenantId: zone.id,
+      subdomain: zone.subdomain,
+      url: options.tenantUrlFor(zone.subdomain),
+      ...(record ? { subscribedAt: record.subscribedAt, updatedAt: record.updatedAt } : {}),
+      ...(record?.globalAccountId !== undefined ? { globalAccountId: record.globalAccountId } : {}),
+      ...(record?.admin !== undefined ? { admin: record.admin } : {}),
+    };
+  }
+
+  async function listTenants(): Promise<Tenant[]> {
+    const ids = await directory.listSubscriptions(application);
+    const tenants = await Promise.all(
+      ids.map(async (id) => {
+        const [zone, record] = await Promise.all([directory.getZone(id), readRecord(id)]);
+        return zone ? toTenant(zone, record) : undefined;
+      }),
+    );
+    return tenants.filter((t): t is Tenant => t !== undefined).sort((a, b) => a.subdomain.localeCompare(b.subdomain));
+  }
+
+  async function findTenant(idOrSubdomain: string): Promise<Tenant | undefined> {
+    const key = idOrSubdomain.toLowerCase();
+    const zone = (await directory.getZoneBySubdomain(key)) ?? (TENANT_ID.test(key) ? await directory.getZone(key) : undefined);
+    if (!zone || zone.id === application.providerZoneId || !(await directory.isClientAllowedInZone(application, zone.id))) return undefined;
+    return toTenant(zone, await readRecord(zone.id));
+  }
+
+  return { application, subscribe, unsubscribe, listTenants, findTenant, tenantUrlFor: options.tenantUrlFor };
+}
