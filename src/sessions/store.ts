@@ -1,0 +1,299 @@
+import session from 'express-session';
+import type { SessionData } from 'express-session';
+import type { Logger } from '../log.js';
+import type { Storage } from '../storage/types.js';
+import type { Keyring } from './crypto.js';
+import './types.js';
+
+export interface SessionStoreOptions {
+  storage: Storage;
+  keyring: Keyring;
+  /** Idle timeout for a session whose cookie has no expiry (default 15 min, SAP's `SESSION_TIMEOUT` default). */
+  idleTimeoutMs?: number;
+  /** A session older than this is gone whatever its activity (default 8 h). */
+  absoluteLifetimeMs?: number;
+  /** Top-level session fields sealed before storage (default `['tokens']`). */
+  secretFields?: readonly string[];
+  /**
+   * A touch rewrites the stored copy only when that would extend its life by at least this much
+   * (default 60 s), so an active session costs no storage write per request. The price: a session
+   * may end up to this much before its idle timeout.
+   */
+  touchAfterMs?: number;
+  logger?: Logger;
+}
+
+/** The stored form of one session; `sealed` holds the secret fields, each sealed on its own. */
+interface StoredSession {
+  v: 1;
+  createdAt: number;
+  /** When the storage TTL ends: the idle deadline or the absolute one, whichever comes first. */
+  expiresAt: number;
+  tenant?: string;
+  data: Record<string, unknown>;
+  sealed: Record<string, string>;
+}
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+const DEFAULT_IDLE_MS = 15 * 60_000;
+const DEFAULT_ABSOLUTE_MS = 8 * 60 * 60_000;
+// Fields the store manages itself; a secret field of one of these names would be lost or misread.
+const RESERVED = new Set(['cookie', 'tenant', 'createdAt', 'storedUntil']);
+const BATCH = 100;
+
+const sessionKey = (sid: string) => `sess:${sid}`;
+// Tenant index: one set per tenant and time bucket (bucket width = absolute lifetime), plus a
+// per-tenant registry of buckets. Live sessions were created within the last lifetime, so they sit in
+// the newest buckets; older buckets are dropped whole when a session is created, which bounds the
+// index without a scan (storage sets have no per-member TTL, and expired sessions never call destroy).
+const bucketIndex = (tenant: string, bucket: number) => `sess-tenant:${tenant}:${bucket}`;
+const bucketRegistry = (tenant: string) => `sess-tenant-buckets:${tenant}`;
+// The session id and the field name as additional data: a sealed value moved to another session, or
+// to another field of the same session, does not open.
+const aadOf = (sid: string, field: string) => JSON.stringify(['zonegate-session', sid, field]);
+
+/**
+ * express-session store over the Storage contract (SQLite embedded or Redis shared), so any gateway
+ * instance serves any session without sticky routing.
+ *
+ * - TTL: the cookie's expiry (idle timeout; express-session moves it on every request and calls
+ *   `touch`), capped by an absolute lifetime counted from the session's creation; a session id
+ *   regenerated at login starts a new lifetime.
+ * - Secret fields are sealed with the keyring, bound to the session id; a session whose secrets do
+ *   not open (key removed from the ring, tampering) is treated as absent: the user logs in again.
+ * - Storage errors (ZG_ERR_STORAGE_UNAVAILABLE) reach the callback unchanged; express-session passes
+ *   them to `next(err)` and the gateway answers 503.
+ */
+export class StorageSessionStore extends session.Store {
+  readonly #storage: Storage;
+  readonly #keyring: Keyring;
+  readonly #idleMs: number;
+  readonly #absoluteMs: number;
+  readonly #secretFields: readonly string[];
+  readonly #touchAfterMs: number;
+  readonly #logger: Logger | undefined;
+
+  constructor(options: SessionStoreOptions) {
+    super();
+    this.#storage = options.storage;
+    this.#keyring = options.keyring;
+    this.#idleMs = positive('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_IDLE_MS);
+    this.#absoluteMs = positive('absoluteLifetimeMs', options.absoluteLifetimeMs ?? DEFAULT_ABSOLUTE_MS);
+    this.#touchAfterMs = options.touchAfterMs ?? 60_000;
+    if (!Number.isFinite(this.#touchAfterMs) || this.#touchAfterMs < 0) {
+      throw new RangeError(`touchAfterMs must be a finite number >= 0, got ${this.#touchAfterMs}`);
+    }
+    this.#secretFields = [...(options.secretFields ?? ['tokens'])];
+    for (const field of this.#secretFields) {
+      if (RESERVED.has(field)) throw new RangeError(`"${field}" is managed by the session store and cannot be a secret field`);
+    }
+    this.#logger = options.logger;
+  }
+
+  override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    settle(this.#read(sid), (err, value) => callback(err ?? null, err ? undefined : (value ?? null)));
+  }
+
+  override set(sid: string, sess: SessionData, callback?: Callback): void {
+    settle(this.#write(sid, sess), callback);
+  }
+
+  override destroy(sid: string, callback?: Callback): void {
+    settle(this.#destroy(sid), callback);
+  }
+
+  // express-session calls touch with an error-first callback (it passes `err` to next()); the
+  // published typings omit the argument.
+  override touch(sid: string, sess: SessionData, callback?: Callback): void {
+    settle(this.#touch(sid, sess), callback);
+  }
+
+  /** Ids of the live sessions established for `tenant`, in no particular order. */
+  async sessionsOfTenant(tenant: string): Promise<string[]> {
+    const live: string[] = [];
+    for (const batch of chunks(await this.#indexedIds(tenant), BATCH)) {
+      const records = await Promise.all(batch.map((sid) => this.#storage.get(sessionKey(sid))));
+      batch.forEach((sid, i) => {
+        const record = parseRecord(records[i]);
+        if (record && record.tenant === tenant && isLive(record, Date.now(), this.#absoluteMs)) live.push(sid);
+      });
+    }
+    return live;
+  }
+
+  /** Ends every session of `tenant` (unsubscription) and drops its index; resolves with how many were live. */
+  async destroyTenantSessions(tenant: string): Promise<number> {
+    const buckets = await this.#storage.listIndex(bucketRegistry(tenant));
+    let destroyed = 0;
+    for (const batch of chunks(await this.#indexedIds(tenant, buckets), BATCH)) {
+      const results = await Promise.all(
+        batch.map(async (sid) => {
+          const record = parseRecord(await this.#storage.get(sessionKey(sid)));
+          // A session that moved to another tenant is indexed there too; it is not this tenant's.
+          if (record?.tenant !== tenant) return false;
+          return (await this.#storage.delete(sessionKey(sid))) && isLive(record, Date.now(), this.#absoluteMs);
+        }),
+      );
+      destroyed += results.filter(Boolean).length;
+    }
+    await Promise.all(buckets.map((b) => this.#storage.deleteIndex(bucketIndex(tenant, Number(b)))));
+    await this.#storage.deleteIndex(bucketRegistry(tenant));
+    return destroyed;
+  }
+
+  async #read(sid: string): Promise<SessionData | null> {
+    const record = parseRecord(await this.#storage.get(sessionKey(sid)));
+    if (record === undefined) return null;
+    if (!isLive(record, Date.now(), this.#absoluteMs)) return null;
+    const data: Record<string, unknown> = { ...record.data };
+    for (const [field, sealed] of Object.entries(record.sealed)) {
+      const text = this.#keyring.open(sealed, aadOf(sid, field));
+      if (text === undefined) {
+        // Never log the session id: it is a credential.
+        this.#logger?.warn('A stored session could not be opened (unknown key or altered data); treated as absent', {
+          field,
+          keyIds: this.#keyring.keyIds,
+        });
+        return null;
+      }
+      data[field] = JSON.parse(text);
+    }
+    data['createdAt'] = record.createdAt;
+    data['storedUntil'] = record.expiresAt;
+    return data as unknown as SessionData;
+  }
+
+  async #write(sid: string, sess: SessionData): Promise<void> {
+    const now = Date.now();
+    const isNew = typeof sess.createdAt !== 'number';
+    const createdAt = isNew ? now : sess.createdAt!;
+    const expiresAt = Math.min(cookieDeadline(sess) ?? now + this.#idleMs, createdAt + this.#absoluteMs);
+    if (expiresAt <= now) {
+      await this.#destroy(sid);
+      return;
+    }
+    // Session objects serialise through toJSON (the cookie) and drop their non-enumerable req/id.
+    const data = JSON.parse(JSON.stringify(sess)) as Record<string, unknown>;
+    delete data['createdAt'];
+    delete data['storedUntil'];
+    const sealed: Record<string, string> = {};
+    for (const field of this.#secretFields) {
+      if (data[field] === undefined) continue;
+      sealed[field] = this.#keyring.seal(JSON.stringify(data[field]), aadOf(sid, field));
+      delete data[field];
+    }
+    const tenant = typeof sess.tenant === 'string' ? sess.tenant : undefined;
+    const record: StoredSession = { v: 1, createdAt, expiresAt, ...(tenant === undefined ? {} : { tenant }), data, sealed };
+    await Promise.all([
+      this.#storage.set(sessionKey(sid), JSON.stringify(record), { ttlMs: expiresAt - now }),
+      tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
+    ]);
+    // Kept on the live session object, so later writes in this request and touches know them.
+    sess.createdAt = createdAt;
+    sess.storedUntil = expiresAt;
+  }
+
+  async #touch(sid: string, sess: SessionData): Promise<void> {
+    const now = Date.now();
+    const wanted = Math.min(cookieDeadline(sess) ?? now + this.#idleMs, (sess.createdAt ?? now) + this.#absoluteMs);
+    if (typeof sess.storedUntil === 'number' && wanted - sess.storedUntil < this.#touchAfterMs) return;
+    // Rewrites the stored copy as it is, not `sess`: this request did not change the session, and a
+    // concurrent request may have (a token refresh) since this one read it.
+    const record = parseRecord(await this.#storage.get(sessionKey(sid)));
+    if (record === undefined) return;
+    const expiresAt = Math.min(wanted, record.createdAt + this.#absoluteMs);
+    if (expiresAt <= record.expiresAt) return;
+    if (expiresAt <= now) {
+      await this.#storage.delete(sessionKey(sid));
+      return;
+    }
+    await this.#storage.set(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now });
+    sess.storedUntil = expiresAt;
+  }
+
+  async #destroy(sid: string): Promise<void> {
+    const record = parseRecord(await this.#storage.take(sessionKey(sid)));
+    if (record?.tenant !== undefined) {
+      await this.#storage.removeFromIndex(bucketIndex(record.tenant, this.#bucketOf(record.createdAt)), sid);
+    }
+  }
+
+  async #index(tenant: string, sid: string, createdAt: number, isNew: boolean): Promise<void> {
+    const bucket = this.#bucketOf(createdAt);
+    await Promise.all([
+      this.#storage.addToIndex(bucketIndex(tenant, bucket), sid),
+      this.#storage.addToIndex(bucketRegistry(tenant), String(bucket)),
+    ]);
+    if (!isNew) return;
+    // Buckets older than two lifetimes hold only dead sessions (one bucket of slack for clock skew
+    // between instances).
+    const stale = (await this.#storage.listIndex(bucketRegistry(tenant))).map(Number).filter((b) => b < bucket - 2);
+    await Promise.all(
+      stale.map(async (b) => {
+        await this.#storage.deleteIndex(bucketIndex(tenant, b));
+        await this.#storage.removeFromIndex(bucketRegistry(tenant), String(b));
+      }),
+    );
+  }
+
+  async #indexedIds(tenant: string, buckets?: string[]): Promise<string[]> {
+    const names = buckets ?? (await this.#storage.listIndex(bucketRegistry(tenant)));
+    const members = await Promise.all(names.map((b) => this.#storage.listIndex(bucketIndex(tenant, Number(b)))));
+    return [...new Set(members.flat())];
+  }
+
+  #bucketOf(createdAt: number): number {
+    return Math.floor(createdAt / this.#absoluteMs);
+  }
+}
+
+/** Calls an error-first callback once, outside the promise chain (a throwing callback is not retried as an error). */
+function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): void {
+  promise.then(
+    (value) => process.nextTick(() => callback?.(null, value)),
+    (err: unknown) => process.nextTick(() => callback?.(err)),
+  );
+}
+
+function cookieDeadline(sess: SessionData): number | undefined {
+  const expires: unknown = sess.cookie?.expires;
+  if (expires instanceof Date) return expires.getTime();
+  if (typeof expires === 'string') {
+    const at = Date.parse(expires);
+    return Number.isNaN(at) ? undefined : at;
+  }
+  return undefined;
+}
+
+function isLive(record: StoredSession, now: number, absoluteMs: number): boolean {
+  return record.expiresAt > now && record.createdAt + absoluteMs > now;
+}
+
+function parseRecord(raw: string | undefined): StoredSession | undefined {
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Partial<StoredSession>;
+  if (r.v !== 1 || typeof r.createdAt !== 'number' || typeof r.expiresAt !== 'number') return undefined;
+  if (typeof r.data !== 'object' || r.data === null || typeof r.sealed !== 'object' || r.sealed === null) return undefined;
+  if (r.tenant !== undefined && typeof r.tenant !== 'string') return undefined;
+  if (!Object.values(r.sealed).every((v) => typeof v === 'string')) return undefined;
+  return r as StoredSession;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive finite number of milliseconds, got ${value}`);
+  return value;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,371 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionData } from 'express-session';
+import { createMemoryLogger } from '../../src/log.js';
+import { createKeyring } from '../../src/sessions/crypto.js';
+import { StorageSessionStore } from '../../src/sessions/store.js';
+import type { SessionStoreOptions } from '../../src/sessions/store.js';
+import type { Storage } from '../../src/storage/types.js';
+import { request } from '../support/http.js';
+import {
+  fakeJwt,
+  promiseDestroy,
+  promiseGet,
+  promiseSet,
+  promiseTouch,
+  renewCookie,
+  sessionCookie,
+  sessionData,
+  sid,
+  startSessionApp,
+} from './helpers.js';
+
+export interface SessionSuiteBackend {
+  /** A NEW handle (own connection) to the SAME store on every call: stores on two handles act as two gateway instances. */
+  open(): Promise<Storage>;
+  /** Every value this run stored, as raw text (the database file's bytes, or every Redis key and member): what an attacker's dump sees. */
+  dump(): Promise<string>;
+}
+
+const KEY_1 = { id: 'k1', secret: 'first-session-key-secret-0123456789' };
+const KEY_2 = { id: 'k2', secret: 'second-session-key-secret-9876543210' };
+
+/**
+ * The session store against one storage backend (oauth2-proxy runs one session-store suite against
+ * each store). Timings use real clocks: the backends' TTLs are real.
+ */
+export function describeSessionStore(name: string, backend: SessionSuiteBackend): void {
+  describe(`StorageSessionStore on ${name}`, () => {
+    let storage: Storage;
+    let other: Storage;
+    const run = randomUUID().slice(0, 8);
+    let n = 0;
+    const tenant = (label: string) => `${label}-${run}-${++n}`;
+    const ring1 = createKeyring([KEY_1]);
+    const store = (options: Partial<SessionStoreOptions> = {}, on: Storage = storage) =>
+      new StorageSessionStore({ storage: on, keyring: ring1, ...options });
+
+    beforeAll(async () => {
+      storage = await backend.open();
+      other = await backend.open();
+    });
+    afterAll(async () => {
+      await Promise.all([storage.close(), other.close()]);
+    });
+
+    describe('round trip', () => {
+      it('stores and returns the session, to another instance on another connection as well', async () => {
+        const s = store();
+        const id = sid();
+        const tokens = { accessToken: fakeJwt('at'), refreshToken: 'rt-' + sid(), idToken: fakeJwt('id'), expiresAt: Date.now() + 600_000 };
+        const before = Date.now();
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens, csrfToken: 'csrf-1', returnTo: '/a?b=ü' } as Partial<SessionData>));
+        for (const reader of [s, store({}, other)]) {
+          const got = await promiseGet(reader, id);
+          expect(got).toMatchObject({ tenant: 'acme', tokens, csrfToken: 'csrf-1', returnTo: '/a?b=ü' });
+          expect(got!.createdAt).toBeGreaterThanOrEqual(before);
+          expect(got!.storedUntil).toBeGreaterThan(Date.now() + 50_000);
+          expect(typeof got!.cookie.expires).toBe('string');
+          expect(got!.cookie.originalMaxAge).toBeGreaterThan(59_000);
+        }
+      });
+
+      it('answers null for unknown ids and after destroy; destroying an unknown id is no error', async () => {
+        const s = store();
+        const id = sid();
+        expect(await promiseGet(s, id)).toBeNull();
+        await promiseSet(s, id, sessionData({ tenant: 'acme' }));
+        expect(await promiseGet(s, id)).not.toBeNull();
+        await promiseDestroy(store({}, other), id);
+        expect(await promiseGet(s, id)).toBeNull();
+        await promiseDestroy(s, id);
+        await promiseDestroy(s, sid());
+      });
+
+      it('keeps the creation time across writes and stamps it on the live session object', async () => {
+        const s = store();
+        const id = sid();
+        const fresh = sessionData({ tenant: 'acme' });
+        await promiseSet(s, id, fresh);
+        expect(typeof fresh.createdAt).toBe('number');
+        const loaded = (await promiseGet(s, id))!;
+        await sleep(20);
+        await promiseSet(s, id, { ...renewCookie(loaded), tenant: 'acme' });
+        expect((await promiseGet(s, id))!.createdAt).toBe(fresh.createdAt);
+      });
+
+      it('treats a record that is not a session as absent', async () => {
+        const s = store();
+        for (const raw of ['not json', '{"v":2}', 'null', '{"v":1,"createdAt":1,"expiresAt":"x","data":{},"sealed":{}}']) {
+          const id = sid();
+          await storage.set(`sess:${id}`, raw, { ttlMs: 60_000 });
+          expect(await promiseGet(s, id), raw).toBeNull();
+        }
+      });
+
+      it('refuses a secret field the store manages itself, and bad timings', () => {
+        expect(() => store({ secretFields: ['cookie'] })).toThrow(RangeError);
+        expect(() => store({ secretFields: ['createdAt'] })).toThrow(RangeError);
+        expect(() => store({ absoluteLifetimeMs: 0 })).toThrow(RangeError);
+        expect(() => store({ idleTimeoutMs: Number.NaN })).toThrow(RangeError);
+        expect(() => store({ touchAfterMs: -1 })).toThrow(RangeError);
+      });
+    });
+
+    describe('secrets at rest', () => {
+      it('a dump of the store holds no token, while the rest of the session is there', async () => {
+        const s = store({ secretFields: ['tokens', 'codeVerifier'] });
+        const id = sid();
+        const marker = `visible-marker-${randomUUID()}`;
+        const tokens = { accessToken: fakeJwt('access'), refreshToken: `refresh-${randomUUID()}`, idToken: fakeJwt('id') };
+        const verifier = `pkce-${randomUUID()}`;
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens, marker, codeVerifier: verifier } as Partial<SessionData>));
+
+        const raw = (await storage.get(`sess:${id}`))!;
+        expect(raw).toContain(marker);
+        const dump = await backend.dump();
+        // The dump must be able to show what the store holds, or the checks below prove nothing.
+        expect(dump).toContain(marker);
+        expect(dump).toContain(id);
+        for (const secret of [tokens.accessToken, tokens.refreshToken, tokens.idToken, verifier]) {
+          for (const part of secret.split('.')) {
+            expect(raw).not.toContain(part);
+            expect(dump).not.toContain(part);
+          }
+        }
+        expect(JSON.parse(raw).sealed.tokens).toMatch(/^v1\.k1\./);
+        expect(await promiseGet(s, id)).toMatchObject({ tokens, codeVerifier: verifier });
+      });
+
+      it('a sealed value that was altered, or moved from another session, makes the session absent', async () => {
+        const logger = createMemoryLogger();
+        const s = store({ logger });
+        const [a, b, c] = [sid(), sid(), sid()];
+        await promiseSet(s, a, sessionData({ tenant: 'acme', tokens: { accessToken: fakeJwt('victim') } }));
+        await promiseSet(s, b, sessionData({ tenant: 'acme', tokens: { accessToken: fakeJwt('attacker') } }));
+        const recordA = JSON.parse((await storage.get(`sess:${a}`))!);
+        const recordB = JSON.parse((await storage.get(`sess:${b}`))!);
+
+        // The attacker's session record with the victim's sealed tokens pasted in.
+        await storage.set(`sess:${b}`, JSON.stringify({ ...recordB, sealed: recordA.sealed }), { ttlMs: 60_000 });
+        expect(await promiseGet(s, b)).toBeNull();
+        // The victim's whole record under another id.
+        await storage.set(`sess:${c}`, JSON.stringify(recordA), { ttlMs: 60_000 });
+        expect(await promiseGet(s, c)).toBeNull();
+        // One character of the ciphertext changed in place.
+        const sealed: string = recordA.sealed.tokens;
+        const flipped = sealed.slice(0, -3) + (sealed.at(-3) === 'A' ? 'B' : 'A') + sealed.slice(-2);
+        await storage.set(`sess:${a}`, JSON.stringify({ ...recordA, sealed: { tokens: flipped } }), { ttlMs: 60_000 });
+        expect(await promiseGet(s, a)).toBeNull();
+        // Restored, it opens again: the refusals above were about the changes alone.
+        await storage.set(`sess:${a}`, JSON.stringify(recordA), { ttlMs: 60_000 });
+        expect((await promiseGet(s, a))?.tokens?.accessToken).toContain('.');
+        expect(logger.lines.some((l) => l.includes('could not be opened'))).toBe(true);
+        expect(logger.lines.join('\n')).not.toContain(a);
+      });
+
+      it('key rotation: old sessions open under a ring with a new key in front; without the old key they are absent', async () => {
+        const id = sid();
+        const tokens = { accessToken: fakeJwt('before-rotation') };
+        await promiseSet(store(), id, sessionData({ tenant: 'acme', tokens }));
+
+        const rotated = new StorageSessionStore({ storage: other, keyring: createKeyring([KEY_2, KEY_1]) });
+        const loaded = await promiseGet(rotated, id);
+        expect(loaded?.tokens).toEqual(tokens);
+        const onlyNew = new StorageSessionStore({ storage, keyring: createKeyring([KEY_2]) });
+        expect(await promiseGet(onlyNew, id)).toBeNull();
+
+        // The next write seals with the new key; then the new-only ring reads it and the old-only one does not.
+        await promiseSet(rotated, id, { ...loaded!, tokens: { accessToken: fakeJwt('after-rotation') } });
+        expect(JSON.parse((await storage.get(`sess:${id}`))!).sealed.tokens).toMatch(/^v1\.k2\./);
+        expect((await promiseGet(onlyNew, id))?.tokens?.accessToken).toBeDefined();
+        expect(await promiseGet(store(), id)).toBeNull();
+      });
+    });
+
+    describe('lifetime', () => {
+      it('ends a session when its cookie expires (idle timeout), in storage too', async () => {
+        const s = store();
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: 'acme' }, 300));
+        const ttl = await storage.ttl(`sess:${id}`);
+        expect(ttl).toBeGreaterThan(200);
+        expect(ttl).toBeLessThanOrEqual(300);
+        expect(await promiseGet(s, id)).not.toBeNull();
+        await sleep(450);
+        expect(await promiseGet(s, id)).toBeNull();
+        expect(await storage.get(`sess:${id}`)).toBeUndefined();
+      });
+
+      it('uses the idle timeout for a cookie without expiry, and caps every TTL at the absolute lifetime', async () => {
+        const id = sid();
+        await promiseSet(store({ idleTimeoutMs: 5_000 }), id, sessionData({}, null));
+        expect(await storage.ttl(`sess:${id}`)).toBeLessThanOrEqual(5_000);
+        expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(4_000);
+        const capped = sid();
+        await promiseSet(store({ absoluteLifetimeMs: 3_000 }), capped, sessionData({}, 3_600_000));
+        expect(await storage.ttl(`sess:${capped}`)).toBeLessThanOrEqual(3_000);
+        expect(await storage.ttl(`sess:${capped}`)).toBeGreaterThan(2_000);
+      });
+
+      it('touch extends the idle deadline but never beyond the absolute lifetime', async () => {
+        const s = store({ absoluteLifetimeMs: 2_000, touchAfterMs: 0 });
+        const id = sid();
+        const started = Date.now();
+        const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens: { accessToken: 't' } }, 800));
+        for (const t of [500, 1000, 1500]) {
+          await at(t);
+          const loaded = await promiseGet(s, id);
+          // Without the touches the session would have ended at 800 ms.
+          expect(loaded, `at ${t} ms`).not.toBeNull();
+          await promiseTouch(s, id, renewCookie(loaded!));
+        }
+        const ttl = (await storage.ttl(`sess:${id}`))!;
+        // After the touch at 1500 ms the idle deadline is 2300 ms; the absolute one (2000 ms) wins.
+        expect(ttl).toBeLessThanOrEqual(started + 2_000 - Date.now() + 5);
+        await at(2_150);
+        expect(await promiseGet(s, id)).toBeNull();
+        // A touch after the end does not bring it back.
+        await promiseTouch(s, id, sessionData({ tenant: 'acme', createdAt: started }, 800));
+        expect(await storage.get(`sess:${id}`)).toBeUndefined();
+      });
+
+      it('a write does not restart the absolute lifetime either', async () => {
+        const s = store({ absoluteLifetimeMs: 600 });
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: 'acme' }, 60_000));
+        await sleep(300);
+        const loaded = (await promiseGet(s, id))!;
+        await promiseSet(s, id, { ...renewCookie(loaded), tenant: 'acme' });
+        expect(await storage.ttl(`sess:${id}`)).toBeLessThanOrEqual(310);
+        await sleep(400);
+        expect(await promiseGet(s, id)).toBeNull();
+      });
+
+      it('touch skips the write while the stored copy is recent enough, and writes once it is not', async () => {
+        const s = store({ touchAfterMs: 10_000 });
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: 'acme' }, 30_000));
+        const loaded = (await promiseGet(s, id))!;
+        const marker = await storage.get(`sess:${id}`);
+        await storage.set(`sess:${id}`, marker!, { ttlMs: 20_000 });
+        // The stored copy claims to live until 30 s; a renewed 30 s cookie adds less than 10 s: no write.
+        await promiseTouch(s, id, renewCookie(loaded));
+        expect(await storage.ttl(`sess:${id}`)).toBeLessThanOrEqual(20_000);
+        // A 60 s cookie adds 30 s: written, with the new TTL.
+        const longer = renewCookie({ ...loaded, cookie: { ...loaded.cookie, originalMaxAge: 60_000 } } as SessionData);
+        await promiseTouch(s, id, longer);
+        expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(50_000);
+        expect(longer.storedUntil).toBeGreaterThan(Date.now() + 50_000);
+      });
+
+      it('touch with a stale copy keeps what a concurrent request wrote (e.g. refreshed tokens)', async () => {
+        const s = store({ touchAfterMs: 0 });
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens: { accessToken: 'old', refreshToken: 'old-rt' } }, 10_000));
+        const staleCopy = (await promiseGet(s, id))!;
+        // Another instance refreshes the tokens meanwhile.
+        const instance2 = store({}, other);
+        const fresh = (await promiseGet(instance2, id))!;
+        await promiseSet(instance2, id, { ...fresh, tokens: { accessToken: 'new', refreshToken: 'new-rt' } });
+        await sleep(20);
+        await promiseTouch(s, id, { ...staleCopy, cookie: sessionData({}, 20_000).cookie });
+        expect((await promiseGet(s, id))?.tokens).toEqual({ accessToken: 'new', refreshToken: 'new-rt' });
+        expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(15_000);
+      });
+    });
+
+    describe('tenant index', () => {
+      it('lists the live sessions of a tenant and destroys them on unsubscription, leaving other tenants alone', async () => {
+        const s = store();
+        const [acme, beta] = [tenant('acme'), tenant('beta')];
+        const [a1, a2, a3, b1, none, short] = [sid(), sid(), sid(), sid(), sid(), sid()];
+        await promiseSet(s, a1, sessionData({ tenant: acme }));
+        await promiseSet(store({}, other), a2, sessionData({ tenant: acme }));
+        await promiseSet(s, a3, sessionData({ tenant: acme }));
+        await promiseSet(s, b1, sessionData({ tenant: beta }));
+        await promiseSet(s, none, sessionData({}));
+        await promiseSet(s, short, sessionData({ tenant: acme }, 100));
+        await sleep(200);
+        expect((await s.sessionsOfTenant(acme)).sort()).toEqual([a1, a2, a3].sort());
+        await promiseDestroy(s, a3);
+        expect((await s.sessionsOfTenant(acme)).sort()).toEqual([a1, a2].sort());
+        expect(await s.sessionsOfTenant(tenant('unknown'))).toEqual([]);
+
+        expect(await store({}, other).destroyTenantSessions(acme)).toBe(2);
+        expect(await promiseGet(s, a1)).toBeNull();
+        expect(await promiseGet(s, a2)).toBeNull();
+        expect(await s.sessionsOfTenant(acme)).toEqual([]);
+        expect(await s.sessionsOfTenant(beta)).toEqual([b1]);
+        expect(await promiseGet(s, b1)).not.toBeNull();
+        expect(await promiseGet(s, none)).not.toBeNull();
+        expect(await s.destroyTenantSessions(acme)).toBe(0);
+      });
+
+      it('a session that moved to another tenant belongs to that tenant only', async () => {
+        const s = store();
+        const [from, to] = [tenant('from'), tenant('to')];
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: from }));
+        const loaded = (await promiseGet(s, id))!;
+        await promiseSet(s, id, { ...loaded, tenant: to });
+        expect(await s.sessionsOfTenant(from)).toEqual([]);
+        expect(await s.sessionsOfTenant(to)).toEqual([id]);
+        expect(await s.destroyTenantSessions(from)).toBe(0);
+        expect(await promiseGet(s, id)).not.toBeNull();
+      });
+
+      it('stays bounded: buckets older than two lifetimes are dropped when new sessions arrive', async () => {
+        const lifetime = 150;
+        const s = store({ absoluteLifetimeMs: lifetime });
+        const t = tenant('churn');
+        const buckets = new Set<number>();
+        const started = Date.now();
+        while (Date.now() - started < lifetime * 6) {
+          buckets.add(Math.floor(Date.now() / lifetime));
+          await promiseSet(s, sid(), sessionData({ tenant: t }));
+          await sleep(40);
+        }
+        expect(buckets.size).toBeGreaterThanOrEqual(5);
+        const registry = (await storage.listIndex(`sess-tenant-buckets:${t}`)).map(Number);
+        expect(registry.length).toBeLessThanOrEqual(3);
+        const newest = Math.max(...buckets);
+        for (const b of buckets) {
+          const members = await storage.listIndex(`sess-tenant:${t}:${b}`);
+          if (b < newest - 2) expect(members, `bucket ${b}`).toEqual([]);
+        }
+        // What is listed is exactly what still lives.
+        const live = await s.sessionsOfTenant(t);
+        for (const id of live) expect(await promiseGet(s, id)).not.toBeNull();
+        expect(live.length).toBeLessThanOrEqual(5);
+      });
+    });
+
+    describe('behind express-session over HTTP', () => {
+      it('the cookie carries only the signed id; the session follows it to a second instance; logout ends it', async () => {
+        const tokens = { accessToken: fakeJwt('http'), refreshToken: `rt-${randomUUID()}` };
+        const app1 = await startSessionApp(store({ touchAfterMs: 0 }), () => tokens);
+        const app2 = await startSessionApp(store({}, other), () => tokens);
+        try {
+          const login = await request(app1.port, { path: '/login?tenant=acme' });
+          const cookie = sessionCookie(login.headers['set-cookie'] as string[] | undefined)!;
+          expect(cookie).toMatch(/^zg\.sid=s%3A[A-Za-z0-9_-]+\.[A-Za-z0-9%/+]+$/);
+          for (const part of [...tokens.accessToken.split('.'), tokens.refreshToken]) expect(cookie).not.toContain(part);
+
+          const viaOther = await request(app2.port, { path: '/me', headers: { cookie } });
+          expect(viaOther.json()).toEqual({ tenant: 'acme', tokens });
+          // A cookie whose signature does not match is no session.
+          const forged = cookie.replace(/\.[^.]+$/, '.AAAA');
+          expect((await request(app1.port, { path: '/me', headers: { cookie: forged } })).json()).toEqual({ tenant: null, tokens: null });
+
+          expect((await request(app1.port, { path: '/logout', headers: { cookie } })).status).toBe(200);
+          expect((await request(app2.port, { path: '/me', headers: { cookie } })).json()).toEqual({ tenant: null, tokens: null });
+        } finally {
+          await Promise.all([app1.close(), app2.close()]);
+        }
+      });
+    });
+  });
+}
