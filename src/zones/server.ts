@@ -79,10 +79,21 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     throw new RangeError(`uaaDomain must be a host name without scheme or port, got ${JSON.stringify(options.uaaDomain)}`);
   }
   const codeTtlSeconds = options.codeTtlSeconds ?? 300;
-  if (codeTtlSeconds <= 0 || codeTtlSeconds > 300) throw new RangeError('codeTtlSeconds must be within 1..300 (RFC 6749 §4.1.2)');
   const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? 43200;
+  const throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
+  // Every problem at once, as for the configuration files.
+  const problems: string[] = [];
+  if (!(codeTtlSeconds > 0 && codeTtlSeconds <= 300)) problems.push('codeTtlSeconds must be within 1..300 (RFC 6749 §4.1.2)');
+  if (!(maxTokenValiditySeconds > 0)) problems.push('maxTokenValiditySeconds must be positive');
+  for (const [name, value] of Object.entries(throttle)) if (!(value >= 0)) problems.push(`throttle.${name} must be a non-negative number`);
+  if (throttle.lockAfter < 1) problems.push('throttle.lockAfter must be at least 1');
+  if (problems.length > 0) throw new RangeError(`Invalid identity server options:\n  ${problems.join('\n  ')}`);
   const now = options.now ?? Date.now;
   const logger = options.logger.child({ component: 'zones' });
+  const bareUrl = options.publicUrlFor();
+  if (bareUrl.startsWith('http:') && uaaDomain !== 'localhost' && !uaaDomain.endsWith('.localhost')) {
+    logger.warn('identity zones are served over plain http: SSO cookies are not Secure and tokens travel in clear', { uaaDomain });
+  }
   const keys = createKeyStore({ storage: options.storage, logger, maxTokenValiditySeconds, now });
 
   const services: ZoneServices = {
@@ -95,7 +106,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     codeTtlMs: codeTtlSeconds * 1000,
     loginTtlMs: (options.loginTtlSeconds ?? 600) * 1000,
     ssoTtlMs: (options.ssoTtlSeconds ?? 8 * 3600) * 1000,
-    throttle: { ...DEFAULT_THROTTLE, ...options.throttle },
+    throttle,
     maxTokenValiditySeconds,
     now,
   };
@@ -141,8 +152,8 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   });
 
   function notFound(req: IncomingMessage, res: ServerResponse, what: string): void {
-    if (prefersHtml(req)) sendHtml(res, 404, errorPage(undefined, 'Not found', what));
-    else sendJson(res, 404, { error: 'not_found', error_description: what });
+    if (prefersHtml(req)) sendHtml(res, 404, errorPage(undefined, 'Not found', what), { 'x-zonegate-error': 'not_found' });
+    else sendJson(res, 404, { error: 'not_found', error_description: what }, { 'x-zonegate-error': 'not_found' });
   }
 
   async function zoneEndpoint(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -232,7 +243,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     const path = (req.url ?? '/').split('?')[0]!;
     if (PAGE_PATHS.has(path) && prefersHtml(req)) {
       const message = oauthErr.expose ? oauthErr.message : 'Something went wrong. Please try again later.';
-      sendHtml(res, oauthErr.status, errorPage(undefined, 'Error', message));
+      sendHtml(res, oauthErr.status, errorPage(undefined, 'Error', message), { 'x-zonegate-error': oauthErr.error });
       return;
     }
     sendOAuthError(res, oauthErr);

@@ -39,6 +39,7 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   }
   const verdict = await checkThrottle(ctx, userName);
   if (verdict.locked) {
+    ctx.services.logger.warn('zone login refused: throttled', { zoneId: ctx.zone.id, clientIp: ctx.clientIp });
     again(429, lockedMessage(verdict.retryAfterSeconds));
     return;
   }
@@ -46,6 +47,8 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
 
   const user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
   if (!user) {
+    // No user name in the log line: a mistyped password often sits in that field.
+    ctx.services.logger.info('zone login failed', { zoneId: ctx.zone.id, clientIp: ctx.clientIp, clientId: pending.clientId });
     await recordFailure(ctx, userName);
     const after = await checkThrottle(ctx, userName);
     again(after.locked ? 429 : 401, after.locked ? lockedMessage(after.retryAfterSeconds) : BAD_CREDENTIALS);
