@@ -110,7 +110,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
     await storage.set(`login:${state}`, JSON.stringify(pending), { ttlMs: LOGIN_TTL_MS });
     const location = oidc.buildAuthorizationUrl(zone.config, {
       redirect_uri: redirectUri,
-      scope: 'openid',
+      // No `scope`: like SAP's approuter, ask for everything the user has for this client; XSUAA
+      // then narrows nothing and includes `openid` (REFERENCE.md §5).
       state,
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),

@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { readSettings } from '../../src/config/environment.js';
+import type { RoutesFile } from '../../src/config/types.js';
+import { validateRoutesDocument } from '../../src/config/routes.js';
+import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
+import { setUpLogin } from '../../src/login/index.js';
+import { createMemoryLogger } from '../../src/log.js';
+import { compileRouteTable } from '../../src/routing/route-table.js';
+import { createGateway, type Gateway } from '../../src/server/gateway.js';
+import { openStorage } from '../../src/storage/index.js';
+import type { Storage } from '../../src/storage/types.js';
+import type { Application, User } from '../../src/zones/directory/types.js';
+import { PASSWORD, security, startZones, type Harness } from '../zones/oauth/harness.js';
+import { hiddenFields, ScriptedBrowser } from './browser.js';
+
+export const LOGIN_ROUTES = {
+  authenticationMethod: 'route',
+  logout: { logoutEndpoint: '/logout', logoutPage: '/bye.html' },
+  routes: [
+    { source: '^/public/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' },
+    { source: '^/api/(.*)$', target: '/$1', destination: 'echo', scope: '$XSAPPNAME.Viewer' },
+    { source: '^/admin/(.*)$', target: '/admin/$1', destination: 'echo', scope: { GET: '$XSAPPNAME.Viewer', default: '$XSAPPNAME.Admin' } },
+    { source: '^/nocsrf/(.*)$', target: '/$1', destination: 'echo', csrfProtection: false },
+    { source: '^/user-api(.*)', target: '$1', service: 'sap-approuter-userapi' },
+  ],
+};
+
+export interface LoginStack {
+  zones: Harness;
+  app: Application;
+  secret: string;
+  users: { alice: User; bob: User; carol: User };
+  gateways: { port: number; gateway: Gateway; storage: Storage; logs: string[] }[];
+  /** `http://<tenant>.gw.localhost:<port of gateway i>` */
+  base(tenant: string, i?: number): string;
+  login(browser: ScriptedBrowser, tenant: string, userName: string, path?: string, i?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole login path over real HTTP: identity zones on their own server (uaadomain `localhost`,
+ * zones at `<tenant>.localhost`), an echo backend, and one or more gateways on
+ * `<tenant>.gw.localhost`, logging in exactly as against an external XSUAA.
+ */
+export async function startLoginStack(options: { instances?: number; redisUrl?: string; tokenValidity?: number; refreshAheadMs?: number; routes?: object } = {}): Promise<LoginStack> {
+  const zones = await startZones();
+  const { directory } = zones;
+  const { application: app, clientSecret: secret } = await directory.registerApplication(
+    security('gwapp', { redirectUris: ['http://*.gw.localhost:*/login/callback'], tokenValidity: options.tokenValidity }),
+    zones.provider.id,
+  );
+  await directory.subscribe(app, zones.acme.id);
+  await directory.subscribe(app, zones.globex.id);
+  const alice = await directory.assignRoleCollection(zones.acme.id, zones.alice.id, 'gwapp_Administrator');
+  const bob = await directory.assignRoleCollection(zones.acme.id, zones.bob.id, 'gwapp_Viewer');
+  const carol = await directory.assignRoleCollection(zones.globex.id, zones.carol.id, 'gwapp_Administrator');
+
+  const echo = createEchoBackend();
+  const echoUrl = await listenEcho(echo);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-login-'));
+  const credentials = { clientid: app.clientId, clientsecret: secret, url: zones.url('provider'), uaadomain: 'localhost', xsappname: app.instanceName };
+  const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo']) }).config as RoutesFile;
+  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }]) }, { cwd: dir });
+  const routes = compileRouteTable(routesFile, { destinations: new Map(settings.destinations.map((d) => [d.name, d])), baseDir: dir, xsappname: app.instanceName });
+
+  const gateways: LoginStack['gateways'] = [];
+  const prefix = `zonegate-test:login:${Date.now()}-${Math.random().toString(36).slice(2)}:`;
+  const sharedSqlite = path.join(dir, 'gateway.db');
+  for (let i = 0; i < (options.instances ?? 1); i++) {
+    const storage = options.redisUrl
+      ? await openStorage({ kind: 'redis', url: options.redisUrl, keyPrefix: prefix })
+      : await openStorage({ kind: 'sqlite', file: sharedSqlite });
+    const logger = createMemoryLogger('info');
+    const login = setUpLogin({
+      credentials,
+      storage,
+      routesFile,
+      sessionKeys: [{ id: 'k1', secret: 'test-session-key-0123456789-abcdefghijklmnop' }],
+      sessionTimeoutMinutes: 15,
+      refreshAheadMs: options.refreshAheadMs,
+      logger,
+    });
+    const gateway = createGateway({ settings, routesFile, routes, logger, storage, login });
+    const port = await gateway.listen(0, '127.0.0.1');
+    gateways.push({ port, gateway, storage, logs: logger.lines });
+  }
+  const base = (tenant: string, i = 0) => `http://${tenant}.gw.localhost:${gateways[i]!.port}`;
+
+  return {
+    zones,
+    app,
+    secret,
+    users: { alice, bob, carol },
+    gateways,
+    base,
+    async login(browser, tenant, userName, where = '/api/whoami', i = 0) {
+      const start = await browser.get(base(tenant, i) + where);
+      if (start.status !== 302) throw new Error(`expected a login redirect, got ${start.status}: ${start.text.slice(0, 200)}`);
+      const page = await browser.get(String(start.headers.location));
+      // The zone's SSO session logs a browser in silently the second time.
+      let callbackUrl = page.status === 302 ? String(page.headers.location) : undefined;
+      if (!callbackUrl) {
+        if (page.status !== 200) throw new Error(`login page answered ${page.status}: ${page.text.slice(0, 200)}`);
+        const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: userName, password: PASSWORD });
+        if (form.status !== 302) throw new Error(`login form answered ${form.status}: ${form.text.slice(0, 300)}`);
+        callbackUrl = String(form.headers.location);
+      }
+      const callback = await browser.get(callbackUrl);
+      if (callback.status !== 302) throw new Error(`callback answered ${callback.status}: ${callback.text.slice(0, 300)}`);
+    },
+    async close() {
+      for (const g of gateways) {
+        await g.gateway.shutdown();
+        await g.storage.close();
+      }
+      echo.closeAllConnections();
+      await new Promise((r) => (echo as http.Server).close(r));
+      await zones.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
