@@ -45,7 +45,9 @@ export interface LoginStack {
  * zones at `<tenant>.localhost`), an echo backend, and one or more gateways on
  * `<tenant>.gw.localhost`, logging in exactly as against an external XSUAA.
  */
-export async function startLoginStack(options: { instances?: number; redisUrl?: string; tokenValidity?: number; refreshAheadMs?: number; routes?: object } = {}): Promise<LoginStack> {
+export async function startLoginStack(
+  options: { instances?: number; redisUrl?: string; tokenValidity?: number; refreshAheadMs?: number; routes?: object; destinations?: { name: string; url: string }[] } = {},
+): Promise<LoginStack> {
   const zones = await startZones();
   const { directory } = zones;
   const { application: app, clientSecret: secret } = await directory.registerApplication(
@@ -62,8 +64,9 @@ export async function startLoginStack(options: { instances?: number; redisUrl?: 
   const echoUrl = await listenEcho(echo);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-login-'));
   const credentials = { clientid: app.clientId, clientsecret: secret, url: zones.url('provider'), uaadomain: 'localhost', xsappname: app.instanceName };
-  const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo']) }).config as RoutesFile;
-  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }]) }, { cwd: dir });
+  const extra = options.destinations ?? [];
+  const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo', ...extra.map((d) => d.name)]) }).config as RoutesFile;
+  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }, ...extra.map((d) => ({ ...d, forwardAuthToken: true }))]) }, { cwd: dir });
   const routes = compileRouteTable(routesFile, { destinations: new Map(settings.destinations.map((d) => [d.name, d])), baseDir: dir, xsappname: app.instanceName });
 
   const gateways: LoginStack['gateways'] = [];
