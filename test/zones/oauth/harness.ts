@@ -176,8 +176,11 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
         await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
       }
       await server.close();
-      await storage.close();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await storage.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
