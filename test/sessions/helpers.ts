@@ -72,6 +72,9 @@ export async function startSessionApp(store: StorageSessionStore, tokens: () => 
   });
   const server = http.createServer((req, res) => {
     const fail = (err: unknown) => {
+      // express-session reports a failed save or touch through next(err) after the response has
+      // begun; like Express's final handler, there is nothing left to answer then.
+      if (res.headersSent) return;
       const status = (err as { status?: number }).status ?? 500;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ code: (err as { code?: string }).code ?? 'unknown' }));
