@@ -221,3 +221,36 @@ describe('zonegate keys rotate', () => {
     expect(await run(['keys', 'rotate', '--zone', 'nowhere'])).toMatchObject({ code: 1, err: expect.stringContaining('No zone with subdomain "nowhere"') });
   });
 });
+
+describe('npm start (zonegate demo)', () => {
+  it('starts with nothing configured, prints the demo logins and zone URLs, and serves those zones', async () => {
+    const data = path.join(cwd, 'demo-data');
+    const child = spawn(process.execPath, [CLI, 'demo'], { cwd, env: { PATH: process.env.PATH ?? '', PORT: '0', ZONEGATE_DATA_DIR: data }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 20_000);
+        child.stdout.on('data', () => {
+          if (out.includes('Stop with Ctrl+C')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+      });
+      const port = Number(/http:\/\/localhost:(\d+)\/healthz/.exec(out)![1]);
+      for (const tenant of ['acme', 'globex']) expect(out).toContain(`http://${tenant}.auth.localhost:${port}/.well-known/openid-configuration`);
+      expect(out).toMatch(/admin\s+password demo-admin-pass\s+role collection "Demo Administrator"/);
+      expect(out).toMatch(/viewer\s+password demo-viewer-pass\s+role collection "Demo Viewer"/);
+      expect(out).toMatch(/warn.*ZONEGATE_SECRET_KEY is not set/);
+      const discovery = await request(port, { path: '/.well-known/openid-configuration', host: `globex.auth.localhost:${port}` });
+      expect(discovery.json().issuer).toBe(`http://globex.auth.localhost:${port}/oauth/token`);
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      expect((await exited)[0]).toBe(0);
+    }
+  });
+});

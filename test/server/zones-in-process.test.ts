@@ -11,6 +11,7 @@ import { requiredScopes } from '../../src/routing/route-table.js';
 import { loadConfiguration } from '../../src/server/configuration.js';
 import { startGateway, type RunningGateway } from '../../src/server/start.js';
 import type { Zone } from '../../src/zones/directory/types.js';
+import { DEMO_TENANTS, DEMO_USERS, seedDemoZones } from '../../src/demo/demo.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { request, type TestResponse } from '../support/http.js';
 
@@ -185,6 +186,27 @@ describe('zones in the gateway process', () => {
     expect(before).not.toContain(kid);
     const res = await tokenRequest(gw.port, `acme.${UAA}`, { grant_type: 'client_credentials', client_id: c.clientid, client_secret: c.clientsecret });
     expect(decodeProtectedHeader(res.json().access_token).kid).toBe(kid);
+  });
+
+  it('seeds the demo zones idempotently: subscribed, with users whose demo passwords and role collections work', async () => {
+    const directory = gw.running.directory!;
+    const c = gw.running.credentials!;
+    // acme exists and is subscribed already (beforeAll): seeding twice must not trip over either.
+    await seedDemoZones(directory, c.clientid);
+    await seedDemoZones(directory, c.clientid);
+    const application = (await directory.getApplicationByClientId(c.clientid))!;
+    for (const tenant of DEMO_TENANTS) {
+      const zone = (await directory.getZoneBySubdomain(tenant))!;
+      expect(await directory.isClientAllowedInZone(application, zone.id)).toBe(true);
+      expect((await directory.listUsers(zone.id)).map((u) => u.userName).sort()).toEqual(DEMO_USERS.map((u) => u.userName).sort());
+      for (const demo of DEMO_USERS) {
+        const user = (await directory.verifyPassword(zone.id, demo.userName, demo.password))!;
+        expect(user.roleCollections).toEqual([demo.roleCollection]);
+        const scopes = await directory.userScopes(application, user);
+        expect(scopes.includes(`${c.xsappname}.Admin`)).toBe(demo.roleCollection === 'Demo Administrator');
+        expect(scopes).toContain(`${c.xsappname}.Viewer`);
+      }
+    }
   });
 });
 
