@@ -173,6 +173,9 @@ export class StorageSessionStore extends session.Store {
       await this.#destroy(sid);
       return;
     }
+    // A request that loaded the session before a logout or an unsubscription destroyed it must not
+    // write it back at its end. (What remains is the window between this check and the write.)
+    if (!isNew && (await this.#storage.ttl(sessionKey(sid))) === undefined) return;
     // Session objects serialise through toJSON (the cookie) and drop their non-enumerable req/id.
     const data = JSON.parse(JSON.stringify(sess)) as Record<string, unknown>;
     delete data['createdAt'];

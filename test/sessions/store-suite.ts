@@ -95,6 +95,23 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect((await promiseGet(s, id))!.createdAt).toBe(fresh.createdAt);
       });
 
+      it('a request that loaded the session before logout or unsubscription cannot write it back', async () => {
+        const s = store();
+        const t = tenant('revived');
+        const [loggedOut, unsubscribed] = [sid(), sid()];
+        await promiseSet(s, loggedOut, sessionData({ tenant: t, tokens: { accessToken: 'a' } }));
+        await promiseSet(s, unsubscribed, sessionData({ tenant: t, tokens: { accessToken: 'b' } }));
+        const inFlight = [(await promiseGet(s, loggedOut))!, (await promiseGet(s, unsubscribed))!];
+        await promiseDestroy(store({}, other), loggedOut);
+        expect(await store({}, other).destroyTenantSessions(t)).toBe(1);
+        // The in-flight requests end having changed their sessions (e.g. a new CSRF token).
+        await promiseSet(s, loggedOut, { ...inFlight[0]!, csrfToken: 'x' } as SessionData);
+        await promiseSet(s, unsubscribed, { ...inFlight[1]!, csrfToken: 'y' } as SessionData);
+        expect(await promiseGet(s, loggedOut)).toBeNull();
+        expect(await promiseGet(s, unsubscribed)).toBeNull();
+        expect(await s.sessionsOfTenant(t)).toEqual([]);
+      });
+
       it('treats a record that is not a session as absent', async () => {
         const s = store();
         for (const raw of ['not json', '{"v":2}', 'null', '{"v":1,"createdAt":1,"expiresAt":"x","data":{},"sealed":{}}']) {
