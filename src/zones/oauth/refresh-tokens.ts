@@ -73,6 +73,12 @@ export async function rememberAccessToken(services: ZoneServices, familyId: stri
 
 export type Rotation = { kind: 'ok'; record: RefreshRecord } | { kind: 'reused' } | { kind: 'unknown' };
 
+/** Reads a refresh token without using it up (to validate a request before rotating). */
+export async function peekRefreshToken(services: ZoneServices, token: string): Promise<RefreshRecord | undefined> {
+  const raw = await services.storage.get(tokenKey(hash(token)));
+  return raw === undefined ? undefined : (JSON.parse(raw) as RefreshRecord);
+}
+
 /** Consumes a refresh token; the caller issues its successor in the same family. */
 export async function consumeRefreshToken(services: ZoneServices, token: string): Promise<Rotation> {
   const h = hash(token);

@@ -34,7 +34,7 @@ export async function handleToken(ctx: ZoneContext, req: IncomingMessage, res: S
       answer = await refreshTokenGrant(ctx, application, form);
       break;
     case 'client_credentials':
-      answer = await clientCredentialsGrant(ctx, application);
+      answer = await clientCredentialsGrant(ctx, application, form);
       break;
     case 'password':
       answer = await passwordGrant(ctx, application, form);

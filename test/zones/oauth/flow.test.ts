@@ -233,6 +233,25 @@ describe('token endpoint', () => {
     expect(info.status).toBe(401);
   });
 
+  it('lets the scope parameter narrow a refresh, never widen it (RFC 6749 §6)', async () => {
+    const { code } = await loginForCode(h, new Browser(h), 'acme', { userName: 'alice' });
+    const first = (await h.token('acme', { grant_type: 'authorization_code', code: code!, redirect_uri: REDIRECT })).json();
+    const narrowed = await h.token('acme', { grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'myapp!t1.Viewer' });
+    expect(narrowed.status).toBe(200);
+    expect(decodeJwt(narrowed.json().access_token).scope).toEqual(['myapp!t1.Viewer']);
+    const wider = await h.token('acme', { grant_type: 'refresh_token', refresh_token: narrowed.json().refresh_token, scope: 'myapp!t1.Admin other!t9.Root' });
+    expect(wider.json().error).toBe('invalid_scope');
+    // The refused request did not use the token up, and the refresh token kept its full scope.
+    const full = await h.token('acme', { grant_type: 'refresh_token', refresh_token: narrowed.json().refresh_token });
+    expect(full.status).toBe(200);
+    expect(decodeJwt(full.json().access_token).scope).toEqual(['openid', 'myapp!t1.Admin', 'myapp!t1.Viewer']);
+  });
+
+  it('narrows client-credentials scopes on request and refuses others', async () => {
+    expect((await h.token('acme', { grant_type: 'client_credentials', scope: 'myapp!t1.Callback' })).status).toBe(200);
+    expect((await h.token('acme', { grant_type: 'client_credentials', scope: 'myapp!t1.Admin' })).json().error).toBe('invalid_scope');
+  });
+
   it('refuses a refresh token of one client presented by another', async () => {
     const { application: other, clientSecret } = await h.directory.registerApplication(security('thiefapp'), h.provider.id);
     await h.directory.subscribe(other, h.acme.id);

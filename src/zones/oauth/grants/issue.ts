@@ -43,6 +43,8 @@ export async function issueForUser(
     nonce?: string;
     /** jwt-bearer answers include a refresh token whatever the client's grant list says (XSUAA does). */
     forceRefresh?: boolean;
+    /** Scope of the refresh token when it differs from the access token's (a narrowed refresh). */
+    refreshScopes?: string[];
   },
 ): Promise<{ response: TokenResponse; access: IssuedToken }> {
   const { application, user } = input;
@@ -60,7 +62,7 @@ export async function issueForUser(
         zoneId: ctx.zone.id,
         clientId: application.clientId,
         userId: user.id,
-        scopes: input.scopes,
+        scopes: input.refreshScopes ?? input.scopes,
         authTime: input.authTime,
         expiresAt: ctx.services.now() + refreshValidityMs,
       },

@@ -11,6 +11,7 @@ import { newFamilyId } from '../refresh-tokens.js';
 import { verifyZoneToken, type ZoneTokenClaims } from '../tokens.js';
 import { issueForUser, type TokenResponse } from './issue.js';
 import { JWT_BEARER } from './allowed.js';
+import { narrowScopes } from './scope.js';
 
 export async function jwtBearerGrant(ctx: ZoneContext, application: Application, form: URLSearchParams): Promise<TokenResponse> {
   const assertion = single(form, 'assertion');
@@ -25,7 +26,7 @@ export async function jwtBearerGrant(ctx: ZoneContext, application: Application,
   if (!claims.user_id) throw new InvalidGrant('The assertion is not a user token');
   const user = await ctx.services.directory.getUser(ctx.zone.id, claims.user_id);
   if (!user) throw new InvalidGrant('The user no longer exists');
-  const scopes = await ctx.services.directory.userScopes(application, user);
+  const scopes = narrowScopes(await ctx.services.directory.userScopes(application, user), form);
   const { response } = await issueForUser(ctx, {
     application,
     user,

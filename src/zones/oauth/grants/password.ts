@@ -9,6 +9,7 @@ import { single } from '../http.js';
 import { newFamilyId } from '../refresh-tokens.js';
 import { checkThrottle, recordFailure, recordSuccess } from '../throttle.js';
 import { issueForUser, type TokenResponse } from './issue.js';
+import { narrowScopes } from './scope.js';
 
 export async function passwordGrant(ctx: ZoneContext, application: Application, form: URLSearchParams): Promise<TokenResponse> {
   const userName = single(form, 'username');
@@ -23,7 +24,7 @@ export async function passwordGrant(ctx: ZoneContext, application: Application, 
     throw new InvalidGrant('Bad credentials');
   }
   await recordSuccess(ctx, userName);
-  const scopes = await ctx.services.directory.userScopes(application, user);
+  const scopes = narrowScopes(await ctx.services.directory.userScopes(application, user), form);
   const { response } = await issueForUser(ctx, {
     application,
     user,

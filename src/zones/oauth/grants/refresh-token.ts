@@ -6,8 +6,9 @@ import type { Application } from '../../directory/types.js';
 import type { ZoneContext } from '../context.js';
 import { InvalidGrant, InvalidRequest } from '../errors.js';
 import { single } from '../http.js';
-import { consumeRefreshToken, revokeFamily } from '../refresh-tokens.js';
+import { consumeRefreshToken, peekRefreshToken, revokeFamily } from '../refresh-tokens.js';
 import { issueForUser, type TokenResponse } from './issue.js';
+import { narrowScopes } from './scope.js';
 
 export async function refreshTokenGrant(ctx: ZoneContext, application: Application, form: URLSearchParams): Promise<TokenResponse> {
   const token = single(form, 'refresh_token');
@@ -15,6 +16,11 @@ export async function refreshTokenGrant(ctx: ZoneContext, application: Applicati
   // SAP's clients send `app_tid=` empty when they have no tenant; only a different tenant is an error.
   const appTid = single(form, 'app_tid');
   if (appTid !== undefined && appTid !== '' && appTid !== ctx.zone.id) throw new InvalidGrant('app_tid does not match the zone');
+
+  // A request the token cannot satisfy (scope too wide) is refused before rotation, so a client's
+  // mistake does not cost the user the session.
+  const peeked = await peekRefreshToken(ctx.services, token);
+  if (peeked && peeked.clientId === application.clientId && peeked.zoneId === ctx.zone.id) narrowScopes(peeked.scopes, form);
 
   const rotation = await consumeRefreshToken(ctx.services, token);
   if (rotation.kind === 'reused') throw new InvalidGrant('The refresh token was already used; its token family is revoked');
@@ -28,11 +34,13 @@ export async function refreshTokenGrant(ctx: ZoneContext, application: Applicati
   const user = await ctx.services.directory.getUser(ctx.zone.id, record.userId);
   if (!user) throw new InvalidGrant('The user no longer exists');
   const current = await ctx.services.directory.userScopes(application, user);
-  const scopes = record.scopes.filter((s) => current.includes(s));
+  // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access token is narrowed.
+  const refreshScopes = record.scopes.filter((s) => current.includes(s));
   const { response } = await issueForUser(ctx, {
     application,
     user,
-    scopes,
+    scopes: narrowScopes(refreshScopes, form),
+    refreshScopes,
     grantType: 'refresh_token',
     authTime: record.authTime,
     familyId: record.familyId,
