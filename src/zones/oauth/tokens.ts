@@ -203,7 +203,3 @@ export async function verifyZoneToken(ctx: ZoneContext, jwt: string): Promise<Zo
   if ((await ctx.services.storage.get(revokedKey(claims.jti))) !== undefined) throw new InvalidToken('The token has been revoked');
   return claims;
 }
-
-export function newOpaqueToken(): string {
-  return randomBytes(32).toString('base64url');
-}
