@@ -121,6 +121,11 @@ const LOCK_WAIT_MS = 10_000;
 // Zone ids are SaaS tenant ids (GUIDs); the directory's own rule, checked here to answer with a 400.
 const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+const ORIGIN = /^[A-Za-z0-9._-]{1,64}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 const recordKey = (tenantId: string) => `prov:tenant:${tenantId}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -158,6 +163,14 @@ export function checkSubscription(input: SubscriptionInput): SubscriptionInput &
   if (info !== undefined) {
     if (typeof info !== 'object' || info === null) throw invalid('userInfo must be an object');
     if (typeof info.userName !== 'string' || info.userName.trim() === '') throw invalid('userInfo.userName must be a non-empty string');
+    // The directory's own rules, checked before the zone is created rather than half-way through.
+    for (const [name, value] of Object.entries(info)) {
+      if (value !== undefined && (typeof value !== 'string' || value.length > 255 || CONTROL.test(value))) {
+        throw invalid(`userInfo.${name} must be a string of at most 255 characters without control characters`);
+      }
+    }
+    if (info.email !== undefined && !EMAIL.test(info.email)) throw invalid('userInfo.email must be an e-mail address');
+    if (info.origin !== undefined && !ORIGIN.test(info.origin)) throw invalid('userInfo.origin must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"');
   }
   return { ...input, tenantId, subdomain, eventType };
 }
@@ -211,7 +224,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
 
   async function ensureAdmin(zone: Zone, info: SubscriberInfo, input: SubscriptionInput): Promise<SubscriptionResult['admin']> {
     // The zone needs an e-mail address for every user; XSUAA's subscriber userName usually is one.
-    const email = info.email ?? (info.userName.includes('@') ? info.userName : undefined);
+    const email = info.email ?? (EMAIL.test(info.userName) ? info.userName : undefined);
     if (email === undefined) {
       logger.warn('subscribing user has no e-mail address; no administrator created', { tenantId: zone.id });
       return undefined;
