@@ -257,7 +257,6 @@ describe('login throttling', () => {
     // Each attempt from another address: only the user-name counter is at work.
     for (let i = 0; i < 4; i++) tries.push(await attempt(browser, 'bob', 'wrong-password', `10.1.0.${i}`));
     expect(tries.map((x) => x.status)).toEqual([401, 401, 401, 429]);
-    expect(tries[0]!.ms).toBeLessThan(150);
     expect(tries[2]!.ms).toBeGreaterThanOrEqual(140); // slowed after 2 failures
     expect(tries[3]!.message).toMatch(/locked/);
     const locked = await attempt(browser, 'bob', PASSWORD, '10.1.0.9');
