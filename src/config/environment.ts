@@ -6,6 +6,7 @@ import type { Level } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
+import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
 import { redisUrlFromVcap } from '../storage/redis.js';
 import type { Destination } from './types.js';
 
@@ -53,6 +54,8 @@ export interface Settings {
   /** Local directory for the embedded storage and the generated development key (`ZONEGATE_DATA_DIR`). */
   dataDir: string;
   sessionTimeoutMinutes: number | undefined;
+  /** SESSION_KEYS: seal session tokens and sign the cookie; the first is current. Undefined: derived from the secret key. */
+  sessionKeys: readonly SessionKey[] | undefined;
   logLevel: Level;
   shutdownTimeoutMs: number;
 }
@@ -164,6 +167,15 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     problem('ZONEGATE_ADMIN_SECRET', `expected at least ${MIN_ADMIN_SECRET} characters (it guards the whole zones admin API)`);
   }
 
+  let sessionKeys: SessionKey[] | undefined;
+  if (env.SESSION_KEYS !== undefined && env.SESSION_KEYS !== '') {
+    try {
+      sessionKeys = parseSessionKeys(env.SESSION_KEYS, 'SESSION_KEYS');
+    } catch (err) {
+      problem('SESSION_KEYS', (err as Error).message);
+    }
+  }
+
   let sessionTimeoutMinutes: number | undefined;
   if (env.SESSION_TIMEOUT !== undefined) {
     sessionTimeoutMinutes = integer(env.SESSION_TIMEOUT, 15, 1, 60 * 24 * 30);
@@ -192,6 +204,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     adminSecret,
     dataDir,
     sessionTimeoutMinutes,
+    sessionKeys,
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,
   });

@@ -59,7 +59,7 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.localhost$',
     ZONEGATE_DATA_DIR: path.join(PACKAGE_ROOT, '.zonegate'),
     ...options.env,
-    destinations: options.env.destinations ?? JSON.stringify([{ name: 'echo', url: echoUrl }]),
+    destinations: options.env.destinations ?? JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }]),
   };
   let config;
   try {

@@ -6,17 +6,18 @@ import { localhostAwareFetch } from '../net/localhost.js';
 import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
-import type { LoginFeature } from './contract.js';
-import { createLogin } from './login.js';
+import { SESSION_COOKIE, type LoginFeature } from './contract.js';
+import { createLogin, LOGIN_COOKIE } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
 export interface LoginSetup {
-  credentials: XsuaaCredentials;
+  /** A function: the built-in zones know their URL (with the port listened on) only once listening. */
+  credentials: XsuaaCredentials | (() => XsuaaCredentials);
   storage: Storage;
   routesFile: RoutesFile;
   /** Seal session tokens and sign the session cookie; the first key is current (rotation). */
   sessionKeys: readonly SessionKey[];
-  /** Minutes; routes.json `sessionTimeout` wins over this (SAP's order is the other way round for SESSION_TIMEOUT: see README). */
+  /** Idle timeout, minutes. */
   sessionTimeoutMinutes: number;
   absoluteLifetimeMs?: number;
   refreshAheadMs?: number;
@@ -24,9 +25,24 @@ export interface LoginSetup {
   fetch?: FetchLike;
 }
 
-/** Assembles the login feature from the binding's credentials: relying party, session store, login. */
+/**
+ * Assembles the login feature from the binding's credentials: relying party, session store, login.
+ * Built on first use, so that start-up costs nothing and the credentials may come later.
+ */
 export function setUpLogin(setup: LoginSetup): LoginFeature {
-  const { credentials, routesFile } = setup;
+  let login: LoginFeature | undefined;
+  const get = () => (login ??= build(setup, typeof setup.credentials === 'function' ? setup.credentials() : setup.credentials));
+  return {
+    ownCookies: new Set([SESSION_COOKIE, LOGIN_COOKIE]),
+    handleOwnPath: (req, res, ctx, pathname) => get().handleOwnPath(req, res, ctx, pathname),
+    check: (req, res, ctx) => get().check(req, res, ctx),
+    checkUpgrade: (req, ctx) => get().checkUpgrade(req, ctx),
+    serveUserApi: (req, res, ctx, path, verdict) => get().serveUserApi(req, res, ctx, path, verdict),
+  };
+}
+
+function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
+  const { routesFile } = setup;
   const keyring = createKeyring(setup.sessionKeys);
   const sessionStore = new StorageSessionStore({
     storage: setup.storage,
@@ -61,4 +77,9 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
 /** A separate secret for cookie signatures, so the sealing key itself is used for one purpose only. */
 function cookieSecret(key: SessionKey): string {
   return Buffer.from(hkdfSync('sha256', key.secret, 'zonegate', `session cookie ${key.id}`, 32)).toString('base64url');
+}
+
+/** Session keys derived from the secret key, for deployments that set no SESSION_KEYS. */
+export function sessionKeysFromSecret(secretKey: Uint8Array): SessionKey[] {
+  return [{ id: 'k0', secret: Buffer.from(hkdfSync('sha256', secretKey, 'zonegate', 'session sealing', 32)).toString('base64url') }];
 }

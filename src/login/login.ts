@@ -9,7 +9,7 @@ import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
 import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
-import { withLock } from '../sessions/lock.js';
+import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf } from './csrf.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
@@ -187,7 +187,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (tokens.expiresAt === undefined || tokens.expiresAt - now() > refreshAheadMs) return;
     const tenant = tenantOf(ctx);
     const sid = (req as IncomingMessage & { sessionID: string }).sessionID;
-    await withLock(storage, `refresh:${sid}`, { ttlMs: 15_000, waitMs: 15_000 }, async () => {
+    await withLock(storage, `refresh:${sid}`, { ttlMs: 15_000, waitMs: 15_000 }, async (): Promise<void> => {
       // Another request (or instance) may have refreshed while this one waited.
       await call(req, 'reload').catch(() => undefined);
       const s = sessionOf(req);
@@ -220,6 +220,11 @@ export function createLogin(options: LoginOptions): LoginFeature {
         expiresAt: now() + (refreshed.expires_in ?? 0) * 1000,
       };
       await call(req, 'save');
+    }).catch((err: unknown) => {
+      if (err instanceof LockTimeoutError) {
+        throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The session is being renewed by another request that did not finish in time', { cause: err, expose: true });
+      }
+      throw err;
     });
     void res;
   }

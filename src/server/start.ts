@@ -15,6 +15,8 @@ import { credentialsFor } from '../zones/oauth/credentials.js';
 import { createIdentityServer, type IdentityServer } from '../zones/server.js';
 import type { Configuration } from './configuration.js';
 import type { LoginFeature } from '../login/contract.js';
+import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
+import type { RoutesFile } from '../config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
 
 /** What the login feature is built from once the identity provider is known. */
@@ -81,10 +83,9 @@ export async function startGateway(config: Configuration, options: StartOptions)
       xsappname: registration?.application.instanceName ?? settings.xsuaa?.xsappname,
     });
     const credentials = (): XsuaaCredentials | undefined => registration?.credentials() ?? settings.xsuaa;
+    const createLogin = options.createLogin ?? defaultLogin(routesFile);
     const login =
-      options.createLogin && (registration || settings.xsuaa)
-        ? options.createLogin({ settings, storage, routes, logger, credentials: () => credentials()! })
-        : undefined;
+      registration || settings.xsuaa ? createLogin({ settings, storage, routes, logger, credentials: () => credentials()! }) : undefined;
     gateway = createGateway({
       settings,
       routesFile,
@@ -118,6 +119,23 @@ export async function startGateway(config: Configuration, options: StartOptions)
     await storage.close();
     throw err;
   }
+}
+
+/**
+ * The login against the binding's XSUAA or the built-in zones. Session keys: SESSION_KEYS, or derived
+ * from the secret key (generated with a warning by name when unset). The idle timeout:
+ * SESSION_TIMEOUT, else routes.json `sessionTimeout`, else 15 minutes (SAP's default).
+ */
+function defaultLogin(routesFile: RoutesFile): (wiring: LoginWiring) => LoginFeature {
+  return ({ settings, storage, logger, credentials }) =>
+    setUpLogin({
+      credentials,
+      storage,
+      routesFile,
+      sessionKeys: settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, (m, f) => logger.warn(m, f))),
+      sessionTimeoutMinutes: settings.sessionTimeoutMinutes ?? routesFile.sessionTimeout ?? 15,
+      logger,
+    });
 }
 
 /** The built-in identity zones, and the application registered in the provider's zone (when there is an xs-security.json). */
