@@ -12,7 +12,7 @@
  * signing keys, and leaves nothing of the tenant usable (see `unsubscribe`).
  *
  * Key layout (under `prov:`):
- *   prov:tenant:<tenantId>   TenantRecord     index prov:tenants
+ *   prov:tenant:<tenantId>   TenantRecord (dates, global account, subscriber)
  *   prov:lock:<tenantId>     per-tenant lock (a registry retry racing its own first attempt)
  * The record is written before the zone and deleted after everything else, so a subscription or an
  * unsubscription that failed half-way is finished by the registry's retry of the same call.
@@ -285,7 +285,6 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
         // Written first: it marks the zone as provisioning's, so a DELETE can clean up a failed CREATE.
         if (!previous || JSON.stringify(previous) !== JSON.stringify(record)) {
           await storage.set(recordKey(tenantId), JSON.stringify(record));
-          await storage.addToIndex('prov:tenants', tenantId);
         }
 
         let zone = existing;
@@ -295,10 +294,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
           } catch (err) {
             if (err instanceof DirectoryError && err.code === 'ZONE_SUBDOMAIN_TAKEN') {
               // Lost a race for the subdomain against another tenant: leave no record behind.
-              if (!previous) {
-                await storage.delete(recordKey(tenantId));
-                await storage.removeFromIndex('prov:tenants', tenantId);
-              }
+              if (!previous) await storage.delete(recordKey(tenantId));
               throw subdomainTaken(subdomain);
             }
             throw err;
@@ -344,7 +340,6 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
         await options.deleteZoneKeys?.(tenantId);
         await options.revokeTenantSessions?.(subdomain);
         await storage.delete(recordKey(tenantId));
-        await storage.removeFromIndex('prov:tenants', tenantId);
         logger.info('tenant unsubscribed', { tenantId, subdomain });
         return { removed: true, subdomain };
       });
