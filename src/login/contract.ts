@@ -24,6 +24,8 @@ export interface LoginFeature {
   handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<boolean>;
   check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'>;
   checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<Verdict>;
+  /** Ends every session of a tenant and forgets its zone (unsubscription). */
+  forgetTenant(tenant: string): Promise<void>;
   /** `/user-api/currentUser` and `/user-api/attributes` (service sap-approuter-userapi). */
   serveUserApi(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, path: string, verdict: Verdict): Promise<void>;
 }

@@ -38,6 +38,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
     check: (req, res, ctx) => get().check(req, res, ctx),
     checkUpgrade: (req, ctx) => get().checkUpgrade(req, ctx),
     serveUserApi: (req, res, ctx, path, verdict) => get().serveUserApi(req, res, ctx, path, verdict),
+    forgetTenant: (tenant) => get().forgetTenant(tenant),
   };
 }
 

@@ -22,7 +22,7 @@ const LOGIN_TTL_MS = 10 * 60_000;
 export interface LoginOptions {
   relyingParty: RelyingParty;
   storage: Storage;
-  sessionStore: session.Store;
+  sessionStore: session.Store & { destroyTenantSessions(tenant: string): Promise<number> };
   /** Cookie signing secrets; the first signs, all verify (rotation). */
   sessionSecrets: string[];
   /** Refresh the access token this long before it expires (default 5 minutes). */
@@ -300,6 +300,12 @@ export function createLogin(options: LoginOptions): LoginFeature {
       }
       requireScopes(ctx.route!, 'GET', verdict.user!.scopes);
       return { authorization: verdict.authorization, user: verdict.user };
+    },
+
+    async forgetTenant(tenant) {
+      rp.forget(tenant);
+      const ended = await options.sessionStore.destroyTenantSessions(tenant);
+      logger.info('tenant sessions ended', { tenant, sessions: ended });
     },
 
     async serveUserApi(req, res, _ctx, path, verdict) {

@@ -83,6 +83,9 @@ export function createRelyingParty(options: RelyingPartyOptions) {
       [joseCustomFetch]: options.fetch as never,
       timeoutDuration: 10_000,
       cooldownDuration: 30_000,
+      // Keys are re-read at least every minute: a zone deleted and created again (unsubscribe,
+      // subscribe) gets new keys, and tokens of the old zone stop verifying within that bound.
+      cacheMaxAge: 60_000,
     });
     return {
       tenant,

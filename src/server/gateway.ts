@@ -38,6 +38,11 @@ export interface GatewayOptions {
   identity?: IdentityHost;
   tenants?: TenantRegistry;
   login?: LoginFeature;
+  /**
+   * Paths the application answers on any host, before tenant routing: the SaaS registry's
+   * subscription callbacks (`/callback/v1.0/...`). Resolves true when it answered.
+   */
+  callbacks?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   /** routes.json `errorPage`, read at start-up: status -> HTML. */
   errorPages?: ReadonlyMap<number, string>;
 }
@@ -53,6 +58,7 @@ export interface Gateway {
 const NO_LOGIN: LoginFeature = {
   ownCookies: new Set(),
   handleOwnPath: () => Promise.resolve(false),
+  forgetTenant: () => Promise.resolve(),
   check: () => Promise.reject(noLogin()),
   checkUpgrade: () => Promise.reject(noLogin()),
   serveUserApi: () => Promise.reject(noLogin()),
@@ -127,6 +133,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const pathname = pathOf(url);
       if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, pathname);
 
+      if (options.callbacks && pathname.startsWith('/callback/') && (await options.callbacks(req, res))) return;
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       if (options.identity && (origin.hostname === uaaDomain || origin.hostname.endsWith(uaaSuffix!))) {
         options.identity.handle(req, res);
