@@ -3,20 +3,10 @@
  * service binding in VCAP_SERVICES (REFERENCE.md §3), so the gateway can equally be bound to an
  * external XSUAA-compatible server.
  */
+import type { XsuaaCredentials } from '../../config/environment.js';
 import type { Application, Zone } from '../directory/types.js';
 
-export interface XsuaaCredentials {
-  clientid: string;
-  clientsecret: string;
-  /** The provider zone's URL, e.g. `https://provider.auth.example.com`. */
-  url: string;
-  /** Host name only, never with a port (REFERENCE.md §1). */
-  uaadomain: string;
-  xsappname: string;
-  identityzone: string;
-  tenantid: string;
-  tenantmode: 'dedicated' | 'shared';
-}
+export type { XsuaaCredentials } from '../../config/environment.js';
 
 export function credentialsFor(input: {
   application: Application;
