@@ -7,6 +7,10 @@
 export const ERRORS = {
   ZG_ERR_HOST_UNMATCHED: { status: 404, title: 'This host is not served by the gateway' },
   ZG_ERR_TENANT_UNKNOWN: { status: 404, title: 'This tenant is not subscribed' },
+  ZG_ERR_TENANT_INVALID: { status: 400, title: 'The subscription request is invalid' },
+  ZG_ERR_TENANT_SUBDOMAIN_TAKEN: { status: 409, title: 'Another tenant uses this subdomain' },
+  ZG_ERR_TENANT_CONFLICT: { status: 409, title: 'The subscription conflicts with an existing tenant' },
+  ZG_ERR_TENANT_BUSY: { status: 503, title: 'The tenant is being changed by another request' },
   ZG_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No route matches this path' },
   ZG_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this path' },
   ZG_ERR_FILE_NOT_FOUND: { status: 404, title: 'File not found' },

@@ -6,6 +6,7 @@ import type { Level } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
+import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
 import { redisUrlFromVcap } from '../storage/redis.js';
 import type { Destination } from './types.js';
@@ -20,6 +21,22 @@ export interface XsuaaCredentials {
   identityzone?: string;
   tenantid?: string;
   tenantmode?: string;
+}
+
+/** Tenant provisioning (issue 5): the SaaS registry's callbacks and `zonegate tenants`. */
+export interface ProvisioningSettings {
+  /** `TENANT_URL_TEMPLATE`, e.g. `https://{subdomain}.app.example.com`; undefined: derived from TENANT_HOST_PATTERN. */
+  tenantUrlTemplate: string | undefined;
+  /** `SAAS_REGISTRY_URL`: where asynchronous subscriptions (STATUS_CALLBACK) report their outcome. */
+  registryUrl: string | undefined;
+  /** `SAAS_DEPENDENCIES`: the answer of GET /callback/v1.0/dependencies. */
+  dependencies: readonly { xsappname: string }[];
+  /** `TENANT_ADMIN_ROLE_COLLECTION`; undefined: chosen from xs-security.json at start-up. */
+  adminRoleCollection: string | undefined;
+  /** `CALLBACK_SCOPE`: local name of the scope the registry's token must carry (default `Callback`). */
+  callbackScope: string;
+  /** Whether CALLBACK_SCOPE was set (then xs-security.json must declare it, else it is only expected). */
+  callbackScopeExplicit: boolean;
 }
 
 export type StorageSettings = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string };
@@ -56,6 +73,7 @@ export interface Settings {
   sessionTimeoutMinutes: number | undefined;
   /** SESSION_KEYS: seal session tokens and sign the cookie; the first is current. Undefined: derived from the secret key. */
   sessionKeys: readonly SessionKey[] | undefined;
+  provisioning: ProvisioningSettings;
   logLevel: Level;
   shutdownTimeoutMs: number;
 }
@@ -182,6 +200,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     if (sessionTimeoutMinutes === undefined) problem('SESSION_TIMEOUT', 'expected a whole number of minutes between 1 and 43200');
   }
 
+  const provisioning = readProvisioningSettings(env, problem);
+
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
   if (!LEVELS.includes(logLevel)) problem('LOG_LEVEL', `expected one of ${LEVELS.join(', ')}`);
 
@@ -205,12 +225,68 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     dataDir,
     sessionTimeoutMinutes,
     sessionKeys,
+    provisioning: Object.freeze(provisioning),
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,
   });
 }
 
 const MIN_ADMIN_SECRET = 16;
+// The local part of a scope (`$XSAPPNAME.<name>`), as xs-security.json scope names are written.
+const SCOPE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
+
+function readProvisioningSettings(env: Environment, problem: (variable: string, message: string, at?: string) => void): ProvisioningSettings {
+  const tenantUrlTemplate = env.TENANT_URL_TEMPLATE || undefined;
+  if (tenantUrlTemplate !== undefined) {
+    const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' });
+    if (typeof compiled === 'string') problem('TENANT_URL_TEMPLATE', compiled);
+  }
+
+  const registryUrl = env.SAAS_REGISTRY_URL || undefined;
+  if (registryUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(registryUrl);
+    } catch {
+      problem('SAAS_REGISTRY_URL', `expected the SaaS registry's base URL, e.g. https://saas-manager.cfapps.eu10.hana.ondemand.com, got "${registryUrl}"`);
+    }
+    if (url && url.protocol !== 'https:' && url.protocol !== 'http:') problem('SAAS_REGISTRY_URL', `expected an http: or https: URL, got "${url.protocol}"`);
+    // The gateway sends a client-credentials token there: credentials in the URL would leak into logs.
+    if (url && (url.username || url.password)) problem('SAAS_REGISTRY_URL', 'must not contain user information');
+  }
+
+  const dependencies: { xsappname: string }[] = [];
+  if (env.SAAS_DEPENDENCIES) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(env.SAAS_DEPENDENCIES);
+    } catch (err) {
+      problem('SAAS_DEPENDENCIES', `not valid JSON: ${(err as Error).message}`);
+    }
+    if (doc !== undefined && !Array.isArray(doc)) problem('SAAS_DEPENDENCIES', 'expected a JSON array of {"xsappname": "..."}');
+    else if (Array.isArray(doc)) {
+      doc.forEach((entry: unknown, i) => {
+        const name = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>).xsappname : undefined;
+        if (typeof name !== 'string' || name.trim() === '') problem('SAAS_DEPENDENCIES', 'expected an object with a non-empty string "xsappname"', `/${i}`);
+        else dependencies.push({ xsappname: name });
+      });
+    }
+  }
+
+  const adminRoleCollection = env.TENANT_ADMIN_ROLE_COLLECTION || undefined;
+  const callbackScope = env.CALLBACK_SCOPE || 'Callback';
+  if (!SCOPE_NAME.test(callbackScope)) {
+    problem('CALLBACK_SCOPE', `expected the local name of a scope of xs-security.json (the part after "$XSAPPNAME."), e.g. Callback; got "${callbackScope}"`);
+  }
+  return {
+    tenantUrlTemplate,
+    registryUrl,
+    dependencies: Object.freeze(dependencies),
+    adminRoleCollection,
+    callbackScope,
+    callbackScopeExplicit: Boolean(env.CALLBACK_SCOPE),
+  };
+}
 // RFC 1035 §2.3.1 label, lower case: what a zone's subdomain must be.
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 

@@ -379,3 +379,20 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
 
   return { application, subscribe, unsubscribe, listTenants, findTenant, tenantUrlFor: options.tenantUrlFor };
 }
+
+/**
+ * The role collection a subscribing user gets when configuration names none: of the application's
+ * role collections, the first whose role templates together carry the most scopes. That is the
+ * administrator's in every xs-security.json we have seen (SAP's samples name it "<App> Administrator"
+ * and give it the widest templates); ties go to the first declared, so the choice is stable.
+ */
+export function defaultAdminRoleCollection(application: Application): string | undefined {
+  let best: { name: string; scopes: number } | undefined;
+  for (const collection of application.roleCollections) {
+    const scopes = new Set(
+      collection.roleTemplates.flatMap((name) => application.roleTemplates.find((t) => t.name === name)?.scopes ?? []),
+    );
+    if (!best || scopes.size > best.scopes) best = { name: collection.name, scopes: scopes.size };
+  }
+  return best?.name;
+}

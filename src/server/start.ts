@@ -18,6 +18,14 @@ import type { LoginFeature } from '../login/contract.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
 import type { RoutesFile } from '../config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
+import { localhostAwareFetch } from '../net/localhost.js';
+import { createCallbackHandler, type CallbackHandler } from '../provisioning/callbacks.js';
+import { createClientTokenGetter } from '../provisioning/client-token.js';
+import { createTenantRegistry, type CachedTenantRegistry } from '../provisioning/registry.js';
+import { createProvisioning, defaultAdminRoleCollection, type Provisioning } from '../provisioning/service.js';
+import { compileTenantUrl, type TenantUrlFor } from '../provisioning/tenant-url.js';
+import { createProviderTokenVerifier } from '../provisioning/token.js';
+import type { ConfigProblem } from '../errors.js';
 
 /** What the login feature is built from once the identity provider is known. */
 export interface LoginWiring {
@@ -47,7 +55,12 @@ export interface RunningGateway {
   /** The built-in zones' directory and server; undefined when an external XSUAA is bound (or no xs-security.json). */
   directory: ZoneDirectory | undefined;
   identity: IdentityServer | undefined;
-  /** Graceful stop, then the storage is closed. */
+  /**
+   * Tenant provisioning (issue 5) over the built-in zones: what the subscription callbacks and
+   * `zonegate tenants` use. Undefined when it is unavailable (the log says why at start-up).
+   */
+  provisioning: Provisioning | undefined;
+  /** Graceful stop (asynchronous subscriptions report first), then the storage is closed. */
   stop(): Promise<void>;
 }
 
@@ -86,6 +99,12 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const createLogin = options.createLogin ?? defaultLogin(routesFile);
     const login =
       registration || settings.xsuaa ? createLogin({ settings, storage, routes, logger, credentials: () => credentials()! }) : undefined;
+    const tenancy = zones ? wireProvisioning({ settings, storage, zones, logger, port: () => port, login }) : undefined;
+    if (settings.xsuaa) {
+      // XSUAA creates a subscriber's zone itself; a callback here could only answer a URL for a
+      // tenant it cannot check. The application's own callback service answers the registry.
+      logger.info('subscription callbacks not mounted: an external XSUAA is bound, and provisioning creates zones only in the built-in identity zones');
+    }
     gateway = createGateway({
       settings,
       routesFile,
@@ -95,10 +114,13 @@ export async function startGateway(config: Configuration, options: StartOptions)
       errorPages: config.errorPages,
       ...(zones ? { identity: { uaaDomain: settings.uaaDomain, handle: zones.server.handle } } : {}),
       ...(login ? { login } : {}),
+      ...(tenancy ? { tenants: tenancy.tenants } : {}),
+      ...(tenancy?.callbacks ? { callbacks: tenancy.callbacks } : {}),
     });
     port = await gateway.listen(options.port ?? settings.port, settings.host);
     const running = gateway;
     const identity = zones?.server;
+    const callbacks = tenancy?.callbacks;
     return {
       gateway: running,
       port,
@@ -107,8 +129,13 @@ export async function startGateway(config: Configuration, options: StartOptions)
       credentials: credentials(),
       directory: zones?.directory,
       identity,
+      provisioning: tenancy?.provisioning,
       async stop() {
+        // Reports first, while this process still serves the zones' token endpoint they need; then
+        // what arrived meanwhile. A report that still fails is logged with all it takes to repeat it.
+        if (callbacks) await settledWithin(callbacks, settings.shutdownTimeoutMs, logger);
         await running.shutdown();
+        await callbacks?.settled();
         await identity?.close();
         await storage.close();
       },
@@ -119,6 +146,160 @@ export async function startGateway(config: Configuration, options: StartOptions)
     await storage.close();
     throw err;
   }
+}
+
+async function settledWithin(callbacks: CallbackHandler, ms: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
+  const late = await Promise.race([callbacks.settled().then(() => false), timedOut]);
+  clearTimeout(timer);
+  if (late) logger.warn('asynchronous subscriptions still running at shutdown; stopping anyway', { waitedMs: ms });
+}
+
+/**
+ * The gateway's side of provisioning: the service, the registry of subscribed tenants (a host of an
+ * unsubscribed tenant answers 404) and the SaaS registry's callbacks. Undefined when the built-in
+ * zones have no application tenants can subscribe to (the reason is logged).
+ */
+function wireProvisioning(input: {
+  settings: Settings;
+  storage: Storage;
+  zones: Zones;
+  logger: Logger;
+  port: () => number;
+  login: LoginFeature | undefined;
+}): { provisioning: Provisioning; tenants: CachedTenantRegistry; callbacks: CallbackHandler | undefined } | undefined {
+  const { settings, zones, logger } = input;
+  let tenants: CachedTenantRegistry | undefined;
+  const set = setUpProvisioning({
+    settings,
+    storage: input.storage,
+    zones,
+    logger,
+    port: input.port,
+    // This instance forgets at once; the others' registry caches expire within a second, and the
+    // relying party re-reads a zone's keys at least every minute (src/login).
+    revokeTenantSessions: async (subdomain) => {
+      tenants?.forget(subdomain);
+      await input.login?.forgetTenant(subdomain);
+    },
+  });
+  if (typeof set === 'string') {
+    logger.info('subscription callbacks not mounted', { reason: set });
+    return undefined;
+  }
+  const { provisioning } = set;
+  const { application } = provisioning;
+  tenants = createTenantRegistry({ directory: zones.directory, application });
+
+  const scope = `${application.instanceName}.${settings.provisioning.callbackScope}`;
+  if (!application.scopes.includes(scope)) {
+    // Only a scope of xs-security.json can be granted to the registry (grant-as-authority-to-apps).
+    logger.warn('subscription callbacks not mounted: xs-security.json declares no callback scope; set CALLBACK_SCOPE or add the scope', {
+      scope: `$XSAPPNAME.${settings.provisioning.callbackScope}`,
+    });
+    return { provisioning, tenants, callbacks: undefined };
+  }
+  let verify: ReturnType<typeof createProviderTokenVerifier> | undefined;
+  const { registryUrl } = settings.provisioning;
+  const callbacks = createCallbackHandler({
+    provisioning,
+    // Built on first use: the provider zone's URL carries the port listened on.
+    verifyToken: (token) =>
+      (verify ??= createProviderTokenVerifier({
+        providerZoneId: zones.provider.id,
+        tokenKeysUrl: `${zones.publicUrlFor(zones.provider.subdomain)}/token_keys`,
+        fetch: localhostAwareFetch,
+      }))(token),
+    scopeName: settings.provisioning.callbackScope,
+    dependencies: settings.provisioning.dependencies,
+    logger,
+    ...(registryUrl !== undefined
+      ? {
+          registryUrl,
+          getClientToken: createClientTokenGetter(() => {
+            const c = zones.registration!.credentials();
+            return { url: c.url, clientId: c.clientid, clientSecret: c.clientsecret, fetch: localhostAwareFetch };
+          }),
+        }
+      : {}),
+  });
+  logger.info('subscription callbacks mounted', { path: '/callback/v1.0/', scope, asynchronous: registryUrl !== undefined });
+  return { provisioning, tenants, callbacks };
+}
+
+/**
+ * Tenant provisioning over the built-in zones (issue 5), shared by the gateway and `zonegate tenants`;
+ * or, as a string, why there is none (no shared application, no tenant hosts). A setting that names
+ * something xs-security.json lacks is a ConfigError, every such problem at once.
+ */
+export function setUpProvisioning(input: {
+  settings: Settings;
+  storage: Storage;
+  zones: Zones;
+  logger: Logger;
+  /** The port the gateway listens on, for tenant URLs without TENANT_URL_TEMPLATE. */
+  port: () => number;
+  revokeTenantSessions: (subdomain: string) => Promise<void>;
+}): { provisioning: Provisioning } | string {
+  const { settings, zones } = input;
+  const configured = settings.provisioning;
+  const registration = zones.registration;
+  if (!registration) return 'no xs-security.json: no application for tenants to subscribe to';
+  const { application } = registration;
+  if (application.tenantMode !== 'shared') return `${application.xsappname} has tenant-mode "${application.tenantMode}"; only a "shared" application has tenants`;
+  const problems: ConfigProblem[] = [];
+  const problem = (variable: string, message: string) => problems.push({ file: `environment variable ${variable}`, path: '', message });
+
+  const adminRoleCollection = configured.adminRoleCollection ?? defaultAdminRoleCollection(application);
+  if (configured.adminRoleCollection !== undefined && !application.roleCollections.some((c) => c.name === adminRoleCollection)) {
+    problem(
+      'TENANT_ADMIN_ROLE_COLLECTION',
+      `"${adminRoleCollection}" is not a role collection of ${application.xsappname}; xs-security.json declares ${application.roleCollections.map((c) => `"${c.name}"`).join(', ') || 'none'}`,
+    );
+  }
+  if (configured.callbackScopeExplicit && !application.scopes.includes(`${application.instanceName}.${configured.callbackScope}`)) {
+    problem('CALLBACK_SCOPE', `xs-security.json of ${application.xsappname} declares no scope "$XSAPPNAME.${configured.callbackScope}"`);
+  }
+  if (settings.tenantHostPattern === undefined && configured.tenantUrlTemplate === undefined) {
+    if (problems.length) throw new ConfigError(problems);
+    return 'no TENANT_HOST_PATTERN: the gateway serves a single tenant';
+  }
+  const probe = compileTenantUrl(settings.tenantHostPattern, configured.tenantUrlTemplate, { protocol: 'http' });
+  if (typeof probe === 'string') problem('TENANT_URL_TEMPLATE', probe);
+  if (problems.length) throw new ConfigError(problems);
+  if (adminRoleCollection === undefined) return `xs-security.json of ${application.xsappname} declares no role collection to give a subscribing administrator`;
+
+  const provisioning = createProvisioning({
+    directory: zones.directory,
+    storage: input.storage,
+    application,
+    adminRoleCollection,
+    tenantUrlFor: tenantUrls(settings, input.port),
+    revokeTenantSessions: input.revokeTenantSessions,
+    deleteZoneKeys: (zoneId) => zones.server.keys.deleteKeys(zoneId),
+    logger: input.logger,
+  });
+  return { provisioning };
+}
+
+/**
+ * The tenant's URL: TENANT_URL_TEMPLATE in production (behind TLS and a load balancer the gateway
+ * cannot know its public scheme and port); by default plain http on the port listened on, which is
+ * what a developer's browser reaches. Compiled again only when the port changes (port 0 in tests).
+ */
+function tenantUrls(settings: Settings, port: () => number): TenantUrlFor {
+  let compiled: { port: number; urlFor: TenantUrlFor } | undefined;
+  return (subdomain) => {
+    const p = port();
+    if (compiled?.port !== p) {
+      const urlFor = compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http', ...(p > 0 ? { port: p } : {}) });
+      // Checked by setUpProvisioning before anything listens.
+      if (typeof urlFor === 'string') throw new Error(urlFor);
+      compiled = { port: p, urlFor };
+    }
+    return compiled.urlFor(subdomain);
+  };
 }
 
 /**
