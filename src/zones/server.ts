@@ -4,8 +4,12 @@
  * on its own HTTP server. Zone hosts serve the OAuth/OpenID endpoints of that zone (REFERENCE.md §4);
  * the bare uaadomain serves what XSUAA serves there for a zone named by id: `/token_keys?zid=` and
  * `/oauth/token` with `x-zid` (that is where @sap/xssec goes), plus the zones admin API.
+ *
+ * Creating the server ensures the built-in admin client (directory/admin-client.ts), so zone
+ * administrators can log in with it at once; nothing else has to be wired for that.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeJwt } from 'jose';
 import type { Logger } from '../log.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
@@ -36,8 +40,10 @@ export interface IdentityServerOptions {
   logger: Logger;
   /** Password of the admin API's bootstrap `admin` user (>= 16 characters). Unset: only tokens. */
   bootstrapSecret?: string;
-  /** Zone whose administrators may manage zones on the bare uaadomain. */
+  /** Zone whose administrators may manage zones on the bare uaadomain (and get `zones.*` in their tokens). */
   zonesAdminZoneId?: string;
+  /** Redirect URIs of the admin client (XSUAA patterns); default loopback only (RFC 8252 §7.3). Unset: keep the stored ones. */
+  adminClientRedirectUris?: string[];
   /** Take the client address from the first `X-Forwarded-For` entry (behind a trusted proxy only). */
   trustProxy?: boolean;
   /** Authorization code lifetime, seconds; at most 300 (default 300). */
@@ -58,6 +64,8 @@ export interface IdentityServer {
   rotateKeys(zoneId?: string): Promise<string[]>;
   /** Verifies a bearer token of a zone: its principal, or undefined (for the gateway's own checks). */
   authenticateToken(zone: Zone, token: string): Promise<AdminPrincipal | undefined>;
+  /** The built-in admin client `zonegate-admin` and its secret, for the operator to hand to admin tooling. */
+  readonly adminClient: { clientId: string; clientSecret: string };
   readonly keys: KeyStore;
   close(): Promise<void>;
 }
@@ -95,6 +103,10 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     logger.warn('identity zones are served over plain http: SSO cookies are not Secure and tokens travel in clear', { uaaDomain });
   }
   const keys = createKeyStore({ storage: options.storage, logger, maxTokenValiditySeconds, now });
+  const admin = await options.directory.ensureAdminClient({
+    ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
+    ...(options.adminClientRedirectUris !== undefined ? { redirectUris: options.adminClientRedirectUris } : {}),
+  });
 
   const services: ZoneServices = {
     storage: options.storage,
@@ -127,16 +139,31 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   async function principalOf(zone: Zone, token: string): Promise<AdminPrincipal | undefined> {
     try {
       const claims = await verifyZoneToken(contextFor(zone, undefined), token);
-      return { zoneId: claims.zid, scopes: claims.scope };
+      return { zoneId: claims.zid, scopes: claims.scope, clientId: claims.cid, ...(claims.user_id !== undefined ? { userId: claims.user_id } : {}) };
     } catch (err) {
       if (err instanceof OAuthError) return undefined;
       throw err;
     }
   }
 
-  // The admin API asks for the principal of a request; the zone it must be verified against is the
-  // request's host zone (or the zones-admin zone on the bare domain), remembered per request here.
-  const zoneOfRequest = new WeakMap<IncomingMessage, Zone>();
+  /**
+   * For the admin API a token is verified with the keys of the zone it names (its unverified `zid`
+   * only picks the keys; the signature, issuer and `zid` are then checked against that zone). So a
+   * genuine token of zone A at zone B is a known caller without rights there (403), and a token that
+   * verifies nowhere is 401.
+   */
+  async function adminPrincipalOf(token: string): Promise<AdminPrincipal | undefined> {
+    let zid: unknown;
+    try {
+      zid = decodeJwt(token).zid;
+    } catch {
+      return undefined;
+    }
+    if (typeof zid !== 'string' || !/^[a-z0-9][a-z0-9-]{0,63}$/i.test(zid)) return undefined;
+    const zone = await options.directory.getZone(zid);
+    return zone ? principalOf(zone, token) : undefined;
+  }
+
   const adminApi: AdminApiHandler = createAdminApi({
     directory: options.directory,
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
@@ -144,10 +171,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     logger,
     authenticate: async (req) => {
       const token = bearerToken(req);
-      if (!token) return undefined;
-      let zone = zoneOfRequest.get(req);
-      if (!zone && options.zonesAdminZoneId) zone = await options.directory.getZone(options.zonesAdminZoneId);
-      return zone ? principalOf(zone, token) : undefined;
+      return token ? adminPrincipalOf(token) : undefined;
     },
   });
 
@@ -228,7 +252,6 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     }
     const ctx = contextFor(zone, req);
     if (await zoneEndpoint(ctx, req, res, url)) return;
-    zoneOfRequest.set(req, zone);
     if (await adminApi(req, res, zone)) return;
     notFound(req, res, 'No such endpoint.');
   }
@@ -262,6 +285,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     authenticateToken(zone, token) {
       return principalOf(zone, token);
     },
+    adminClient: { clientId: admin.application.clientId, clientSecret: admin.clientSecret },
     keys,
     async close() {
       // Nothing of its own to release: storage and directory belong to the caller.

@@ -8,20 +8,28 @@
  *
  * Authorization, checked before any body is read:
  *  - HTTP Basic `admin:<bootstrapSecret>` (the credential that creates the first zones and admins);
- *  - otherwise the principal `authenticate` derives from a bearer token. It must come from the zone
- *    it acts on (for /identity-zones: from `zonesAdminZoneId`, UAA's "uaa" zone role) and carry
- *    `zones.write` (`zones.read` suffices to read), `scim.write` (`scim.read` suffices to read).
+ *  - otherwise the principal `authenticate` derives from a bearer token. It must be a token of the
+ *    built-in admin client `zonegate-admin` (../directory/admin-client.ts: zone administrators log in
+ *    with it), come from the zone it acts on (for /identity-zones: from `zonesAdminZoneId`, UAA's "uaa"
+ *    zone role) and carry `zones.write` (`zones.read` suffices to read), `scim.write` (`scim.read`
+ *    suffices to read). A genuine token of another client or zone is 403, not 401: the caller is known,
+ *    it just may not do this here.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { ADMIN_CLIENT_ID } from '../directory/admin-client.js';
 import { DirectoryError } from '../directory/errors.js';
 import type { NewUser, User, Zone, ZoneDirectory } from '../directory/types.js';
 
 export interface AdminPrincipal {
   zoneId: string;
   scopes: string[];
+  /** The token's `cid`. */
+  clientId: string;
+  /** Absent for client-credentials tokens. */
+  userId?: string;
 }
 
 export interface AdminApiOptions {
@@ -159,7 +167,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
     const zoneId = zone.id;
     if (root === 'role-collections' && id === undefined) {
-      if (method === 'GET') return { resource: 'scim', access: 'read', run: async () => ({ status: 200, body: await directory.listRoleCollections(zoneId) }) };
+      if (method === 'GET') {
+        return { resource: 'scim', access: 'read', run: async () => ({ status: 200, body: await directory.listRoleCollections(zoneId, { includeBuiltIn: true }) }) };
+      }
       if (method === 'POST') {
         return {
           resource: 'scim',
@@ -256,6 +266,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
     const principal = header ? await authenticateSafely(req) : undefined;
     if (!principal) throw unauthenticated(header ? 'The access token is not valid here' : 'Authentication is required');
+    if (principal.clientId !== ADMIN_CLIENT_ID) {
+      throw new AdminError(403, 'access_denied', `Only tokens of the ${ADMIN_CLIENT_ID} client may use the admin API`);
+    }
     const ownZone = zone ? zone.id : options.zonesAdminZoneId;
     if (ownZone === undefined || principal.zoneId !== ownZone) {
       throw new AdminError(403, 'access_denied', zone ? 'The token belongs to another zone' : 'Tokens of this zone cannot manage zones');
@@ -267,7 +280,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
         'www-authenticate': `Bearer error="insufficient_scope", scope="${accepted.at(-1)}"`,
       });
     }
-    return `token of zone ${principal.zoneId}`;
+    return principal.userId ? `user ${principal.userId} of zone ${principal.zoneId}` : `client ${principal.clientId} of zone ${principal.zoneId}`;
   }
 
   async function readJson(req: IncomingMessage): Promise<unknown> {

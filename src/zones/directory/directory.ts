@@ -6,6 +6,7 @@
  * Key layout (all under `dir:` so no other feature's keys can collide):
  *   dir:app-seq                      running number N of `<xsappname>!t<N>`
  *   dir:app:<xsappname>              StoredApplication        index dir:apps
+ *   dir:app:zonegate-admin           the built-in admin client (./admin-client.ts), not in dir:apps
  *   dir:client:<clientId>            xsappname
  *   dir:sub:<xsappname>:<zoneId>     subscription marker      index dir:subs:<xsappname>
  *   dir:zone:<id>                    Zone                     index dir:zones
@@ -20,6 +21,17 @@
 import { randomUUID } from 'node:crypto';
 import type { XsSecurity } from '../../config/types.js';
 import type { Storage } from '../../storage/types.js';
+import {
+  ADMIN_CLIENT_ID,
+  ADMIN_XSAPPNAME,
+  DEFAULT_ADMIN_REDIRECT_URIS,
+  ZONE_ADMIN_COLLECTION,
+  ZONE_ADMIN_ROLE_COLLECTION,
+  adminApplication,
+  isAdminClient,
+  isAdminScope,
+  zoneAdminScopes,
+} from './admin-client.js';
 import { DirectoryError } from './errors.js';
 import type { StoredSecret } from './client-secret.js';
 import { digestSecret, generateClientSecret, openSecret, sealSecret, secretMatchesDigest } from './client-secret.js';
@@ -221,12 +233,72 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     };
   }
 
+  /**
+   * An application must never reach the admin API: its scopes and authorities may not name the admin
+   * client's (`scim.*`, `zones.*`), nor may it define the built-in role collection's name.
+   */
+  function checkNoAdminGrants(security: XsSecurity): void {
+    const reserved = [
+      ...security.scopes.map((s) => s.name),
+      ...security.authorities,
+      ...security.roleTemplates.flatMap((t) => t.scopeReferences),
+    ].filter(isAdminScope);
+    if (reserved.length > 0) {
+      throw invalid(`${security.xsappname}: the scopes ${[...new Set(reserved)].join(', ')} are reserved for the zone administration client ${ADMIN_CLIENT_ID}`);
+    }
+    if (security.roleCollections.some((c) => c.name === ZONE_ADMIN_ROLE_COLLECTION)) {
+      throw invalid(`${security.xsappname}: the role collection name "${ZONE_ADMIN_ROLE_COLLECTION}" is reserved for the built-in one`);
+    }
+  }
+
+  /**
+   * Defence in depth for records written before the reservation existed: an application's reserved
+   * scopes are dropped on every read, so no grant can ever put them into its tokens.
+   */
+  function withoutAdminGrants(application: Application): Application {
+    if (isAdminClient(application)) return application;
+    if (!application.scopes.some(isAdminScope) && !application.authorities.some(isAdminScope)) return application;
+    return {
+      ...application,
+      scopes: application.scopes.filter((s) => !isAdminScope(s)),
+      authorities: application.authorities.filter((s) => !isAdminScope(s)),
+    };
+  }
+
   async function storedApplication(xsappname: string): Promise<StoredApplication | undefined> {
     return getJson<StoredApplication>(`dir:app:${xsappname}`);
   }
 
   async function getApplication(xsappname: string): Promise<Application | undefined> {
-    return (await storedApplication(xsappname))?.application;
+    const application = (await storedApplication(xsappname))?.application;
+    return application && withoutAdminGrants(application);
+  }
+
+  async function ensureAdminClient(input: { zonesAdminZoneId?: string; redirectUris?: readonly string[] } = {}) {
+    if (input.zonesAdminZoneId !== undefined) normaliseZoneId(input.zonesAdminZoneId);
+    const key = `dir:app:${ADMIN_XSAPPNAME}`;
+    return withLock(`app:${ADMIN_XSAPPNAME}`, async () => {
+      const stored = await storedApplication(ADMIN_XSAPPNAME);
+      if (stored && !isAdminClient(stored.application)) {
+        throw invalid(`An application named "${ADMIN_XSAPPNAME}" was registered before the name was reserved; delete it first`);
+      }
+      // Unset inputs keep what is stored: `keys rotate` and the CLI do not know the zones-admin zone.
+      const zonesAdminZoneId = input.zonesAdminZoneId?.toLowerCase() ?? stored?.application.providerZoneId ?? '';
+      const redirectUris = input.redirectUris ?? stored?.application.redirectUris ?? DEFAULT_ADMIN_REDIRECT_URIS;
+      const application = adminApplication(zonesAdminZoneId, redirectUris);
+      let secret: string;
+      let next: StoredApplication;
+      if (stored) {
+        secret = openSecret(stored.secret, options.secretKey, ADMIN_CLIENT_ID);
+        next = { ...stored, application };
+      } else {
+        secret = generateClientSecret();
+        next = { application, secretDigest: digestSecret(secret), secret: sealSecret(secret, options.secretKey, ADMIN_CLIENT_ID) };
+      }
+      if (JSON.stringify(next) !== JSON.stringify(stored)) await setJson(key, next);
+      await storage.set(`dir:client:${ADMIN_CLIENT_ID}`, ADMIN_XSAPPNAME);
+      return { application, clientSecret: secret };
+    });
   }
 
   async function isSubscribed(xsappname: string, zoneId: string): Promise<boolean> {
@@ -237,6 +309,8 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const xsappname = checkText(security.xsappname, 'xsappname', 100);
     // `!` separates the instance number and `:` our key parts; XSUAA rejects both in xsappname too.
     if (/[!:|\s]/.test(xsappname)) throw invalid(`xsappname "${xsappname}" must not contain "!", "|", ":" or spaces`);
+    if (xsappname === ADMIN_XSAPPNAME) throw invalid(`xsappname "${xsappname}" is reserved for the built-in administration client`);
+    checkNoAdminGrants(security);
     if (!(await getZone(providerZoneId))) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${providerZoneId} does not exist`);
     const key = `dir:app:${xsappname}`;
 
@@ -281,6 +355,8 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
   }
 
   async function isClientAllowedInZone(application: Application, zoneId: string): Promise<boolean> {
+    // The admin client is every zone's own, as UAA's admin clients are; its scopes come from the user.
+    if (isAdminClient(application)) return true;
     if (zoneId === application.providerZoneId) return true;
     // REFERENCE.md §5: a shared client works in every subscribed zone, and only there; a dedicated
     // one only in its provider's zone.
@@ -412,9 +488,9 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     return collections.filter((c): c is RoleCollection => c !== undefined);
   }
 
-  async function listRoleCollections(zoneId: string): Promise<RoleCollection[]> {
+  async function listRoleCollections(zoneId: string, listOptions: { includeBuiltIn?: boolean } = {}): Promise<RoleCollection[]> {
     const zone = await requireZone(zoneId);
-    const result: RoleCollection[] = [];
+    const result: RoleCollection[] = listOptions.includeBuiltIn ? [{ name: ZONE_ADMIN_COLLECTION.name, roleTemplates: [...ZONE_ADMIN_COLLECTION.roleTemplates] }] : [];
     for (const app of await applicationsOfZone(zone.id)) result.push(...app.roleCollections);
     result.push(...(await zoneRoleCollections(zone.id)));
     return result;
@@ -426,7 +502,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const name = checkText(input.name, 'role collection name');
     const refs = checkNameList(input.roleTemplates, 'roleTemplates');
     const apps = await applicationsOfZone(zone.id);
-    if (apps.some((a) => a.roleCollections.some((c) => c.name === name))) {
+    if (name === ZONE_ADMIN_ROLE_COLLECTION || apps.some((a) => a.roleCollections.some((c) => c.name === name))) {
       throw new DirectoryError('ROLE_COLLECTION_EXISTS', `Role collection "${name}" already exists in zone ${zone.subdomain}`);
     }
     // Stored qualified as `<instance name>.<template>`, so a collection never picks up a template of
@@ -448,7 +524,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
 
   async function requireRoleCollections(zoneId: string, names: string[]): Promise<void> {
     if (names.length === 0) return;
-    const known = new Set((await listRoleCollections(zoneId)).map((c) => c.name));
+    const known = new Set((await listRoleCollections(zoneId, { includeBuiltIn: true })).map((c) => c.name));
     const unknown = names.filter((n) => !known.has(n));
     if (unknown.length > 0) {
       throw new DirectoryError('ROLE_COLLECTION_UNKNOWN', `Role collection${unknown.length > 1 ? 's' : ''} not found in the zone: ${unknown.join(', ')}`);
@@ -560,6 +636,11 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
   // ---- scopes -------------------------------------------------------------------------------------
 
   async function userScopes(application: Application, user: User): Promise<string[]> {
+    if (isAdminClient(application)) {
+      // Only the built-in role collection counts for this client, so it never yields application scopes.
+      const scopes = user.roleCollections.includes(ZONE_ADMIN_ROLE_COLLECTION) ? zoneAdminScopes(application, user.zoneId) : [];
+      return ['openid', ...application.scopes.filter((s) => scopes.includes(s))];
+    }
     const granted = new Set<string>();
     const templateScopes = (templateName: string) => application.roleTemplates.find((t) => t.name === templateName)?.scopes ?? [];
     const assigned = new Set(user.roleCollections);
@@ -572,11 +653,12 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
       for (const ref of rc.roleTemplates) if (ref.startsWith(prefix)) for (const s of templateScopes(ref.slice(prefix.length))) granted.add(s);
     }
     // REFERENCE.md §5: the client's scopes ∩ the user's, plus `openid`.
-    return ['openid', ...application.scopes.filter((s) => s !== 'openid' && granted.has(s))];
+    return ['openid', ...application.scopes.filter((s) => s !== 'openid' && !isAdminScope(s) && granted.has(s))];
   }
 
   return {
     registerApplication,
+    ensureAdminClient,
     getApplicationByClientId,
     verifyClientSecret,
     isClientAllowedInZone,

@@ -62,12 +62,23 @@ export interface NewUser {
 }
 
 export interface ZoneDirectory {
-  /** Registers (or re-registers, keeping N and the secret) the application of an xs-security.json. */
+  /**
+   * Registers (or re-registers, keeping N and the secret) the application of an xs-security.json.
+   * INVALID_INPUT for the reserved xsappname `zonegate-admin`, the admin scopes, or a role collection
+   * named `Zone Administrator`.
+   */
   registerApplication(security: XsSecurity, providerZoneId: string): Promise<{ application: Application; clientSecret: string }>;
+  /**
+   * Creates (once) or updates the built-in administration client `zonegate-admin` (./admin-client.ts),
+   * keeping its secret. `zonesAdminZoneId`: the zone whose administrators also get `zones.*`;
+   * `redirectUris`: default loopback only. Unset inputs keep the stored values. Idempotent.
+   */
+  ensureAdminClient(input?: { zonesAdminZoneId?: string; redirectUris?: readonly string[] }): Promise<{ application: Application; clientSecret: string }>;
+  /** Also the admin client. Applications never come back with the admin client's scopes (`scim.*`, `zones.*`). */
   getApplicationByClientId(clientId: string): Promise<Application | undefined>;
   /** Constant-time check of a client secret. */
   verifyClientSecret(clientId: string, secret: string): Promise<boolean>;
-  /** Whether the application's client may be used in this zone (provider zone, or subscribed in shared mode). */
+  /** Whether the application's client may be used in this zone (provider zone, or subscribed in shared mode; the admin client everywhere). */
   isClientAllowedInZone(application: Application, zoneId: string): Promise<boolean>;
   getApplication(xsappname: string): Promise<Application | undefined>;
   /**
@@ -97,10 +108,16 @@ export interface ZoneDirectory {
   assignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User>;
   unassignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User>;
 
-  /** Role collections available in a zone: the application's plus those its administrators created. */
-  listRoleCollections(zoneId: string): Promise<{ name: string; roleTemplates: string[] }[]>;
+  /**
+   * Role collections available in a zone: the applications' plus those its administrators created;
+   * with `includeBuiltIn`, first the built-in `Zone Administrator` every zone has.
+   */
+  listRoleCollections(zoneId: string, options?: { includeBuiltIn?: boolean }): Promise<{ name: string; roleTemplates: string[] }[]>;
   createRoleCollection(zoneId: string, input: { name: string; roleTemplates: string[] }): Promise<void>;
 
-  /** The scopes a user token carries: client scopes ∩ scopes of the user's role collections, plus `openid`. */
+  /**
+   * The scopes a user token carries: client scopes ∩ scopes of the user's role collections, plus `openid`.
+   * For the admin client only the built-in role collection counts; for applications never `scim.*`/`zones.*`.
+   */
   userScopes(application: Application, user: User): Promise<string[]>;
 }

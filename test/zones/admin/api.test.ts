@@ -8,6 +8,7 @@ import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { createAdminApi } from '../../../src/zones/admin/api.js';
 import type { AdminPrincipal } from '../../../src/zones/admin/api.js';
+import { ADMIN_CLIENT_ID } from '../../../src/zones/directory/admin-client.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import type { Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { FAST_SCRYPT, securityFor } from '../directory/fixtures.js';
@@ -30,9 +31,10 @@ let adminZone: Zone;
 let acme: Zone;
 let globex: Zone;
 
-function token(principal: AdminPrincipal): string {
+/** A token of the admin client unless the principal names another client. */
+function token(principal: Omit<AdminPrincipal, 'clientId'> & { clientId?: string }): string {
   const t = randomUUID();
-  tokens.set(t, principal);
+  tokens.set(t, { clientId: ADMIN_CLIENT_ID, ...principal });
   return t;
 }
 
@@ -242,6 +244,16 @@ describe('admin API authentication (attacks)', () => {
     expect(await directory.getZone(globex.id)).toBeDefined();
   });
 
+  it('refuses a token of any other client, even of the right zone with every admin scope', async () => {
+    const t = token({ zoneId: adminZone.id, clientId: 'sb-myapp!t1', userId: randomUUID(), scopes: ['scim.read', 'scim.write', 'zones.read', 'zones.write'] });
+    const r = await call('POST', '/Users', { host: at(adminZone), auth: bearer(t), body: { userName: 'app-made', email: 'a@example.com' } });
+    expect(r.status).toBe(403);
+    expect(r.json).toEqual({ error: 'access_denied', error_description: `Only tokens of the ${ADMIN_CLIENT_ID} client may use the admin API` });
+    expect((await call('POST', '/identity-zones', { auth: bearer(t), body: { subdomain: 'appzone' } })).status).toBe(403);
+    expect(await directory.getZoneBySubdomain('appzone')).toBeUndefined();
+    expect(await directory.getUserByName(adminZone.id, 'app-made')).toBeUndefined();
+  });
+
   it('refuses a token of the right zone without the needed scope (insufficient_scope)', async () => {
     const reader = token({ zoneId: acme.id, scopes: ['openid', 'scim.read'] });
     expect((await call('GET', '/Users', { host: at(acme), auth: bearer(reader) })).status).toBe(200);
@@ -365,7 +377,9 @@ describe('admin API with the bootstrap credential', () => {
     expect((await call('POST', '/role-collections', { host: at(acme), auth: BOOT, body: { name: 'Read Only', roleTemplates: ['Viewer'] } })).status).toBe(409);
     expect((await call('POST', '/role-collections', { host: at(acme), auth: BOOT, body: { name: 'Bogus', roleTemplates: ['Nope'] } })).status).toBe(400);
     const list = await call('GET', '/role-collections', { host: at(acme), auth: BOOT });
-    expect(list.json.map((c: { name: string }) => c.name)).toEqual(['myapp_Administrator', 'myapp_Viewer', 'Read Only']);
+    expect(list.json.map((c: { name: string }) => c.name)).toEqual(['Zone Administrator', 'myapp_Administrator', 'myapp_Viewer', 'Read Only']);
+    // The built-in name cannot be taken by a zone's own collection.
+    expect((await call('POST', '/role-collections', { host: at(acme), auth: BOOT, body: { name: 'Zone Administrator', roleTemplates: ['Viewer'] } })).status).toBe(409);
     const userWithIt = await call('POST', '/Users', { host: at(acme), auth: BOOT, body: { userName: 'reader', email: 'r@acme.example', roleCollections: ['Read Only'] } });
     expect(userWithIt.status).toBe(201);
     expect((await call('PUT', `/Users/${userWithIt.json.id}/role-collections/${encodeURIComponent('Read Only')}`, { host: at(acme), auth: BOOT })).status).toBe(200);
