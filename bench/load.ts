@@ -20,6 +20,8 @@ export interface LoadTarget {
   host: string;
   /** The only body accepted. */
   expectBody: string;
+  /** Processes whose CPU time per request is reported (the target and what it forwards to). */
+  processes: readonly { name: string; cpuMs(): number }[];
 }
 
 export interface LoadFigures {
@@ -31,22 +33,34 @@ export interface LoadFigures {
   p99: number;
   /** Completed requests in the measured window. */
   requests: number;
+  /** Completed requests including the probe and the warm-up (what the target handled in all). */
+  handled: number;
   seconds: number;
+  /** CPU microseconds per completed request, per process, in the measured window; `client` = autocannon. */
+  cpuPerRequestUs: Record<string, number>;
 }
 
 export class LoadFailure extends Error {}
 
 export async function measure(target: LoadTarget, settings: LoadSettings): Promise<LoadFigures> {
   await probe(target);
-  if (settings.warmupSeconds > 0) await run(target, settings.connections, settings.warmupSeconds, 'warm-up');
+  const warmup = settings.warmupSeconds > 0 ? await run(target, settings.connections, settings.warmupSeconds, 'warm-up') : undefined;
+  const before = target.processes.map((p) => p.cpuMs());
+  const clientBefore = process.cpuUsage();
   const result = await run(target, settings.connections, settings.seconds, 'measurement');
+  const client = process.cpuUsage(clientBefore);
+  const perRequest = (us: number) => us / Math.max(1, result.requests.total);
+  const cpuPerRequestUs: Record<string, number> = { client: perRequest(client.user + client.system) };
+  target.processes.forEach((p, i) => (cpuPerRequestUs[p.name] = perRequest((p.cpuMs() - before[i]!) * 1000)));
   return {
     name: target.name,
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    requests: result.latency.totalCount,
+    requests: result.requests.total,
+    handled: 1 + (warmup?.requests.total ?? 0) + result.requests.total,
     seconds: result.duration,
+    cpuPerRequestUs,
   };
 }
 
@@ -76,7 +90,7 @@ export function verdict(result: autocannon.Result): string[] {
   }
   if (result.errors > 0) problems.push(`${result.errors} connection errors (${result.timeouts} of them timeouts)`);
   if (result.mismatches > 0) problems.push(`${result.mismatches} responses with a body other than the backend's`);
-  if (result.latency.totalCount === 0) problems.push('no request completed');
+  if (result.requests.total === 0) problems.push('no request completed');
   return problems;
 }
 

@@ -28,6 +28,8 @@ export interface RunningChild {
   readonly port: number;
   /** Resident and peak resident set size in MiB, from /proc (Linux). */
   memory(): { rssMiB: number; peakMiB: number } | undefined;
+  /** User + system CPU time used so far, in milliseconds (/proc, 10 ms resolution). */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export class ChildProcesses {
       pid: child.pid!,
       port,
       memory: () => memoryOf(child.pid!),
+      cpuMs: () => cpuMsOf(child.pid!),
       stop,
     };
   }
@@ -190,4 +193,18 @@ function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | undefined 
   }
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+const TICKS_PER_SECOND = 100;
+
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may itself contain spaces): utime is the
+    // 14th field of the line, stime the 15th (proc(5)); both in clock ticks, USER_HZ = 100 on Linux.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
 }

@@ -5,12 +5,14 @@
  * this; `node dist/bench/profile.js <file.cpuprofile>` reads any profile.
  */
 import fs from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { SourceMap } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber: number;
 }
 interface ProfileNode {
   id: number;
@@ -68,31 +70,53 @@ export function summariseProfile(profile: CpuProfile, root: string): ProfileSumm
   return { busyMs: busy / 1000, selfByFunction: sorted(self), selfByArea: sorted(area), inclusiveByFunction: sorted(inclusive) };
 }
 
-export function formatSummary(summary: ProfileSummary, top = 25): string {
+/** With `requests`, each line also says how many microseconds that is per request handled. */
+export function formatSummary(summary: ProfileSummary, options: { top?: number; requests?: number } = {}): string {
+  const top = options.top ?? 25;
   const pct = (ms: number) => `${((100 * ms) / summary.busyMs).toFixed(1).padStart(5)}%`;
-  const rows = (list: [string, number][], n: number) => list.slice(0, n).map(([k, ms]) => `  ${pct(ms)} ${ms.toFixed(0).padStart(7)} ms  ${k}`);
-  const ours = summary.inclusiveByFunction.filter(([k]) => k.includes(' src/'));
+  const perRequest = (ms: number) => (options.requests ? `${((ms * 1000) / options.requests).toFixed(1).padStart(6)} µs/req` : '');
+  const rows = (list: [string, number][], n: number) =>
+    list.slice(0, n).map(([k, ms]) => `  ${pct(ms)} ${ms.toFixed(0).padStart(7)} ms ${perRequest(ms)}  ${k}`);
+  const ours = summary.inclusiveByFunction.filter(([k]) => / (src|bench)\//.test(k));
   return [
-    `busy (non-idle) CPU: ${summary.busyMs.toFixed(0)} ms`,
+    `busy (non-idle) CPU: ${summary.busyMs.toFixed(0)} ms${options.requests ? ` = ${((summary.busyMs * 1000) / options.requests).toFixed(0)} µs per request` : ''}`,
     'self time by area:',
     ...rows(summary.selfByArea, 20),
     'self time by function:',
     ...rows(summary.selfByFunction, top),
-    'inclusive time, zonegate functions (src/):',
+    'inclusive time, our functions (src/, bench/):',
     ...rows(ours, top),
   ].join('\n');
 }
 
 function shortUrl(url: string, root: string): string {
-  let u = url.startsWith('file://') ? decodeURIComponent(url.slice(7)) : url;
+  let u = url.startsWith('file://') ? fileURLToPath(url) : url;
   if (u.startsWith(root)) u = u.slice(root.length).replace(/^\//, '');
   // The gateway runs compiled; name the source file a reader would open.
   return u.replace(/^dist\/(src|bench)\/(.*)\.js$/, '$1/$2.ts');
 }
 
+const maps = new Map<string, SourceMap | undefined>();
+
+/** The TypeScript line of a compiled frame (tsconfig.build.json emits source maps), 1-based. */
+function sourceLine(frame: CallFrame): number {
+  if (!frame.url.startsWith('file://') || !frame.url.endsWith('.js')) return frame.lineNumber + 1;
+  let map = maps.get(frame.url);
+  if (!maps.has(frame.url)) {
+    try {
+      map = new SourceMap(JSON.parse(fs.readFileSync(`${fileURLToPath(frame.url)}.map`, 'utf8')));
+    } catch {
+      map = undefined;
+    }
+    maps.set(frame.url, map);
+  }
+  const entry = map?.findEntry(frame.lineNumber, frame.columnNumber) as { originalLine?: number } | undefined;
+  return entry?.originalLine !== undefined ? entry.originalLine + 1 : frame.lineNumber + 1;
+}
+
 function label(frame: CallFrame, root: string): string {
   if (!frame.url) return frame.functionName || '(anonymous)';
-  return `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url, root)}:${frame.lineNumber + 1}`;
+  return `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url, root)}:${sourceLine(frame)}`;
 }
 
 function areaOf(frame: CallFrame, root: string): string {
@@ -111,5 +135,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(2);
   }
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
-  process.stdout.write(formatSummary(summariseProfile(profile, process.cwd()), Number(process.argv[3]) || 25) + '\n');
+  process.stdout.write(formatSummary(summariseProfile(profile, process.cwd()), { top: Number(process.argv[3]) || 25 }) + '\n');
 }

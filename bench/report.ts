@@ -8,40 +8,65 @@ export type ZoneFigures =
 
 type Memory = { rssMiB: number; peakMiB: number } | undefined;
 
+/** One bare-proxy run and one zonegate run made back to back. */
+export interface Round {
+  bare: LoadFigures;
+  gateway: LoadFigures;
+}
+
 export interface BenchReport {
   date: Date;
   cpus: number;
   cpuModel: string;
   node: string;
   settings: LoadSettings;
-  figures: LoadFigures[];
+  direct: LoadFigures;
+  rounds: Round[];
   goal: number;
   memory: { gateway: Memory; bareProxy: Memory } | undefined;
   gatewayLogLines: number;
   zones: ZoneFigures;
 }
 
-const BARE = 'bare http-proxy';
-const GATEWAY = 'zonegate';
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
-export function ratio(report: BenchReport): number | undefined {
-  const bare = report.figures.find((f) => f.name === BARE);
-  const gateway = report.figures.find((f) => f.name === GATEWAY);
-  return bare && gateway ? gateway.rps / bare.rps : undefined;
+/** The median of the rounds' ratios: each compares two runs made seconds apart on the same machine. */
+export function ratio(report: BenchReport): number {
+  return median(report.rounds.map((r) => r.gateway.rps / r.bare.rps));
+}
+
+/** The run whose requests/s is the median of its target's runs (the lower middle one for an even count). */
+function medianRun(runs: LoadFigures[]): LoadFigures {
+  return [...runs].sort((a, b) => a.rps - b.rps)[(runs.length - 1) >> 1]!;
 }
 
 const mib = (m: Memory) => (m ? `${m.rssMiB.toFixed(0)} MiB (peak ${m.peakMiB.toFixed(0)} MiB)` : 'n/a');
 const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 
+const us = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : `${n.toFixed(0)} µs`);
+
 function rows(report: BenchReport): string[][] {
-  const out = [['target', 'requests/s', 'p50', 'p99', 'requests']];
-  for (const f of report.figures) out.push([f.name, f.rps.toFixed(0), ms(f.p50), ms(f.p99), String(f.requests)]);
+  const out = [['target', 'requests/s', 'p50', 'p99', 'requests', 'CPU/req proxy', 'CPU/req backend', 'CPU/req client']];
+  const figures = [report.direct, medianRun(report.rounds.map((r) => r.bare)), medianRun(report.rounds.map((r) => r.gateway))];
+  for (const f of figures) {
+    const cpu = f.cpuPerRequestUs;
+    const proxy = Object.entries(cpu).find(([name]) => name !== 'client' && name !== 'backend')?.[1];
+    out.push([f.name, f.rps.toFixed(0), ms(f.p50), ms(f.p99), String(f.requests), us(proxy), us(cpu.backend), us(cpu.client)]);
+  }
   return out;
+}
+
+function roundsLine(report: BenchReport): string {
+  const each = report.rounds.map((r) => `${r.bare.rps.toFixed(0)} / ${r.gateway.rps.toFixed(0)} = ${(r.gateway.rps / r.bare.rps).toFixed(2)}`);
+  return `rounds (bare / zonegate requests/s = ratio): ${each.join('; ')}`;
 }
 
 function verdictLine(report: BenchReport): string {
   const r = ratio(report);
-  if (r === undefined) return 'zonegate / bare proxy: not measured';
   return `zonegate / bare proxy: ${r.toFixed(2)} (goal >= ${report.goal.toFixed(2)}: ${r >= report.goal ? 'met' : 'NOT met'})`;
 }
 
@@ -65,8 +90,9 @@ export function formatTable(report: BenchReport): string {
   const s = report.settings;
   const lines = [
     '',
-    `${report.cpus} CPUs, Node.js ${report.node}; ${s.connections} connections, ${s.seconds} s each after ${s.warmupSeconds} s warm-up`,
+    `${report.cpus} CPUs, Node.js ${report.node}; ${s.connections} connections, ${s.seconds} s per run after ${s.warmupSeconds} s warm-up; proxies: median of ${report.rounds.length} rounds`,
     textTable(rows(report)),
+    roundsLine(report),
     verdictLine(report),
     `zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}`,
     `zonegate request log lines written (LOG_LEVEL=info): ${report.gatewayLogLines}`,
@@ -92,11 +118,15 @@ export function resultsMarkdown(report: BenchReport): string {
 Written by \`npm run bench -- --write\` on ${report.date.toISOString()}.
 
 Machine: ${report.cpus} CPUs (\`nproc\`), ${report.cpuModel}; Node.js ${report.node}.
-Load: autocannon in the benchmark's own process, ${s.connections} connections, ${s.seconds} s per target
-after a ${s.warmupSeconds} s warm-up, one target at a time. Every response is checked: any non-2xx,
-connection error, timeout or body other than the backend's fails the run.
+Load: autocannon in the benchmark's own process, ${s.connections} connections, ${s.seconds} s per run
+after a ${s.warmupSeconds} s warm-up, one target at a time. The bare proxy and zonegate are run in
+${report.rounds.length} rounds, alternating which goes first; their rows show the median run and the ratio is the
+median of the rounds' ratios. Every response is checked: any non-2xx, connection error, timeout or
+body other than the backend's fails the run.
 
 ${markdownTable(rows(report))}
+
+${roundsLine(report)}
 
 **${verdictLine(report)}** (issue 2; SAP's approuter 21.2 reaches about 0.12 on this machine kind,
 REFERENCE.md §8).
@@ -109,7 +139,9 @@ REFERENCE.md §8).
   (${report.gatewayLogLines} request lines), SQLite storage.
 - zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}.
 - Each server is its own process; on ${report.cpus} cores the client, the proxy and the backend share them,
-  the same way for the bare proxy and for zonegate.
+  the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
+  (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
+  the cores saturated, requests/s follows the sum of the three.
 ${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 

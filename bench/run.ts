@@ -1,15 +1,15 @@
 /**
  * `npm run bench`: a backend, a bare http-proxy pass-through to it, and zonegate on an
  * unauthenticated route, each in its own process (own event loop), loaded one after the other by the
- * same client at the same concurrency. Prints requests/s and p50/p99 for each, zonegate's ratio to
- * the bare proxy (issue 2's goal: at least 0.70) and the gateway's memory; then the identity zones'
- * figures when bench/zones.ts exists.
+ * same client at the same concurrency. Prints requests/s, p50/p99 and CPU per request for each,
+ * zonegate's ratio to the bare proxy (issue 2's goal: at least 0.70) and the gateway's memory; then
+ * the identity zones' figures (bench/zones.ts).
  *
  *   npm run bench                  print the figures
  *   npm run bench -- --write       also write bench/RESULTS.md
- *   npm run bench -- --profile     run the gateway under --cpu-prof and print where its time went
- *                                  (figures are then slower than real and are not written)
- * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50).
+ *   npm run bench -- --profile     run both proxies under --cpu-prof and print where their time
+ *                                  goes (figures are then slower than real and are not written)
+ * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,9 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BACKEND_BODY } from './backend-body.js';
 import { LoadFailure, measure, type LoadFigures, type LoadSettings } from './load.js';
-import { ChildProcesses } from './processes.js';
+import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
-import { formatTable, resultsMarkdown, type BenchReport, type ZoneFigures } from './report.js';
+import { formatTable, resultsMarkdown, type BenchReport, type Round, type ZoneFigures } from './report.js';
 
 const GOAL = 0.7;
 const TENANT_HOST_PATTERN = '^(.*)\\.app\\.example\\.com$';
@@ -30,26 +30,36 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench/run.js -> the repository root. */
 const root = path.resolve(here, '..', '..');
 
-function positiveNumber(name: string, fallback: number): number {
+function number(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a number of seconds/connections, got "${raw}"`);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name}: expected a number >= ${min}, got "${raw}"`);
   return n;
+}
+
+interface Target {
+  name: string;
+  child: RunningChild;
+  path: string;
+  /** What its CPU per request is reported for. */
+  processes: RunningChild[];
 }
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { write: { type: 'boolean' }, profile: { type: 'boolean' } }, strict: true });
   const settings: LoadSettings = {
-    seconds: positiveNumber('BENCH_SECONDS', 10) || 10,
-    warmupSeconds: positiveNumber('BENCH_WARMUP_SECONDS', 2),
-    connections: Math.max(1, Math.round(positiveNumber('BENCH_CONNECTIONS', 50))),
+    seconds: number('BENCH_SECONDS', 10, 1),
+    warmupSeconds: number('BENCH_WARMUP_SECONDS', 2, 0),
+    connections: Math.round(number('BENCH_CONNECTIONS', 50, 1)),
   };
-  if (values.write && values.profile) throw new Error('--profile slows the gateway down; its figures are not written (drop --write)');
+  const rounds = Math.round(number('BENCH_ROUNDS', 3, 1));
+  if (values.write && values.profile) throw new Error('--profile slows the proxies down; its figures are not written (drop --write)');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-bench-'));
   const gatewayLog = path.join(work, 'gateway.log');
-  const profileDir = path.join(work, 'profile');
+  const profileDir = (name: string) => path.join(work, `profile-${name}`);
+  const profiled = (name: string) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`] : []);
   const children = new ChildProcesses();
   const interrupted = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: stopping the benchmark's processes\n`);
@@ -58,17 +68,19 @@ async function main(): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
 
-  const figures: LoadFigures[] = [];
+  let direct: LoadFigures;
+  const measured: Round[] = [];
   let memory: BenchReport['memory'];
   let logLines = 0;
+  const handled = { bare: 0, gateway: 0 };
   try {
     const backend = await children.start({ name: 'backend', args: [path.join(here, 'backend.js')] });
     const backendUrl = `http://127.0.0.1:${backend.port}`;
-    const bare = await children.start({ name: 'bare proxy', args: [path.join(here, 'bare-proxy.js'), backendUrl] });
+    const bare = await children.start({ name: 'bare proxy', args: [...profiled('bare'), path.join(here, 'bare-proxy.js'), backendUrl] });
     const gateway = await children.start({
       name: 'zonegate',
       args: [
-        ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ...profiled('gateway'),
         path.join(root, 'dist', 'src', 'cli.js'),
         'start',
         '--routes',
@@ -89,16 +101,23 @@ async function main(): Promise<number> {
       stdoutFile: gatewayLog,
     });
 
-    const targets = [
-      { name: 'backend direct', port: backend.port, path: '/items' },
-      { name: 'bare http-proxy', port: bare.port, path: '/items' },
-      { name: 'zonegate', port: gateway.port, path: '/public/items' },
-    ];
-    for (const t of targets) {
+    const load = (t: Target) => {
       process.stderr.write(`${t.name}: ${settings.warmupSeconds} s warm-up, ${settings.seconds} s at ${settings.connections} connections...\n`);
-      figures.push(
-        await measure({ name: t.name, url: `http://127.0.0.1:${t.port}${t.path}`, host: TENANT_HOST, expectBody: BACKEND_BODY }, settings),
-      );
+      const url = `http://127.0.0.1:${t.child.port}${t.path}`;
+      return measure({ name: t.name, url, host: TENANT_HOST, expectBody: BACKEND_BODY, processes: t.processes }, settings);
+    };
+    direct = await load({ name: 'backend direct', child: backend, path: '/items', processes: [backend] });
+    const bareTarget: Target = { name: 'bare http-proxy', child: bare, path: '/items', processes: [bare, backend] };
+    const gatewayTarget: Target = { name: 'zonegate', child: gateway, path: '/public/items', processes: [gateway, backend] };
+    // Alternating which goes first cancels a slow drift of the machine (other tenants, thermals)
+    // out of the ratio; each round's ratio compares two runs made seconds apart.
+    for (let i = 0; i < rounds; i++) {
+      const order = i % 2 === 0 ? [bareTarget, gatewayTarget] : [gatewayTarget, bareTarget];
+      const [first, second] = [await load(order[0]!), await load(order[1]!)];
+      const [b, g] = order[0] === bareTarget ? [first, second] : [second, first];
+      handled.bare += b.handled;
+      handled.gateway += g.handled;
+      measured.push({ bare: b, gateway: g });
     }
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
     logLines = countRequestLines(gatewayLog);
@@ -113,7 +132,8 @@ async function main(): Promise<number> {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     node: process.version,
     settings,
-    figures,
+    direct,
+    rounds: measured,
     goal: GOAL,
     memory,
     gatewayLogLines: logLines,
@@ -121,7 +141,10 @@ async function main(): Promise<number> {
   };
   process.stdout.write(formatTable(report) + '\n');
 
-  if (values.profile) printProfile(profileDir);
+  if (values.profile) {
+    printProfile('bare http-proxy', profileDir('bare'), handled.bare);
+    printProfile('zonegate', profileDir('gateway'), handled.gateway);
+  }
   if (values.write) {
     const file = path.join(root, 'bench', 'RESULTS.md');
     fs.writeFileSync(file, resultsMarkdown(report));
@@ -140,8 +163,8 @@ function countRequestLines(file: string): number {
 }
 
 /**
- * bench/zones.ts belongs to the identity-zones work; it may not exist yet, and a failure there
- * must not cost the gateway's figures, so it runs last, after every child has been stopped.
+ * bench/zones.ts belongs to the identity-zones work; a failure there must not cost the gateway's
+ * figures, so it runs last, after every child has been stopped.
  */
 async function zoneFigures(seconds: number): Promise<ZoneFigures> {
   const file = path.join(here, 'zones.js');
@@ -158,18 +181,17 @@ async function zoneFigures(seconds: number): Promise<ZoneFigures> {
   }
 }
 
-function printProfile(dir: string): void {
+function printProfile(name: string, dir: string, requests: number): void {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
   if (!files.length) {
-    process.stdout.write(`no CPU profile was written to ${dir}\n`);
+    process.stdout.write(`\n${name}: no CPU profile was written to ${dir}\n`);
     return;
   }
-  const file = path.join(dir, files[0]!);
-  const kept = path.join(os.tmpdir(), `zonegate-gateway-${Date.now()}.cpuprofile`);
-  fs.copyFileSync(file, kept);
-  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
-  process.stdout.write(`\nzonegate CPU profile (whole run: start-up, three load phases, idle; kept at ${kept}):\n`);
-  process.stdout.write(formatSummary(summariseProfile(profile, root)) + '\n');
+  const kept = path.join(os.tmpdir(), `zonegate-bench-${name.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`);
+  fs.copyFileSync(path.join(dir, files[0]!), kept);
+  const profile = JSON.parse(fs.readFileSync(kept, 'utf8')) as CpuProfile;
+  process.stdout.write(`\n${name} CPU profile (whole life: start-up, every load phase; ${requests} requests; kept at ${kept}):\n`);
+  process.stdout.write(formatSummary(summariseProfile(profile, root), { requests }) + '\n');
 }
 
 main().then(
