@@ -82,6 +82,23 @@ describe('zone directory on a SQLite file across restarts', () => {
     }
   });
 
+  it('seals the admin client\'s secret the same way, and keeps it across restarts', async () => {
+    const file = join(tmp, 'sealed-admin.db');
+    const key = randomBytes(32);
+    let storage = openSqliteStorage({ file });
+    const { clientSecret } = await createZoneDirectory(storage, { secretKey: key }).ensureAdminClient();
+    await storage.close();
+    expect(dumpSqlite(file).filter((v) => v.includes(clientSecret))).toEqual([]);
+    storage = openSqliteStorage({ file });
+    try {
+      expect((await createZoneDirectory(storage, { secretKey: key }).ensureAdminClient()).clientSecret).toBe(clientSecret);
+      const err = await createZoneDirectory(storage, { secretKey: randomBytes(32) }).ensureAdminClient().catch((e: unknown) => e);
+      expect((err as DirectoryError).code).toBe('SECRET_KEY_MISMATCH');
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('frees a subdomain claimed by a process that died before writing its zone', async () => {
     let clock = Date.parse('2026-01-01T00:00:00Z');
     const storage = openSqliteStorage({ file: ':memory:', now: () => clock });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_CLIENT_ID, ZONE_ADMIN_ROLE_COLLECTION } from '../../../src/zones/directory/admin-client.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import { DirectoryError } from '../../../src/zones/directory/errors.js';
 import type { DirectoryErrorCode } from '../../../src/zones/directory/errors.js';
-import type { ZoneDirectory } from '../../../src/zones/directory/types.js';
+import type { Application, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { FAST_SCRYPT, securityFor } from './fixtures.js';
 
@@ -334,6 +335,104 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await dir.getUserByName(zone.id, 'hank')).toBeUndefined();
         expect(await dir.verifyPassword(zone.id, 'hank', 'hank-pass-1')).toBeUndefined();
         expect((await dir.createUser(zone.id, { userName: 'Hank', email: 'hank@example.com' })).id).not.toBe(user.id);
+      });
+    });
+
+    describe('the built-in admin client and Zone Administrator role collection', () => {
+      it('is created once and keeps its secret across instances and concurrent starts', async () => {
+        const results = await Promise.all(instances.map((d) => d.ensureAdminClient()));
+        const secrets = new Set(results.map((r) => r.clientSecret));
+        expect(secrets.size).toBe(1);
+        const [first] = results;
+        expect(first!.application).toMatchObject({
+          clientId: ADMIN_CLIENT_ID,
+          scopes: ['scim.read', 'scim.write', 'zones.read', 'zones.write'],
+          authorities: [],
+          grantTypes: ['authorization_code', 'refresh_token'],
+          redirectUris: ['http://127.0.0.1:*/**', 'http://localhost:*/**'],
+        });
+        expect(await instances[2]!.verifyClientSecret(ADMIN_CLIENT_ID, first!.clientSecret)).toBe(true);
+        expect(await dir.verifyClientSecret(ADMIN_CLIENT_ID, `${first!.clientSecret}x`)).toBe(false);
+        expect((await instances[1]!.ensureAdminClient()).clientSecret).toBe(first!.clientSecret);
+        expect(await dir.getApplicationByClientId(ADMIN_CLIENT_ID)).toEqual(first!.application);
+        await expectCode(dir.ensureAdminClient({ zonesAdminZoneId: 'not a zone id!' }), 'INVALID_INPUT');
+      });
+
+      it('works in every zone; the role collection grants scim.* there and zones.* only in the zones-admin zone', async () => {
+        const provider = await dir.createZone({ subdomain: unique('adminprov') });
+        const tenant = await dir.createZone({ subdomain: unique('admintenant') });
+        const { application: app } = await dir.registerApplication(securityFor(unique('adminapp')), provider.id);
+        const { application: admin } = await dir.ensureAdminClient({ zonesAdminZoneId: provider.id });
+        expect(await dir.isClientAllowedInZone(admin, tenant.id)).toBe(true);
+        // Unset inputs keep what is stored.
+        expect((await instances[1]!.ensureAdminClient()).application.providerZoneId).toBe(provider.id);
+
+        // Available in a zone no application is subscribed to, listed only when asked for.
+        const tenantAdmin = await dir.createUser(tenant.id, { userName: 'tadmin', email: 't@example.com', roleCollections: [ZONE_ADMIN_ROLE_COLLECTION] });
+        expect(await dir.listRoleCollections(tenant.id)).toEqual([]);
+        expect(await dir.listRoleCollections(tenant.id, { includeBuiltIn: true })).toEqual([{ name: ZONE_ADMIN_ROLE_COLLECTION, roleTemplates: ['zonegate-admin.ZoneAdministrator'] }]);
+        const providerAdmin = await dir.createUser(provider.id, { userName: 'padmin', email: 'p@example.com' });
+        await dir.assignRoleCollection(provider.id, providerAdmin.id, ZONE_ADMIN_ROLE_COLLECTION);
+        const both = await dir.createUser(provider.id, {
+          userName: 'both',
+          email: 'b@example.com',
+          roleCollections: [ZONE_ADMIN_ROLE_COLLECTION, `${app.xsappname}_Administrator`],
+        });
+        const plain = await dir.createUser(provider.id, { userName: 'plain', email: 'x@example.com', roleCollections: [`${app.xsappname}_Administrator`] });
+
+        expect(await dir.userScopes(admin, tenantAdmin)).toEqual(['openid', 'scim.read', 'scim.write']);
+        expect(await dir.userScopes(admin, (await dir.getUser(provider.id, providerAdmin.id))!)).toEqual(['openid', 'scim.read', 'scim.write', 'zones.read', 'zones.write']);
+        // The admin client never yields application scopes, the application never admin scopes.
+        expect(await dir.userScopes(admin, both)).toEqual(['openid', 'scim.read', 'scim.write', 'zones.read', 'zones.write']);
+        expect(await dir.userScopes(app, both)).toEqual(['openid', `${app.instanceName}.Admin`, `${app.instanceName}.Viewer`]);
+        expect(await dir.userScopes(admin, plain)).toEqual(['openid']);
+      });
+
+      it('cannot be copied: no zone collection may take its name or its template', async () => {
+        const provider = await dir.createZone({ subdomain: unique('copyprov') });
+        await dir.registerApplication(securityFor(unique('copyapp')), provider.id);
+        await expectCode(dir.createRoleCollection(provider.id, { name: ZONE_ADMIN_ROLE_COLLECTION, roleTemplates: ['Viewer'] }), 'ROLE_COLLECTION_EXISTS');
+        for (const ref of ['ZoneAdministrator', 'zonegate-admin.ZoneAdministrator']) {
+          await expectCode(dir.createRoleCollection(provider.id, { name: 'Sneaky', roleTemplates: [ref] }), 'INVALID_INPUT');
+        }
+      });
+
+      it('refuses applications that claim the admin client\'s name, scopes or role collection (attack)', async () => {
+        const provider = await dir.createZone({ subdomain: unique('greedy') });
+        await expectCode(dir.registerApplication(securityFor('zonegate-admin'), provider.id), 'INVALID_INPUT');
+        const base = securityFor(unique('greedyapp'));
+        const attempts = [
+          { ...base, scopes: [...base.scopes, { name: 'scim.write', grantedApps: [], grantAsAuthorityToApps: [] }] },
+          { ...base, authorities: ['zones.write'] },
+          { ...base, roleTemplates: [{ name: 'Sneaky', scopeReferences: ['scim.read'], attributeReferences: [] }] },
+          { ...base, roleCollections: [{ name: ZONE_ADMIN_ROLE_COLLECTION, roleTemplateReferences: ['$XSAPPNAME.Viewer'] }] },
+        ];
+        for (const security of attempts) {
+          const err = await expectCode(dir.registerApplication(security, provider.id), 'INVALID_INPUT');
+          expect(err.message).toMatch(/reserved/);
+        }
+        expect(await dir.getApplication(base.xsappname)).toBeUndefined();
+        // And the admin client itself is not replaced by a registration.
+        expect((await dir.getApplicationByClientId(ADMIN_CLIENT_ID))?.xsappname).toBe('zonegate-admin');
+      });
+
+      it('strips admin scopes from an application record written before they were reserved (defence in depth)', async () => {
+        const provider = await dir.createZone({ subdomain: unique('legacy') });
+        const xsappname = unique('legacyapp');
+        const { application } = await dir.registerApplication(securityFor(xsappname), provider.id);
+        const key = `dir:app:${xsappname}`;
+        const stored = JSON.parse((await handles[0]!.get(key))!) as { application: Application };
+        stored.application.scopes.push('scim.write', 'zones.write');
+        stored.application.authorities.push('scim.write');
+        stored.application.roleTemplates[0]!.scopes.push('scim.write', 'zones.write');
+        await handles[0]!.set(key, JSON.stringify(stored));
+
+        const read = (await dir.getApplicationByClientId(application.clientId))!;
+        expect(read.scopes).toEqual(application.scopes);
+        expect(read.authorities).toEqual(application.authorities);
+        const user = await dir.createUser(provider.id, { userName: 'legacy', email: 'l@example.com', roleCollections: [`${xsappname}_Administrator`] });
+        // Even handed the raw record, the scope computation does not grant them.
+        expect(await dir.userScopes(stored.application, user)).toEqual(['openid', `${application.instanceName}.Admin`, `${application.instanceName}.Viewer`]);
       });
     });
 
