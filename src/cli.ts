@@ -9,13 +9,16 @@ import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings } from './config/environment.js';
 import { loadXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
-import { describeStartupError, listenZones, startGateway, startZones, zonesPublicUrl } from './server/start.js';
+import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, zonesPublicUrl } from './server/start.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
+import { sessionKeysFromSecret } from './login/index.js';
+import { runTenantsCli, TENANTS_USAGE } from './provisioning/cli.js';
+import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
 import { createIdentityServer } from './zones/server.js';
 
@@ -25,7 +28,6 @@ Commands:
   start           Start the gateway: reads routes.json (and xs-security.json when present)
                   from the working directory and the environment (PORT, TENANT_HOST_PATTERN,
                   destinations, TRUSTED_PROXIES, REDIS_URL, VCAP_SERVICES, default-env.json).
-  check-config    Validate the configuration without starting; exit 1 on any problem.
                   Without an xsuaa binding, and with an xs-security.json, the built-in identity
                   zones run in the same process on <subdomain>.UAA_DOMAIN.
   check-config    Validate the configuration without starting; exit 1 on any problem.
@@ -37,6 +39,10 @@ Commands:
                   New signing key for one zone (or every zone); old keys stay published until the
                   tokens they signed have expired.
 ${DIRECTORY_USAGE.replace(/^Usage:\n/, '')}
+${TENANTS_USAGE.replace(/^Usage:\n/, '')}
+                  Tenants of the application of xs-security.json (--security FILE), as the SaaS
+                  registry's callbacks make them; for self-hosted use without a registry. The
+                  tenant URL comes from TENANT_URL_TEMPLATE, else TENANT_HOST_PATTERN and PORT.
 
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
@@ -71,6 +77,8 @@ async function main(argv: string[]): Promise<number> {
       return directoryCommand(argv);
     case 'keys':
       return keysCommand(rest);
+    case 'tenants':
+      return tenantsCommand(argv);
     default:
       process.stderr.write(`zonegate: unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -205,6 +213,85 @@ async function keysCommand(args: string[]): Promise<number> {
     await identity.close();
     return 0;
   });
+}
+
+/**
+ * `zonegate tenants ...` through the gateway's own provisioning service, so a tenant subscribed here
+ * is what a registry callback makes. It registers xs-security.json's application in the provider
+ * zone as `zones start` does (a repeat finds it), and ends an unsubscribed tenant's gateway sessions
+ * in the shared storage.
+ */
+async function tenantsCommand(argv: string[]): Promise<number> {
+  let args: string[];
+  let securityPath: string | undefined;
+  try {
+    ({ args, securityPath } = takeSecurityOption(argv));
+  } catch (err) {
+    process.stderr.write(`zonegate: ${(err as Error).message}\n${TENANTS_USAGE}\n`);
+    return 2;
+  }
+  if (args.length < 2) {
+    process.stderr.write(`zonegate: No command given\n${TENANTS_USAGE}\n`);
+    return 2;
+  }
+  if (['help', '--help', '-h'].includes(args[1]!) || args.includes('--help')) {
+    process.stdout.write(`${TENANTS_USAGE}\n`);
+    return 0;
+  }
+  if (!securityPath) {
+    process.stderr.write('zonegate: tenants need the application they subscribe to: xs-security.json in the working directory, or --security FILE\n');
+    return 1;
+  }
+  let security;
+  try {
+    security = loadXsSecurity(securityPath);
+  } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  }
+  return withStorage(async (settings, storage, logger) => {
+    const zones = await startZones({ settings, storage, security, logger, port: () => settings.port });
+    try {
+      const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
+      const sessions = new StorageSessionStore({ storage, keyring: createKeyring(sessionKeys) });
+      const set = setUpProvisioning({
+        settings,
+        storage,
+        zones,
+        logger,
+        port: () => settings.port,
+        // A running gateway's tenant cache forgets within a second on its own.
+        revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+      });
+      if (typeof set === 'string') {
+        process.stderr.write(`zonegate: tenants are not available: ${set}\n`);
+        return 1;
+      }
+      return await runTenantsCli(args, {
+        provisioning: set.provisioning,
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+      });
+    } finally {
+      await zones.server.close();
+    }
+  });
+}
+
+/** `--security FILE` (or `--security=FILE`) anywhere in argv; default ./xs-security.json when present. */
+function takeSecurityOption(argv: string[]): { args: string[]; securityPath: string | undefined } {
+  const args: string[] = [];
+  let given: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--security') {
+      given = argv[++i];
+      if (given === undefined || given.startsWith('--')) throw new Error('--security needs a file');
+    } else if (arg.startsWith('--security=')) given = arg.slice('--security='.length);
+    else args.push(arg);
+  }
+  const securityPath = given ? path.resolve(given) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
+  return { args, securityPath };
 }
 
 /** File in the data directory where `zones start` leaves the application's xsuaa credentials. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Environment } from '../config/environment.js';
@@ -5,6 +6,7 @@ import { createLogger } from '../log.js';
 import { loadConfiguration } from '../server/configuration.js';
 import { untilSignal } from '../server/signals.js';
 import { describeStartupError, ensureZone, startGateway, type RunningGateway } from '../server/start.js';
+import type { Provisioning } from '../provisioning/service.js';
 import type { ZoneDirectory } from '../zones/directory/types.js';
 import { createEchoBackend, listenEcho } from './echo-backend.js';
 
@@ -23,26 +25,35 @@ export const DEMO_USERS = [
 ] as const;
 
 /**
- * The demo tenants' zones, subscribed to the application (so its shared client and role collections
- * work there), each with the demo users. Idempotent: a second start finds everything in place and
- * only restores missing pieces. Provisioning (src/provisioning/) will take the subscription over.
+ * The demo tenants, subscribed to the application (so its shared client and role collections work
+ * in their zones), each with the demo users. With `provisioning` the subscription goes through the
+ * same service as the SaaS registry's callbacks and `zonegate tenants`; without it (callers that
+ * have only a directory) the zones are subscribed directly. Idempotent: a second start finds
+ * everything in place (the tenant id is the existing zone's) and only restores missing pieces.
  */
-export async function seedDemoZones(directory: ZoneDirectory, clientId: string): Promise<void> {
+export async function seedDemoZones(directory: ZoneDirectory, clientId: string, provisioning?: Provisioning): Promise<void> {
   const application = await directory.getApplicationByClientId(clientId);
   if (!application) throw new Error(`The application ${clientId} is not registered`);
   for (const tenant of DEMO_TENANTS) {
-    const zone = await ensureZone(directory, tenant, `${tenant[0]!.toUpperCase()}${tenant.slice(1)} (demo)`);
-    await directory.subscribe(application, zone.id);
+    let zoneId: string;
+    if (provisioning) {
+      const existing = await directory.getZoneBySubdomain(tenant);
+      zoneId = (await provisioning.subscribe({ tenantId: existing?.id ?? randomUUID(), subdomain: tenant })).tenantId;
+    } else {
+      const zone = await ensureZone(directory, tenant, `${tenant[0]!.toUpperCase()}${tenant.slice(1)} (demo)`);
+      await directory.subscribe(application, zone.id);
+      zoneId = zone.id;
+    }
     for (const demo of DEMO_USERS) {
-      let user = await directory.getUserByName(zone.id, demo.userName);
-      user ??= await directory.createUser(zone.id, {
+      let user = await directory.getUserByName(zoneId, demo.userName);
+      user ??= await directory.createUser(zoneId, {
         userName: demo.userName,
         email: `${demo.userName}@${tenant}.example.com`,
         password: demo.password,
         givenName: demo.givenName,
         familyName: demo.familyName,
       });
-      if (!user.roleCollections.includes(demo.roleCollection)) await directory.assignRoleCollection(zone.id, user.id, demo.roleCollection);
+      if (!user.roleCollections.includes(demo.roleCollection)) await directory.assignRoleCollection(zoneId, user.id, demo.roleCollection);
     }
   }
 }
@@ -79,7 +90,7 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     return 1;
   }
   try {
-    if (running.directory && running.credentials) await seedDemoZones(running.directory, running.credentials.clientid);
+    if (running.directory && running.credentials) await seedDemoZones(running.directory, running.credentials.clientid, running.provisioning);
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     await running.stop();
@@ -112,6 +123,12 @@ function banner(running: RunningGateway): string {
           `  users in each zone (demo passwords, for this demo only):`,
           ...DEMO_USERS.map((u) => `    ${u.userName.padEnd(8)} password ${u.password.padEnd(18)} role collection "${u.roleCollection}"`),
           `  manage them (from the package directory): npx zonegate users list acme`,
+          ...(running.provisioning
+            ? [
+                `  another tenant: npx zonegate tenants subscribe initech --admin-user you@initech.example`,
+                `  subscription callbacks (SaaS registry protocol): http://localhost:${running.port}/callback/v1.0/tenants/{tenantId}`,
+              ]
+            : []),
         ]
       : []),
     '  (*.localhost names resolve to this machine in browsers and curl, RFC 6761.)',
