@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Storage } from '../storage/types.js';
+import { ZONE_ADMIN_ROLE_COLLECTION } from './directory/admin-client.js';
 import { createZoneDirectory } from './directory/directory.js';
 import type { ZoneDirectoryOptions } from './directory/directory.js';
 import { DirectoryError } from './directory/errors.js';
@@ -25,11 +26,13 @@ export const DIRECTORY_USAGE = `Usage:
   zonegate zones create <subdomain> [--id ID] [--name NAME]
   zonegate zones list [--json]
   zonegate zones delete <subdomain|id>
+  zonegate zones admin-client [--json]      credentials of the built-in admin client for admin tooling
   zonegate users create <subdomain> <username> --email E --password P [--given-name G] [--family-name F] [--role-collection RC]...
   zonegate users list <subdomain> [--json]
   zonegate users assign <subdomain> <username> <role collection>
   zonegate users unassign <subdomain> <username> <role collection>
-  zonegate users delete <subdomain> <username>`;
+  zonegate users delete <subdomain> <username>
+A user with the role collection "${ZONE_ADMIN_ROLE_COLLECTION}" administers their zone through the admin API.`;
 
 class UsageError extends Error {}
 class CommandError extends Error {}
@@ -88,6 +91,31 @@ const COMMANDS: Record<string, Record<string, Command>> = {
         const zone = (await dir.getZoneBySubdomain(which!)) ?? (await dir.getZone(which!));
         if (!zone || !(await dir.deleteZone(zone.id))) throw new CommandError(`No zone with subdomain or id "${which}"`);
         out(`Deleted zone ${zone.subdomain} (id ${zone.id}) with its users and role collections`);
+      },
+    },
+    'admin-client': {
+      positionals: [],
+      options: json,
+      // The secret goes to the operator as `cf service-key` hands out an application's: it only
+      // identifies the tool; what a token may do comes from the user's role collection.
+      async run({ values }, dir, out) {
+        const { application, clientSecret } = await dir.ensureAdminClient();
+        const zonesAdminZone = application.providerZoneId ? await dir.getZone(application.providerZoneId) : undefined;
+        const details = {
+          clientid: application.clientId,
+          clientsecret: clientSecret,
+          grantTypes: application.grantTypes,
+          redirectUris: application.redirectUris,
+          roleCollection: ZONE_ADMIN_ROLE_COLLECTION,
+          ...(zonesAdminZone ? { zonesAdminZone: zonesAdminZone.subdomain } : {}),
+        };
+        if (values.json) return out(JSON.stringify(details, null, 2));
+        out(`Client id:      ${details.clientid}`);
+        out(`Client secret:  ${details.clientsecret}`);
+        out(`Grant types:    ${details.grantTypes.join(', ')} (use PKCE)`);
+        out(`Redirect URIs:  ${details.redirectUris.join(', ')}`);
+        out(`Users with the role collection "${ZONE_ADMIN_ROLE_COLLECTION}" get scim.read scim.write in their zone` +
+          (zonesAdminZone ? `, and zones.read zones.write in zone ${zonesAdminZone.subdomain}.` : '.'));
       },
     },
   },

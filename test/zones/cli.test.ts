@@ -111,6 +111,33 @@ describe('zonegate users', () => {
     expect((await cli('users', 'list', 'provider')).out).toBe('No users in zone provider.');
   });
 
+  it('makes a zone administrator with --role-collection "Zone Administrator" and hands out the admin client', async () => {
+    await cli('zones', 'create', 'admins-zone');
+    const created = await cli('users', 'create', 'admins-zone', 'boss', '--email', 'boss@example.com', '--password', 'bosses-password', '--role-collection', 'Zone Administrator');
+    expect(created).toMatchObject({ code: 0, err: '' });
+    expect((await cli('users', 'list', 'admins-zone')).out).toMatch(/boss\s+boss@example\.com\s+\S+\s+Zone Administrator$/m);
+    await cli('users', 'create', 'admins-zone', 'deputy', '--email', 'deputy@example.com', '--password', 'deputys-password');
+    expect((await cli('users', 'assign', 'admins-zone', 'deputy', 'Zone Administrator')).out).toBe('Assigned "Zone Administrator" to deputy; role collections: Zone Administrator');
+
+    const text = await cli('zones', 'admin-client');
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/^Client id:\s+zonegate-admin$/m);
+    const details = JSON.parse((await cli('zones', 'admin-client', '--json')).out) as { clientid: string; clientsecret: string; grantTypes: string[] };
+    expect(details).toMatchObject({ clientid: 'zonegate-admin', grantTypes: ['authorization_code', 'refresh_token'], roleCollection: 'Zone Administrator' });
+    expect(text.out).toContain(details.clientsecret);
+    // The same client every time, and what it grants the administrator is scim.* of their zone.
+    const storage = openSqliteStorage({ file });
+    try {
+      const dir = createZoneDirectory(storage);
+      expect(await dir.verifyClientSecret('zonegate-admin', details.clientsecret)).toBe(true);
+      const { application } = await dir.ensureAdminClient();
+      const zone = (await dir.getZoneBySubdomain('admins-zone'))!;
+      expect(await dir.userScopes(application, (await dir.getUserByName(zone.id, 'boss'))!)).toEqual(['openid', 'scim.read', 'scim.write']);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('refuses duplicate users, unknown zones and unknown role collections with exit code 1', async () => {
     await cli('users', 'create', 'provider', 'bob', '--email', 'bob@example.com', '--password', 'bobs-password');
     expect((await cli('users', 'create', 'provider', 'BOB', '--email', 'b@example.com', '--password', 'bobs-password')).err).toBe('zonegate: User "BOB" already exists in zone provider');
@@ -128,6 +155,7 @@ describe('zonegate users', () => {
       ['zones', 'create', 'a', 'b'],
       ['zones', 'create', 'a', '--colour', 'red'],
       ['zones', 'list', 'extra'],
+      ['zones', 'admin-client', 'extra'],
       ['users', 'create', 'provider', 'dora', '--password', 'dora-password'],
       ['users', 'create', 'provider', 'dora', '--email', 'd@example.com'],
       ['users', 'assign', 'provider', 'dora'],
