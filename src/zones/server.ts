@@ -25,6 +25,7 @@ import { handleIntrospect } from './oauth/introspect.js';
 import { handleLogin } from './oauth/login.js';
 import { errorPage } from './oauth/login-page.js';
 import { handleLogout } from './oauth/logout.js';
+import { compileRedirectPattern } from './oauth/redirect-uri.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from './oauth/throttle.js';
 import { handleToken } from './oauth/token.js';
 import { verifyZoneToken } from './oauth/tokens.js';
@@ -95,6 +96,13 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   if (!(maxTokenValiditySeconds > 0)) problems.push('maxTokenValiditySeconds must be positive');
   for (const [name, value] of Object.entries(throttle)) if (!(value >= 0)) problems.push(`throttle.${name} must be a non-negative number`);
   if (throttle.lockAfter < 1) problems.push('throttle.lockAfter must be at least 1');
+  for (const uri of options.adminClientRedirectUris ?? []) {
+    try {
+      compileRedirectPattern(uri);
+    } catch (err) {
+      problems.push(`adminClientRedirectUris: ${JSON.stringify(uri)} is not a redirect URI pattern (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
   if (problems.length > 0) throw new RangeError(`Invalid identity server options:\n  ${problems.join('\n  ')}`);
   const now = options.now ?? Date.now;
   const logger = options.logger.child({ component: 'zones' });

@@ -286,3 +286,21 @@ describe('application clients never get admin scopes (attacks)', () => {
     expect(cc.json().scope.split(' ').some((s: string) => s.startsWith('scim.') || s.startsWith('zones.'))).toBe(false);
   });
 });
+
+describe('the admin client at identity server start', () => {
+  it('is ensured by every server on the storage with one secret; redirect URIs are configurable and validated', async () => {
+    const mem = openSqliteStorage({ file: ':memory:' });
+    try {
+      const d = createZoneDirectory(mem, { passwordHashing: FAST_SCRYPT });
+      const base = { storage: mem, directory: d, uaaDomain: 'auth.example.com', publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com`, logger: createMemoryLogger() };
+      await expect(createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb', 'javascript:alert(1)'] })).rejects.toThrow(/adminClientRedirectUris: "javascript:alert\(1\)"/);
+      const first = await createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb'] });
+      expect((await d.getApplicationByClientId(ADMIN_CLIENT_ID))?.redirectUris).toEqual(['https://admin.example.com/cb']);
+      const second = await createIdentityServer(base);
+      expect(second.adminClient).toEqual(first.adminClient);
+      expect((await d.getApplicationByClientId(ADMIN_CLIENT_ID))?.redirectUris).toEqual(['https://admin.example.com/cb']);
+    } finally {
+      await mem.close();
+    }
+  });
+});
