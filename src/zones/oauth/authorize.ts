@@ -4,6 +4,7 @@
  * be sent to the redirect URI (§4.1.2.1: an error page instead, or the endpoint becomes an open
  * redirector). After that, errors go back to the client with `error=`.
  */
+import { isAdminClient } from '../directory/admin-client.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Application } from '../directory/types.js';
@@ -152,6 +153,9 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
       if (!PKCE_VALUE.test(challenge)) throw new InvalidRequest('code_challenge is malformed');
     } else if (method !== undefined) {
       throw new InvalidRequest('code_challenge_method without code_challenge');
+    } else if (isAdminClient(application)) {
+      // Its secret ships with every admin tool, so it is as good as public: PKCE is its protection (RFC 9700 §2.1.1).
+      throw new InvalidRequest('The administration client must use PKCE (code_challenge with S256)');
     }
     const scopes = requestedScopes(application, q.get('scope'));
     const nonce = q.get('nonce') ?? undefined;
