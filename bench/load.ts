@@ -3,6 +3,7 @@
  * error pages is worthless, so every answer must be a 200 with exactly the backend's body: any
  * non-2xx, connection error, timeout or body mismatch fails the run loudly instead of being averaged in.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import autocannon from 'autocannon';
 
@@ -38,6 +39,13 @@ export interface LoadFigures {
   seconds: number;
   /** CPU microseconds per completed request, per process, in the measured window; `client` = autocannon. */
   cpuPerRequestUs: Record<string, number>;
+  /**
+   * Cores busy with processes other than the benchmark's (user+system time of the whole machine
+   * minus ours) and cores stolen by the hypervisor, during the measured window. On a shared
+   * 2-core machine these move the figures more than anything measured; above ~0.1 the run is disturbed.
+   */
+  otherCores: number;
+  stolenCores: number;
 }
 
 export class LoadFailure extends Error {}
@@ -47,11 +55,21 @@ export async function measure(target: LoadTarget, settings: LoadSettings): Promi
   const warmup = settings.warmupSeconds > 0 ? await run(target, settings.connections, settings.warmupSeconds, 'warm-up') : undefined;
   const before = target.processes.map((p) => p.cpuMs());
   const clientBefore = process.cpuUsage();
+  const machineBefore = machineTicks();
+  const startedAt = performance.now();
   const result = await run(target, settings.connections, settings.seconds, 'measurement');
   const client = process.cpuUsage(clientBefore);
+  const machine = machineTicks();
+  const elapsedMs = performance.now() - startedAt;
   const perRequest = (us: number) => us / Math.max(1, result.requests.total);
   const cpuPerRequestUs: Record<string, number> = { client: perRequest(client.user + client.system) };
-  target.processes.forEach((p, i) => (cpuPerRequestUs[p.name] = perRequest((p.cpuMs() - before[i]!) * 1000)));
+  let oursMs = (client.user + client.system) / 1000;
+  target.processes.forEach((p, i) => {
+    const ms = p.cpuMs() - before[i]!;
+    oursMs += ms;
+    cpuPerRequestUs[p.name] = perRequest(ms * 1000);
+  });
+  const tickMs = 1000 / TICKS_PER_SECOND;
   return {
     name: target.name,
     rps: result.requests.average,
@@ -61,7 +79,22 @@ export async function measure(target: LoadTarget, settings: LoadSettings): Promi
     handled: 1 + (warmup?.requests.total ?? 0) + result.requests.total,
     seconds: result.duration,
     cpuPerRequestUs,
+    otherCores: Math.max(0, ((machine.busy - machineBefore.busy) * tickMs - oursMs) / elapsedMs),
+    stolenCores: ((machine.steal - machineBefore.steal) * tickMs) / elapsedMs,
   };
+}
+
+/** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat (proc(5)); 100 on every Linux build. */
+const TICKS_PER_SECOND = 100;
+
+/** Machine-wide user+nice+system and steal ticks, from the `cpu` line of /proc/stat. */
+function machineTicks(): { busy: number; steal: number } {
+  try {
+    const [user = 0, nice = 0, system = 0, , , , , steal = 0] = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: user + nice + system, steal };
+  } catch {
+    return { busy: Number.NaN, steal: Number.NaN };
+  }
 }
 
 async function run(target: LoadTarget, connections: number, seconds: number, phase: string): Promise<autocannon.Result> {

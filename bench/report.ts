@@ -60,9 +60,22 @@ function rows(report: BenchReport): string[][] {
   return out;
 }
 
+const disturbance = (f: LoadFigures) => Math.max(f.otherCores, 0) + Math.max(f.stolenCores, 0);
+
 function roundsLine(report: BenchReport): string {
-  const each = report.rounds.map((r) => `${r.bare.rps.toFixed(0)} / ${r.gateway.rps.toFixed(0)} = ${(r.gateway.rps / r.bare.rps).toFixed(2)}`);
+  const each = report.rounds.map(
+    (r) => `${r.bare.rps.toFixed(0)} / ${r.gateway.rps.toFixed(0)} = ${(r.gateway.rps / r.bare.rps).toFixed(2)}`,
+  );
   return `rounds (bare / zonegate requests/s = ratio): ${each.join('; ')}`;
+}
+
+/** Other processes and the hypervisor's steal, which the figures cannot tell apart from our own cost. */
+function disturbanceLine(report: BenchReport): string {
+  const all = [report.direct, ...report.rounds.flatMap((r) => [r.bare, r.gateway])];
+  const worst = Math.max(...all.map(disturbance));
+  const each = all.map((f) => `${f.otherCores.toFixed(2)}+${f.stolenCores.toFixed(2)}`).join(' ');
+  const warning = worst > 0.1 ? ' -- WARNING: the machine was busy with other work, figures are disturbed; rerun when it is idle' : '';
+  return `cores used by other processes + stolen, per run: ${each}${warning}`;
 }
 
 function verdictLine(report: BenchReport): string {
@@ -93,6 +106,7 @@ export function formatTable(report: BenchReport): string {
     `${report.cpus} CPUs, Node.js ${report.node}; ${s.connections} connections, ${s.seconds} s per run after ${s.warmupSeconds} s warm-up; proxies: median of ${report.rounds.length} rounds`,
     textTable(rows(report)),
     roundsLine(report),
+    disturbanceLine(report),
     verdictLine(report),
     `zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}`,
     `zonegate request log lines written (LOG_LEVEL=info): ${report.gatewayLogLines}`,
@@ -127,6 +141,8 @@ body other than the backend's fails the run.
 ${markdownTable(rows(report))}
 
 ${roundsLine(report)}
+
+${disturbanceLine(report)}
 
 **${verdictLine(report)}** (issue 2; SAP's approuter 21.2 reaches about 0.12 on this machine kind,
 REFERENCE.md §8).

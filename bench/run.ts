@@ -121,6 +121,9 @@ async function main(): Promise<number> {
     }
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
     logLines = countRequestLines(gatewayLog);
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n(the gateway's log is kept: ${gatewayLog})`;
+    throw err;
   } finally {
     await children.stopAll();
   }
