@@ -161,8 +161,8 @@ describe('subscribe → log in → unsubscribe', () => {
     const oldSession = await browser.get(`${base}/api/whoami`, { accept: 'application/json' });
     expect(oldSession.status).toBe(401);
     // Its signing key is gone: an instance that fetches the zone's keys now refuses the token.
-    // (An instance that cached the old key set keeps accepting it until its JWKS cache expires:
-    // the login feature must forget the tenant on unsubscription; see the report of issue 5.)
+    // (This hand-assembled gateway does not wire login.forgetTenant; the production assembly does,
+    // and refuses the old token on the same instance: test/server/provisioning-cycle.test.ts.)
     const fresh = await startGateway(echoUrl);
     try {
       const oldToken = await new ScriptedBrowser().get(`http://initrode.gw.localhost:${fresh.port}/api/s2s`, { authorization: bearer, accept: 'application/json' });
