@@ -54,6 +54,12 @@ port, e.g. https://auth.example.com), PROVIDER_SUBDOMAIN (default provider), ZON
 (32 bytes, base64 or hex; seals the client secret; production must set it), ZONEGATE_ADMIN_SECRET
 (password of the admin API's bootstrap user), ZONEGATE_DATA_DIR (default ./.zonegate), REDIS_URL.
 
+Environment of tenant provisioning (built-in zones, a "shared" xs-security.json): TENANT_URL_TEMPLATE
+(e.g. https://{subdomain}.app.example.com; default from TENANT_HOST_PATTERN, http and PORT),
+TENANT_ADMIN_ROLE_COLLECTION (given to the subscriber; default the role collection with the most
+scopes), CALLBACK_SCOPE (default Callback: $XSAPPNAME.Callback guards /callback/v1.0/),
+SAAS_DEPENDENCIES (JSON [{"xsappname": ...}]), SAAS_REGISTRY_URL (enables STATUS_CALLBACK reports).
+
 Exit codes: 0 done, 1 refused or failed, 2 usage error.
 `;
 
