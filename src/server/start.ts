@@ -38,6 +38,8 @@ export interface LoginWiring {
    * first request on.
    */
   credentials(): XsuaaCredentials;
+  /** The installation's secret key (ZONEGATE_SECRET_KEY, or the generated development key). */
+  secretKey(): Uint8Array;
   logger: Logger;
 }
 
@@ -80,13 +82,15 @@ export async function startGateway(config: Configuration, options: StartOptions)
   const { settings, routesFile } = config;
   const { logger } = options;
   const storage = await openStorage(settings.storage, logger);
+  let resolvedKey: Uint8Array | undefined;
+  const secret = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
   let port = 0;
   let gateway: Gateway | undefined;
   let zones: Zones | undefined;
   try {
     zones =
       !settings.xsuaa && config.security
-        ? await startZones({ settings, storage, security: config.security, logger, port: () => port })
+        ? await startZones({ settings, storage, security: config.security, logger, port: () => port, secretKey: secret() })
         : undefined;
     const registration = zones?.registration;
     const routes = compileRouteTable(routesFile, {
@@ -98,7 +102,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const credentials = (): XsuaaCredentials | undefined => registration?.credentials() ?? settings.xsuaa;
     const createLogin = options.createLogin ?? defaultLogin(routesFile);
     const login =
-      registration || settings.xsuaa ? createLogin({ settings, storage, routes, logger, credentials: () => credentials()! }) : undefined;
+      registration || settings.xsuaa ? createLogin({ settings, storage, routes, logger, credentials: () => credentials()!, secretKey: secret }) : undefined;
     const tenancy = zones ? wireProvisioning({ settings, storage, zones, logger, port: () => port, login }) : undefined;
     if (settings.xsuaa) {
       // XSUAA creates a subscriber's zone itself; a callback here could only answer a URL for a
@@ -308,12 +312,12 @@ function tenantUrls(settings: Settings, port: () => number): TenantUrlFor {
  * SESSION_TIMEOUT, else routes.json `sessionTimeout`, else 15 minutes (SAP's default).
  */
 function defaultLogin(routesFile: RoutesFile): (wiring: LoginWiring) => LoginFeature {
-  return ({ settings, storage, logger, credentials }) =>
+  return ({ settings, storage, logger, credentials, secretKey }) =>
     setUpLogin({
       credentials,
       storage,
       routesFile,
-      sessionKeys: settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, (m, f) => logger.warn(m, f))),
+      sessionKeys: settings.sessionKeys ?? sessionKeysFromSecret(secretKey()),
       sessionTimeoutMinutes: settings.sessionTimeoutMinutes ?? routesFile.sessionTimeout ?? 15,
       logger,
     });
@@ -353,9 +357,11 @@ export async function startZones(input: {
   security: XsSecurity | undefined;
   logger: Logger;
   port: () => number;
+  /** The secret key when the caller already resolved it (resolving warns, once is enough). */
+  secretKey?: Uint8Array;
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
-  const secretKey = resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
+  const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
   const directory = createZoneDirectory(storage, { secretKey });
   const provider = await ensureZone(directory, settings.providerSubdomain);
   const publicUrlFor = zonesPublicUrl(settings, input.port);
