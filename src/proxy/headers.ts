@@ -60,3 +60,13 @@ export function withoutCookies(cookieHeader: string | undefined, names: Readonly
     });
   return kept.length ? kept.join('; ') : undefined;
 }
+
+/** A backend's Set-Cookie lines without those that would set one of the gateway's own cookies. */
+export function withoutSetCookies(lines: string[] | undefined, names: ReadonlySet<string>): string[] | undefined {
+  if (!lines) return undefined;
+  const kept = lines.filter((line) => {
+    const eq = line.indexOf('=');
+    return !names.has((eq === -1 ? line : line.slice(0, eq)).trim());
+  });
+  return kept.length ? kept : undefined;
+}

@@ -6,7 +6,7 @@ import type { Destination } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
 import type { CompiledRoute } from '../routing/route-table.js';
-import { responseHeadersWithoutHopByHop, stripHopByHop, withoutCookies } from './headers.js';
+import { responseHeadersWithoutHopByHop, stripHopByHop, withoutCookies, withoutSetCookies } from './headers.js';
 
 /** What the proxy needs to know about one request. */
 export interface ProxyTarget {
@@ -37,6 +37,7 @@ export interface Proxy {
 interface Pending {
   target: ProxyTarget;
   timedOut: boolean;
+  onError: (err: GatewayError) => void;
 }
 
 /**
@@ -59,17 +60,47 @@ export function createProxy(options: ProxyOptions): Proxy {
       target: parsedTarget(viaProxy ? new URL(`http://${destination.proxyHost}:${destination.proxyPort ?? 80}`) : destination.url),
       toProxy: viaProxy,
       agent,
-      changeOrigin: true,
+      // Through a forward proxy, Host names the destination (set in prepare), not the proxy.
+      changeOrigin: !viaProxy,
       secure: destination.strictSSL,
       proxyTimeout: destination.timeout,
       selfHandleResponse: true,
       xfwd: false,
       ws: true,
     });
-    proxy.on('proxyReq', (proxyReq, req) => {
+    proxy.on('proxyReq', (proxyReq, req, res) => {
       const state = pending.get(req);
       proxyReq.once('timeout', () => {
         if (state) state.timedOut = true;
+      });
+      // http-proxy cuts the backend request on the request's 'aborted' event, which Node no longer
+      // emits once the request body is complete (every GET): a client that leaves while the backend
+      // works would hold a backend socket until the destination timeout (30 s by default).
+      const cut = () => {
+        if (!res.writableFinished) proxyReq.destroy();
+      };
+      if (res.destroyed) cut();
+      else res.once('close', cut);
+    });
+    proxy.on('proxyReqWs', (proxyReq, req, socket) => {
+      const state = pending.get(req);
+      // http-proxy ends the backend side only when the client's side ends cleanly or fails; a
+      // client socket destroyed otherwise (e.g. at shutdown) would leave the backend's open.
+      proxyReq.once('upgrade', (backendRes, backendSocket) => {
+        socket.once('close', () => backendSocket.destroy());
+        // http-proxy relays the 101's headers as they are: the same rules as for every response.
+        // (This listener runs before http-proxy's, which is added after proxyReqWs.)
+        delete backendRes.headers['x-zonegate-error'];
+        const setCookie = withoutSetCookies(backendRes.headers['set-cookie'], options.ownCookies);
+        if (setCookie === undefined) delete backendRes.headers['set-cookie'];
+        else backendRes.headers['set-cookie'] = setCookie;
+      });
+      // http-proxy sets no timeout on an upgrade: a backend that accepts the connection and never
+      // answers the handshake would hold the client for ever. http-proxy clears the socket's
+      // timeout once the connection is upgraded (setupSocket), so open WebSockets are not affected.
+      proxyReq.setTimeout(destination.timeout, () => {
+        if (state) state.timedOut = true;
+        proxyReq.destroy();
       });
     });
     proxy.on('proxyRes', (proxyRes, req, res) => {
@@ -79,9 +110,26 @@ export function createProxy(options: ProxyOptions): Proxy {
         return;
       }
       const headers = responseHeadersWithoutHopByHop(proxyRes.headers);
+      // Only the gateway marks its own errors, and only it sets its own cookies (a backend that
+      // could set the session cookie could fix a victim's session).
+      delete headers['x-zonegate-error'];
+      const setCookie = withoutSetCookies(proxyRes.headers['set-cookie'], options.ownCookies);
+      if (setCookie === undefined) delete headers['set-cookie'];
+      else headers['set-cookie'] = setCookie;
       rewriteLocation(headers, state.target);
-      const status = proxyRes.statusCode ?? 502;
-      const body = options.respond(req, res, status, headers, state.target);
+      const status = proxyRes.statusCode ?? 0;
+      let body: NodeJS.WritableStream;
+      try {
+        // RFC 9110 §15: a status is 100-599. Node's parser accepts any three digits, and
+        // writeHead throws below 100: thrown in this event handler, it would end the process.
+        if (status < 200 || status > 599) throw new Error(`invalid status ${status}`);
+        body = options.respond(req, res, status, headers, state.target);
+      } catch (err) {
+        proxyRes.destroy();
+        const name = state.target.destination.name;
+        state.onError(new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${name}" sent an invalid response`, { cause: err, expose: true }));
+        return;
+      }
       proxyRes.on('error', () => res.destroy());
       res.on('close', () => {
         if (!res.writableFinished) proxyRes.destroy();
@@ -98,12 +146,20 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (cookie === undefined) delete h.cookie;
     else h.cookie = cookie;
     if (target.authorization) h.authorization = target.authorization;
+    // Node has already answered 100-continue to the client (RFC 9110 §10.1.1). Forwarded, Expect
+    // would also stop http-proxy from emitting proxyReq, so a timeout would be reported as 502.
+    delete h.expect;
     h['x-request-id'] = target.requestId;
     h['x-correlationid'] ??= target.requestId;
     // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; backends expect the plain address.
     const remote = req.socket.remoteAddress ?? '';
     const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
     const { origin } = target;
+    if (!origin.forwarded) {
+      // Other ways of saying where a request came from or which path it meant, honoured by Spring,
+      // Express (trust proxy), Tomcat's RemoteIpValve and IIS/Symfony: only a trusted peer may send them.
+      for (const name of UNTRUSTED_FORWARDING) delete h[name];
+    }
     if (target.destination.setXForwardedHeaders) {
       // From an untrusted peer the client's own X-Forwarded-* are discarded, not appended to.
       h['x-forwarded-for'] = origin.forwarded && h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${peer}` : peer;
@@ -116,7 +172,14 @@ export function createProxy(options: ProxyOptions): Proxy {
     } else if (!origin.forwarded) {
       for (const name of ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-path']) delete h[name];
     }
-    req.url = target.path;
+    if (target.destination.proxyHost !== undefined) {
+      // To a forward proxy the request target is the destination's absolute URL (RFC 9112 §3.2.2).
+      const url = target.destination.url;
+      req.url = url.origin + url.pathname.replace(/\/$/, '') + target.path;
+      h.host = url.host;
+    } else {
+      req.url = target.path;
+    }
   }
 
   function classify(err: NodeJS.ErrnoException, state: Pending | undefined, destination: Destination): GatewayError {
@@ -129,15 +192,17 @@ export function createProxy(options: ProxyOptions): Proxy {
   return {
     web(req, res, target, onError) {
       const server = servers.get(target.destination.name)!;
-      const state: Pending = { target, timedOut: false };
+      const state: Pending = { target, timedOut: false, onError };
       pending.set(req, state);
       prepare(req, target, false);
       server.proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => onError(classify(err, state, target.destination)));
     },
     ws(req, socket, head, target, onError) {
       const server = servers.get(target.destination.name)!;
+      const state: Pending = { target, timedOut: false, onError };
+      pending.set(req, state);
       prepare(req, target, true);
-      server.proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => onError(classify(err, undefined, target.destination)));
+      server.proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => onError(classify(err, state, target.destination)));
     },
     close() {
       for (const { proxy, agent } of servers.values()) {
@@ -147,6 +212,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
   };
 }
+
+const UNTRUSTED_FORWARDING = ['forwarded', 'x-real-ip', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url'];
 
 function parsedTarget(url: URL): { host: string; port: number; protocol: string; hostname: string; path: string } {
   const secure = url.protocol === 'https:';

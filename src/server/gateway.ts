@@ -1,14 +1,15 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/environment.js';
 import type { RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { compressResponse, type CompressionOptions } from '../http/compression.js';
-import { sendError } from '../http/render-error.js';
+import { ERROR_HEADER, sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
+import { normalizeRequestTarget } from '../routing/request-target.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
@@ -82,6 +83,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const uaaDomain = options.identity?.uaaDomain;
   const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
   let draining = false;
+  /** Upgraded sockets: no longer HTTP connections, so server.close() waits for them but closeAllConnections() does not end them. */
+  const tunnels = new Set<Duplex>();
 
   const proxy = createProxy({
     destinations: settings.destinations,
@@ -128,8 +131,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.setHeader('x-request-id', ctx.id);
     if (draining) res.setHeader('connection', 'close');
     try {
-      const url = req.url ?? '';
-      if (!url.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+      const url = requestTarget(req.url);
       const pathname = pathOf(url);
       if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, pathname);
 
@@ -237,6 +239,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       route: undefined,
     };
     socket.on('error', () => socket.destroy());
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
     const refuse = (err: unknown) => {
       const error = toGatewayError(err);
       logger.info('websocket refused', { requestId: ctx.id, tenant: ctx.tenant, route: ctx.route?.index, status: error.status, code: error.code });
@@ -251,8 +255,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     try {
       if (draining) throw new GatewayError('ZG_ERR_SHUTTING_DOWN');
-      const url = req.url ?? '';
-      if (!url.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+      const url = requestTarget(req.url);
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
       if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
@@ -282,11 +285,38 @@ export function createGateway(options: GatewayOptions): Gateway {
   const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => {
     void handle(req, res);
   });
-  server.on('upgrade', (req, socket, head) => void upgrade(req, socket, head));
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy(err);
+  server.on('upgrade', (req, socket, head) => {
+    if (/^websocket$/i.test(req.headers.upgrade ?? '')) return void upgrade(req, socket, head);
+    // RFC 9110 §7.8: a server may ignore Upgrade. `curl --http2` asks every http:// URL for h2c;
+    // answered as an ordinary request instead of a reset (http-proxy drops non-WebSocket upgrades).
+    ignoreUpgrade(req, socket, head);
   });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy(err);
+    // The statuses Node's own handler would send (RFC 6585 §5, RFC 9110 §15.5.9), marked as ours.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_HEADER}: ZG_ERR_BAD_REQUEST\r\ncontent-length: 0\r\n\r\n`);
+  });
+
+  /** Serves an upgrade request as a plain request on its socket, then closes the connection. */
+  function ignoreUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const hasBody = head.length > 0 || req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (hasBody) {
+      // Node has stopped parsing at the Upgrade: the body is not framed for us any more.
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    delete req.headers.upgrade;
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    void handle(req, res);
+  }
 
   return {
     server,
@@ -303,15 +333,29 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (draining) return;
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive connections would hold close() open for their whole timeout.
+      // Idle keep-alive connections would hold close() open for their whole timeout. close() ends
+      // only those idle right now; a connection whose in-flight response ends later is ended then.
       server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), settings.shutdownTimeoutMs);
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = setTimeout(() => {
+        server.closeAllConnections();
+        for (const socket of tunnels) socket.destroy();
+      }, settings.shutdownTimeoutMs);
       deadline.unref();
       await closed;
+      clearInterval(sweep);
       clearTimeout(deadline);
       proxy.close();
     },
   };
+}
+
+/** The normalised origin-form target (see normalizeRequestTarget), or a 400. */
+function requestTarget(raw: string | undefined): string {
+  if (!raw?.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+  const url = normalizeRequestTarget(raw);
+  if (url === undefined) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request path contains dot-segments, a backslash or malformed percent-encoding');
+  return url;
 }
 
 function pathOf(url: string): string {

@@ -13,33 +13,36 @@ export interface RequestOrigin {
   forwarded: boolean;
 }
 
-function firstValue(header: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
+/**
+ * The value the trusted peer itself added: proxies append (gorouter appends its X-Forwarded-Proto
+ * to the client's), so earlier entries are whatever the client sent.
+ */
+function lastValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[header.length - 1] : header;
   if (value === undefined) return undefined;
-  const comma = value.indexOf(',');
-  return (comma === -1 ? value : value.slice(0, comma)).trim() || undefined;
+  return value.slice(value.lastIndexOf(',') + 1).trim() || undefined;
 }
 
-/** `Host` without its port; IPv6 literals keep their brackets. Undefined when malformed. */
+/**
+ * `Host` without its port; IPv6 literals keep their brackets. Undefined when malformed: RFC 9110
+ * §7.2 allows `uri-host [":" port]` and nothing else (RFC 9112 §3.2: answer 400). Whatever follows
+ * the name would otherwise travel on in X-Forwarded-Host and rewritten Locations (`acme:1@evil`).
+ */
 export function hostnameOf(host: string): string | undefined {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    if (end === -1) return undefined;
-    return host.slice(0, end + 1).toLowerCase();
-  }
-  const colon = host.indexOf(':');
-  const name = (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
-  // RFC 3986 reg-name, conservatively: a host with spaces, slashes or '@' is not a host.
-  return /^[a-z0-9.-]+$/.test(name) && name.length <= 253 ? name : undefined;
+  // RFC 3986 reg-name, conservatively: letters, digits, dots and hyphens.
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})(?::\d{0,5})?$/i.exec(host);
+  return m ? m[1]!.toLowerCase() : undefined;
 }
 
 export function requestOrigin(req: IncomingMessage, trusted: TrustedProxies): RequestOrigin {
   const forwarded = trusted.trusts(req.socket.remoteAddress);
-  const host = (forwarded && firstValue(req.headers['x-forwarded-host'])) || req.headers.host || '';
+  // Node keeps the first of several Host lines; a proxy in front may have used another one.
+  if ((req.headersDistinct.host?.length ?? 0) > 1) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request has more than one Host header');
+  const host = (forwarded && trusted.forwardsHost && lastValue(req.headers['x-forwarded-host'])) || req.headers.host || '';
   const hostname = hostnameOf(host);
   if (!hostname) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request has no valid Host header');
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  const forwardedProto = forwarded ? firstValue(req.headers['x-forwarded-proto'])?.toLowerCase() : undefined;
+  const forwardedProto = forwarded ? lastValue(req.headers['x-forwarded-proto'])?.toLowerCase() : undefined;
   const protocol = forwardedProto === 'https' || (forwardedProto === undefined && encrypted) ? 'https' : 'http';
   return { hostname, host, protocol, forwarded };
 }

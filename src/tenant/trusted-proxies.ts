@@ -6,6 +6,13 @@ import { BlockList, isIP } from 'node:net';
  */
 export interface TrustedProxies {
   trusts(peerAddress: string | undefined): boolean;
+  /**
+   * Whether trusted peers also say which host the client asked for (X-Forwarded-Host). Not with
+   * "all": Cloud Foundry's gorouter keeps the client's Host and passes a client-sent
+   * X-Forwarded-Host through unchanged (cloudfoundry/routing-release#420), so there it is the
+   * client's word, and the tenant would come from a request header (REFERENCE.md §8).
+   */
+  readonly forwardsHost: boolean;
   readonly description: string;
 }
 
@@ -16,8 +23,8 @@ export interface TrustedProxies {
  */
 export function parseTrustedProxies(spec: string | undefined): TrustedProxies | string {
   const text = (spec ?? '').trim();
-  if (text === '' || text === 'none') return { trusts: () => false, description: 'none' };
-  if (text === 'all' || text === 'true') return { trusts: () => true, description: 'all' };
+  if (text === '' || text === 'none') return { trusts: () => false, forwardsHost: false, description: 'none' };
+  if (text === 'all' || text === 'true') return { trusts: () => true, forwardsHost: false, description: 'all' };
   const list = new BlockList();
   for (const entry of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [address, bits, extra] = entry.split('/');
@@ -38,6 +45,7 @@ export function parseTrustedProxies(spec: string | undefined): TrustedProxies | 
   }
   return {
     description: text,
+    forwardsHost: true,
     trusts(peer) {
       if (!peer) return false;
       // Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d.

@@ -1,0 +1,36 @@
+/**
+ * The request target as both the route table and the backend will see it, or undefined when it
+ * cannot be made unambiguous (the caller answers 400).
+ *
+ * Routes are matched on this text, so it must be exactly what the backend resolves:
+ * - Percent-encoded unreserved characters are those characters (RFC 3986 §6.2.2.2): `/%61dmin` is
+ *   `/admin` to every backend, so it is `/admin` to the route table too.
+ * - Runs of `/` are one `/`: http-proxy's urlJoin collapses them on the way out, so `//admin`
+ *   would match a public catch-all here and arrive as `/admin` there.
+ * - A backslash is refused: http-proxy's url.parse turns it into `/` (browsers never send one).
+ * - Dot-segments, also percent-encoded or hidden behind an encoded slash (`..%2f`), are refused:
+ *   backends remove them (RFC 3986 §5.2.4), which would leave the prefix the route matched.
+ * Other percent-encodings (`%2F` in OData keys, `%20`, UTF-8) are kept as the client sent them.
+ */
+export function normalizeRequestTarget(url: string): string | undefined {
+  const q = url.indexOf('?');
+  const rawPath = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q);
+  if (!rawPath.startsWith('/') || rawPath.includes('\\')) return undefined;
+  const path = rawPath
+    .replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
+      const c = String.fromCharCode(parseInt(hex, 16));
+      return /[A-Za-z0-9\-._~]/.test(c) ? c : escape;
+    })
+    .replace(/\/{2,}/g, '/');
+  for (const segment of path.split('/')) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+    if (decoded.split(/[/\\]/).some((part) => part === '.' || part === '..')) return undefined;
+  }
+  return path + query;
+}
