@@ -189,9 +189,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         path: match.path,
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
       };
-      if (authorization === undefined || !match.destination!.forwardAuthToken) {
-        // On protected routes the client's own credentials never reach the backend (SAP does the same).
-        if (route.authenticationType !== 'none') delete req.headers.authorization;
+      if (route.authenticationType !== 'none') {
+        // On protected routes the client's own credentials never reach the backend (SAP does the
+        // same): only the token the gateway attaches, and only to forwardAuthToken destinations.
+        delete req.headers.authorization;
+        delete req.headers['x-csrf-token'];
       }
       proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
     } catch (err) {

@@ -133,7 +133,9 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
 
   function contextFor(zone: Zone, req: IncomingMessage | undefined): ZoneContext {
     const baseUrl = options.publicUrlFor(zone.subdomain).replace(/\/+$/, '');
-    const forwarded = req && options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0]!.trim() : '';
+    // The LAST X-Forwarded-For entry is the one the trusted proxy added; earlier ones are the client's
+    // to invent, and a client that could pick its address would escape the per-address lockout.
+    const forwarded = req && options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',').pop()!.trim() : '';
     return {
       services,
       zone,

@@ -216,6 +216,19 @@ describe('CSRF (SAP protocol)', () => {
   });
 });
 
+describe('what reaches the backend', () => {
+  it('attaches the token only for forwardAuthToken destinations; the client\'s own Authorization and CSRF token never pass', async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const plain = await browser.get(stack.base('acme') + '/noforward/x', { authorization: 'Basic c2VjcmV0OnNlY3JldA==', 'x-csrf-token': 'fetch' });
+    expect(plain.status).toBe(200);
+    expect(plain.json().headers.authorization).toBeUndefined();
+    expect(plain.json().headers['x-csrf-token']).toBeUndefined();
+    const forwarded = await browser.get(stack.base('acme') + '/api/x', { authorization: 'Basic c2VjcmV0OnNlY3JldA==' });
+    expect(String(forwarded.json().headers.authorization)).toMatch(/^Bearer ey/);
+  });
+});
+
 describe('user API and logout', () => {
   it('returns the current user and attributes', async () => {
     const browser = new ScriptedBrowser();

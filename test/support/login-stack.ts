@@ -24,6 +24,7 @@ export const LOGIN_ROUTES = {
     { source: '^/api/(.*)$', target: '/$1', destination: 'echo', scope: '$XSAPPNAME.Viewer' },
     { source: '^/admin/(.*)$', target: '/admin/$1', destination: 'echo', scope: { GET: '$XSAPPNAME.Viewer', default: '$XSAPPNAME.Admin' } },
     { source: '^/nocsrf/(.*)$', target: '/$1', destination: 'echo', csrfProtection: false },
+    { source: '^/noforward/(.*)$', target: '/$1', destination: 'plain' },
     { source: '^/user-api(.*)', target: '$1', service: 'sap-approuter-userapi' },
   ],
 };
@@ -65,8 +66,13 @@ export async function startLoginStack(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-login-'));
   const credentials = { clientid: app.clientId, clientsecret: secret, url: zones.url('provider'), uaadomain: 'localhost', xsappname: app.instanceName };
   const extra = options.destinations ?? [];
-  const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo', ...extra.map((d) => d.name)]) }).config as RoutesFile;
-  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }, ...extra.map((d) => ({ ...d, forwardAuthToken: true }))]) }, { cwd: dir });
+  const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo', 'plain', ...extra.map((d) => d.name)]) }).config as RoutesFile;
+  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([
+        { name: 'echo', url: echoUrl, forwardAuthToken: true },
+        { name: 'plain', url: echoUrl },
+        ...extra.map((d) => ({ forwardAuthToken: true, ...d })),
+      ]),
+    }, { cwd: dir });
   const routes = compileRouteTable(routesFile, { destinations: new Map(settings.destinations.map((d) => [d.name, d])), baseDir: dir, xsappname: app.instanceName });
 
   const gateways: LoginStack['gateways'] = [];
