@@ -50,8 +50,8 @@ let tenantHostPattern: RegExp | undefined;
 /** A gateway instance with the login feature and the provisioning registry, on the shared gateway storage. */
 async function startGateway(backendUrl: string) {
   const logger = createMemoryLogger('info');
-  const routesFile = validateRoutesDocument(LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo']) }).config as RoutesFile;
-  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([{ name: 'echo', url: backendUrl, forwardAuthToken: true }]) }, { cwd: dir });
+  const routesFile = validateRoutesDocument(LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo', 'plain']) }).config as RoutesFile;
+  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([{ name: 'echo', url: backendUrl, forwardAuthToken: true }, { name: 'plain', url: backendUrl }]) }, { cwd: dir });
   const routes = compileRouteTable(routesFile, { destinations: new Map(settings.destinations.map((d) => [d.name, d])), baseDir: dir, xsappname: app.instanceName });
   const login = setUpLogin({
     credentials: { clientid: app.clientId, clientsecret: appSecret, url: zones.url('provider'), uaadomain: 'localhost', xsappname: app.instanceName },
