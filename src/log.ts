@@ -23,14 +23,31 @@ function redact(key: string, value: unknown): unknown {
   return SECRET_KEY.test(key) && typeof value === 'string' ? '[redacted]' : value;
 }
 
+/**
+ * Redacts top-level fields in place and says whether a nested object needs the (slower) replacer.
+ * One log line is written per request, so the common flat record takes the fast path.
+ */
+function redactTopLevel(record: Record<string, unknown>): boolean {
+  let nested = false;
+  for (const key in record) {
+    const value = record[key];
+    if (typeof value === 'string') {
+      if (SECRET_KEY.test(key)) record[key] = '[redacted]';
+    } else if (typeof value === 'object' && value !== null) {
+      nested = true;
+    }
+  }
+  return nested;
+}
+
 export function createLogger(options: { level?: Level; sink?: LogSink; base?: Record<string, unknown> } = {}): Logger {
   const min = LEVELS[options.level ?? 'info'];
   const sink = options.sink ?? process.stdout;
   const base = options.base ?? {};
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
-    const record = { time: new Date().toISOString(), level, msg, ...base, ...fields };
-    sink.write(JSON.stringify(record, redact) + '\n');
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base, ...fields };
+    sink.write((redactTopLevel(record) ? JSON.stringify(record, redact) : JSON.stringify(record)) + '\n');
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -195,7 +195,10 @@ export function createProxy(options: ProxyOptions): Proxy {
       const state: Pending = { target, timedOut: false, onError };
       pending.set(req, state);
       prepare(req, target, false);
-      server.proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => onError(classify(err, state, target.destination)));
+      // (req, res, callback): with no per-call options http-proxy uses the server's own, instead of
+      // copying them for every request.
+      const web = server.proxy.web as unknown as (req: IncomingMessage, res: ServerResponse, cb: (err: NodeJS.ErrnoException) => void) => void;
+      web.call(server.proxy, req, res, (err) => onError(classify(err, state, target.destination)));
     },
     ws(req, socket, head, target, onError) {
       const server = servers.get(target.destination.name)!;

@@ -12,11 +12,15 @@
  *   backends remove them (RFC 3986 §5.2.4), which would leave the prefix the route matched.
  * Other percent-encodings (`%2F` in OData keys, `%20`, UTF-8) are kept as the client sent them.
  */
+const NEEDS_WORK = /%|\/\/|\/\./;
+
 export function normalizeRequestTarget(url: string): string | undefined {
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
   if (!rawPath.startsWith('/') || rawPath.includes('\\')) return undefined;
+  // The common case, checked once per request: nothing encoded, no empty or dot segment.
+  if (!NEEDS_WORK.test(rawPath)) return url;
   const path = rawPath
     .replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
       const c = String.fromCharCode(parseInt(hex, 16));
