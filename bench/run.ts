@@ -59,7 +59,9 @@ async function main(): Promise<number> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-bench-'));
   const gatewayLog = path.join(work, 'gateway.log');
   const profileDir = (name: string) => path.join(work, `profile-${name}`);
-  const profiled = (name: string) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`] : []);
+  // --trace-gc writes to stdout, so under --profile the bare proxy's stdout goes to a file too.
+  const profiled = (name: string) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir(name)}`, '--trace-gc'] : []);
+  const bareLog = path.join(work, 'bare-proxy.log');
   const children = new ChildProcesses();
   const interrupted = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: stopping the benchmark's processes\n`);
@@ -76,7 +78,11 @@ async function main(): Promise<number> {
   try {
     const backend = await children.start({ name: 'backend', args: [path.join(here, 'backend.js')] });
     const backendUrl = `http://127.0.0.1:${backend.port}`;
-    const bare = await children.start({ name: 'bare proxy', args: [...profiled('bare'), path.join(here, 'bare-proxy.js'), backendUrl] });
+    const bare = await children.start({
+      name: 'bare proxy',
+      args: [...profiled('bare'), path.join(here, 'bare-proxy.js'), backendUrl],
+      ...(values.profile ? { stdoutFile: bareLog } : {}),
+    });
     const gateway = await children.start({
       name: 'zonegate',
       args: [
@@ -147,6 +153,7 @@ async function main(): Promise<number> {
   if (values.profile) {
     printProfile('bare http-proxy', profileDir('bare'), handled.bare);
     printProfile('zonegate', profileDir('gateway'), handled.gateway);
+    process.stdout.write(`\ngarbage collection (--trace-gc, whole life):\n${gcLine('bare http-proxy', bareLog, handled.bare)}\n${gcLine('zonegate', gatewayLog, handled.gateway)}\n`);
   }
   if (values.write) {
     const file = path.join(root, 'bench', 'RESULTS.md');
@@ -182,6 +189,27 @@ async function zoneFigures(seconds: number): Promise<ZoneFigures> {
   } catch (err) {
     return { kind: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }
+}
+
+/**
+ * Scavenges that promote per-request objects (something keeps them past two young collections)
+ * make every scavenge slower and add mark-compacts; the pause totals show it at once.
+ */
+function gcLine(name: string, file: string, requests: number): string {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const pauses = (kind: string) => {
+    let count = 0;
+    let ms = 0;
+    for (const m of text.matchAll(new RegExp(`${kind} [\\d.]+ \\([\\d.]+\\) -> [\\d.]+ \\([\\d.]+\\) MB, ([\\d.]+)`, 'g'))) {
+      count++;
+      ms += Number(m[1]);
+    }
+    return { count, ms };
+  };
+  const s = pauses('Scavenge');
+  const mc = pauses('Mark-Compact');
+  const us = (ms: number) => ((ms * 1000) / Math.max(1, requests)).toFixed(1);
+  return `  ${name}: ${s.count} scavenges, ${s.ms.toFixed(0)} ms (${us(s.ms)} µs/req); ${mc.count} mark-compacts, ${mc.ms.toFixed(0)} ms (${us(mc.ms)} µs/req)`;
 }
 
 function printProfile(name: string, dir: string, requests: number): void {
