@@ -46,7 +46,7 @@ function medianRun(runs: LoadFigures[]): LoadFigures {
 
 const mib = (m: Memory) => (m ? `${m.rssMiB.toFixed(0)} MiB (peak ${m.peakMiB.toFixed(0)} MiB)` : 'n/a');
 // autocannon measures latency in whole milliseconds.
-const ms = (n: number) => (n < 1 ? "<1 ms" : `${n.toFixed(n < 10 ? 1 : 0)} ms`);
+const ms = (n: number) => (n < 1 ? '<1 ms' : `${n.toFixed(n < 10 ? 1 : 0)} ms`);
 
 const us = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : `${n.toFixed(0)} µs`);
 
