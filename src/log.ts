@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+
 /**
  * Structured JSON logs, one object per line. Never pass tokens, cookies, secrets or passwords in
  * `fields`: the redaction below is a second line of defence, not a licence.
@@ -40,9 +42,49 @@ function redactTopLevel(record: Record<string, unknown>): boolean {
   return nested;
 }
 
+let stdoutSink: LogSink | undefined;
+
+/**
+ * Standard output, written once per event-loop turn (or per 64 KiB) instead of once per line: with
+ * a file or a pipe behind it, every write is a system call on the request path. Lines still pending
+ * when the process exits are written synchronously.
+ */
+function batchedStdout(): LogSink {
+  let pending: string[] = [];
+  let size = 0;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('');
+    pending = [];
+    size = 0;
+    process.stdout.write(text);
+  };
+  process.once('exit', () => {
+    if (pending.length === 0) return;
+    try {
+      fs.writeSync(1, pending.join(''));
+    } catch {
+      // Nothing left to report it to.
+    }
+  });
+  return {
+    write(line: string) {
+      pending.push(line);
+      size += line.length;
+      if (size >= 65536) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  };
+}
+
 export function createLogger(options: { level?: Level; sink?: LogSink; base?: Record<string, unknown> } = {}): Logger {
   const min = LEVELS[options.level ?? 'info'];
-  const sink = options.sink ?? process.stdout;
+  const sink = options.sink ?? (stdoutSink ??= batchedStdout());
   const base = options.base ?? {};
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;

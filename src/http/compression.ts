@@ -67,14 +67,14 @@ export function negotiateEncoding(acceptEncoding: string | undefined): ContentCo
 }
 
 /** Case-insensitive header lookup; Node lower-cases incoming names but callers may build their own. */
+/**
+ * Header lookup by lower-case name. Every caller passes lower-case keys (Node's parsed headers,
+ * and objects this module or the static server build), so it is a property read per lookup.
+ */
 function header(headers: OutgoingHttpHeaders, name: string): string | undefined {
-  for (const key of Object.keys(headers)) {
-    if (key.toLowerCase() !== name) continue;
-    const value = headers[key];
-    if (value === undefined) return undefined;
-    return Array.isArray(value) ? value.join(', ') : String(value);
-  }
-  return undefined;
+  const value = headers[name];
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
 }
 
 /**
@@ -121,6 +121,20 @@ export function isCompressionCandidate(
   headers: OutgoingHttpHeaders,
   options: CompressionOptions = {},
 ): boolean {
+  return candidate(req, statusCode, lowerCaseKeys(headers), options);
+}
+
+/** Header names as the lookups here expect them; a caller's object is not changed. */
+function lowerCaseKeys(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const key in headers) {
+    const value = headers[key];
+    if (value !== undefined) out[key.toLowerCase()] = value;
+  }
+  return out;
+}
+
+function candidate(req: RequestHead, statusCode: number, headers: OutgoingHttpHeaders, options: CompressionOptions): boolean {
   if (options.enabled === false) return false;
   if (req.method === 'HEAD') return false;
   // 206 carries byte ranges of the identity representation (RFC 9110 §14.4); 1xx/204/304 have no body.
@@ -175,10 +189,7 @@ export function compressResponse(
   headers: OutgoingHttpHeaders,
   options: CompressionOptions = {},
 ): Writable {
-  const out: OutgoingHttpHeaders = {};
-  for (const [key, value] of Object.entries(headers)) {
-    if (value !== undefined) out[key.toLowerCase()] = value;
-  }
+  const out = lowerCaseKeys(headers);
   for (const name of REWRITTEN) {
     const preset = res.getHeader(name);
     if (preset === undefined) continue;
@@ -187,7 +198,7 @@ export function compressResponse(
     res.removeHeader(name);
   }
 
-  const eligible = isCompressionCandidate(req, statusCode, out, options);
+  const eligible = candidate(req, statusCode, out, options);
   if (eligible) out['vary'] = mergeVary(header(out, 'vary'));
   const coding = eligible ? negotiateEncoding(header(req.headers, 'accept-encoding')) : undefined;
   if (coding === undefined) {

@@ -14,9 +14,12 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Names listed in `Connection` are hop-by-hop for this message too. */
+const NOTHING_LISTED = /^\s*(?:keep-alive|close)\s*$/i;
+
 function connectionListed(headers: IncomingHttpHeaders): string[] {
   const value = headers.connection;
-  if (!value) return [];
+  // The usual value names only itself: no list to split on the request path.
+  if (!value || NOTHING_LISTED.test(value)) return [];
   return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 }
 
@@ -28,7 +31,8 @@ export function stripHopByHop(headers: IncomingHttpHeaders, keepUpgrade = false)
   }
   for (const name of HOP_BY_HOP) {
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) continue;
-    delete headers[name];
+    // Deleting an absent property is not free: it can turn the object into a slow dictionary.
+    if (headers[name] !== undefined) delete headers[name];
   }
 }
 

@@ -9,6 +9,8 @@ export interface CompiledRoute {
   sourceText: string;
   source: RegExp;
   target: string | undefined;
+  /** The target split into literals and group numbers, when it uses nothing but `$n`. */
+  targetParts: readonly (string | number)[] | undefined;
   backend: RouteBackend;
   authenticationType: AuthenticationType;
   /** Per method (upper case) or `default`; each entry means "any of these scopes". */
@@ -67,7 +69,7 @@ export function compileRouteTable(
           for (const allowedMethod of route.methods) allowed.add(allowedMethod);
           continue;
         }
-        const rewritten = route.target === undefined ? url : url.replace(route.source, route.target);
+        const rewritten = route.target === undefined ? url : rewrite(url, m, route);
         if (route.backend.kind === 'dynamic-destination') {
           const name = route.backend.reference.replace(/\$(\d+)/g, (_, n: string) => m[Number(n)] ?? '');
           const destination = destinations.get(name);
@@ -104,6 +106,7 @@ function compileRoute(
     sourceText,
     source,
     target: route.target,
+    targetParts: route.target === undefined ? undefined : targetParts(route.target, new RegExp(`${sourceText}|`).exec('')!.length - 1),
     backend: backendOf(route, options),
     // authenticationMethod "none" switches route authentication off altogether (SAP's behaviour).
     authenticationType: authMethod === 'none' ? 'none' : (route.authenticationType ?? 'xsuaa'),
@@ -137,6 +140,34 @@ function compileScopes(spec: ScopeSpec, xsappname: string | undefined): Readonly
     );
   if (typeof spec === 'string' || Array.isArray(spec)) return new Map([['default', expand(spec)]]);
   return new Map(Object.entries(spec).map(([method, s]) => [method === 'default' ? method : method.toUpperCase(), expand(s)]));
+}
+
+/**
+ * `url.replace(source, target)` (SAP's rewriting: the matched part replaced, `$n` expanded), built
+ * from the match the table already made instead of running the regex a second time.
+ */
+function rewrite(url: string, m: RegExpExecArray, route: CompiledRoute): string {
+  if (!route.targetParts) return url.replace(route.source, route.target!);
+  let replaced = '';
+  for (const part of route.targetParts) replaced += typeof part === 'string' ? part : (m[part] ?? '');
+  return url.slice(0, m.index) + replaced + url.slice(m.index + m[0].length);
+}
+
+/** Literals and group numbers; undefined when the target uses other `$` patterns (`$&`, `$$`, ...). */
+function targetParts(target: string, groups: number): (string | number)[] | undefined {
+  const parts: (string | number)[] = [];
+  let last = 0;
+  for (const match of target.matchAll(/\$(\d)(?!\d)/g)) {
+    const group = Number(match[1]);
+    // `$0` and a group the source lacks stay literal text in String.prototype.replace.
+    if (group === 0 || group > groups) return undefined;
+    parts.push(target.slice(last, match.index), group);
+    last = match.index + match[0].length;
+  }
+  parts.push(target.slice(last));
+  // A `$` left in a literal would mean something to String.prototype.replace: keep its semantics.
+  if (parts.some((p) => typeof p === 'string' && p.includes('$'))) return undefined;
+  return parts.filter((p) => p !== '');
 }
 
 /** The scopes a request needs on this route (any one suffices), or undefined when none. */

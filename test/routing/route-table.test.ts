@@ -70,3 +70,25 @@ describe('compileRouteTable', () => {
     expect(t.routes[1]!.reverse).toBeUndefined();
   });
 });
+
+describe('target rewriting', () => {
+  it('gives exactly what String.prototype.replace gives, for many sources, targets and URLs', () => {
+    const cases: [string, string, string][] = [
+      ['^/api/(.*)$', '/$1', '/api/orders?x=1'],
+      ['^/api/(.*)$', '$1', '/api/orders'],
+      ['^/a/(\\w+)/b/(.*)$', '/x/$2/y/$1', '/a/one/b/two/three?q'],
+      ['/odata/', '/sap/opu/odata/', '/odata/v2/Orders'],
+      ['^/(.*)$', '/index/$1$1', '/abc'],
+      ['^/api/(.*)$', '/$2', '/api/x'],
+      ['^/p(/.*)?$', '$1', '/p'],
+      ['^/(.*)$', '/$&', '/dollar'],
+      ['^/(.*)$', '/$$1', '/dollar'],
+      ['^/v(\\d)/(.*)$', '/version$1/$2', '/v2/items'],
+    ];
+    for (const [source, target, url] of cases) {
+      const t = compileRouteTable({ routes: [{ source, target, destination: 'a' }] }, { destinations, baseDir: '/srv' });
+      const got = t.match(url, 'GET');
+      expect(got, `${source} -> ${target} on ${url}`).toMatchObject({ kind: 'route', path: url.replace(new RegExp(source), target) });
+    }
+  });
+});
