@@ -28,7 +28,11 @@ function startCli(cwd: string, env: Record<string, string>, args = ['start']): P
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      // Never leave a gateway behind when the test gives up on it.
+      child.kill('SIGKILL');
+      reject(new Error(`no listening line: ${out}`));
+    }, 15_000);
     const onData = () => {
       const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
       if (!line) return;
