@@ -29,12 +29,24 @@ function redact(key: string, value: unknown): unknown {
  * Redacts top-level fields in place and says whether a nested object needs the (slower) replacer.
  * One log line is written per request, so the common flat record takes the fast path.
  */
+const secretKeyNames = new Map<string, boolean>();
+
+/** Field names repeat from line to line: the regex runs once per name (bounded, names are code's). */
+function isSecretName(key: string): boolean {
+  let secret = secretKeyNames.get(key);
+  if (secret === undefined) {
+    secret = SECRET_KEY.test(key);
+    if (secretKeyNames.size < 1000) secretKeyNames.set(key, secret);
+  }
+  return secret;
+}
+
 function redactTopLevel(record: Record<string, unknown>): boolean {
   let nested = false;
   for (const key in record) {
     const value = record[key];
     if (typeof value === 'string') {
-      if (SECRET_KEY.test(key)) record[key] = '[redacted]';
+      if (isSecretName(key)) record[key] = '[redacted]';
     } else if (typeof value === 'object' && value !== null) {
       nested = true;
     }

@@ -81,8 +81,20 @@ function header(headers: OutgoingHttpHeaders, name: string): string | undefined 
  * Media types worth compressing. Images, audio, video, archives and woff/woff2 are already
  * compressed; SVG, ICO (bitmaps) and TrueType/OpenType fonts are not.
  */
+const mediaTypes = new Map<string, string>();
+
+/** `text/html; charset=utf-8` -> `text/html`, remembered: a backend sends few distinct values. */
+function mediaTypeOf(contentType: string): string {
+  let type = mediaTypes.get(contentType);
+  if (type === undefined) {
+    type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+    if (mediaTypes.size < 256) mediaTypes.set(contentType, type);
+  }
+  return type;
+}
+
 function isCompressibleType(contentType: string, options: CompressionOptions): boolean {
-  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  const type = mediaTypeOf(contentType);
   // Server-sent events must reach the client event by event; a compressor would hold them back.
   if (type === 'text/event-stream') return false;
   if (type === 'multipart/mixed') return options.compressResponseMixedTypeContent === true;

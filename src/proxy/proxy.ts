@@ -55,7 +55,9 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   for (const destination of options.destinations) {
     const secure = destination.url.protocol === 'https:';
-    const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const };
+    // `timeout` is the destination's: set once per socket by the agent, it makes every request on the
+    // socket emit 'timeout' after that much inactivity, with no timer to arm per request.
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const, timeout: destination.timeout };
     const agent = secure ? new https.Agent({ ...agentOptions, rejectUnauthorized: destination.strictSSL }) : new http.Agent(agentOptions);
     const viaProxy = destination.proxyHost !== undefined;
     const proxy = httpProxy.createProxyServer({
@@ -77,9 +79,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       state.proxyReq = proxyReq;
       // A client gone before the backend answered: see web(), which cuts proxyReq on 'close'.
       if (res.destroyed && !res.writableFinished) proxyReq.destroy();
-      // The destination's timeout, set here rather than by http-proxy so that a timeout is known
-      // as one (504) and not mistaken for a reset (502).
-      proxyReq.setTimeout(destination.timeout, () => {
+      // The destination's timeout (the agent's socket timeout), handled here rather than by
+      // http-proxy so that a timeout is known as one (504) and not mistaken for a reset (502).
+      proxyReq.once('timeout', () => {
         state.timedOut = true;
         proxyReq.destroy(new Error(`timeout after ${destination.timeout} ms`));
       });
