@@ -201,7 +201,20 @@ export function compressResponse(
   headers: OutgoingHttpHeaders,
   options: CompressionOptions = {},
 ): Writable {
-  const out = lowerCaseKeys(headers);
+  return compressOwnHeaders(req, res, statusCode, lowerCaseKeys(headers), options);
+}
+
+/**
+ * compressResponse for a caller that hands over a fresh header object with lower-case names (the
+ * proxy's, built per response): it is used and changed in place rather than copied.
+ */
+export function compressOwnHeaders(
+  req: RequestHead,
+  res: ServerResponse,
+  statusCode: number,
+  out: OutgoingHttpHeaders,
+  options: CompressionOptions = {},
+): Writable {
   for (const name of REWRITTEN) {
     const preset = res.getHeader(name);
     if (preset === undefined) continue;

@@ -29,7 +29,8 @@ export interface ProxyOptions {
 }
 
 export interface Proxy {
-  web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, onError: (err: GatewayError) => void): void;
+  /** Proxies the request; the returned function must run when `res` closes (it frees the request's state). */
+  web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, onError: (err: GatewayError) => void): () => void;
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget, onError: (err: GatewayError) => void): void;
   close(): void;
 }
@@ -151,8 +152,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     // Node has already answered 100-continue to the client (RFC 9110 §10.1.1). Forwarded, Expect
     // would also stop http-proxy from emitting proxyReq, so a timeout would be reported as 502.
     delete h.expect;
+    // The correlation id (SAP's backends, CAP among them, read x-request-id as one).
     h['x-request-id'] = target.requestId;
-    h['x-correlationid'] ??= target.requestId;
     // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; backends expect the plain address.
     const remote = req.socket.remoteAddress ?? '';
     const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
@@ -196,20 +197,20 @@ export function createProxy(options: ProxyOptions): Proxy {
       const server = servers.get(target.destination.name)!;
       const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined };
       pending.set(req, state);
-      // One listener does the per-request cleanup. http-proxy cuts the backend request only on the
-      // request's 'aborted', which Node no longer emits once a request body is complete (every GET):
-      // a client that left would hold a backend socket until the destination timeout.
-      res.once('close', () => {
-        pending.delete(req);
-        if (res.writableFinished) return;
-        state.proxyReq?.destroy();
-        state.proxyRes?.destroy();
-      });
       prepare(req, target, false);
       // (req, res, callback): with no per-call options http-proxy uses the server's own, instead of
       // copying them for every request.
       const web = server.proxy.web as unknown as (req: IncomingMessage, res: ServerResponse, cb: (err: NodeJS.ErrnoException) => void) => void;
       web.call(server.proxy, req, res, (err) => onError(classify(err, state, target.destination)));
+      // Called by the caller's own 'close' listener (one per request). http-proxy cuts the backend
+      // request only on the request's 'aborted', which Node no longer emits once a request body is
+      // complete (every GET): a client that left would hold a backend socket until the timeout.
+      return () => {
+        pending.delete(req);
+        if (res.writableFinished) return;
+        state.proxyReq?.destroy();
+        state.proxyRes?.destroy();
+      };
     },
     ws(req, socket, head, target, onError) {
       const server = servers.get(target.destination.name)!;

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/environment.js';
 import type { RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { compressResponse, type CompressionOptions } from '../http/compression.js';
+import { compressOwnHeaders, type CompressionOptions } from '../http/compression.js';
 import { ERROR_HEADER, sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
@@ -91,7 +91,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ownCookies: new Set([SESSION_COOKIE, ...login.ownCookies]),
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
-      return compressResponse(req, res, status, responseHeaders, compression);
+      return compressOwnHeaders(req, res, status, responseHeaders, compression);
     },
   });
 
@@ -127,7 +127,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       route: undefined,
       originalUrl: req.url ?? '/',
     };
-    res.once('close', () => logRequest(req, res, ctx));
+    let release: (() => void) | undefined;
+    res.once('close', () => {
+      release?.();
+      logRequest(req, res, ctx);
+    });
     res.setHeader('x-request-id', ctx.id);
     if (draining) res.setHeader('connection', 'close');
     try {
@@ -195,7 +199,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         delete req.headers.authorization;
         delete req.headers['x-csrf-token'];
       }
-      proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
+      release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
     } catch (err) {
       fail(req, res, ctx, err);
     }
