@@ -11,6 +11,7 @@
  * The token is checked before the body is read. A user token, a token of a tenant's zone (a tenant
  * admin could otherwise unsubscribe other tenants) or one without the scope is a 403.
  */
+import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -186,37 +187,11 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
   }
 
   async function readJson(req: IncomingMessage): Promise<unknown> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
-      throw badRequest('The body must be JSON (Content-Type: application/json)');
+    if (!isJsonMediaType(mediaType(req))) throw badRequest('The body must be JSON (Content-Type: application/json)');
+    const raw = await readLimitedBody(req, maxBody);
+    if (raw === 'too-large') {
+      throw new GatewayError('ZG_ERR_PAYLOAD_TOO_LARGE', `The body exceeds ${maxBody} bytes`, { headers: { connection: 'close' } });
     }
-    const tooLarge = () =>
-      new GatewayError('ZG_ERR_PAYLOAD_TOO_LARGE', `The body exceeds ${maxBody} bytes`, { headers: { connection: 'close' } });
-    if (Number(req.headers['content-length'] ?? 0) > maxBody) throw tooLarge();
-    const raw = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) {
-          cleanup();
-          req.pause();
-          reject(tooLarge());
-        } else chunks.push(chunk);
-      };
-      const onEnd = () => {
-        cleanup();
-        resolve(Buffer.concat(chunks));
-      };
-      const onError = (err: Error) => {
-        cleanup();
-        reject(err);
-      };
-      const cleanup = () => {
-        req.off('data', onData).off('end', onEnd).off('error', onError);
-      };
-      req.on('data', onData).on('end', onEnd).on('error', onError);
-    });
     try {
       return JSON.parse(raw.toString('utf8'));
     } catch {

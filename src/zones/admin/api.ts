@@ -15,6 +15,7 @@
  *    suffices to read). A genuine token of another client or zone is 403, not 401: the caller is known,
  *    it just may not do this here.
  */
+import { isJsonMediaType, mediaType, readLimitedBody } from '../../http/read-body.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../../errors.js';
@@ -284,39 +285,11 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   }
 
   async function readJson(req: IncomingMessage): Promise<unknown> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
+    if (!isJsonMediaType(mediaType(req))) {
       throw new AdminError(415, 'invalid_request', 'The body must be JSON (Content-Type: application/json)');
     }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    const tooLarge = () => new AdminError(413, 'invalid_request', `The body exceeds ${maxBody} bytes`, { connection: 'close' });
-    if (declared > maxBody) throw tooLarge();
-    // Listeners rather than `for await`: leaving an async iterator early destroys the request, and
-    // with it the socket the 413 must still be written to.
-    const raw = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBody) {
-          cleanup();
-          req.pause();
-          reject(tooLarge());
-        } else chunks.push(chunk);
-      };
-      const onEnd = () => {
-        cleanup();
-        resolve(Buffer.concat(chunks));
-      };
-      const onError = (err: Error) => {
-        cleanup();
-        reject(err);
-      };
-      const cleanup = () => {
-        req.off('data', onData).off('end', onEnd).off('error', onError);
-      };
-      req.on('data', onData).on('end', onEnd).on('error', onError);
-    });
+    const raw = await readLimitedBody(req, maxBody);
+    if (raw === 'too-large') throw new AdminError(413, 'invalid_request', `The body exceeds ${maxBody} bytes`, { connection: 'close' });
     try {
       return JSON.parse(raw.toString('utf8'));
     } catch {

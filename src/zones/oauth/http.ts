@@ -3,25 +3,20 @@
  * cookies. Plain node:http, so the server can run inside the gateway's process or on its own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mediaType, readLimitedBody } from '../../http/read-body.js';
 import { InvalidRequest, type OAuthError } from './errors.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
 
 /** Reads an `application/x-www-form-urlencoded` body (RFC 6749 §3.2 requires that type at the token endpoint). */
 export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) throw new InvalidRequest('The request body is too large');
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return new URLSearchParams();
-  if (type !== 'application/x-www-form-urlencoded') {
+  const body = await readLimitedBody(req, MAX_FORM_BYTES);
+  if (body === 'too-large') throw new InvalidRequest('The request body is too large');
+  if (body.length === 0) return new URLSearchParams();
+  if (mediaType(req) !== 'application/x-www-form-urlencoded') {
     throw new InvalidRequest('The body must be application/x-www-form-urlencoded');
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return new URLSearchParams(body.toString('utf8'));
 }
 
 /**
