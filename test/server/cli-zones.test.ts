@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI, runCli, startCli, type RunningCli } from '../support/cli.js';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,49 +14,20 @@ import { request } from '../support/http.js';
  * commands, `keys rotate`, and `zones start` serving the zones alone. Build first (`npm run build`).
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
 const UAA = 'auth.localhost';
 
 let cwd: string;
 let baseEnv: Record<string, string>;
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  child.stderr.on('data', (d: Buffer) => (err += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, out, err }));
+async function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const result = await runCli(args, { cwd, env: { ...baseEnv, ...env } });
+  return { code: result.code, out: result.stdout, err: result.stderr };
 }
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-}
+type Server = RunningCli;
 
 function zonesStart(env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [CLI, 'zones', 'start'], { cwd, env: { ...baseEnv, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 15_000);
-    const onData = () => {
-      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (!line) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.off('exit', onExit);
-      resolve({ child, port: JSON.parse(line).port, output: () => out });
-    };
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}: ${out}`));
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', onExit);
-  });
+  return startCli(['zones', 'start'], { cwd, env: { ...baseEnv, PORT: '0', ...env } });
 }
 
 async function stop(server: Server): Promise<number | null> {

@@ -1,59 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
 import { request } from '../support/http.js';
+import { CLI, runCli, startCli, type RunningCli } from '../support/cli.js';
 
 /**
  * The real `zonegate` command as production runs it (compiled, its own process): start-up
  * validation, signals, and memory while large bodies stream through.
  */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
 
-interface Started {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
+function startGatewayCli(cwd: string, env: Record<string, string>, args = ['start']): Promise<RunningCli> {
+  return startCli(args, { cwd, env: { PATH: process.env.PATH ?? '', PORT: '0', ...env } });
 }
 
-function startCli(cwd: string, env: Record<string, string>, args = ['start']): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // Never leave a gateway behind when the test gives up on it.
-      child.kill('SIGKILL');
-      reject(new Error(`no listening line: ${out}`));
-    }, 15_000);
-    const onData = () => {
-      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (!line) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      resolve({ child, port: JSON.parse(line).port, output: () => out });
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}: ${out}`));
-    });
-  });
-}
-
-function run(cwd: string, env: Record<string, string>, args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d));
-  child.stderr.on('data', (d: Buffer) => (output += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, output }));
+async function run(cwd: string, env: Record<string, string>, args: string[]): Promise<{ code: number | null; output: string }> {
+  const result = await runCli(args, { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
+  return { code: result.code, output: result.stdout + result.stderr };
 }
 
 /** Peak resident memory of a process (VmHWM), in MB. */
@@ -112,7 +78,7 @@ describe('zonegate start / check-config', () => {
 
 describe('SIGTERM', () => {
   it('stops accepting, finishes in-flight requests, and exits 0', async () => {
-    const gw = await startCli(dir, { destinations: JSON.stringify([{ name: 'echo', url: echoUrl }]) });
+    const gw = await startGatewayCli(dir, { destinations: JSON.stringify([{ name: 'echo', url: echoUrl }]) });
     const inFlight = request(gw.port, { path: '/echo/slow/800' });
     await new Promise((r) => setTimeout(r, 200));
     gw.child.kill('SIGTERM');
@@ -124,7 +90,7 @@ describe('SIGTERM', () => {
 
 describe('streaming', () => {
   it('passes a 200 MB upload and a 200 MB download through with flat gateway memory', async () => {
-    const gw = await startCli(dir, { destinations: JSON.stringify([{ name: 'echo', url: echoUrl }]) });
+    const gw = await startGatewayCli(dir, { destinations: JSON.stringify([{ name: 'echo', url: echoUrl }]) });
     try {
       const total = 200 * 1024 * 1024;
       const baseline = peakRssMb(gw.child.pid!);

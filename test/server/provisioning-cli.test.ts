@@ -3,52 +3,28 @@
  * data directory (`npm run build` first, as npm test does), then `zonegate start` on the same data
  * directory serves what the command subscribed, and the printed initial password logs in.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI, runCli, startCli, type RunningCli } from '../support/cli.js';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
-import { logIn, ROOT, ROUTES, securityWithCallbackAuthority } from '../provisioning/gateway-support.js';
+import { logIn, ROUTES, securityWithCallbackAuthority } from '../provisioning/gateway-support.js';
 import { ScriptedBrowser } from '../support/browser.js';
 import type http from 'node:http';
 
-const CLI = path.join(ROOT, 'dist/src/cli.js');
 
 let dir: string;
 let echo: http.Server;
 let env: Record<string, string>;
 
 function run(args: string[], extra: Record<string, string> = {}, cwd = dir): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+  return runCli(args, { cwd, env: { PATH: process.env.PATH ?? '', ...env, ...extra } });
 }
 
-function startGateway(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'start'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 15_000);
-    const onData = () => {
-      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-      if (!line) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      resolve({ child, port: JSON.parse(line).port, output: () => out });
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}: ${out}`));
-    });
-  });
+function startGateway(): Promise<RunningCli> {
+  return startCli(['start'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env, PORT: '0' } });
 }
 
 beforeAll(async () => {
