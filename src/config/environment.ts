@@ -73,6 +73,10 @@ export interface Settings {
   sessionTimeoutMinutes: number | undefined;
   /** SESSION_KEYS: seal session tokens and sign the cookie; the first is current. Undefined: derived from the secret key. */
   sessionKeys: readonly SessionKey[] | undefined;
+  /** SESSION_MAX_LIFETIME: a session ends this long after login whatever its activity (default 8 h). */
+  sessionMaxLifetimeMinutes: number;
+  /** TOKEN_REFRESH_AHEAD: the access token is refreshed this long before it expires (default 300 s). */
+  tokenRefreshAheadSeconds: number;
   provisioning: ProvisioningSettings;
   logLevel: Level;
   shutdownTimeoutMs: number;
@@ -190,7 +194,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     try {
       sessionKeys = parseSessionKeys(env.SESSION_KEYS, 'SESSION_KEYS');
     } catch (err) {
-      problem('SESSION_KEYS', (err as Error).message);
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else problem('SESSION_KEYS', (err as Error).message);
     }
   }
 
@@ -199,6 +204,11 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     sessionTimeoutMinutes = integer(env.SESSION_TIMEOUT, 15, 1, 60 * 24 * 30);
     if (sessionTimeoutMinutes === undefined) problem('SESSION_TIMEOUT', 'expected a whole number of minutes between 1 and 43200');
   }
+
+  const sessionMaxLifetimeMinutes = integer(env.SESSION_MAX_LIFETIME, 480, 1, 60 * 24 * 30);
+  if (sessionMaxLifetimeMinutes === undefined) problem('SESSION_MAX_LIFETIME', 'expected a whole number of minutes between 1 and 43200');
+  const tokenRefreshAheadSeconds = integer(env.TOKEN_REFRESH_AHEAD, 300, 0, 86_400);
+  if (tokenRefreshAheadSeconds === undefined) problem('TOKEN_REFRESH_AHEAD', 'expected a whole number of seconds between 0 and 86400');
 
   const provisioning = readProvisioningSettings(env, problem);
 
@@ -225,6 +235,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     dataDir,
     sessionTimeoutMinutes,
     sessionKeys,
+    sessionMaxLifetimeMinutes: sessionMaxLifetimeMinutes!,
+    tokenRefreshAheadSeconds: tokenRefreshAheadSeconds!,
     provisioning: Object.freeze(provisioning),
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,

@@ -319,6 +319,8 @@ function defaultLogin(routesFile: RoutesFile): (wiring: LoginWiring) => LoginFea
       routesFile,
       sessionKeys: settings.sessionKeys ?? sessionKeysFromSecret(secretKey()),
       sessionTimeoutMinutes: settings.sessionTimeoutMinutes ?? routesFile.sessionTimeout ?? 15,
+      absoluteLifetimeMs: settings.sessionMaxLifetimeMinutes * 60_000,
+      refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
       logger,
     });
 }

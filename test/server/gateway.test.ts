@@ -257,3 +257,35 @@ describe('backend failures', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('routes.json errorPage', () => {
+  let custom: TestGateway;
+  beforeAll(async () => {
+    custom = await startTestGateway({
+      routes: {
+        errorPage: [{ status: [404, 405], file: '/errors/missing.html' }],
+        routes: [{ source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none', httpMethods: ['GET'] }],
+      },
+      files: { 'errors/missing.html': '<!doctype html><title>Lost</title><p>Our own page for lost souls.</p>' },
+    });
+  });
+  afterAll(() => custom.stop());
+
+  it('shows the configured page to browsers, keeps the status and the JSON for API clients', async () => {
+    const page = await request(custom.port, { path: '/nowhere', headers: { accept: 'text/html' } });
+    expect(page.status).toBe(404);
+    expect(page.text).toContain('Our own page for lost souls.');
+    expect(page.headers['x-zonegate-error']).toBe('ZG_ERR_ROUTE_NOT_FOUND');
+    const method = await request(custom.port, { method: 'DELETE', path: '/echo/x', headers: { accept: 'text/html' } });
+    expect(method.status).toBe(405);
+    expect(method.text).toContain('lost souls');
+    const api = await request(custom.port, { path: '/nowhere' });
+    expect(api.json().error.code).toBe('ZG_ERR_ROUTE_NOT_FOUND');
+  });
+
+  it('refuses to start when the page file is missing, naming the file and path', async () => {
+    await expect(
+      startTestGateway({ routes: { errorPage: [{ status: 500, file: '/nope.html' }], routes: [{ source: '^/(.*)$', destination: 'echo', authenticationType: 'none' }] } }),
+    ).rejects.toThrow(/at \/errorPage\/0\/file: cannot read .*nope\.html/);
+  });
+});

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readSettings, withDefaultEnv } from '../../src/config/environment.js';
+import { ConfigError } from '../../src/errors.js';
+
+const cwd = os.tmpdir();
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    readSettings(env, { cwd });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.file}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
+
+describe('readSettings', () => {
+  it('has working defaults with nothing set', () => {
+    const s = readSettings({}, { cwd });
+    expect(s).toMatchObject({ port: 5000, tenantHostPattern: undefined, storage: { kind: 'sqlite' }, sessionMaxLifetimeMinutes: 480, tokenRefreshAheadSeconds: 300, logLevel: 'info' });
+    expect(Object.isFrozen(s)).toBe(true);
+  });
+
+  it('reports every bad variable at once, naming each', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      TENANT_HOST_PATTERN: '^no-group$',
+      TRUSTED_PROXIES: '10.0.0.0/99',
+      TOKEN_REFRESH_AHEAD: '-5',
+      SESSION_MAX_LIFETIME: '0',
+      SESSION_KEYS: 'k1:short',
+      REDIS_URL: 'http://not-redis',
+      LOG_LEVEL: 'chatty',
+    });
+    for (const name of ['PORT', 'TENANT_HOST_PATTERN', 'TRUSTED_PROXIES', 'TOKEN_REFRESH_AHEAD', 'SESSION_MAX_LIFETIME', 'SESSION_KEYS', 'REDIS_URL', 'LOG_LEVEL']) {
+      expect(problems.some((p) => p.includes(name)), name).toBe(true);
+    }
+    // A secret is never echoed back in a message.
+    expect(problems.join('\n')).not.toContain('short');
+  });
+
+  it('takes an xsuaa binding and a Redis binding from VCAP_SERVICES', () => {
+    const s = readSettings(
+      {
+        VCAP_SERVICES: JSON.stringify({
+          xsuaa: [{ credentials: { clientid: 'sb-app!t1', clientsecret: 's', url: 'https://p.auth.example.com', uaadomain: 'auth.example.com', xsappname: 'app!t1' } }],
+          redis: [{ credentials: { uri: 'rediss://:pw@redis.example.com:6380' } }],
+        }),
+      },
+      { cwd },
+    );
+    expect(s.xsuaa?.xsappname).toBe('app!t1');
+    expect(s.storage).toEqual({ kind: 'redis', url: 'rediss://:pw@redis.example.com:6380' });
+    expect(s.uaaDomain).toBe('auth.example.com');
+  });
+
+  it('names the binding path when xsuaa credentials are incomplete', () => {
+    const problems = problemsOf({ VCAP_SERVICES: JSON.stringify({ xsuaa: [{ credentials: { clientid: 'x' } }] }) });
+    expect(problems.join('\n')).toMatch(/VCAP_SERVICES: the xsuaa binding's credentials lack clientsecret, url, uaadomain, xsappname/);
+  });
+});
+
+describe('default-env.json', () => {
+  it('supplies what the environment does not set; objects may be JSON values', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-env-'));
+    fs.writeFileSync(path.join(dir, 'default-env.json'), JSON.stringify({ PORT: '6000', LOG_LEVEL: 'debug', destinations: [{ name: 'a', url: 'http://a' }] }));
+    const { env, problems } = withDefaultEnv({ PORT: '7000' }, dir);
+    expect(problems).toEqual([]);
+    const s = readSettings(env, { cwd: dir });
+    expect(s.port).toBe(7000);
+    expect(s.logLevel).toBe('debug');
+    expect(s.destinations.map((d) => d.name)).toEqual(['a']);
+    fs.writeFileSync(path.join(dir, 'default-env.json'), '{ not json');
+    expect(withDefaultEnv({}, dir).problems[0]).toMatchObject({ file: path.join(dir, 'default-env.json') });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
