@@ -289,3 +289,33 @@ describe('routes.json errorPage', () => {
     ).rejects.toThrow(/at \/errorPage\/0\/file: cannot read .*nope\.html/);
   });
 });
+
+describe('routes.json responseHeaders', () => {
+  let custom: TestGateway;
+  beforeAll(async () => {
+    custom = await startTestGateway({
+      routes: {
+        responseHeaders: [
+          { name: 'X-Frame-Options', value: 'DENY' },
+          { name: 'Content-Security-Policy', value: "frame-ancestors 'none'" },
+          { name: 'X-App', value: 'zonegate-test' },
+        ],
+        routes: [
+          { source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' },
+          { source: '^/(.*)$', target: '$1', localDir: 'web', authenticationType: 'none' },
+        ],
+      },
+      files: { 'web/a.txt': 'static' },
+    });
+  });
+  afterAll(() => custom.stop());
+
+  it('override the defaults on proxied, static and error answers alike', async () => {
+    for (const path of ['/echo/x', '/a.txt', '/missing.txt']) {
+      const res = await request(custom.port, { path });
+      expect(res.headers['x-frame-options'], path).toBe('DENY');
+      expect(res.headers['content-security-policy'], path).toBe("frame-ancestors 'none'");
+      expect(res.headers['x-app'], path).toBe('zonegate-test');
+    }
+  });
+});
