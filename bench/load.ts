@@ -21,6 +21,8 @@ export interface LoadTarget {
   host: string;
   /** The only body accepted. */
   expectBody: string;
+  /** Sent with every request besides Host and Accept (the session cookie of an authenticated target). */
+  headers?: Record<string, string>;
   /** Processes whose CPU time per request is reported (the target and what it forwards to). */
   processes: readonly { name: string; cpuMs(): number }[];
 }
@@ -103,7 +105,7 @@ async function run(target: LoadTarget, connections: number, seconds: number, pha
     connections,
     duration: seconds,
     timeout: 10,
-    headers: { host: target.host, accept: 'application/json' },
+    headers: { ...target.headers, host: target.host, accept: 'application/json' },
     expectBody: target.expectBody,
     title: target.name,
   });
@@ -130,7 +132,7 @@ export function verdict(result: autocannon.Result): string[] {
 /** One request first, so a misconfigured target fails with its actual answer, not just a count. */
 async function probe(target: LoadTarget): Promise<void> {
   const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.get(target.url, { headers: { host: target.host, accept: 'application/json' }, agent: false, timeout: 5_000 }, (res) => {
+    const req = http.get(target.url, { headers: { ...target.headers, host: target.host, accept: 'application/json' }, agent: false, timeout: 5_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));

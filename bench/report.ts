@@ -1,5 +1,6 @@
 /** The benchmark's figures as a terminal table and as bench/RESULTS.md. */
 import type { LoadFigures, LoadSettings } from './load.js';
+import type { SubscriptionFigures } from './tenants.js';
 
 export type ZoneFigures =
   | { kind: 'absent' }
@@ -8,10 +9,27 @@ export type ZoneFigures =
 
 type Memory = { rssMiB: number; peakMiB: number } | undefined;
 
-/** One bare-proxy run and one zonegate run made back to back. */
+/** One run of each target, made back to back. */
 export interface Round {
   bare: LoadFigures;
   gateway: LoadFigures;
+  /** The authenticated GET: embedded store and Redis with 2 tenants, embedded store with many. */
+  login?: { embedded: LoadFigures; redis: LoadFigures; many: LoadFigures };
+}
+
+type MemoryPair = { afterSetup: Memory; afterRun: Memory };
+
+/** Issue 4's authenticated GET and issue 5's provisioning figures. */
+export interface LoginReport {
+  settings: LoadSettings;
+  goals: { embedded: number; redis: number };
+  tenants: { few: number; many: number };
+  /** Tenants subscribed through the provisioning service before the many-tenant gateway started. */
+  seeded: { tenants: number; seconds: number };
+  /** Through the HTTP callback: into the many-tenant gateway (embedded store), then the Redis one. */
+  subscriptions: { embedded: SubscriptionFigures; redis: SubscriptionFigures };
+  memory: { embedded: MemoryPair; redis: MemoryPair; many: MemoryPair };
+  redisUrl: string;
 }
 
 export interface BenchReport {
@@ -26,6 +44,7 @@ export interface BenchReport {
   memory: { gateway: Memory; bareProxy: Memory } | undefined;
   gatewayLogLines: number;
   zones: ZoneFigures;
+  login?: LoginReport;
 }
 
 export function median(values: number[]): number {
@@ -50,9 +69,34 @@ const ms = (n: number) => (n < 1 ? '<1 ms' : `${n.toFixed(n < 10 ? 1 : 0)} ms`);
 
 const us = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '-' : `${n.toFixed(0)} µs`);
 
+/** The rounds' authenticated runs; empty when the report has none. */
+function loginRounds(report: BenchReport): NonNullable<Round['login']>[] {
+  return report.rounds.flatMap((r) => (r.login ? [r.login] : []));
+}
+
+/** Median of the rounds' ratios of two targets measured in the same round. */
+function roundRatio(report: BenchReport, of: (r: Round) => number | undefined): number {
+  return median(report.rounds.map(of).filter((n): n is number => n !== undefined));
+}
+
+export function loginRatios(report: BenchReport): { embedded: number; redis: number; manyToFew: number } | undefined {
+  if (!loginRounds(report).length) return undefined;
+  return {
+    embedded: roundRatio(report, (r) => r.login && r.login.embedded.rps / r.bare.rps),
+    redis: roundRatio(report, (r) => r.login && r.login.redis.rps / r.bare.rps),
+    manyToFew: roundRatio(report, (r) => r.login && r.login.many.rps / r.login.embedded.rps),
+  };
+}
+
 function rows(report: BenchReport): string[][] {
   const out = [['target', 'requests/s', 'p50', 'p99', 'requests', 'CPU/req proxy', 'CPU/req backend', 'CPU/req client']];
-  const figures = [report.direct, medianRun(report.rounds.map((r) => r.bare)), medianRun(report.rounds.map((r) => r.gateway))];
+  const logins = loginRounds(report);
+  const figures = [
+    report.direct,
+    medianRun(report.rounds.map((r) => r.bare)),
+    medianRun(report.rounds.map((r) => r.gateway)),
+    ...(logins.length ? [medianRun(logins.map((l) => l.embedded)), medianRun(logins.map((l) => l.redis)), medianRun(logins.map((l) => l.many))] : []),
+  ];
   for (const f of figures) {
     const cpu = f.cpuPerRequestUs;
     const proxy = Object.entries(cpu).find(([name]) => name !== 'client' && name !== 'backend')?.[1];
@@ -70,9 +114,48 @@ function roundsLine(report: BenchReport): string {
   return `rounds (bare / zonegate requests/s = ratio): ${each.join('; ')}`;
 }
 
+function loginRoundsLine(report: BenchReport): string | undefined {
+  if (!loginRounds(report).length) return undefined;
+  const each = report.rounds.flatMap((r) =>
+    r.login
+      ? [`${r.bare.rps.toFixed(0)} / ${r.login.embedded.rps.toFixed(0)} / ${r.login.redis.rps.toFixed(0)} / ${r.login.many.rps.toFixed(0)}`]
+      : [],
+  );
+  return `rounds (bare / login SQLite / login Redis / login SQLite ${report.login?.tenants.many ?? '?'} tenants, requests/s): ${each.join('; ')}`;
+}
+
+function loginVerdictLines(report: BenchReport): string[] {
+  const r = loginRatios(report);
+  const login = report.login;
+  if (!r || !login) return [];
+  const met = (value: number, goal: number) => `${value.toFixed(2)} (goal >= ${goal.toFixed(2)}: ${value >= goal ? 'met' : 'NOT met'})`;
+  return [
+    `authenticated GET, embedded store / bare proxy: ${met(r.embedded, login.goals.embedded)}`,
+    `authenticated GET, Redis / bare proxy: ${met(r.redis, login.goals.redis)}`,
+    `authenticated GET, ${login.tenants.many} tenants / ${login.tenants.few} tenants: ${r.manyToFew.toFixed(2)} (should be about 1)`,
+  ];
+}
+
+function subscriptionLine(name: string, s: SubscriptionFigures): string {
+  return `${name}: ${s.perSecond.toFixed(0)} subscriptions/s (${s.subscriptions} distinct tenants through PUT /callback/v1.0/tenants/{id}, ${s.concurrency} at a time; p50 ${ms(s.p50)}, p99 ${ms(s.p99)})`;
+}
+
+function provisioningLines(login: LoginReport): string[] {
+  const m = login.memory;
+  const pair = (p: MemoryPair) => `${mib(p.afterSetup)} after setup, ${mib(p.afterRun)} after the run`;
+  return [
+    subscriptionLine('subscriptions, embedded store', login.subscriptions.embedded),
+    subscriptionLine('subscriptions, Redis', login.subscriptions.redis),
+    `seeding: ${login.seeded.tenants} tenants through the provisioning service in ${login.seeded.seconds.toFixed(1)} s (${(login.seeded.tenants / login.seeded.seconds).toFixed(0)}/s, before the gateway starts)`,
+    `gateway RSS, ${login.tenants.few} tenants: ${pair(m.embedded)}`,
+    `gateway RSS, ${login.tenants.many} tenants: ${pair(m.many)}`,
+    `gateway RSS, Redis, ${login.tenants.few} tenants: ${pair(m.redis)}`,
+  ];
+}
+
 /** Other processes and the hypervisor's steal, which the figures cannot tell apart from our own cost. */
 function disturbanceLine(report: BenchReport): string {
-  const all = [report.direct, ...report.rounds.flatMap((r) => [r.bare, r.gateway])];
+  const all = [report.direct, ...report.rounds.flatMap((r) => [r.bare, r.gateway, ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : [])])];
   const worst = Math.max(...all.map(disturbance));
   const each = all.map((f) => `${f.otherCores.toFixed(2)}+${f.stolenCores.toFixed(2)}`).join(' ');
   const warning = worst > 0.1 ? ' -- WARNING: the machine was busy with other work, figures are disturbed; rerun when it is idle' : '';
@@ -112,6 +195,8 @@ export function formatTable(report: BenchReport): string {
     `zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}`,
     `zonegate request log lines written (LOG_LEVEL=info): ${report.gatewayLogLines}`,
   ];
+  const loginLine = loginRoundsLine(report);
+  if (loginLine && report.login) lines.push('', loginLine, ...loginVerdictLines(report), '', ...provisioningLines(report.login));
   const z = zoneRows(report.zones);
   if (z) lines.push('', textTable(z));
   const note = zoneNote(report.zones);
@@ -124,6 +209,55 @@ function markdownTable(table: string[][]): string {
   return [`| ${head!.join(' | ')} |`, `| ${head!.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+function loginMarkdown(report: BenchReport): string {
+  const login = report.login;
+  const roundsText = loginRoundsLine(report);
+  if (!login || !roundsText) return '';
+  const s = login.settings;
+  const bullets = (lines: string[]) => lines.map((l) => `- ${l}`).join('\n');
+  const [embedded, redis, many] = loginVerdictLines(report);
+  return `
+## Authenticated GET (issue 4)
+
+The same run, the same client (${s.connections} connections), ${s.seconds} s per run after a ${s.warmupSeconds} s warm-up
+(\`BENCH_LOGIN_SECONDS\`), in the same rounds as the rows above; ratios are medians of each round's ratio to
+that round's bare-proxy run. Rows "zonegate login, ..." in the table above.
+
+- **${embedded}**
+- **${redis}**
+- ${roundsText}
+
+Each gateway is \`node dist/src/cli.js start\` with bench/gateway/routes.json and
+bench/gateway/xs-security.json in its working directory and no xsuaa binding, so the built-in identity
+zones run in the gateway on \`<sub>.${'auth.localhost'}\` and the login goes over HTTP to them
+(openid-client). Before loading, the tenant's administrator logs in once as a browser does (protected
+URL, 302 to the zone's authorize, login page, POST /login.do, callback): the load then sends that
+session's \`zonegate.sid\` cookie to \`GET /api/bearer/items\` on \`acme.app.example.com\`, a route with
+\`authenticationType: xsuaa\` and \`scope: $XSAPPNAME.Admin\` (which the user has) to a destination with
+\`forwardAuthToken: true\`. The backend answers paths under \`/bearer/\` only when an
+\`Authorization: Bearer <JWT>\` arrives (401 otherwise), and every answer must be its 200 and body, so
+every counted request passed the session, the scope check and had the token attached; a 302 to a login
+page or a 401 fails the run. Redis: \`REDIS_URL=${login.redisUrl}\` (a database the benchmark owns; its
+\`zonegate:\` keys are deleted before and after the run, never FLUSHDB), all of the gateway's storage
+(zones, sessions) in it. Request logs on (info) for every gateway.
+
+## Provisioning (issue 5)
+
+${bullets(provisioningLines(login))}
+- ${many} (the "${login.tenants.many} tenants" row above against the "SQLite" row, each round's ratio).
+
+The ${login.tenants.many}-tenant gateway: ${login.seeded.tenants} tenants subscribed through the provisioning service
+(\`src/provisioning/service.ts\` \`subscribe\`, what the callbacks and \`zonegate tenants subscribe\` call)
+by a setup step on the gateway's storage before it starts (bench/tenants.ts \`seedTenants\`); then the
+normal \`zonegate start\` on that storage, and ${login.subscriptions.embedded.subscriptions} more subscriptions through the SaaS
+registry's \`PUT /callback/v1.0/tenants/{id}\` (client-credentials token of the provider zone carrying
+\`<instance>.Callback\`, a registry body with \`userInfo\`: each creates the zone, subscribes the application
+and creates the subscriber as administrator), which are the subscriptions-per-second figure. The Redis
+figure: ${login.subscriptions.redis.subscriptions} subscriptions into the Redis gateway after its load runs. Every answer must be 200 with the
+tenant's URL. The 2-tenant gateways were seeded the same way (acme with the administrator, and one more).
+`;
+}
+
 export function resultsMarkdown(report: BenchReport): string {
   const s = report.settings;
   const z = zoneRows(report.zones);
@@ -134,8 +268,8 @@ Written by \`npm run bench -- --write\` on ${report.date.toISOString()}.
 
 Machine: ${report.cpus} CPUs (\`nproc\`), ${report.cpuModel}; Node.js ${report.node}.
 Load: autocannon in the benchmark's own process, ${s.connections} connections, ${s.seconds} s per run
-after a ${s.warmupSeconds} s warm-up, one target at a time. The bare proxy and zonegate are run in
-${report.rounds.length} rounds, alternating which goes first; their rows show the median run and the ratio is the
+after a ${s.warmupSeconds} s warm-up, one target at a time. The bare proxy and the zonegate targets are run in
+${report.rounds.length} rounds, alternating the order; their rows show the median run and each ratio is the
 median of the rounds' ratios. Every response is checked: any non-2xx, connection error, timeout or
 body other than the backend's fails the run.
 
@@ -159,7 +293,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh

@@ -5,26 +5,50 @@
  * zonegate's ratio to the bare proxy (issue 2's goal: at least 0.70) and the gateway's memory; then
  * the identity zones' figures (bench/zones.ts).
  *
+ * In the same run, the authenticated GET (issue 4) and provisioning (issue 5): three more gateways,
+ * each `zonegate start` with bench/gateway/xs-security.json, so the built-in zones run in the gateway
+ * and the login goes over HTTP to them:
+ *   login, SQLite      embedded store, 2 subscribed tenants
+ *   login, Redis       REDIS_URL = BENCH_REDIS_URL (a database the benchmark owns), 2 tenants
+ *   login, 10k tenants embedded store, 9,800 tenants seeded through the provisioning service before
+ *                      it starts (bench/tenants.ts), then 200 subscribed through the SaaS registry's
+ *                      HTTP callback (the subscriptions-per-second figure): 10,000
+ * Each logs the tenant's administrator in once (browser flow), then is loaded with that session
+ * cookie on a route with a scope the user has and forwardAuthToken; the backend answers 401 to a
+ * request without a bearer token, so every counted answer had the session AND the token.
+ *
  *   npm run bench                  print the figures
  *   npm run bench -- --write       also write bench/RESULTS.md
  *   npm run bench -- --profile     run both proxies under --cpu-prof and print where their time
  *                                  goes (figures are then slower than real and are not written)
- * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3).
+ * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
+ * BENCH_LOGIN_SECONDS (6: the three authenticated targets' runs; same warm-up and connections),
+ * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BACKEND_BODY } from './backend-body.js';
+import { BACKEND_BODY, BEARER_PATH } from './backend-body.js';
 import { LoadFailure, measure, type LoadFigures, type LoadSettings } from './load.js';
 import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
-import { formatTable, resultsMarkdown, type BenchReport, type Round, type ZoneFigures } from './report.js';
+import { formatTable, resultsMarkdown, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
+import { ADMIN, clearRedisDb, logIn, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
 
 const GOAL = 0.7;
+const LOGIN_GOALS = { embedded: 0.6, redis: 0.5 };
+const MANY_TENANTS = 10_000;
+/** Of MANY_TENANTS, subscribed through the HTTP callback (the subscriptions-per-second figure). */
+const SUBSCRIBED_OVER_HTTP = 200;
+const SUBSCRIPTION_CONCURRENCY = 8;
+const UAA_DOMAIN = 'auth.localhost';
 const TENANT_HOST_PATTERN = '^(.*)\\.app\\.example\\.com$';
 const TENANT_HOST = 'acme.app.example.com';
+/** The authenticated route (`^/api/(.*)$`, scope `$XSAPPNAME.Admin`) to the backend's bearer-only path. */
+const LOGIN_PATH = `/api${BEARER_PATH}items`;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/bench/run.js -> the repository root. */
@@ -44,6 +68,17 @@ interface Target {
   path: string;
   /** What its CPU per request is reported for. */
   processes: RunningChild[];
+  headers?: Record<string, string>;
+  settings?: LoadSettings;
+}
+
+/** A gateway of the authenticated figures: its process, what seeded it, and a logged-in session. */
+interface LoginGateway {
+  child: RunningChild;
+  seed: SeedResult;
+  cookie: string;
+  log: string;
+  memoryAfterSetup: ReturnType<RunningChild['memory']>;
 }
 
 async function main(): Promise<number> {
@@ -53,7 +88,9 @@ async function main(): Promise<number> {
     warmupSeconds: number('BENCH_WARMUP_SECONDS', 2, 0),
     connections: Math.round(number('BENCH_CONNECTIONS', 50, 1)),
   };
+  const loginSettings: LoadSettings = { ...settings, seconds: number('BENCH_LOGIN_SECONDS', 6, 1) };
   const rounds = Math.round(number('BENCH_ROUNDS', 3, 1));
+  const redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/7';
   if (values.write && values.profile) throw new Error('--profile slows the proxies down; its figures are not written (drop --write)');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-bench-'));
@@ -73,8 +110,11 @@ async function main(): Promise<number> {
   let direct: LoadFigures;
   const measured: Round[] = [];
   let memory: BenchReport['memory'];
+  let login: LoginReport;
   let logLines = 0;
-  const handled = { bare: 0, gateway: 0 };
+  const handled = new Map<string, number>();
+  const logs: string[] = [gatewayLog];
+  let redisUsed = false;
   try {
     const backend = await children.start({ name: 'backend', args: [path.join(here, 'backend.js')] });
     const backendUrl = `http://127.0.0.1:${backend.port}`;
@@ -83,55 +123,137 @@ async function main(): Promise<number> {
       args: [...profiled('bare'), path.join(here, 'bare-proxy.js'), backendUrl],
       ...(values.profile ? { stdoutFile: bareLog } : {}),
     });
+    const routesFile = path.join(root, 'bench', 'gateway', 'routes.json');
+    // Only what a deployment would set: no REDIS_URL, VCAP_SERVICES or default-env.json leaking in.
+    const baseEnv: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TENANT_HOST_PATTERN,
+      LOG_LEVEL: 'info',
+    };
     const gateway = await children.start({
       name: 'zonegate',
-      args: [
-        ...profiled('gateway'),
-        path.join(root, 'dist', 'src', 'cli.js'),
-        'start',
-        '--routes',
-        path.join(root, 'bench', 'gateway', 'routes.json'),
-      ],
+      args: [...profiled('gateway'), path.join(root, 'dist', 'src', 'cli.js'), 'start', '--routes', routesFile],
       // Its storage (.zonegate/) goes to the scratch directory, not into the repository.
       cwd: work,
-      // Only what a deployment would set: no REDIS_URL, VCAP_SERVICES or default-env.json leaking in.
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        TENANT_HOST_PATTERN,
-        LOG_LEVEL: 'info',
-        destinations: JSON.stringify([{ name: 'backend', url: backendUrl }]),
-      },
+      env: { ...baseEnv, destinations: JSON.stringify([{ name: 'backend', url: backendUrl }]) },
       stdoutFile: gatewayLog,
     });
 
+    /**
+     * A gateway with the built-in zones (xs-security.json in its working directory), its storage
+     * seeded with `tenants` tenants before it starts, and the tenant's administrator logged in.
+     */
+    const startLoginGateway = async (name: string, key: string, tenants: number, extraEnv: NodeJS.ProcessEnv): Promise<Omit<LoginGateway, 'cookie' | 'memoryAfterSetup'>> => {
+      const cwd = path.join(work, key);
+      fs.mkdirSync(cwd);
+      fs.copyFileSync(path.join(root, 'bench', 'gateway', 'xs-security.json'), path.join(cwd, 'xs-security.json'));
+      const env: NodeJS.ProcessEnv = {
+        ...baseEnv,
+        UAA_DOMAIN,
+        // One key per run, shared by the seeding step and the gateway (it seals the client secret).
+        ZONEGATE_SECRET_KEY: randomBytes(32).toString('base64'),
+        destinations: JSON.stringify([{ name: 'backend', url: backendUrl, forwardAuthToken: true }]),
+        ...extraEnv,
+      };
+      process.stderr.write(`${name}: seeding ${tenants} tenants...\n`);
+      const seed = await seedTenants({ cwd, env, routes: routesFile, first: 'acme', tenants });
+      const log = path.join(work, `${key}.log`);
+      logs.push(log);
+      const child = await children.start({
+        name,
+        args: [...profiled(key), path.join(root, 'dist', 'src', 'cli.js'), 'start', '--routes', routesFile],
+        cwd,
+        env,
+        stdoutFile: log,
+      });
+      return { child, seed, log };
+    };
+    const withSession = async (g: Omit<LoginGateway, 'cookie' | 'memoryAfterSetup'>): Promise<LoginGateway> => {
+      const cookie = await logIn(new URL(`http://${TENANT_HOST}:${g.child.port}${LOGIN_PATH}`), { userName: ADMIN.userName, password: ADMIN.password });
+      return { ...g, cookie, memoryAfterSetup: g.child.memory() };
+    };
+
+    redisUsed = true;
+    const stale = await clearRedisDb(redisUrl).catch((err: Error) => {
+      throw new Error(`BENCH_REDIS_URL ${redisUrl}: ${err.message} (the Redis figure needs a Redis; set BENCH_REDIS_URL to a database the benchmark may own)`);
+    });
+    if (stale) process.stderr.write(`removed ${stale} zonegate: keys a previous run left in ${redisUrl}\n`);
+    const embedded = await withSession(await startLoginGateway('zonegate login, SQLite', 'login-sqlite', 2, {}));
+    const redis = await withSession(await startLoginGateway('zonegate login, Redis', 'login-redis', 2, { REDIS_URL: redisUrl }));
+    const manyStarted = await startLoginGateway(`zonegate login, SQLite, ${MANY_TENANTS} tenants`, 'login-many', MANY_TENANTS - SUBSCRIBED_OVER_HTTP, {});
+    process.stderr.write(`subscriptions: ${SUBSCRIBED_OVER_HTTP} through PUT /callback/v1.0/tenants/{id}, ${SUBSCRIPTION_CONCURRENCY} at a time...\n`);
+    const subscribe = (g: Omit<LoginGateway, 'cookie' | 'memoryAfterSetup'>, group: number) =>
+      subscribeOverHttp({
+        port: g.child.port,
+        uaaDomain: UAA_DOMAIN,
+        providerSubdomain: 'provider',
+        clientId: g.seed.clientId,
+        clientSecret: g.seed.clientSecret,
+        group,
+        count: SUBSCRIBED_OVER_HTTP,
+        concurrency: SUBSCRIPTION_CONCURRENCY,
+      });
+    const subscriptionsEmbedded = await subscribe(manyStarted, 2);
+    const many = await withSession(manyStarted);
+
     const load = (t: Target) => {
-      process.stderr.write(`${t.name}: ${settings.warmupSeconds} s warm-up, ${settings.seconds} s at ${settings.connections} connections...\n`);
+      const s = t.settings ?? settings;
+      process.stderr.write(`${t.name}: ${s.warmupSeconds} s warm-up, ${s.seconds} s at ${s.connections} connections...\n`);
       const url = `http://127.0.0.1:${t.child.port}${t.path}`;
-      return measure({ name: t.name, url, host: TENANT_HOST, expectBody: BACKEND_BODY, processes: t.processes }, settings);
+      return measure({ name: t.name, url, host: TENANT_HOST, expectBody: BACKEND_BODY, processes: t.processes, ...(t.headers ? { headers: t.headers } : {}) }, s).then((f) => {
+        handled.set(t.name, (handled.get(t.name) ?? 0) + f.handled);
+        return f;
+      });
     };
     direct = await load({ name: 'backend direct', child: backend, path: '/items', processes: [backend] });
-    const bareTarget: Target = { name: 'bare http-proxy', child: bare, path: '/items', processes: [bare, backend] };
-    const gatewayTarget: Target = { name: 'zonegate', child: gateway, path: '/public/items', processes: [gateway, backend] };
-    // Alternating which goes first cancels a slow drift of the machine (other tenants, thermals)
-    // out of the ratio; each round's ratio compares two runs made seconds apart.
+    const loginTarget = (g: LoginGateway): Target => ({
+      name: g.child.name,
+      child: g.child,
+      path: LOGIN_PATH,
+      processes: [g.child, backend],
+      headers: { cookie: g.cookie },
+      settings: loginSettings,
+    });
+    const targets = {
+      bare: { name: 'bare http-proxy', child: bare, path: '/items', processes: [bare, backend] } as Target,
+      gateway: { name: 'zonegate', child: gateway, path: '/public/items', processes: [gateway, backend] } as Target,
+      embedded: loginTarget(embedded),
+      redis: loginTarget(redis),
+      many: loginTarget(many),
+    };
+    type Key = keyof typeof targets;
+    const keys = Object.keys(targets) as Key[];
+    // Alternating the order cancels a slow drift of the machine (other tenants, thermals) out of
+    // the ratios; each round's ratios compare runs made within a minute of each other.
     for (let i = 0; i < rounds; i++) {
-      const order = i % 2 === 0 ? [bareTarget, gatewayTarget] : [gatewayTarget, bareTarget];
-      const [first, second] = [await load(order[0]!), await load(order[1]!)];
-      const [b, g] = order[0] === bareTarget ? [first, second] : [second, first];
-      handled.bare += b.handled;
-      handled.gateway += g.handled;
-      measured.push({ bare: b, gateway: g });
+      const figures = {} as Record<Key, LoadFigures>;
+      for (const k of i % 2 === 0 ? keys : [...keys].reverse()) figures[k] = await load(targets[k]);
+      measured.push({ bare: figures.bare, gateway: figures.gateway, login: { embedded: figures.embedded, redis: figures.redis, many: figures.many } });
     }
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
+    const memoryOf = (g: LoginGateway) => ({ afterSetup: g.memoryAfterSetup, afterRun: g.child.memory() });
+    const loginMemory = { embedded: memoryOf(embedded), redis: memoryOf(redis), many: memoryOf(many) };
+    process.stderr.write(`subscriptions (Redis): ${SUBSCRIBED_OVER_HTTP} through the callback...\n`);
+    const subscriptionsRedis = await subscribe(redis, 3);
     logLines = countRequestLines(gatewayLog);
+    login = {
+      settings: loginSettings,
+      goals: LOGIN_GOALS,
+      tenants: { few: 2, many: MANY_TENANTS },
+      seeded: { tenants: many.seed.tenants, seconds: many.seed.seconds },
+      subscriptions: { embedded: subscriptionsEmbedded, redis: subscriptionsRedis },
+      memory: loginMemory,
+      redisUrl,
+    };
   } catch (err) {
-    if (err instanceof Error) err.message += `\n(the gateway's log is kept: ${gatewayLog})`;
+    if (err instanceof Error) err.message += `\n(the gateways' logs are kept: ${logs.join(', ')})`;
     throw err;
   } finally {
     await children.stopAll();
+    if (redisUsed) await clearRedisDb(redisUrl).catch((err: Error) => process.stderr.write(`could not delete the benchmark's keys from ${redisUrl}: ${err.message}\n`));
   }
 
   const zones = await zoneFigures(settings.seconds);
@@ -147,13 +269,19 @@ async function main(): Promise<number> {
     memory,
     gatewayLogLines: logLines,
     zones,
+    login,
   };
   process.stdout.write(formatTable(report) + '\n');
 
   if (values.profile) {
-    printProfile('bare http-proxy', profileDir('bare'), handled.bare);
-    printProfile('zonegate', profileDir('gateway'), handled.gateway);
-    process.stdout.write(`\ngarbage collection (--trace-gc, whole life):\n${gcLine('bare http-proxy', bareLog, handled.bare)}\n${gcLine('zonegate', gatewayLog, handled.gateway)}\n`);
+    const embeddedName = measured[0]!.login!.embedded.name;
+    printProfile('bare http-proxy', profileDir('bare'), handled.get('bare http-proxy') ?? 0);
+    printProfile('zonegate', profileDir('gateway'), handled.get('zonegate') ?? 0);
+    printProfile(embeddedName, profileDir('login-sqlite'), handled.get(embeddedName) ?? 0);
+    process.stdout.write(
+      `\ngarbage collection (--trace-gc, whole life):\n${gcLine('bare http-proxy', bareLog, handled.get('bare http-proxy') ?? 0)}\n` +
+        `${gcLine('zonegate', gatewayLog, handled.get('zonegate') ?? 0)}\n${gcLine(embeddedName, path.join(work, 'login-sqlite.log'), handled.get(embeddedName) ?? 0)}\n`,
+    );
   }
   if (values.write) {
     const file = path.join(root, 'bench', 'RESULTS.md');
