@@ -1,0 +1,78 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LoadFailure, measure } from '../../bench/load.js';
+
+const BODY = '{"ok":true}';
+const settings = { connections: 4, seconds: 1, warmupSeconds: 0 };
+
+/** Answers the first request (the probe) as the backend would, every later one with `later`. */
+async function server(later: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<http.Server> {
+  let first = true;
+  const s = http.createServer((req, res) => {
+    req.resume();
+    if (first) {
+      first = false;
+      res.end(BODY);
+      return;
+    }
+    later(req, res);
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return s;
+}
+
+let running: http.Server | undefined;
+afterEach(async () => {
+  running?.closeAllConnections();
+  await new Promise((r) => running?.close(r));
+  running = undefined;
+});
+
+const target = (s: http.Server, headers?: Record<string, string>) => ({
+  name: 'target',
+  url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`,
+  host: 'acme.app.example.com',
+  expectBody: BODY,
+  processes: [],
+  ...(headers ? { headers } : {}),
+});
+
+describe('a load run counts only the backend’s own 200s', () => {
+  it('fails loudly when the session stops working and the gateway redirects to a login page', async () => {
+    running = await server((_req, res) => {
+      res.writeHead(302, { location: 'http://acme.auth.localhost/oauth/authorize' });
+      res.end();
+    });
+    await expect(measure(target(running), settings)).rejects.toThrow(/non-2xx responses \(\d+x 302\)/);
+  });
+
+  it('fails on a 200 whose body is not the backend’s (a login page served with 200)', async () => {
+    running = await server((_req, res) => res.end('<html>login</html>'));
+    const failure = await measure(target(running), settings).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(LoadFailure);
+    expect((failure as Error).message).toMatch(/\d+ responses with a body other than the backend's/);
+  });
+
+  it('fails at the probe when the target answers wrongly from the start, quoting the answer', async () => {
+    running = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(401, { 'www-authenticate': 'Bearer' });
+      res.end('{"error":"no session"}');
+    });
+    await new Promise<void>((r) => running!.listen(0, '127.0.0.1', r));
+    await expect(measure(target(running), settings)).rejects.toThrow(/probe .* answered 401 \{"error":"no session"\}/);
+  });
+
+  it('sends the target’s headers (the session cookie) with every request and reports the figures', async () => {
+    const cookies = new Set<string | undefined>();
+    running = await server((req, res) => {
+      cookies.add(req.headers.cookie);
+      res.end(BODY);
+    });
+    const figures = await measure(target(running, { cookie: 'zonegate.sid=abc' }), settings);
+    expect(figures.requests).toBeGreaterThan(0);
+    expect(figures.rps).toBeGreaterThan(0);
+    expect([...cookies]).toEqual(['zonegate.sid=abc']);
+  });
+});
