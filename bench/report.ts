@@ -304,7 +304,7 @@ BENCH_SECONDS=30 BENCH_WARMUP_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench
 BENCH_LOGIN_SECONDS=10 BENCH_REDIS_URL=redis://127.0.0.1:6379/7 npm run bench   # the authenticated rows
 \`\`\`
 
-\`--profile\` profiles the bare proxy, zonegate and the "zonegate login, SQLite" gateway. BENCH_REDIS_URL must
+\`--profile\` profiles the bare proxy, zonegate and the "zonegate login, SQLite" and "Redis" gateways. BENCH_REDIS_URL must
 name a Redis database nobody else uses: the gateway's key prefix is fixed (\`zonegate:\`), and the
 benchmark deletes every \`zonegate:*\` key there before and after the run.
 `;

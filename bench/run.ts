@@ -19,8 +19,9 @@
  *
  *   npm run bench                  print the figures
  *   npm run bench -- --write       also write bench/RESULTS.md
- *   npm run bench -- --profile     run both proxies under --cpu-prof and print where their time
- *                                  goes (figures are then slower than real and are not written)
+ *   npm run bench -- --profile     run the proxies and the login gateways under --cpu-prof and print
+ *                                  where the time of the bare proxy, zonegate and the SQLite and Redis
+ *                                  login gateways goes (figures are then slower than real and are not written)
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
  * BENCH_LOGIN_SECONDS (6: the three authenticated targets' runs; same warm-up and connections),
  * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after).
@@ -275,12 +276,15 @@ async function main(): Promise<number> {
 
   if (values.profile) {
     const embeddedName = measured[0]!.login!.embedded.name;
+    const redisName = measured[0]!.login!.redis.name;
     printProfile('bare http-proxy', profileDir('bare'), handled.get('bare http-proxy') ?? 0);
     printProfile('zonegate', profileDir('gateway'), handled.get('zonegate') ?? 0);
     printProfile(embeddedName, profileDir('login-sqlite'), handled.get(embeddedName) ?? 0);
+    printProfile(redisName, profileDir('login-redis'), handled.get(redisName) ?? 0);
     process.stdout.write(
       `\ngarbage collection (--trace-gc, whole life):\n${gcLine('bare http-proxy', bareLog, handled.get('bare http-proxy') ?? 0)}\n` +
-        `${gcLine('zonegate', gatewayLog, handled.get('zonegate') ?? 0)}\n${gcLine(embeddedName, path.join(work, 'login-sqlite.log'), handled.get(embeddedName) ?? 0)}\n`,
+        `${gcLine('zonegate', gatewayLog, handled.get('zonegate') ?? 0)}\n${gcLine(embeddedName, path.join(work, 'login-sqlite.log'), handled.get(embeddedName) ?? 0)}\n` +
+        `${gcLine(redisName, path.join(work, 'login-redis.log'), handled.get(redisName) ?? 0)}\n`,
     );
   }
   if (values.write) {
