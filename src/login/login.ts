@@ -171,7 +171,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
     s.tokens = {
       accessToken: tokens.access_token,
       refreshToken: tokens.refresh_token,
-      idToken: tokens.id_token,
+      // The id token has served its purpose (validated above); kept out of the session, which is
+      // read, hashed by express-session and sealed on every request.
       expiresAt: now() + (tokens.expires_in ?? 0) * 1000,
     };
     await call(req, 'save');
@@ -216,7 +217,6 @@ export function createLogin(options: LoginOptions): LoginFeature {
       s.tokens = {
         accessToken: refreshed.access_token,
         refreshToken: refreshed.refresh_token ?? current.refreshToken,
-        idToken: refreshed.id_token ?? current.idToken,
         expiresAt: now() + (refreshed.expires_in ?? 0) * 1000,
       };
       await call(req, 'save');
