@@ -181,7 +181,7 @@ describe('unsubscribe', () => {
     const tokens = (await h.token('kramerica', { grant_type: 'authorization_code', code: first.code!, redirect_uri: REDIRECT })).json();
     expect(decodeJwt(tokens.access_token)).toMatchObject({ zid: id, ext_attr: { zdn: 'kramerica' }, scope: ['openid', 'myapp!t1.Admin', 'myapp!t1.Viewer'] });
     const pending = await loginForCode(h, browser, 'kramerica', { userName: 'cosmo', password: 'giddy-up-123' }); // silent SSO: an unredeemed code
-    expect(pending.code).toBeTruthy();
+    expect(pending.code).toMatch(/^[\w-]{32,}$/);
     const oldKid = (await h.server.keys.tokenKeys(id))[0]!.kid;
 
     await p.unsubscribe(id);

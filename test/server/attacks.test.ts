@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../support/http.js';
+import { raw } from '../support/raw.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 /**
@@ -10,23 +11,6 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
  * Each test names what an attacker tries and asserts that the backend never sees it.
  */
 
-/** Writes raw bytes, resolves with everything answered until the gateway closes or `ms` pass. */
-function raw(port: number, text: string, ms = 1000): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let out = '';
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(out);
-    };
-    const timer = setTimeout(done, ms);
-    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    socket.on('end', done);
-    socket.on('error', done);
-    socket.write(text);
-  });
-}
 
 const listen = async (server: net.Server): Promise<number> => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

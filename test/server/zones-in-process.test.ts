@@ -156,7 +156,7 @@ describe('zones in the gateway process', () => {
     const unsubscribed = await tokenRequest(gw.port, `globex.${UAA}`, { grant_type: 'client_credentials', client_id: c.clientid, client_secret: c.clientsecret });
     expect(unsubscribed.status).toBe(401);
     expect(unsubscribed.json().error).toBe('invalid_client');
-    expect(globex.id).toBeTruthy();
+    expect(globex.id).toMatch(/^[0-9a-f-]{36}$/);
     const wrong = await tokenRequest(gw.port, `provider.${UAA}`, { grant_type: 'client_credentials', client_id: c.clientid, client_secret: `${c.clientsecret.slice(0, -1)}x` });
     expect(wrong.status).toBe(401);
   });

@@ -116,7 +116,7 @@ async function adminLogin(sub: string, user: string): Promise<Tokens> {
   const back = await authorize(sub, user, { client_id: ADMIN_CLIENT_ID, redirect_uri: LOOPBACK, code_challenge: challenge, code_challenge_method: 'S256' });
   expect(`${back.origin}${back.pathname}`).toBe(LOOPBACK);
   const code = back.searchParams.get('code');
-  expect(code, back.href).toBeTruthy();
+  expect(code, back.href).toMatch(/^[\w-]{32,}$/);
   const res = await tokenRequest(sub, { grant_type: 'authorization_code', code: code!, redirect_uri: LOOPBACK, code_verifier: verifier }, adminAuth());
   expect(res.status, res.text).toBe(200);
   return res.json<Tokens>();

@@ -20,8 +20,8 @@ describe('authorization code flow', () => {
     expect(page.text).toContain('#ff0000');
     expect(page.headers['x-frame-options']).toBe('DENY');
     const fields = formFields(page.text);
-    expect(fields.auth_request).toBeTruthy();
-    expect(fields['X-Uaa-Csrf']).toBeTruthy();
+    expect(fields.auth_request).toMatch(/^\S{16,}$/);
+    expect(fields['X-Uaa-Csrf']).toMatch(/^\S{16,}$/);
 
     const login = await browser.post('acme', '/login.do', { ...fields, username: 'alice', password: PASSWORD });
     expect(login.status).toBe(302);
@@ -36,12 +36,12 @@ describe('authorization code flow', () => {
     const body = res.json();
     expect(body.token_type).toBe('bearer');
     expect(body.scope).toBe('openid myapp!t1.Admin');
-    expect(body.refresh_token).toBeTruthy();
+    expect(body.refresh_token).toMatch(/^[\w-]{32,}$/);
     expect(body.expires_in).toBeGreaterThan(3500);
 
     const header = decodeProtectedHeader(body.access_token);
     expect(header).toMatchObject({ alg: 'RS256', typ: 'JWT', jku: `${h.url('acme')}/token_keys` });
-    expect(header.kid).toBeTruthy();
+    expect(header.kid).toMatch(/^\S+$/);
     const claims = decodeJwt(body.access_token);
     expect(claims).toMatchObject({
       iss: `${h.url('acme')}/oauth/token`,
@@ -83,7 +83,7 @@ describe('authorization code flow', () => {
     const silent = await browser.get('acme', authorizePath(other.clientId, { state: 'x' }));
     expect(silent.status).toBe(302);
     const location = new URL(silent.headers.location!);
-    expect(location.searchParams.get('code')).toBeTruthy();
+    expect(location.searchParams.get('code')).toMatch(/^[\w-]{32,}$/);
     expect(location.searchParams.get('state')).toBe('x');
     // The SSO cookie of acme means nothing at globex: it is host-only and zone-bound.
     const elsewhere = await h.call('globex', { path: authorizePath(h.app.clientId), headers: { cookie: browser.cookieHeader('acme'), accept: 'text/html' } });
@@ -268,7 +268,7 @@ describe('token endpoint', () => {
     const res = await h.token('acme', { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: user.access_token });
     expect(res.status).toBe(200);
     const body = res.json();
-    expect(body.refresh_token).toBeTruthy();
+    expect(body.refresh_token).toMatch(/^[\w-]{32,}$/);
     expect(decodeJwt(body.access_token)).toMatchObject({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', user_id: h.alice.id, zid: h.acme.id });
     const wrongZone = await h.token('globex', { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: user.access_token });
     expect(wrongZone.json().error).toBe('invalid_grant');
