@@ -10,6 +10,8 @@ declare module 'better-sqlite3' {
       run(...params: Params): RunResult;
       get(...params: Params): Row | undefined;
       all(...params: Params): Row[];
+      /** Rows become their first column's value. */
+      pluck(toggle?: boolean): this;
     }
     interface Transaction<F extends (...args: never[]) => unknown> {
       (...args: Parameters<F>): ReturnType<F>;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -107,6 +108,41 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     }
   };
 
+  // Change notices over pub/sub (channels are server-wide, so the database number is part of the
+  // name). Each handle skips its own notices. A cache may serve only while this handle is
+  // subscribed: Redis does not keep messages for a subscriber that is not connected.
+  const channel = `${keyPrefix}changes:${client.options.db ?? 0}`;
+  const handleId = randomUUID();
+  const changeListeners: ((key: string | undefined) => void)[] = [];
+  let subscriber: Redis | undefined;
+  let subscribed = false;
+  const setSubscribed = (value: boolean) => {
+    if (subscribed === value) return;
+    subscribed = value;
+    // Unsubscribed, notices may be missed from now on; subscribed again, they may have been missed
+    // until now. Either way what caches hold can no longer be trusted.
+    for (const listener of changeListeners) listener(undefined);
+  };
+  const subscribe = () => {
+    const sub = (subscriber = client.duplicate({ lazyConnect: true, autoResubscribe: false, connectionName: `${keyPrefix}changes` }));
+    sub.on('ready', () => {
+      sub.subscribe(channel).then(
+        () => setSubscribed(true),
+        () => sub.disconnect(true),
+      );
+    });
+    sub.on('close', () => setSubscribed(false));
+    // The main connection logs outages; this one reconnects by itself ('close' has said what matters).
+    sub.on('error', () => undefined);
+    sub.on('message', (_channel: string, message: string) => {
+      const space = message.indexOf(' ');
+      if (space === -1 || message.slice(0, space) === handleId) return;
+      const key = message.slice(space + 1);
+      for (const listener of changeListeners) listener(key);
+    });
+    sub.connect().catch(() => undefined);
+  };
+
   return {
     kind: 'redis',
     get: (key) => call(async () => (await client.get(k(key))) ?? undefined),
@@ -154,6 +190,19 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
       call(async () => {
         await client.del(ix(index));
       }),
+    announce: async (key) => {
+      try {
+        await client.publish(channel, `${handleId} ${key}`);
+      } catch {
+        // Redis is unreachable: the other handles' subscriptions are down too, so they serve nothing
+        // from their caches (and caches keep entries only briefly in any case).
+      }
+    },
+    onForeignChange: (listener) => {
+      changeListeners.push(listener);
+      if (!subscriber && !closed) subscribe();
+    },
+    changesTracked: () => subscribed,
     ping: () =>
       call(async () => {
         await client.ping();
@@ -161,6 +210,8 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     close: async () => {
       if (closed) return;
       closed = true;
+      subscriber?.disconnect();
+      setSubscribed(false);
       if (client.status === 'ready') {
         try {
           // QUIT lets in-flight commands finish; a dead link is simply dropped.

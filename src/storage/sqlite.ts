@@ -99,6 +99,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     listIndex: db.prepare<[string], { member: string }>('SELECT member FROM idx WHERE name = ?'),
     deleteIndex: db.prepare<[string]>('DELETE FROM idx WHERE name = ?'),
     ping: db.prepare<[], { ok: number }>('SELECT 1 AS ok'),
+    // Changes whenever another connection (another process) commits; never for this one's own
+    // commits. https://sqlite.org/pragma.html#pragma_data_version
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
   };
 
   const expiresAt = (opts: TtlOptions | undefined): number | null => {
@@ -134,6 +137,25 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   };
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
+
+  // Change notices: other processes' writes show in data_version, which says that something changed
+  // but not what, so caches are told to forget everything. This process's own writes need no notice.
+  const changeListeners: ((key: string | undefined) => void)[] = [];
+  let seenVersion = q.dataVersion.get();
+  const changesTracked = (): boolean => {
+    if (!db.open) return false;
+    let version: number;
+    try {
+      version = q.dataVersion.get()!;
+    } catch {
+      return false;
+    }
+    if (version !== seenVersion) {
+      seenVersion = version;
+      for (const listener of changeListeners) listener(undefined);
+    }
+    return true;
+  };
 
   /** Runs `fn` as an async storage call: store failures become ZG_ERR_STORAGE_UNAVAILABLE. */
   const call = <T>(fn: () => T): Promise<T> => {
@@ -191,6 +213,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       call(() => {
         q.deleteIndex.run(index);
       }),
+    announce: () => Promise.resolve(),
+    onForeignChange: (listener) => {
+      changeListeners.push(listener);
+    },
+    changesTracked,
     ping: () =>
       call(() => {
         q.ping.get();

@@ -37,6 +37,25 @@ export interface Storage {
   /** The members in no particular order (Redis sets are unordered). */
   listIndex(index: string): Promise<string[]>;
   deleteIndex(index: string): Promise<void>;
+  /**
+   * Change notices, for process-local caches of values that other processes may change (the session
+   * store keeps sessions it has just read, src/sessions/store.ts). A writer announces each key it
+   * changed, after the change; every other handle on the same store (another process, another
+   * instance) hears of it. Resolves once the notice is on its way; never rejects (a notice that
+   * cannot be sent means the store is unreachable, and then no cache serves, see changesTracked).
+   */
+  announce(key: string): Promise<void>;
+  /**
+   * `listener(key)`: another handle announced `key`. `listener(undefined)`: changes may have been
+   * missed or cannot be told apart (SQLite: another connection wrote; Redis: the notices'
+   * subscription was interrupted or has just been restored): forget everything.
+   */
+  onForeignChange(listener: (key: string | undefined) => void): void;
+  /**
+   * Delivers the notices due and says whether a cache may serve right now. Synchronous and cheap (it
+   * runs on every request a cache serves): false while other handles' changes could go unnoticed.
+   */
+  changesTracked(): boolean;
   /** Resolves when the backend answers; rejects with ZG_ERR_STORAGE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

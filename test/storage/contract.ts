@@ -298,6 +298,50 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
     });
 
+    describe('change notices', () => {
+      /** A fresh handle with a listener that records what it hears, once its notices are tracked. */
+      const listening = async () => {
+        const h = await open();
+        const heard: (string | undefined)[] = [];
+        h.onForeignChange((k) => heard.push(k));
+        await until(() => h.changesTracked());
+        heard.length = 0;
+        return { h, heard };
+      };
+      const until = async (check: () => boolean) => {
+        const deadline = Date.now() + 5000;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error('not true within 5 s');
+          await sleep(10);
+        }
+      };
+
+      it("tell every other handle of a changed key (or to forget everything), never the writer itself", async () => {
+        const a = await listening();
+        const b = await listening();
+        try {
+          const k = key('notice');
+          await a.h.set(k, 'v2');
+          await a.h.announce(k);
+          // SQLite cannot say which key another connection changed: forget-all. Redis names it.
+          await until(() => b.h.changesTracked() && b.heard.length > 0);
+          expect([k, undefined]).toContain(b.heard[0]);
+          expect(a.h.changesTracked()).toBe(true);
+          await sleep(50);
+          expect(a.heard).toEqual([]);
+        } finally {
+          await Promise.all([a.h.close(), b.h.close()]);
+        }
+      });
+
+      it('a closed handle tracks nothing, and announcing on it does not throw', async () => {
+        const a = await listening();
+        await a.h.close();
+        expect(a.h.changesTracked()).toBe(false);
+        await expect(a.h.announce(key('closed-notice'))).resolves.toBeUndefined();
+      });
+    });
+
     describe('lifecycle', () => {
       it('ping resolves while the store is reachable', async () => {
         await expect(s.ping()).resolves.toBeUndefined();

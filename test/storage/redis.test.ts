@@ -97,6 +97,28 @@ describe('Redis storage against a Redis that goes away', () => {
     expect(await s.increment('n')).toBe(1);
   });
 
+  it('stops tracking changes while down (caches must not serve) and tracks them again once back', async () => {
+    const writer = await openRedisStorage({ url: server.url, keyPrefix: 'notices:' });
+    const cache = await openRedisStorage({ url: server.url, keyPrefix: 'notices:' });
+    open.push(writer, cache);
+    const heard: (string | undefined)[] = [];
+    cache.onForeignChange((k) => heard.push(k));
+    await waitUntil(async () => cache.changesTracked(), 5000);
+
+    await server.stop();
+    await waitUntil(async () => !cache.changesTracked(), 5000);
+    // Notices sent meanwhile are lost: the cache was told to forget everything.
+    expect(heard).toContain(undefined);
+    await expect(writer.announce('sess:lost')).resolves.toBeUndefined();
+
+    await server.start();
+    await waitUntil(async () => cache.changesTracked(), 5000);
+    heard.length = 0;
+    await writer.announce('sess:after');
+    await waitUntil(async () => heard.includes('sess:after'), 5000);
+    expect(heard).not.toContain('sess:lost');
+  });
+
   it('does not hang on a Redis that accepts connections but never answers', async () => {
     const s = await openRedisStorage({ url: server.url, keyPrefix: 'hung:', commandTimeoutMs: 300 });
     open.push(s);
