@@ -20,7 +20,19 @@ export interface SessionStoreOptions {
    * may end up to this much before its idle timeout.
    */
   touchAfterMs?: number;
+  /**
+   * How long a session this process has read may be handed out again from memory by `peek`,
+   * without a storage read (default 1000 ms; 0 turns it off). Writes here and change notices from
+   * other processes (Storage.announce) end it at once; the bound covers what notices cannot.
+   */
+  recentReadMs?: number;
   logger?: Logger;
+}
+
+/** A session as this process last read it (deep-frozen: it is shared by the requests that peek). */
+interface RecentRead {
+  data: Readonly<SessionData>;
+  readAt: number;
 }
 
 /** The stored form of one session; `sealed` holds the secret fields, each sealed on its own. */
@@ -43,8 +55,11 @@ const RESERVED = new Set(['cookie', 'tenant', 'createdAt', 'storedUntil']);
 const BATCH = 100;
 /** Opened secret fields kept per process (each some KB: the tokens of one session). */
 const OPENED_CACHE_SIZE = 1000;
+/** Sessions kept by peek (each some KB); they live for recentReadMs only, so this bounds a burst. */
+const RECENT_READS_SIZE = 10_000;
+const SESSION_PREFIX = 'sess:';
 
-const sessionKey = (sid: string) => `sess:${sid}`;
+const sessionKey = (sid: string) => `${SESSION_PREFIX}${sid}`;
 // Tenant index: one set per tenant and time bucket (bucket width = absolute lifetime), plus a
 // per-tenant registry of buckets. Live sessions were created within the last lifetime, so they sit in
 // the newest buckets; older buckets are dropped whole when a session is created, which bounds the
@@ -74,7 +89,11 @@ export class StorageSessionStore extends session.Store {
   readonly #absoluteMs: number;
   readonly #secretFields: readonly string[];
   readonly #touchAfterMs: number;
+  readonly #recentReadMs: number;
   readonly #logger: Logger | undefined;
+  readonly #recent = new Map<string, RecentRead>();
+  /** Moves on every change this store hears of: a read that began before a change must not be kept. */
+  #changes = 0;
 
   constructor(options: SessionStoreOptions) {
     super();
@@ -91,6 +110,36 @@ export class StorageSessionStore extends session.Store {
       if (RESERVED.has(field)) throw new RangeError(`"${field}" is managed by the session store and cannot be a secret field`);
     }
     this.#logger = options.logger;
+    this.#recentReadMs = options.recentReadMs ?? 1000;
+    if (!Number.isFinite(this.#recentReadMs) || this.#recentReadMs < 0) {
+      throw new RangeError(`recentReadMs must be a finite number >= 0, got ${this.#recentReadMs}`);
+    }
+    if (this.#recentReadMs > 0) {
+      this.#storage.onForeignChange((key) => {
+        if (key === undefined) this.#forgetAll();
+        else if (key.startsWith(SESSION_PREFIX)) this.#forget(key.slice(SESSION_PREFIX.length));
+      });
+    }
+  }
+
+  /**
+   * The session `sid` as this process read it moments ago, for a request that will only read it:
+   * undefined unless it was read within `recentReadMs`, nothing has changed it since (a write here,
+   * or a change notice from another process, and the storage can vouch for the notices right now),
+   * it is live, and serving it needs no write (no touch due). Otherwise the caller reads it through
+   * express-session, which refreshes what this returns. The object is frozen: a request that needs
+   * to change the session must load it.
+   */
+  peek(sid: string): Readonly<SessionData> | undefined {
+    if (this.#recent.size === 0 || !this.#storage.changesTracked()) return undefined;
+    const hit = this.#recent.get(sid);
+    if (hit === undefined) return undefined;
+    const now = Date.now();
+    if (now - hit.readAt > this.#recentReadMs || !this.#servableUnchanged(hit.data, now)) {
+      this.#recent.delete(sid);
+      return undefined;
+    }
+    return hit.data;
   }
 
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
@@ -134,7 +183,9 @@ export class StorageSessionStore extends session.Store {
           const record = parseRecord(await this.#storage.get(sessionKey(sid)));
           // A session that moved to another tenant is indexed there too; it is not this tenant's.
           if (record?.tenant !== tenant) return false;
-          return (await this.#storage.delete(sessionKey(sid))) && isLive(record, Date.now(), this.#absoluteMs);
+          const deleted = await this.#storage.delete(sessionKey(sid));
+          await this.#changed(sid);
+          return deleted && isLive(record, Date.now(), this.#absoluteMs);
         }),
       );
       destroyed += results.filter(Boolean).length;
@@ -161,6 +212,7 @@ export class StorageSessionStore extends session.Store {
   }
 
   async #read(sid: string): Promise<SessionData | null> {
+    const changes = this.#changes;
     const record = parseRecord(await this.#storage.get(sessionKey(sid)));
     if (record === undefined) return null;
     if (!isLive(record, Date.now(), this.#absoluteMs)) return null;
@@ -179,7 +231,44 @@ export class StorageSessionStore extends session.Store {
     }
     data['createdAt'] = record.createdAt;
     data['storedUntil'] = record.expiresAt;
+    // Kept only if nothing changed while it was read, and only a copy: express-session's object is
+    // the request's to change.
+    if (this.#recentReadMs > 0 && this.#storage.changesTracked() && this.#changes === changes) {
+      this.#recent.delete(sid);
+      if (this.#recent.size >= RECENT_READS_SIZE) this.#recent.delete(this.#recent.keys().next().value as string);
+      this.#recent.set(sid, { data: deepFreeze(structuredClone(data)) as unknown as SessionData, readAt: Date.now() });
+    }
     return data as unknown as SessionData;
+  }
+
+  /** Live, and a touch now would not write (see #touch): a request may use it as it is. */
+  #servableUnchanged(sess: Readonly<SessionData>, now: number): boolean {
+    const storedUntil = sess.storedUntil;
+    const createdAt = sess.createdAt;
+    if (typeof storedUntil !== 'number' || typeof createdAt !== 'number') return false;
+    if (storedUntil <= now || createdAt + this.#absoluteMs <= now) return false;
+    return this.#touchTarget(sess, now) - storedUntil < this.#touchAfterMs;
+  }
+
+  /** Until when a request now would keep the session: the idle deadline, capped by the absolute one. */
+  #touchTarget(sess: Readonly<SessionData>, now: number): number {
+    return Math.min(cookieDeadline(sess) ?? now + this.#idleMs, (sess.createdAt ?? now) + this.#absoluteMs);
+  }
+
+  #forget(sid: string): void {
+    this.#changes++;
+    this.#recent.delete(sid);
+  }
+
+  #forgetAll(): void {
+    this.#changes++;
+    this.#recent.clear();
+  }
+
+  /** After a change of `sid` here: forgotten in this process, announced to the others. */
+  async #changed(sid: string): Promise<void> {
+    this.#forget(sid);
+    await this.#storage.announce(sessionKey(sid));
   }
 
   async #write(sid: string, sess: SessionData): Promise<void> {
@@ -191,6 +280,7 @@ export class StorageSessionStore extends session.Store {
       await this.#destroy(sid);
       return;
     }
+    this.#forget(sid);
     // A request that loaded the session before a logout or an unsubscription destroyed it must not
     // write it back at its end. (What remains is the window between this check and the write.)
     if (!isNew && (await this.#storage.ttl(sessionKey(sid))) === undefined) return;
@@ -210,6 +300,7 @@ export class StorageSessionStore extends session.Store {
       this.#storage.set(sessionKey(sid), JSON.stringify(record), { ttlMs: expiresAt - now }),
       tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
     ]);
+    await this.#changed(sid);
     // Kept on the live session object, so later writes in this request and touches know them.
     sess.createdAt = createdAt;
     sess.storedUntil = expiresAt;
@@ -217,8 +308,9 @@ export class StorageSessionStore extends session.Store {
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
     const now = Date.now();
-    const wanted = Math.min(cookieDeadline(sess) ?? now + this.#idleMs, (sess.createdAt ?? now) + this.#absoluteMs);
+    const wanted = this.#touchTarget(sess, now);
     if (typeof sess.storedUntil === 'number' && wanted - sess.storedUntil < this.#touchAfterMs) return;
+    this.#forget(sid);
     // Rewrites the stored copy as it is, not `sess`: this request did not change the session, and a
     // concurrent request may have (a token refresh) since this one read it.
     const record = parseRecord(await this.#storage.get(sessionKey(sid)));
@@ -227,14 +319,18 @@ export class StorageSessionStore extends session.Store {
     if (expiresAt <= record.expiresAt) return;
     if (expiresAt <= now) {
       await this.#storage.delete(sessionKey(sid));
+      await this.#changed(sid);
       return;
     }
     await this.#storage.set(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now });
+    await this.#changed(sid);
     sess.storedUntil = expiresAt;
   }
 
   async #destroy(sid: string): Promise<void> {
+    this.#forget(sid);
     const record = parseRecord(await this.#storage.take(sessionKey(sid)));
+    await this.#changed(sid);
     if (record?.tenant !== undefined) {
       await this.#storage.removeFromIndex(bucketIndex(record.tenant, this.#bucketOf(record.createdAt)), sid);
     }
@@ -306,6 +402,14 @@ function parseRecord(raw: string | undefined): StoredSession | undefined {
   if (r.tenant !== undefined && typeof r.tenant !== 'string') return undefined;
   if (!Object.values(r.sealed).every((v) => typeof v === 'string')) return undefined;
   return r as StoredSession;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 function positive(name: string, value: number): number {

@@ -294,6 +294,116 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
       });
     });
 
+    describe('recent reads (peek)', () => {
+      /** Stored as the gateway stores them: a cookie without expiry, so the idle timeout applies. */
+      const stored = async (s: StorageSessionStore, fields: Partial<SessionData> = {}) => {
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens: { accessToken: fakeJwt('at'), expiresAt: Date.now() + 600_000 }, ...fields }, null));
+        return id;
+      };
+      const eventually = async (check: () => boolean, what: string) => {
+        const deadline = Date.now() + 2000;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`${what}: not within 2 s`);
+          await sleep(5);
+        }
+      };
+
+      it('hands out a session this process has just read, as a frozen copy, and nothing it has not read', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const id = await stored(s, { csrfToken: 'c1' });
+        expect(s.peek(id)).toBeUndefined();
+        const loaded = (await promiseGet(s, id))!;
+        const peeked = s.peek(id)!;
+        expect(peeked).toMatchObject({ tenant: 'acme', csrfToken: 'c1', tokens: loaded.tokens });
+        expect(Object.isFrozen(peeked) && Object.isFrozen(peeked.tokens)).toBe(true);
+        // The request's own object can change without changing what others are handed.
+        loaded.csrfToken = 'changed';
+        loaded.tokens!.accessToken = 'changed';
+        expect(s.peek(id)).toMatchObject({ csrfToken: 'c1', tokens: { accessToken: peeked.tokens!.accessToken } });
+        expect(peeked.tokens!.accessToken).not.toBe('changed');
+      });
+
+      it('forgets it on every change made here: save, touch that writes, destroy', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const id = await stored(s);
+        let loaded = (await promiseGet(s, id))!;
+        await promiseSet(s, id, { ...loaded, csrfToken: 'new' });
+        expect(s.peek(id)).toBeUndefined();
+        loaded = (await promiseGet(s, id))!;
+        expect(s.peek(id)?.csrfToken).toBe('new');
+        // A cookie that now lives for an hour extends the stored copy by far more than touchAfterMs: written.
+        const ttlBefore = (await storage.ttl(`sess:${id}`))!;
+        await promiseTouch(s, id, { ...loaded, cookie: sessionData({}, 3_600_000).cookie });
+        expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(ttlBefore + 60_000);
+        expect(s.peek(id)).toBeUndefined();
+        await promiseGet(s, id);
+        await promiseDestroy(s, id);
+        expect(s.peek(id)).toBeUndefined();
+        expect(await promiseGet(s, id)).toBeNull();
+      });
+
+      it('forgets it when another instance changes or destroys it (change notices), long before it would expire', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const instance2 = store({}, other);
+        const id = await stored(s);
+        await promiseGet(s, id);
+        const elsewhere = (await promiseGet(instance2, id))!;
+        await promiseSet(instance2, id, { ...elsewhere, tokens: { accessToken: 'refreshed-elsewhere' } });
+        await eventually(() => s.peek(id) === undefined, 'forgotten after a save elsewhere');
+        expect((await promiseGet(s, id))?.tokens?.accessToken).toBe('refreshed-elsewhere');
+        expect(s.peek(id)?.tokens?.accessToken).toBe('refreshed-elsewhere');
+        await promiseDestroy(instance2, id);
+        await eventually(() => s.peek(id) === undefined, 'forgotten after a logout elsewhere');
+        expect(await promiseGet(s, id)).toBeNull();
+        // Unsubscription elsewhere ends it here too.
+        const t = tenant('gone');
+        const id2 = await stored(s, { tenant: t });
+        await promiseGet(s, id2);
+        expect(s.peek(id2)).toBeDefined();
+        await instance2.destroyTenantSessions(t);
+        await eventually(() => s.peek(id2) === undefined, 'forgotten after an unsubscription elsewhere');
+      });
+
+      it('does not keep a read that a change overtook', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const id = await stored(s);
+        const reading = promiseGet(s, id);
+        const writing = promiseSet(s, id, sessionData({ tenant: 'acme', csrfToken: 'written-meanwhile' }, null));
+        await Promise.all([reading, writing]);
+        expect(s.peek(id)).toBeUndefined();
+      });
+
+      it('only for recentReadMs, only while live and while no touch is due, and never with recentReadMs 0', async () => {
+        const brief = store({ recentReadMs: 100 });
+        const id = await stored(brief);
+        await promiseGet(brief, id);
+        expect(brief.peek(id)).toBeDefined();
+        await sleep(150);
+        expect(brief.peek(id)).toBeUndefined();
+
+        // A touch would write at once (touchAfterMs 0), which a peeking request would skip: not handed out.
+        const touchy = store({ recentReadMs: 60_000, touchAfterMs: 0 });
+        const id2 = await stored(touchy);
+        await promiseGet(touchy, id2);
+        await sleep(5);
+        expect(touchy.peek(id2)).toBeUndefined();
+
+        const short = store({ recentReadMs: 60_000, idleTimeoutMs: 200, touchAfterMs: 60_000 });
+        const id3 = await stored(short);
+        await promiseGet(short, id3);
+        expect(short.peek(id3)).toBeDefined();
+        await sleep(250);
+        expect(short.peek(id3)).toBeUndefined();
+
+        const off = store({ recentReadMs: 0 });
+        const id4 = await stored(off);
+        await promiseGet(off, id4);
+        expect(off.peek(id4)).toBeUndefined();
+        expect(() => store({ recentReadMs: -1 })).toThrow(/recentReadMs/);
+      });
+    });
+
     describe('tenant index', () => {
       it('lists the live sessions of a tenant and destroys them on unsubscription, leaving other tenants alone', async () => {
         const s = store();
