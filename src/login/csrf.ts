@@ -9,6 +9,12 @@ export function newCsrfToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
+/** A safe request with `x-csrf-token: fetch`: the session's token is wanted (and created if it has none). */
+export function asksForCsrfToken(req: IncomingMessage): boolean {
+  const header = req.headers['x-csrf-token'];
+  return SAFE.has(req.method ?? 'GET') && typeof header === 'string' && header.toLowerCase() === 'fetch';
+}
+
 /**
  * SAP's approuter protocol (REFERENCE.md §6): a GET with `x-csrf-token: fetch` gets the session's
  * token in the response header; a state-changing request must echo it, else 403 with
@@ -21,11 +27,11 @@ export function applyCsrf(
   session: { csrfToken?: string },
   protectedRoute: boolean,
 ): void {
+  const fetch = asksForCsrfToken(req);
   const header = req.headers['x-csrf-token'];
   delete req.headers['x-csrf-token'];
-  const method = req.method ?? 'GET';
-  if (SAFE.has(method)) {
-    if (typeof header === 'string' && header.toLowerCase() === 'fetch') {
+  if (SAFE.has(req.method ?? 'GET')) {
+    if (fetch) {
       session.csrfToken ??= newCsrfToken();
       res.setHeader('x-csrf-token', session.csrfToken);
     }

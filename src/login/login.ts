@@ -7,10 +7,10 @@ import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
+import { SESSION_COOKIE, type LoginFeature } from './contract.js';
 import type { Storage } from '../storage/types.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
-import { applyCsrf } from './csrf.js';
+import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
 
@@ -18,11 +18,17 @@ export const CALLBACK_PATH = '/login/callback';
 /** Binds a login's `state` to the browser that started it (login CSRF, RFC 6749 §10.12). */
 export const LOGIN_COOKIE = 'zonegate.login';
 const LOGIN_TTL_MS = 10 * 60_000;
+/** Session cookies whose signature express-session has verified, remembered per process. */
+const VERIFIED_COOKIES_SIZE = 10_000;
 
 export interface LoginOptions {
   relyingParty: RelyingParty;
   storage: Storage;
-  sessionStore: session.Store & { destroyTenantSessions(tenant: string): Promise<number> };
+  sessionStore: session.Store & {
+    destroyTenantSessions(tenant: string): Promise<number>;
+    /** The session as this process read it moments ago, if a request may use it as it is (StorageSessionStore.peek). */
+    peek(sid: string): Readonly<session.SessionData> | undefined;
+  };
   /** Cookie signing secrets; the first signs, all verify (rotation). */
   sessionSecrets: string[];
   /** Refresh the access token this long before it expires (default 5 minutes). */
@@ -33,6 +39,20 @@ export interface LoginOptions {
   clientId: string;
   logger: Logger;
   now?: () => number;
+}
+
+/** Authenticated through the session: `session` is express-session's, or a recent read (frozen). */
+interface SessionVerdict {
+  authorization: string;
+  user: SessionUser;
+  session: { readonly csrfToken?: string };
+}
+
+/** Authenticated by a bearer token (service-to-service), no session. */
+interface BearerVerdict {
+  authorization: string;
+  user: SessionUser;
+  session: undefined;
 }
 
 interface PendingLogin {
@@ -74,6 +94,16 @@ export function createLogin(options: LoginOptions): LoginFeature {
       middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
     );
   }
+
+  // A signed cookie value express-session has accepted, and the session id it names. Such a value
+  // stays valid as long as the process's secrets do, so it is not checked again; what its session
+  // holds is another matter (the store's peek decides).
+  const verifiedCookies = new Map<string, string>();
+  const rememberCookie = (raw: string, sid: string) => {
+    if (verifiedCookies.get(raw) === sid) return;
+    if (verifiedCookies.size >= VERIFIED_COOKIES_SIZE) verifiedCookies.delete(verifiedCookies.keys().next().value as string);
+    verifiedCookies.set(raw, sid);
+  };
 
   const sessionOf = (req: IncomingMessage) => (req as IncomingMessage & { session: session.Session & Partial<session.SessionData> }).session;
 
@@ -234,15 +264,39 @@ export function createLogin(options: LoginOptions): LoginFeature {
     return unauthenticated(message);
   }
 
+  /**
+   * A request that only reads its session, answered from what this process read of it moments ago
+   * (StorageSessionStore.peek) instead of through express-session again: the same verdict, without
+   * the storage read, the decryption and express-session's per-request work. Undefined whenever
+   * express-session has something to do: a cookie it has not verified here, no recent read, a
+   * session of another tenant (logged there), a refresh due, a CSRF token to create.
+   */
+  function recentSession(req: IncomingMessage, raw: string, tenant: string): SessionVerdict | undefined {
+    const sid = verifiedCookies.get(raw);
+    if (sid === undefined) return undefined;
+    const s = options.sessionStore.peek(sid);
+    if (s === undefined || s.tenant !== tenant || !s.user || !s.tokens) return undefined;
+    const expiresAt = s.tokens.expiresAt;
+    if (expiresAt !== undefined && expiresAt - now() <= refreshAheadMs) return undefined;
+    if (s.csrfToken === undefined && asksForCsrfToken(req)) return undefined;
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: s };
+  }
+
   /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
-  async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<(Verdict & { viaSession: boolean }) | 'login'> {
+  async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<SessionVerdict | BearerVerdict | 'login'> {
     const tenant = tenantOf(ctx);
-    const bearer = bearerToken(req.headers.authorization);
-    // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
-    if (bearer !== undefined && cookieValue(req.headers.cookie, SESSION_COOKIE) === undefined) {
-      const zone = await rp.zone(tenant);
-      const claims = await zone.verifyAccessToken(bearer);
-      return { authorization: `Bearer ${bearer}`, user: userFromClaims(claims), viaSession: false };
+    const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    if (raw === undefined) {
+      const bearer = bearerToken(req.headers.authorization);
+      // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
+      if (bearer !== undefined) {
+        const zone = await rp.zone(tenant);
+        const claims = await zone.verifyAccessToken(bearer);
+        return { authorization: `Bearer ${bearer}`, user: userFromClaims(claims), session: undefined };
+      }
+    } else {
+      const recent = recentSession(req, raw, tenant);
+      if (recent !== undefined) return recent;
     }
     await loadSession(req, res);
     const s = sessionOf(req);
@@ -254,7 +308,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (!s.user || !s.tokens) return 'login';
     await ensureFresh(req, res, ctx);
     const fresh = sessionOf(req);
-    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, viaSession: true };
+    // express-session accepted the cookie and loaded this session from the store.
+    if (raw !== undefined) rememberCookie(raw, (req as IncomingMessage & { sessionID: string }).sessionID);
+    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh };
   }
 
   return {
@@ -280,8 +336,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
         return 'answered';
       }
       const route = ctx.route!;
-      requireScopes(route, req.method ?? 'GET', verdict.user!.scopes);
-      if (verdict.viaSession) applyCsrf(req, res, sessionOf(req), route.csrfProtection);
+      requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
+      if (verdict.session) applyCsrf(req, res, verdict.session, route.csrfProtection);
       return { authorization: verdict.authorization, user: verdict.user };
     },
 
@@ -295,10 +351,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
       const res = new http.ServerResponse(req);
       const verdict = await authenticate(req, res, ctx);
       if (verdict === 'login') throw unauthenticated('This WebSocket route requires a login');
-      if (verdict.viaSession && req.headers.origin === undefined) {
+      if (verdict.session && req.headers.origin === undefined) {
         throw new GatewayError('ZG_ERR_FORBIDDEN', 'A WebSocket using the session must send its Origin');
       }
-      requireScopes(ctx.route!, 'GET', verdict.user!.scopes);
+      requireScopes(ctx.route!, 'GET', verdict.user.scopes);
       return { authorization: verdict.authorization, user: verdict.user };
     },
 

@@ -109,7 +109,8 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   };
 
   // Change notices over pub/sub (channels are server-wide, so the database number is part of the
-  // name). Each handle skips its own notices. A cache may serve only while this handle is
+  // name). A handle tells its own listeners at once and skips its notices when they come back. A
+  // cache may serve only while this handle is
   // subscribed: Redis does not keep messages for a subscriber that is not connected.
   const channel = `${keyPrefix}changes:${client.options.db ?? 0}`;
   const handleId = randomUUID();
@@ -191,6 +192,7 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
         await client.del(ix(index));
       }),
     announce: async (key) => {
+      for (const listener of changeListeners) listener(key);
       try {
         await client.publish(channel, `${handleId} ${key}`);
       } catch {

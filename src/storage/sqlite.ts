@@ -138,8 +138,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
 
-  // Change notices: other processes' writes show in data_version, which says that something changed
-  // but not what, so caches are told to forget everything. This process's own writes need no notice.
+  // Change notices: other connections' writes show in data_version, which says that something
+  // changed but not what, so caches are told to forget everything.
   const changeListeners: ((key: string | undefined) => void)[] = [];
   let seenVersion = q.dataVersion.get();
   const changesTracked = (): boolean => {
@@ -213,7 +213,11 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       call(() => {
         q.deleteIndex.run(index);
       }),
-    announce: () => Promise.resolve(),
+    // Other connections learn of it from data_version.
+    announce: (key) => {
+      for (const listener of changeListeners) listener(key);
+      return Promise.resolve();
+    },
     onForeignChange: (listener) => {
       changeListeners.push(listener);
     },

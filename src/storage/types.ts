@@ -40,13 +40,14 @@ export interface Storage {
   /**
    * Change notices, for process-local caches of values that other processes may change (the session
    * store keeps sessions it has just read, src/sessions/store.ts). A writer announces each key it
-   * changed, after the change; every other handle on the same store (another process, another
-   * instance) hears of it. Resolves once the notice is on its way; never rejects (a notice that
-   * cannot be sent means the store is unreachable, and then no cache serves, see changesTracked).
+   * changed, after the change; the listeners of this handle hear of it at once, those of every other
+   * handle on the same store (another process, another instance) as soon as it arrives. Resolves
+   * once the notice is on its way; never rejects (a notice that cannot be sent means the store is
+   * unreachable, and then no cache serves, see changesTracked).
    */
   announce(key: string): Promise<void>;
   /**
-   * `listener(key)`: another handle announced `key`. `listener(undefined)`: changes may have been
+   * `listener(key)`: `key` was announced, here or elsewhere. `listener(undefined)`: changes may have been
    * missed or cannot be told apart (SQLite: another connection wrote; Redis: the notices'
    * subscription was interrupted or has just been restored): forget everything.
    */

@@ -161,6 +161,86 @@ describe('tenant isolation', () => {
   });
 });
 
+describe('a session used moments ago (served from this instance\'s recent read)', () => {
+  /** Counts the session reads that reach the gateway's storage. */
+  function countSessionReads(): { readonly count: number; stop(): void } {
+    const storage = stack.gateways[0]!.storage;
+    const original = storage.get;
+    let count = 0;
+    storage.get = (key) => {
+      if (key.startsWith('sess:')) count++;
+      return original.call(storage, key);
+    };
+    return {
+      get count() {
+        return count;
+      },
+      stop: () => {
+        storage.get = original;
+      },
+    };
+  }
+
+  it('serves a burst of requests of one session from one storage read, each with the token', async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const reads = countSessionReads();
+    try {
+      const first = await browser.get(stack.base('acme') + '/api/x', xhr);
+      expect(first.status).toBe(200);
+      expect(reads.count).toBe(1);
+      for (let i = 0; i < 5; i++) {
+        const res = await browser.get(stack.base('acme') + `/api/burst/${i}`, xhr);
+        expect(res.status).toBe(200);
+        expect(res.json().headers.authorization).toBe(first.json().headers.authorization);
+      }
+      expect(reads.count).toBe(1);
+    } finally {
+      reads.stop();
+    }
+  });
+
+  it("is still refused on another tenant's host, and a cookie with a broken signature naming it opens nothing", async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    expect((await browser.get(stack.base('acme') + '/api/x', xhr)).status).toBe(200);
+    const cookie = browser.cookies(new URL(stack.base('acme')).host).get('zonegate.sid')!;
+    const logged = stack.gateways[0]!.logs.filter((l) => l.includes('session of another tenant ignored')).length;
+    const onB = await new ScriptedBrowser().get(stack.base('globex') + '/api/x', { ...xhr, cookie: `zonegate.sid=${cookie}` });
+    expect(onB.status).toBe(401);
+    expect(stack.gateways[0]!.logs.filter((l) => l.includes('session of another tenant ignored')).length).toBe(logged + 1);
+
+    const decoded = decodeURIComponent(cookie);
+    expect(decoded).toMatch(/^s:[\w-]+\.[\w+/]+$/);
+    const dot = decoded.lastIndexOf('.');
+    const flipped = decoded.at(-1) === 'A' ? 'B' : 'A';
+    for (const forged of [decoded.slice(0, -1) + flipped, decoded.slice(0, dot), decoded.slice(2, dot), `${decoded}x`]) {
+      const res = await new ScriptedBrowser().get(stack.base('acme') + '/api/x', { ...xhr, cookie: `zonegate.sid=${encodeURIComponent(forged)}` });
+      expect(res.status, forged).toBe(401);
+    }
+  });
+
+  it('ends at once on logout, and still gets a CSRF token made and checked', async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'bob');
+    expect((await browser.get(stack.base('acme') + '/api/x', xhr)).status).toBe(200);
+    // The session has no CSRF token yet: fetching one changes it, which a recent read cannot do.
+    const token = String((await browser.get(stack.base('acme') + '/api/x', { ...xhr, 'x-csrf-token': 'fetch' })).headers['x-csrf-token']);
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    expect((await browser.get(stack.base('acme') + '/api/x', { ...xhr, 'x-csrf-token': 'fetch' })).headers['x-csrf-token']).toBe(token);
+    expect((await browser.request(stack.base('acme') + '/api/x', { method: 'POST', headers: xhr })).status).toBe(403);
+    expect((await browser.request(stack.base('acme') + '/api/x', { method: 'POST', headers: { ...xhr, 'x-csrf-token': token } })).status).toBe(200);
+    // The scope is checked on every request: bob (Viewer) may read /admin but not change it.
+    expect((await browser.get(stack.base('acme') + '/admin/x', xhr)).status).toBe(200);
+    expect((await browser.request(stack.base('acme') + '/admin/x', { method: 'POST', headers: { ...xhr, 'x-csrf-token': token } })).status).toBe(403);
+
+    const cookie = browser.cookies(new URL(stack.base('acme')).host).get('zonegate.sid')!;
+    expect((await browser.get(stack.base('acme') + '/logout')).status).toBe(302);
+    const replay = await new ScriptedBrowser().get(stack.base('acme') + '/api/x', { ...xhr, cookie: `zonegate.sid=${cookie}` });
+    expect(replay.status).toBe(401);
+  });
+});
+
 describe('authorization', () => {
   it('answers 403 without the route scope (page for browsers, JSON for API clients)', async () => {
     const browser = new ScriptedBrowser();

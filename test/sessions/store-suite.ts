@@ -365,6 +365,17 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         await eventually(() => s.peek(id2) === undefined, 'forgotten after an unsubscription elsewhere');
       });
 
+      it('forgets it at once when another store on the same connection ends it (provisioning beside the login)', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const beside = store();
+        const t = tenant('beside');
+        const id = await stored(s, { tenant: t });
+        await promiseGet(s, id);
+        expect(s.peek(id)).toBeDefined();
+        expect(await beside.destroyTenantSessions(t)).toBe(1);
+        expect(s.peek(id)).toBeUndefined();
+      });
+
       it('does not keep a read that a change overtook', async () => {
         const s = store({ recentReadMs: 60_000 });
         const id = await stored(s);
