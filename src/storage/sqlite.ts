@@ -30,6 +30,9 @@ interface ValueRow {
 // unreachable Redis, as opposed to a programming error. https://sqlite.org/rescode.html
 const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|CORRUPT|NOTADB|NOMEM|PROTOCOL)/;
 
+/** How often another connection's writes are looked for (see changesTracked). */
+const CHANGE_POLL_MS = 20;
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY NOT NULL,
@@ -139,11 +142,17 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   sweeper.unref();
 
   // Change notices: other connections' writes show in data_version, which says that something
-  // changed but not what, so caches are told to forget everything.
+  // changed but not what, so caches are told to forget everything. It is read at most every
+  // CHANGE_POLL_MS (each read is a read transaction: two file-lock system calls), so another process's
+  // change is noticed within that much; this process's own are announced at once.
   const changeListeners: ((key: string | undefined) => void)[] = [];
   let seenVersion = q.dataVersion.get();
+  let polledAt = 0;
   const changesTracked = (): boolean => {
     if (!db.open) return false;
+    const at = performance.now();
+    if (at - polledAt < CHANGE_POLL_MS) return true;
+    polledAt = at;
     let version: number;
     try {
       version = q.dataVersion.get()!;

@@ -55,6 +55,7 @@ export interface Storage {
   /**
    * Delivers the notices due and says whether a cache may serve right now. Synchronous and cheap (it
    * runs on every request a cache serves): false while other handles' changes could go unnoticed.
+   * Other handles' changes arrive within milliseconds (Redis: pub/sub; SQLite: polled every 20 ms).
    */
   changesTracked(): boolean;
   /** Resolves when the backend answers; rejects with ZG_ERR_STORAGE_UNAVAILABLE otherwise. */
