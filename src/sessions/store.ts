@@ -234,9 +234,14 @@ export class StorageSessionStore extends session.Store {
     // Kept only if nothing changed while it was read, and only a copy: express-session's object is
     // the request's to change.
     if (this.#recentReadMs > 0 && this.#storage.changesTracked() && this.#changes === changes) {
+      const now = Date.now();
       this.#recent.delete(sid);
-      if (this.#recent.size >= RECENT_READS_SIZE) this.#recent.delete(this.#recent.keys().next().value as string);
-      this.#recent.set(sid, { data: deepFreeze(structuredClone(data)) as unknown as SessionData, readAt: Date.now() });
+      // Oldest first (a re-read moves to the end): drop what has run out, and the oldest when full.
+      for (const [key, entry] of this.#recent) {
+        if (now - entry.readAt <= this.#recentReadMs && this.#recent.size < RECENT_READS_SIZE) break;
+        this.#recent.delete(key);
+      }
+      this.#recent.set(sid, { data: deepFreeze(structuredClone(data)) as unknown as SessionData, readAt: now });
     }
     return data as unknown as SessionData;
   }
