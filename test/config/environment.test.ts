@@ -42,6 +42,16 @@ describe('readSettings', () => {
     expect(problems.join('\n')).not.toContain('short');
   });
 
+  it('refuses a TENANT_HOST_PATTERN that backtracks catastrophically, and accepts the usual ones', () => {
+    // Against this pattern a Host of 30 "a"s and a "!" takes over ten seconds to reject (measured on
+    // Node 20): one request, one stalled gateway.
+    const [problem] = problemsOf({ TENANT_HOST_PATTERN: '^((?:[a-z]+)+)\\.gw$' });
+    expect(problem).toMatch(/TENANT_HOST_PATTERN: may backtrack catastrophically/);
+    for (const pattern of ['^(.*)\\.app\\.example\\.com$', '^(.*)-approuter\\.cfapps\\.eu10\\.hana\\.ondemand\\.com$', '^([a-z0-9-]+)\\.gw\\.localhost$']) {
+      expect(problemsOf({ TENANT_HOST_PATTERN: pattern }), pattern).toEqual([]);
+    }
+  });
+
   it('takes an xsuaa binding and a Redis binding from VCAP_SERVICES', () => {
     const s = readSettings(
       {
