@@ -237,7 +237,10 @@ session's \`zonegate.sid\` cookie to \`GET /api/bearer/items\` on \`acme.app.exa
 \`forwardAuthToken: true\`. The backend answers paths under \`/bearer/\` only when an
 \`Authorization: Bearer <JWT>\` arrives (401 otherwise), and every answer must be its 200 and body, so
 every counted request passed the session, the scope check and had the token attached; a 302 to a login
-page or a 401 fails the run. Redis: \`REDIS_URL=${login.redisUrl}\` (a database the benchmark owns; its
+page or a 401 fails the run. All connections share that one session, as a page's burst of API calls
+does: after a read of it, each gateway answers from that read for up to a second
+(\`src/sessions/store.ts\` \`peek\`, dropped at once on any change announced by any instance), so the
+store and express-session are gone through about once a second, not on every request. Redis: \`REDIS_URL=${login.redisUrl}\` (a database the benchmark owns; its
 \`zonegate:\` keys are deleted before and after the run, never FLUSHDB), all of the gateway's storage
 (zones, sessions) in it. Request logs on (info) for every gateway.
 
