@@ -54,6 +54,28 @@ function redactTopLevel(record: Record<string, unknown>): boolean {
   return nested;
 }
 
+/** What `{ ...record, ...from }` would keep: own enumerable keys, `__proto__` as a plain key. */
+function copyFields(record: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const key in from) {
+    if (!Object.hasOwn(from, key)) continue;
+    if (key === '__proto__') Object.defineProperty(record, key, { value: from[key], enumerable: true, writable: true, configurable: true });
+    else record[key] = from[key];
+  }
+}
+
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/** `new Date().toISOString()`, made once per millisecond: many lines share one under load. */
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
+}
+
 let stdoutSink: LogSink | undefined;
 
 /**
@@ -100,7 +122,11 @@ export function createLogger(options: { level?: Level; sink?: LogSink; base?: Re
   const base = options.base ?? {};
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < min) return;
-    const record: Record<string, unknown> = { time: new Date().toISOString(), level, msg, ...base, ...fields };
+    // Copied key by key rather than spread: a spread into a literal took V8's slow path, measured
+    // on the request path (one line per request). Same result: order kept, later keys win.
+    const record: Record<string, unknown> = { time: isoTime(), level, msg };
+    copyFields(record, base);
+    if (fields) copyFields(record, fields);
     sink.write((redactTopLevel(record) ? JSON.stringify(record, redact) : JSON.stringify(record)) + '\n');
   };
   return {
