@@ -203,6 +203,17 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     }
   }
 
+  // Instances sharing Redis must seal and open with the same key: a key generated per container
+  // (resolveSecretKey) would make each instance refuse the others' sessions and client secret. The
+  // key is used by the built-in zones (no xsuaa binding) and for session keys when SESSION_KEYS is unset.
+  if (storage.kind === 'redis' && !env.ZONEGATE_SECRET_KEY && !(xsuaa && sessionKeys)) {
+    problem(
+      'ZONEGATE_SECRET_KEY',
+      'required with Redis (REDIS_URL or a Redis binding): every instance must use the same key; set 32 random bytes, e.g. from `openssl rand -base64 32`' +
+        (xsuaa ? ' (or set SESSION_KEYS)' : ''),
+    );
+  }
+
   let sessionTimeoutMinutes: number | undefined;
   if (env.SESSION_TIMEOUT !== undefined) {
     sessionTimeoutMinutes = integer(env.SESSION_TIMEOUT, 15, 1, 60 * 24 * 30);

@@ -52,6 +52,17 @@ describe('readSettings', () => {
     }
   });
 
+  it('requires ZONEGATE_SECRET_KEY with Redis, where instances that each made up a key would refuse each other\'s sessions', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379' })).toEqual([expect.stringMatching(/ZONEGATE_SECRET_KEY: required with Redis/)]);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', ZONEGATE_SECRET_KEY: 'b'.repeat(64) })).toEqual([]);
+    // With an xsuaa binding the key only derives session keys: SESSION_KEYS does that job too.
+    const xsuaa = JSON.stringify({ xsuaa: [{ credentials: { clientid: 'sb-app!t1', clientsecret: 's', url: 'https://p.auth.example.com', uaadomain: 'auth.example.com', xsappname: 'app!t1' } }] });
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', VCAP_SERVICES: xsuaa })).toEqual([expect.stringMatching(/ZONEGATE_SECRET_KEY: .*or set SESSION_KEYS/)]);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', VCAP_SERVICES: xsuaa, SESSION_KEYS: `k1:${'s'.repeat(40)}` })).toEqual([]);
+    // The embedded store is one instance's: a generated development key is fine there.
+    expect(problemsOf({})).toEqual([]);
+  });
+
   it('takes an xsuaa binding and a Redis binding from VCAP_SERVICES', () => {
     const s = readSettings(
       {
@@ -59,6 +70,7 @@ describe('readSettings', () => {
           xsuaa: [{ credentials: { clientid: 'sb-app!t1', clientsecret: 's', url: 'https://p.auth.example.com', uaadomain: 'auth.example.com', xsappname: 'app!t1' } }],
           redis: [{ credentials: { uri: 'rediss://:pw@redis.example.com:6380' } }],
         }),
+        ZONEGATE_SECRET_KEY: 'a'.repeat(64),
       },
       { cwd },
     );

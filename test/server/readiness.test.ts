@@ -10,7 +10,7 @@ describe('readiness with Redis storage', () => {
     redis = await startRedisServer();
     gw = await startTestGateway({
       routes: { routes: [{ source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' }] },
-      env: { REDIS_URL: redis.url },
+      env: { REDIS_URL: redis.url, ZONEGATE_SECRET_KEY: 'c'.repeat(64) },
     });
   });
   afterAll(async () => {
