@@ -129,7 +129,13 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     sub.on('ready', () => {
       sub.subscribe(channel).then(
         () => setSubscribed(true),
-        () => sub.disconnect(true),
+        (err: Error) => {
+          if (!isCommandError(err)) return void sub.disconnect(true);
+          // Refused, not lost (an ACL without pub/sub, a proxy that has no SUBSCRIBE): caches stay
+          // off, and every request reads its session from Redis.
+          logger?.warn('Redis refused SUBSCRIBE: change notices are off, so nothing is served from process-local caches', { keyPrefix, error: err.message });
+          sub.disconnect();
+        },
       );
     });
     sub.on('close', () => setSubscribed(false));

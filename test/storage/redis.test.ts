@@ -119,6 +119,31 @@ describe('Redis storage against a Redis that goes away', () => {
     expect(heard).not.toContain('sess:lost');
   });
 
+  it('a Redis that refuses SUBSCRIBE (ACL) leaves change notices off, says so once, and keeps serving', async () => {
+    const admin = new Redis(server.url);
+    try {
+      await admin.call('ACL', 'SETUSER', 'nopubsub', 'on', '>nopubsub-password', '~*', '&*', '+@all', '-@pubsub');
+      const logger = createMemoryLogger();
+      const url = new URL(server.url);
+      url.username = 'nopubsub';
+      url.password = 'nopubsub-password';
+      const s = await openRedisStorage({ url: url.href, keyPrefix: 'acl:', logger });
+      open.push(s);
+      s.onForeignChange(() => undefined);
+      await waitUntil(async () => logger.lines.some((l) => l.includes('Redis refused SUBSCRIBE')), 5000);
+      await sleep(300);
+      expect(s.changesTracked()).toBe(false);
+      expect(logger.lines.filter((l) => l.includes('Redis refused SUBSCRIBE'))).toHaveLength(1);
+      // No reconnect loop: the notices' connection is gone for good.
+      expect(String(await admin.call('CLIENT', 'LIST'))).not.toContain('name=acl:changes');
+      await s.set('k', 'v');
+      expect(await s.get('k')).toBe('v');
+    } finally {
+      await admin.call('ACL', 'DELUSER', 'nopubsub').catch(() => undefined);
+      admin.disconnect();
+    }
+  });
+
   it('does not hang on a Redis that accepts connections but never answers', async () => {
     const s = await openRedisStorage({ url: server.url, keyPrefix: 'hung:', commandTimeoutMs: 300 });
     open.push(s);
