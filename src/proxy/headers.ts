@@ -16,10 +16,12 @@ const HOP_BY_HOP = new Set([
 /** Names listed in `Connection` are hop-by-hop for this message too. */
 const NOTHING_LISTED = /^\s*(?:keep-alive|close)\s*$/i;
 
-function connectionListed(headers: IncomingHttpHeaders): string[] {
+const NONE: readonly string[] = [];
+
+function connectionListed(headers: IncomingHttpHeaders): readonly string[] {
   const value = headers.connection;
   // The usual value names only itself: no list to split on the request path.
-  if (!value || NOTHING_LISTED.test(value)) return [];
+  if (!value || NOTHING_LISTED.test(value)) return NONE;
   return value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 }
 
@@ -38,10 +40,12 @@ export function stripHopByHop(headers: IncomingHttpHeaders, keepUpgrade = false)
 
 /** A backend response's headers without hop-by-hop fields, as a fresh object to send on. */
 export function responseHeadersWithoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = new Set(connectionListed(headers));
+  const names = connectionListed(headers);
+  // The usual Connection (keep-alive, close, none) lists nothing: no set to build per response.
+  const listed = names.length === 0 ? undefined : new Set(names);
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     out[name] = headers[name];
   }
   return out;

@@ -180,19 +180,19 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (target.authorization) h.authorization = target.authorization;
     // Node has already answered 100-continue to the client (RFC 9110 §10.1.1). Forwarded, Expect
     // would also stop http-proxy from emitting proxyReq, so a timeout would be reported as 502.
-    delete h.expect;
+    if (h.expect !== undefined) delete h.expect;
     // The correlation id (SAP's backends, CAP among them, read x-request-id as one).
     h['x-request-id'] = target.requestId;
-    // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; backends expect the plain address.
-    const remote = req.socket.remoteAddress ?? '';
-    const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
     const { origin } = target;
     if (!origin.forwarded) {
       // Other ways of saying where a request came from or which path it meant, honoured by Spring,
       // Express (trust proxy), Tomcat's RemoteIpValve and IIS/Symfony: only a trusted peer may send them.
-      for (const name of UNTRUSTED_FORWARDING) delete h[name];
+      for (const name of UNTRUSTED_FORWARDING) if (h[name] !== undefined) delete h[name];
     }
     if (target.destination.setXForwardedHeaders) {
+      // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; backends expect the plain address.
+      const remote = req.socket.remoteAddress ?? '';
+      const peer = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
       // From an untrusted peer the client's own X-Forwarded-* are discarded, not appended to.
       h['x-forwarded-for'] = origin.forwarded && h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${peer}` : peer;
       h['x-forwarded-host'] = origin.host;
@@ -202,7 +202,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         colon > origin.host.lastIndexOf(']') ? origin.host.slice(colon + 1) : origin.protocol === 'https' ? '443' : '80';
       h['x-forwarded-path'] = req.url ?? '/';
     } else if (!origin.forwarded) {
-      for (const name of ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-path']) delete h[name];
+      for (const name of X_FORWARDED) if (h[name] !== undefined) delete h[name];
     }
     if (target.destination.proxyHost !== undefined) {
       // To a forward proxy the request target is the destination's absolute URL (RFC 9112 §3.2.2).
@@ -326,6 +326,8 @@ function plainBase(targetPath: string): boolean {
   }
   return plain;
 }
+
+const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-path'];
 
 const UNTRUSTED_FORWARDING = ['forwarded', 'x-real-ip', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url'];
 
