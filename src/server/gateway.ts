@@ -149,7 +149,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
         throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
       }
-      if (await login.handleOwnPath(req, res, ctx, pathname)) return;
+      // Without a login feature there are no own paths: no promise to wait for on every request.
+      if (login !== NO_LOGIN && (await login.handleOwnPath(req, res, ctx, pathname))) return;
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
       const method = req.method ?? 'GET';
