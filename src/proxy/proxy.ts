@@ -58,8 +58,6 @@ interface Upstream {
   hostHeader: string | undefined;
   /** The path prefix of the target URL, as http-proxy joins it. */
   targetPath: string;
-  /** targetPath without a trailing `/` when plain request targets join to it by concatenation. */
-  joinPrefix: string | undefined;
   toProxy: boolean;
 }
 
@@ -136,7 +134,6 @@ export function createProxy(options: ProxyOptions): Proxy {
       rejectUnauthorized: template.rejectUnauthorized,
       hostHeader: viaProxy ? undefined : template.headers.host,
       targetPath: proxyOptions.target.path,
-      joinPrefix: viaProxy ? undefined : joinPrefix(proxyOptions.target.path),
       toProxy: viaProxy,
     });
   }
@@ -230,11 +227,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       const destination = target.destination;
       prepare(req, target, false);
       // What http-proxy's web pass does for these options (selfHandleResponse, no xfwd, no
-      // per-request options), made directly, with the request's state in this closure. Through
-      // http-proxy (its per-request option copies, url.parse, events, and our Map from request to
-      // state), a gateway that had been idle for a minute then spent ~110 µs of CPU per proxied
-      // request instead of ~80: its request objects survived young collections (measured, `npm
-      // run bench`, which loads the gateway a minute after starting it).
+      // per-request options), made directly: its per-request option copies, url.parse and events
+      // cost more than the rest of the gateway's own request handling.
       const method = req.method;
       const h = req.headers;
       if ((method === 'DELETE' || method === 'OPTIONS') && !h['content-length']) {
@@ -310,22 +304,27 @@ const PLAIN_TARGET = /^\/[\w\-.~!$&()*+,;=:@%/?]*$/;
  * gateway, is joined by concatenation; anything else takes http-proxy's own functions.
  */
 function outgoingPath(upstream: Upstream, url: string): string {
-  const { targetPath, joinPrefix } = upstream;
-  // Through a forward proxy http-proxy joins the absolute URL as it is, unparsed.
+  const { targetPath } = upstream;
   if (upstream.toProxy) return httpProxyCommon.urlJoin(targetPath, url);
-  if (joinPrefix !== undefined && PLAIN_TARGET.test(url)) {
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    if (!path.includes('//') && !path.includes(':/')) return joinPrefix + url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (PLAIN_TARGET.test(url) && !path.includes('//') && !path.includes(':/') && plainBase(targetPath)) {
+    return targetPath.endsWith('/') ? targetPath.slice(0, -1) + url : targetPath + url;
   }
   return httpProxyCommon.urlJoin(targetPath, parseUrl(url).path ?? '');
 }
 
-/** The target path minus a trailing `/`, when it has nothing urlJoin would change (`//`, `:/`, `?`). */
-function joinPrefix(targetPath: string): string | undefined {
-  const trimmed = targetPath.endsWith('/') ? targetPath.slice(0, -1) : targetPath;
-  if (trimmed === '') return '';
-  return trimmed.startsWith('/') && !trimmed.includes('//') && !trimmed.includes(':/') && !trimmed.includes('?') ? trimmed : undefined;
+const plainBases = new Map<string, boolean>();
+
+/** Whether a target path joins by concatenation: no empty segments or `:/` for urlJoin to change. */
+function plainBase(targetPath: string): boolean {
+  let plain = plainBases.get(targetPath);
+  if (plain === undefined) {
+    const trimmed = targetPath.endsWith('/') ? targetPath.slice(0, -1) : targetPath;
+    plain = trimmed === '' || (trimmed.startsWith('/') && !trimmed.includes('//') && !trimmed.includes(':/') && !trimmed.includes('?'));
+    plainBases.set(targetPath, plain);
+  }
+  return plain;
 }
 
 const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-path'];

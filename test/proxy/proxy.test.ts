@@ -75,7 +75,6 @@ beforeAll(async () => {
         { source: '^/app/(.*)$', target: '/$1', destination: 'app', authenticationType: 'none' },
         { source: '^/based/(.*)$', target: '/$1', destination: 'based', authenticationType: 'none' },
         { source: '^/doubled/(.*)$', target: '/x//$1', destination: 'based', authenticationType: 'none' },
-        { source: '^/slashed/(.*)$', target: '/$1', destination: 'slashed', authenticationType: 'none' },
         { source: '^/reset/(.*)$', target: '/$1', destination: 'reset', authenticationType: 'none' },
         { source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' },
       ],
@@ -84,7 +83,6 @@ beforeAll(async () => {
       { name: 'echo', url: 'ECHO' },
       { name: 'app', url: `http://127.0.0.1:${backendPort}`, timeout: 400 },
       { name: 'based', url: `http://127.0.0.1:${backendPort}/base` },
-      { name: 'slashed', url: `http://127.0.0.1:${backendPort}/base/` },
       { name: 'reset', url: `http://127.0.0.1:${resettingPort}` },
     ],
   });
@@ -187,20 +185,17 @@ describe('what the client sees of the backend', () => {
     // The reference: what http-proxy's web pass sends (common.setupOutgoing), computed by its own code.
     const common = createRequire(import.meta.url)('http-proxy/lib/http-proxy/common') as { urlJoin(...parts: string[]): string };
     const cases = [
-      ['/based/items?x=1', '/base', '/items?x=1'],
-      ['/based/items?next=//evil&y=a/b', '/base', '/items?next=//evil&y=a/b'],
-      ["/based/a'b{c}|d^e?q=1#top", '/base', "/a'b{c}|d^e?q=1#top"],
-      ['/based/r/http:/x', '/base', '/r/http:/x'],
-      ['/doubled/items?x=1', '/base', '/x//items?x=1'],
-      ['/based/', '/base', '/'],
-      ['/slashed/items?x=1', '/base/', '/items?x=1'],
-      ['/slashed/', '/base/', '/'],
-      ['/app/items?x=1', '', '/items?x=1'],
+      ['/based/items?x=1', '/items?x=1'],
+      ['/based/items?next=//evil&y=a/b', '/items?next=//evil&y=a/b'],
+      ["/based/a'b{c}|d^e?q=1#top", "/a'b{c}|d^e?q=1#top"],
+      ['/based/r/http:/x', '/r/http:/x'],
+      ['/doubled/items?x=1', '/x//items?x=1'],
+      ['/based/', '/'],
     ] as const;
-    for (const [path, targetPath, rewritten] of cases) {
+    for (const [path, rewritten] of cases) {
       events.length = 0;
       expect((await request(gw.port, { path })).status).toBe(200);
-      const expected = common.urlJoin(targetPath, parseUrl(rewritten).path ?? '');
+      const expected = common.urlJoin('/base', parseUrl(rewritten).path ?? '');
       expect(events[0]).toBe(`arrived ${expected}`);
     }
     // The cases above are not all trivial: escapes and a fragment dropped, slashes collapsed, the urlJoin quirk.
