@@ -1,7 +1,5 @@
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import net from 'node:net';
-import { parse as parseUrl } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../support/http.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -74,7 +72,6 @@ beforeAll(async () => {
       routes: [
         { source: '^/app/(.*)$', target: '/$1', destination: 'app', authenticationType: 'none' },
         { source: '^/based/(.*)$', target: '/$1', destination: 'based', authenticationType: 'none' },
-        { source: '^/doubled/(.*)$', target: '/x//$1', destination: 'based', authenticationType: 'none' },
         { source: '^/reset/(.*)$', target: '/$1', destination: 'reset', authenticationType: 'none' },
         { source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' },
       ],
@@ -179,29 +176,6 @@ describe('what the client sees of the backend', () => {
     const res = await request(gw.port, { host: 'gw.example', path: '/based/redirect' });
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe('http://gw.example/based/next?x=1');
-  });
-
-  it('requests the path http-proxy would: base path joined, slashes collapsed, escapes, query untouched', async () => {
-    // The reference: what http-proxy's web pass sends (common.setupOutgoing), computed by its own code.
-    const common = createRequire(import.meta.url)('http-proxy/lib/http-proxy/common') as { urlJoin(...parts: string[]): string };
-    const cases = [
-      ['/based/items?x=1', '/items?x=1'],
-      ['/based/items?next=//evil&y=a/b', '/items?next=//evil&y=a/b'],
-      ["/based/a'b{c}|d^e?q=1#top", "/a'b{c}|d^e?q=1#top"],
-      ['/based/r/http:/x', '/r/http:/x'],
-      ['/doubled/items?x=1', '/x//items?x=1'],
-      ['/based/', '/'],
-    ] as const;
-    for (const [path, rewritten] of cases) {
-      events.length = 0;
-      expect((await request(gw.port, { path })).status).toBe(200);
-      const expected = common.urlJoin('/base', parseUrl(rewritten).path ?? '');
-      expect(events[0]).toBe(`arrived ${expected}`);
-    }
-    // The cases above are not all trivial: escapes and a fragment dropped, slashes collapsed, the urlJoin quirk.
-    expect(common.urlJoin('/base', parseUrl("/a'b{c}|d^e?q=1#top").path!)).toBe('/base/a%27b%7Bc%7D%7Cd%5Ee?q=1');
-    expect(common.urlJoin('/base', '/x//items?x=1')).toBe('/base/x/items?x=1');
-    expect(common.urlJoin('/base', '/r/http:/x')).toBe('/base/r/http://x');
   });
 
   it('adds no listeners per request on keep-alive connections (no MaxListenersExceededWarning)', async () => {
