@@ -20,9 +20,12 @@ export interface Verdict {
  */
 export interface LoginFeature {
   readonly ownCookies: ReadonlySet<string>;
+  /** The paths handleOwnPath answers (`/login/callback`, the logout endpoint): the gateway asks only for these. */
+  readonly ownPaths: ReadonlySet<string>;
   /** Answers `/login/callback` and the logout endpoint; false for any other path. */
   handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<boolean>;
-  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'>;
+  /** The verdict itself, without a promise, when it needs no I/O (a session read moments ago). */
+  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | Promise<Verdict | 'answered'>;
   checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<Verdict>;
   /** Ends every session of a tenant and forgets its zone (unsubscription). */
   forgetTenant(tenant: string): Promise<void>;

@@ -7,7 +7,7 @@ import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SESSION_COOKIE, type LoginFeature } from './contract.js';
+import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
@@ -313,8 +313,27 @@ export function createLogin(options: LoginOptions): LoginFeature {
     return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh };
   }
 
+  /** Scopes and CSRF for a request the session or a bearer token has authenticated. */
+  function authorize(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, verdict: SessionVerdict | BearerVerdict): Verdict {
+    const route = ctx.route!;
+    requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
+    if (verdict.session) applyCsrf(req, res, verdict.session, route.csrfProtection);
+    return { authorization: verdict.authorization, user: verdict.user };
+  }
+
+  async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'> {
+    const verdict = await authenticate(req, res, ctx);
+    if (verdict === 'login') {
+      if (isApiClient(req)) throw unauthenticated('This route requires a login');
+      await startLogin(req, res, ctx);
+      return 'answered';
+    }
+    return authorize(req, res, ctx, verdict);
+  }
+
   return {
     ownCookies: new Set([SESSION_COOKIE, LOGIN_COOKIE]),
+    ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
       if (pathname === CALLBACK_PATH) {
@@ -328,17 +347,16 @@ export function createLogin(options: LoginOptions): LoginFeature {
       return false;
     },
 
-    async check(req, res, ctx) {
-      const verdict = await authenticate(req, res, ctx);
-      if (verdict === 'login') {
-        if (isApiClient(req)) throw unauthenticated('This route requires a login');
-        await startLogin(req, res, ctx);
-        return 'answered';
+    check(req, res, ctx) {
+      // A session read moments ago: decided here and now, no promise (the common case under load).
+      const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const recent = raw === undefined ? undefined : recentSession(req, raw, tenantOf(ctx));
+      if (recent === undefined) return checkThroughSession(req, res, ctx);
+      try {
+        return authorize(req, res, ctx, recent);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      const route = ctx.route!;
-      requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
-      if (verdict.session) applyCsrf(req, res, verdict.session, route.csrfProtection);
-      return { authorization: verdict.authorization, user: verdict.user };
     },
 
     async checkUpgrade(req, ctx) {
@@ -414,6 +432,11 @@ function currentUser(user: SessionUser) {
     zoneId: user.zoneId,
     scopes: user.scopes,
   };
+}
+
+/** The paths the login answers itself: the OAuth callback and routes.json's logout endpoint. */
+export function ownPathsOf(logoutEndpoint: string | undefined): ReadonlySet<string> {
+  return new Set(logoutEndpoint === undefined ? [CALLBACK_PATH] : [CALLBACK_PATH, logoutEndpoint]);
 }
 
 /** Only a path on this origin may be returned to after login (no open redirect). */

@@ -25,7 +25,8 @@ export interface TenantRegistryOptions {
 }
 
 export interface CachedTenantRegistry {
-  isSubscribed(subdomain: string): Promise<boolean>;
+  /** True or false itself while a recent answer is remembered; a promise when storage must be asked. */
+  isSubscribed(subdomain: string): boolean | Promise<boolean>;
   /** Drops a cached answer (this instance's own unsubscribe; others expire within `ttlMs`). */
   forget(subdomain: string): void;
   readonly size: number;
@@ -55,7 +56,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   }
 
   return {
-    async isSubscribed(hostSubdomain) {
+    isSubscribed(hostSubdomain) {
       let subdomain: string;
       try {
         subdomain = normaliseSubdomain(hostSubdomain);
@@ -77,9 +78,10 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
         pending = lookup(subdomain).finally(() => inFlight.delete(subdomain));
         inFlight.set(subdomain, pending);
       }
-      const subscribed = await pending;
-      if (subscribed && ttlMs > 0) remember(subdomain);
-      return subscribed;
+      return pending.then((subscribed) => {
+        if (subscribed && ttlMs > 0) remember(subdomain);
+        return subscribed;
+      });
     },
     forget(subdomain) {
       positive.delete(subdomain.toLowerCase());

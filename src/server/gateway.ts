@@ -27,7 +27,8 @@ export interface IdentityHost {
 
 /** Knows which tenants are subscribed (provisioning). Without one every matching host is served. */
 export interface TenantRegistry {
-  isSubscribed(subdomain: string): Promise<boolean>;
+  /** A boolean itself when it is known without I/O (recently looked up). */
+  isSubscribed(subdomain: string): boolean | Promise<boolean>;
 }
 
 export interface GatewayOptions {
@@ -58,6 +59,7 @@ export interface Gateway {
 /** Without a login feature, protected routes cannot be served; they say so instead of passing through. */
 const NO_LOGIN: LoginFeature = {
   ownCookies: new Set(),
+  ownPaths: new Set(),
   handleOwnPath: () => Promise.resolve(false),
   forgetTenant: () => Promise.resolve(),
   check: () => Promise.reject(noLogin()),
@@ -146,11 +148,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       }
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
-      if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
-        throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
+      if (tenant !== undefined && options.tenants) {
+        // Answers known without I/O come without a promise: no wait on the common path.
+        const subscribed = options.tenants.isSubscribed(tenant);
+        if (!(typeof subscribed === 'boolean' ? subscribed : await subscribed)) {
+          throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
+        }
       }
-      // Without a login feature there are no own paths: no promise to wait for on every request.
-      if (login !== NO_LOGIN && (await login.handleOwnPath(req, res, ctx, pathname))) return;
+      if (login.ownPaths.has(pathname) && (await login.handleOwnPath(req, res, ctx, pathname))) return;
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
       const method = req.method ?? 'GET';
@@ -164,7 +169,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const route = (ctx.route = match.route);
       let verdict: Verdict = {};
       if (route.authenticationType !== 'none') {
-        const checked = await login.check(req, res, ctx);
+        const pending = login.check(req, res, ctx);
+        const checked = pending instanceof Promise ? await pending : pending;
         if (checked === 'answered') return;
         verdict = checked;
       }

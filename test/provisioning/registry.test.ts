@@ -61,6 +61,10 @@ describe('createTenantRegistry', () => {
     expect(afterFirst).toBeGreaterThan(before);
     for (let i = 0; i < 100; i++) expect(await registry.isSubscribed('globex')).toBe(true);
     expect(reads).toBe(afterFirst);
+    // From memory means no promise either: the gateway waits for nothing on a hot tenant.
+    expect(registry.isSubscribed('globex')).toBe(true);
+    expect(registry.isSubscribed('GLOBEX')).toBe(true);
+    expect(registry.isSubscribed('stranger')).toBeInstanceOf(Promise);
   });
 
   it('shares one lookup among concurrent requests for the same tenant', async () => {
