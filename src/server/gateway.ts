@@ -10,7 +10,7 @@ import { ERROR_HEADER, sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
 import { normalizeRequestTarget } from '../routing/request-target.js';
-import type { RouteTable } from '../routing/route-table.js';
+import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
@@ -160,6 +160,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
       const method = req.method ?? 'GET';
       const match = routes.match(url, method);
+      if (pathname.includes(';')) samePathParameterRoute(routes, url, method, match);
       if (match.kind === 'not-found') throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No route matches ${pathname}`);
       if (match.kind === 'method-not-allowed') {
         throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`, {
@@ -276,6 +277,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       if (!websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
       const match = routes.match(url, 'GET');
+      if (url.includes(';')) samePathParameterRoute(routes, url, 'GET', match);
       if (match.kind !== 'route' || !match.destination) throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No WebSocket route matches ${pathOf(url)}`);
       const route = (ctx.route = match.route);
       let authorization: string | undefined;
@@ -361,6 +363,23 @@ export function createGateway(options: GatewayOptions): Gateway {
       proxy.close();
     },
   };
+}
+
+/**
+ * Path parameters (`/a;x=1/b`) mean different things to different backends: Java servers (Tomcat,
+ * Spring) drop them before routing (`/admin;x/` is their `/admin/`), while SAP's OData services need
+ * them (`/sap/opu/odata/sap/SRV;v=2/`). Such a path is forwarded as it is, but only if it picks the
+ * same route with its parameters as without them; otherwise a public route could carry it to a
+ * protected path of a Java backend.
+ */
+function samePathParameterRoute(routes: RouteTable, url: string, method: string, match: RouteMatch): void {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const without = routes.match(path.replace(/;[^/]*/g, '') + (q === -1 ? '' : url.slice(q)), method);
+  const same = match.kind === 'route' ? without.kind === 'route' && without.route === match.route : without.kind === match.kind;
+  if (!same) {
+    throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The path parameters (";...") of this path change which route it takes; a backend could read it as another path');
+  }
 }
 
 /** The normalised origin-form target (see normalizeRequestTarget), or a 400. */

@@ -127,6 +127,32 @@ describe('D1 (critical): the path the route table matches is the path the backen
   });
 });
 
+describe('D1b (high): path parameters cannot carry a path past its route', () => {
+  // Tomcat and Spring drop ";..." from each segment before routing: "/admin;x/secret" matched the
+  // public catch-all here and was the protected "/admin/secret" to a Java backend.
+  it('refuses a path whose parameters change the route it takes, before any backend sees it', async () => {
+    received.length = 0;
+    for (const path of ['/admin;x/secret', '/admin;/secret', '/admin;jsessionid=1/secret?x=1']) {
+      const res = await request(gw.port, { host: acme(), path, headers: { accept: 'application/json' } });
+      expect(res.status, path).toBe(400);
+      expect(res.headers['x-zonegate-error'], path).toBe('ZG_ERR_BAD_REQUEST');
+      expect(res.json().error.message, path).toMatch(/path parameters/);
+    }
+    // A WebSocket handshake is held to the same rule.
+    const ws = await raw(gw.port, `GET /admin;x/socket HTTP/1.1\r\nHost: ${acme()}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    expect(ws).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received).toEqual([]);
+  });
+
+  it("passes SAP OData's matrix parameters through when they change nothing about the route", async () => {
+    const res = await request(gw.port, { host: acme(), path: "/public/sap/opu/odata/sap/ZSRV;v=2;o=ALIAS/Products('1')?$format=json" });
+    expect(res.status).toBe(200);
+    expect(res.json().url).toBe("/public/sap/opu/odata/sap/ZSRV;v=2;o=ALIAS/Products('1')?$format=json");
+    // Query strings may hold ";" freely.
+    expect((await request(gw.port, { host: acme(), path: '/public/x?a=1;b=2' })).status).toBe(200);
+  });
+});
+
 describe('D2 (high): Host must be a host (RFC 9110 §7.2, RFC 9112 §3.2)', () => {
   // The name before ":" matched the tenant; the rest went verbatim into X-Forwarded-Host and into
   // rewritten Locations: an open redirect / cache-poisoning primitive.
