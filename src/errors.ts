@@ -16,6 +16,7 @@ export const ERRORS = {
   ZG_ERR_FILE_NOT_FOUND: { status: 404, title: 'File not found' },
   ZG_ERR_BAD_REQUEST: { status: 400, title: 'The request is malformed' },
   ZG_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  ZG_ERR_URI_TOO_LONG: { status: 414, title: 'The request target is too long' },
   ZG_ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   ZG_ERR_FORBIDDEN: { status: 403, title: 'Access is forbidden' },
   ZG_ERR_CSRF_REQUIRED: { status: 403, title: 'A valid CSRF token is required' },

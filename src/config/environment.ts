@@ -6,7 +6,7 @@ import type { Level } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
-import { checkRegexSafety } from './regex-safety.js';
+import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
 import { redisUrlFromVcap } from '../storage/redis.js';
@@ -133,9 +133,11 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     const compiled = compileTenantHostPattern(env.TENANT_HOST_PATTERN);
     if (typeof compiled === 'string') problem('TENANT_HOST_PATTERN', compiled);
     // Matched against every request's Host, which the client chooses: as for route sources.
-    else if (checkRegexSafety(env.TENANT_HOST_PATTERN) === 'unsafe') {
-      problem('TENANT_HOST_PATTERN', 'may backtrack catastrophically on a hostile Host header (nested quantifiers, e.g. "(a+)+"); expected a pattern without nested repetition, e.g. ^(.*)\\.app\\.example\\.com$');
-    } else tenantHostPattern = compiled;
+    else {
+      const safety = checkRegexSafety(env.TENANT_HOST_PATTERN, 'i');
+      if (safety.verdict === 'unsafe') problem('TENANT_HOST_PATTERN', `${describeUnsafe(env.TENANT_HOST_PATTERN, safety, 'Host header')}, such as ^(.*)\\.app\\.example\\.com$`);
+      else tenantHostPattern = compiled;
+    }
   }
 
   const trusted = parseTrustedProxies(env.TRUSTED_PROXIES);

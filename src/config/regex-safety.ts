@@ -1,48 +1,53 @@
 /**
- * Route sources are matched against every request URL, so a regex that backtracks exponentially is a
- * denial of service one request away (OWASP "ReDoS"). safe-regex2 flags star height > 1; it counts `?`
- * as a repetition, though an optional ({0,1}) part cannot multiply the ways to match, which would
- * flag real configurations such as `^(?:/app|/app/.*)?/resources/(.*)$`. So `?` quantifiers are dropped
- * before the check; `*`, `+` and `{n,m}` keep counting.
+ * Route sources, TENANT_HOST_PATTERN and redirect-URI patterns run against text the client chooses
+ * (URL, Host, redirect_uri), so a regex that backtracks badly is a denial of service one request away
+ * (OWASP "ReDoS"): `^/files/(\w?\w?)+$` froze the gateway for 45 s on one 31-character URL.
+ *
+ * recheck analyses the pattern's automaton (and fuzzes what it cannot analyse) and answers the
+ * complexity of a failing match in the input's length. Its verdict is the policy:
+ * - exponential: refused, whatever the input length;
+ * - polynomial of degree 3 or more: refused (`^/(.*)/(.*)/(.*)$` takes minutes on an 8 KB URL);
+ * - quadratic: accepted. Every unanchored source is quadratic (`/backend/(.*)$` is tried at each
+ *   offset), SAP's router accepts them and real files are full of them; the bounds on what a pattern
+ *   runs against (an 8 KB URL: routing/request-target.ts, a 253-character Host, a 2048-character redirect URI) keep their
+ *   worst case in milliseconds.
+ * A pattern recheck cannot decide within its time budget is reported as unanalysable (a warning).
  */
-import safeRegex from 'safe-regex2';
+import { checkSync } from 'recheck';
 
-export type RegexSafety = 'safe' | 'unsafe' | 'unanalysable';
+export type RegexSafety =
+  | { verdict: 'safe' }
+  | { verdict: 'unsafe'; complexity: string; attack?: string }
+  | { verdict: 'unanalysable'; reason: string };
 
-export function checkRegexSafety(source: string): RegexSafety {
-  if (safeRegex(withoutOptionals(source))) return 'safe';
-  // safe-regex2 also answers false when its parser (ret) cannot read the pattern, e.g. lookbehind.
-  // A pattern with every quantifier removed has star height 0, so false then means "not parsed".
-  return safeRegex(withoutQuantifiers(source)) ? 'unsafe' : 'unanalysable';
-}
+const ANALYSIS_TIMEOUT_MS = 5000;
+/** Verdicts are a pure function of (source, flags): tests and reloads ask for the same ones. */
+const verdicts = new Map<string, RegexSafety>();
 
-/** `source` without `?` quantifiers and lazy markers; group openers like `(?:` are kept. */
-function withoutOptionals(source: string): string {
-  return rewrite(source, (c, prev) => c === '?' && prev !== '(');
-}
-
-function withoutQuantifiers(source: string): string {
-  return rewrite(source.replace(/(?<!\\)\{\d+(,\d*)?\}/g, ''), (c, prev) => c === '*' || c === '+' || (c === '?' && prev !== '('));
-}
-
-/** Copies `source` outside escapes and character classes, dropping the characters `drop` selects. */
-function rewrite(source: string, drop: (c: string, prev: string | undefined) => boolean): string {
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
-    if (c === '\\') {
-      out += c + (source[i + 1] ?? '');
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      out += c;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    if (!drop(c, source[i - 1])) out += c;
+export function checkRegexSafety(source: string, flags = ''): RegexSafety {
+  const key = `${flags}/${source}`;
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = analyse(source, flags);
+    verdicts.set(key, verdict);
   }
-  return out;
+  return verdict;
+}
+
+function analyse(source: string, flags: string): RegexSafety {
+  const diagnostics = checkSync(source, flags, { timeout: ANALYSIS_TIMEOUT_MS });
+  if (diagnostics.status === 'safe') return { verdict: 'safe' };
+  if (diagnostics.status === 'unknown') return { verdict: 'unanalysable', reason: diagnostics.error.kind };
+  const { complexity, attack } = diagnostics;
+  if (complexity.type === 'polynomial' && complexity.degree <= 2) return { verdict: 'safe' };
+  return { verdict: 'unsafe', complexity: complexity.summary, attack: attack.pattern };
+}
+
+/** One sentence for a configuration error: what is wrong and what to write instead. */
+export function describeUnsafe(source: string, safety: Extract<RegexSafety, { verdict: 'unsafe' }>, input: string): string {
+  const example = safety.attack ? `, e.g. ${safety.attack}` : '';
+  return (
+    `regular expression ${JSON.stringify(source)} may backtrack catastrophically (${safety.complexity} time in the length of a hostile ${input}${example}); ` +
+    'expected a pattern without nested or adjacent unbounded repetition, e.g. [^/]* instead of .* between separators'
+  );
 }

@@ -7,7 +7,7 @@
  */
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { readJsonFile } from './json-text.js';
-import { checkRegexSafety } from './regex-safety.js';
+import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { checkRoutesSchema } from './routes-schema.js';
 import type { RoutesFile } from './types.js';
 
@@ -257,11 +257,11 @@ function checkRegex(pattern: string | undefined, flags: string, path: string, ct
     error(ctx, path, `expected a JavaScript regular expression: ${(err as Error).message}`);
     return undefined;
   }
-  const safety = checkRegexSafety(pattern);
-  if (safety === 'unsafe') {
-    error(ctx, path, `regular expression ${JSON.stringify(pattern)} may backtrack catastrophically (nested quantifiers, e.g. "(a+)+"); expected a pattern without nested repetition`);
-  } else if (safety === 'unanalysable') {
-    warn(ctx, path, `regular expression ${JSON.stringify(pattern)} could not be checked for catastrophic backtracking`);
+  const safety = checkRegexSafety(pattern, flags);
+  if (safety.verdict === 'unsafe') {
+    error(ctx, path, describeUnsafe(pattern, safety, 'URL'));
+  } else if (safety.verdict === 'unanalysable') {
+    warn(ctx, path, `regular expression ${JSON.stringify(pattern)} could not be checked for catastrophic backtracking (${safety.reason})`);
   }
   return groups;
 }

@@ -9,6 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { readJsonFile } from './json-text.js';
 import { schemaProblems } from './schema-problems.js';
+import { redirectPatternBacktracks } from '../zones/oauth/redirect-uri.js';
 import type { XsAttribute, XsOAuth2Configuration, XsRoleCollection, XsRoleTemplate, XsScope, XsSecurity } from './types.js';
 
 /** XSUAA's defaults: 12 hours for access tokens; 30 days for refresh tokens (zonegate's choice, see REFERENCE.md §5). */
@@ -211,6 +212,11 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
   const oauth = isObject(doc['oauth2-configuration']) ? doc['oauth2-configuration'] : {};
   const tokenValidity = checkRange(oauth['token-validity'], TOKEN_VALIDITY_RANGE, '/oauth2-configuration/token-validity', problem);
   const refreshValidity = checkRange(oauth['refresh-token-validity'], REFRESH_TOKEN_VALIDITY_RANGE, '/oauth2-configuration/refresh-token-validity', problem);
+  stringList(oauth['redirect-uris']).forEach((uri, j) => {
+    // Matched against the redirect_uri a client sends to /oauth/authorize.
+    const backtracks = redirectPatternBacktracks(uri);
+    if (backtracks !== undefined) problem(`/oauth2-configuration/redirect-uris/${j}`, backtracks);
+  });
   const grantTypes = oauth['grant-types'] === undefined ? [...DEFAULT_GRANT_TYPES] : stringList(oauth['grant-types']);
   grantTypes.forEach((g, j) => {
     if (!(KNOWN_GRANT_TYPES as readonly string[]).includes(g)) {

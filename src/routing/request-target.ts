@@ -14,6 +14,12 @@
  */
 const NEEDS_WORK = /%|\/\/|\/\./;
 
+/**
+ * The longest request target the gateway routes (nginx's default header line buffer is 8 KB): route
+ * sources may take quadratic time in it (config/regex-safety.ts), so it bounds their worst case.
+ */
+export const MAX_URL_LENGTH = 8192;
+
 export function normalizeRequestTarget(url: string): string | undefined {
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);

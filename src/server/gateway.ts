@@ -9,7 +9,7 @@ import { compressOwnHeaders, type CompressionOptions } from '../http/compression
 import { ERROR_HEADER, sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
-import { normalizeRequestTarget } from '../routing/request-target.js';
+import { MAX_URL_LENGTH, normalizeRequestTarget } from '../routing/request-target.js';
 import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
@@ -382,9 +382,11 @@ function samePathParameterRoute(routes: RouteTable, url: string, method: string,
   }
 }
 
-/** The normalised origin-form target (see normalizeRequestTarget), or a 400. */
+/** The normalised origin-form target (see normalizeRequestTarget), or a 400 (414 when overlong). */
 function requestTarget(raw: string | undefined): string {
   if (!raw?.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+  // Route sources run against it: their worst case is bounded by its length (config/regex-safety.ts).
+  if (raw.length > MAX_URL_LENGTH) throw new GatewayError('ZG_ERR_URI_TOO_LONG', `The request target is longer than ${MAX_URL_LENGTH} characters`);
   const url = normalizeRequestTarget(raw);
   if (url === undefined) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request path contains dot-segments, a backslash or malformed percent-encoding');
   return url;

@@ -6,10 +6,16 @@ describe('checkRegexSafety', () => {
     '(a+)+$',
     '^(.*)*$',
     '(\\w+\\s?)+$', // the classic: the optional must not hide the nested +
-    '((a*)?)*',
+    '((a*)?)*b',
     '^/api/(x+x+)+y',
+    // Optional parts multiply the ways to match as well as `*` does: one 31-character URL froze the
+    // gateway for 45 s against this route source, which the old star-height check passed.
+    '^/files/(\\w?\\w?)+$',
+    // Cubic: minutes on an 8 KB URL.
+    '^/(.*)/(.*)/(.*)$',
+    '^/a/.*[^/]*.*[^/]*.*$',
   ])('%s is unsafe', (source) => {
-    expect(checkRegexSafety(source)).toBe('unsafe');
+    expect(checkRegexSafety(source).verdict).toBe('unsafe');
   });
 
   test.each([
@@ -21,12 +27,22 @@ describe('checkRegexSafety', () => {
     '^/a\\(b+\\)+$', // escaped parentheses are not groups
     '^/[(]+x$', // nor are parentheses in a class
     '^(?<tenant>[^/]+)/(.*)$',
+    '(?<=/api)/x', // lookbehind is analysed too
+    // Quadratic (every unanchored source is): accepted, bounded by the URL length limit.
+    '/backend/(.*)$',
+    '^/(.*)/(.*)/x$',
   ])('%s is safe', (source) => {
-    expect(checkRegexSafety(source)).toBe('safe');
+    expect(checkRegexSafety(source).verdict).toBe('safe');
   });
 
-  test('a pattern the analyser cannot parse is reported as such, not as unsafe', () => {
-    expect(checkRegexSafety('(?<=/api)/x')).toBe('unanalysable');
+  test('an unsafe verdict says how bad and gives an attack string', () => {
+    const safety = checkRegexSafety('^/files/(\\w?\\w?)+$');
+    expect(safety).toMatchObject({ verdict: 'unsafe', complexity: 'exponential' });
+    expect(safety.verdict === 'unsafe' && safety.attack).toMatch(/repeat/);
+  });
+
+  test('a pattern the analyser cannot read is reported as such, not as unsafe', () => {
+    expect(checkRegexSafety('[\\p{L}--[a-z]]', 'v')).toMatchObject({ verdict: 'unanalysable' });
   });
 
   test('the attack itself: an "unsafe" verdict matches real exponential behaviour', () => {

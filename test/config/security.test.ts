@@ -293,6 +293,15 @@ describe('oauth2-configuration', () => {
     expect(validateXsSecurityDocument(oauth({ 'redirect-uris': ['https://*.a.example/**', 'http*://x:*/cb'] }), FILE).oauth2Configuration.redirectUris).toHaveLength(2);
   });
 
+  test('attack: a redirect-uri whose wildcards would stall /oauth/authorize on a hostile redirect_uri is refused', () => {
+    // `**` becomes `.*`: three of them take cubic time in the redirect_uri's length.
+    expect(onlyProblem(oauth({ 'redirect-uris': ['https://a.example/cb', 'https://a.example/**/**/**/x'] }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/redirect-uris/1',
+      message: expect.stringMatching(/^regular expression .* may backtrack catastrophically \(\d+(st|nd|rd|th) degree polynomial time in the length of a hostile redirect_uri/),
+    });
+  });
+
   test('grant types from the known list; password only when listed', () => {
     expect(onlyProblem(oauth({ 'grant-types': ['authorization_code', 'magic'] }))).toEqual({
       file: FILE,

@@ -196,6 +196,31 @@ describe('headers a client must not control', () => {
   });
 });
 
+describe('what route patterns run against is bounded', () => {
+  it('answers 414 to an overlong request target before any route pattern sees it, HTTP and WebSocket alike', async () => {
+    received.length = 0;
+    const long = `/public/${'a/'.repeat(4100)}`;
+    const res = await request(gw.port, { host: acme(), path: long, headers: { accept: 'application/json' } });
+    expect(res.status).toBe(414);
+    expect(res.headers['x-zonegate-error']).toBe('ZG_ERR_URI_TOO_LONG');
+    expect(res.json().error.code).toBe('ZG_ERR_URI_TOO_LONG');
+    const upgrade = await raw(gw.port, `GET /ws${long} HTTP/1.1\r\nHost: ${acme()}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    expect(upgrade).toMatch(/^HTTP\/1\.1 414 /);
+    expect(received).toEqual([]);
+    // The limit is the limit: a target of exactly 8192 characters is still routed and proxied (what
+    // the backend's own header limit makes of it, with X-Forwarded-Path repeating it, is its answer).
+    const atLimit = await request(gw.port, { host: acme(), path: `/public/${'b'.repeat(8192 - '/public/'.length)}` });
+    expect(atLimit.status).not.toBe(414);
+    expect(atLimit.headers['x-zonegate-error']).toBeUndefined();
+  });
+
+  it('a Host longer than a DNS name (253 characters) never reaches TENANT_HOST_PATTERN', async () => {
+    const res = await request(gw.port, { host: `${'a'.repeat(250)}.app.localhost`, path: '/public/x', headers: { accept: 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.headers['x-zonegate-error']).toBe('ZG_ERR_BAD_REQUEST');
+  });
+});
+
 describe('tenant confusion through the Host', () => {
   it('lower-cases the host before matching, so ACME and acme are one tenant', async () => {
     const before = gw.logs.length;

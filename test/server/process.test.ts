@@ -69,6 +69,19 @@ describe('zonegate start / check-config', () => {
     fs.rmSync(bad, { recursive: true, force: true });
   });
 
+  it('attack: a source whose optionals hide exponential backtracking is refused before listening', async () => {
+    // The old check dropped `?` quantifiers and passed this; one 31-character URL then froze the
+    // gateway for 45 s.
+    const bad = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-redos-'));
+    fs.writeFileSync(path.join(bad, 'routes.json'), JSON.stringify({ routes: [{ source: '^/files/(\\w?\\w?)+$', destination: 'echo', authenticationType: 'none' }] }));
+    const result = await run(bad, { PORT: '0', TENANT_HOST_PATTERN: '^((?:[a-z]?[a-z]?)+)\\.gw$', destinations: JSON.stringify([{ name: 'echo', url: echoUrl }]) }, ['start']);
+    expect(result.code).toBe(1);
+    expect(result.output).not.toContain('"msg":"listening"');
+    expect(result.output).toMatch(/routes\.json at \/routes\/0\/source: regular expression .* may backtrack catastrophically \(exponential/);
+    expect(result.output).toMatch(/environment variable TENANT_HOST_PATTERN: regular expression .* may backtrack catastrophically/);
+    fs.rmSync(bad, { recursive: true, force: true });
+  });
+
   it('check-config accepts a valid configuration without listening', async () => {
     const result = await run(dir, { destinations: JSON.stringify([{ name: 'echo', url: echoUrl }]) }, ['check-config']);
     expect(result.output).toContain('OK (1 routes, 1 destinations');

@@ -11,6 +11,7 @@
  * sent is an attempt to make two parsers disagree and is refused outright (OWASP "open redirect",
  * the `https://good.example\@evil.example` and `https://good.example/..;/` families).
  */
+import { checkRegexSafety, describeUnsafe } from '../../config/regex-safety.js';
 
 export interface RedirectPattern {
   readonly source: string;
@@ -72,14 +73,10 @@ export function compileRedirectPattern(source: string): RedirectPattern {
     }
   }
   const path = rawPath ?? '/';
-  const pathRegex = new RegExp(
-    '^' +
-      path
-        .split(/(\*\*|\*)/)
-        .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : escapeRegExp(part)))
-        .join('') +
-      '$',
-  );
+  const pathSource = pathRegexSource(path);
+  const backtracks = pathBacktracks(pathSource);
+  if (backtracks !== undefined) throw new Error(`redirect URI pattern ${JSON.stringify(source)}: ${backtracks}`);
+  const pathRegex = new RegExp(pathSource);
   const anyQuery = path.endsWith('**');
   const schemes = scheme === 'http*' ? ['http:', 'https:'] : [`${scheme}:`];
 
@@ -103,6 +100,28 @@ export function compileRedirectPattern(source: string): RedirectPattern {
       return anyQuery || url.search === '';
     },
   };
+}
+
+/** The path part of a pattern as a regex: `**` any characters, `*` any within one segment. */
+function pathRegexSource(path: string): string {
+  return `^${path
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : escapeRegExp(part)))
+    .join('')}$`;
+}
+
+function pathBacktracks(pathSource: string): string | undefined {
+  const safety = checkRegexSafety(pathSource);
+  return safety.verdict === 'unsafe' ? describeUnsafe(pathSource, safety, 'redirect_uri') : undefined;
+}
+
+/**
+ * Why a registered pattern's wildcards could stall /oauth/authorize on a hostile redirect_uri
+ * (several `**` wildcards in one path), or undefined. xs-security.json is checked with this at load.
+ */
+export function redirectPatternBacktracks(source: string): string | undefined {
+  const m = PATTERN.exec(source);
+  return m ? pathBacktracks(pathRegexSource(m[3] ?? '/')) : undefined;
 }
 
 function defaultPort(protocol: string): number {
