@@ -293,11 +293,11 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     // for the host's zone while the caller asked about another, so it refuses instead (UAA, too,
     // switches zones by header only where it documents it).
     const named = await zoneOfHeader(req);
-    if (named && named.id !== zone.id) {
-      if (url.pathname !== '/oauth/token') throw new InvalidRequest(`x-zid names another zone than this host's; only /oauth/token honours it`);
+    if (named && url.pathname === '/oauth/token') {
       await handleToken(contextFor(named, req, true), req, res);
       return;
     }
+    if (named && named.id !== zone.id) throw new InvalidRequest(`x-zid names another zone than this host's; only /oauth/token honours it`);
     const ctx = contextFor(zone, req);
     if (await zoneEndpoint(ctx, req, res, url)) return;
     if (await adminApi(req, res, zone)) return;

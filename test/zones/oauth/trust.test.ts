@@ -90,6 +90,10 @@ describe('x-zid on a zone host (where @sap/xssec 3 sends it)', () => {
     const bare = await h.token(undefined, cc, undefined, { 'x-zid': h.stranger.id });
     expect(bare.status).toBe(400);
     expect(bare.json().error).toBe('unauthorized_client');
+    // And when x-zid names the zone of the host it was sent to.
+    const sameHost = await h.token('stranger', cc, undefined, { 'x-zid': h.stranger.id });
+    expect(sameHost.status).toBe(400);
+    expect(sameHost.json().error).toBe('unauthorized_client');
   });
 
   it('refuses an unknown or malformed zone id (400 invalid_request), and still wants the client authenticated', async () => {
