@@ -260,9 +260,10 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   /**
    * The token's scopes that its user still holds. A token is a snapshot taken at login and lives up to
    * an hour; the admin API must not honour it once the administrator is deleted or loses the role
-   * collection (UAA likewise reloads the user's authorities per request rather than trusting the
-   * token for its own SCIM endpoints). So: the user must still exist (else 401: the token names
-   * nobody), and of its scopes only those today's role collections grant count (else 403).
+   * collection. UAA revokes a deleted user's revocable tokens; checking the directory per request
+   * covers that and a removed role collection alike, on every instance, with no revocation list to
+   * keep: the user must still exist (else 401: the token names nobody), and of its scopes only those
+   * today's role collections grant count (else 403).
    * Client-credentials tokens of the admin client cannot be issued (grants/allowed.ts), and one
    * without a user carries no admin scope anyway.
    */

@@ -59,8 +59,8 @@ export async function authenticateClient(ctx: ZoneContext, req: IncomingMessage,
   if (!application || !secretOk) throw new InvalidClient('Bad credentials', { basic });
   if (!(await directory.isClientAllowedInZone(application, ctx.zone.id))) {
     // Named by x-zid, the zone is the caller's explicit request and the client has proven who it is:
-    // say that this zone is not one it may use (XSUAA answers a token request for an unsubscribed
-    // tenant with 400). On a zone's own host the client is as unknown there as with a wrong secret.
+    // RFC 6749 §5.2 unauthorized_client (400), "the authenticated client is not authorized" for this
+    // request. On a zone's own host the client is as unknown there as with a wrong secret.
     if (ctx.zoneFromHeader) throw new UnauthorizedClient(`The client may not be used in the zone named by x-zid`);
     throw new InvalidClient('Bad credentials', { basic });
   }
