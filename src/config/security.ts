@@ -11,6 +11,7 @@ import { readJsonFile } from './json-text.js';
 import { schemaProblems } from './schema-problems.js';
 import { redirectPatternBacktracks } from '../zones/oauth/redirect-uri.js';
 import type { XsAttribute, XsOAuth2Configuration, XsRoleCollection, XsRoleTemplate, XsScope, XsSecurity } from './types.js';
+import { ACCEPT_GRANTED_AUTHORITIES, ACCEPT_GRANTED_SCOPES, namesForeignInstance, OWN_PREFIX, parseForeignScope, UAA_RESOURCE, UAA_USER } from './xs-references.js';
 
 /** XSUAA's defaults: 12 hours for access tokens; 30 days for refresh tokens (zonegate's choice, see REFERENCE.md §5). */
 export const DEFAULT_TOKEN_VALIDITY_S = 43_200;
@@ -36,10 +37,6 @@ export const KNOWN_GRANT_TYPES = [
 ] as const;
 
 const XSAPPNAME_MAX = 100;
-const XSAPPNAME_PREFIX = '$XSAPPNAME.';
-/** Role templates may always reference UAA's own user scope (token exchange). */
-const UAA_USER_SCOPE = 'uaa.user';
-const ACCEPT_GRANTED_SCOPES = '$ACCEPT_GRANTED_SCOPES';
 
 const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
@@ -185,7 +182,7 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
       if (!scopeReferenceResolves(ref, scopeNames, foreign)) {
         problem(
           `/role-templates/${i}/scope-references/${j}`,
-          ref.startsWith(XSAPPNAME_PREFIX)
+          ref.startsWith(OWN_PREFIX)
             ? `scope "${ref}" is not declared in scopes; expected one of: ${[...scopeNames].join(', ') || 'none declared'}`
             : `foreign scope "${ref}" is not listed in foreign-scope-references; expected a declared scope, "uaa.user", or a foreign scope listed there (or "$ACCEPT_GRANTED_SCOPES")`,
         );
@@ -201,13 +198,15 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
   for (const [i, c] of collections) {
     stringList(c['role-template-references']).forEach((ref, j) => {
       const path = `/role-collections/${i}/role-template-references/${j}`;
-      if (!ref.startsWith(XSAPPNAME_PREFIX)) {
+      if (!ref.startsWith(OWN_PREFIX)) {
         problem(path, `expected "$XSAPPNAME.<role template name>" (zonegate resolves role templates of this application only), got "${ref}"`);
-      } else if (!templateNames.has(ref.slice(XSAPPNAME_PREFIX.length))) {
-        problem(path, `role template "${ref.slice(XSAPPNAME_PREFIX.length)}" is not declared in role-templates; expected one of: ${[...templateNames].join(', ') || 'none declared'}`);
+      } else if (!templateNames.has(ref.slice(OWN_PREFIX.length))) {
+        problem(path, `role template "${ref.slice(OWN_PREFIX.length)}" is not declared in role-templates; expected one of: ${[...templateNames].join(', ') || 'none declared'}`);
       }
     });
   }
+
+  checkOnlyOwnGrants(doc, scopes, problem);
 
   const oauth = isObject(doc['oauth2-configuration']) ? doc['oauth2-configuration'] : {};
   const tokenValidity = checkRange(oauth['token-validity'], TOKEN_VALIDITY_RANGE, '/oauth2-configuration/token-validity', problem);
@@ -268,10 +267,47 @@ function checkXsappname(name: string, problem: Report): void {
   if (name.length > XSAPPNAME_MAX) problem('/xsappname', `is ${name.length} characters long; expected at most ${XSAPPNAME_MAX}`);
 }
 
+/**
+ * An application declares only what is its own, and receives another application's scopes only
+ * through that application's grants (XSUAA: `granted-apps`, `grant-as-authority-to-apps`). Without
+ * this, one xs-security.json could declare `otherapp!t7.Callback` as its scope or authority and its
+ * client would be issued a scope that the other application's backends and callbacks trust.
+ */
+function checkOnlyOwnGrants(doc: Record<string, unknown>, scopes: [number, Record<string, unknown>][], problem: Report): void {
+  for (const [i, s] of scopes) {
+    const name = s['name'];
+    if (typeof name !== 'string' || name === '' || name.startsWith(OWN_PREFIX) || name === UAA_USER) continue;
+    problem(
+      `/scopes/${i}/name`,
+      `scope "${name}" is not this application's; expected "$XSAPPNAME.<name>" (or "uaa.user"): another application's scope reaches this one only through that application's granted-apps`,
+    );
+  }
+  eachString(doc['authorities'], (authority, j) => {
+    if (authority.startsWith(OWN_PREFIX) || authority === UAA_RESOURCE || authority === ACCEPT_GRANTED_AUTHORITIES || parseForeignScope(authority)) return;
+    problem(
+      `/authorities/${j}`,
+      `authority "${authority}" is not this application's to claim; expected "$XSAPPNAME.<scope>", "$XSAPPNAME(<service plan>,<xsappname>).<scope>" (granted by that application's grant-as-authority-to-apps), "${ACCEPT_GRANTED_AUTHORITIES}" or "${UAA_RESOURCE}"`,
+    );
+  });
+  eachString(doc['foreign-scope-references'], (reference, k) => {
+    if (!namesForeignInstance(reference)) return;
+    problem(
+      `/foreign-scope-references/${k}`,
+      `"${reference}" names another application's registered instance; expected "$XSAPPNAME(<service plan>,<xsappname>).<scope>" (granted by that application's granted-apps) or "${ACCEPT_GRANTED_SCOPES}"`,
+    );
+  });
+}
+
+/** The string entries of an array with their indices (the schema reports the others). */
+function eachString(v: unknown, fn: (value: string, index: number) => void): void {
+  if (Array.isArray(v)) v.forEach((item, i) => typeof item === 'string' && item !== '' && fn(item, i));
+}
+
 function scopeReferenceResolves(ref: string, declared: ReadonlySet<string>, foreign: readonly string[]): boolean {
-  if (declared.has(ref) || ref === UAA_USER_SCOPE || foreign.includes(ref)) return true;
+  // Role templates may always reference UAA's own user scope (token exchange).
+  if (declared.has(ref) || ref === UAA_USER || foreign.includes(ref)) return true;
   // Own scopes must be declared; anything else is another application's scope.
-  return !ref.startsWith(XSAPPNAME_PREFIX) && foreign.includes(ACCEPT_GRANTED_SCOPES);
+  return !ref.startsWith(OWN_PREFIX) && foreign.includes(ACCEPT_GRANTED_SCOPES);
 }
 
 function uniqueNames(items: [number, Record<string, unknown>][], base: string, what: string, problem: Report): Set<string> {

@@ -10,6 +10,11 @@
  * `<instanceName>.Callback` (the scope xs-security.json grants as an authority to the registry).
  * The token is checked before the body is read. A user token, a token of a tenant's zone (a tenant
  * admin could otherwise unsubscribe other tenants) or one without the scope is a 403.
+ *
+ * The scope in a verified client-credentials token is the proof of the grant: the built-in zones put
+ * `<instanceName>.Callback` only into tokens of a client the application granted it to
+ * (`grant-as-authority-to-apps`, or its own `authorities`), never of a client that merely names it
+ * (src/zones/directory: clientAuthorities; src/config/security.ts refuses such a descriptor).
  */
 import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';

@@ -3,7 +3,9 @@
  * The gateway calls `handle` for requests whose host is one of those; `zonegate zones start` puts it
  * on its own HTTP server. Zone hosts serve the OAuth/OpenID endpoints of that zone (REFERENCE.md §4);
  * the bare uaadomain serves what XSUAA serves there for a zone named by id: `/token_keys?zid=` and
- * `/oauth/token` with `x-zid` (that is where @sap/xssec goes), plus the zones admin API.
+ * `/oauth/token` with `x-zid` (that is where @sap/xssec 4 goes), plus the zones admin API. Zone hosts
+ * honour the same two (`?zid=`, `x-zid` on the token endpoint: @sap/xssec 3 sends it to the provider's
+ * host); any other endpoint refuses an `x-zid` naming another zone rather than ignore it.
  *
  * Creating the server ensures the built-in admin client (directory/admin-client.ts), so zone
  * administrators can log in with it at once; nothing else has to be wired for that.
@@ -72,6 +74,8 @@ export interface IdentityServer {
 }
 
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Zone ids as the directory allows them (GUIDs in practice). */
+const ZONE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/i;
 /** Endpoints that answer a browser with pages rather than JSON. */
 const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do']);
 
@@ -131,7 +135,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     now,
   };
 
-  function contextFor(zone: Zone, req: IncomingMessage | undefined): ZoneContext {
+  function contextFor(zone: Zone, req: IncomingMessage | undefined, zoneFromHeader = false): ZoneContext {
     const baseUrl = options.publicUrlFor(zone.subdomain).replace(/\/+$/, '');
     // The LAST X-Forwarded-For entry is the one the trusted proxy added; earlier ones are the client's
     // to invent, and a client that could pick its address would escape the per-address lockout.
@@ -143,7 +147,22 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       issuer: `${baseUrl}/oauth/token`,
       secure: baseUrl.startsWith('https:'),
       clientIp: forwarded || req?.socket.remoteAddress || 'unknown',
+      ...(zoneFromHeader ? { zoneFromHeader } : {}),
     };
+  }
+
+  /**
+   * The zone an `x-zid` header names (XSUAA's way of asking for a tenant's token by zone id): undefined
+   * without the header, `invalid_request` when it is malformed or names no zone. A token request
+   * carrying it is answered for that zone or refused, never silently for another one.
+   */
+  async function zoneOfHeader(req: IncomingMessage): Promise<Zone | undefined> {
+    const zid = req.headers['x-zid'];
+    if (zid === undefined) return undefined;
+    if (typeof zid !== 'string' || !ZONE_ID.test(zid)) throw new InvalidRequest('x-zid must be the id of an identity zone');
+    const zone = await options.directory.getZone(zid);
+    if (!zone) throw new InvalidRequest('x-zid names no identity zone');
+    return zone;
   }
 
   async function principalOf(zone: Zone, token: string): Promise<AdminPrincipal | undefined> {
@@ -169,7 +188,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     } catch {
       return undefined;
     }
-    if (typeof zid !== 'string' || !/^[a-z0-9][a-z0-9-]{0,63}$/i.test(zid)) return undefined;
+    if (typeof zid !== 'string' || !ZONE_ID.test(zid)) return undefined;
     const zone = await options.directory.getZone(zid);
     return zone ? principalOf(zone, token) : undefined;
   }
@@ -205,7 +224,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
         await handleToken(ctx, req, res);
         return true;
       case '/token_keys':
-        sendJson(res, 200, { keys: await keys.tokenKeys(ctx.zone.id) }, { 'cache-control': 'public, max-age=60' });
+        await sendTokenKeys(res, url.searchParams.has('zid') ? await zoneOfQuery(url) : ctx.zone);
         return true;
       case '/userinfo':
         if (method !== 'GET' && method !== 'POST') return false;
@@ -227,22 +246,31 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     }
   }
 
+  /** `/token_keys?zid=`: xssec reads a 400 as "this zone is not vouched for" and rejects the token (REFERENCE.md §3). */
+  async function zoneOfQuery(url: URL): Promise<Zone> {
+    const zid = url.searchParams.get('zid');
+    const zone = zid && ZONE_ID.test(zid) ? await options.directory.getZone(zid) : undefined;
+    if (!zone) throw new InvalidRequest('Unknown or missing zid');
+    return zone;
+  }
+
+  async function sendTokenKeys(res: ServerResponse, zone: Zone): Promise<void> {
+    sendJson(res, 200, { keys: await keys.tokenKeys(zone.id) }, { 'cache-control': 'public, max-age=60' });
+  }
+
   async function bareDomain(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (url.pathname === '/token_keys') {
-      // xssec: a 400 here means "this zone is not vouched for" and rejects the token (REFERENCE.md §3).
-      const zid = url.searchParams.get('zid');
-      const zone = zid ? await options.directory.getZone(zid) : undefined;
-      if (!zone) throw new InvalidRequest('Unknown or missing zid');
-      sendJson(res, 200, { keys: await keys.tokenKeys(zone.id) }, { 'cache-control': 'public, max-age=60' });
+      await sendTokenKeys(res, await zoneOfQuery(url));
       return;
     }
+    const named = await zoneOfHeader(req);
     if (url.pathname === '/oauth/token') {
-      const zid = req.headers['x-zid'];
-      const zone = typeof zid === 'string' && zid ? await options.directory.getZone(zid) : undefined;
-      if (!zone) throw new InvalidRequest('Unknown or missing x-zid');
-      await handleToken(contextFor(zone, req), req, res);
+      // @sap/xssec 4 asks here for a tenant's token: the bare uaadomain with x-zid.
+      if (!named) throw new InvalidRequest('Missing x-zid: the uaadomain issues tokens only for a zone named by id');
+      await handleToken(contextFor(named, req, true), req, res);
       return;
     }
+    if (named) throw new InvalidRequest('x-zid is honoured by /oauth/token only');
     if (await adminApi(req, res, undefined)) return;
     notFound(req, res, 'No such endpoint.');
   }
@@ -260,6 +288,16 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       notFound(req, res, 'There is no identity zone at this address.');
       return;
     }
+    // x-zid on a zone host: @sap/xssec 3 sends it to the provider's URL to get a tenant's token. The
+    // token endpoint answers for the zone it names (or refuses); every other endpoint would answer
+    // for the host's zone while the caller asked about another, so it refuses instead (UAA, too,
+    // switches zones by header only where it documents it).
+    const named = await zoneOfHeader(req);
+    if (named && url.pathname === '/oauth/token') {
+      await handleToken(contextFor(named, req, true), req, res);
+      return;
+    }
+    if (named && named.id !== zone.id) throw new InvalidRequest(`x-zid names another zone than this host's; only /oauth/token honours it`);
     const ctx = contextFor(zone, req);
     if (await zoneEndpoint(ctx, req, res, url)) return;
     if (await adminApi(req, res, zone)) return;

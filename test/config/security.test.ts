@@ -216,6 +216,34 @@ describe('references', () => {
     expect(validateXsSecurityDocument({ ...base, 'role-templates': [{ name: 'T', 'scope-references': ['uaa.user'] }] }, FILE).roleTemplates).toHaveLength(1);
   });
 
+  test("attack: an application may not claim another application's scopes or authorities (issue 9)", () => {
+    // The zones issue an application's authorities to its client-credentials tokens; claiming the
+    // provider app's callback scope made any registered client a SaaS registry.
+    const problems = problemsOf({
+      ...base,
+      scopes: [{ name: '$XSAPPNAME.Own' }, { name: 'victim!t1.Callback' }],
+      authorities: ['$XSAPPNAME.Own', 'victim!t1.Callback', 'uaa.resource', '$XSAPPNAME(application,victim).Callback', '$ACCEPT_GRANTED_AUTHORITIES', 'scim.write'],
+      'foreign-scope-references': ['victim!t1.Admin', '$XSAPPNAME(application,victim).Admin', 'xs_user.read'],
+      'role-templates': [{ name: 'R', 'scope-references': ['victim!t1.Admin', 'victim!t1.Callback'] }],
+    });
+    expect(problems.map((p) => `${p.file}${p.path}`)).toEqual([
+      'xs-security.json/scopes/1/name',
+      'xs-security.json/authorities/1',
+      'xs-security.json/authorities/5',
+      'xs-security.json/foreign-scope-references/0',
+    ]);
+    expect(problems[0]!.message).toBe(
+      'scope "victim!t1.Callback" is not this application\'s; expected "$XSAPPNAME.<name>" (or "uaa.user"): another application\'s scope reaches this one only through that application\'s granted-apps',
+    );
+    expect(problems[1]!.message).toBe(
+      'authority "victim!t1.Callback" is not this application\'s to claim; expected "$XSAPPNAME.<scope>", "$XSAPPNAME(<service plan>,<xsappname>).<scope>" (granted by that application\'s grant-as-authority-to-apps), "$ACCEPT_GRANTED_AUTHORITIES" or "uaa.resource"',
+    );
+    expect(problems[3]!.message).toMatch(/^"victim!t1.Admin" names another application's registered instance; expected "\$XSAPPNAME\(<service plan>,<xsappname>\)\.<scope>"/);
+    // What real descriptors write loads: uaa.user declared for the token exchange, uaa.resource for introspection.
+    const ok = validateXsSecurityDocument({ ...base, scopes: [{ name: 'uaa.user' }], authorities: ['uaa.resource', '$ACCEPT_GRANTED_AUTHORITIES'] }, FILE);
+    expect(ok.authorities).toEqual(['uaa.resource', '$ACCEPT_GRANTED_AUTHORITIES']);
+  });
+
   test('$ACCEPT_GRANTED_SCOPES does not excuse an undeclared own scope', () => {
     expect(
       onlyProblem({ ...base, 'foreign-scope-references': ['$ACCEPT_GRANTED_SCOPES'], 'role-templates': [{ name: 'R', 'scope-references': ['$XSAPPNAME.Admin'] }] }).path,

@@ -172,6 +172,53 @@ describe('authorization (before any body is read)', () => {
     }
   });
 
+  it("attack: another application cannot claim the provider app's Callback scope as its authority (issue 9)", async () => {
+    // Registering such a descriptor is refused (src/config/security.ts refuses it in the file, with the JSON path).
+    const claim = security('claimapp', { authorities: ['myapp!t1.Callback'] });
+    await expect(h.directory.registerApplication(claim, h.provider.id)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('myapp!t1.Callback') });
+  });
+
+  it('attack: an application record stored before that rule still gets no foreign Callback authority (issue 9)', async () => {
+    const { application, clientSecret } = await h.directory.registerApplication(security('oldapp'), h.provider.id);
+    const key = `dir:app:${application.xsappname}`;
+    const stored = JSON.parse((await h.storage.get(key))!);
+    stored.application.authorities.push('myapp!t1.Callback');
+    stored.application.scopes.push('myapp!t1.Callback');
+    await h.storage.set(key, JSON.stringify(stored));
+    const stolen = await clientToken(h, 'provider', { id: application.clientId, secret: clientSecret });
+    const res = await call('DELETE', `/callback/v1.0/tenants/${h.globex.id}`, { token: stolen });
+    expect(res.status).toBe(403);
+    expect(await h.directory.getZone(h.globex.id)).toBeDefined();
+  });
+
+  it('accepts a client the application granted Callback to (grant-as-authority-to-apps), and no other client', async () => {
+    const grantor = security('grantor');
+    grantor.scopes.find((sc) => sc.name === '$XSAPPNAME.Callback')!.grantAsAuthorityToApps = ['$XSAPPNAME(application,sap-provisioning,onboarder)'];
+    grantor.authorities = [];
+    const { application } = await h.directory.registerApplication(grantor, h.provider.id);
+    // Asks for it and is granted; asks for it and is not; accepts everything granted, but nothing is granted to it.
+    const onboarder = await h.directory.registerApplication(security('onboarder', { authorities: ['$XSAPPNAME(application,grantor).Callback'] }), h.provider.id);
+    const intruder = await h.directory.registerApplication(security('intruder', { authorities: ['$XSAPPNAME(application,grantor).Callback'] }), h.provider.id);
+    const greedy = await h.directory.registerApplication(security('greedy', { authorities: ['$ACCEPT_GRANTED_AUTHORITIES'] }), h.provider.id);
+    const own = await startCallbacks({
+      provisioning: createProvisioning({ directory: h.directory, storage: h.storage, application, adminRoleCollection: 'grantor_Administrator', tenantUrlFor, logger: createMemoryLogger() }),
+      verifyToken: verifierFor(h),
+    });
+    try {
+      const as = async (c: { application: { clientId: string }; clientSecret: string }) => {
+        const t = await clientToken(h, 'provider', { id: c.application.clientId, secret: c.clientSecret });
+        return (await call('GET', '/callback/v1.0/dependencies', { token: t, server: own })).status;
+      };
+      expect(await as(onboarder)).toBe(200);
+      expect(await as(intruder)).toBe(403);
+      expect(await as(greedy)).toBe(403);
+      // grantor's own client did not list the scope in its authorities: not a caller either.
+      expect(await as({ application, clientSecret: (await h.directory.registerApplication(grantor, h.provider.id)).clientSecret })).toBe(403);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('checks the scope name it is configured with', async () => {
     const own = await startCallbacks({ provisioning: provisioningFor(h), verifyToken: verifierFor(h), scopeName: 'Onboarding' });
     try {

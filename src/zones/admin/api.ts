@@ -14,13 +14,15 @@
  *    zone role) and carry `zones.write` (`zones.read` suffices to read), `scim.write` (`scim.read`
  *    suffices to read). A genuine token of another client or zone is 403, not 401: the caller is known,
  *    it just may not do this here.
+ *  - the token's user must still exist (401) and still hold the scope through today's role
+ *    collections (403): removing an administrator takes effect on their next request.
  */
 import { isJsonMediaType, mediaType, readLimitedBody } from '../../http/read-body.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { ADMIN_CLIENT_ID } from '../directory/admin-client.js';
+import { ADMIN_CLIENT_ID, isAdminScope } from '../directory/admin-client.js';
 import { DirectoryError } from '../directory/errors.js';
 import type { NewUser, User, Zone, ZoneDirectory } from '../directory/types.js';
 
@@ -255,6 +257,25 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
   }
 
+  /**
+   * The token's scopes that its user still holds. A token is a snapshot taken at login and lives up to
+   * an hour; the admin API must not honour it once the administrator is deleted or loses the role
+   * collection. UAA revokes a deleted user's revocable tokens; checking the directory per request
+   * covers that and a removed role collection alike, on every instance, with no revocation list to
+   * keep: the user must still exist (else 401: the token names nobody), and of its scopes only those
+   * today's role collections grant count (else 403).
+   * Client-credentials tokens of the admin client cannot be issued (grants/allowed.ts), and one
+   * without a user carries no admin scope anyway.
+   */
+  async function currentScopes(principal: AdminPrincipal, unauthenticated: (msg: string) => AdminError): Promise<string[]> {
+    if (principal.userId === undefined) return principal.scopes.filter((s) => !isAdminScope(s));
+    const [user, admin] = await Promise.all([directory.getUser(principal.zoneId, principal.userId), directory.getApplicationByClientId(ADMIN_CLIENT_ID)]);
+    if (!user) throw unauthenticated('The user of this token no longer exists');
+    if (!admin) return [];
+    const held = new Set(await directory.userScopes(admin, user));
+    return principal.scopes.filter((s) => held.has(s));
+  }
+
   /** Who is calling, as a label for the log; throws 401/403 when they may not. */
   async function authorize(req: IncomingMessage, zone: Zone | undefined, op: Operation): Promise<string> {
     const header = req.headers.authorization ?? '';
@@ -274,8 +295,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     if (ownZone === undefined || principal.zoneId !== ownZone) {
       throw new AdminError(403, 'access_denied', zone ? 'The token belongs to another zone' : 'Tokens of this zone cannot manage zones');
     }
+    const scopes = await currentScopes(principal, unauthenticated);
     const accepted = op.access === 'read' ? [`${op.resource}.read`, `${op.resource}.write`] : [`${op.resource}.write`];
-    if (!principal.scopes.some((s) => accepted.includes(s))) {
+    if (!scopes.some((s) => accepted.includes(s))) {
       // RFC 6750 §3.1: insufficient_scope, naming the scope that would do.
       throw new AdminError(403, 'insufficient_scope', `This requires the scope ${accepted.at(-1)}`, {
         'www-authenticate': `Bearer error="insufficient_scope", scope="${accepted.at(-1)}"`,

@@ -20,6 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { XsSecurity } from '../../config/types.js';
+import { ACCEPT_GRANTED_AUTHORITIES, grantedAppName, OWN_PREFIX, parseForeignScope, UAA_RESOURCE, UAA_USER } from '../../config/xs-references.js';
 import type { Storage } from '../../storage/types.js';
 import {
   ADMIN_CLIENT_ID,
@@ -209,14 +210,24 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
       return expanded.startsWith(`${instanceName}.`) ? expanded.slice(instanceName.length + 1) : expanded;
     };
     const o = security.oauth2Configuration;
+    const own = (s: string) => s.startsWith(`${instanceName}.`);
+    const scopes = [...new Set(security.scopes.map((s) => expand(s.name)))];
+    // checkOnlyOwnGrants has refused anything else; the classification follows xs-references.ts.
+    const foreignAuthorities = security.authorities.map(parseForeignScope).filter((r) => r !== undefined);
+    const authorityGrants = security.scopes
+      .map((s) => ({ scope: expand(s.name), apps: [...new Set(s.grantAsAuthorityToApps.map(grantedAppName).filter((a) => a !== undefined))] }))
+      .filter((g) => own(g.scope) && g.apps.length > 0);
     return {
       xsappname: security.xsappname,
       instanceName,
       clientId: `sb-${instanceName}`,
       tenantMode: security.tenantMode,
       providerZoneId,
-      scopes: [...new Set(security.scopes.map((s) => expand(s.name)))],
-      authorities: [...new Set(security.authorities.map(expand))],
+      scopes,
+      authorities: [...new Set(security.authorities.filter((a) => !parseForeignScope(a) && a !== ACCEPT_GRANTED_AUTHORITIES).map(expand))],
+      authorityGrants,
+      foreignAuthorities,
+      acceptGrantedAuthorities: security.authorities.includes(ACCEPT_GRANTED_AUTHORITIES),
       roleTemplates: security.roleTemplates.map((t) => ({
         name: t.name,
         scopes: t.scopeReferences.map(expand),
@@ -252,17 +263,35 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
   }
 
   /**
-   * Defence in depth for records written before the reservation existed: an application's reserved
-   * scopes are dropped on every read, so no grant can ever put them into its tokens.
+   * An application declares only its own scopes and authorities (src/config/security.ts refuses the
+   * rest with the JSON path; this is the same rule for descriptors that did not come through the
+   * loader). Another application's scope as its scope or authority would put that scope into this
+   * client's tokens: `victim!t1.Callback` made any registered client a SaaS registry.
    */
-  function withoutAdminGrants(application: Application): Application {
+  function checkOnlyOwnGrants(security: XsSecurity): void {
+    const foreign = [
+      ...security.scopes.map((s) => s.name).filter((n) => !n.startsWith(OWN_PREFIX) && n !== UAA_USER),
+      ...security.authorities.filter((a) => !a.startsWith(OWN_PREFIX) && a !== UAA_RESOURCE && a !== ACCEPT_GRANTED_AUTHORITIES && !parseForeignScope(a)),
+    ];
+    if (foreign.length > 0) {
+      throw invalid(
+        `${security.xsappname}: ${[...new Set(foreign)].join(', ')} ${foreign.length > 1 ? 'are' : 'is'} not this application's; it may declare "$XSAPPNAME.<scope>" and receive another application's scopes only through that application's grants`,
+      );
+    }
+  }
+
+  /**
+   * Defence in depth for records written before these rules existed: an application's reserved
+   * scopes, and scopes or authorities outside its own namespace, are dropped on every read, so no
+   * grant can ever put them into its tokens.
+   */
+  function withoutForeignGrants(application: Application): Application {
     if (isAdminClient(application)) return application;
-    if (!application.scopes.some(isAdminScope) && !application.authorities.some(isAdminScope)) return application;
-    return {
-      ...application,
-      scopes: application.scopes.filter((s) => !isAdminScope(s)),
-      authorities: application.authorities.filter((s) => !isAdminScope(s)),
-    };
+    const own = (s: string) => s.startsWith(`${application.instanceName}.`);
+    const scopeOk = (s: string) => !isAdminScope(s) && (own(s) || s === UAA_USER);
+    const authorityOk = (s: string) => !isAdminScope(s) && (own(s) || s === UAA_RESOURCE);
+    if (application.scopes.every(scopeOk) && application.authorities.every(authorityOk)) return application;
+    return { ...application, scopes: application.scopes.filter(scopeOk), authorities: application.authorities.filter(authorityOk) };
   }
 
   async function storedApplication(xsappname: string): Promise<StoredApplication | undefined> {
@@ -271,7 +300,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
 
   async function getApplication(xsappname: string): Promise<Application | undefined> {
     const application = (await storedApplication(xsappname))?.application;
-    return application && withoutAdminGrants(application);
+    return application && withoutForeignGrants(application);
   }
 
   async function ensureAdminClient(input: { zonesAdminZoneId?: string; redirectUris?: readonly string[] } = {}) {
@@ -311,6 +340,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     if (/[!:|\s]/.test(xsappname)) throw invalid(`xsappname "${xsappname}" must not contain "!", "|", ":" or spaces`);
     if (xsappname === ADMIN_XSAPPNAME) throw invalid(`xsappname "${xsappname}" is reserved for the built-in administration client`);
     checkNoAdminGrants(security);
+    checkOnlyOwnGrants(security);
     if (!(await getZone(providerZoneId))) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${providerZoneId} does not exist`);
     const key = `dir:app:${xsappname}`;
 
@@ -352,6 +382,27 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     // Digest comparison is constant-time; an unknown client compares against a digest that cannot match.
     const matches = secretMatchesDigest(secret, stored?.secretDigest ?? digestSecret(generateClientSecret()));
     return stored !== undefined && matches;
+  }
+
+  async function clientAuthorities(application: Application): Promise<string[]> {
+    const granted = new Set(application.authorities);
+    const wanted = application.foreignAuthorities ?? [];
+    const acceptAll = application.acceptGrantedAuthorities === true;
+    if (!isAdminClient(application) && (wanted.length > 0 || acceptAll)) {
+      // Both sides must agree, as in XSUAA: the granting application names this one in
+      // grant-as-authority-to-apps, and this one asks for the scope (or accepts whatever is granted).
+      for (const name of (await storage.listIndex('dir:apps')).sort()) {
+        if (name === application.xsappname) continue;
+        const granter = await getApplication(name);
+        for (const grant of granter?.authorityGrants ?? []) {
+          if (!grant.apps.includes(application.xsappname) || !grant.scope.startsWith(`${granter!.instanceName}.`)) continue;
+          const local = grant.scope.slice(granter!.instanceName.length + 1);
+          if (acceptAll || wanted.some((w) => w.xsappname === granter!.xsappname && w.scope === local)) granted.add(grant.scope);
+        }
+      }
+    }
+    // XSUAA gives a client that holds no authority UAA's resource-server authority.
+    return granted.size > 0 ? [...granted] : [UAA_RESOURCE];
   }
 
   async function isClientAllowedInZone(application: Application, zoneId: string): Promise<boolean> {
@@ -661,6 +712,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     ensureAdminClient,
     getApplicationByClientId,
     verifyClientSecret,
+    clientAuthorities,
     isClientAllowedInZone,
     getApplication,
     subscribe,

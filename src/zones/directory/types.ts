@@ -28,8 +28,18 @@ export interface Application {
   providerZoneId: string;
   /** Scopes expanded: `myapp!t7.Admin`. */
   scopes: string[];
-  /** Authorities expanded; granted to client-credentials tokens. */
+  /**
+   * The client's own authorities, expanded: this application's scopes (`myapp!t7.Callback`) and
+   * `uaa.resource`. Never another application's: those come only from that application's grant
+   * (`authorityGrants` below), decided by ZoneDirectory.clientAuthorities.
+   */
   authorities: string[];
+  /** Per own scope, the xsappnames its xs-security.json grants it to as an authority (grant-as-authority-to-apps). */
+  authorityGrants?: { scope: string; apps: string[] }[];
+  /** Other applications' scopes this client asks for as authorities: `$XSAPPNAME(<plan>,<xsappname>).<scope>`. */
+  foreignAuthorities?: { xsappname: string; scope: string }[];
+  /** `$ACCEPT_GRANTED_AUTHORITIES`: every authority another application grants this one. */
+  acceptGrantedAuthorities?: boolean;
   roleTemplates: { name: string; scopes: string[]; attributes: string[] }[];
   roleCollections: { name: string; roleTemplates: string[] }[];
   redirectUris: string[];
@@ -78,6 +88,13 @@ export interface ZoneDirectory {
   getApplicationByClientId(clientId: string): Promise<Application | undefined>;
   /** Constant-time check of a client secret. */
   verifyClientSecret(clientId: string, secret: string): Promise<boolean>;
+  /**
+   * What a client-credentials token of the client carries (XSUAA's rules): its own authorities, plus
+   * each scope another application grants it as an authority (`grant-as-authority-to-apps`) and it
+   * asked for (`$XSAPPNAME(<plan>,<xsappname>).<scope>` or `$ACCEPT_GRANTED_AUTHORITIES`); with none
+   * of these, `uaa.resource`.
+   */
+  clientAuthorities(application: Application): Promise<string[]>;
   /** Whether the application's client may be used in this zone (provider zone, or subscribed in shared mode; the admin client everywhere). */
   isClientAllowedInZone(application: Application, zoneId: string): Promise<boolean>;
   getApplication(xsappname: string): Promise<Application | undefined>;

@@ -2,12 +2,13 @@
  * Client authentication at the token and introspection endpoints: HTTP Basic (RFC 6749 §2.3.1) and
  * form fields (`client_secret_post`, which @sap/xssec uses). Exactly one method per request (§2.3).
  * A client must also be usable in the zone: its own zone, or a subscribed zone in shared tenant mode
- * (REFERENCE.md §5); elsewhere it is as unknown as a wrong secret.
+ * (REFERENCE.md §5); elsewhere it is as unknown as a wrong secret, except in a zone named by x-zid
+ * (unauthorized_client, 400).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Application } from '../directory/types.js';
 import type { ZoneContext } from './context.js';
-import { InvalidClient, InvalidRequest } from './errors.js';
+import { InvalidClient, InvalidRequest, UnauthorizedClient } from './errors.js';
 import { single } from './http.js';
 
 export interface ClientCredentials {
@@ -57,6 +58,10 @@ export async function authenticateClient(ctx: ZoneContext, req: IncomingMessage,
   const secretOk = application !== undefined && (await directory.verifyClientSecret(credentials.clientId, credentials.clientSecret));
   if (!application || !secretOk) throw new InvalidClient('Bad credentials', { basic });
   if (!(await directory.isClientAllowedInZone(application, ctx.zone.id))) {
+    // Named by x-zid, the zone is the caller's explicit request and the client has proven who it is:
+    // RFC 6749 §5.2 unauthorized_client (400), "the authenticated client is not authorized" for this
+    // request. On a zone's own host the client is as unknown there as with a wrong secret.
+    if (ctx.zoneFromHeader) throw new UnauthorizedClient(`The client may not be used in the zone named by x-zid`);
     throw new InvalidClient('Bad credentials', { basic });
   }
   return application;

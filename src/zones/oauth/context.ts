@@ -38,4 +38,10 @@ export interface ZoneContext {
   secure: boolean;
   /** Client address, for login throttling. */
   clientIp: string;
+  /**
+   * Set when the request named the zone with an `x-zid` header rather than by its host (only the
+   * token endpoint honours that; see ../server.ts). A client that may not be used in such a zone is
+   * refused as `unauthorized_client`: it authenticated, it just may not act there.
+   */
+  zoneFromHeader?: boolean;
 }

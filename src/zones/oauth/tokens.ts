@@ -112,13 +112,11 @@ export async function issueUserAccessToken(
   return { jwt: await sign(ctx, claims), jti: claims.jti, exp: claims.exp, scopes };
 }
 
-/** What a client-credentials token of the client may carry; XSUAA gives a client without authorities `uaa.resource`. */
-export function clientAuthorities(application: Application): string[] {
-  return application.authorities.length > 0 ? [...application.authorities] : ['uaa.resource'];
-}
-
-/** Client-credentials tokens: no user claims; `sub` is the client; `authorities` = `scope` (REFERENCE.md §2). */
-export async function issueClientToken(ctx: ZoneContext, application: Application, scopes: string[] = clientAuthorities(application)): Promise<IssuedToken> {
+/**
+ * Client-credentials tokens: no user claims; `sub` is the client; `authorities` = `scope` (REFERENCE.md §2).
+ * `scopes` are what the directory grants the client (ZoneDirectory.clientAuthorities), possibly narrowed.
+ */
+export async function issueClientToken(ctx: ZoneContext, application: Application, scopes: string[]): Promise<IssuedToken> {
   const claims: ZoneTokenClaims = {
     ...zoneClaims(ctx, application, scopes, 'client_credentials'),
     sub: application.clientId,

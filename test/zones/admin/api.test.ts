@@ -8,7 +8,7 @@ import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { createAdminApi } from '../../../src/zones/admin/api.js';
 import type { AdminPrincipal } from '../../../src/zones/admin/api.js';
-import { ADMIN_CLIENT_ID } from '../../../src/zones/directory/admin-client.js';
+import { ADMIN_CLIENT_ID, ZONE_ADMIN_ROLE_COLLECTION } from '../../../src/zones/directory/admin-client.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import type { Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { FAST_SCRYPT, securityFor } from '../directory/fixtures.js';
@@ -31,10 +31,17 @@ let adminZone: Zone;
 let acme: Zone;
 let globex: Zone;
 
-/** A token of the admin client unless the principal names another client. */
+/** Per zone, a user holding the Zone Administrator role collection: admin tokens are always a user's. */
+const zoneAdmins = new Map<string, string>();
+
+/**
+ * A token of the admin client unless the principal names another client; of the zone's administrator
+ * unless it names a user. The API re-checks the user's role collections per request, so the scopes
+ * only count while that user still holds them.
+ */
 function token(principal: Omit<AdminPrincipal, 'clientId'> & { clientId?: string }): string {
   const t = randomUUID();
-  tokens.set(t, { clientId: ADMIN_CLIENT_ID, ...principal });
+  tokens.set(t, { clientId: ADMIN_CLIENT_ID, userId: zoneAdmins.get(principal.zoneId)!, ...principal });
   return t;
 }
 
@@ -47,6 +54,11 @@ beforeAll(async () => {
   const { application } = await directory.registerApplication(securityFor('myapp'), adminZone.id);
   await directory.subscribe(application, acme.id);
   await directory.subscribe(application, globex.id);
+  await directory.ensureAdminClient({ zonesAdminZoneId: adminZone.id });
+  for (const zone of [adminZone, acme, globex]) {
+    const user = await directory.createUser(zone.id, { userName: 'zone-admin', email: 'zone-admin@example.com', roleCollections: [ZONE_ADMIN_ROLE_COLLECTION] });
+    zoneAdmins.set(zone.id, user.id);
+  }
 
   const admin = createAdminApi({
     directory,

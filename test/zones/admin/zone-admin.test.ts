@@ -236,12 +236,26 @@ describe('the admin client never carries application scopes (attacks)', () => {
     expect(exchange.json().error).toBe('unauthorized_client');
   });
 
-  it('gets no admin scope from client credentials, and a refresh keeps only what the role collection still grants', async () => {
-    const cc = await tokenRequest('acme', { grant_type: 'client_credentials' }, adminAuth());
-    expect(cc.status).toBe(200);
-    expect(cc.json().scope).toBe('uaa.resource');
-    expect((await api('acme', 'GET', '/Users', bearer(cc.json().access_token))).status).toBe(403);
+  it('is refused client credentials (its grant list has none: RFC 6749 §5.2 unauthorized_client), in every zone and via x-zid', async () => {
+    // Before issue 9 the grant was "always allowed" for every client, so anyone holding the admin
+    // secret got a uaa.resource token in any zone (the admin client is usable everywhere).
+    for (const sub of ['acme', 'globex', 'provider']) {
+      const cc = await tokenRequest(sub, { grant_type: 'client_credentials' }, adminAuth());
+      expect(cc.status, cc.text).toBe(400);
+      expect(cc.json().error).toBe('unauthorized_client');
+      expect(cc.json().access_token).toBeUndefined();
+    }
+    const viaZid = await call(undefined, {
+      method: 'POST',
+      path: '/oauth/token',
+      headers: { authorization: adminAuth(), 'content-type': 'application/x-www-form-urlencoded', 'x-zid': acme.id },
+      body: 'grant_type=client_credentials',
+    });
+    expect(viaZid.status).toBe(400);
+    expect(viaZid.json().error).toBe('unauthorized_client');
+  });
 
+  it('a refresh keeps only what the role collection still grants', async () => {
     const login = await adminLogin('acme', 'acme-admin');
     const refreshed = await tokenRequest('acme', { grant_type: 'refresh_token', refresh_token: login.refresh_token! }, adminAuth());
     expect(refreshed.json().scope.split(' ').sort()).toEqual(['openid', 'scim.read', 'scim.write']);
@@ -260,6 +274,53 @@ describe('the admin client never carries application scopes (attacks)', () => {
     const page = await new Browser({ call }).get('acme', `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: ADMIN_CLIENT_ID, redirect_uri: 'https://evil.example/cb' }).toString()}`);
     expect(page.status).toBe(400);
     expect(page.headers.location).toBeUndefined();
+  });
+});
+
+describe('an administrator who is removed loses the admin API at once (attacks)', () => {
+  async function freshAdmin(userName: string): Promise<{ id: string; token: string }> {
+    const created = await api('acme', 'POST', '/Users', BOOT, { userName, emails: [{ value: `${userName}@acme.example` }], password: PASSWORD, roleCollections: [ZONE_ADMIN_ROLE_COLLECTION] });
+    expect(created.status, created.text).toBe(201);
+    const tokens = await adminLogin('acme', userName);
+    expect((await api('acme', 'GET', '/Users', bearer(tokens.access_token))).status).toBe(200);
+    return { id: created.json().id, token: tokens.access_token };
+  }
+
+  it('unassigned from Zone Administrator: the same, unexpired token is 403 on the next request', async () => {
+    const { id, token } = await freshAdmin('demoted-admin');
+    const removed = await api('acme', 'DELETE', `/Users/${id}/role-collections/${encodeURIComponent(ZONE_ADMIN_ROLE_COLLECTION)}`, BOOT);
+    expect(removed.status).toBe(200);
+    const read = await api('acme', 'GET', '/Users', bearer(token));
+    expect(read.status).toBe(403);
+    expect(read.json().error).toBe('insufficient_scope');
+    const write = await api('acme', 'POST', '/Users', bearer(token), { userName: 'revenge', emails: [{ value: 'revenge@acme.example' }], password: PASSWORD });
+    expect(write.status).toBe(403);
+    expect(await directory.getUserByName(acme.id, 'revenge')).toBeUndefined();
+    // Given the role collection back, the token works again: the check is on today's assignments.
+    await api('acme', 'PUT', `/Users/${id}/role-collections/${encodeURIComponent(ZONE_ADMIN_ROLE_COLLECTION)}`, BOOT);
+    expect((await api('acme', 'GET', '/Users', bearer(token))).status).toBe(200);
+  });
+
+  it('deleted: the same token is 401, even after a user of the same name is created again', async () => {
+    const { id, token } = await freshAdmin('deleted-admin');
+    expect((await api('acme', 'DELETE', `/Users/${id}`, BOOT)).status).toBe(200);
+    const res = await api('acme', 'POST', '/Users', bearer(token), { userName: 'ghost', emails: [{ value: 'ghost@acme.example' }], password: PASSWORD });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/Bearer/);
+    expect(await directory.getUserByName(acme.id, 'ghost')).toBeUndefined();
+    // A new account of the same name is another user (another id): the old token stays dead.
+    await api('acme', 'POST', '/Users', BOOT, { userName: 'deleted-admin', emails: [{ value: 'x@acme.example' }], password: PASSWORD, roleCollections: [ZONE_ADMIN_ROLE_COLLECTION] });
+    expect((await api('acme', 'GET', '/Users', bearer(token))).status).toBe(401);
+  });
+
+  it('a zones administrator removed from the zones-admin zone can no longer create zones', async () => {
+    await api('provider', 'POST', '/Users', BOOT, { userName: 'root2', emails: [{ value: 'root2@provider.example' }], password: PASSWORD, roleCollections: [ZONE_ADMIN_ROLE_COLLECTION] });
+    const root = await adminLogin('provider', 'root2');
+    const user = (await directory.getUserByName(provider.id, 'root2'))!;
+    await directory.unassignRoleCollection(provider.id, user.id, ZONE_ADMIN_ROLE_COLLECTION);
+    const res = await api(undefined, 'POST', '/identity-zones', bearer(root.access_token), { subdomain: 'after-demotion' });
+    expect(res.status).toBe(403);
+    expect(await directory.getZoneBySubdomain('after-demotion')).toBeUndefined();
   });
 });
 

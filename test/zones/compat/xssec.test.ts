@@ -143,8 +143,16 @@ describe('@sap/xssec 4 against the zones', () => {
     expect(unknownZone).toMatchObject({ ok: false, error: 'WrongAudienceError' });
     // xssec's own token fetch: POST https://localhost/oauth/token with x-zid and client_secret_post.
     expect(fetched).toMatchObject({ ok: true, zoneId: h.acme.id, subdomain: 'acme', grantType: 'client_credentials', localCallback: true });
+    // A zone the shared app is not subscribed in: refused as unauthorized_client (issue 9), not a token of another zone.
     expect(fetchedStranger).toMatchObject({ ok: false });
-    expect(fetchedStranger!.message).toMatch(/401|invalid_client/);
+    expect(fetchedStranger!.message).toMatch(/400|unauthorized_client/);
+  }, 60_000);
+
+  it("accepts the tenant token @sap/xssec 3 asks the provider's host for with x-zid", async () => {
+    const res = await h.token('provider', { grant_type: 'client_credentials', client_id: h.app.clientId, client_secret: h.secret }, 'none', { 'x-zid': h.globex.id });
+    expect(res.status, res.text).toBe(200);
+    const [tenant] = await runXssec(tls, [{ credentials, token: res.json().access_token }]);
+    expect(tenant).toMatchObject({ ok: true, zoneId: h.globex.id, subdomain: 'globex', grantType: 'client_credentials', localCallback: true });
   }, 60_000);
 
   it('rejects tokens for another application and a tampered signature', async () => {

@@ -207,6 +207,45 @@ export function describeDirectory(name: string, backend: Backend): void {
         await expectCode(dir.registerApplication(securityFor('evil!t1'), provider.id), 'INVALID_INPUT');
       });
 
+      it("grants another application's scope as an authority only when both sides agree (XSUAA's grant-as-authority-to-apps)", async () => {
+        const provider = await dir.createZone({ subdomain: unique('grants') });
+        const [grantorName, receiverName, askerName, greedyName] = [unique('grantor'), unique('receiver'), unique('asker'), unique('greedy')];
+        const grantorSecurity = securityFor(grantorName);
+        grantorSecurity.scopes[2]!.grantAsAuthorityToApps = [`$XSAPPNAME(application,${receiverName})`, `$XSAPPNAME(application,space,${greedyName})`, '$XSSERVICENAME(some-instance)'];
+        const { application: grantor } = await dir.registerApplication(grantorSecurity, provider.id);
+        const withAuthorities = (name: string, authorities: string[]) => ({ ...securityFor(name), authorities });
+        const { application: receiver } = await dir.registerApplication(withAuthorities(receiverName, ['$XSAPPNAME.Viewer', `$XSAPPNAME(application,${grantorName}).Callback`]), provider.id);
+        const { application: asker } = await dir.registerApplication(withAuthorities(askerName, [`$XSAPPNAME(application,${grantorName}).Callback`]), provider.id);
+        const { application: greedy } = await dir.registerApplication(withAuthorities(greedyName, ['$ACCEPT_GRANTED_AUTHORITIES']), provider.id);
+        expect(await instances[1]!.clientAuthorities(receiver)).toEqual([`${receiver.instanceName}.Viewer`, `${grantor.instanceName}.Callback`]);
+        // Asked for but not granted: nothing of the grantor's, so XSUAA's default.
+        expect(await dir.clientAuthorities(asker)).toEqual(['uaa.resource']);
+        expect(await dir.clientAuthorities(greedy)).toEqual([`${grantor.instanceName}.Callback`]);
+        // Granting is not holding: the grantor's own client lists no authority of its own here.
+        expect(await dir.clientAuthorities({ ...grantor, authorities: [] })).toEqual(['uaa.resource']);
+      });
+
+      it("refuses an application that claims another application's scope or authority, and strips one stored before (attack)", async () => {
+        const provider = await dir.createZone({ subdomain: unique('claims') });
+        const { application: victim } = await dir.registerApplication(securityFor(unique('victim')), provider.id);
+        const claimAuthority = { ...securityFor(unique('thief')), authorities: [`${victim.instanceName}.Callback`] };
+        await expectCode(dir.registerApplication(claimAuthority, provider.id), 'INVALID_INPUT');
+        const claimScope = securityFor(unique('thief'));
+        claimScope.scopes.push({ name: `${victim.instanceName}.Admin`, grantedApps: [], grantAsAuthorityToApps: [] });
+        await expectCode(dir.registerApplication(claimScope, provider.id), 'INVALID_INPUT');
+
+        const xsappname = unique('oldthief');
+        const { application } = await dir.registerApplication(securityFor(xsappname), provider.id);
+        const key = `dir:app:${xsappname}`;
+        const stored = JSON.parse((await handles[0]!.get(key))!) as { application: Application };
+        stored.application.scopes.push(`${victim.instanceName}.Admin`);
+        stored.application.authorities.push(`${victim.instanceName}.Callback`);
+        await handles[0]!.set(key, JSON.stringify(stored));
+        const read = (await dir.getApplicationByClientId(application.clientId))!;
+        expect(read.scopes).toEqual(application.scopes);
+        expect(await dir.clientAuthorities(read)).toEqual([`${application.instanceName}.Callback`]);
+      });
+
       it('allows a shared client in its provider zone and in subscribed zones only', async () => {
         const provider = await dir.createZone({ subdomain: unique('prov') });
         const tenant = await dir.createZone({ subdomain: unique('tenant') });

@@ -32,7 +32,7 @@ async function expectRejectedEverywhere(token: string, sub = 'acme'): Promise<vo
     method: 'POST',
     path: '/introspect',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token, client_id: h.app.clientId, client_secret: h.secret }).toString(),
+    body: new URLSearchParams({ token, client_id: h.resource.app.clientId, client_secret: h.resource.secret }).toString(),
   });
   expect(introspect.json()).toEqual({ active: false });
   const bearer = await h.token(sub, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: token });

@@ -336,7 +336,7 @@ describe('other endpoints', () => {
 
   it('introspects: active for a good token, inactive for another zone\'s, client authentication required', async () => {
     const cc = (await h.token('acme', { grant_type: 'client_credentials' })).json().access_token;
-    const form = (token: string) => new URLSearchParams({ token, client_id: h.app.clientId, client_secret: h.secret }).toString();
+    const form = (token: string) => new URLSearchParams({ token, client_id: h.resource.app.clientId, client_secret: h.resource.secret }).toString();
     const post = (sub: string, body: string) => h.call(sub, { method: 'POST', path: '/introspect', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
     const active = (await post('acme', form(cc))).json();
     expect(active).toMatchObject({ active: true, zid: h.acme.id, client_id: h.app.clientId });

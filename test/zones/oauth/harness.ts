@@ -22,7 +22,10 @@ import { request, type TestResponse } from '../../support/http.js';
 export const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 export const PASSWORD = 'correct-horse-1';
 
-export function security(xsappname: string, overrides: { tenantMode?: 'shared' | 'dedicated'; grantTypes?: string[]; redirectUris?: string[]; tokenValidity?: number } = {}): XsSecurity {
+export function security(
+  xsappname: string,
+  overrides: { tenantMode?: 'shared' | 'dedicated'; grantTypes?: string[]; redirectUris?: string[]; tokenValidity?: number; authorities?: string[] } = {},
+): XsSecurity {
   return {
     file: 'xs-security.json',
     xsappname,
@@ -41,7 +44,7 @@ export function security(xsappname: string, overrides: { tenantMode?: 'shared' |
       { name: `${xsappname}_Administrator`, roleTemplateReferences: ['$XSAPPNAME.Administrator'] },
       { name: `${xsappname}_Viewer`, roleTemplateReferences: ['$XSAPPNAME.Viewer'] },
     ],
-    authorities: ['$XSAPPNAME.Callback'],
+    authorities: overrides.authorities ?? ['$XSAPPNAME.Callback'],
     foreignScopeReferences: [],
     oauth2Configuration: {
       tokenValidity: overrides.tokenValidity ?? 3600,
@@ -68,6 +71,8 @@ export interface Harness {
   /** Dedicated application in the provider zone that may use the password grant. */
   pwdApp: Application;
   pwdSecret: string;
+  /** A resource server's client (authority `uaa.resource`, as UAA requires for /introspect), usable in acme and globex. */
+  resource: { app: Application; secret: string };
   alice: User; // acme, administrator
   bob: User; // acme, viewer
   carol: User; // globex, administrator
@@ -133,6 +138,9 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
     security('pwdapp', { tenantMode: 'dedicated', grantTypes: ['password', 'refresh_token', 'client_credentials'] }),
     provider.id,
   );
+  const resource = await directory.registerApplication(security('resapp', { authorities: ['uaa.resource'] }), provider.id);
+  await directory.subscribe(resource.application, acme.id);
+  await directory.subscribe(resource.application, globex.id);
   const alice = await directory.createUser(acme.id, { userName: 'alice', email: 'alice@acme.example', givenName: 'Alice', familyName: 'Able', password: PASSWORD, roleCollections: ['myapp_Administrator'] });
   const bob = await directory.createUser(acme.id, { userName: 'bob', email: 'bob@acme.example', password: PASSWORD, roleCollections: ['myapp_Viewer'] });
   const carol = await directory.createUser(globex.id, { userName: 'carol', email: 'carol@globex.example', password: PASSWORD, roleCollections: ['myapp_Administrator'] });
@@ -163,6 +171,7 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
     secret,
     pwdApp,
     pwdSecret,
+    resource: { app: resource.application, secret: resource.clientSecret },
     alice,
     bob,
     carol,

@@ -1,7 +1,14 @@
 /**
- * Which grants a client may use. XSUAA always allows client credentials; the others follow the
- * `grant-types` of xs-security.json, and `password` only when it is listed explicitly.
+ * Which grants a client may use (RFC 6749 §5.2 `unauthorized_client` otherwise).
+ *
+ * Application clients (registered from xs-security.json) follow XSUAA: client credentials are always
+ * allowed, the others follow `grant-types`, and `password` only when it is listed explicitly. The
+ * built-in admin client is not an application: it has exactly the grants its configuration lists
+ * (directory/admin-client.ts: `authorization_code` and `refresh_token`). Its secret is handed to admin
+ * tooling and it is usable in every zone, so an "always allowed" client-credentials grant would turn
+ * that secret alone into a token in any zone, with no administrator behind it.
  */
+import { isAdminClient } from '../../directory/admin-client.js';
 import type { Application } from '../../directory/types.js';
 import type { GrantType } from '../tokens.js';
 
@@ -11,6 +18,7 @@ export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const DEFAULT_GRANTS: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER];
 
 export function grantAllowed(application: Application, grant: GrantType): boolean {
+  if (isAdminClient(application)) return application.grantTypes.includes(grant);
   if (grant === 'client_credentials') return true;
   const listed = application.grantTypes.length > 0 ? application.grantTypes : DEFAULT_GRANTS;
   // xs-security.json files spell it both ways.
