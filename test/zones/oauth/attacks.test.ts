@@ -237,8 +237,8 @@ describe('client authentication', () => {
 describe('login throttling', () => {
   let t: Harness;
   beforeAll(async () => {
-    // trustProxy lets each test speak from its own address through X-Forwarded-For.
-    t = await startZones({ trustProxy: true, throttle: { slowAfter: 2, lockAfter: 4, delayStepMs: 150, lockMs: 60_000 } });
+    // The test client is the trusted proxy: each test speaks from its own address through X-Forwarded-For.
+    t = await startZones({ trustedProxies: '127.0.0.1', throttle: { slowAfter: 2, lockAfter: 4, delayStepMs: 150, lockMs: 60_000 } });
   });
   afterAll(async () => {
     await t?.close();
