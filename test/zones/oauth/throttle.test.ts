@@ -1,9 +1,11 @@
 /**
- * Issue 9, "Trust boundaries": login throttling and who the zones believe the client is. Each test is
- * an attack over real HTTP against a real identity server (harness.ts), and each failed on the tree
- * before its fix.
+ * Issue 9, "Trust boundaries": login throttling, who the zones believe the client is, and the login
+ * form's browser binding. Attacks over real HTTP against a real identity server (harness.ts); each
+ * failed on the tree before its fix. Three tests guard what the fixes must keep: the address a trusted
+ * proxy appended, unknown users answered like real ones, and a binding the server issued itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOGIN_COOKIE } from '../../../src/zones/oauth/authorize.js';
 import { Browser, PASSWORD, authorizePath, formFields, startZones, type Harness } from './harness.js';
 
 const LIMIT = 4;
@@ -161,5 +163,42 @@ describe('nobody can lock a user out everywhere', () => {
     for (let i = 0; i < LIMIT + 1; i++) ghost.push(await attempt(t, 'ghost-user', 'wrong-password', '10.9.5.2'));
     expect(real.map((a) => a.status)).toEqual([...Array<number>(LIMIT - 1).fill(401), 429, 429]);
     expect(ghost.map((a) => [a.status, a.message])).toEqual(real.map((a) => [a.status, a.message]));
+  });
+});
+
+describe('the browser-binding cookie of the login form is made by the server', () => {
+  const PLANTED = 'planted-by-the-attacker-0123456789abcdef';
+  const cookie = (value: string) => `${LOGIN_COOKIE}=${value}`;
+  const valueSet = (setCookie: string[] | undefined) => (setCookie ?? []).map((c) => /^zg_zone_login=([^;]*)/.exec(c)?.[1]).find(Boolean);
+
+  it('a planted value is replaced, and a form opened with it does not work in a browser that carries it (login CSRF)', async () => {
+    // The attacker plants a known value in the victim's browser (a sibling host, a plain-http
+    // answer), opens a login form with that same value in their own, and has the victim's browser
+    // post it with the attacker's credentials: the victim would be signed in as the attacker.
+    const page = await t.call('acme', { path: authorizePath(t.app.clientId), headers: { accept: 'text/html', cookie: cookie(PLANTED) } });
+    expect(page.status).toBe(200);
+    const issued = valueSet(page.headers['set-cookie'] as string[] | undefined);
+    expect(issued).toMatch(/^[\w-]{32,}$/);
+    expect(issued).not.toBe(PLANTED);
+
+    const form = new URLSearchParams({ ...formFields(page.text), username: 'bob', password: PASSWORD }).toString();
+    const post = (value: string) =>
+      t.call('acme', { method: 'POST', path: '/login.do', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: cookie(value) }, body: form });
+    const victim = await post(PLANTED);
+    expect(victim.status).toBe(403);
+    expect(victim.headers.location).toBeUndefined();
+    // Control: the value the server set is the one the form is bound to.
+    expect((await post(issued!)).status).toBe(302);
+  });
+
+  it('keeps a value it issued itself, so logins opened in two tabs both work', async () => {
+    const browser = new Browser(t);
+    const first = await browser.get('acme', authorizePath(t.app.clientId));
+    const second = await browser.get('acme', authorizePath(t.app.clientId, { state: 's-2' }));
+    expect(valueSet(second.headers['set-cookie'] as string[] | undefined)).toBe(valueSet(first.headers['set-cookie'] as string[] | undefined));
+    for (const page of [first, second]) {
+      const res = await browser.post('acme', '/login.do', { ...formFields(page.text), username: 'bob', password: PASSWORD }, { 'x-forwarded-for': '10.9.6.1' });
+      expect(res.status).toBe(302);
+    }
   });
 });
