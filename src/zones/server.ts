@@ -144,8 +144,8 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       baseUrl,
       issuer: `${baseUrl}/oauth/token`,
       secure: baseUrl.startsWith('https:'),
-      // The gateway's own resolver: a peer that is not a trusted proxy cannot pick the address its
-      // failed logins are counted under (it would escape the per-address lockout by rotating it).
+      // TRUSTED_PROXIES' resolver, as for the gateway: a peer that is not a trusted proxy cannot pick
+      // the address its failed logins are counted under (it would escape the lockout by rotating it).
       clientIp: req ? trustedProxies.clientAddress(req) : 'unknown',
     };
   }

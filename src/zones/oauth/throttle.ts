@@ -52,7 +52,7 @@ const MAX_DELAY_MS = 5000;
  * The unit an address is counted in. An IPv6 end site gets at least a /64 (RFC 6177), so one
  * attacker holds 2^64 addresses: counting each on its own would be no limit at all.
  */
-export function addressKey(address: string): string {
+function addressKey(address: string): string {
   if (isIP(address) !== 6) return address;
   const [head = '', tail] = address.split('%')[0]!.toLowerCase().split('::');
   const left = head ? head.split(':') : [];

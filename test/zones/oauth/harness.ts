@@ -14,11 +14,11 @@ import type { XsSecurity } from '../../../src/config/types.js';
 import { createMemoryLogger } from '../../../src/log.js';
 import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
+import { parseTrustedProxies } from '../../../src/tenant/trusted-proxies.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import type { ScryptParams } from '../../../src/zones/directory/password.js';
 import type { Application, User, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../../src/zones/server.js';
-import { parseTrustedProxies } from '../../../src/tenant/trusted-proxies.js';
 import { request, type TestResponse } from '../../support/http.js';
 
 export const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
