@@ -399,9 +399,9 @@ export async function startZones(input: {
     logger,
     ...(settings.adminSecret !== undefined ? { bootstrapSecret: settings.adminSecret } : {}),
     zonesAdminZoneId: provider.id,
-    // The server takes the first X-Forwarded-For entry when told to; only where a proxy stands in front
-    // (TRUSTED_PROXIES), else a client could pick the address its failed logins are throttled under.
-    trustProxy: settings.trustedProxies.description !== 'none',
+    // The same TRUSTED_PROXIES as the gateway's: only those peers may say which address the client
+    // has, else a client could pick the address its failed logins are throttled under.
+    trustedProxies: settings.trustedProxies,
   });
   return { directory, server, provider, publicUrlFor, registration };
 }

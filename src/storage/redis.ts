@@ -25,6 +25,14 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
+// Never creates the key (DECR would, at -1), and deletes it at 0 so a released counter does not
+// linger; DECR keeps the TTL INCR's creator set.
+const DECREMENT_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('DECR', KEYS[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) return 0 end
+return n`;
+
 // GET and DEL as one step: between a separate GET and DEL the lock could expire and be claimed by
 // another owner, whose lock the DEL would then remove.
 const DELETE_IF_EQUALS_LUA = `
@@ -177,6 +185,7 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
         const ttlMs = ttlMsOf(opts);
         return Number(await client.eval(INCREMENT_LUA, 1, k(key), ttlMs === undefined ? '' : String(ttlMs)));
       }),
+    decrement: (key) => call(async () => Number(await client.eval(DECREMENT_LUA, 1, k(key)))),
     ttl: (key) =>
       call(async () => {
         const ms = await client.pttl(k(key));

@@ -131,6 +131,22 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     return current + 1;
   });
 
+  const decrement = db.transaction((key: string): number => {
+    const at = now();
+    const row = q.get.get(key, at);
+    if (row === undefined) return 0;
+    const current = Number(row.value);
+    if (!Number.isSafeInteger(current) || String(current) !== row.value) {
+      throw new TypeError(`decrement: the value of ${JSON.stringify(key)} is not an integer`);
+    }
+    if (current <= 1) {
+      q.take.get(key);
+      return 0;
+    }
+    q.increment.run(key, String(current - 1), row.expires_at);
+    return current - 1;
+  });
+
   const sweep = () => {
     try {
       if (db.open) q.sweep.run(now());
@@ -202,6 +218,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       }),
     deleteIfEquals: (key, expected) => call(() => q.deleteIfEquals.run(key, expected, now()).changes === 1),
     increment: (key, opts) => call(() => increment.immediate(key, opts)),
+    decrement: (key) => call(() => decrement.immediate(key)),
     ttl: (key) =>
       call(() => {
         const at = now();

@@ -29,6 +29,13 @@ export interface Storage {
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
   /** Atomically adds 1 and returns the new value; an absent key starts at 0. `ttlMs` applies when the key is created. */
   increment(key: string, options?: TtlOptions): Promise<number>;
+  /**
+   * Atomically subtracts 1 from a live counter and returns the new value, keeping its TTL; a counter
+   * that reaches 0 is deleted, and an absent (or expired) key stays absent and yields 0. Releases a
+   * reservation taken with `increment` (login throttling counts attempts before it evaluates them,
+   * src/zones/oauth/throttle.ts) without creating a key or going below zero.
+   */
+  decrement(key: string): Promise<number>;
   /** Milliseconds left; undefined if absent; Infinity if it never expires. */
   ttl(key: string): Promise<number | undefined>;
   /** Set indexes (zones by subdomain, sessions of a tenant, ...). */

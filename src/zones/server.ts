@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Logger } from '../log.js';
+import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
@@ -47,8 +48,11 @@ export interface IdentityServerOptions {
   zonesAdminZoneId?: string;
   /** Redirect URIs of the admin client (XSUAA patterns); default loopback only (RFC 8252 §7.3). Unset: keep the stored ones. */
   adminClientRedirectUris?: string[];
-  /** Take the client address from the first `X-Forwarded-For` entry (behind a trusted proxy only). */
-  trustProxy?: boolean;
+  /**
+   * Which peers may tell the client's address in `X-Forwarded-For` (the gateway's TRUSTED_PROXIES);
+   * the address is what login throttling locks. Default: nobody, the socket's peer is the client.
+   */
+  trustedProxies?: TrustedProxies;
   /** Authorization code lifetime, seconds; at most 300 (default 300). */
   codeTtlSeconds?: number;
   /** How long a login form stays usable, seconds (default 600). */
@@ -94,6 +98,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   const codeTtlSeconds = options.codeTtlSeconds ?? 300;
   const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? 43200;
   const throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
+  const trustedProxies = options.trustedProxies ?? (parseTrustedProxies('none') as TrustedProxies);
   // Every problem at once, as for the configuration files.
   const problems: string[] = [];
   if (!(codeTtlSeconds > 0 && codeTtlSeconds <= 300)) problems.push('codeTtlSeconds must be within 1..300 (RFC 6749 §4.1.2)');
@@ -137,16 +142,15 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
 
   function contextFor(zone: Zone, req: IncomingMessage | undefined, zoneFromHeader = false): ZoneContext {
     const baseUrl = options.publicUrlFor(zone.subdomain).replace(/\/+$/, '');
-    // The LAST X-Forwarded-For entry is the one the trusted proxy added; earlier ones are the client's
-    // to invent, and a client that could pick its address would escape the per-address lockout.
-    const forwarded = req && options.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',').pop()!.trim() : '';
     return {
       services,
       zone,
       baseUrl,
       issuer: `${baseUrl}/oauth/token`,
       secure: baseUrl.startsWith('https:'),
-      clientIp: forwarded || req?.socket.remoteAddress || 'unknown',
+      // TRUSTED_PROXIES' resolver, as for the gateway: a peer that is not a trusted proxy cannot pick
+      // the address its failed logins are counted under (it would escape the lockout by rotating it).
+      clientIp: req ? trustedProxies.clientAddress(req) : 'unknown',
       ...(zoneFromHeader ? { zoneFromHeader } : {}),
     };
   }

@@ -260,6 +260,49 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
     });
 
+    describe('decrement', () => {
+      it('counts down, keeps the TTL, and deletes the counter at zero', async () => {
+        const k = key('dec');
+        expect(await s.increment(k, { ttlMs: 5_000 })).toBe(1);
+        expect(await s.increment(k)).toBe(2);
+        expect(await handles[1]!.decrement(k)).toBe(1);
+        expect(await s.get(k)).toBe('1');
+        const left = await s.ttl(k);
+        expect(left).toBeGreaterThan(0);
+        expect(left).toBeLessThanOrEqual(5_000);
+        expect(await s.decrement(k)).toBe(0);
+        expect(await s.get(k)).toBeUndefined();
+      });
+
+      it('never creates a key or goes below zero, also for an expired counter', async () => {
+        const k = key('dec-absent');
+        expect(await s.decrement(k)).toBe(0);
+        expect(await s.get(k)).toBeUndefined();
+        await s.increment(k, { ttlMs: 100 });
+        await sleep(200);
+        expect(await s.decrement(k)).toBe(0);
+        expect(await s.get(k)).toBeUndefined();
+        // A released counter starts a fresh window.
+        expect(await s.increment(k, { ttlMs: 10_000 })).toBe(1);
+      });
+
+      it('loses no update racing increments on several connections', async () => {
+        const k = key('dec-race');
+        await s.set(k, '100', { ttlMs: 10_000 });
+        await race(120, (h, i) => (i % 2 === 0 ? h.decrement(k) : h.increment(k)));
+        expect(await s.get(k)).toBe('100');
+      });
+
+      it('rejects a value that is not an integer and leaves it unchanged', async () => {
+        const k = key('dec-nan');
+        await s.set(k, 'not a number');
+        const err: unknown = await s.decrement(k).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect((err as { code?: unknown }).code).not.toBe('ZG_ERR_STORAGE_UNAVAILABLE');
+        expect(await s.get(k)).toBe('not a number');
+      });
+    });
+
     describe('indexes', () => {
       it('adds, de-duplicates, lists, removes and deletes members', async () => {
         const ix = key('idx');

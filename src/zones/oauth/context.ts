@@ -36,7 +36,7 @@ export interface ZoneContext {
   issuer: string;
   /** Whether the zone is served over https (cookies get `Secure`). */
   secure: boolean;
-  /** Client address, for login throttling. */
+  /** Client address as TRUSTED_PROXIES vouch for it (src/tenant/trusted-proxies.ts), for login throttling. */
   clientIp: string;
   /**
    * Set when the request named the zone with an `x-zid` header rather than by its host (only the

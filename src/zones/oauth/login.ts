@@ -1,8 +1,8 @@
 /**
  * POST /login.do: the zone's login form. The form only works with the pending authorization it was
  * rendered for, in the browser that opened it, with its CSRF token (login CSRF, RFC 6749 §10.12).
- * Failures are throttled per user name and per address; every failure shows the same text whether
- * or not the user exists.
+ * Attempts are throttled per (user name, address) and per address, and slowed per user name
+ * (throttle.ts); every failure shows the same text whether or not the user exists.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { completeAuthorization, readPendingAuthorization, takePendingAuthorization } from './authorize.js';
@@ -10,7 +10,7 @@ import type { ZoneContext } from './context.js';
 import { readForm, sendHtml } from './http.js';
 import { errorPage, loginPage } from './login-page.js';
 import { startSso } from './sso.js';
-import { checkThrottle, recordFailure, recordSuccess } from './throttle.js';
+import { admitAttempt } from './throttle.js';
 
 const BAD_CREDENTIALS = 'The user name or password is incorrect.';
 
@@ -37,24 +37,25 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
     again(400, BAD_CREDENTIALS);
     return;
   }
-  const verdict = await checkThrottle(ctx, userName);
-  if (verdict.locked) {
+  // Reserved before the password is checked, so a parallel burst cannot outrun the lock (throttle.ts).
+  const admission = await admitAttempt(ctx, userName);
+  if (!admission.admitted) {
     ctx.services.logger.warn('zone login refused: throttled', { zoneId: ctx.zone.id, clientIp: ctx.clientIp });
-    again(429, lockedMessage(verdict.retryAfterSeconds));
+    again(429, lockedMessage(admission.retryAfterSeconds));
     return;
   }
-  if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+  const { attempt } = admission;
+  if (attempt.delayMs > 0) await new Promise((r) => setTimeout(r, attempt.delayMs));
 
   const user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
   if (!user) {
     // No user name in the log line: a mistyped password often sits in that field.
     ctx.services.logger.info('zone login failed', { zoneId: ctx.zone.id, clientIp: ctx.clientIp, clientId: pending.clientId });
-    await recordFailure(ctx, userName);
-    const after = await checkThrottle(ctx, userName);
+    const after = await attempt.failed();
     again(after.locked ? 429 : 401, after.locked ? lockedMessage(after.retryAfterSeconds) : BAD_CREDENTIALS);
     return;
   }
-  await recordSuccess(ctx, userName);
+  await attempt.succeeded();
   if (!(await takePendingAuthorization(ctx, id))) {
     sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form was already used. Go back to the application and start again.'));
     return;

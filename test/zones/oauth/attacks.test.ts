@@ -237,8 +237,8 @@ describe('client authentication', () => {
 describe('login throttling', () => {
   let t: Harness;
   beforeAll(async () => {
-    // trustProxy lets each test speak from its own address through X-Forwarded-For.
-    t = await startZones({ trustProxy: true, throttle: { slowAfter: 2, lockAfter: 4, delayStepMs: 150, lockMs: 60_000 } });
+    // The test client is the trusted proxy: each test speaks from its own address through X-Forwarded-For.
+    t = await startZones({ trustedProxies: '127.0.0.1', throttle: { slowAfter: 2, lockAfter: 4, delayStepMs: 150, lockMs: 60_000 } });
   });
   afterAll(async () => {
     await t?.close();
@@ -251,17 +251,19 @@ describe('login throttling', () => {
     return { status: res.status, ms: performance.now() - started, message: /role="alert">([^<]*)</.exec(res.text)?.[1] };
   }
 
-  it('slows, then locks a user name; the right password does not get through the lock', async () => {
+  // Issue 9 replaced the lock per user name with a delay (a lock there let anyone lock a user out
+  // everywhere); the locks per (user, address) and per address are in throttle.test.ts.
+  it('slows a user name guessed from many addresses, but never locks it: the right password gets through', async () => {
     const browser = new Browser(t);
     const tries: Awaited<ReturnType<typeof attempt>>[] = [];
     // Each attempt from another address: only the user-name counter is at work.
     for (let i = 0; i < 4; i++) tries.push(await attempt(browser, 'bob', 'wrong-password', `10.1.0.${i}`));
-    expect(tries.map((x) => x.status)).toEqual([401, 401, 401, 429]);
-    expect(tries[2]!.ms).toBeGreaterThanOrEqual(140); // slowed after 2 failures
-    expect(tries[3]!.message).toMatch(/locked/);
-    const locked = await attempt(browser, 'bob', PASSWORD, '10.1.0.9');
-    expect(locked.status).toBe(429);
-    expect(locked.message).toBe(tries[3]!.message);
+    expect(tries.map((x) => x.status)).toEqual([401, 401, 401, 401]);
+    expect(tries[2]!.ms).toBeGreaterThanOrEqual(140); // slowed after 2 attempts
+    expect(tries[3]!.ms).toBeGreaterThanOrEqual(290);
+    const right = await attempt(browser, 'bob', PASSWORD, '10.1.0.9');
+    expect(right.status).toBe(302);
+    expect(right.ms).toBeGreaterThanOrEqual(440);
   });
 
   it('answers a user name that does not exist exactly as one that does', async () => {

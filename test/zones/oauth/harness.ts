@@ -14,7 +14,9 @@ import type { XsSecurity } from '../../../src/config/types.js';
 import { createMemoryLogger } from '../../../src/log.js';
 import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
+import { parseTrustedProxies } from '../../../src/tenant/trusted-proxies.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { ScryptParams } from '../../../src/zones/directory/password.js';
 import type { Application, User, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../../src/zones/server.js';
 import { request, type TestResponse } from '../../support/http.js';
@@ -82,7 +84,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret' | 'trustProxy'>> {
+export interface HarnessOptions extends Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret'>> {
+  /**
+   * TRUSTED_PROXIES as the operator writes it. The test client connects from 127.0.0.1: with
+   * '127.0.0.1' it plays the proxy in front and says each simulated client's address in X-Forwarded-For.
+   */
+  trustedProxies?: string;
+  /** scrypt cost of the users' passwords (default FAST_SCRYPT): a slower one keeps a burst in flight. */
+  passwordHashing?: ScryptParams;
   /**
    * Also serve the zones over TLS on this port (127.0.0.1); the zones' public URLs become
    * `https://<sub>.localhost[:port]`. The plain HTTP listener stays for the test's own calls.
@@ -110,17 +119,19 @@ async function listen(server: http.Server, port: number): Promise<void> {
 }
 
 export async function startZones(options: HarnessOptions = {}): Promise<Harness> {
-  const { tls, ...serverOptions } = options;
+  const { tls, trustedProxies: proxiesSpec, passwordHashing, ...serverOptions } = options;
+  const trustedProxies = parseTrustedProxies(proxiesSpec);
+  if (typeof trustedProxies === 'string') throw new Error(trustedProxies);
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-zones-'));
   const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
-  const directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+  const directory = createZoneDirectory(storage, { passwordHashing: passwordHashing ?? FAST_SCRYPT });
   const logger = createMemoryLogger('debug');
   let port = 0;
   const host = (sub?: string) => `${sub ? `${sub}.` : ''}localhost`;
   const url = tls
     ? (sub?: string) => `https://${host(sub)}${tls.port === 443 ? '' : `:${tls.port}`}`
     : (sub?: string) => `http://${host(sub)}:${port}`;
-  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, ...serverOptions });
+  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, trustedProxies, ...serverOptions });
   const httpServer = http.createServer((req, res) => server.handle(req, res));
   await listen(httpServer, 0);
   port = (httpServer.address() as AddressInfo).port;

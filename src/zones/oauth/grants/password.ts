@@ -7,23 +7,27 @@ import type { ZoneContext } from '../context.js';
 import { InvalidGrant, InvalidRequest } from '../errors.js';
 import { single } from '../http.js';
 import { newFamilyId } from '../refresh-tokens.js';
-import { checkThrottle, recordFailure, recordSuccess } from '../throttle.js';
+import { admitAttempt } from '../throttle.js';
 import { issueForUser, type TokenResponse } from './issue.js';
 import { narrowScopes } from './scope.js';
+
+const LOCKED = 'Too many failed attempts; try again later';
 
 export async function passwordGrant(ctx: ZoneContext, application: Application, form: URLSearchParams): Promise<TokenResponse> {
   const userName = single(form, 'username');
   const password = single(form, 'password');
   if (!userName || !password) throw new InvalidRequest('username and password are required');
-  const verdict = await checkThrottle(ctx, userName);
-  if (verdict.locked) throw new InvalidGrant('Too many failed attempts; try again later');
-  if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
+  // Reserved before the password is checked, so a parallel burst cannot outrun the lock (throttle.ts).
+  const admission = await admitAttempt(ctx, userName);
+  if (!admission.admitted) throw new InvalidGrant(LOCKED);
+  const { attempt } = admission;
+  if (attempt.delayMs > 0) await new Promise((r) => setTimeout(r, attempt.delayMs));
   const user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
   if (!user) {
-    await recordFailure(ctx, userName);
-    throw new InvalidGrant('Bad credentials');
+    const after = await attempt.failed();
+    throw new InvalidGrant(after.locked ? LOCKED : 'Bad credentials');
   }
-  await recordSuccess(ctx, userName);
+  await attempt.succeeded();
   const scopes = narrowScopes(await ctx.services.directory.userScopes(application, user), form);
   const { response } = await issueForUser(ctx, {
     application,
