@@ -384,6 +384,11 @@ export function createLogin(options: LoginOptions): LoginFeature {
 
     async serveUserApi(req, res, _ctx, path, verdict) {
       const user = verdict.user!;
+      // The user API describes a user (SAP's /user-api/currentUser); a client acting for itself has
+      // none, and its client id must not be answered as if it were a logon name.
+      if (user.client) {
+        throw new GatewayError('ZG_ERR_FORBIDDEN', 'The user API needs the token of a user; this is a client-credentials token, which names no user');
+      }
       const name = path.replace(/^\/+/, '').replace(/[?#].*$/, '');
       let body: unknown;
       if (name === 'currentUser' || name === '') body = currentUser(user);
