@@ -50,6 +50,9 @@ function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
   const sessionStore = new StorageSessionStore({
     storage: setup.storage,
     keyring,
+    // The user's profile and scopes are sealed like the tokens: a dump of the store must not say who
+    // is logged in, with which e-mail and which authorisations (the scopes are the tokens' content).
+    secretFields: ['tokens', 'user'],
     idleTimeoutMs: setup.sessionTimeoutMinutes * 60_000,
     absoluteLifetimeMs: setup.absoluteLifetimeMs,
     logger: setup.logger,
@@ -62,6 +65,7 @@ function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
     relyingParty,
     storage: setup.storage,
     sessionStore,
+    keyring,
     // The cookie is signed with secrets derived from the same keys (never the raw key material).
     sessionSecrets: setup.sessionKeys.map(cookieSecret),
     refreshAheadMs: setup.refreshAheadMs,

@@ -9,6 +9,7 @@ import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
 import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
+import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import type { RelyingParty } from './relying-party.js';
@@ -29,6 +30,8 @@ export interface LoginOptions {
     /** The session as this process read it moments ago, if a request may use it as it is (StorageSessionStore.peek). */
     peek(sid: string): Readonly<session.SessionData> | undefined;
   };
+  /** Seals pending logins (PKCE verifier, nonce) in storage: the session store's keyring. */
+  keyring: Keyring;
   /** Cookie signing secrets; the first signs, all verify (rotation). */
   sessionSecrets: string[];
   /** Refresh the access token this long before it expires (default 5 minutes). */
@@ -137,7 +140,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const verifier = oidc.randomPKCECodeVerifier();
     const redirectUri = `${origin.protocol}://${origin.host}${CALLBACK_PATH}`;
     const pending: PendingLogin = { tenant, verifier, nonce, redirectUri, returnTo: sameOriginPath(ctx.originalUrl) };
-    await storage.set(`login:${state}`, JSON.stringify(pending), { ttlMs: LOGIN_TTL_MS });
+    // Sealed: the verifier is what makes a stolen code worthless (RFC 7636 §1), the nonce what binds
+    // the id token to this login; a dump of the storage must yield neither. Bound to the state, so a
+    // record moved under another login's key does not open.
+    await storage.set(`login:${state}`, options.keyring.seal(JSON.stringify(pending), pendingLoginAad(state)), { ttlMs: LOGIN_TTL_MS });
     const location = oidc.buildAuthorizationUrl(zone.config, {
       redirect_uri: redirectUri,
       // No `scope`: like SAP's approuter, ask for everything the user has for this client; XSUAA
@@ -166,8 +172,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
       throw loginFailed('This login was not started in this browser. Open the application again to log in.');
     }
     const stored = await storage.take(`login:${state}`);
-    if (!stored) throw loginFailed('This login has expired or was already completed. Open the application again to log in.');
-    const pending = JSON.parse(stored) as PendingLogin;
+    const opened = stored === undefined ? undefined : options.keyring.open(stored, pendingLoginAad(state));
+    // Absent, or not sealed for this state (altered, moved, or sealed with a key since removed).
+    if (opened === undefined) throw loginFailed('This login has expired or was already completed. Open the application again to log in.');
+    const pending = JSON.parse(opened) as PendingLogin;
     if (pending.tenant !== tenant) throw loginFailed('This login was started for another tenant.');
     const error = url.searchParams.get('error');
     if (error) {
@@ -442,6 +450,11 @@ function currentUser(user: SessionUser) {
 /** The paths the login answers itself: the OAuth callback and routes.json's logout endpoint. */
 export function ownPathsOf(logoutEndpoint: string | undefined): ReadonlySet<string> {
   return new Set(logoutEndpoint === undefined ? [CALLBACK_PATH] : [CALLBACK_PATH, logoutEndpoint]);
+}
+
+/** Additional data of a sealed pending login: its purpose and its state (see the session store's aadOf). */
+function pendingLoginAad(state: string): string {
+  return JSON.stringify(['zonegate-login', state]);
 }
 
 /** Only a path on this origin may be returned to after login (no open redirect). */
