@@ -201,12 +201,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         path: match.path,
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
       };
-      if (route.authenticationType !== 'none') {
-        // On protected routes the client's own credentials never reach the backend (SAP does the
-        // same): only the token the gateway attaches, and only to forwardAuthToken destinations.
-        delete req.headers.authorization;
-        delete req.headers['x-csrf-token'];
-      }
+      // (The proxy removes the client's credentials on protected routes, for upgrades too.)
       release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
     } catch (err) {
       fail(req, res, ctx, err);
@@ -282,7 +277,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       const route = (ctx.route = match.route);
       let authorization: string | undefined;
       if (route.authenticationType !== 'none') authorization = (await login.checkUpgrade(req, ctx)).authorization;
-      if (route.authenticationType !== 'none') delete req.headers.authorization;
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
       proxy.ws(req, socket, head, {
         requestId: ctx.id,

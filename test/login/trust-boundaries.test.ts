@@ -124,3 +124,21 @@ describe('client-credentials tokens are no user', () => {
     expect(admin.status).toBe(403);
   });
 });
+
+describe('method override headers never reach a backend', () => {
+  const overrides = { 'x-http-method-override': 'DELETE', 'x-http-method': 'DELETE', 'x-method-override': 'DELETE' };
+
+  it('on public and on protected routes: the backend sees the method the gateway decided on', async () => {
+    const own = await clientToken('acme', { id: stack.app.clientId, secret: stack.secret });
+    for (const [path, headers] of [
+      ['/public/orders/1', api],
+      ['/nocsrf/orders/1', bearer(own)],
+    ] as const) {
+      const res = await new ScriptedBrowser().request(`${stack.base('acme')}${path}`, { method: 'POST', headers: { ...headers, ...overrides }, body: '{}' });
+      expect(res.status, res.text).toBe(200);
+      const seen = res.json<{ method: string; headers: Record<string, string> }>();
+      expect(seen.method).toBe('POST');
+      for (const name of Object.keys(overrides)) expect(seen.headers[name]).toBeUndefined();
+    }
+  });
+});
