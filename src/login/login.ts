@@ -7,7 +7,7 @@ import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
@@ -76,23 +76,31 @@ export function createLogin(options: LoginOptions): LoginFeature {
   const { relyingParty: rp, storage, logger } = options;
   const now = options.now ?? Date.now;
   const refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
-  const middleware = session({
-    name: SESSION_COOKIE,
+  // express-session takes one cookie name per middleware: one for https origins (`__Host-`), one for
+  // plain http. They share the store, and express-session keeps only the last middleware's
+  // `store.generate` (used by regenerate at login), so both must make the same cookie for a request:
+  // the options are a function of `req.secure`, express's flag that express-session reads when
+  // `proxy` is unset, and that loadSession sets from the trusted origin. (With `proxy: true` it
+  // would read the first X-Forwarded-Proto itself, which may be the client's, not the trusted proxy's.)
+  const sessionOptions = (name: string): session.SessionOptions => ({
+    name,
     store: options.sessionStore,
     secret: options.sessionSecrets,
     resave: false,
     saveUninitialized: false,
     rolling: false,
     unset: 'destroy',
-    // `secure` is decided per request from the trusted origin below; `proxy` lets express-session
-    // accept that decision behind a TLS-terminating proxy.
-    proxy: true,
-    cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: false },
+    cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
   });
+  const plainMiddleware = session(sessionOptions(SESSION_COOKIE));
+  const secureMiddleware = session(sessionOptions(SECURE_SESSION_COOKIE));
 
-  function loadSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = req as IncomingMessage & { session?: session.Session; originalUrl?: string };
+  function loadSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const r = req as IncomingMessage & { session?: session.Session; secure?: boolean };
     if (r.session) return Promise.resolve();
+    const secure = ctx.origin!.protocol === 'https';
+    r.secure = secure;
+    const middleware = secure ? secureMiddleware : plainMiddleware;
     return new Promise((resolve, reject) =>
       middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
     );
@@ -115,6 +123,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
+  /** The session cookie's name for this request's trusted origin (a constant: no allocation on the fast path). */
+  const sessionCookieOf = (ctx: RequestContext) => (ctx.origin!.protocol === 'https' ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
 
   function unauthenticated(message: string): GatewayError {
     return new GatewayError('ZG_ERR_UNAUTHENTICATED', message, { headers: { 'www-authenticate': 'Bearer realm="zonegate"' } });
@@ -199,11 +209,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (idClaims && typeof idClaims.zid === 'string' && idClaims.zid !== claims.zid) {
       throw loginFailed('The id token and the access token name different zones.');
     }
-    await loadSession(req, res);
+    await loadSession(req, res, ctx);
     // A fresh session id at login: an id planted before it is worthless (session fixation).
     await call(req, 'regenerate');
     const s = sessionOf(req);
-    s.cookie.secure = origin.protocol === 'https';
     s.tenant = tenant;
     s.user = userFromClaims(claims);
     s.tokens = {
@@ -293,7 +302,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
   /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
   async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<SessionVerdict | BearerVerdict | 'login'> {
     const tenant = tenantOf(ctx);
-    const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    // Over https only the `__Host-` cookie counts: an unprefixed one may have been planted by a
+    // sibling subdomain or over plain http (RFC 6265bis §8.5).
+    const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
     if (raw === undefined) {
       const bearer = bearerToken(req.headers.authorization);
       // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
@@ -306,7 +317,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       const recent = recentSession(req, raw, tenant);
       if (recent !== undefined) return recent;
     }
-    await loadSession(req, res);
+    await loadSession(req, res, ctx);
     const s = sessionOf(req);
     if (s.user && s.tenant !== tenant) {
       // Host-only cookies never cross tenants by themselves: this cookie was carried over on purpose.
@@ -340,7 +351,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   return {
-    ownCookies: new Set([SESSION_COOKIE, LOGIN_COOKIE]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, LOGIN_COOKIE]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
@@ -357,7 +368,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
 
     check(req, res, ctx) {
       // A session read moments ago: decided here and now, no promise (the common case under load).
-      const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
       const recent = raw === undefined ? undefined : recentSession(req, raw, tenantOf(ctx));
       if (recent === undefined) return checkThroughSession(req, res, ctx);
       try {
@@ -415,14 +426,15 @@ export function createLogin(options: LoginOptions): LoginFeature {
         headers: { allow: options.logout.methods.join(', ') },
       });
     }
-    await loadSession(req, res);
+    await loadSession(req, res, ctx);
     const s = sessionOf(req);
     const loggedIn = s.user !== undefined && s.tenant === tenantOf(ctx);
     if (method === 'POST' && loggedIn && options.logout.csrfProtection !== false) applyCsrf(req, res, s, true);
     if (s.user) await call(req, 'destroy');
     const origin = ctx.origin!;
     const secure = origin.protocol === 'https' ? '; Secure' : '';
-    res.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+    // The same name, Path and Secure as the cookie being removed (a `__Host-` cookie needs them all).
+    res.setHeader('set-cookie', `${sessionCookieOf(ctx)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
     const page = options.logout.page ?? '/';
     const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).

@@ -15,7 +15,7 @@ import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
 import { acceptedRequestId, type RequestContext } from './context.js';
-import { SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { USER_API_SERVICE } from '../config/routes.js';
 
@@ -90,7 +90,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const proxy = createProxy({
     destinations: settings.destinations,
-    ownCookies: new Set([SESSION_COOKIE, ...login.ownCookies]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, ...login.ownCookies]),
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressOwnHeaders(req, res, status, responseHeaders, compression);
