@@ -204,7 +204,12 @@ export function createLogin(options: LoginOptions): LoginFeature {
       logger.warn('login code exchange failed', { requestId: ctx.id, tenant, error: describe(err) });
       throw loginFailed('The identity zone did not accept this login. Open the application again to log in.', err);
     }
-    const claims = await zone.verifyAccessToken(tokens.access_token);
+    // A browser at the callback gets a login failure, not a bearer challenge: the token the zone
+    // issued is not one this application accepts (wrong zone, or not issued for this client).
+    const claims = await zone.verifyAccessToken(tokens.access_token).catch((err: unknown) => {
+      logger.warn('login token refused', { requestId: ctx.id, tenant, error: describe(err) });
+      throw loginFailed('The identity zone issued a token this application does not accept. Open the application again to log in.', err);
+    });
     const idClaims = tokens.claims();
     if (idClaims && typeof idClaims.zid === 'string' && idClaims.zid !== claims.zid) {
       throw loginFailed('The id token and the access token name different zones.');
@@ -259,7 +264,12 @@ export function createLogin(options: LoginOptions): LoginFeature {
         if (current.expiresAt > now()) return;
         throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The identity zone cannot be reached to renew the session', { cause: err, expose: true });
       }
-      const claims = await zone.verifyAccessToken(refreshed.access_token);
+      // A renewed token this application does not accept ends the session: keeping the old one
+      // would outlive what the zone now says.
+      const claims = await zone.verifyAccessToken(refreshed.access_token).catch(async (err: unknown) => {
+        logger.warn('refreshed token refused; session ended', { requestId: ctx.id, tenant, error: describe(err) });
+        throw await endSession(req, 'The session has expired');
+      });
       s.user = userFromClaims(claims);
       s.tokens = {
         accessToken: refreshed.access_token,
