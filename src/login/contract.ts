@@ -4,6 +4,13 @@ import type { SessionUser } from './session-data.js';
 
 /** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
 export const SESSION_COOKIE = 'zonegate.sid';
+/**
+ * Its name when the request's trusted origin is https. A `__Host-` cookie is accepted by a browser
+ * only with Secure, Path=/ and no Domain, from a secure origin (RFC 6265bis §4.1.3.2), so neither a
+ * sibling subdomain (another tenant's host) nor a plain-http page of this host can set or shadow it
+ * (cookie tossing); an unprefixed cookie could be set by either.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
 /** What the login decided for a request on a protected route. */
 export interface Verdict {

@@ -6,7 +6,7 @@ import { localhostAwareFetch } from '../net/localhost.js';
 import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
-import { SESSION_COOKIE, type LoginFeature } from './contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature } from './contract.js';
 import { createLogin, LOGIN_COOKIE, ownPathsOf } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
@@ -33,7 +33,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
   let login: LoginFeature | undefined;
   const get = () => (login ??= build(setup, typeof setup.credentials === 'function' ? setup.credentials() : setup.credentials));
   return {
-    ownCookies: new Set([SESSION_COOKIE, LOGIN_COOKIE]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, LOGIN_COOKIE]),
     // Known from routes.json alone: asking must not build the login (credentials may come later).
     ownPaths: ownPathsOf(setup.routesFile.logout?.logoutEndpoint),
     handleOwnPath: (req, res, ctx, pathname) => get().handleOwnPath(req, res, ctx, pathname),
@@ -50,6 +50,9 @@ function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
   const sessionStore = new StorageSessionStore({
     storage: setup.storage,
     keyring,
+    // The user's profile and scopes are sealed like the tokens: a dump of the store must not say who
+    // is logged in, with which e-mail and which authorisations (the scopes are the tokens' content).
+    secretFields: ['tokens', 'user'],
     idleTimeoutMs: setup.sessionTimeoutMinutes * 60_000,
     absoluteLifetimeMs: setup.absoluteLifetimeMs,
     logger: setup.logger,
@@ -62,6 +65,7 @@ function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
     relyingParty,
     storage: setup.storage,
     sessionStore,
+    keyring,
     // The cookie is signed with secrets derived from the same keys (never the raw key material).
     sessionSecrets: setup.sessionKeys.map(cookieSecret),
     refreshAheadMs: setup.refreshAheadMs,

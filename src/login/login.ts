@@ -7,8 +7,9 @@ import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
+import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import type { RelyingParty } from './relying-party.js';
@@ -29,6 +30,8 @@ export interface LoginOptions {
     /** The session as this process read it moments ago, if a request may use it as it is (StorageSessionStore.peek). */
     peek(sid: string): Readonly<session.SessionData> | undefined;
   };
+  /** Seals pending logins (PKCE verifier, nonce) in storage: the session store's keyring. */
+  keyring: Keyring;
   /** Cookie signing secrets; the first signs, all verify (rotation). */
   sessionSecrets: string[];
   /** Refresh the access token this long before it expires (default 5 minutes). */
@@ -73,23 +76,31 @@ export function createLogin(options: LoginOptions): LoginFeature {
   const { relyingParty: rp, storage, logger } = options;
   const now = options.now ?? Date.now;
   const refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
-  const middleware = session({
-    name: SESSION_COOKIE,
+  // express-session takes one cookie name per middleware: one for https origins (`__Host-`), one for
+  // plain http. They share the store, and express-session keeps only the last middleware's
+  // `store.generate` (used by regenerate at login), so both must make the same cookie for a request:
+  // the options are a function of `req.secure`, express's flag that express-session reads when
+  // `proxy` is unset, and that loadSession sets from the trusted origin. (With `proxy: true` it
+  // would read the first X-Forwarded-Proto itself, which may be the client's, not the trusted proxy's.)
+  const sessionOptions = (name: string): session.SessionOptions => ({
+    name,
     store: options.sessionStore,
     secret: options.sessionSecrets,
     resave: false,
     saveUninitialized: false,
     rolling: false,
     unset: 'destroy',
-    // `secure` is decided per request from the trusted origin below; `proxy` lets express-session
-    // accept that decision behind a TLS-terminating proxy.
-    proxy: true,
-    cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: false },
+    cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
   });
+  const plainMiddleware = session(sessionOptions(SESSION_COOKIE));
+  const secureMiddleware = session(sessionOptions(SECURE_SESSION_COOKIE));
 
-  function loadSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r = req as IncomingMessage & { session?: session.Session; originalUrl?: string };
+  function loadSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const r = req as IncomingMessage & { session?: session.Session; secure?: boolean };
     if (r.session) return Promise.resolve();
+    const secure = ctx.origin!.protocol === 'https';
+    r.secure = secure;
+    const middleware = secure ? secureMiddleware : plainMiddleware;
     return new Promise((resolve, reject) =>
       middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
     );
@@ -112,6 +123,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
+  /** The session cookie's name for this request's trusted origin (a constant: no allocation on the fast path). */
+  const sessionCookieOf = (ctx: RequestContext) => (ctx.origin!.protocol === 'https' ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
 
   function unauthenticated(message: string): GatewayError {
     return new GatewayError('ZG_ERR_UNAUTHENTICATED', message, { headers: { 'www-authenticate': 'Bearer realm="zonegate"' } });
@@ -137,7 +150,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const verifier = oidc.randomPKCECodeVerifier();
     const redirectUri = `${origin.protocol}://${origin.host}${CALLBACK_PATH}`;
     const pending: PendingLogin = { tenant, verifier, nonce, redirectUri, returnTo: sameOriginPath(ctx.originalUrl) };
-    await storage.set(`login:${state}`, JSON.stringify(pending), { ttlMs: LOGIN_TTL_MS });
+    // Sealed: the verifier is what makes a stolen code worthless (RFC 7636 §1), the nonce what binds
+    // the id token to this login; a dump of the storage must yield neither. Bound to the state, so a
+    // record moved under another login's key does not open.
+    await storage.set(`login:${state}`, options.keyring.seal(JSON.stringify(pending), pendingLoginAad(state)), { ttlMs: LOGIN_TTL_MS });
     const location = oidc.buildAuthorizationUrl(zone.config, {
       redirect_uri: redirectUri,
       // No `scope`: like SAP's approuter, ask for everything the user has for this client; XSUAA
@@ -166,8 +182,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
       throw loginFailed('This login was not started in this browser. Open the application again to log in.');
     }
     const stored = await storage.take(`login:${state}`);
-    if (!stored) throw loginFailed('This login has expired or was already completed. Open the application again to log in.');
-    const pending = JSON.parse(stored) as PendingLogin;
+    const opened = stored === undefined ? undefined : options.keyring.open(stored, pendingLoginAad(state));
+    // Absent, or not sealed for this state (altered, moved, or sealed with a key since removed).
+    if (opened === undefined) throw loginFailed('This login has expired or was already completed. Open the application again to log in.');
+    const pending = JSON.parse(opened) as PendingLogin;
     if (pending.tenant !== tenant) throw loginFailed('This login was started for another tenant.');
     const error = url.searchParams.get('error');
     if (error) {
@@ -186,16 +204,20 @@ export function createLogin(options: LoginOptions): LoginFeature {
       logger.warn('login code exchange failed', { requestId: ctx.id, tenant, error: describe(err) });
       throw loginFailed('The identity zone did not accept this login. Open the application again to log in.', err);
     }
-    const claims = await zone.verifyAccessToken(tokens.access_token);
+    // A browser at the callback gets a login failure, not a bearer challenge: the token the zone
+    // issued is not one this application accepts (wrong zone, or not issued for this client).
+    const claims = await zone.verifyAccessToken(tokens.access_token).catch((err: unknown) => {
+      logger.warn('login token refused', { requestId: ctx.id, tenant, error: describe(err) });
+      throw loginFailed('The identity zone issued a token this application does not accept. Open the application again to log in.', err);
+    });
     const idClaims = tokens.claims();
     if (idClaims && typeof idClaims.zid === 'string' && idClaims.zid !== claims.zid) {
       throw loginFailed('The id token and the access token name different zones.');
     }
-    await loadSession(req, res);
+    await loadSession(req, res, ctx);
     // A fresh session id at login: an id planted before it is worthless (session fixation).
     await call(req, 'regenerate');
     const s = sessionOf(req);
-    s.cookie.secure = origin.protocol === 'https';
     s.tenant = tenant;
     s.user = userFromClaims(claims);
     s.tokens = {
@@ -242,7 +264,12 @@ export function createLogin(options: LoginOptions): LoginFeature {
         if (current.expiresAt > now()) return;
         throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The identity zone cannot be reached to renew the session', { cause: err, expose: true });
       }
-      const claims = await zone.verifyAccessToken(refreshed.access_token);
+      // A renewed token this application does not accept ends the session: keeping the old one
+      // would outlive what the zone now says.
+      const claims = await zone.verifyAccessToken(refreshed.access_token).catch(async (err: unknown) => {
+        logger.warn('refreshed token refused; session ended', { requestId: ctx.id, tenant, error: describe(err) });
+        throw await endSession(req, 'The session has expired');
+      });
       s.user = userFromClaims(claims);
       s.tokens = {
         accessToken: refreshed.access_token,
@@ -285,7 +312,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
   /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
   async function authenticate(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<SessionVerdict | BearerVerdict | 'login'> {
     const tenant = tenantOf(ctx);
-    const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+    // Over https only the `__Host-` cookie counts: an unprefixed one may have been planted by a
+    // sibling subdomain or over plain http (RFC 6265bis §8.5).
+    const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
     if (raw === undefined) {
       const bearer = bearerToken(req.headers.authorization);
       // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
@@ -298,7 +327,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       const recent = recentSession(req, raw, tenant);
       if (recent !== undefined) return recent;
     }
-    await loadSession(req, res);
+    await loadSession(req, res, ctx);
     const s = sessionOf(req);
     if (s.user && s.tenant !== tenant) {
       // Host-only cookies never cross tenants by themselves: this cookie was carried over on purpose.
@@ -332,7 +361,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   return {
-    ownCookies: new Set([SESSION_COOKIE, LOGIN_COOKIE]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, LOGIN_COOKIE]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
@@ -349,7 +378,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
 
     check(req, res, ctx) {
       // A session read moments ago: decided here and now, no promise (the common case under load).
-      const raw = cookieValue(req.headers.cookie, SESSION_COOKIE);
+      const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
       const recent = raw === undefined ? undefined : recentSession(req, raw, tenantOf(ctx));
       if (recent === undefined) return checkThroughSession(req, res, ctx);
       try {
@@ -384,6 +413,11 @@ export function createLogin(options: LoginOptions): LoginFeature {
 
     async serveUserApi(req, res, _ctx, path, verdict) {
       const user = verdict.user!;
+      // The user API describes a user (SAP's /user-api/currentUser); a client acting for itself has
+      // none, and its client id must not be answered as if it were a logon name.
+      if (user.client) {
+        throw new GatewayError('ZG_ERR_FORBIDDEN', 'The user API needs the token of a user; this is a client-credentials token, which names no user');
+      }
       const name = path.replace(/^\/+/, '').replace(/[?#].*$/, '');
       let body: unknown;
       if (name === 'currentUser' || name === '') body = currentUser(user);
@@ -402,14 +436,15 @@ export function createLogin(options: LoginOptions): LoginFeature {
         headers: { allow: options.logout.methods.join(', ') },
       });
     }
-    await loadSession(req, res);
+    await loadSession(req, res, ctx);
     const s = sessionOf(req);
     const loggedIn = s.user !== undefined && s.tenant === tenantOf(ctx);
     if (method === 'POST' && loggedIn && options.logout.csrfProtection !== false) applyCsrf(req, res, s, true);
     if (s.user) await call(req, 'destroy');
     const origin = ctx.origin!;
     const secure = origin.protocol === 'https' ? '; Secure' : '';
-    res.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+    // The same name, Path and Secure as the cookie being removed (a `__Host-` cookie needs them all).
+    res.setHeader('set-cookie', `${sessionCookieOf(ctx)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
     const page = options.logout.page ?? '/';
     const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).
@@ -437,6 +472,11 @@ function currentUser(user: SessionUser) {
 /** The paths the login answers itself: the OAuth callback and routes.json's logout endpoint. */
 export function ownPathsOf(logoutEndpoint: string | undefined): ReadonlySet<string> {
   return new Set(logoutEndpoint === undefined ? [CALLBACK_PATH] : [CALLBACK_PATH, logoutEndpoint]);
+}
+
+/** Additional data of a sealed pending login: its purpose and its state (see the session store's aadOf). */
+function pendingLoginAad(state: string): string {
+  return JSON.stringify(['zonegate-login', state]);
 }
 
 /** Only a path on this origin may be returned to after login (no open redirect). */

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { createRemoteJWKSet, customFetch as joseCustomFetch, jwtVerify, type JWTPayload } from 'jose';
 import type { XsuaaCredentials } from '../config/environment.js';
 import { GatewayError } from '../errors.js';
+import { isIssuedFor } from './audience.js';
 import { LruMap } from './lru.js';
 
 /** The claims of an XSUAA access token that the gateway relies on (REFERENCE.md §2). */
@@ -106,6 +107,14 @@ export function createRelyingParty(options: RelyingPartyOptions) {
         if (claims.ext_attr?.zdn !== tenant || typeof claims.zid !== 'string' || !Array.isArray(claims.scope)) {
           throw new GatewayError('ZG_ERR_UNAUTHENTICATED', 'The token belongs to another tenant', {
             headers: { 'www-authenticate': 'Bearer realm="zonegate", error="invalid_token"' },
+          });
+        }
+        // ...and must have been issued for this application, not for another client of the zone
+        // (its admin client, another application): xssec's audience rule (REFERENCE.md §3). One
+        // check for every token the gateway accepts: bearer tokens, and those a login or refresh yields.
+        if (!isIssuedFor(claims, credentials)) {
+          throw new GatewayError('ZG_ERR_UNAUTHENTICATED', 'The token was not issued for this application', {
+            headers: { 'www-authenticate': 'Bearer realm="zonegate", error="invalid_token", error_description="The token was not issued for this application"' },
           });
         }
         return claims;

@@ -11,6 +11,12 @@ export interface SessionUser {
   zoneId: string;
   scopes: string[];
   attributes: Record<string, string[]>;
+  /**
+   * Set when the token names no user: a client-credentials token (REFERENCE.md §2: no user claims,
+   * `sub` = the client id) that a service sent as a bearer token. Never set in a session: a login is
+   * always a user's.
+   */
+  client?: true;
 }
 
 declare module 'express-session' {
@@ -21,7 +27,9 @@ declare module 'express-session' {
 }
 
 export function userFromClaims(claims: AccessTokenClaims): SessionUser {
+  const client = claims.grant_type === 'client_credentials' || claims.user_name === undefined;
   return {
+    ...(client ? { client: true as const } : {}),
     name: claims.user_name ?? String(claims.sub ?? ''),
     email: claims.email,
     givenName: claims.given_name,

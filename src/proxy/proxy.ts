@@ -153,7 +153,18 @@ export function createProxy(options: ProxyOptions): Proxy {
     const cookie = withoutCookies(h.cookie, options.ownCookies);
     if (cookie === undefined) delete h.cookie;
     else h.cookie = cookie;
+    if (target.route.authenticationType !== 'none') {
+      // On protected routes the client's own credentials never reach the backend (SAP does the
+      // same, REFERENCE.md §6), WebSocket handshakes included: only the token the gateway attaches,
+      // and only to forwardAuthToken destinations. The CSRF token is the session's secret.
+      if (h.authorization !== undefined) delete h.authorization;
+      if (h['x-csrf-token'] !== undefined) delete h['x-csrf-token'];
+    }
     if (target.authorization) h.authorization = target.authorization;
+    // Scopes and CSRF were decided on the request's real method; a backend that honours an override
+    // (Spring's HiddenHttpMethodFilter, Express's method-override, OData/Google APIs) would run a
+    // DELETE that the gateway let through as a scope-checked, CSRF-exempt or read-only POST/GET.
+    for (const name of METHOD_OVERRIDE) if (h[name] !== undefined) delete h[name];
     // Node has already answered 100-continue to the client (RFC 9110 §10.1.1). Forwarded, Expect
     // would also stop http-proxy from emitting proxyReq, so a timeout would be reported as 502.
     if (h.expect !== undefined) delete h.expect;
@@ -238,6 +249,8 @@ const STATE = Symbol('zonegate.proxy.state');
 type WithState = IncomingMessage & { [STATE]?: Pending };
 
 const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-path'];
+
+const METHOD_OVERRIDE = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 const UNTRUSTED_FORWARDING = ['forwarded', 'x-real-ip', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url'];
 

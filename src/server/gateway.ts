@@ -15,7 +15,7 @@ import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
 import { acceptedRequestId, type RequestContext } from './context.js';
-import { SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { USER_API_SERVICE } from '../config/routes.js';
 
@@ -90,7 +90,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const proxy = createProxy({
     destinations: settings.destinations,
-    ownCookies: new Set([SESSION_COOKIE, ...login.ownCookies]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, ...login.ownCookies]),
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressOwnHeaders(req, res, status, responseHeaders, compression);
@@ -201,12 +201,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         path: match.path,
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
       };
-      if (route.authenticationType !== 'none') {
-        // On protected routes the client's own credentials never reach the backend (SAP does the
-        // same): only the token the gateway attaches, and only to forwardAuthToken destinations.
-        delete req.headers.authorization;
-        delete req.headers['x-csrf-token'];
-      }
+      // (The proxy removes the client's credentials on protected routes, for upgrades too.)
       release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
     } catch (err) {
       fail(req, res, ctx, err);
@@ -282,7 +277,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       const route = (ctx.route = match.route);
       let authorization: string | undefined;
       if (route.authenticationType !== 'none') authorization = (await login.checkUpgrade(req, ctx)).authorization;
-      if (route.authenticationType !== 'none') delete req.headers.authorization;
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
       proxy.ws(req, socket, head, {
         requestId: ctx.id,

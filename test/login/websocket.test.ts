@@ -69,6 +69,31 @@ describe('WebSockets on authenticated routes', () => {
     expect((await connect(`${stack.base('globex')}/live/feed`, { cookie, origin: stack.base('globex') })).status).toBe(401);
   });
 
+  it("strips the client's x-csrf-token, authorization and method overrides from upgrades, as from plain requests", async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice', '/api/x');
+    const host = new URL(stack.base('acme')).host;
+    const csrf = String((await browser.get(`${stack.base('acme')}/api/x`, { 'x-csrf-token': 'fetch', accept: 'application/json' })).headers['x-csrf-token']);
+    expect(csrf).toMatch(/^[\w-]{20,}$/);
+    const ok = await connect(`${stack.base('acme')}/live/feed`, {
+      cookie: `zonegate.sid=${browser.cookies(host).get('zonegate.sid')}`,
+      origin: stack.base('acme'),
+      'x-csrf-token': csrf,
+      authorization: 'Basic Y2xpZW50OnNlY3JldA==',
+      'x-http-method-override': 'DELETE',
+      'x-http-method': 'DELETE',
+      'x-method-override': 'DELETE',
+    });
+    expect(ok.ws).toBeDefined();
+    ok.ws!.close();
+    expect(seen?.['x-csrf-token']).toBeUndefined();
+    expect(seen?.['x-http-method-override']).toBeUndefined();
+    expect(seen?.['x-http-method']).toBeUndefined();
+    expect(seen?.['x-method-override']).toBeUndefined();
+    // The gateway's token, not one the client sent.
+    expect(String(seen?.authorization)).toMatch(/^Bearer ey/);
+  });
+
   it('enforces the route scope on upgrades (SAP does not)', async () => {
     const browser = new ScriptedBrowser();
     await stack.login(browser, 'acme', 'bob', '/api/x');

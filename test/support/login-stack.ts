@@ -47,12 +47,21 @@ export interface LoginStack {
  * `<tenant>.gw.localhost`, logging in exactly as against an external XSUAA.
  */
 export async function startLoginStack(
-  options: { instances?: number; redisUrl?: string; tokenValidity?: number; refreshAheadMs?: number; routes?: object; destinations?: { name: string; url: string }[] } = {},
+  options: {
+    instances?: number;
+    redisUrl?: string;
+    tokenValidity?: number;
+    refreshAheadMs?: number;
+    routes?: object;
+    destinations?: { name: string; url: string }[];
+    /** More gateway environment (e.g. TRUSTED_PROXIES, to test behind a TLS-terminating proxy). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<LoginStack> {
   const zones = await startZones();
   const { directory } = zones;
   const { application: app, clientSecret: secret } = await directory.registerApplication(
-    security('gwapp', { redirectUris: ['http://*.gw.localhost:*/login/callback'], tokenValidity: options.tokenValidity }),
+    security('gwapp', { redirectUris: ['http*://*.gw.localhost:*/login/callback'], tokenValidity: options.tokenValidity }),
     zones.provider.id,
   );
   await directory.subscribe(app, zones.acme.id);
@@ -67,7 +76,7 @@ export async function startLoginStack(
   const credentials = { clientid: app.clientId, clientsecret: secret, url: zones.url('provider'), uaadomain: 'localhost', xsappname: app.instanceName };
   const extra = options.destinations ?? [];
   const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo', 'plain', ...extra.map((d) => d.name)]) }).config as RoutesFile;
-  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([
+  const settings = readSettings({ ...options.env, TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([
         { name: 'echo', url: echoUrl, forwardAuthToken: true },
         { name: 'plain', url: echoUrl },
         ...extra.map((d) => ({ forwardAuthToken: true, ...d })),
