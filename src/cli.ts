@@ -197,7 +197,8 @@ async function keysCommand(args: string[]): Promise<number> {
     return 2;
   }
   return withStorage(async (settings, storage, logger) => {
-    const directory = createZoneDirectory(storage, { secretKey: resolveSecretKey(settings, (m, f) => logger.warn(m, f)) });
+    const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+    const directory = createZoneDirectory(storage, { secretKey });
     const zones = zone === undefined ? await directory.listZones() : [await directory.getZoneBySubdomain(zone.toLowerCase())];
     if (zones[0] === undefined && zone !== undefined) {
       process.stderr.write(`zonegate: No zone with subdomain "${zone}"\n`);
@@ -209,6 +210,7 @@ async function keysCommand(args: string[]): Promise<number> {
       uaaDomain: settings.uaaDomain,
       publicUrlFor: zonesPublicUrl(settings, () => settings.port),
       logger,
+      secretKey,
     });
     for (const z of zones) {
       const [kid] = await identity.rotateKeys(z!.id);

@@ -397,6 +397,7 @@ export async function startZones(input: {
     uaaDomain: settings.uaaDomain,
     publicUrlFor,
     logger,
+    secretKey,
     ...(settings.adminSecret !== undefined ? { bootstrapSecret: settings.adminSecret } : {}),
     zonesAdminZoneId: provider.id,
     // The server takes the first X-Forwarded-For entry when told to; only where a proxy stands in front

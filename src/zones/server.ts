@@ -39,6 +39,11 @@ export interface IdentityServerOptions {
   /** Public base URL of a zone (or of the bare uaadomain without a subdomain), e.g. `http://acme.auth.localhost:8080`. */
   publicUrlFor(subdomain?: string): string;
   logger: Logger;
+  /**
+   * 32 bytes that seal the zones' private signing keys in storage (ZONEGATE_SECRET_KEY, the key the
+   * directory seals client secrets with). The entry point always passes it; unset keeps keys in clear.
+   */
+  secretKey?: Uint8Array;
   /** Password of the admin API's bootstrap `admin` user (>= 16 characters). Unset: only tokens. */
   bootstrapSecret?: string;
   /** Zone whose administrators may manage zones on the bare uaadomain (and get `zones.*` in their tokens). */
@@ -110,7 +115,16 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   if (bareUrl.startsWith('http:') && uaaDomain !== 'localhost' && !uaaDomain.endsWith('.localhost')) {
     logger.warn('identity zones are served over plain http: SSO cookies are not Secure and tokens travel in clear', { uaaDomain });
   }
-  const keys = createKeyStore({ storage: options.storage, logger, maxTokenValiditySeconds, now });
+  const keys = createKeyStore({
+    storage: options.storage,
+    logger,
+    maxTokenValiditySeconds,
+    now,
+    ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
+  });
+  // Keys written in clear by an earlier version are sealed before anything is served, so the store
+  // holds no usable private key from this start on, idle zones included.
+  await keys.sealStoredKeys((await options.directory.listZones()).map((z) => z.id));
   const admin = await options.directory.ensureAdminClient({
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     ...(options.adminClientRedirectUris !== undefined ? { redirectUris: options.adminClientRedirectUris } : {}),
