@@ -9,12 +9,13 @@ import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings } from './config/environment.js';
 import { loadXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
-import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, zonesPublicUrl } from './server/start.js';
+import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, warnAboutExposedDataDir, zonesPublicUrl } from './server/start.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
 import { openStorage, type Storage } from './storage/index.js';
+import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
 import { runTenantsCli, TENANTS_USAGE } from './provisioning/cli.js';
@@ -326,6 +327,7 @@ async function zonesStart(args: string[]): Promise<number> {
   const logger = createLogger({ level: settings.logLevel });
   let storage: Storage | undefined;
   try {
+    warnAboutExposedDataDir(settings.dataDir, logger);
     storage = await openStorage(settings.storage, logger);
     let port = 0;
     const zones = await startZones({ settings, storage, security, logger, port: () => port });
@@ -333,10 +335,10 @@ async function zonesStart(args: string[]): Promise<number> {
     port = listening.port;
     if (zones.registration) {
       const file = path.join(settings.dataDir, CREDENTIALS_FILE);
-      fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+      makePrivateDir(settings.dataDir);
       fs.rmSync(file, { force: true });
       // Holds the client secret: only the owner may read it, as with the generated key.
-      fs.writeFileSync(file, `${JSON.stringify(zones.registration.credentials(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      writePrivateFile(file, `${JSON.stringify(zones.registration.credentials(), null, 2)}\n`);
       logger.info('xsuaa credentials written', { file, xsappname: zones.registration.application.instanceName });
     }
     logger.info('listening', { port, uaaDomain: settings.uaaDomain, url: zones.publicUrlFor(settings.providerSubdomain), storage: storage.kind });

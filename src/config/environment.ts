@@ -10,6 +10,7 @@ import { checkRegexSafety } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
 import { redisUrlFromVcap } from '../storage/redis.js';
+import { makePrivateDir, writePrivateFile } from '../storage/private-files.js';
 import type { Destination } from './types.js';
 
 /** The credentials of an `xsuaa` service binding (REFERENCE.md §3), or of the built-in zones. */
@@ -358,10 +359,10 @@ export const GENERATED_KEY_FILE = 'secret.key';
 export function resolveSecretKey(settings: Pick<Settings, 'secretKey' | 'dataDir' | 'storage'>, warn: (message: string, fields: Record<string, unknown>) => void): Uint8Array {
   if (settings.secretKey) return settings.secretKey;
   const file = path.join(settings.dataDir, GENERATED_KEY_FILE);
-  fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+  makePrivateDir(settings.dataDir);
   try {
-    // 'wx': of two processes starting at once on a fresh directory, one writes and the other reads.
-    fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
+    // Exclusive create: of two processes starting at once on a fresh directory, one writes and the other reads.
+    writePrivateFile(file, `${randomBytes(32).toString('base64url')}\n`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }

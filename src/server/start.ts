@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import { openStorage } from '../storage/index.js';
+import { exposedDataFiles } from '../storage/private-files.js';
 import type { Storage } from '../storage/types.js';
 import { createZoneDirectory } from '../zones/directory/directory.js';
 import { DirectoryError } from '../zones/directory/errors.js';
@@ -81,6 +82,7 @@ export interface StartOptions {
 export async function startGateway(config: Configuration, options: StartOptions): Promise<RunningGateway> {
   const { settings, routesFile } = config;
   const { logger } = options;
+  warnAboutExposedDataDir(settings.dataDir, logger);
   const storage = await openStorage(settings.storage, logger);
   let resolvedKey: Uint8Array | undefined;
   const secret = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
@@ -432,6 +434,18 @@ export async function listenZones(handle: http.RequestListener, settings: Pick<S
     });
   });
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * Names every part of the data directory that other users can read (made by a version before it was
+ * created 0700/0600, or by hand): it holds the store, the generated secret key and the credentials.
+ * A warning, not a refusal: the operator may have shared it on purpose, and must be told, not overruled.
+ * Checked before the storage opens, so what is reported is what was found.
+ */
+export function warnAboutExposedDataDir(dataDir: string, logger: Logger): void {
+  for (const exposed of exposedDataFiles(dataDir)) {
+    logger.warn('data directory readable by other users: it holds the store, the secret key and credentials', { ...exposed });
+  }
 }
 
 /** Prints a ConfigError the way an operator reads it: every problem, one per line. */
