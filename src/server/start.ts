@@ -89,10 +89,21 @@ export async function startGateway(config: Configuration, options: StartOptions)
   let port = 0;
   let gateway: Gateway | undefined;
   let zones: Zones | undefined;
+  // A zone an administrator removes takes its tenant's gateway sessions along (src/zones/removal.ts);
+  // the zones start before the login and tenant registry that hold them, so this is bound below.
+  let revokeTenantSessions: ((subdomain: string) => Promise<void>) | undefined;
   try {
     zones =
       !settings.xsuaa && config.security
-        ? await startZones({ settings, storage, security: config.security, logger, port: () => port, secretKey: secret() })
+        ? await startZones({
+            settings,
+            storage,
+            security: config.security,
+            logger,
+            port: () => port,
+            secretKey: secret(),
+            revokeTenantSessions: async (subdomain) => revokeTenantSessions?.(subdomain),
+          })
         : undefined;
     const registration = zones?.registration;
     const routes = compileRouteTable(routesFile, {
@@ -106,6 +117,10 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const login =
       registration || settings.xsuaa ? createLogin({ settings, storage, routes, logger, credentials: () => credentials()!, secretKey: secret }) : undefined;
     const tenancy = zones ? wireProvisioning({ settings, storage, zones, logger, port: () => port, login }) : undefined;
+    revokeTenantSessions = async (subdomain) => {
+      tenancy?.tenants.forget(subdomain);
+      await login?.forgetTenant(subdomain);
+    };
     if (settings.xsuaa) {
       // XSUAA creates a subscriber's zone itself; a callback here could only answer a URL for a
       // tenant it cannot check. The application's own callback service answers the registry.
@@ -363,6 +378,8 @@ export async function startZones(input: {
   port: () => number;
   /** The secret key when the caller already resolved it (resolving warns, once is enough). */
   secretKey?: Uint8Array;
+  /** Ends the gateway sessions of a removed zone's tenant (the gateway's login); absent without a gateway. */
+  revokeTenantSessions?: (subdomain: string) => Promise<void>;
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
   const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
@@ -400,6 +417,7 @@ export async function startZones(input: {
     publicUrlFor,
     logger,
     secretKey,
+    ...(input.revokeTenantSessions !== undefined ? { revokeTenantSessions: input.revokeTenantSessions } : {}),
     ...(settings.adminSecret !== undefined ? { bootstrapSecret: settings.adminSecret } : {}),
     zonesAdminZoneId: provider.id,
     // The server takes the first X-Forwarded-For entry when told to; only where a proxy stands in front

@@ -15,6 +15,7 @@ import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
 import { createKeyStore, type KeyStore } from './keys/keystore.js';
+import { removeZone, type ZoneRemovalParts } from './removal.js';
 import { handleAuthorize } from './oauth/authorize.js';
 import { bearerToken } from './oauth/bearer.js';
 import type { ZoneContext, ZoneServices } from './oauth/context.js';
@@ -44,6 +45,11 @@ export interface IdentityServerOptions {
    * directory seals client secrets with). The entry point always passes it; unset keeps keys in clear.
    */
   secretKey?: Uint8Array;
+  /**
+   * Ends the gateway sessions of a removed zone's tenant (by subdomain) on every instance. The gateway
+   * wires it; `zonegate zones start` has no gateway sessions.
+   */
+  revokeTenantSessions?: (subdomain: string) => Promise<void>;
   /** Password of the admin API's bootstrap `admin` user (>= 16 characters). Unset: only tokens. */
   bootstrapSecret?: string;
   /** Zone whose administrators may manage zones on the bare uaadomain (and get `zones.*` in their tokens). */
@@ -66,6 +72,8 @@ export interface IdentityServerOptions {
 
 export interface IdentityServer {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Removes a zone and everything it owns (./removal.ts); the removed zone, or undefined if there was none. */
+  removeZone(zoneId: string): Promise<Zone | undefined>;
   /** Rotates the signing key of one zone, or of every zone; returns the new kids. */
   rotateKeys(zoneId?: string): Promise<string[]>;
   /** Verifies a bearer token of a zone: its principal, or undefined (for the gateway's own checks). */
@@ -188,8 +196,15 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     return zone ? principalOf(zone, token) : undefined;
   }
 
+  const removal: ZoneRemovalParts = {
+    directory: options.directory,
+    keys,
+    ...(options.revokeTenantSessions !== undefined ? { revokeTenantSessions: options.revokeTenantSessions } : {}),
+  };
+
   const adminApi: AdminApiHandler = createAdminApi({
     directory: options.directory,
+    removeZone: (zoneId) => removeZone(removal, zoneId),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,
@@ -299,6 +314,9 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   return {
     handle(req, res) {
       route(req, res).catch((err: unknown) => fail(req, res, err));
+    },
+    removeZone(zoneId) {
+      return removeZone(removal, zoneId);
     },
     async rotateKeys(zoneId) {
       const ids = zoneId ? [zoneId] : (await options.directory.listZones()).map((z) => z.id);

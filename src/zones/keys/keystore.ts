@@ -182,6 +182,12 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
   const cacheMs = options.cacheMs ?? 10_000;
   const cache = new Map<string, LoadedKeySet>();
   const pending = new Map<string, Promise<LoadedKeySet>>();
+  // A rotation or removal elsewhere is announced by name (Redis: to every instance at once), so a
+  // removed zone's key stops signing and verifying here too, not only after cacheMs. Unnamed notices
+  // (another SQLite process wrote something) are left to cacheMs: they come with every write.
+  storage.onForeignChange((key) => {
+    if (key?.startsWith('zkeys:')) cache.delete(key.slice('zkeys:'.length));
+  });
 
   const parse = (raw: string) => JSON.parse(raw) as StoredKeySet;
   const needsSealing = (set: StoredKeySet) => set.keys.some((k) => !isSealedAsConfigured(k, secretKey));
@@ -271,6 +277,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
         await storage.set(storageKey(zoneId), JSON.stringify(next));
       });
       cache.delete(zoneId);
+      await storage.announce(storageKey(zoneId));
       logger.info('zone signing key rotated', { zoneId, kid: key.kid });
       return key.kid;
     },
@@ -278,6 +285,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
     async deleteKeys(zoneId) {
       cache.delete(zoneId);
       await storage.delete(storageKey(zoneId));
+      await storage.announce(storageKey(zoneId));
     },
 
     async sealStoredKeys(zoneIds) {
