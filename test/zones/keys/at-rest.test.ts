@@ -183,3 +183,70 @@ describe('keys written in clear by an earlier version', () => {
     await expect(jwtVerify(token, createPublicKey(privateKey))).resolves.toBeDefined();
   });
 });
+
+describe('the key-set lock', () => {
+  /** The real store, with a hook run before the named methods: a way to make an instance slow at a chosen moment. */
+  function intercept(storage: Storage, methods: readonly string[], hook: (key: string) => Promise<void>): Storage {
+    return new Proxy(storage, {
+      get(target, prop, receiver) {
+        const real = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof prop !== 'string' || !methods.includes(prop) || typeof real !== 'function') return real;
+        return async (key: string, ...rest: unknown[]) => {
+          await hook(key);
+          return (real as (...args: unknown[]) => Promise<unknown>)(key, ...rest);
+        };
+      },
+    });
+  }
+
+  it("a slow owner whose lock expired does not release the next owner's lock: no rotation is lost", async () => {
+    let clock = Date.now();
+    const storage = openSqliteStorage({ file: ':memory:', now: () => clock });
+    const options = { logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, secretKey };
+
+    // B pauses inside its critical section, having read the key set, until told to write.
+    let bInside!: () => void;
+    const bIsInside = new Promise<void>((resolve) => (bInside = resolve));
+    let releaseB!: () => void;
+    const bMayGoOn = new Promise<void>((resolve) => (releaseB = resolve));
+    let armedB = false;
+    const b = createKeyStore({
+      ...options,
+      storage: intercept(storage, ['set'], async (key) => {
+        if (!armedB || key !== 'zkeys:z') return;
+        armedB = false;
+        bInside();
+        await bMayGoOn;
+      }),
+    });
+    // A is the slow owner: it has written, but before it releases, its lock's TTL runs out and B
+    // takes the lock. Then A releases (whatever it calls to do so).
+    let armedA = false;
+    let rotationB: Promise<string> | undefined;
+    const a = createKeyStore({
+      ...options,
+      storage: intercept(storage, ['delete', 'deleteIfEquals'], async (key) => {
+        if (!armedA || !key.includes('lock')) return;
+        armedA = false;
+        clock += 11_000;
+        armedB = true;
+        rotationB = b.rotateKeys('z');
+        await bIsInside;
+      }),
+    });
+    const c = createKeyStore({ ...options, storage });
+    await Promise.all([a.signingKey('z'), b.signingKey('z'), c.signingKey('z')]);
+
+    armedA = true;
+    const kidA = await a.rotateKeys('z');
+    // B still holds the lock. C must wait for B rather than read and write beside it.
+    const rotationC = c.rotateKeys('z');
+    await new Promise((r) => setTimeout(r, 500));
+    releaseB();
+    const [kidB, kidC] = await Promise.all([rotationB!, rotationC]);
+
+    const published = (await createKeyStore({ ...options, storage, cacheMs: 0 }).tokenKeys('z')).map((k) => k.kid);
+    expect(published).toEqual(expect.arrayContaining([kidA, kidB, kidC]));
+    await storage.close();
+  });
+});
