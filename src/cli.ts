@@ -21,7 +21,8 @@ import { sessionKeysFromSecret } from './login/index.js';
 import { runTenantsCli, TENANTS_USAGE } from './provisioning/cli.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
-import { createIdentityServer } from './zones/server.js';
+import { createKeyStore } from './zones/keys/keystore.js';
+import { createIdentityServer, DEFAULT_MAX_TOKEN_VALIDITY_SECONDS } from './zones/server.js';
 
 const USAGE = `Usage: zonegate <command> [options]
 
@@ -175,14 +176,22 @@ async function withStorage(run: (settings: Settings, storage: Storage, logger: L
 }
 
 function directoryCommand(argv: string[]): Promise<number> {
-  return withStorage((settings, storage, logger) =>
-    runDirectoryCli(argv, {
+  return withStorage((settings, storage, logger) => {
+    const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+    // A deleted zone's tenant sessions end in the shared storage, as `tenants unsubscribe` ends them;
+    // a running gateway's caches forget within a second on their own.
+    const sessions = new StorageSessionStore({ storage, keyring: createKeyring(settings.sessionKeys ?? sessionKeysFromSecret(secretKey)) });
+    return runDirectoryCli(argv, {
       storage,
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
-      directory: { secretKey: resolveSecretKey(settings, (m, f) => logger.warn(m, f)) },
-    }),
-  );
+      directory: { secretKey },
+      zoneRemoval: {
+        keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
+        revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+      },
+    });
+  });
 }
 
 const KEYS_USAGE = 'Usage: zonegate keys rotate [--zone SUBDOMAIN]';

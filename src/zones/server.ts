@@ -84,6 +84,9 @@ export interface IdentityServer {
   close(): Promise<void>;
 }
 
+/** XSUAA's default token validity (12 h): the longest a token lives, and so the overlap of a key rotation. */
+export const DEFAULT_MAX_TOKEN_VALIDITY_SECONDS = 43200;
+
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Endpoints that answer a browser with pages rather than JSON. */
 const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do']);
@@ -101,7 +104,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     throw new RangeError(`uaaDomain must be a host name without scheme or port, got ${JSON.stringify(options.uaaDomain)}`);
   }
   const codeTtlSeconds = options.codeTtlSeconds ?? 300;
-  const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? 43200;
+  const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? DEFAULT_MAX_TOKEN_VALIDITY_SECONDS;
   const throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
   // Every problem at once, as for the configuration files.
   const problems: string[] = [];
