@@ -64,8 +64,8 @@ export interface Settings {
   /** Subdomain of the provider's zone, where the application is registered (`PROVIDER_SUBDOMAIN`). */
   providerSubdomain: string;
   /**
-   * 32 bytes that seal the application's client secret in storage (`ZONEGATE_SECRET_KEY`); undefined:
-   * a development key generated in `dataDir` (see resolveSecretKey).
+   * 32 bytes that seal the application's client secret and the zones' private signing keys in storage
+   * (`ZONEGATE_SECRET_KEY`); undefined: a development key generated in `dataDir` (see resolveSecretKey).
    */
   secretKey: Uint8Array | undefined;
   /** Password of the zones admin API's bootstrap `admin` user (`ZONEGATE_ADMIN_SECRET`); optional. */
@@ -349,7 +349,7 @@ function parseSecretKey(text: string): Uint8Array | undefined {
 export const GENERATED_KEY_FILE = 'secret.key';
 
 /**
- * The key that seals the client secret: ZONEGATE_SECRET_KEY, or else a key generated on first start
+ * The key that seals the client secret and the zones' signing keys: ZONEGATE_SECRET_KEY, or else a key generated on first start
  * and kept in `<dataDir>/secret.key` (0600), with a warning that names the variable each start: an
  * insecure development default, as oidc-provider's default keys are. The file sits next to the
  * storage it protects, so it defends nothing against a copy of the data directory; and instances
