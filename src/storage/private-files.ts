@@ -73,7 +73,9 @@ export function exposedDataFiles(dataDir: string): ExposedPath[] {
   try {
     entries = fs.readdirSync(dataDir, { withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    // Nothing there yet (created private at first use), or not a directory (the store's open says so).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
     throw err;
   }
   const exposed: ExposedPath[] = [];
