@@ -9,18 +9,20 @@ import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings } from './config/environment.js';
 import { loadXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
-import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, zonesPublicUrl } from './server/start.js';
+import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, warnAboutExposedDataDir, zonesPublicUrl } from './server/start.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
 import { openStorage, type Storage } from './storage/index.js';
+import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
 import { runTenantsCli, TENANTS_USAGE } from './provisioning/cli.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
-import { createIdentityServer } from './zones/server.js';
+import { createKeyStore } from './zones/keys/keystore.js';
+import { createIdentityServer, DEFAULT_MAX_TOKEN_VALIDITY_SECONDS } from './zones/server.js';
 
 const USAGE = `Usage: zonegate <command> [options]
 
@@ -174,14 +176,22 @@ async function withStorage(run: (settings: Settings, storage: Storage, logger: L
 }
 
 function directoryCommand(argv: string[]): Promise<number> {
-  return withStorage((settings, storage, logger) =>
-    runDirectoryCli(argv, {
+  return withStorage((settings, storage, logger) => {
+    const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+    // A deleted zone's tenant sessions end in the shared storage, as `tenants unsubscribe` ends them;
+    // a running gateway's caches forget within a second on their own.
+    const sessions = new StorageSessionStore({ storage, keyring: createKeyring(settings.sessionKeys ?? sessionKeysFromSecret(secretKey)) });
+    return runDirectoryCli(argv, {
       storage,
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
-      directory: { secretKey: resolveSecretKey(settings, (m, f) => logger.warn(m, f)) },
-    }),
-  );
+      directory: { secretKey },
+      zoneRemoval: {
+        keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
+        revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+      },
+    });
+  });
 }
 
 const KEYS_USAGE = 'Usage: zonegate keys rotate [--zone SUBDOMAIN]';
@@ -197,7 +207,8 @@ async function keysCommand(args: string[]): Promise<number> {
     return 2;
   }
   return withStorage(async (settings, storage, logger) => {
-    const directory = createZoneDirectory(storage, { secretKey: resolveSecretKey(settings, (m, f) => logger.warn(m, f)) });
+    const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+    const directory = createZoneDirectory(storage, { secretKey });
     const zones = zone === undefined ? await directory.listZones() : [await directory.getZoneBySubdomain(zone.toLowerCase())];
     if (zones[0] === undefined && zone !== undefined) {
       process.stderr.write(`zonegate: No zone with subdomain "${zone}"\n`);
@@ -209,6 +220,7 @@ async function keysCommand(args: string[]): Promise<number> {
       uaaDomain: settings.uaaDomain,
       publicUrlFor: zonesPublicUrl(settings, () => settings.port),
       logger,
+      secretKey,
     });
     for (const z of zones) {
       const [kid] = await identity.rotateKeys(z!.id);
@@ -324,6 +336,7 @@ async function zonesStart(args: string[]): Promise<number> {
   const logger = createLogger({ level: settings.logLevel });
   let storage: Storage | undefined;
   try {
+    warnAboutExposedDataDir(settings.dataDir, logger);
     storage = await openStorage(settings.storage, logger);
     let port = 0;
     const zones = await startZones({ settings, storage, security, logger, port: () => port });
@@ -331,10 +344,10 @@ async function zonesStart(args: string[]): Promise<number> {
     port = listening.port;
     if (zones.registration) {
       const file = path.join(settings.dataDir, CREDENTIALS_FILE);
-      fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+      makePrivateDir(settings.dataDir);
       fs.rmSync(file, { force: true });
       // Holds the client secret: only the owner may read it, as with the generated key.
-      fs.writeFileSync(file, `${JSON.stringify(zones.registration.credentials(), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      writePrivateFile(file, `${JSON.stringify(zones.registration.credentials(), null, 2)}\n`);
       logger.info('xsuaa credentials written', { file, xsappname: zones.registration.application.instanceName });
     }
     logger.info('listening', { port, uaaDomain: settings.uaaDomain, url: zones.publicUrlFor(settings.providerSubdomain), storage: storage.kind });

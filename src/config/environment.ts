@@ -10,6 +10,7 @@ import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
 import { redisUrlFromVcap } from '../storage/redis.js';
+import { makePrivateDir, writePrivateFile } from '../storage/private-files.js';
 import type { Destination } from './types.js';
 
 /** The credentials of an `xsuaa` service binding (REFERENCE.md §3), or of the built-in zones. */
@@ -63,8 +64,8 @@ export interface Settings {
   /** Subdomain of the provider's zone, where the application is registered (`PROVIDER_SUBDOMAIN`). */
   providerSubdomain: string;
   /**
-   * 32 bytes that seal the application's client secret in storage (`ZONEGATE_SECRET_KEY`); undefined:
-   * a development key generated in `dataDir` (see resolveSecretKey).
+   * 32 bytes that seal the application's client secret and the zones' private signing keys in storage
+   * (`ZONEGATE_SECRET_KEY`); undefined: a development key generated in `dataDir` (see resolveSecretKey).
    */
   secretKey: Uint8Array | undefined;
   /** Password of the zones admin API's bootstrap `admin` user (`ZONEGATE_ADMIN_SECRET`); optional. */
@@ -350,7 +351,7 @@ function parseSecretKey(text: string): Uint8Array | undefined {
 export const GENERATED_KEY_FILE = 'secret.key';
 
 /**
- * The key that seals the client secret: ZONEGATE_SECRET_KEY, or else a key generated on first start
+ * The key that seals the client secret and the zones' signing keys: ZONEGATE_SECRET_KEY, or else a key generated on first start
  * and kept in `<dataDir>/secret.key` (0600), with a warning that names the variable each start: an
  * insecure development default, as oidc-provider's default keys are. The file sits next to the
  * storage it protects, so it defends nothing against a copy of the data directory; and instances
@@ -360,10 +361,10 @@ export const GENERATED_KEY_FILE = 'secret.key';
 export function resolveSecretKey(settings: Pick<Settings, 'secretKey' | 'dataDir' | 'storage'>, warn: (message: string, fields: Record<string, unknown>) => void): Uint8Array {
   if (settings.secretKey) return settings.secretKey;
   const file = path.join(settings.dataDir, GENERATED_KEY_FILE);
-  fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+  makePrivateDir(settings.dataDir);
   try {
-    // 'wx': of two processes starting at once on a fresh directory, one writes and the other reads.
-    fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
+    // Exclusive create: of two processes starting at once on a fresh directory, one writes and the other reads.
+    writePrivateFile(file, `${randomBytes(32).toString('base64url')}\n`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }

@@ -23,6 +23,7 @@ import type { Storage } from '../storage/types.js';
 import { normaliseSubdomain } from '../zones/directory/directory.js';
 import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, User, Zone, ZoneDirectory } from '../zones/directory/types.js';
+import { removeZone } from '../zones/removal.js';
 import { ProvisioningError } from './errors.js';
 
 /** The subscribing user as the SaaS registry describes it (`userInfo`). */
@@ -100,8 +101,8 @@ export interface ProvisioningOptions {
   tenantUrlFor(subdomain: string): string;
   /** Destroys the tenant's gateway sessions on every instance (src/sessions/store.ts). */
   revokeTenantSessions?: (subdomain: string) => Promise<void>;
-  /** Removes the zone's signing keys (the identity server's `keys.deleteKeys`). */
-  deleteZoneKeys?: (zoneId: string) => Promise<void>;
+  /** Removes the zone's signing keys (the identity server's `keys.deleteKeys`); without it a re-subscribed tenant's old tokens would verify again. */
+  deleteZoneKeys: (zoneId: string) => Promise<void>;
   logger: Logger;
   now?: () => Date;
 }
@@ -331,14 +332,13 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
         if (!record && !subscribed) return { removed: false };
         const subdomain = zone?.subdomain ?? record!.subdomain;
 
-        // The zone goes first: its host answers 404 and its x-zid is unknown at once, so no code,
-        // refresh token or SSO session of it can be redeemed, and its users are gone (a later
-        // subscription of the same tenant gets new user ids, which old refresh tokens never match).
-        if (zone) await directory.deleteZone(zone.id);
-        // Access tokens already issued stop verifying once the keys are gone (a later subscription
-        // gets a fresh key set, so they never verify again).
-        await options.deleteZoneKeys?.(tenantId);
-        await options.revokeTenantSessions?.(subdomain);
+        // The zone, its users, keys and gateway sessions, as an administrator's deletion removes them
+        // (../zones/removal.ts); a later subscription of the same tenant starts from nothing.
+        await removeZone(
+          { directory, keys: { deleteKeys: options.deleteZoneKeys }, ...(options.revokeTenantSessions ? { revokeTenantSessions: options.revokeTenantSessions } : {}) },
+          tenantId,
+          subdomain,
+        );
         await storage.delete(recordKey(tenantId));
         logger.info('tenant unsubscribed', { tenantId, subdomain });
         return { removed: true, subdomain };

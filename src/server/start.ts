@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import { openStorage } from '../storage/index.js';
+import { exposedDataFiles } from '../storage/private-files.js';
 import type { Storage } from '../storage/types.js';
 import { createZoneDirectory } from '../zones/directory/directory.js';
 import { DirectoryError } from '../zones/directory/errors.js';
@@ -81,16 +82,28 @@ export interface StartOptions {
 export async function startGateway(config: Configuration, options: StartOptions): Promise<RunningGateway> {
   const { settings, routesFile } = config;
   const { logger } = options;
+  warnAboutExposedDataDir(settings.dataDir, logger);
   const storage = await openStorage(settings.storage, logger);
   let resolvedKey: Uint8Array | undefined;
   const secret = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
   let port = 0;
   let gateway: Gateway | undefined;
   let zones: Zones | undefined;
+  // A zone an administrator removes takes its tenant's gateway sessions along (src/zones/removal.ts);
+  // the zones start before the login and tenant registry that hold them, so this is bound below.
+  let revokeTenantSessions: ((subdomain: string) => Promise<void>) | undefined;
   try {
     zones =
       !settings.xsuaa && config.security
-        ? await startZones({ settings, storage, security: config.security, logger, port: () => port, secretKey: secret() })
+        ? await startZones({
+            settings,
+            storage,
+            security: config.security,
+            logger,
+            port: () => port,
+            secretKey: secret(),
+            revokeTenantSessions: async (subdomain) => revokeTenantSessions?.(subdomain),
+          })
         : undefined;
     const registration = zones?.registration;
     const routes = compileRouteTable(routesFile, {
@@ -104,6 +117,10 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const login =
       registration || settings.xsuaa ? createLogin({ settings, storage, routes, logger, credentials: () => credentials()!, secretKey: secret }) : undefined;
     const tenancy = zones ? wireProvisioning({ settings, storage, zones, logger, port: () => port, login }) : undefined;
+    revokeTenantSessions = async (subdomain) => {
+      tenancy?.tenants.forget(subdomain);
+      await login?.forgetTenant(subdomain);
+    };
     if (settings.xsuaa) {
       // XSUAA creates a subscriber's zone itself; a callback here could only answer a URL for a
       // tenant it cannot check. The application's own callback service answers the registry.
@@ -361,6 +378,8 @@ export async function startZones(input: {
   port: () => number;
   /** The secret key when the caller already resolved it (resolving warns, once is enough). */
   secretKey?: Uint8Array;
+  /** Ends the gateway sessions of a removed zone's tenant (the gateway's login); absent without a gateway. */
+  revokeTenantSessions?: (subdomain: string) => Promise<void>;
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
   const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
@@ -397,6 +416,8 @@ export async function startZones(input: {
     uaaDomain: settings.uaaDomain,
     publicUrlFor,
     logger,
+    secretKey,
+    ...(input.revokeTenantSessions !== undefined ? { revokeTenantSessions: input.revokeTenantSessions } : {}),
     ...(settings.adminSecret !== undefined ? { bootstrapSecret: settings.adminSecret } : {}),
     zonesAdminZoneId: provider.id,
     // The same TRUSTED_PROXIES as the gateway's: only those peers may say which address the client
@@ -431,6 +452,18 @@ export async function listenZones(handle: http.RequestListener, settings: Pick<S
     });
   });
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * Names every part of the data directory that other users can read (made by a version before it was
+ * created 0700/0600, or by hand): it holds the store, the generated secret key and the credentials.
+ * A warning, not a refusal: the operator may have shared it on purpose, and must be told, not overruled.
+ * Checked before the storage opens, so what is reported is what was found.
+ */
+export function warnAboutExposedDataDir(dataDir: string, logger: Logger): void {
+  for (const exposed of exposedDataFiles(dataDir)) {
+    logger.warn('data directory readable by other users: it holds the store, the secret key and credentials', { ...exposed });
+  }
 }
 
 /** Prints a ConfigError the way an operator reads it: every problem, one per line. */

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { storageUnavailable } from './types.js';
 import type { Storage, TtlOptions } from './types.js';
 import { ttlMsOf } from './ttl.js';
+import { PRIVATE_FILE_MODE, createPrivateFile, makePrivateDir } from './private-files.js';
 
 export interface SqliteStorageOptions {
   /** Database file; `:memory:` for a private in-process store (tests). */
@@ -56,7 +57,14 @@ const SCHEMA = `
 export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   const now = options.now ?? Date.now;
   const inMemory = options.file === ':memory:';
-  if (!inMemory) mkdirSync(dirname(options.file), { recursive: true });
+  // The file holds every zone, user and session: 0700 directory, 0600 file (./private-files.ts).
+  // SQLite creates the -wal and -shm files with the database file's mode, so creating the database
+  // file ourselves first settles all three.
+  let created = false;
+  if (!inMemory) {
+    makePrivateDir(dirname(options.file));
+    created = createPrivateFile(options.file);
+  }
 
   let db: Database.Database;
   try {
@@ -66,6 +74,12 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       // In WAL mode NORMAL stays consistent; a power loss may drop the last commits, which for
       // sessions and login state means a user logs in again, never a corrupt store.
       db.pragma('synchronous = NORMAL');
+      if (created) {
+        // SQLite's own rule, stated: a store this process created never has wider companions.
+        for (const companion of ['-wal', '-shm']) {
+          if (existsSync(options.file + companion)) chmodSync(options.file + companion, PRIVATE_FILE_MODE);
+        }
+      }
     }
     db.exec(SCHEMA);
   } catch (err) {

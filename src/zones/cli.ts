@@ -13,6 +13,7 @@ import { createZoneDirectory } from './directory/directory.js';
 import type { ZoneDirectoryOptions } from './directory/directory.js';
 import { DirectoryError } from './directory/errors.js';
 import type { User, Zone, ZoneDirectory } from './directory/types.js';
+import { removeZone, type ZoneRemovalParts } from './removal.js';
 
 export interface DirectoryCliIo {
   storage: Storage;
@@ -20,6 +21,8 @@ export interface DirectoryCliIo {
   err: (line: string) => void;
   /** Passed to the directory (password hashing cost, secret key). */
   directory?: ZoneDirectoryOptions;
+  /** What `zones delete` removes besides the directory's record (./removal.ts): the keys, the tenant's gateway sessions. */
+  zoneRemoval: Omit<ZoneRemovalParts, 'directory'>;
 }
 
 export const DIRECTORY_USAGE = `Usage:
@@ -42,7 +45,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 interface Command {
   positionals: string[];
   options?: Options;
-  run(args: { positionals: string[]; values: Record<string, unknown> }, dir: ZoneDirectory, out: (line: string) => void): Promise<void>;
+  run(args: { positionals: string[]; values: Record<string, unknown> }, dir: ZoneDirectory, out: (line: string) => void, io: DirectoryCliIo): Promise<void>;
 }
 
 const json = { json: { type: 'boolean' } } satisfies Options;
@@ -87,10 +90,12 @@ const COMMANDS: Record<string, Record<string, Command>> = {
     },
     delete: {
       positionals: ['subdomain|id'],
-      async run({ positionals: [which] }, dir, out) {
+      async run({ positionals: [which] }, dir, out, io) {
         const zone = (await dir.getZoneBySubdomain(which!)) ?? (await dir.getZone(which!));
-        if (!zone || !(await dir.deleteZone(zone.id))) throw new CommandError(`No zone with subdomain or id "${which}"`);
-        out(`Deleted zone ${zone.subdomain} (id ${zone.id}) with its users and role collections`);
+        // The same removal as the admin API's and unsubscription's: a zone re-created with this id
+        // must not find the old keys (which would verify the old tokens) or sessions.
+        if (!zone || !(await removeZone({ directory: dir, ...io.zoneRemoval }, zone.id))) throw new CommandError(`No zone with subdomain or id "${which}"`);
+        out(`Deleted zone ${zone.subdomain} (id ${zone.id}) with its users, role collections, signing keys and sessions`);
       },
     },
     'admin-client': {
@@ -206,7 +211,7 @@ export async function runDirectoryCli(argv: string[], io: DirectoryCliIo): Promi
       const expected = command.positionals.map((p) => `<${p}>`).join(' ') || 'no arguments';
       throw new UsageError(`${group} ${name} takes ${expected}, got ${parsed.positionals.length} argument${parsed.positionals.length === 1 ? '' : 's'}`);
     }
-    await command.run(parsed, createZoneDirectory(io.storage, io.directory), io.out);
+    await command.run(parsed, createZoneDirectory(io.storage, io.directory), io.out, io);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

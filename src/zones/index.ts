@@ -5,6 +5,8 @@ export { credentialsFor } from './oauth/credentials.js';
 export type { XsuaaCredentials } from './oauth/credentials.js';
 export { createKeyStore } from './keys/keystore.js';
 export type { KeyStore, TokenKey } from './keys/keystore.js';
+export { removeZone } from './removal.js';
+export type { ZoneRemovalParts } from './removal.js';
 export { compileRedirectPattern, compileRedirectPatterns, isAllowedRedirectUri } from './oauth/redirect-uri.js';
 export { audienceFor } from './oauth/tokens.js';
 export type { ZoneTokenClaims } from './oauth/tokens.js';

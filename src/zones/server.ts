@@ -18,6 +18,7 @@ import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
 import { createKeyStore, type KeyStore } from './keys/keystore.js';
+import { removeZone, type ZoneRemovalParts } from './removal.js';
 import { handleAuthorize } from './oauth/authorize.js';
 import { bearerToken } from './oauth/bearer.js';
 import type { ZoneContext, ZoneServices } from './oauth/context.js';
@@ -42,6 +43,16 @@ export interface IdentityServerOptions {
   /** Public base URL of a zone (or of the bare uaadomain without a subdomain), e.g. `http://acme.auth.localhost:8080`. */
   publicUrlFor(subdomain?: string): string;
   logger: Logger;
+  /**
+   * 32 bytes that seal the zones' private signing keys in storage (ZONEGATE_SECRET_KEY, the key the
+   * directory seals client secrets with). The entry point always passes it; unset keeps keys in clear.
+   */
+  secretKey?: Uint8Array;
+  /**
+   * Ends the gateway sessions of a removed zone's tenant (by subdomain) on every instance. The gateway
+   * wires it; `zonegate zones start` has no gateway sessions.
+   */
+  revokeTenantSessions?: (subdomain: string) => Promise<void>;
   /** Password of the admin API's bootstrap `admin` user (>= 16 characters). Unset: only tokens. */
   bootstrapSecret?: string;
   /** Zone whose administrators may manage zones on the bare uaadomain (and get `zones.*` in their tokens). */
@@ -67,6 +78,8 @@ export interface IdentityServerOptions {
 
 export interface IdentityServer {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Removes a zone and everything it owns (./removal.ts); the removed zone, or undefined if there was none. */
+  removeZone(zoneId: string): Promise<Zone | undefined>;
   /** Rotates the signing key of one zone, or of every zone; returns the new kids. */
   rotateKeys(zoneId?: string): Promise<string[]>;
   /** Verifies a bearer token of a zone: its principal, or undefined (for the gateway's own checks). */
@@ -76,6 +89,9 @@ export interface IdentityServer {
   readonly keys: KeyStore;
   close(): Promise<void>;
 }
+
+/** XSUAA's default token validity (12 h): the longest a token lives, and so the overlap of a key rotation. */
+export const DEFAULT_MAX_TOKEN_VALIDITY_SECONDS = 43200;
 
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Zone ids as the directory allows them (GUIDs in practice). */
@@ -96,7 +112,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     throw new RangeError(`uaaDomain must be a host name without scheme or port, got ${JSON.stringify(options.uaaDomain)}`);
   }
   const codeTtlSeconds = options.codeTtlSeconds ?? 300;
-  const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? 43200;
+  const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? DEFAULT_MAX_TOKEN_VALIDITY_SECONDS;
   const throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
   const trustedProxies = options.trustedProxies ?? (parseTrustedProxies('none') as TrustedProxies);
   // Every problem at once, as for the configuration files.
@@ -119,7 +135,16 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   if (bareUrl.startsWith('http:') && uaaDomain !== 'localhost' && !uaaDomain.endsWith('.localhost')) {
     logger.warn('identity zones are served over plain http: SSO cookies are not Secure and tokens travel in clear', { uaaDomain });
   }
-  const keys = createKeyStore({ storage: options.storage, logger, maxTokenValiditySeconds, now });
+  const keys = createKeyStore({
+    storage: options.storage,
+    logger,
+    maxTokenValiditySeconds,
+    now,
+    ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
+  });
+  // Keys written in clear by an earlier version are sealed before anything is served, so the store
+  // holds no usable private key from this start on, idle zones included.
+  await keys.sealStoredKeys((await options.directory.listZones()).map((z) => z.id));
   const admin = await options.directory.ensureAdminClient({
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     ...(options.adminClientRedirectUris !== undefined ? { redirectUris: options.adminClientRedirectUris } : {}),
@@ -197,8 +222,15 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     return zone ? principalOf(zone, token) : undefined;
   }
 
+  const removal: ZoneRemovalParts = {
+    directory: options.directory,
+    keys,
+    ...(options.revokeTenantSessions !== undefined ? { revokeTenantSessions: options.revokeTenantSessions } : {}),
+  };
+
   const adminApi: AdminApiHandler = createAdminApi({
     directory: options.directory,
+    removeZone: (zoneId) => removeZone(removal, zoneId),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,
@@ -327,6 +359,9 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   return {
     handle(req, res) {
       route(req, res).catch((err: unknown) => fail(req, res, err));
+    },
+    removeZone(zoneId) {
+      return removeZone(removal, zoneId);
     },
     async rotateKeys(zoneId) {
       const ids = zoneId ? [zoneId] : (await options.directory.listZones()).map((z) => z.id);

@@ -16,6 +16,7 @@ import { openRedisStorage } from '../../src/storage/redis.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
+import { createKeyStore } from '../../src/zones/keys/keystore.js';
 import type { Application, ZoneDirectory } from '../../src/zones/directory/types.js';
 import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
 import { guid, tenantUrlFor } from './support.js';
@@ -56,6 +57,7 @@ async function setUp(storage: Storage, existing?: Application): Promise<Setup> {
     application,
     adminRoleCollection: 'saasapp_Administrator',
     tenantUrlFor,
+    deleteZoneKeys: (zoneId) => createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }).deleteKeys(zoneId),
     logger: createMemoryLogger(),
   });
   return { storage, directory, application, provisioning };

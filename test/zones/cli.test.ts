@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { runDirectoryCli } from '../../src/zones/cli.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
+import { createKeyStore } from '../../src/zones/keys/keystore.js';
+import { createMemoryLogger } from '../../src/log.js';
 import { FAST_SCRYPT, securityFor } from './directory/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zonegate-cli-'));
@@ -18,7 +20,13 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   const out: string[] = [];
   const err: string[] = [];
   try {
-    const code = await runDirectoryCli(argv, { storage, out: (l) => out.push(l), err: (l) => err.push(l), directory: { passwordHashing: FAST_SCRYPT } });
+    const code = await runDirectoryCli(argv, {
+      storage,
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      directory: { passwordHashing: FAST_SCRYPT },
+      zoneRemoval: { keys: createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }) },
+    });
     return { code, out: out.join('\n'), err: err.join('\n') };
   } finally {
     await storage.close();
@@ -50,6 +58,23 @@ describe('zonegate zones', () => {
     expect(await cli('zones', 'delete', 'globex')).toMatchObject({ code: 0, out: expect.stringContaining('Deleted zone globex') });
     const again = await cli('zones', 'delete', 'globex');
     expect(again).toMatchObject({ code: 1, err: 'zonegate: No zone with subdomain or id "globex"' });
+  });
+
+  it('deletes the signing keys with the zone: re-created with the same id, it signs with a new key (issue 9)', async () => {
+    const id = '5d2f7a10-2222-4333-8444-955566667777';
+    await cli('zones', 'create', 'reborn', '--id', id);
+    const storage = openSqliteStorage({ file });
+    try {
+      const keys = () => createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, cacheMs: 0 });
+      const old = await keys().signingKey(id);
+      expect((await cli('zones', 'delete', 'reborn')).code).toBe(0);
+      expect(await storage.get(`zkeys:${id}`)).toBeUndefined();
+      await cli('zones', 'create', 'reborn', '--id', id);
+      expect((await keys().signingKey(id)).kid).not.toBe(old.kid);
+      expect(await keys().verificationKey(id, old.kid)).toBeUndefined();
+    } finally {
+      await storage.close();
+    }
   });
 
   it('deletes by id too, and refuses the provider zone of the application', async () => {

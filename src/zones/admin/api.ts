@@ -37,6 +37,11 @@ export interface AdminPrincipal {
 
 export interface AdminApiOptions {
   directory: ZoneDirectory;
+  /**
+   * Removes a zone and everything it owns (../removal.ts: keys, gateway sessions, users): deleting
+   * only the directory's record would let a zone re-created with the same id verify the old tokens.
+   */
+  removeZone: (zoneId: string) => Promise<Zone | undefined>;
   /** Password of the built-in `admin` user for HTTP Basic; at least 16 characters. Unset: Basic is refused. */
   bootstrapSecret?: string;
   /** The principal of a request's bearer token (verified for the zone of the request's host), if any. */
@@ -159,9 +164,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
           resource: 'zones',
           access: 'write',
           run: async () => {
-            const existing = await directory.getZone(id);
-            if (!existing || !(await directory.deleteZone(existing.id))) throw notFound('Zone');
-            return { status: 200, body: existing };
+            const removed = await options.removeZone(id);
+            if (!removed) throw notFound('Zone');
+            return { status: 200, body: removed };
           },
         };
       }

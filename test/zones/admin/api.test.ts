@@ -11,6 +11,8 @@ import type { AdminPrincipal } from '../../../src/zones/admin/api.js';
 import { ADMIN_CLIENT_ID, ZONE_ADMIN_ROLE_COLLECTION } from '../../../src/zones/directory/admin-client.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import type { Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
+import { createKeyStore } from '../../../src/zones/keys/keystore.js';
+import { removeZone } from '../../../src/zones/removal.js';
 import { FAST_SCRYPT, securityFor } from '../directory/fixtures.js';
 
 const UAA_DOMAIN = 'zones.test';
@@ -62,6 +64,7 @@ beforeAll(async () => {
 
   const admin = createAdminApi({
     directory,
+    removeZone: removerFor(directory, storage),
     bootstrapSecret: BOOTSTRAP,
     zonesAdminZoneId: adminZone.id,
     maxBodyBytes: 4096,
@@ -110,6 +113,10 @@ interface CallOptions {
   /** Sends the body in chunks without a content-length. */
   chunked?: boolean;
 }
+
+/** The removal the identity server wires: directory and keys of the same storage. */
+const removerFor = (dir: ZoneDirectory, store: Storage) => (zoneId: string) =>
+  removeZone({ directory: dir, keys: createKeyStore({ storage: store, logger, maxTokenValiditySeconds: 3600 }) }, zoneId);
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const BOOT = basic('admin', BOOTSTRAP);
@@ -198,7 +205,7 @@ describe('admin API authentication (attacks)', () => {
   });
 
   it('refuses Basic altogether when no bootstrap secret is configured, and rejects a short one', async () => {
-    const api = createAdminApi({ directory, authenticate: async () => undefined });
+    const api = createAdminApi({ directory, removeZone: removerFor(directory, storage), authenticate: async () => undefined });
     const s = createServer((req, res) => void api(req, res, undefined));
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     try {
@@ -207,7 +214,7 @@ describe('admin API authentication (attacks)', () => {
     } finally {
       await new Promise((resolve) => s.close(resolve));
     }
-    expect(() => createAdminApi({ directory, bootstrapSecret: 'short', authenticate: async () => undefined })).toThrow(/16 characters/);
+    expect(() => createAdminApi({ directory, removeZone: removerFor(directory, storage), bootstrapSecret: 'short', authenticate: async () => undefined })).toThrow(/16 characters/);
   });
 
   it('answers 401 when the authenticator throws on a token, and 503 when the storage is down', async () => {
@@ -216,6 +223,7 @@ describe('admin API authentication (attacks)', () => {
     await broken.close();
     const api = createAdminApi({
       directory: brokenDir,
+      removeZone: removerFor(brokenDir, broken),
       bootstrapSecret: BOOTSTRAP,
       authenticate: async (req) => {
         if (req.headers.authorization === 'Bearer crash') throw new TypeError('Invalid Compact JWS');
