@@ -201,7 +201,7 @@ describe('authorization (before any body is read)', () => {
     const intruder = await h.directory.registerApplication(security('intruder', { authorities: ['$XSAPPNAME(application,grantor).Callback'] }), h.provider.id);
     const greedy = await h.directory.registerApplication(security('greedy', { authorities: ['$ACCEPT_GRANTED_AUTHORITIES'] }), h.provider.id);
     const own = await startCallbacks({
-      provisioning: createProvisioning({ directory: h.directory, storage: h.storage, application, adminRoleCollection: 'grantor_Administrator', tenantUrlFor, logger: createMemoryLogger() }),
+      provisioning: createProvisioning({ directory: h.directory, storage: h.storage, application, adminRoleCollection: 'grantor_Administrator', tenantUrlFor, deleteZoneKeys: (zoneId) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() }),
       verifyToken: verifierFor(h),
     });
     try {
