@@ -9,7 +9,7 @@
 export type AuthenticationType = 'xsuaa' | 'none' | 'basic' | 'ias';
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS' | 'TRACE' | 'CONNECT';
 
-/** A route's `scope`: one scope, any of several, or per HTTP method with a `default`. */
+/** A route's `scope`: one scope, any of several, or per HTTP method (with or without a `default`). */
 export type ScopeSpec = string | string[] | { [method: string]: string | string[] };
 
 export interface RouteSourceObject {

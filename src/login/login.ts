@@ -133,7 +133,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
   function requireScopes(route: CompiledRoute, method: string, scopes: readonly string[]): void {
     const needed = requiredScopes(route, method);
     if (!needed || needed.some((s) => scopes.includes(s))) return;
-    throw new GatewayError('ZG_ERR_FORBIDDEN', `This route needs the scope ${needed.join(' or ')}`);
+    throw new GatewayError('ZG_ERR_FORBIDDEN', needed.length ? `This route needs the scope ${needed.join(' or ')}` : `This route admits no ${method} requests: its scope lists neither ${method} nor a default`);
   }
 
   /** Requests that must not be sent to a login page (SAP: XHR, non-GET, non-HTML clients). */

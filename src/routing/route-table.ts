@@ -170,10 +170,17 @@ function targetParts(target: string, groups: number): (string | number)[] | unde
   return parts.filter((p) => p !== '');
 }
 
-/** The scopes a request needs on this route (any one suffices), or undefined when none. */
+/**
+ * The scopes a request needs on this route (any one suffices); undefined when the route has none;
+ * an empty list when no scope can admit the method. The last is a per-method `scope` object that
+ * lists neither the method nor `default`: "In case there is no default property specified and the
+ * HTTP method is also not specified, the request is rejected by default" (@sap/approuter README and
+ * SAP BTP documentation, "Routing Configuration File" → routes → scope). SAP looks the method up
+ * as sent, so `{GET: ...}` alone rejects HEAD too.
+ */
 export function requiredScopes(route: CompiledRoute, method: string): readonly string[] | undefined {
   if (!route.scopes) return undefined;
-  return route.scopes.get(method) ?? route.scopes.get('default');
+  return route.scopes.get(method) ?? route.scopes.get('default') ?? [];
 }
 
 /**

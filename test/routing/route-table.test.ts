@@ -61,6 +61,15 @@ describe('compileRouteTable', () => {
     expect(requiredScopes(table({ routes: [{ source: '^/a', destination: 'a' }] }).routes[0]!, 'GET')).toBeUndefined();
   });
 
+  it('a per-method scope without default admits no other method (SAP rejects it)', () => {
+    const route = table({ routes: [{ source: '^/a', destination: 'a', scope: { GET: '$XSAPPNAME.Read' } }] }, 'myapp!t7').routes[0]!;
+    expect(requiredScopes(route, 'GET')).toEqual(['myapp!t7.Read']);
+    // No scope can satisfy an empty list: the caller answers 403.
+    expect(requiredScopes(route, 'POST')).toEqual([]);
+    // SAP looks the method up as sent: GET's scope does not cover HEAD.
+    expect(requiredScopes(route, 'HEAD')).toEqual([]);
+  });
+
   it('derives the reverse mapping for backend redirects only for simple prefix routes', () => {
     const t = table({ routes: [
       { source: '^/api/(.*)$', target: '/v1/$1', destination: 'a' },
