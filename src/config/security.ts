@@ -1,9 +1,16 @@
 /**
  * Loads and validates xs-security.json (REFERENCE.md §5) as XSUAA reads it at service creation, and
- * converts it once into the camelCase XsSecurity the zones use. Rules follow SAP's "Application
- * Security Descriptor Configuration Syntax" (SAP BTP documentation): names, references between
- * scopes, attributes, role templates and role collections, and the oauth2-configuration limits.
- * Files saved as UTF-16 by Windows editors load too (json-text.ts).
+ * converts it once into the camelCase XsSecurity the zones use. Rules follow SAP's documentation
+ * (repository SAP-docs/btp-cloud-platform, the source of SAP Help's pages), cited below as:
+ *  [syntax] docs/30-development/application-security-descriptor-configuration-syntax-517895a.md,
+ *           "Application Security Descriptor Configuration Syntax": names, references, oauth2-configuration;
+ *  [limits] docs/60-security/limits-for-technical-artifacts-of-the-sap-authorization-and-trust-management-service-6d3ef52.md,
+ *           "Limits for the Application Security Descriptor": how many of each;
+ *  [ias]    docs/30-development/include-tokens-from-corporate-identity-providers-or-sap-cloud-identity-services-in-tokens-8dc480a.md.
+ * Older versions of [syntax] gave other limits (300 s to 99,999,999 s for token-validity, 128
+ * characters for xsappname); the current page's are used. What XSUAA accepts but zonegate's zones
+ * cannot serve loads with a warning, never a refusal. Files saved as UTF-16 by Windows editors load
+ * too (json-text.ts).
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigProblem } from '../errors.js';
@@ -11,14 +18,27 @@ import { readJsonFile } from './json-text.js';
 import { schemaProblems } from './schema-problems.js';
 import { redirectPatternBacktracks } from '../zones/oauth/redirect-uri.js';
 import type { XsAttribute, XsOAuth2Configuration, XsRoleCollection, XsRoleTemplate, XsScope, XsSecurity } from './types.js';
-import { ACCEPT_GRANTED_AUTHORITIES, ACCEPT_GRANTED_SCOPES, namesForeignInstance, OWN_PREFIX, parseForeignScope, UAA_RESOURCE, UAA_USER } from './xs-references.js';
+import {
+  ACCEPT_GRANTED_AUTHORITIES,
+  ACCEPT_GRANTED_SCOPES,
+  grantedAppName,
+  namesForeignInstance,
+  OWN_PREFIX,
+  parseForeignScope,
+  parseServiceInstanceReference,
+  UAA_RESOURCE,
+  UAA_USER,
+} from './xs-references.js';
 
-/** XSUAA's defaults: 12 hours for access tokens; 30 days for refresh tokens (zonegate's choice, see REFERENCE.md §5). */
+/**
+ * 12 hours for access tokens is XSUAA's default ([syntax]); 30 days for refresh tokens is zonegate's
+ * choice (REFERENCE.md §5; [syntax] now says 7 days), inside XSUAA's range.
+ */
 export const DEFAULT_TOKEN_VALIDITY_S = 43_200;
 export const DEFAULT_REFRESH_TOKEN_VALIDITY_S = 2_592_000;
-/** SAP documents 300 s to 99,999,999 s for access tokens and 600 s to 99,999,999 s for refresh tokens. */
-const TOKEN_VALIDITY_RANGE = [300, 99_999_999] as const;
-const REFRESH_TOKEN_VALIDITY_RANGE = [600, 99_999_999] as const;
+/** [syntax], oauth2-configuration: "from 60 seconds to 86400 seconds" and "from 60 seconds to 31536000 seconds". */
+const TOKEN_VALIDITY_RANGE = [60, 86_400] as const;
+const REFRESH_TOKEN_VALIDITY_RANGE = [60, 31_536_000] as const;
 
 export const DEFAULT_GRANT_TYPES = [
   'authorization_code',
@@ -36,7 +56,27 @@ export const KNOWN_GRANT_TYPES = [
   'urn:ietf:params:oauth:grant-type:token-exchange',
 ] as const;
 
+/** [syntax], xsappname: "The maximum length of an application name is 100 characters." */
 const XSAPPNAME_MAX = 100;
+/** [syntax], xsappname: `aA`–`zZ`, `0`–`9`, `-`, `_`, `/` and `\` (no `.`: XSUAA reads `<xsappname>.<scope>`). */
+const XSAPPNAME_CHARACTERS = 'letters, digits, "_", "-", "/" or "\\"';
+/**
+ * [syntax], scopes: `aA`–`zZ`, `0`–`9`, `-`, `_`, `/`, `\`, `:` and `.`; no leading `.`; "The maximum
+ * length of a scope name, including the fully qualified application name, is 193 characters."
+ */
+const SCOPE_NAME_MAX = 193;
+/**
+ * [limits], "Limits for Properties". The page sets no limit for authorities, foreign-scope-references,
+ * redirect-uris or grant-types, so none is enforced for them.
+ */
+const MAX_ITEMS = { scopes: 500, attributes: 50, 'role-templates': 500, 'role-collections': 250 } as const;
+/** [limits]: scopes "that refer to applications ... using granted-apps or grant-as-authority-to-apps". */
+const MAX_GRANTED_SCOPES = 250;
+/**
+ * [ias]: XSUAA embeds a token of SAP Cloud Identity Services (or of the corporate identity provider
+ * behind it) in its own tokens. zonegate's zones log users in themselves; there is no such token.
+ */
+const IAS_SYSTEM_ATTRIBUTES = ['ias-token', 'ias-corporate-idp-token'];
 
 const str = { type: 'string' } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
@@ -130,7 +170,8 @@ const xsSecuritySchema = {
         'redirect-uris': nonEmptyStrings,
         'grant-types': { type: 'array', items: str },
         autoapprove: { type: ['boolean', 'string', 'array'], items: str },
-        'system-attributes': { type: 'array', items: { type: 'string', enum: ['groups', 'rolecollections'] } },
+        // [syntax], oauth2-configuration, system-attributes.
+        'system-attributes': { type: 'array', items: { type: 'string', enum: ['groups', 'rolecollections', ...IAS_SYSTEM_ATTRIBUTES] } },
         allowedproviders: nonEmptyStrings,
         'credential-types': { type: 'array', items: { type: 'string', enum: ['binding-secret', 'instance-secret', 'x509'] } },
       },
@@ -140,30 +181,54 @@ const xsSecuritySchema = {
 
 let compiled: ValidateFunction | undefined;
 
+/** A loaded descriptor and what in it XSUAA accepts but zonegate's zones cannot serve. */
+export interface LoadedXsSecurity {
+  security: XsSecurity;
+  warnings: ConfigProblem[];
+}
+
 /** Reads (UTF-8 or UTF-16), parses and validates an xs-security.json; throws ConfigError listing every problem. */
-export function loadXsSecurity(file: string): XsSecurity {
+export function readXsSecurity(file: string): LoadedXsSecurity {
   const parsed = readJsonFile(file);
   if (!parsed.ok) throw new ConfigError([parsed.problem]);
-  return validateXsSecurityDocument(parsed.value, file);
+  return checkXsSecurityDocument(parsed.value, file);
+}
+
+/** readXsSecurity without the warnings (for commands that only need the application). */
+export function loadXsSecurity(file: string): XsSecurity {
+  return readXsSecurity(file).security;
+}
+
+/** checkXsSecurityDocument without the warnings. */
+export function validateXsSecurityDocument(doc: unknown, file: string): XsSecurity {
+  return checkXsSecurityDocument(doc, file).security;
 }
 
 /** Validates a parsed xs-security document and converts it; throws ConfigError listing every problem. */
-export function validateXsSecurityDocument(doc: unknown, file: string): XsSecurity {
+export function checkXsSecurityDocument(doc: unknown, file: string): LoadedXsSecurity {
   compiled ??= new Ajv({ allErrors: true, allowUnionTypes: true, strict: true, verbose: true }).compile(xsSecuritySchema);
   const problems: ConfigProblem[] = compiled(doc) ? [] : schemaProblems(compiled.errors ?? [], doc, file);
   if (!isObject(doc)) throw new ConfigError(problems);
   const problem = (path: string, message: string) => problems.push({ file, path, message });
+  const warnings: ConfigProblem[] = [];
+  const warn = (path: string, message: string) => warnings.push({ file, path, message });
 
   const xsappname = doc['xsappname'];
   if (xsappname === undefined) {
     problem(
       '/xsappname',
-      'is required (MTA projects often set it in mta.yaml; zonegate reads it from this file): expected letters, digits, "_", "-", ".", "/" or "\\"',
+      `is required (MTA projects often set it in mta.yaml; zonegate reads it from this file): expected ${XSAPPNAME_CHARACTERS}`,
     );
   } else if (typeof xsappname === 'string' && xsappname !== '') checkXsappname(xsappname, problem);
 
   if (doc['tenant-mode'] === 'external') {
-    problem('/tenant-mode', 'tenant-mode "external" is not supported by zonegate; expected "dedicated" or "shared"');
+    // [syntax], tenant-mode: "For each subscription to an application, the tenant gets an OAuth
+    // client with a client secret." The zones keep one client per application, so they serve it as
+    // "dedicated": the client works in the provider's zone, and no tenant can subscribe.
+    warn(
+      '/tenant-mode',
+      'tenant-mode "external" (an OAuth client per subscription) is not served by zonegate\'s zones: the application runs as "dedicated" (its client works in the provider zone only, and tenants cannot subscribe)',
+    );
   }
 
   const scopes = objects(doc['scopes']);
@@ -172,6 +237,19 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
   const collections = objects(doc['role-collections']);
   const foreign = stringList(doc['foreign-scope-references']);
 
+  checkCounts(doc, scopes, problem);
+  for (const [i, s] of scopes) {
+    // Names outside $XSAPPNAME are refused by checkOnlyOwnGrants (uaa.user is UAA's own).
+    if (typeof s['name'] === 'string' && s['name'].startsWith(OWN_PREFIX)) {
+      checkScopeName(s['name'], typeof xsappname === 'string' ? xsappname : '', `/scopes/${i}/name`, problem);
+    }
+    for (const key of ['granted-apps', 'grant-as-authority-to-apps']) {
+      eachString(s[key], (app, j) => {
+        if (grantedAppName(app) !== undefined) return;
+        warn(`/scopes/${i}/${key}/${j}`, `"${app}" names a service instance, which only the platform resolves: zonegate grants this scope to no application for it`);
+      });
+    }
+  }
   const scopeNames = uniqueNames(scopes, '/scopes', 'scope', problem);
   const attributeNames = uniqueNames(attributes, '/attributes', 'attribute', problem);
   const templateNames = uniqueNames(templates, '/role-templates', 'role template', problem);
@@ -186,6 +264,8 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
             ? `scope "${ref}" is not declared in scopes; expected one of: ${[...scopeNames].join(', ') || 'none declared'}`
             : `foreign scope "${ref}" is not listed in foreign-scope-references; expected a declared scope, "uaa.user", or a foreign scope listed there (or "$ACCEPT_GRANTED_SCOPES")`,
         );
+      } else if (parseServiceInstanceReference(ref)) {
+        warn(`/role-templates/${i}/scope-references/${j}`, `"${ref}" names a service instance, which only the platform resolves: the role template grants nothing from it in zonegate's zones`);
       }
     });
     attributeRefNames(t['attribute-references']).forEach((ref, j) => {
@@ -198,17 +278,32 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
   for (const [i, c] of collections) {
     stringList(c['role-template-references']).forEach((ref, j) => {
       const path = `/role-collections/${i}/role-template-references/${j}`;
-      if (!ref.startsWith(OWN_PREFIX)) {
-        problem(path, `expected "$XSAPPNAME.<role template name>" (zonegate resolves role templates of this application only), got "${ref}"`);
+      if (parseForeignScope(ref) || parseServiceInstanceReference(ref)) {
+        // [syntax], role-collections: references "to role template definitions from the Cloud Foundry
+        // application or from other Cloud Foundry applications". Another application's role
+        // templates live in its own registration; the zones cannot resolve them from this file.
+        warn(path, `"${ref}" is a role template of another application, which zonegate cannot resolve: the role collection grants nothing from it`);
+      } else if (!ref.startsWith(OWN_PREFIX)) {
+        problem(
+          path,
+          `expected "$XSAPPNAME.<role template name>" or another application's "$XSAPPNAME(<service plan>,<xsappname>).<role template name>", got "${ref}"`,
+        );
       } else if (!templateNames.has(ref.slice(OWN_PREFIX.length))) {
         problem(path, `role template "${ref.slice(OWN_PREFIX.length)}" is not declared in role-templates; expected one of: ${[...templateNames].join(', ') || 'none declared'}`);
       }
     });
   }
 
-  checkOnlyOwnGrants(doc, scopes, problem);
+  checkOnlyOwnGrants(doc, scopes, problem, warn);
 
   const oauth = isObject(doc['oauth2-configuration']) ? doc['oauth2-configuration'] : {};
+  eachString(oauth['system-attributes'], (attribute, j) => {
+    if (!IAS_SYSTEM_ATTRIBUTES.includes(attribute)) return;
+    warn(
+      `/oauth2-configuration/system-attributes/${j}`,
+      `"${attribute}" embeds a token of SAP Cloud Identity Services in XSUAA's tokens; zonegate's zones log users in themselves, so their tokens carry no such token`,
+    );
+  });
   const tokenValidity = checkRange(oauth['token-validity'], TOKEN_VALIDITY_RANGE, '/oauth2-configuration/token-validity', problem);
   const refreshValidity = checkRange(oauth['refresh-token-validity'], REFRESH_TOKEN_VALIDITY_RANGE, '/oauth2-configuration/refresh-token-validity', problem);
   stringList(oauth['redirect-uris']).forEach((uri, j) => {
@@ -234,37 +329,72 @@ export function validateXsSecurityDocument(doc: unknown, file: string): XsSecuri
   const result: XsSecurity = {
     file,
     xsappname: xsappname as string,
+    // "external" is served as "dedicated" (warned about above).
     tenantMode: doc['tenant-mode'] === 'shared' ? 'shared' : 'dedicated',
     scopes: scopes.map(([, s]) => toScope(s)),
     attributes: attributes.map(([, a]) => toAttribute(a)),
     roleTemplates: templates.map(([, t]) => toRoleTemplate(t)),
     roleCollections: collections.map(([, c]) => toRoleCollection(c)),
-    authorities: stringList(doc['authorities']),
+    // A service instance's scope cannot be resolved (warned about in checkOnlyOwnGrants): it grants nothing.
+    authorities: stringList(doc['authorities']).filter((a) => !parseServiceInstanceReference(a)),
     foreignScopeReferences: foreign,
     oauth2Configuration,
   };
   if (typeof doc['description'] === 'string') result.description = doc['description'];
-  return result;
+  return { security: result, warnings };
 }
 
 type Report = (path: string, message: string) => void;
 
-/** XSUAA's naming rule for xsappname; `!` is reserved for the `!t<N>` suffix the server appends. */
+/** [syntax], xsappname; `!` is also reserved for the `!t<N>` suffix the server appends. */
 function checkXsappname(name: string, problem: Report): void {
   const placeholder = /\$\{[^}]*\}/.exec(name);
   if (placeholder) {
-    problem('/xsappname', `contains the unresolved MTA placeholder "${placeholder[0]}"; expected a literal name (letters, digits, "_", "-", ".", "/", "\\")`);
+    problem('/xsappname', `contains the unresolved MTA placeholder "${placeholder[0]}"; expected a literal name (${XSAPPNAME_CHARACTERS})`);
     return;
   }
   if (name.includes('!')) {
-    problem('/xsappname', 'may not contain "!" (the server appends "!t<N>" itself); expected letters, digits, "_", "-", ".", "/" or "\\"');
+    problem('/xsappname', `may not contain "!" (the server appends "!t<N>" itself); expected ${XSAPPNAME_CHARACTERS}`);
     return;
   }
-  const bad = [...new Set(name.replace(/[A-Za-z0-9_\-./\\]/g, ''))];
+  const bad = [...new Set(name.replace(/[A-Za-z0-9_\-/\\]/g, ''))];
   if (bad.length > 0) {
-    problem('/xsappname', `contains ${bad.map((c) => JSON.stringify(c)).join(', ')}; expected letters, digits, "_", "-", ".", "/" or "\\"`);
+    problem('/xsappname', `contains ${bad.map((c) => JSON.stringify(c)).join(', ')}; expected ${XSAPPNAME_CHARACTERS}`);
   }
   if (name.length > XSAPPNAME_MAX) problem('/xsappname', `is ${name.length} characters long; expected at most ${XSAPPNAME_MAX}`);
+}
+
+/**
+ * [syntax], scopes, "Naming Conventions", for `$XSAPPNAME.<name>`: the rules apply to `<name>`; the
+ * length counts the name as registered, `<xsappname>!t<N>.<name>`. N is only known once the zones
+ * register the application, so the shortest suffix (`!t` and one digit) is counted: a name refused
+ * here is too long whatever N becomes.
+ */
+function checkScopeName(name: string, xsappname: string, path: string, problem: Report): void {
+  const local = name.slice(OWN_PREFIX.length);
+  if (local.startsWith('.')) {
+    problem(path, `scope "${name}" starts with "."; expected a name that starts with a letter, digit, "_", "-", "/", "\\" or ":"`);
+  }
+  const bad = [...new Set(local.replace(/[A-Za-z0-9_\-/\\:.]/g, ''))];
+  if (bad.length > 0) {
+    problem(path, `scope "${name}" contains ${bad.map((c) => JSON.stringify(c)).join(', ')}; expected letters, digits, "_", "-", "/", "\\", ":" or "."`);
+  }
+  const registered = `${xsappname}!t1.${local}`;
+  if (registered.length > SCOPE_NAME_MAX) {
+    problem(path, `scope "${name}" is ${registered.length} characters long once registered (at least, as "${registered}"); expected at most ${SCOPE_NAME_MAX}, the application name included`);
+  }
+}
+
+/** [limits]: how many scopes, attributes, role templates, role collections and granted scopes. */
+function checkCounts(doc: Record<string, unknown>, scopes: [number, Record<string, unknown>][], problem: Report): void {
+  for (const [key, max] of Object.entries(MAX_ITEMS)) {
+    const items = doc[key];
+    if (Array.isArray(items) && items.length > max) problem(`/${key}`, `has ${items.length} entries; expected at most ${max} (XSUAA's limit)`);
+  }
+  const granted = scopes.filter(([, s]) => stringList(s['granted-apps']).length > 0 || stringList(s['grant-as-authority-to-apps']).length > 0);
+  if (granted.length > MAX_GRANTED_SCOPES) {
+    problem('/scopes', `${granted.length} scopes are granted to other applications (granted-apps or grant-as-authority-to-apps); expected at most ${MAX_GRANTED_SCOPES} (XSUAA's limit)`);
+  }
 }
 
 /**
@@ -273,7 +403,7 @@ function checkXsappname(name: string, problem: Report): void {
  * this, one xs-security.json could declare `otherapp!t7.Callback` as its scope or authority and its
  * client would be issued a scope that the other application's backends and callbacks trust.
  */
-function checkOnlyOwnGrants(doc: Record<string, unknown>, scopes: [number, Record<string, unknown>][], problem: Report): void {
+function checkOnlyOwnGrants(doc: Record<string, unknown>, scopes: [number, Record<string, unknown>][], problem: Report, warn: Report): void {
   for (const [i, s] of scopes) {
     const name = s['name'];
     if (typeof name !== 'string' || name === '' || name.startsWith(OWN_PREFIX) || name === UAA_USER) continue;
@@ -284,9 +414,15 @@ function checkOnlyOwnGrants(doc: Record<string, unknown>, scopes: [number, Recor
   }
   eachString(doc['authorities'], (authority, j) => {
     if (authority.startsWith(OWN_PREFIX) || authority === UAA_RESOURCE || authority === ACCEPT_GRANTED_AUTHORITIES || parseForeignScope(authority)) return;
+    if (parseServiceInstanceReference(authority)) {
+      // [syntax], "Referencing the Application": `$XSSERVICENAME(<service instance>)` may be used in
+      // authorities. Its application is unknown here, so no grant can be checked: nothing is granted.
+      warn(`/authorities/${j}`, `"${authority}" names a service instance, which only the platform resolves: zonegate's zones grant no authority for it`);
+      return;
+    }
     problem(
       `/authorities/${j}`,
-      `authority "${authority}" is not this application's to claim; expected "$XSAPPNAME.<scope>", "$XSAPPNAME(<service plan>,<xsappname>).<scope>" (granted by that application's grant-as-authority-to-apps), "${ACCEPT_GRANTED_AUTHORITIES}" or "${UAA_RESOURCE}"`,
+      `authority "${authority}" is not this application's to claim; expected "$XSAPPNAME.<scope>", "$XSAPPNAME(<service plan>,<xsappname>).<scope>" or "$XSSERVICENAME(<service instance>).<scope>" (granted by that application's grant-as-authority-to-apps), "${ACCEPT_GRANTED_AUTHORITIES}" or "${UAA_RESOURCE}"`,
     );
   });
   eachString(doc['foreign-scope-references'], (reference, k) => {

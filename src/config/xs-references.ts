@@ -7,7 +7,11 @@
  *    another application, which reaches this one only if that application grants it
  *    (`granted-apps` for user scopes, `grant-as-authority-to-apps` for authorities);
  *  - in `granted-apps` / `grant-as-authority-to-apps`: `$XSAPPNAME(<plan>,<xsappname>)`, a plain
- *    xsappname, or `$XSSERVICENAME(<service instance>)`.
+ *    xsappname, or `$XSSERVICENAME(<service instance>)`;
+ *  - `$XSSERVICENAME(<service instance>).<name>`: a scope or role template of the application behind
+ *    a service instance "in the same subaccount and space" (the same page, "Referencing the
+ *    Application"). Only the platform knows which application a service instance name stands for,
+ *    so zonegate accepts these references and resolves none of them.
  * The xsappname is always the last argument. Read by the loader (src/config/security.ts) to refuse
  * what an application may not claim, and by the zone directory to decide grants.
  */
@@ -21,6 +25,7 @@ export const UAA_RESOURCE = 'uaa.resource';
 export const UAA_USER = 'uaa.user';
 
 const FOREIGN_SCOPE = /^\$XSAPPNAME\(([^()]*)\)\.(.+)$/;
+const SERVICE_INSTANCE_NAME = /^\$XSSERVICENAME\(([^()]+)\)\.(.+)$/;
 const APP_REFERENCE = /^\$XSAPPNAME\(([^()]*)\)$/;
 
 function lastArgument(args: string): string | undefined {
@@ -53,4 +58,14 @@ export function grantedAppName(entry: string): string | undefined {
  */
 export function namesForeignInstance(reference: string): boolean {
   return !reference.startsWith('$') && /![tb]\d+\./.test(reference);
+}
+
+/**
+ * `$XSSERVICENAME(<service instance>).<name>` as `{serviceInstance, name}`; undefined for anything
+ * else. The service instance cannot be resolved here (see the head of this file).
+ */
+export function parseServiceInstanceReference(reference: string): { serviceInstance: string; name: string } | undefined {
+  const m = SERVICE_INSTANCE_NAME.exec(reference);
+  const serviceInstance = m?.[1]!.trim();
+  return serviceInstance ? { serviceInstance, name: m![2]! } : undefined;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSettings, withDefaultEnv, type Environment, type Settings } from '../config/environment.js';
 import { loadRoutesFile } from '../config/routes.js';
-import { loadXsSecurity } from '../config/security.js';
+import { readXsSecurity } from '../config/security.js';
 import type { RoutesFile, XsSecurity } from '../config/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
@@ -22,6 +22,7 @@ export interface Configuration {
   routes: RouteTable;
   security: XsSecurity | undefined;
   errorPages: ReadonlyMap<number, string>;
+  /** What the files ask for that zonegate ignores or cannot serve: told at start, never refused. */
   warnings: readonly ConfigProblem[];
 }
 
@@ -64,7 +65,7 @@ export function loadConfiguration(
     : fs.existsSync(path.join(cwd, 'xs-security.json'))
       ? path.join(cwd, 'xs-security.json')
       : undefined;
-  const security = securityPath ? collect(() => loadXsSecurity(securityPath)) : undefined;
+  const security = securityPath ? collect(() => readXsSecurity(securityPath)) : undefined;
 
   const errorPages = new Map<number, string>();
   for (const [i, page] of (loaded?.config.errorPage ?? []).entries()) {
@@ -84,5 +85,5 @@ export function loadConfiguration(
     baseDir: path.dirname(routesPath),
     xsappname: settings.xsuaa?.xsappname,
   });
-  return { settings, routesFile: loaded.config, routesPath, routes, security, errorPages, warnings: loaded.warnings };
+  return { settings, routesFile: loaded.config, routesPath, routes, security: security?.security, errorPages, warnings: [...loaded.warnings, ...(security?.warnings ?? [])] };
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -7,9 +7,11 @@ import {
   DEFAULT_REFRESH_TOKEN_VALIDITY_S,
   DEFAULT_TOKEN_VALIDITY_S,
   loadXsSecurity,
+  checkXsSecurityDocument,
   validateXsSecurityDocument,
 } from '../../src/config/security.js';
 import { ConfigError, type ConfigProblem } from '../../src/errors.js';
+import { loadConfiguration } from '../../src/server/configuration.js';
 
 const FILE = 'xs-security.json';
 const dir = mkdtempSync(path.join(tmpdir(), 'zg-xs-security-'));
@@ -59,7 +61,7 @@ describe('a valid descriptor', () => {
   test('every part is converted', () => {
     const sec = validateXsSecurityDocument(
       {
-        xsappname: 'my-app_1.0/x\\y',
+        xsappname: 'my-app_10/x\\y',
         'tenant-mode': 'shared',
         description: 'demo',
         scopes: [
@@ -126,6 +128,16 @@ describe('reading the file', () => {
     expect(loadXsSecurity(u8).xsappname).toBe('utf16app');
   });
 
+  test("the gateway's start-up configuration carries the descriptor's warnings (the CLI prints them before listening)", () => {
+    const app = path.join(dir, 'app');
+    mkdirSync(app);
+    writeFileSync(path.join(app, 'routes.json'), JSON.stringify({ routes: [{ source: '^/(.*)$', localDir: '.', authenticationType: 'none' }] }));
+    writeFileSync(path.join(app, 'xs-security.json'), JSON.stringify({ xsappname: 'extapp', 'tenant-mode': 'external' }));
+    const config = loadConfiguration({}, { cwd: app });
+    expect(config.security?.tenantMode).toBe('dedicated');
+    expect(config.warnings).toContainEqual({ file: path.join(app, 'xs-security.json'), path: '/tenant-mode', message: expect.stringMatching(/^tenant-mode "external" .* runs as "dedicated"/) });
+  });
+
   test('invalid JSON names line and column', () => {
     const file = path.join(dir, 'bad.json');
     writeFileSync(file, '{\n  "xsappname": "a"\n  "tenant-mode": "shared"\n}');
@@ -151,7 +163,7 @@ describe('xsappname', () => {
     expect(onlyProblem({ xsappname: 'myapp!t7' })).toEqual({
       file: FILE,
       path: '/xsappname',
-      message: 'may not contain "!" (the server appends "!t<N>" itself); expected letters, digits, "_", "-", ".", "/" or "\\"',
+      message: 'may not contain "!" (the server appends "!t<N>" itself); expected letters, digits, "_", "-", "/" or "\\"',
     });
   });
 
@@ -159,8 +171,14 @@ describe('xsappname', () => {
     expect(onlyProblem({ xsappname: 'shop-${space}' }).message).toMatch(/^contains the unresolved MTA placeholder "\$\{space\}"/);
   });
 
-  test('other characters and length', () => {
-    expect(onlyProblem({ xsappname: 'my app?' }).message).toBe('contains " ", "?"; expected letters, digits, "_", "-", ".", "/" or "\\"');
+  test('other characters and length (XSUAA: letters, digits, "-", "_", "/", "\\"; at most 100)', () => {
+    expect(onlyProblem({ xsappname: 'my app?' }).message).toBe('contains " ", "?"; expected letters, digits, "_", "-", "/" or "\\"');
+    // XSUAA reads "<xsappname>.<scope>": a "." in the name would make the two ambiguous.
+    expect(onlyProblem({ xsappname: 'my.app' })).toEqual({
+      file: FILE,
+      path: '/xsappname',
+      message: 'contains "."; expected letters, digits, "_", "-", "/" or "\\"',
+    });
     expect(onlyProblem({ xsappname: 'a'.repeat(101) }).message).toBe('is 101 characters long; expected at most 100');
     expect(validateXsSecurityDocument({ xsappname: 'a'.repeat(100) }, FILE).xsappname).toHaveLength(100);
   });
@@ -171,15 +189,99 @@ describe('xsappname', () => {
 });
 
 describe('tenant-mode', () => {
-  test('dedicated or shared', () => {
+  test('dedicated, shared or external', () => {
     expect(onlyProblem({ ...base, 'tenant-mode': 'private' })).toEqual({
       file: FILE,
       path: '/tenant-mode',
       message: 'expected one of "dedicated", "shared", "external", got "private"',
     });
-    expect(onlyProblem({ ...base, 'tenant-mode': 'external' }).message).toBe(
-      'tenant-mode "external" is not supported by zonegate; expected "dedicated" or "shared"',
-    );
+  });
+
+  test('"external" loads, served as "dedicated", and says so', () => {
+    const { security, warnings } = checkXsSecurityDocument({ ...base, 'tenant-mode': 'external' }, FILE);
+    expect(security.tenantMode).toBe('dedicated');
+    expect(warnings).toEqual([
+      {
+        file: FILE,
+        path: '/tenant-mode',
+        message:
+          'tenant-mode "external" (an OAuth client per subscription) is not served by zonegate\'s zones: the application runs as "dedicated" (its client works in the provider zone only, and tenants cannot subscribe)',
+      },
+    ]);
+    expect(checkXsSecurityDocument({ ...base, 'tenant-mode': 'shared' }, FILE).warnings).toEqual([]);
+  });
+});
+
+describe('scope names (XSUAA: letters, digits, "-", "_", "/", "\\", ":", "."; no leading "."; at most 193 with the application name)', () => {
+  const scope = (name: string, xsappname = 'myapp') => ({ xsappname, scopes: [{ name }] });
+
+  test('accepted: every documented character', () => {
+    expect(validateXsSecurityDocument(scope('$XSAPPNAME.cds.Sub-scriber_1/a\\b:c'), FILE).scopes).toHaveLength(1);
+  });
+
+  test('refused: spaces and other characters', () => {
+    expect(onlyProblem(scope('$XSAPPNAME.Read All'))).toEqual({
+      file: FILE,
+      path: '/scopes/0/name',
+      message: 'scope "$XSAPPNAME.Read All" contains " "; expected letters, digits, "_", "-", "/", "\\", ":" or "."',
+    });
+    expect(onlyProblem(scope('$XSAPPNAME.Read*')).message).toBe('scope "$XSAPPNAME.Read*" contains "*"; expected letters, digits, "_", "-", "/", "\\", ":" or "."');
+  });
+
+  test('refused: a leading "."', () => {
+    expect(onlyProblem(scope('$XSAPPNAME..Read'))).toEqual({
+      file: FILE,
+      path: '/scopes/0/name',
+      message: 'scope "$XSAPPNAME..Read" starts with "."; expected a name that starts with a letter, digit, "_", "-", "/", "\\" or ":"',
+    });
+  });
+
+  test('refused: longer than 193 characters once registered as <xsappname>!t<N>.<name>', () => {
+    // 5 (myapp) + 3 (!t1) + 1 (.) + 184 = 193: the limit exactly.
+    expect(validateXsSecurityDocument(scope(`$XSAPPNAME.${'a'.repeat(184)}`), FILE).scopes).toHaveLength(1);
+    expect(onlyProblem(scope(`$XSAPPNAME.${'a'.repeat(185)}`))).toEqual({
+      file: FILE,
+      path: '/scopes/0/name',
+      message: `scope "$XSAPPNAME.${'a'.repeat(185)}" is 194 characters long once registered (at least, as "myapp!t1.${'a'.repeat(185)}"); expected at most 193, the application name included`,
+    });
+  });
+});
+
+describe("counts (XSUAA's limits for the application security descriptor)", () => {
+  const many = (n: number, make: (i: number) => object) => Array.from({ length: n }, (_, i) => make(i));
+
+  test('at most 500 scopes, 50 attributes, 500 role templates, 250 role collections', () => {
+    const atLimit = {
+      ...base,
+      scopes: many(500, (i) => ({ name: `$XSAPPNAME.S${i}` })),
+      attributes: many(50, (i) => ({ name: `A${i}`, valueType: 'string' })),
+      'role-templates': many(500, (i) => ({ name: `T${i}` })),
+      'role-collections': many(250, (i) => ({ name: `C${i}`, 'role-template-references': [`$XSAPPNAME.T${i}`] })),
+    };
+    expect(validateXsSecurityDocument(atLimit, FILE).scopes).toHaveLength(500);
+    const over = {
+      ...atLimit,
+      scopes: many(501, (i) => ({ name: `$XSAPPNAME.S${i}` })),
+      attributes: many(51, (i) => ({ name: `A${i}`, valueType: 'string' })),
+      'role-templates': many(501, (i) => ({ name: `T${i}` })),
+      'role-collections': many(251, (i) => ({ name: `C${i}`, 'role-template-references': [`$XSAPPNAME.T${i}`] })),
+    };
+    expect(problemsOf(over)).toEqual([
+      { file: FILE, path: '/scopes', message: "has 501 entries; expected at most 500 (XSUAA's limit)" },
+      { file: FILE, path: '/attributes', message: "has 51 entries; expected at most 50 (XSUAA's limit)" },
+      { file: FILE, path: '/role-templates', message: "has 501 entries; expected at most 500 (XSUAA's limit)" },
+      { file: FILE, path: '/role-collections', message: "has 251 entries; expected at most 250 (XSUAA's limit)" },
+    ]);
+  });
+
+  test('at most 250 scopes granted to other applications', () => {
+    const granted = (n: number) => ({ ...base, scopes: many(n, (i) => ({ name: `$XSAPPNAME.S${i}`, 'granted-apps': ['$XSAPPNAME(application,other)'] })) });
+    expect(validateXsSecurityDocument(granted(250), FILE).scopes).toHaveLength(250);
+    expect(onlyProblem(granted(251))).toEqual({
+      file: FILE,
+      path: '/scopes',
+      message: "251 scopes are granted to other applications (granted-apps or grant-as-authority-to-apps); expected at most 250 (XSUAA's limit)",
+    });
   });
 });
 
@@ -236,7 +338,7 @@ describe('references', () => {
       'scope "victim!t1.Callback" is not this application\'s; expected "$XSAPPNAME.<name>" (or "uaa.user"): another application\'s scope reaches this one only through that application\'s granted-apps',
     );
     expect(problems[1]!.message).toBe(
-      'authority "victim!t1.Callback" is not this application\'s to claim; expected "$XSAPPNAME.<scope>", "$XSAPPNAME(<service plan>,<xsappname>).<scope>" (granted by that application\'s grant-as-authority-to-apps), "$ACCEPT_GRANTED_AUTHORITIES" or "uaa.resource"',
+      'authority "victim!t1.Callback" is not this application\'s to claim; expected "$XSAPPNAME.<scope>", "$XSAPPNAME(<service plan>,<xsappname>).<scope>" or "$XSSERVICENAME(<service instance>).<scope>" (granted by that application\'s grant-as-authority-to-apps), "$ACCEPT_GRANTED_AUTHORITIES" or "uaa.resource"',
     );
     expect(problems[3]!.message).toMatch(/^"victim!t1.Admin" names another application's registered instance; expected "\$XSAPPNAME\(<service plan>,<xsappname>\)\.<scope>"/);
     // What real descriptors write loads: uaa.user declared for the token exchange, uaa.resource for introspection.
@@ -266,13 +368,66 @@ describe('references', () => {
       message: 'role template "Editor" is not declared in role-templates; expected one of: Viewer',
     });
     expect(onlyProblem(doc('Viewer')).message).toBe(
-      'expected "$XSAPPNAME.<role template name>" (zonegate resolves role templates of this application only), got "Viewer"',
+      'expected "$XSAPPNAME.<role template name>" or another application\'s "$XSAPPNAME(<service plan>,<xsappname>).<role template name>", got "Viewer"',
     );
     expect(onlyProblem({ ...base, 'role-collections': [{ name: 'C' }] })).toEqual({
       file: FILE,
       path: '/role-collections/0/role-template-references',
       message: 'is required',
     });
+  });
+});
+
+describe('references XSUAA resolves and zonegate cannot', () => {
+  test("role collections may reference other applications' role templates: a warning, not a refusal", () => {
+    const { security, warnings } = checkXsSecurityDocument(
+      {
+        ...base,
+        'role-templates': [{ name: 'Viewer' }],
+        'role-collections': [{ name: 'C', 'role-template-references': ['$XSAPPNAME.Viewer', '$XSAPPNAME(application,other).Editor', '$XSSERVICENAME(other-uaa).Editor'] }],
+      },
+      FILE,
+    );
+    expect(security.roleCollections[0]!.roleTemplateReferences).toHaveLength(3);
+    expect(warnings).toEqual([
+      {
+        file: FILE,
+        path: '/role-collections/0/role-template-references/1',
+        message: '"$XSAPPNAME(application,other).Editor" is a role template of another application, which zonegate cannot resolve: the role collection grants nothing from it',
+      },
+      {
+        file: FILE,
+        path: '/role-collections/0/role-template-references/2',
+        message: '"$XSSERVICENAME(other-uaa).Editor" is a role template of another application, which zonegate cannot resolve: the role collection grants nothing from it',
+      },
+    ]);
+  });
+
+  test('$XSSERVICENAME(<service instance>) in scope references, authorities and grants loads with a warning; its authorities grant nothing', () => {
+    const { security, warnings } = checkXsSecurityDocument(
+      {
+        ...base,
+        scopes: [{ name: '$XSAPPNAME.Read', 'granted-apps': ['$XSSERVICENAME(reader-uaa)'], 'grant-as-authority-to-apps': ['$XSAPPNAME(application,other)'] }],
+        authorities: ['$XSAPPNAME.Read', '$XSSERVICENAME(other-uaa).Write'],
+        'foreign-scope-references': ['$XSSERVICENAME(other-uaa).Write'],
+        'role-templates': [{ name: 'T', 'scope-references': ['$XSAPPNAME.Read', '$XSSERVICENAME(other-uaa).Write'] }],
+      },
+      FILE,
+    );
+    // Nothing to resolve it with: the zones never see it as an authority of this client.
+    expect(security.authorities).toEqual(['$XSAPPNAME.Read']);
+    expect(security.roleTemplates[0]!.scopeReferences).toEqual(['$XSAPPNAME.Read', '$XSSERVICENAME(other-uaa).Write']);
+    expect(warnings.map((w) => [w.path, w.message])).toEqual([
+      ['/scopes/0/granted-apps/0', '"$XSSERVICENAME(reader-uaa)" names a service instance, which only the platform resolves: zonegate grants this scope to no application for it'],
+      ['/role-templates/0/scope-references/1', '"$XSSERVICENAME(other-uaa).Write" names a service instance, which only the platform resolves: the role template grants nothing from it in zonegate\'s zones'],
+      ['/authorities/1', '"$XSSERVICENAME(other-uaa).Write" names a service instance, which only the platform resolves: zonegate\'s zones grant no authority for it'],
+    ]);
+  });
+
+  test('a service instance scope in a role template must still be listed, like any foreign scope', () => {
+    expect(onlyProblem({ ...base, 'role-templates': [{ name: 'T', 'scope-references': ['$XSSERVICENAME(other-uaa).Write'] }] }).message).toMatch(
+      /^foreign scope "\$XSSERVICENAME\(other-uaa\)\.Write" is not listed in foreign-scope-references/,
+    );
   });
 });
 
@@ -299,21 +454,60 @@ describe('attributes', () => {
 describe('oauth2-configuration', () => {
   const oauth = (cfg: Record<string, unknown>) => ({ ...base, 'oauth2-configuration': cfg });
 
-  test("token validities are whole seconds within XSUAA's limits", () => {
+  test("token validities are whole seconds within XSUAA's limits (60 s to 24 h; refresh 60 s to 1 year)", () => {
     expect(onlyProblem(oauth({ 'token-validity': 0 }))).toEqual({
       file: FILE,
       path: '/oauth2-configuration/token-validity',
-      message: "expected whole seconds from 300 to 99999999 (XSUAA's limits), got 0",
+      message: "expected whole seconds from 60 to 86400 (XSUAA's limits), got 0",
     });
     expect(onlyProblem(oauth({ 'token-validity': -60 })).path).toBe('/oauth2-configuration/token-validity');
-    expect(onlyProblem(oauth({ 'token-validity': 100_000_000 })).path).toBe('/oauth2-configuration/token-validity');
+    expect(onlyProblem(oauth({ 'token-validity': 59 })).path).toBe('/oauth2-configuration/token-validity');
+    // Above XSUAA's maximum: a day.
+    expect(onlyProblem(oauth({ 'token-validity': 86_401 }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/token-validity',
+      message: "expected whole seconds from 60 to 86400 (XSUAA's limits), got 86401",
+    });
     expect(onlyProblem(oauth({ 'token-validity': 900.5 }))).toEqual({
       file: FILE,
       path: '/oauth2-configuration/token-validity',
       message: 'expected integer, got number',
     });
-    expect(onlyProblem(oauth({ 'refresh-token-validity': 10 })).message).toBe("expected whole seconds from 600 to 99999999 (XSUAA's limits), got 10");
+    expect(onlyProblem(oauth({ 'refresh-token-validity': 10 }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/refresh-token-validity',
+      message: "expected whole seconds from 60 to 31536000 (XSUAA's limits), got 10",
+    });
+    expect(onlyProblem(oauth({ 'refresh-token-validity': 31_536_001 })).message).toBe("expected whole seconds from 60 to 31536000 (XSUAA's limits), got 31536001");
     expect(onlyProblem(oauth({ 'refresh-token-validity': '3600' })).message).toBe('expected integer, got string');
+  });
+
+  test('accepted: the bounds XSUAA accepts', () => {
+    const at = (t: number, r: number) => validateXsSecurityDocument(oauth({ 'token-validity': t, 'refresh-token-validity': r }), FILE).oauth2Configuration;
+    expect(at(60, 60)).toMatchObject({ tokenValidity: 60, refreshTokenValidity: 60 });
+    expect(at(86_400, 31_536_000)).toMatchObject({ tokenValidity: 86_400, refreshTokenValidity: 31_536_000 });
+  });
+
+  test('system-attributes: ias-token and ias-corporate-idp-token load, with a warning that the zones cannot embed them', () => {
+    const { security, warnings } = checkXsSecurityDocument(oauth({ 'system-attributes': ['groups', 'ias-token', 'ias-corporate-idp-token'] }), FILE);
+    expect(security.xsappname).toBe('myapp');
+    expect(warnings).toEqual([
+      {
+        file: FILE,
+        path: '/oauth2-configuration/system-attributes/1',
+        message: '"ias-token" embeds a token of SAP Cloud Identity Services in XSUAA\'s tokens; zonegate\'s zones log users in themselves, so their tokens carry no such token',
+      },
+      {
+        file: FILE,
+        path: '/oauth2-configuration/system-attributes/2',
+        message: '"ias-corporate-idp-token" embeds a token of SAP Cloud Identity Services in XSUAA\'s tokens; zonegate\'s zones log users in themselves, so their tokens carry no such token',
+      },
+    ]);
+    expect(onlyProblem(oauth({ 'system-attributes': ['ias-tokens'] }))).toEqual({
+      file: FILE,
+      path: '/oauth2-configuration/system-attributes/0',
+      message: 'expected one of "groups", "rolecollections", "ias-token", "ias-corporate-idp-token", got "ias-tokens"',
+    });
   });
 
   test('redirect-uris are strings; wildcards are allowed', () => {
