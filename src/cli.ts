@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings } from './config/environment.js';
-import { loadXsSecurity } from './config/security.js';
+import { loadXsSecurity, readXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
 import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, warnAboutExposedDataDir, zonesPublicUrl } from './server/start.js';
 import { ConfigError, formatProblem } from './errors.js';
@@ -325,15 +325,18 @@ async function zonesStart(args: string[]): Promise<number> {
     process.stderr.write(`zonegate: ${(err as Error).message}\nUsage: zonegate zones start [--security FILE]\n`);
     return 2;
   }
-  let security;
+  let loaded;
   try {
     settings = zoneSettings();
-    security = securityPath ? loadXsSecurity(securityPath) : undefined;
+    loaded = securityPath ? readXsSecurity(securityPath) : undefined;
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }
   const logger = createLogger({ level: settings.logLevel });
+  // What XSUAA accepts and the zones cannot serve (e.g. tenant-mode "external") is said at start.
+  for (const w of loaded?.warnings ?? []) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
+  const security = loaded?.security;
   let storage: Storage | undefined;
   try {
     warnAboutExposedDataDir(settings.dataDir, logger);

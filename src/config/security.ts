@@ -58,7 +58,7 @@ export const KNOWN_GRANT_TYPES = [
 
 /** [syntax], xsappname: "The maximum length of an application name is 100 characters." */
 const XSAPPNAME_MAX = 100;
-/** [syntax], xsappname: `aA`–`zZ`, `0`–`9`, `-`, `_`, `/` and `\` (no `.`: XSUAA reads `<xsappname>.<scope>`). */
+/** [syntax], xsappname: `aA`–`zZ`, `0`–`9`, `-`, `_`, `/` and `\`. No `.`, which would also blur `<xsappname>.<scope>`. */
 const XSAPPNAME_CHARACTERS = 'letters, digits, "_", "-", "/" or "\\"';
 /**
  * [syntax], scopes: `aA`–`zZ`, `0`–`9`, `-`, `_`, `/`, `\`, `:` and `.`; no leading `.`; "The maximum

@@ -431,6 +431,23 @@ describe('references XSUAA resolves and zonegate cannot', () => {
   });
 });
 
+describe('other names XSUAA limits (64 characters; descriptions 1000; default role names 255)', () => {
+  test('role template, role collection and attribute names', () => {
+    const long = 'a'.repeat(65);
+    expect(onlyProblem({ ...base, 'role-templates': [{ name: long }] })).toEqual({
+      file: FILE,
+      path: '/role-templates/0/name',
+      message: `expected letters, digits, ".", "-" and "_", at most 64 characters, got "${long}"`,
+    });
+    expect(onlyProblem({ ...base, attributes: [{ name: long, valueType: 's' }] }).path).toBe('/attributes/0/name');
+    const collection = (c: object) => ({ ...base, 'role-templates': [{ name: 'T' }], 'role-collections': [{ name: 'C', 'role-template-references': ['$XSAPPNAME.T'], ...c }] });
+    expect(onlyProblem(collection({ name: long })).path).toBe('/role-collections/0/name');
+    expect(onlyProblem(collection({ description: 'd'.repeat(1001) })).path).toBe('/role-collections/0/description');
+    expect(validateXsSecurityDocument(collection({ name: 'a'.repeat(64), description: 'd'.repeat(1000) }), FILE).roleCollections).toHaveLength(1);
+    expect(onlyProblem({ ...base, 'role-templates': [{ name: 'T', 'default-role-name': 'r'.repeat(256) }] }).path).toBe('/role-templates/0/default-role-name');
+  });
+});
+
 describe('attributes', () => {
   test('valueType and valueRequired', () => {
     expect(onlyProblem({ ...base, attributes: [{ name: 'A', valueType: 'float' }] })).toEqual({
