@@ -75,9 +75,11 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     healthy = true;
   });
   // Without an 'error' listener ioredis prints every reconnect failure; log a lost connection once.
+  let lastError: Error | undefined;
   client.on('error', (err: Error) => {
     if (healthy && !closed) logger?.warn('Redis storage unavailable', { keyPrefix, error: err.message });
     healthy = false;
+    lastError = err;
   });
   client.on('close', () => {
     if (healthy && !closed) logger?.warn('Redis storage connection closed', { keyPrefix });
@@ -88,7 +90,8 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw storageUnavailable(err);
+    // connect() rejects with "Connection is closed."; why (ECONNREFUSED, DNS, TLS) came as an 'error'.
+    throw storageUnavailable(lastError ?? err);
   }
 
   const k = (key: string) => `${keyPrefix}k:${key}`;
