@@ -19,6 +19,8 @@ import type { LoginFeature } from '../login/contract.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
 import type { RoutesFile } from '../config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
+import { createReadiness } from './readiness.js';
+import { claimStoreMarker } from '../storage/store-marker.js';
 import { localhostAwareFetch } from '../net/localhost.js';
 import { createCallbackHandler, type CallbackHandler } from '../provisioning/callbacks.js';
 import { createClientTokenGetter } from '../provisioning/client-token.js';
@@ -93,6 +95,9 @@ export async function startGateway(config: Configuration, options: StartOptions)
   // the zones start before the login and tenant registry that hold them, so this is bound below.
   let revokeTenantSessions: ((subdomain: string) => Promise<void>) | undefined;
   try {
+    // Before the application is registered: a store that has the marker has the registration too,
+    // and one that loses the marker has lost it (src/storage/store-marker.ts).
+    const marker = await claimStoreMarker(storage);
     zones =
       !settings.xsuaa && config.security
         ? await startZones({
@@ -132,6 +137,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       routes,
       logger,
       storage,
+      readiness: createReadiness({ storage, marker, logger }),
       errorPages: config.errorPages,
       ...(zones ? { identity: { uaaDomain: settings.uaaDomain, handle: zones.server.handle } } : {}),
       ...(login ? { login } : {}),
