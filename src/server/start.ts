@@ -85,7 +85,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   const { settings, routesFile } = config;
   const { logger } = options;
   warnAboutExposedDataDir(settings.dataDir, logger);
-  const storage = await openStorage(settings.storage, logger);
+  const storage = await openStorage(settings.storage, logger, { checkDurability: true });
   let resolvedKey: Uint8Array | undefined;
   const secret = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
   let port = 0;

@@ -21,10 +21,18 @@ export class StorageOpenError extends Error {
   }
 }
 
+export interface OpenOptions {
+  /**
+   * Warn when the store cannot be the system of record: a Redis without persistence or with an
+   * evicting maxmemory-policy. For the long-running servers; one-shot commands stay quiet.
+   */
+  checkDurability?: boolean;
+}
+
 /** Opens the configured backend; rejects with a StorageOpenError naming the file or URL and the cause. */
-export async function openStorage(config: StorageConfig, logger?: Logger): Promise<Storage> {
+export async function openStorage(config: StorageConfig, logger?: Logger, options: OpenOptions = {}): Promise<Storage> {
   try {
-    return await openBackend(config, logger);
+    return await openBackend(config, logger, options);
   } catch (err) {
     throw new StorageOpenError(
       config.kind === 'sqlite'
@@ -35,7 +43,7 @@ export async function openStorage(config: StorageConfig, logger?: Logger): Promi
   }
 }
 
-async function openBackend(config: StorageConfig, logger?: Logger): Promise<Storage> {
+async function openBackend(config: StorageConfig, logger: Logger | undefined, options: OpenOptions): Promise<Storage> {
   switch (config.kind) {
     case 'sqlite':
       return openSqliteStorage({ file: config.file });
@@ -46,6 +54,7 @@ async function openBackend(config: StorageConfig, logger?: Logger): Promise<Stor
         connectTimeoutMs: config.connectTimeoutMs,
         commandTimeoutMs: config.commandTimeoutMs,
         logger,
+        ...(options.checkDurability ? { checkDurability: true } : {}),
       });
   }
 }
