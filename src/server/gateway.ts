@@ -167,7 +167,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       }
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
-      const publicOnly = tenant !== undefined && options.tenants ? await subscription(tenant) : false;
+      // Answers known without I/O come without a promise: no wait on the common path.
+      const admitted = tenant !== undefined && options.tenants ? subscription(tenant) : false;
+      const publicOnly = typeof admitted === 'boolean' ? admitted : await admitted;
       if (login.ownPaths.has(pathname)) {
         if (publicOnly) throw publicOnlyRefusal();
         if (await login.handleOwnPath(req, res, ctx, pathname)) return;
@@ -229,16 +231,21 @@ export function createGateway(options: GatewayOptions): Gateway {
    * Refuses a tenant that is not subscribed; true when only its public routes may be served (the
    * store is unreachable and the registry answered from memory, src/provisioning/registry.ts).
    */
-  async function subscription(tenant: string): Promise<boolean> {
-    // Answers known without I/O come without a promise: no wait on the common path.
+  function subscription(tenant: string): boolean | Promise<boolean> {
     const known = options.tenants!.isSubscribed(tenant);
-    const subscribed = typeof known === 'object' ? await known : known;
-    if (subscribed === false) {
-      // An emptied store knows no tenant at all: that is not "not subscribed" (issue 10).
-      await readiness.confirmStoreIntact();
-      throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
-    }
-    return subscribed === 'last-known';
+    if (typeof known === 'object') return known.then((answer) => admit(tenant, answer, true));
+    return admit(tenant, known, false);
+  }
+
+  function admit(tenant: string, answer: Subscription, fromStore: boolean): boolean | Promise<never> {
+    if (answer !== false) return answer === 'last-known';
+    const unknown = () => new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
+    // A "no" the store gave may be an emptied store's, which knows no tenant at all: that is not
+    // "not subscribed" (issue 10). One without I/O (a name no zone can have) says nothing about it.
+    if (!fromStore) throw unknown();
+    return readiness.confirmStoreIntact().then(() => {
+      throw unknown();
+    });
   }
 
   async function health(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
