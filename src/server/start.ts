@@ -98,6 +98,14 @@ export async function startGateway(config: Configuration, options: StartOptions)
     // Before the application is registered: a store that has the marker has the registration too,
     // and one that loses the marker has lost it (src/storage/store-marker.ts).
     const marker = await claimStoreMarker(storage);
+    if (marker.created) {
+      // Expected on the very first start. A Redis lives apart from the instances and can come back
+      // empty while they are all down (a restart without persistence): then this line is the only
+      // trace of the loss, so it is a warning there.
+      const message = 'store initialised: it was empty. Expected on the first start; if it held zones, users and tenants before, they are lost: restore it from a backup';
+      if (storage.kind === 'redis') logger.warn(message, { storage: storage.kind });
+      else logger.info(message, { storage: storage.kind });
+    }
     zones =
       !settings.xsuaa && config.security
         ? await startZones({

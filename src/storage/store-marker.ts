@@ -18,6 +18,8 @@ export const STORE_MARKER_KEY = 'store:initialised';
 export interface StoreMarker {
   /** The marker this instance started with. */
   readonly value: string;
+  /** True when this start wrote it: the store was empty. */
+  readonly created: boolean;
   /** False when the store has lost it; rejects with ZG_ERR_STORAGE_UNAVAILABLE when the store cannot be asked. */
   intact(): Promise<boolean>;
 }
@@ -25,7 +27,7 @@ export interface StoreMarker {
 /** Writes the marker if the store has none (the first start against it) and reads the one that counts. */
 export async function claimStoreMarker(storage: Storage, now: () => Date = () => new Date()): Promise<StoreMarker> {
   // setIfAbsent: instances starting together against an empty store agree on one marker.
-  await storage.setIfAbsent(STORE_MARKER_KEY, JSON.stringify({ id: randomUUID(), initialisedAt: now().toISOString() }));
+  const created = await storage.setIfAbsent(STORE_MARKER_KEY, JSON.stringify({ id: randomUUID(), initialisedAt: now().toISOString() }));
   const value = await storage.get(STORE_MARKER_KEY);
   if (value === undefined) {
     // Gone between the write and the read: only an evicting Redis does that, and it would go on
@@ -34,6 +36,7 @@ export async function claimStoreMarker(storage: Storage, now: () => Date = () =>
   }
   return {
     value,
+    created,
     intact: async () => (await storage.get(STORE_MARKER_KEY)) === value,
   };
 }

@@ -119,6 +119,9 @@ describe('a store emptied under the running gateway', () => {
   it('FLUSHALL: readyz 503 with an error line that says what to do; tenants 503 ZG_ERR_STORAGE_LOST, not 404', async () => {
     expect((await get(gw, 'initech.localhost', '/echo/x')).status).toBe(200);
     expect((await get(gw, 'localhost', '/readyz')).status).toBe(200);
+    // The empty store it started on was named at start-up: after a loss while all instances were
+    // down, that line is the trace of it.
+    expect(gw.logs.filter((l) => l.includes('"level":"warn"') && l.includes('"msg":"store initialised: it was empty'))).toHaveLength(1);
 
     const admin = new Redis(redis.url);
     await admin.flushall();
