@@ -18,6 +18,14 @@ import type { Storage } from '../storage/types.js';
 
 export type StorageState = 'ok' | 'unavailable' | 'lost';
 
+/**
+ * How long the probe waits for the store. Below the probes' own timeouts (Cloud Foundry's
+ * health-check-invocation-timeout defaults to 1 s, Kubernetes' timeoutSeconds to 1 s): a hung Redis
+ * (its commands time out only after 2 s) must read as "unavailable", not as a probe that failed on
+ * every instance at once.
+ */
+export const STORAGE_PROBE_TIMEOUT_MS = 500;
+
 export interface ReadinessReport {
   status: 200 | 503;
   body: { status: 'ready' | 'draining' | 'store-lost'; storage?: StorageState };
@@ -57,13 +65,18 @@ export function createReadiness(options: { storage?: Storage; marker?: StoreMark
 
   async function storageState(): Promise<StorageState | undefined> {
     if (!storage) return undefined;
+    const asked = marker ? marker.intact().then((intact): StorageState => (intact ? 'ok' : 'lost')) : storage.ping().then((): StorageState => 'ok');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<StorageState>((resolve) => (timer = setTimeout(() => resolve('unavailable'), STORAGE_PROBE_TIMEOUT_MS)));
     try {
-      if (marker) return observed((await marker.intact()) ? 'ok' : 'lost');
-      await storage.ping();
-      return observed('ok');
+      return observed(await Promise.race([asked, late]));
     } catch (err) {
       if (err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE') return observed('unavailable');
       throw err;
+    } finally {
+      clearTimeout(timer);
+      // A late answer still settles `asked`; its rejection is the timeout's, already reported.
+      asked.catch(() => undefined);
     }
   }
 

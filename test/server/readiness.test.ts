@@ -42,6 +42,20 @@ describe('readiness with Redis storage', () => {
     await redis.start();
     expect(await storageWithin(gw, 'ok')).toEqual({ status: 200, body: { status: 'ready', storage: 'ok' } });
   });
+
+  it('a hung Redis (SIGSTOP) is "unavailable" within the probes\' one-second timeout, not a probe that times out', async () => {
+    redis.pause();
+    try {
+      const started = Date.now();
+      const res = await request(gw.port, { path: '/readyz' });
+      expect(Date.now() - started).toBeLessThan(900);
+      expect(res.status).toBe(200);
+      expect(res.json()).toEqual({ status: 'ready', storage: 'unavailable' });
+    } finally {
+      redis.resume();
+    }
+    expect(await storageWithin(gw, 'ok')).toEqual({ status: 200, body: { status: 'ready', storage: 'ok' } });
+  });
 });
 
 describe('readiness with a Redis that restarts without persistence', () => {
