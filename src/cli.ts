@@ -340,7 +340,7 @@ async function zonesStart(args: string[]): Promise<number> {
   let storage: Storage | undefined;
   try {
     warnAboutExposedDataDir(settings.dataDir, logger);
-    storage = await openStorage(settings.storage, logger);
+    storage = await openStorage(settings.storage, logger, { checkDurability: true });
     let port = 0;
     const zones = await startZones({ settings, storage, security, logger, port: () => port });
     const listening = await listenZones(zones.server.handle, settings, settings.port);

@@ -106,6 +106,26 @@ export function parseDestinations(json: string | undefined, source: string): Des
   return result;
 }
 
+/**
+ * The names the destinations declare, also of entries that are otherwise invalid: routes.json is
+ * checked against these, so a destination with one bad property is reported once, as itself, and
+ * not again as an "unknown destination" of every route that uses it. Undefined when the names
+ * cannot all be read (not JSON, not an array, an entry without a string name): then any name a
+ * route uses might be the unreadable one, and calling it unknown would be a false report.
+ */
+export function declaredDestinationNames(json: string | undefined): ReadonlySet<string> | undefined {
+  if (json === undefined || json.trim() === '') return new Set();
+  const parsed = parseJsonText(json, 'destinations');
+  if (!parsed.ok || !Array.isArray(parsed.value)) return undefined;
+  const names = new Set<string>();
+  for (const item of parsed.value as unknown[]) {
+    const name = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as Record<string, unknown>)['name'] : undefined;
+    if (typeof name !== 'string' || name === '') return undefined;
+    names.add(name);
+  }
+  return names;
+}
+
 function describe(v: unknown): string {
   return typeof v === 'string' || typeof v === 'number' ? `${jsonType(v)} ${JSON.stringify(v)}` : jsonType(v);
 }

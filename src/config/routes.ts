@@ -12,8 +12,12 @@ import { checkRoutesSchema } from './routes-schema.js';
 import type { RoutesFile } from './types.js';
 
 export interface RoutesValidationOptions {
-  /** Names of the destinations from the `destinations` environment variable. */
-  destinationNames: ReadonlySet<string>;
+  /**
+   * Names of the destinations from the `destinations` environment variable; undefined when they
+   * could not be read (that problem is reported where they are read, and routes are not checked
+   * against a list that is not there).
+   */
+  destinationNames: ReadonlySet<string> | undefined;
 }
 
 export interface RoutesValidationResult {
@@ -235,8 +239,9 @@ function checkDestination(name: string, groups: number | undefined, path: string
     error(ctx, path, 'the wildcard destination "*" (destination taken from the request) is not supported by zonegate');
     return;
   }
-  if (!ctx.options.destinationNames.has(name)) {
-    const known = [...ctx.options.destinationNames];
+  const declared = ctx.options.destinationNames;
+  if (declared && !declared.has(name)) {
+    const known = [...declared];
     error(
       ctx,
       path,

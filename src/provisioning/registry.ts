@@ -10,7 +10,17 @@
  *  - the cache is filled lazily and bounded (LRU), so 10,000 tenants cost nothing at start-up and a
  *    flood of random host names cannot grow it.
  * Concurrent lookups of one subdomain share one storage round trip.
+ *
+ * While the store is unreachable (issue 10) a tenant that was subscribed when last asked answers
+ * `'last-known'` instead of failing: the gateway then serves the tenant's public routes and static
+ * files, which need nothing from the store, and refuses everything that needs a session or a user
+ * (src/server/gateway.ts). So a Redis outage does not turn a tenant's landing page into an error. A
+ * subdomain never seen, or last seen unsubscribed, still fails with ZG_ERR_STORAGE_UNAVAILABLE: no
+ * answer is invented. Remembered answers are kept past their TTL for this (bounded by `maxEntries`),
+ * and dropped when the store says no or `forget` is called.
  */
+import { GatewayError } from '../errors.js';
+import type { Subscription } from '../server/gateway.js';
 import { normaliseSubdomain } from '../zones/directory/directory.js';
 import type { Application, ZoneDirectory } from '../zones/directory/types.js';
 
@@ -25,8 +35,12 @@ export interface TenantRegistryOptions {
 }
 
 export interface CachedTenantRegistry {
-  /** True or false itself while a recent answer is remembered; a promise when storage must be asked. */
-  isSubscribed(subdomain: string): boolean | Promise<boolean>;
+  /**
+   * True or false itself while a recent answer is remembered; a promise when storage must be asked,
+   * which resolves `'last-known'` when the store is unreachable and the tenant was subscribed when
+   * last asked.
+   */
+  isSubscribed(subdomain: string): Subscription | Promise<Subscription>;
   /** Drops a cached answer (this instance's own unsubscribe; others expire within `ttlMs`). */
   forget(subdomain: string): void;
   readonly size: number;
@@ -40,6 +54,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   if (!(Number.isInteger(maxEntries) && maxEntries >= 1)) throw new RangeError('maxEntries must be a positive integer');
   const now = options.now ?? Date.now;
 
+  // Subdomains whose last answer was "subscribed", with the time that answer stops being fresh.
   // Map iteration order is insertion order: re-inserting on a hit makes the first key the least recently used.
   const positive = new Map<string, number>();
   const inFlight = new Map<string, Promise<boolean>>();
@@ -65,23 +80,27 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
         return false;
       }
       const expires = positive.get(subdomain);
-      if (expires !== undefined) {
-        if (expires > now()) {
-          positive.delete(subdomain);
-          positive.set(subdomain, expires);
-          return true;
-        }
+      if (expires !== undefined && expires > now()) {
         positive.delete(subdomain);
+        positive.set(subdomain, expires);
+        return true;
       }
       let pending = inFlight.get(subdomain);
       if (!pending) {
         pending = lookup(subdomain).finally(() => inFlight.delete(subdomain));
         inFlight.set(subdomain, pending);
       }
-      return pending.then((subscribed) => {
-        if (subscribed && ttlMs > 0) remember(subdomain);
-        return subscribed;
-      });
+      return pending.then(
+        (subscribed): Subscription => {
+          if (subscribed && ttlMs > 0) remember(subdomain);
+          else positive.delete(subdomain);
+          return subscribed;
+        },
+        (err: unknown): Subscription => {
+          if (err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE' && positive.has(subdomain)) return 'last-known';
+          throw err;
+        },
+      );
     },
     forget(subdomain) {
       positive.delete(subdomain.toLowerCase());

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSettings, withDefaultEnv, type Environment, type Settings } from '../config/environment.js';
+import { declaredDestinationNames } from '../config/destinations.js';
 import { loadRoutesFile } from '../config/routes.js';
 import { readXsSecurity } from '../config/security.js';
 import type { RoutesFile, XsSecurity } from '../config/types.js';
@@ -55,7 +56,9 @@ export function loadConfiguration(
   const settings = collect(() => readSettings(merged.env, { cwd, defaultPort: options.defaultPort }));
 
   const routesPath = path.resolve(cwd, options.files?.routes ?? 'routes.json');
-  const destinationNames = new Set((settings?.destinations ?? []).map((d) => d.name));
+  // From the names the variable declares, not from the settings: another variable's problem (or one
+  // bad destination) leaves no settings, and every route would then be reported as pointing nowhere.
+  const destinationNames = declaredDestinationNames(merged.env.destinations);
   const loaded = fs.existsSync(routesPath)
     ? collect(() => loadRoutesFile(routesPath, { destinationNames }))
     : (problems.push({ file: routesPath, path: '', message: 'file not found (zonegate reads routes.json from the working directory, or the file named by --routes)' }), undefined);

@@ -17,6 +17,7 @@ import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
 import { acceptedRequestId, type RequestContext } from './context.js';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
+import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
@@ -25,10 +26,16 @@ export interface IdentityHost {
   handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
+/**
+ * Whether a tenant is subscribed. `'last-known'`: the store cannot be asked right now, and the tenant
+ * was subscribed when last asked; only what needs nothing from the store is served then.
+ */
+export type Subscription = boolean | 'last-known';
+
 /** Knows which tenants are subscribed (provisioning). Without one every matching host is served. */
 export interface TenantRegistry {
-  /** A boolean itself when it is known without I/O (recently looked up). */
-  isSubscribed(subdomain: string): boolean | Promise<boolean>;
+  /** The answer itself when it is known without I/O (recently looked up). */
+  isSubscribed(subdomain: string): Subscription | Promise<Subscription>;
 }
 
 export interface GatewayOptions {
@@ -37,6 +44,8 @@ export interface GatewayOptions {
   routes: RouteTable;
   logger: Logger;
   storage?: Storage;
+  /** What `/readyz` answers; by default built from `storage` alone (no initialisation marker). */
+  readiness?: Readiness;
   identity?: IdentityHost;
   tenants?: TenantRegistry;
   login?: LoginFeature;
@@ -67,6 +76,15 @@ const NO_LOGIN: LoginFeature = {
   serveUserApi: () => Promise.reject(noLogin()),
 };
 
+/**
+ * The tenant's subscription could not be checked (the store is unreachable): nothing that identifies
+ * a user is served for it, not even with a bearer token that would verify without the store, since
+ * the tenant may have been removed just before the outage.
+ */
+function publicOnlyRefusal(): GatewayError {
+  return new GatewayError('ZG_ERR_STORAGE_UNAVAILABLE', 'The storage is unavailable: only the public routes of this tenant are served until it is back', { expose: true });
+}
+
 function noLogin(): GatewayError {
   return new GatewayError('ZG_ERR_UNAUTHENTICATED', 'This route requires a login, and no identity provider is configured', {
     headers: { 'www-authenticate': 'Bearer realm="zonegate"' },
@@ -84,6 +102,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const websocketsEnabled = routesFile.websockets?.enabled === true;
   const uaaDomain = options.identity?.uaaDomain;
   const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
+  const readiness = options.readiness ?? createReadiness({ logger, ...(options.storage ? { storage: options.storage } : {}) });
   let draining = false;
   /** Upgraded sockets: no longer HTTP connections, so server.close() waits for them but closeAllConnections() does not end them. */
   const tunnels = new Set<Duplex>();
@@ -148,14 +167,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       }
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
-      if (tenant !== undefined && options.tenants) {
-        // Answers known without I/O come without a promise: no wait on the common path.
-        const subscribed = options.tenants.isSubscribed(tenant);
-        if (!(typeof subscribed === 'boolean' ? subscribed : await subscribed)) {
-          throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
-        }
+      // Answers known without I/O come without a promise: no wait on the common path.
+      const admitted = tenant !== undefined && options.tenants ? subscription(tenant) : false;
+      const publicOnly = typeof admitted === 'boolean' ? admitted : await admitted;
+      if (login.ownPaths.has(pathname)) {
+        if (publicOnly) throw publicOnlyRefusal();
+        if (await login.handleOwnPath(req, res, ctx, pathname)) return;
       }
-      if (login.ownPaths.has(pathname) && (await login.handleOwnPath(req, res, ctx, pathname))) return;
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
       const method = req.method ?? 'GET';
@@ -170,6 +188,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const route = (ctx.route = match.route);
       let verdict: Verdict = {};
       if (route.authenticationType !== 'none') {
+        if (publicOnly) throw publicOnlyRefusal();
         const pending = login.check(req, res, ctx);
         const checked = pending instanceof Promise ? await pending : pending;
         if (checked === 'answered') return;
@@ -208,24 +227,32 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
+  /**
+   * Refuses a tenant that is not subscribed; true when only its public routes may be served (the
+   * store is unreachable and the registry answered from memory, src/provisioning/registry.ts).
+   */
+  function subscription(tenant: string): boolean | Promise<boolean> {
+    const known = options.tenants!.isSubscribed(tenant);
+    if (typeof known === 'object') return known.then((answer) => admit(tenant, answer, true));
+    return admit(tenant, known, false);
+  }
+
+  function admit(tenant: string, answer: Subscription, fromStore: boolean): boolean | Promise<never> {
+    if (answer !== false) return answer === 'last-known';
+    const unknown = () => new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
+    // A "no" the store gave may be an emptied store's, which knows no tenant at all: that is not
+    // "not subscribed" (issue 10). One without I/O (a name no zone can have) says nothing about it.
+    if (!fromStore) throw unknown();
+    return readiness.confirmStoreIntact().then(() => {
+      throw unknown();
+    });
+  }
+
   async function health(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     let status = 200;
-    const body: Record<string, unknown> = { status: 'ok' };
-    if (pathname === '/readyz') {
-      if (draining) {
-        status = 503;
-        body.status = 'draining';
-      } else if (options.storage) {
-        try {
-          await options.storage.ping();
-          body.storage = 'ok';
-        } catch {
-          status = 503;
-          body.status = 'unavailable';
-          body.storage = 'unreachable';
-        }
-      }
-    }
+    let body: object = { status: 'ok' };
+    // Liveness (/healthz) never asks the store: a restart cures nothing there (README, Operations).
+    if (pathname === '/readyz') ({ status, body } = await readiness.report(draining));
     headers.own(req, res, undefined);
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
@@ -267,16 +294,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       const url = requestTarget(req.url);
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
-      if (tenant !== undefined && options.tenants && !(await options.tenants.isSubscribed(tenant))) {
-        throw new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
-      }
+      const publicOnly = tenant !== undefined && options.tenants ? await subscription(tenant) : false;
       if (!websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
       const match = routes.match(url, 'GET');
       if (url.includes(';')) samePathParameterRoute(routes, url, 'GET', match);
       if (match.kind !== 'route' || !match.destination) throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No WebSocket route matches ${pathOf(url)}`);
       const route = (ctx.route = match.route);
       let authorization: string | undefined;
-      if (route.authenticationType !== 'none') authorization = (await login.checkUpgrade(req, ctx)).authorization;
+      if (route.authenticationType !== 'none') {
+        if (publicOnly) throw publicOnlyRefusal();
+        authorization = (await login.checkUpgrade(req, ctx)).authorization;
+      }
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
       proxy.ws(req, socket, head, {
         requestId: ctx.id,

@@ -6,7 +6,7 @@ import type { XsSecurity } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
-import { openStorage } from '../storage/index.js';
+import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
 import type { Storage } from '../storage/types.js';
 import { createZoneDirectory } from '../zones/directory/directory.js';
@@ -19,6 +19,8 @@ import type { LoginFeature } from '../login/contract.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
 import type { RoutesFile } from '../config/types.js';
 import { createGateway, type Gateway } from './gateway.js';
+import { createReadiness } from './readiness.js';
+import { claimStoreMarker } from '../storage/store-marker.js';
 import { localhostAwareFetch } from '../net/localhost.js';
 import { createCallbackHandler, type CallbackHandler } from '../provisioning/callbacks.js';
 import { createClientTokenGetter } from '../provisioning/client-token.js';
@@ -83,7 +85,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   const { settings, routesFile } = config;
   const { logger } = options;
   warnAboutExposedDataDir(settings.dataDir, logger);
-  const storage = await openStorage(settings.storage, logger);
+  const storage = await openStorage(settings.storage, logger, { checkDurability: true });
   let resolvedKey: Uint8Array | undefined;
   const secret = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
   let port = 0;
@@ -93,6 +95,17 @@ export async function startGateway(config: Configuration, options: StartOptions)
   // the zones start before the login and tenant registry that hold them, so this is bound below.
   let revokeTenantSessions: ((subdomain: string) => Promise<void>) | undefined;
   try {
+    // Before the application is registered: a store that has the marker has the registration too,
+    // and one that loses the marker has lost it (src/storage/store-marker.ts).
+    const marker = await claimStoreMarker(storage);
+    if (marker.created) {
+      // Expected on the very first start. A Redis lives apart from the instances and can come back
+      // empty while they are all down (a restart without persistence): then this line is the only
+      // trace of the loss, so it is a warning there.
+      const message = 'store initialised: it was empty. Expected on the first start; if it held zones, users and tenants before, they are lost: restore it from a backup';
+      if (storage.kind === 'redis') logger.warn(message, { storage: storage.kind });
+      else logger.info(message, { storage: storage.kind });
+    }
     zones =
       !settings.xsuaa && config.security
         ? await startZones({
@@ -132,6 +145,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       routes,
       logger,
       storage,
+      readiness: createReadiness({ storage, marker, logger }),
       errorPages: config.errorPages,
       ...(zones ? { identity: { uaaDomain: settings.uaaDomain, handle: zones.server.handle } } : {}),
       ...(login ? { login } : {}),
@@ -469,8 +483,11 @@ export function warnAboutExposedDataDir(dataDir: string, logger: Logger): void {
 /** Prints a ConfigError the way an operator reads it: every problem, one per line. */
 export function describeStartupError(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
-  if (err instanceof DirectoryError) return `zonegate: ${err.message}`;
+  if (err instanceof DirectoryError || err instanceof StorageOpenError) return `zonegate: ${err.message}`;
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return `The port is already in use (${e.message}). Set PORT to another port.`;
+  // A file the start-up writes besides the store (the generated secret key, `zones start`'s
+  // credentials): Node's message names the call, the path and the cause; the stack adds nothing.
+  if (typeof e.syscall === 'string' && typeof e.path === 'string') return `zonegate: ${e.message}`;
   return e.stack ?? String(err);
 }

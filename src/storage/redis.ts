@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { storageUnavailable } from './types.js';
 import type { Storage } from './types.js';
 import { ttlMsOf } from './ttl.js';
+import { checkRedisDurability } from './redis-durability.js';
 
 export interface RedisStorageOptions {
   /** `redis://[:password@]host:port[/db]` or `rediss://...` for TLS. */
@@ -16,6 +17,8 @@ export interface RedisStorageOptions {
   /** A command unanswered after this long fails with ZG_ERR_STORAGE_UNAVAILABLE (default 2000). */
   commandTimeoutMs?: number;
   logger?: Logger;
+  /** Warn when this Redis does not persist or may evict keys (the gateway's start-up; ./redis-durability.ts). */
+  checkDurability?: boolean;
 }
 
 // INCR and the TTL must be one step: with two round trips a crash (or a lost reply) between them
@@ -75,9 +78,11 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     healthy = true;
   });
   // Without an 'error' listener ioredis prints every reconnect failure; log a lost connection once.
+  let lastError: Error | undefined;
   client.on('error', (err: Error) => {
     if (healthy && !closed) logger?.warn('Redis storage unavailable', { keyPrefix, error: err.message });
     healthy = false;
+    lastError = err;
   });
   client.on('close', () => {
     if (healthy && !closed) logger?.warn('Redis storage connection closed', { keyPrefix });
@@ -88,7 +93,8 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw storageUnavailable(err);
+    // connect() rejects with "Connection is closed."; why (ECONNREFUSED, DNS, TLS) came as an 'error'.
+    throw storageUnavailable(lastError ?? err);
   }
 
   const k = (key: string) => `${keyPrefix}k:${key}`;
@@ -103,6 +109,10 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
       throw new Error(`The Redis server does not support GETDEL; zonegate needs Redis 6.2 or newer`, { cause: err });
     }
     throw storageUnavailable(err);
+  }
+
+  if (options.checkDurability) {
+    for (const warning of await checkRedisDurability(client)) logger?.warn(warning.message, { keyPrefix, ...warning.fields });
   }
 
   const ix = (index: string) => `${keyPrefix}i:${index}`;

@@ -128,6 +128,25 @@ describe('createTenantRegistry', () => {
     expect(reads).toBeGreaterThan(before);
   });
 
+  it('while the store is unreachable: a tenant subscribed when last asked is "last-known"; others still fail', async () => {
+    // A handle of its own on the same file, closed below: its calls then reject with
+    // ZG_ERR_STORAGE_UNAVAILABLE, as an unreachable Redis's do.
+    const own = openSqliteStorage({ file: join(dir, 'registry.db') });
+    const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_SCRYPT });
+    let now = 0;
+    const registry = createTenantRegistry({ directory: ownDirectory, application: app, ttlMs: 500, now: () => now });
+    expect(await registry.isSubscribed('acme')).toBe(true);
+    expect(await registry.isSubscribed('stranger')).toBe(false);
+    await own.close();
+    expect(registry.isSubscribed('acme')).toBe(true); // still fresh
+    now = 10_000;
+    expect(await registry.isSubscribed('acme')).toBe('last-known');
+    await expect(registry.isSubscribed('stranger')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    await expect(registry.isSubscribed('globex')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    registry.forget('acme'); // unsubscribed by this instance: nothing to fall back on
+    await expect(registry.isSubscribed('acme')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+  });
+
   it('refuses a cache longer than a second', () => {
     expect(() => createTenantRegistry({ directory, application: app, ttlMs: 5000 })).toThrow(/within a second/);
     expect(() => createTenantRegistry({ directory, application: app, maxEntries: 0 })).toThrow(RangeError);

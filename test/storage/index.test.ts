@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStorage } from '../../src/storage/index.js';
+import { openStorage, StorageOpenError } from '../../src/storage/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'zonegate-storage-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,16 +19,18 @@ describe('openStorage', () => {
     }
   });
 
-  it('rejects with ZG_ERR_STORAGE_UNAVAILABLE when the SQLite file cannot be opened', async () => {
+  it('rejects with a StorageOpenError naming the file and the cause when the SQLite file cannot be opened', async () => {
     // A directory where the database file should be: SQLITE_CANTOPEN.
-    await expect(openStorage({ kind: 'sqlite', file: dir })).rejects.toMatchObject({
-      code: 'ZG_ERR_STORAGE_UNAVAILABLE',
-    });
+    const err = await openStorage({ kind: 'sqlite', file: dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageOpenError);
+    expect((err as Error).message).toMatch(new RegExp(`^cannot open the SQLite store ${dir} \\(ZONEGATE_DATA_DIR\\): .*SQLITE_CANTOPEN`));
+    expect((err as Error).cause).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
   });
 
-  it('opens the Redis backend for kind redis and rejects quickly when nothing listens', async () => {
-    await expect(
-      openStorage({ kind: 'redis', url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 }),
-    ).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+  it('opens the Redis backend for kind redis and rejects quickly, naming the URL without its password, when nothing listens', async () => {
+    const err = await openStorage({ kind: 'redis', url: 'redis://:hunter2@127.0.0.1:1', connectTimeoutMs: 500 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageOpenError);
+    expect((err as Error).message).toMatch(/^cannot use Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect((err as Error).message).not.toContain('hunter2');
   });
 });
