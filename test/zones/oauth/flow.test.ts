@@ -328,10 +328,22 @@ describe('other endpoints', () => {
       name: 'Alice Able',
       zid: h.acme.id,
       origin: 'sap.default',
+      // Alice's role (Administrator) references no attribute.
+      user_attributes: {},
     });
     const none = await h.call('acme', { path: '/userinfo' });
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it("puts the attribute values of the user's roles into the token and userinfo (role template default-values)", async () => {
+    // Bob holds myapp_Viewer, whose Viewer role references Country with default-values ["DE"].
+    const { code } = await loginForCode(h, new Browser(h), 'acme', { userName: 'bob' });
+    const { access_token } = (await h.token('acme', { grant_type: 'authorization_code', code: code!, redirect_uri: REDIRECT })).json();
+    expect(decodeJwt(access_token)['xs.user.attributes']).toEqual({ Country: ['DE'] });
+    const info = await h.call('acme', { path: '/userinfo', headers: { authorization: `Bearer ${access_token}` } });
+    expect(info.status).toBe(200);
+    expect(info.json()).toMatchObject({ user_name: 'bob', user_attributes: { Country: ['DE'] } });
   });
 
   it('introspects: active for a good token, inactive for another zone\'s, client authentication required', async () => {

@@ -40,7 +40,8 @@ export function security(
     attributes: [{ name: 'Country', valueType: 'string', valueRequired: false }],
     roleTemplates: [
       { name: 'Administrator', scopeReferences: ['$XSAPPNAME.Admin', '$XSAPPNAME.Viewer'], attributeReferences: [] },
-      { name: 'Viewer', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country'] },
+      // `"attribute-references": [{ "name": "Country", "default-values": ["DE"] }]`
+      { name: 'Viewer', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country'], attributeDefaultValues: { Country: ['DE'] } },
     ],
     roleCollections: [
       { name: `${xsappname}_Administrator`, roleTemplateReferences: ['$XSAPPNAME.Administrator'] },
