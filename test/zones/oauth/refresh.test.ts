@@ -60,6 +60,8 @@ describe('refresh-token retries within the grace window', () => {
     expect(next.status, next.text).toBe(200);
     expect((await refresh(first.refresh_token)).json().error).toBe('invalid_grant');
     expect(await works((next.json() as Tokens).access_token)).toBe(false);
+    // The access tokens the retries answered with belong to the family and went with it.
+    for (const a of answers) expect(await works(a.access_token)).toBe(false);
   });
 
   it('never forks the family when refreshes with one token run in parallel', async () => {
