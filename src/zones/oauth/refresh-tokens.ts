@@ -199,10 +199,12 @@ export async function redeemRefreshToken(
       const current = await services.storage.get(tokenKey(family.current));
       if (current !== undefined) {
         const record = JSON.parse(current) as RefreshRecord;
-        if (boundHere(record)) {
-          services.logger.info('refresh token retried within the grace window; current token repeated', { familyId });
-          return { kind: 'retried', token: retry.token, record };
+        if (!boundHere(record)) {
+          await revokeLocked(services, familyId, family);
+          return { kind: 'foreign' };
         }
+        services.logger.info('refresh token retried within the grace window; current token repeated', { familyId });
+        return { kind: 'retried', token: retry.token, record };
       }
     }
     await revokeLocked(services, familyId, family);

@@ -119,7 +119,7 @@ describe('refresh-token reuse outside the grace', () => {
     const first = await login();
     const rotated = (await refresh(first.refresh_token)).json() as Tokens;
     const stolen = await refresh(first.refresh_token, { id: other.application.clientId, secret: other.clientSecret });
-    expect(stolen.json().error).toBe('invalid_grant');
+    expect(stolen.json()).toEqual({ error: 'invalid_grant', error_description: 'The refresh token was issued to another client' });
     expect((await refresh(rotated.refresh_token)).json().error).toBe('invalid_grant');
     expect(await works(rotated.access_token)).toBe(false);
   });
