@@ -79,6 +79,11 @@ export interface Settings {
   sessionMaxLifetimeMinutes: number;
   /** TOKEN_REFRESH_AHEAD: the access token is refreshed this long before it expires (default 300 s). */
   tokenRefreshAheadSeconds: number;
+  /**
+   * ZONES_REFRESH_TOKEN_REUSE: the built-in zones' grace window for a client's retry of a refresh,
+   * seconds (default 10, 0 disables; see IdentityServerOptions.refreshTokenReuseSeconds).
+   */
+  zonesRefreshTokenReuseSeconds: number;
   provisioning: ProvisioningSettings;
   logLevel: Level;
   shutdownTimeoutMs: number;
@@ -227,6 +232,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   if (sessionMaxLifetimeMinutes === undefined) problem('SESSION_MAX_LIFETIME', 'expected a whole number of minutes between 1 and 43200');
   const tokenRefreshAheadSeconds = integer(env.TOKEN_REFRESH_AHEAD, 300, 0, 86_400);
   if (tokenRefreshAheadSeconds === undefined) problem('TOKEN_REFRESH_AHEAD', 'expected a whole number of seconds between 0 and 86400');
+  const zonesRefreshTokenReuseSeconds = integer(env.ZONES_REFRESH_TOKEN_REUSE, 10, 0, 60);
+  if (zonesRefreshTokenReuseSeconds === undefined) problem('ZONES_REFRESH_TOKEN_REUSE', 'expected a whole number of seconds between 0 and 60');
 
   const provisioning = readProvisioningSettings(env, problem);
 
@@ -255,6 +262,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     sessionKeys,
     sessionMaxLifetimeMinutes: sessionMaxLifetimeMinutes!,
     tokenRefreshAheadSeconds: tokenRefreshAheadSeconds!,
+    zonesRefreshTokenReuseSeconds: zonesRefreshTokenReuseSeconds!,
     provisioning: Object.freeze(provisioning),
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,

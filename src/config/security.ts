@@ -493,7 +493,19 @@ function toRoleTemplate(t: Record<string, unknown>): XsRoleTemplate {
   };
   if (typeof t['description'] === 'string') template.description = t['description'];
   if (typeof t['default-role-name'] === 'string') template.defaultRoleName = t['default-role-name'];
+  const defaults = attributeDefaultValues(t['attribute-references']);
+  if (Object.keys(defaults).length > 0) template.attributeDefaultValues = defaults;
   return template;
+}
+
+/** The `default-values` of object-form attribute references, by attribute name (the zones put them into tokens). */
+function attributeDefaultValues(v: unknown): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  if (!Array.isArray(v)) return result;
+  for (const r of v) {
+    if (isObject(r) && typeof r['name'] === 'string' && Array.isArray(r['default-values'])) result[r['name']] = stringList(r['default-values']);
+  }
+  return result;
 }
 
 function toRoleCollection(c: Record<string, unknown>): XsRoleCollection {

@@ -119,7 +119,13 @@ export interface XsRoleTemplate {
   description?: string;
   /** As written, e.g. `$XSAPPNAME.Admin`. */
   scopeReferences: string[];
+  /** Names of the attributes the template's roles carry (both written forms, `"Country"` and `{name}`). */
   attributeReferences: string[];
+  /**
+   * `default-values` of the object form (`{ "name": "Country", "default-values": ["DE"] }`), by attribute
+   * name: the values the template's default role carries. Absent for references without them.
+   */
+  attributeDefaultValues?: Record<string, string[]>;
   defaultRoleName?: string;
 }
 

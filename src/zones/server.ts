@@ -72,6 +72,13 @@ export interface IdentityServerOptions {
   ssoTtlSeconds?: number;
   /** Upper bound on access/id token validity and the key rotation overlap, seconds (default 43200, XSUAA's default). */
   maxTokenValiditySeconds?: number;
+  /**
+   * Grace window for a client's retry of a refresh, seconds (default 10, at most 60; 0 disables it):
+   * the immediately previous refresh token, presented again this soon after its rotation, gets the
+   * family's current refresh token instead of revoking the family. SAP's application router retries
+   * a refresh up to 3 times with the same token. Longer windows give a stolen token longer use.
+   */
+  refreshTokenReuseSeconds?: number;
   throttle?: Partial<ThrottleOptions>;
   now?: () => number;
 }
@@ -92,6 +99,8 @@ export interface IdentityServer {
 
 /** XSUAA's default token validity (12 h): the longest a token lives, and so the overlap of a key rotation. */
 export const DEFAULT_MAX_TOKEN_VALIDITY_SECONDS = 43200;
+/** Covers SAP's router's three quick retries of a refresh with room to spare; see IdentityServerOptions. */
+export const DEFAULT_REFRESH_TOKEN_REUSE_SECONDS = 10;
 
 const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Zone ids as the directory allows them (GUIDs in practice). */
@@ -113,12 +122,16 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   }
   const codeTtlSeconds = options.codeTtlSeconds ?? 300;
   const maxTokenValiditySeconds = options.maxTokenValiditySeconds ?? DEFAULT_MAX_TOKEN_VALIDITY_SECONDS;
+  const refreshTokenReuseSeconds = options.refreshTokenReuseSeconds ?? DEFAULT_REFRESH_TOKEN_REUSE_SECONDS;
   const throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
   const trustedProxies = options.trustedProxies ?? (parseTrustedProxies('none') as TrustedProxies);
   // Every problem at once, as for the configuration files.
   const problems: string[] = [];
   if (!(codeTtlSeconds > 0 && codeTtlSeconds <= 300)) problems.push('codeTtlSeconds must be within 1..300 (RFC 6749 §4.1.2)');
   if (!(maxTokenValiditySeconds > 0)) problems.push('maxTokenValiditySeconds must be positive');
+  if (!(refreshTokenReuseSeconds >= 0 && refreshTokenReuseSeconds <= 60)) {
+    problems.push('refreshTokenReuseSeconds must be within 0..60 (a retry comes within seconds; 0 disables the grace)');
+  }
   for (const [name, value] of Object.entries(throttle)) if (!(value >= 0)) problems.push(`throttle.${name} must be a non-negative number`);
   if (throttle.lockAfter < 1) problems.push('throttle.lockAfter must be at least 1');
   for (const uri of options.adminClientRedirectUris ?? []) {
@@ -162,6 +175,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     ssoTtlMs: (options.ssoTtlSeconds ?? 8 * 3600) * 1000,
     throttle,
     maxTokenValiditySeconds,
+    refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
     now,
   };
 

@@ -20,7 +20,8 @@ function problemsOf(env: Record<string, string>): string[] {
 describe('readSettings', () => {
   it('has working defaults with nothing set', () => {
     const s = readSettings({}, { cwd });
-    expect(s).toMatchObject({ port: 5000, tenantHostPattern: undefined, storage: { kind: 'sqlite' }, sessionMaxLifetimeMinutes: 480, tokenRefreshAheadSeconds: 300, logLevel: 'info' });
+    expect(s).toMatchObject({ port: 5000, tenantHostPattern: undefined, storage: { kind: 'sqlite' }, sessionMaxLifetimeMinutes: 480, tokenRefreshAheadSeconds: 300, zonesRefreshTokenReuseSeconds: 10, logLevel: 'info' });
+    expect(readSettings({ ZONES_REFRESH_TOKEN_REUSE: '0' }, { cwd }).zonesRefreshTokenReuseSeconds).toBe(0);
     expect(Object.isFrozen(s)).toBe(true);
   });
 
@@ -30,12 +31,13 @@ describe('readSettings', () => {
       TENANT_HOST_PATTERN: '^no-group$',
       TRUSTED_PROXIES: '10.0.0.0/99',
       TOKEN_REFRESH_AHEAD: '-5',
+      ZONES_REFRESH_TOKEN_REUSE: '61',
       SESSION_MAX_LIFETIME: '0',
       SESSION_KEYS: 'k1:short',
       REDIS_URL: 'http://not-redis',
       LOG_LEVEL: 'chatty',
     });
-    for (const name of ['PORT', 'TENANT_HOST_PATTERN', 'TRUSTED_PROXIES', 'TOKEN_REFRESH_AHEAD', 'SESSION_MAX_LIFETIME', 'SESSION_KEYS', 'REDIS_URL', 'LOG_LEVEL']) {
+    for (const name of ['PORT', 'TENANT_HOST_PATTERN', 'TRUSTED_PROXIES', 'TOKEN_REFRESH_AHEAD', 'ZONES_REFRESH_TOKEN_REUSE', 'SESSION_MAX_LIFETIME', 'SESSION_KEYS', 'REDIS_URL', 'LOG_LEVEL']) {
       expect(problems.some((p) => p.includes(name)), name).toBe(true);
     }
     // A secret is never echoed back in a message.

@@ -103,7 +103,7 @@ describe('a valid descriptor', () => {
       { name: 'Level', valueType: 'int', valueRequired: false, description: 'lvl' },
     ]);
     expect(sec.roleTemplates).toEqual([
-      { name: 'Admin', scopeReferences: ['$XSAPPNAME.Admin', 'uaa.user'], attributeReferences: ['Country', 'Level'] },
+      { name: 'Admin', scopeReferences: ['$XSAPPNAME.Admin', 'uaa.user'], attributeReferences: ['Country', 'Level'], attributeDefaultValues: { Country: ['DE'] } },
       { name: 'Cb', description: 'cb', defaultRoleName: 'Callback role', scopeReferences: ['$XSAPPNAME.Callback'], attributeReferences: [] },
     ]);
     expect(sec.roleCollections).toEqual([{ name: 'Admins', description: 'all', roleTemplateReferences: ['$XSAPPNAME.Admin'] }]);

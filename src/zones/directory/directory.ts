@@ -38,7 +38,7 @@ import type { StoredSecret } from './client-secret.js';
 import { digestSecret, generateClientSecret, openSecret, sealSecret, secretMatchesDigest } from './client-secret.js';
 import type { ScryptParams } from './password.js';
 import { DEFAULT_SCRYPT, burnPasswordCheck, checkScryptParams, hashPassword, verifyPasswordHash } from './password.js';
-import type { Application, NewUser, User, Zone, ZoneDirectory } from './types.js';
+import type { Application, NewUser, RoleTemplate, User, Zone, ZoneDirectory } from './types.js';
 
 export interface ZoneDirectoryOptions {
   /** 32 bytes; seals the client secrets in storage (see ./client-secret.ts). Supplied by the entry point. */
@@ -232,6 +232,7 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
         name: t.name,
         scopes: t.scopeReferences.map(expand),
         attributes: [...t.attributeReferences],
+        ...(t.attributeDefaultValues ? { attributeDefaults: structuredClone(t.attributeDefaultValues) } : {}),
       })),
       roleCollections: security.roleCollections.map((c) => ({
         name: expand(c.name),
@@ -686,25 +687,53 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
 
   // ---- scopes -------------------------------------------------------------------------------------
 
+  /**
+   * The application's role templates (roles) the user holds through role collections: the
+   * application's own collections, and those the zone's administrators made from its templates.
+   * Templates of other applications never count.
+   */
+  async function heldRoleTemplates(application: Application, user: User): Promise<RoleTemplate[]> {
+    const held = new Set<string>();
+    const assigned = new Set(user.roleCollections);
+    for (const rc of application.roleCollections) {
+      if (assigned.has(rc.name)) for (const t of rc.roleTemplates) held.add(t);
+    }
+    const prefix = `${application.instanceName}.`;
+    for (const rc of await zoneRoleCollections(user.zoneId)) {
+      if (!assigned.has(rc.name)) continue;
+      for (const ref of rc.roleTemplates) if (ref.startsWith(prefix)) held.add(ref.slice(prefix.length));
+    }
+    return application.roleTemplates.filter((t) => held.has(t.name));
+  }
+
   async function userScopes(application: Application, user: User): Promise<string[]> {
     if (isAdminClient(application)) {
       // Only the built-in role collection counts for this client, so it never yields application scopes.
       const scopes = user.roleCollections.includes(ZONE_ADMIN_ROLE_COLLECTION) ? zoneAdminScopes(application, user.zoneId) : [];
       return ['openid', ...application.scopes.filter((s) => scopes.includes(s))];
     }
-    const granted = new Set<string>();
-    const templateScopes = (templateName: string) => application.roleTemplates.find((t) => t.name === templateName)?.scopes ?? [];
-    const assigned = new Set(user.roleCollections);
-    for (const rc of application.roleCollections) {
-      if (assigned.has(rc.name)) for (const t of rc.roleTemplates) for (const s of templateScopes(t)) granted.add(s);
-    }
-    const prefix = `${application.instanceName}.`;
-    for (const rc of await zoneRoleCollections(user.zoneId)) {
-      if (!assigned.has(rc.name)) continue;
-      for (const ref of rc.roleTemplates) if (ref.startsWith(prefix)) for (const s of templateScopes(ref.slice(prefix.length))) granted.add(s);
-    }
+    const granted = new Set((await heldRoleTemplates(application, user)).flatMap((t) => t.scopes));
     // REFERENCE.md §5: the client's scopes ∩ the user's, plus `openid`.
     return ['openid', ...application.scopes.filter((s) => s !== 'openid' && !isAdminScope(s) && granted.has(s))];
+  }
+
+  async function userAttributes(application: Application, user: User): Promise<Record<string, string[]>> {
+    // The admin client's only role (Zone Administrator) references no attribute.
+    if (isAdminClient(application)) return {};
+    const union = new Map<string, Set<string>>();
+    for (const template of await heldRoleTemplates(application, user)) {
+      for (const name of template.attributes) {
+        // XSUAA: a role's attribute takes static values (a default role: the template's default-values)
+        // or the values the user's identity provider asserts; the directory's user record is this
+        // zone's identity provider. A token carries, per attribute, the union over the user's roles.
+        const values = template.attributeDefaults?.[name] ?? user.attributes[name] ?? [];
+        if (values.length === 0) continue;
+        const set = union.get(name) ?? new Set<string>();
+        for (const v of values) set.add(v);
+        union.set(name, set);
+      }
+    }
+    return Object.fromEntries([...union].map(([name, values]) => [name, [...values]]));
   }
 
   return {
@@ -734,5 +763,6 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     listRoleCollections,
     createRoleCollection,
     userScopes,
+    userAttributes,
   };
 }

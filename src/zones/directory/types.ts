@@ -40,12 +40,26 @@ export interface Application {
   foreignAuthorities?: { xsappname: string; scope: string }[];
   /** `$ACCEPT_GRANTED_AUTHORITIES`: every authority another application grants this one. */
   acceptGrantedAuthorities?: boolean;
-  roleTemplates: { name: string; scopes: string[]; attributes: string[] }[];
+  roleTemplates: RoleTemplate[];
   roleCollections: { name: string; roleTemplates: string[] }[];
   redirectUris: string[];
   grantTypes: string[];
   tokenValiditySeconds: number;
   refreshTokenValiditySeconds: number;
+}
+
+/**
+ * A role template of the application. A role collection names templates, and zonegate keeps no roles
+ * apart from them: each template stands for its default role (XSUAA's role of the same name, created
+ * from the template with its default values), so its attribute values are the template's defaults.
+ */
+export interface RoleTemplate {
+  name: string;
+  scopes: string[];
+  /** Attributes the role carries (xs-security.json `attribute-references`). */
+  attributes: string[];
+  /** `default-values` per attribute; absent where the reference has none (and in records written before them). */
+  attributeDefaults?: Record<string, string[]>;
 }
 
 export interface User {
@@ -56,6 +70,11 @@ export interface User {
   givenName?: string;
   familyName?: string;
   origin: string; // 'sap.default' for users created here, as XSUAA names its default IdP
+  /**
+   * The user's own attribute values, as an identity provider would assert them. They reach tokens only
+   * through a role that references the attribute without default values (XSUAA's attribute source
+   * "Identity Provider"); see ZoneDirectory.userAttributes.
+   */
   attributes: Record<string, string[]>;
   roleCollections: string[];
 }
@@ -137,4 +156,12 @@ export interface ZoneDirectory {
    * For the admin client only the built-in role collection counts; for applications never `scim.*`/`zones.*`.
    */
   userScopes(application: Application, user: User): Promise<string[]>;
+  /**
+   * A user token's `xs.user.attributes` (and `/userinfo`'s `user_attributes`) for the application: per
+   * attribute, the union of the values of the roles the user holds through role collections, as XSUAA
+   * computes it. A role's value for an attribute is the template's `default-values`, or, for a
+   * reference without them, the user's own values of that attribute. An attribute no held role
+   * references is not in the result; nor is one whose roles yield no value.
+   */
+  userAttributes(application: Application, user: User): Promise<Record<string, string[]>>;
 }

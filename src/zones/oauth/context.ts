@@ -22,6 +22,11 @@ export interface ZoneServices {
   /** Lifetime of the zone's SSO session, ms. */
   ssoTtlMs: number;
   throttle: ThrottleOptions;
+  /**
+   * How long after a rotation the previous refresh token may be presented again and still get the
+   * current one (a client's retry, ./refresh-tokens.ts), ms; 0 disables the grace.
+   */
+  refreshTokenReuseMs: number;
   /** Upper bound on token validity, seconds; also the key rotation overlap. */
   maxTokenValiditySeconds: number;
   now(): number;

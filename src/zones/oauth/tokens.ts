@@ -106,7 +106,9 @@ export async function issueUserAccessToken(
     email: user.email,
     ...(user.givenName !== undefined ? { given_name: user.givenName } : {}),
     ...(user.familyName !== undefined ? { family_name: user.familyName } : {}),
-    'xs.user.attributes': user.attributes ?? {},
+    // The attributes of the user's roles for this client (ZoneDirectory.userAttributes), as XSUAA puts
+    // them here: xssec's getAttribute() and CAP's req.user.attr read this claim.
+    'xs.user.attributes': await ctx.services.directory.userAttributes(application, user),
     'xs.system.attributes': { 'xs.rolecollections': [...user.roleCollections] },
   };
   return { jwt: await sign(ctx, claims), jti: claims.jti, exp: claims.exp, scopes };

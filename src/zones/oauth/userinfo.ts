@@ -15,6 +15,8 @@ export async function handleUserinfo(ctx: ZoneContext, req: IncomingMessage, res
   }
   const user = await ctx.services.directory.getUser(ctx.zone.id, claims.user_id);
   if (!user) throw new InvalidToken('The user no longer exists');
+  const application = await ctx.services.directory.getApplicationByClientId(claims.cid);
+  if (!application) throw new InvalidToken('The client no longer exists');
   const name = [user.givenName, user.familyName].filter(Boolean).join(' ') || user.userName;
   sendJson(res, 200, {
     user_id: user.id,
@@ -28,5 +30,9 @@ export async function handleUserinfo(ctx: ZoneContext, req: IncomingMessage, res
     name,
     zid: ctx.zone.id,
     origin: user.origin,
+    // UAA's UserInfoResponse field (a map of attribute name to values); SAP's application router reads
+    // the user's attributes from it. Computed as for the token's `xs.user.attributes`, for the
+    // token's client and from the directory's current state, like every other field here.
+    user_attributes: await ctx.services.directory.userAttributes(application, user),
   });
 }

@@ -33,6 +33,7 @@ process.stdin.on('end', async () => {
         logonName: ctx.getLogonName(),
         grantType: ctx.getGrantType(),
         clientId: ctx.getClientId(),
+        country: ctx.getAttribute('Country'),
       });
     } catch (err) {
       out.push({ ok: false, error: err && err.constructor && err.constructor.name, message: String(err && err.message) });
@@ -51,6 +52,8 @@ interface Outcome {
   logonName?: string;
   grantType?: string;
   clientId?: string;
+  /** xssec's getAttribute('Country'): the token's xs.user.attributes.Country, or null. */
+  country?: string[] | null;
   error?: string;
   message?: string;
 }
@@ -134,8 +137,9 @@ describe('@sap/xssec 4 against the zones', () => {
       { credentials, fetch: { zid: h.stranger.id } },
     ]);
 
-    expect(a).toEqual({ ok: true, localAdmin: true, localCallback: false, subdomain: 'acme', zoneId: h.acme.id, logonName: 'alice', grantType: 'authorization_code', clientId: h.app.clientId });
-    expect(b).toMatchObject({ ok: true, localAdmin: false, subdomain: 'acme', logonName: 'bob' });
+    expect(a).toEqual({ ok: true, localAdmin: true, localCallback: false, subdomain: 'acme', zoneId: h.acme.id, logonName: 'alice', grantType: 'authorization_code', clientId: h.app.clientId, country: null });
+    // Bob's role collection holds the Viewer role, whose Country attribute defaults to ["DE"].
+    expect(b).toMatchObject({ ok: true, localAdmin: false, subdomain: 'acme', logonName: 'bob', country: ['DE'] });
     expect(c).toMatchObject({ ok: true, localAdmin: true, subdomain: 'globex', zoneId: h.globex.id, logonName: 'carol' });
     expect(client).toMatchObject({ ok: true, localAdmin: false, localCallback: true, subdomain: 'acme', zoneId: h.acme.id, grantType: 'client_credentials' });
     // Zone B does not publish zone A's kid: xssec finds no key to check the signature with.

@@ -494,6 +494,57 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await dir.userScopes(other, admin)).toEqual(['openid']);
       });
 
+      it("gives a user the union, per attribute, of the attribute values of the user's roles (xs.user.attributes)", async () => {
+        const provider = await dir.createZone({ subdomain: unique('attrs') });
+        const xsappname = unique('attrapp');
+        const base = securityFor(xsappname);
+        const { application: app } = await dir.registerApplication(
+          {
+            ...base,
+            attributes: [...base.attributes, { name: 'Region', valueType: 'string', valueRequired: false }],
+            roleTemplates: [
+              ...base.roleTemplates.filter((t) => t.name !== 'Viewer'),
+              // `{ "name": "Country", "default-values": ["DE"] }`
+              { name: 'Viewer', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country'], attributeDefaultValues: { Country: ['DE'] } },
+              // `{ "name": "Country", "default-values": ["FR", "DE"] }` and the string form `"Region"`
+              { name: 'France', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country', 'Region'], attributeDefaultValues: { Country: ['FR', 'DE'] } },
+            ],
+            roleCollections: [...base.roleCollections, { name: `${xsappname}_France`, roleTemplateReferences: ['$XSAPPNAME.France'] }],
+          },
+          provider.id,
+        );
+        expect(app.roleTemplates.find((t) => t.name === 'France')).toEqual({
+          name: 'France',
+          scopes: [`${app.instanceName}.Viewer`],
+          attributes: ['Country', 'Region'],
+          attributeDefaults: { Country: ['FR', 'DE'] },
+        });
+        const both = await dir.createUser(provider.id, {
+          userName: 'both',
+          email: 'b@example.com',
+          // Region has no default: the user's own value (the identity provider's) fills it. Secret is in
+          // no role and stays out of tokens; the role's default wins over the user's own Country.
+          attributes: { Region: ['EMEA'], Secret: ['s3cr3t'], Country: ['US'] },
+          roleCollections: [`${xsappname}_Viewer`, `${xsappname}_France`],
+        });
+        expect(await dir.userAttributes(app, both)).toEqual({ Country: ['DE', 'FR'], Region: ['EMEA'] });
+        const viewer = await dir.createUser(provider.id, { userName: 'viewer', email: 'v@example.com', roleCollections: [`${xsappname}_Viewer`] });
+        expect(await dir.userAttributes(app, viewer)).toEqual({ Country: ['DE'] });
+        // A reference without defaults and a user without the attribute: no value, so no entry.
+        const noRegion = await dir.createUser(provider.id, { userName: 'noregion', email: 'n@example.com', roleCollections: [`${xsappname}_France`] });
+        expect(await dir.userAttributes(app, noRegion)).toEqual({ Country: ['FR', 'DE'] });
+        const admin = await dir.createUser(provider.id, { userName: 'admin', email: 'a@example.com', attributes: { Country: ['US'] }, roleCollections: [`${xsappname}_Administrator`] });
+        expect(await dir.userAttributes(app, admin)).toEqual({});
+
+        // A collection a zone administrator built from the template carries the same role.
+        await dir.createRoleCollection(provider.id, { name: 'Local France', roleTemplates: ['France'] });
+        const local = await dir.createUser(provider.id, { userName: 'local', email: 'l@example.com', attributes: { Region: ['APJ'] }, roleCollections: ['Local France'] });
+        expect(await dir.userAttributes(app, local)).toEqual({ Country: ['FR', 'DE'], Region: ['APJ'] });
+        // Another application's client sees none of these roles.
+        const { application: other } = await dir.registerApplication(securityFor(unique('otherattr')), provider.id);
+        expect(await dir.userAttributes(other, both)).toEqual({});
+      });
+
       it('lets zone administrators build role collections from the app\'s role templates', async () => {
         const provider = await dir.createZone({ subdomain: unique('rcprov') });
         const tenant = await dir.createZone({ subdomain: unique('rctenant') });

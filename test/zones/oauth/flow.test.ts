@@ -214,15 +214,19 @@ describe('token endpoint', () => {
     expect(res.json()).toEqual({ error: 'unsupported_grant_type', error_description: 'Unsupported grant type: urn:example:magic' });
   });
 
-  it('rotates refresh tokens, tolerates an empty app_tid, and revokes the family on reuse', async () => {
+  it('rotates refresh tokens, tolerates an empty app_tid, and revokes the family when an older token is reused', async () => {
     const { code } = await loginForCode(h, new Browser(h), 'acme', { userName: 'alice', params: { scope: 'openid myapp!t1.Admin' } });
     const first = (await h.token('acme', { grant_type: 'authorization_code', code: code!, redirect_uri: REDIRECT })).json();
     const second = await h.token('acme', { grant_type: 'refresh_token', refresh_token: first.refresh_token, app_tid: '' });
     expect(second.status).toBe(200);
-    const rotated = second.json();
-    expect(rotated.refresh_token).not.toBe(first.refresh_token);
+    const middle = second.json();
+    expect(middle.refresh_token).not.toBe(first.refresh_token);
+    const third = await h.token('acme', { grant_type: 'refresh_token', refresh_token: middle.refresh_token });
+    expect(third.status).toBe(200);
+    const rotated = third.json();
     expect(decodeJwt(rotated.access_token)).toMatchObject({ grant_type: 'refresh_token', scope: ['openid', 'myapp!t1.Admin'], user_name: 'alice' });
 
+    // Older than the immediately previous token: no retry grace (refresh.test.ts covers the window).
     const reuse = await h.token('acme', { grant_type: 'refresh_token', refresh_token: first.refresh_token });
     expect(reuse.status).toBe(400);
     expect(reuse.json().error).toBe('invalid_grant');
@@ -328,10 +332,22 @@ describe('other endpoints', () => {
       name: 'Alice Able',
       zid: h.acme.id,
       origin: 'sap.default',
+      // Alice's role (Administrator) references no attribute.
+      user_attributes: {},
     });
     const none = await h.call('acme', { path: '/userinfo' });
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it("puts the attribute values of the user's roles into the token and userinfo (role template default-values)", async () => {
+    // Bob holds myapp_Viewer, whose Viewer role references Country with default-values ["DE"].
+    const { code } = await loginForCode(h, new Browser(h), 'acme', { userName: 'bob' });
+    const { access_token } = (await h.token('acme', { grant_type: 'authorization_code', code: code!, redirect_uri: REDIRECT })).json();
+    expect(decodeJwt(access_token)['xs.user.attributes']).toEqual({ Country: ['DE'] });
+    const info = await h.call('acme', { path: '/userinfo', headers: { authorization: `Bearer ${access_token}` } });
+    expect(info.status).toBe(200);
+    expect(info.json()).toMatchObject({ user_name: 'bob', user_attributes: { Country: ['DE'] } });
   });
 
   it('introspects: active for a good token, inactive for another zone\'s, client authentication required', async () => {

@@ -40,7 +40,8 @@ export function security(
     attributes: [{ name: 'Country', valueType: 'string', valueRequired: false }],
     roleTemplates: [
       { name: 'Administrator', scopeReferences: ['$XSAPPNAME.Admin', '$XSAPPNAME.Viewer'], attributeReferences: [] },
-      { name: 'Viewer', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country'] },
+      // `"attribute-references": [{ "name": "Country", "default-values": ["DE"] }]`
+      { name: 'Viewer', scopeReferences: ['$XSAPPNAME.Viewer'], attributeReferences: ['Country'], attributeDefaultValues: { Country: ['DE'] } },
     ],
     roleCollections: [
       { name: `${xsappname}_Administrator`, roleTemplateReferences: ['$XSAPPNAME.Administrator'] },
@@ -84,7 +85,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret'>> {
+export interface HarnessOptions extends Partial<Pick<IdentityServerOptions, 'throttle' | 'now' | 'maxTokenValiditySeconds' | 'codeTtlSeconds' | 'bootstrapSecret' | 'refreshTokenReuseSeconds'>> {
   /**
    * TRUSTED_PROXIES as the operator writes it. The test client connects from 127.0.0.1: with
    * '127.0.0.1' it plays the proxy in front and says each simulated client's address in X-Forwarded-For.

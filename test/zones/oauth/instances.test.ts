@@ -117,8 +117,18 @@ describe.each(backends)('two instances on %s', (_name, open) => {
       const second = (await token(one, { grant_type: 'authorization_code', code: code2, redirect_uri: REDIRECT })).json();
       const rotated = await token(two, { grant_type: 'refresh_token', refresh_token: second.refresh_token });
       expect(rotated.status).toBe(200);
-      expect((await token(one, { grant_type: 'refresh_token', refresh_token: second.refresh_token })).json().error).toBe('invalid_grant');
-      expect((await token(two, { grant_type: 'refresh_token', refresh_token: rotated.json().refresh_token })).json().error).toBe('invalid_grant');
+      // A client's retry of that refresh on the other instance, within the grace window, gets the same current token.
+      const retried = await token(one, { grant_type: 'refresh_token', refresh_token: second.refresh_token });
+      expect(retried.status).toBe(200);
+      expect(retried.json().refresh_token).toBe(rotated.json().refresh_token);
+      // The same token refreshed on both instances at once: one rotation, both answers carry its result.
+      const parallel = await Promise.all([one, two].map((i) => token(i, { grant_type: 'refresh_token', refresh_token: rotated.json().refresh_token })));
+      expect(parallel.map((r) => r.status)).toEqual([200, 200]);
+      const latest = parallel[0]!.json().refresh_token as string;
+      expect(parallel[1]!.json().refresh_token).toBe(latest);
+      // Now two generations old: a reuse, detected on the other instance; the family's newest token dies with it.
+      expect((await token(two, { grant_type: 'refresh_token', refresh_token: second.refresh_token })).json().error).toBe('invalid_grant');
+      expect((await token(one, { grant_type: 'refresh_token', refresh_token: latest })).json().error).toBe('invalid_grant');
     } finally {
       await one.close();
       await two.close();

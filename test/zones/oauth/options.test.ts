@@ -19,11 +19,12 @@ const base = { storage, directory, logger: createMemoryLogger(), publicUrlFor: (
 
 describe('identity server options', () => {
   it('reports every invalid option at once', async () => {
-    const err = await createIdentityServer({ ...base, uaaDomain: 'auth.example.com', codeTtlSeconds: 301, maxTokenValiditySeconds: 0, throttle: { lockAfter: 0, delayStepMs: -1 } }).catch((e: unknown) => e);
+    const err = await createIdentityServer({ ...base, uaaDomain: 'auth.example.com', codeTtlSeconds: 301, maxTokenValiditySeconds: 0, refreshTokenReuseSeconds: 61, throttle: { lockAfter: 0, delayStepMs: -1 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RangeError);
     const message = (err as Error).message;
     expect(message).toContain('codeTtlSeconds');
     expect(message).toContain('maxTokenValiditySeconds');
+    expect(message).toContain('refreshTokenReuseSeconds');
     expect(message).toContain('throttle.lockAfter');
     expect(message).toContain('throttle.delayStepMs');
   });

@@ -4,6 +4,7 @@
  */
 import type { Application, User } from '../../directory/types.js';
 import type { ZoneContext } from '../context.js';
+import { InvalidGrant } from '../errors.js';
 import { issueRefreshToken, rememberAccessToken } from '../refresh-tokens.js';
 import { issueIdToken, issueUserAccessToken, type GrantType, type IssuedToken } from '../tokens.js';
 import { grantAllowed, JWT_BEARER } from './allowed.js';
@@ -31,6 +32,19 @@ export function tokenResponse(ctx: ZoneContext, access: IssuedToken, extra: { id
   };
 }
 
+/** The client's refresh-token validity (xs-security.json `refresh-token-validity`), ms. */
+export function refreshTokenValidityMs(application: Application): number {
+  return (application.refreshTokenValiditySeconds || 2592000) * 1000;
+}
+
+/**
+ * The grant was revoked while its tokens were being issued (its code replayed, its refresh token
+ * reused): the tokens just made are revoked with it and are not handed out.
+ */
+function revoked(): InvalidGrant {
+  return new InvalidGrant('The grant was revoked while the tokens were issued');
+}
+
 export async function issueForUser(
   ctx: ZoneContext,
   input: {
@@ -41,10 +55,11 @@ export async function issueForUser(
     authTime: number;
     familyId: string;
     nonce?: string;
-    /** jwt-bearer answers include a refresh token whatever the client's grant list says (XSUAA does). */
-    forceRefresh?: boolean;
-    /** Scope of the refresh token when it differs from the access token's (a narrowed refresh). */
-    refreshScopes?: string[];
+    /**
+     * The refresh grant's answer: the refresh token it rotated to (or, for a retry, the one the first
+     * attempt rotated to), already stored. The answer carries it instead of a new one.
+     */
+    refreshToken?: string;
   },
 ): Promise<{ response: TokenResponse; access: IssuedToken }> {
   const { application, user } = input;
@@ -52,9 +67,14 @@ export async function issueForUser(
   const idToken = input.scopes.includes('openid')
     ? await issueIdToken(ctx, { application, user, authTime: input.authTime, ...(input.nonce !== undefined ? { nonce: input.nonce } : {}) })
     : undefined;
-  const refreshValidityMs = (application.refreshTokenValiditySeconds || 2592000) * 1000;
+  const refreshValidityMs = refreshTokenValidityMs(application);
+  const accessRef = { jti: access.jti, exp: access.exp };
   let refreshToken: string | undefined;
-  if (input.forceRefresh || input.grantType === JWT_BEARER || grantAllowed(application, 'refresh_token')) {
+  if (input.refreshToken !== undefined) {
+    refreshToken = input.refreshToken;
+    if (!(await rememberAccessToken(ctx.services, input.familyId, accessRef, refreshValidityMs))) throw revoked();
+  } else if (input.grantType === JWT_BEARER || grantAllowed(application, 'refresh_token')) {
+    // jwt-bearer answers include a refresh token whatever the client's grant list says (XSUAA does).
     refreshToken = await issueRefreshToken(
       ctx.services,
       {
@@ -62,14 +82,15 @@ export async function issueForUser(
         zoneId: ctx.zone.id,
         clientId: application.clientId,
         userId: user.id,
-        scopes: input.refreshScopes ?? input.scopes,
+        scopes: input.scopes,
         authTime: input.authTime,
         expiresAt: ctx.services.now() + refreshValidityMs,
       },
-      { jti: access.jti, exp: access.exp },
+      accessRef,
     );
-  } else {
-    await rememberAccessToken(ctx.services, input.familyId, { jti: access.jti, exp: access.exp }, refreshValidityMs);
+    if (refreshToken === undefined) throw revoked();
+  } else if (!(await rememberAccessToken(ctx.services, input.familyId, accessRef, refreshValidityMs))) {
+    throw revoked();
   }
   return {
     response: tokenResponse(ctx, access, {

@@ -1,13 +1,14 @@
 /**
- * grant_type=refresh_token (RFC 6749 §6) with rotation and reuse detection. Scopes are re-checked
- * against the user's current role collections, so removing a role takes effect at the next refresh.
+ * grant_type=refresh_token (RFC 6749 §6) with rotation, reuse detection and a grace window for a
+ * client's retry (../refresh-tokens.ts). Scopes are re-checked against the user's current role
+ * collections, so removing a role takes effect at the next refresh.
  */
 import type { Application } from '../../directory/types.js';
 import type { ZoneContext } from '../context.js';
 import { InvalidGrant, InvalidRequest } from '../errors.js';
 import { single } from '../http.js';
-import { consumeRefreshToken, peekRefreshToken, revokeFamily } from '../refresh-tokens.js';
-import { issueForUser, type TokenResponse } from './issue.js';
+import { peekRefreshToken, redeemRefreshToken } from '../refresh-tokens.js';
+import { issueForUser, refreshTokenValidityMs, type TokenResponse } from './issue.js';
 import { narrowScopes } from './scope.js';
 
 export async function refreshTokenGrant(ctx: ZoneContext, application: Application, form: URLSearchParams): Promise<TokenResponse> {
@@ -22,29 +23,29 @@ export async function refreshTokenGrant(ctx: ZoneContext, application: Applicati
   const peeked = await peekRefreshToken(ctx.services, token);
   if (peeked && peeked.clientId === application.clientId && peeked.zoneId === ctx.zone.id) narrowScopes(peeked.scopes, form);
 
-  const rotation = await consumeRefreshToken(ctx.services, token);
-  if (rotation.kind === 'reused') throw new InvalidGrant('The refresh token was already used; its token family is revoked');
-  if (rotation.kind === 'unknown') throw new InvalidGrant('Invalid refresh token');
-  const record = rotation.record;
-  if (record.zoneId !== ctx.zone.id || record.clientId !== application.clientId) {
-    // A token stolen from another client: it is burnt, and so is its family.
-    await revokeFamily(ctx.services, record.familyId);
-    throw new InvalidGrant('The refresh token was issued to another client');
-  }
+  const redemption = await redeemRefreshToken(ctx.services, token, {
+    clientId: application.clientId,
+    zoneId: ctx.zone.id,
+    validityMs: refreshTokenValidityMs(application),
+    reuseGraceMs: ctx.services.refreshTokenReuseMs,
+  });
+  if (redemption.kind === 'reused') throw new InvalidGrant('The refresh token was already used; its token family is revoked');
+  if (redemption.kind === 'foreign') throw new InvalidGrant('The refresh token was issued to another client');
+  if (redemption.kind === 'unknown') throw new InvalidGrant('Invalid refresh token');
+  const record = redemption.record;
   const user = await ctx.services.directory.getUser(ctx.zone.id, record.userId);
   if (!user) throw new InvalidGrant('The user no longer exists');
+  // RFC 6749 §6: the refresh token keeps the scope of the original grant; the access token gets the
+  // part the user still holds, narrowed further by a `scope` parameter.
   const current = await ctx.services.directory.userScopes(application, user);
-  // RFC 6749 §6: the new refresh token keeps the old one's scope; only the access token is narrowed.
-  const refreshScopes = record.scopes.filter((s) => current.includes(s));
   const { response } = await issueForUser(ctx, {
     application,
     user,
-    scopes: narrowScopes(refreshScopes, form),
-    refreshScopes,
+    scopes: narrowScopes(record.scopes.filter((s) => current.includes(s)), form),
     grantType: 'refresh_token',
     authTime: record.authTime,
     familyId: record.familyId,
-    forceRefresh: true,
+    refreshToken: redemption.token,
   });
   return response;
 }
