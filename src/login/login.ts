@@ -89,7 +89,12 @@ export function createLogin(options: LoginOptions): LoginFeature {
     resave: false,
     saveUninitialized: false,
     rolling: false,
-    unset: 'destroy',
+    // Never 'destroy': when the store cannot be read (Redis stalled or down), express-session passes
+    // the error to next() and leaves `req.session` unset, and with 'destroy' it then deletes the
+    // session at the end of that very 503 response; a stalled Redis runs the delete when it resumes,
+    // and the user is logged out for good (issue 10). Sessions end only through an explicit destroy
+    // (logout, a refused refresh, unsubscription).
+    unset: 'keep',
     cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
   });
   const plainMiddleware = session(sessionOptions(SESSION_COOKIE));
@@ -241,8 +246,17 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const tenant = tenantOf(ctx);
     const sid = (req as IncomingMessage & { sessionID: string }).sessionID;
     await withLock(storage, `refresh:${sid}`, { ttlMs: 15_000, waitMs: 15_000 }, async (): Promise<void> => {
-      // Another request (or instance) may have refreshed while this one waited.
-      await call(req, 'reload').catch(() => undefined);
+      // Another request (or instance) may have refreshed while this one waited. A reload that fails
+      // must stop here: going on with the copy read before the wait could spend a refresh token
+      // another request has already rotated (reuse revokes the whole family), or spend one while the
+      // new tokens cannot be stored. Storage unreachable: 503, the session stays as it is.
+      try {
+        await call(req, 'reload');
+      } catch (err) {
+        if (err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE') throw err;
+        // express-session's "failed to load session": it was ended (logout, elsewhere) meanwhile.
+        throw unauthenticated('The session has ended');
+      }
       const s = sessionOf(req);
       const current = s.tokens;
       if (!current) throw unauthenticated('The session has ended');

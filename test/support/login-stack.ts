@@ -50,6 +50,8 @@ export async function startLoginStack(
   options: {
     instances?: number;
     redisUrl?: string;
+    /** Redis command timeout (ms) of each gateway's storage; short in tests that stall Redis. */
+    redisCommandTimeoutMs?: number;
     tokenValidity?: number;
     refreshAheadMs?: number;
     routes?: object;
@@ -89,7 +91,7 @@ export async function startLoginStack(
   const sharedSqlite = path.join(dir, 'gateway.db');
   for (let i = 0; i < (options.instances ?? 1); i++) {
     const storage = options.redisUrl
-      ? await openStorage({ kind: 'redis', url: options.redisUrl, keyPrefix: prefix })
+      ? await openStorage({ kind: 'redis', url: options.redisUrl, keyPrefix: prefix, commandTimeoutMs: options.redisCommandTimeoutMs })
       : await openStorage({ kind: 'sqlite', file: sharedSqlite });
     const logger = createMemoryLogger('info');
     const login = setUpLogin({
