@@ -1,5 +1,4 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import session from 'express-session';
 import * as oidc from 'openid-client';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -12,12 +11,11 @@ import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
+import { bindLoginCookie, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
 
 export const CALLBACK_PATH = '/login/callback';
-/** Binds a login's `state` to the browser that started it (login CSRF, RFC 6749 §10.12). */
-export const LOGIN_COOKIE = 'zonegate.login';
 const LOGIN_TTL_MS = 10 * 60_000;
 /** Session cookies whose signature express-session has verified, remembered per process. */
 const VERIFIED_COOKIES_SIZE = 10_000;
@@ -128,6 +126,11 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
+  const loginCookieOptions = (ctx: RequestContext): LoginCookieOptions => ({
+    path: CALLBACK_PATH,
+    maxAgeSeconds: LOGIN_TTL_MS / 1000,
+    secure: ctx.origin!.protocol === 'https',
+  });
   /** The session cookie's name for this request's trusted origin (a constant: no allocation on the fast path). */
   const sessionCookieOf = (ctx: RequestContext) => (ctx.origin!.protocol === 'https' ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
 
@@ -168,8 +171,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
     });
-    const secure = origin.protocol === 'https' ? '; Secure' : '';
-    res.setHeader('set-cookie', `${LOGIN_COOKIE}=${state}; Path=${CALLBACK_PATH}; Max-Age=${LOGIN_TTL_MS / 1000}; HttpOnly; SameSite=Lax${secure}`);
+    res.setHeader('set-cookie', bindLoginCookie(state, now(), loginCookieOptions(ctx)));
     res.setHeader('cache-control', 'no-store');
     res.writeHead(302, { location: location.href, 'content-length': 0 });
     res.end();
@@ -180,10 +182,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const tenant = tenantOf(ctx);
     const url = new URL(ctx.originalUrl, `${origin.protocol}://${origin.host}`);
     const state = url.searchParams.get('state');
-    const bound = cookieValue(req.headers.cookie, LOGIN_COOKIE);
-    const secure = origin.protocol === 'https' ? '; Secure' : '';
-    res.setHeader('set-cookie', `${LOGIN_COOKIE}=; Path=${CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
-    if (!state || !bound || !sameString(state, bound)) {
+    const binding = settleLoginCookies(req.headers.cookie, state, loginCookieOptions(ctx));
+    if (binding.setCookies.length > 0) res.setHeader('set-cookie', binding.setCookies);
+    if (!state || !binding.bound) {
       throw loginFailed('This login was not started in this browser. Open the application again to log in.');
     }
     const stored = await storage.take(`login:${state}`);
@@ -375,7 +376,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   return {
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, LOGIN_COOKIE]),
+    // The login cookies (login-binding.ts) are not listed: their Path is the callback, which the
+    // gateway answers itself, so no request that reaches a backend carries them.
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
@@ -512,12 +515,6 @@ export function cookieValue(header: string | undefined, name: string): string | 
     if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function loginFailed(message: string, cause?: unknown): GatewayError {

@@ -143,3 +143,8 @@ export async function startLoginStack(
     },
   };
 }
+
+/** The pending-login cookies (`zonegate.login.<id>`, one per login started) in a browser's jar for `host`. */
+export function loginCookies(browser: ScriptedBrowser, host: string): [name: string, value: string][] {
+  return [...browser.cookies(host).entries()].filter(([name]) => name.startsWith('zonegate.login.'));
+}
