@@ -1,4 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import session from 'express-session';
 import * as oidc from 'openid-client';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -17,6 +18,14 @@ import { userFromClaims, type SessionUser } from './session-data.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
+/** How long one session's refresh holds its lock: longer than a refresh and its save can take. */
+const REFRESH_LOCK_TTL_MS = 15_000;
+/**
+ * How long after taking the refresh lock a save of renewed tokens is still retried. With the two
+ * storage commands of one more attempt (each bounded by the Redis command timeout, 2 s) it stays
+ * within the lock's TTL, so no other request can refresh meanwhile with the spent refresh token.
+ */
+const RENEWED_SAVE_RETRY_MS = 10_000;
 /** Session cookies whose signature express-session has verified, remembered per process. */
 const VERIFIED_COOKIES_SIZE = 10_000;
 
@@ -246,7 +255,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (tokens.expiresAt === undefined || tokens.expiresAt - now() > refreshAheadMs) return;
     const tenant = tenantOf(ctx);
     const sid = (req as IncomingMessage & { sessionID: string }).sessionID;
-    await withLock(storage, `refresh:${sid}`, { ttlMs: 15_000, waitMs: 15_000 }, async (): Promise<void> => {
+    await withLock(storage, `refresh:${sid}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async (): Promise<void> => {
+      const lockedAt = Date.now();
       // Another request (or instance) may have refreshed while this one waited. A reload that fails
       // must stop here: going on with the copy read before the wait could spend a refresh token
       // another request has already rotated (reuse revokes the whole family), or spend one while the
@@ -291,7 +301,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
         refreshToken: refreshed.refresh_token ?? current.refreshToken,
         expiresAt: now() + (refreshed.expires_in ?? 0) * 1000,
       };
-      await call(req, 'save');
+      await saveRenewed(req, lockedAt + RENEWED_SAVE_RETRY_MS);
     }).catch((err: unknown) => {
       if (err instanceof LockTimeoutError) {
         throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The session is being renewed by another request that did not finish in time', { cause: err, expose: true });
@@ -299,6 +309,26 @@ export function createLogin(options: LoginOptions): LoginFeature {
       throw err;
     });
     void res;
+  }
+
+  /**
+   * Stores the tokens a refresh has just yielded. The zone has rotated the refresh token (RFC 9700
+   * §4.14.2): the stored one is spent, and presenting it again revokes the whole token family, so
+   * tokens lost to a storage hiccup here would end the session at its next refresh. While the
+   * refresh lock holds (no other request refreshes meanwhile) a save that finds the storage
+   * unavailable is tried again; the request waits, as it would for a slow zone.
+   */
+  async function saveRenewed(req: IncomingMessage, retryUntil: number): Promise<void> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        await call(req, 'save');
+        return;
+      } catch (err) {
+        const unavailable = err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE';
+        if (!unavailable || Date.now() + delay >= retryUntil) throw err;
+        await sleep(delay);
+      }
+    }
   }
 
   async function endSession(req: IncomingMessage, message: string): Promise<GatewayError> {

@@ -7,6 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FetchLike } from '../../src/login/relying-party.js';
+import { localhostAwareFetch } from '../../src/net/localhost.js';
 import { ScriptedBrowser } from '../support/browser.js';
 import { startLoginStack, type LoginStack } from '../support/login-stack.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
@@ -120,5 +122,62 @@ describe.each([
     expect(browser.cookies(host).get('zonegate.sid')).toBeDefined();
     expect((await browser.get(stack.base('acme') + '/logout')).status).toBe(302);
     expect((await browser.get(stack.base('acme') + '/api/x', xhr)).status).toBe(401);
+  });
+});
+
+describe('a Redis stall right after the zone has renewed the tokens', () => {
+  let redis: RedisServerHandle;
+  let stack: LoginStack;
+  let raw: Redis;
+  // Set by the test: freeze Redis the moment the zone has answered the next refresh, i.e. after the
+  // zone rotated the refresh token and before the gateway could store the new one.
+  let stallAfterNextRefresh: number | undefined;
+  let stalled: Promise<void> | undefined;
+  const fetchThatStalls: FetchLike = async (url, init) => {
+    const res = await localhostAwareFetch(url, init);
+    if (stallAfterNextRefresh !== undefined && String(url).endsWith('/oauth/token') && String(init?.body).includes('grant_type=refresh_token')) {
+      const ms = stallAfterNextRefresh;
+      stallAfterNextRefresh = undefined;
+      redis.pause();
+      stalled = sleep(ms).then(() => redis.resume());
+    }
+    return res;
+  };
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    stack = await startLoginStack({
+      redisUrl: redis.url,
+      redisCommandTimeoutMs: COMMAND_TIMEOUT_MS,
+      // Every request renews the token.
+      refreshAheadMs: 24 * 60 * 60_000,
+      fetch: fetchThatStalls,
+    });
+    raw = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    redis.resume();
+    raw.disconnect();
+    await stack.close();
+    await redis.stop();
+  });
+
+  it('keeps the renewed tokens (the spent refresh token is never presented again) and the session lives on', async () => {
+    const host = new URL(stack.base('acme')).host;
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    expect((await browser.get(stack.base('acme') + '/api/x', xhr)).status).toBe(200);
+    const cookie = browser.cookies(host).get('zonegate.sid')!;
+
+    stallAfterNextRefresh = 1_500;
+    const during = await browser.get(stack.base('acme') + '/api/x', xhr);
+    await stalled;
+    await waitForRedis(stack);
+    // The request that renewed waited for Redis to store what it got (it holds the refresh lock).
+    expect(during.status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await browser.get(stack.base('acme') + '/api/x', xhr)).status).toBe(200);
+    expect(browser.cookies(host).get('zonegate.sid')).toBe(cookie);
+    expect(stack.gateways[0]!.logs.some((l) => l.includes('refresh refused'))).toBe(false);
+    const prefix = (await raw.keys('*sess:*')).map((k) => k.slice(0, k.indexOf('sess:')))[0]!;
+    expect(await raw.exists(`${prefix}sess:${sessionIdOf(cookie)}`)).toBe(1);
   });
 });

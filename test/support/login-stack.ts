@@ -7,6 +7,7 @@ import type { RoutesFile } from '../../src/config/types.js';
 import { validateRoutesDocument } from '../../src/config/routes.js';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
 import { setUpLogin } from '../../src/login/index.js';
+import type { FetchLike } from '../../src/login/relying-party.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { compileRouteTable } from '../../src/routing/route-table.js';
 import { createGateway, type Gateway } from '../../src/server/gateway.js';
@@ -56,6 +57,8 @@ export async function startLoginStack(
     refreshAheadMs?: number;
     routes?: object;
     destinations?: { name: string; url: string }[];
+    /** The fetch the gateways call the zones with (default: the gateway's own), e.g. to act at a precise step of a refresh. */
+    fetch?: FetchLike;
     /** More gateway environment (e.g. TRUSTED_PROXIES, to test behind a TLS-terminating proxy). */
     env?: Record<string, string>;
   } = {},
@@ -102,6 +105,7 @@ export async function startLoginStack(
       sessionTimeoutMinutes: 15,
       refreshAheadMs: options.refreshAheadMs,
       logger,
+      fetch: options.fetch,
     });
     const gateway = createGateway({ settings, routesFile, routes, logger, storage, login });
     const port = await gateway.listen(0, '127.0.0.1');
