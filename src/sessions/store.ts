@@ -286,9 +286,6 @@ export class StorageSessionStore extends session.Store {
       return;
     }
     this.#forget(sid);
-    // A request that loaded the session before a logout or an unsubscription destroyed it must not
-    // write it back at its end. (What remains is the window between this check and the write.)
-    if (!isNew && (await this.#storage.ttl(sessionKey(sid))) === undefined) return;
     // Session objects serialise through toJSON (the cookie) and drop their non-enumerable req/id.
     const data = JSON.parse(JSON.stringify(sess)) as Record<string, unknown>;
     delete data['createdAt'];
@@ -301,10 +298,23 @@ export class StorageSessionStore extends session.Store {
     }
     const tenant = typeof sess.tenant === 'string' ? sess.tenant : undefined;
     const record: StoredSession = { v: 1, createdAt, expiresAt, ...(tenant === undefined ? {} : { tenant }), data, sealed };
-    await Promise.all([
-      this.#storage.set(sessionKey(sid), JSON.stringify(record), { ttlMs: expiresAt - now }),
-      tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
-    ]);
+    const value = JSON.stringify(record);
+    if (isNew) {
+      await Promise.all([
+        this.#storage.set(sessionKey(sid), value, { ttlMs: expiresAt - now }),
+        tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
+      ]);
+    } else {
+      // A request that loaded the session before a logout or an unsubscription destroyed it must not
+      // write it back at its end: only a session still stored is rewritten, in one atomic step (a
+      // check and then a write would let a delete land in between, for seconds when Redis stalls).
+      const [stored] = await Promise.all([
+        this.#storage.setIfPresent(sessionKey(sid), value, { ttlMs: expiresAt - now }),
+        // Indexing a session that is gone is harmless: the index is read through the records.
+        tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
+      ]);
+      if (!stored) return;
+    }
     await this.#changed(sid);
     // Kept on the live session object, so later writes in this request and touches know them.
     sess.createdAt = createdAt;
@@ -327,7 +337,8 @@ export class StorageSessionStore extends session.Store {
       await this.#changed(sid);
       return;
     }
-    await this.#storage.set(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now });
+    // Only over the stored copy: a logout elsewhere may have deleted it since it was read here.
+    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now }))) return;
     await this.#changed(sid);
     sess.storedUntil = expiresAt;
   }
