@@ -24,6 +24,9 @@ export interface SessionStoreOptions {
    * How long a session this process has read may be handed out again from memory by `peek`,
    * without a storage read (default 1000 ms; 0 turns it off). Writes here and change notices from
    * other processes (Storage.announce) end it at once; the bound covers what notices cannot.
+   * Keep it below the storage's command timeout (Redis: 2 s): a write another process sent while
+   * Redis stalled may have timed out there, unannounced, and still land when Redis resumes, which
+   * is at least one command timeout after anything read here before the stall.
    */
   recentReadMs?: number;
   logger?: Logger;
@@ -80,7 +83,9 @@ const aadOf = (sid: string, field: string) => JSON.stringify(['zonegate-session'
  * - Secret fields are sealed with the keyring, bound to the session id; a session whose secrets do
  *   not open (key removed from the ring, tampering) is treated as absent: the user logs in again.
  * - Storage errors (ZG_ERR_STORAGE_UNAVAILABLE) reach the callback unchanged; express-session passes
- *   them to `next(err)` and the gateway answers 503.
+ *   them to `next(err)` and the gateway answers 503. A failed read ends nothing (the login runs
+ *   express-session with `unset: 'keep'`), and a session is rewritten only while it is still stored
+ *   (Storage.setIfPresent), so a stalled Redis that resumes neither deletes nor revives one.
  */
 export class StorageSessionStore extends session.Store {
   readonly #storage: Storage;
