@@ -21,9 +21,9 @@ const LOGIN_TTL_MS = 10 * 60_000;
 /** How long one session's refresh holds its lock: longer than a refresh and its save can take. */
 const REFRESH_LOCK_TTL_MS = 15_000;
 /**
- * How long after taking the refresh lock a save of renewed tokens is still retried. With the two
- * storage commands of one more attempt (each bounded by the Redis command timeout, 2 s) it stays
- * within the lock's TTL, so no other request can refresh meanwhile with the spent refresh token.
+ * How long after taking the refresh lock a save of renewed tokens is still retried. With one more
+ * attempt after it (a write and its change notice, each bounded by the Redis command timeout, 2 s)
+ * it stays within the lock's TTL, so no other request can refresh meanwhile with the spent token.
  */
 const RENEWED_SAVE_RETRY_MS = 10_000;
 /** Session cookies whose signature express-session has verified, remembered per process. */
@@ -406,8 +406,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   return {
-    // The login cookies (login-binding.ts) are not listed: their Path is the callback, which the
-    // gateway answers itself, so no request that reaches a backend carries them.
+    // The login cookies (login-binding.ts, `zonegate.login.<id>`) cannot be listed by name. Their
+    // Path is the callback, which the gateway answers itself, so browsers send them nowhere else
+    // (save to paths below it, should a route ever serve those).
     ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
