@@ -181,3 +181,40 @@ describe('a Redis stall right after the zone has renewed the tokens', () => {
     expect(await raw.exists(`${prefix}sess:${sessionIdOf(cookie)}`)).toBe(1);
   });
 });
+
+describe('a Redis stall seen by two gateway instances', () => {
+  let redis: RedisServerHandle;
+  let stack: LoginStack;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    stack = await startLoginStack({ instances: 2, redisUrl: redis.url, redisCommandTimeoutMs: COMMAND_TIMEOUT_MS });
+  });
+  afterAll(async () => {
+    redis.resume();
+    await stack.close();
+    await redis.stop();
+  });
+
+  it('neither instance serves a session from memory that a logout ended after the stall, and a logout during it ends nothing', async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice', '/api/x', 0);
+    const host0 = new URL(stack.base('acme', 0)).host;
+    const other = new ScriptedBrowser();
+    other.cookies(new URL(stack.base('acme', 1)).host).set('zonegate.sid', browser.cookies(host0).get('zonegate.sid')!);
+    expect((await other.get(stack.base('acme', 1) + '/api/x', xhr)).status).toBe(200);
+    await sleep(RECENT_READ_EXPIRY_MS);
+
+    redis.pause();
+    try {
+      expect((await browser.get(stack.base('acme', 0) + '/logout')).status).toBe(503);
+    } finally {
+      redis.resume();
+    }
+    await waitForRedis(stack);
+    // The failed logout ended nothing: instance 1 reads the session (and keeps it as a recent read).
+    for (let i = 0; i < 2; i++) expect((await other.get(stack.base('acme', 1) + '/api/x', xhr)).status).toBe(200);
+    // The change notices survived the stall: a logout on instance 0 ends instance 1's recent read at once.
+    expect((await browser.get(stack.base('acme', 0) + '/logout')).status).toBe(302);
+    expect((await other.get(stack.base('acme', 1) + '/api/x', xhr)).status).toBe(401);
+  });
+});
