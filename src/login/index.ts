@@ -7,7 +7,7 @@ import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature } from './contract.js';
-import { createLogin, LOGIN_COOKIE, ownPathsOf } from './login.js';
+import { createLogin, ownPathsOf } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
 export interface LoginSetup {
@@ -33,7 +33,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
   let login: LoginFeature | undefined;
   const get = () => (login ??= build(setup, typeof setup.credentials === 'function' ? setup.credentials() : setup.credentials));
   return {
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, LOGIN_COOKIE]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE]),
     // Known from routes.json alone: asking must not build the login (credentials may come later).
     ownPaths: ownPathsOf(setup.routesFile.logout?.logoutEndpoint),
     handleOwnPath: (req, res, ctx, pathname) => get().handleOwnPath(req, res, ctx, pathname),

@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import session from 'express-session';
 import * as oidc from 'openid-client';
 import { GatewayError, toGatewayError } from '../errors.js';
@@ -12,13 +12,20 @@ import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
+import { bindLoginCookie, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
 
 export const CALLBACK_PATH = '/login/callback';
-/** Binds a login's `state` to the browser that started it (login CSRF, RFC 6749 §10.12). */
-export const LOGIN_COOKIE = 'zonegate.login';
 const LOGIN_TTL_MS = 10 * 60_000;
+/** How long one session's refresh holds its lock: longer than a refresh and its save can take. */
+const REFRESH_LOCK_TTL_MS = 15_000;
+/**
+ * How long after taking the refresh lock a save of renewed tokens is still retried. With one more
+ * attempt after it (a write and its change notice, each bounded by the Redis command timeout, 2 s)
+ * it stays within the lock's TTL, so no other request can refresh meanwhile with the spent token.
+ */
+const RENEWED_SAVE_RETRY_MS = 10_000;
 /** Session cookies whose signature express-session has verified, remembered per process. */
 const VERIFIED_COOKIES_SIZE = 10_000;
 
@@ -89,7 +96,12 @@ export function createLogin(options: LoginOptions): LoginFeature {
     resave: false,
     saveUninitialized: false,
     rolling: false,
-    unset: 'destroy',
+    // Never 'destroy': when the store cannot be read (Redis stalled or down), express-session passes
+    // the error to next() and leaves `req.session` unset, and with 'destroy' it then deletes the
+    // session at the end of that very 503 response; a stalled Redis runs the delete when it resumes,
+    // and the user is logged out for good (issue 10). Sessions end only through an explicit destroy
+    // (logout, a refused refresh, unsubscription).
+    unset: 'keep',
     cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
   });
   const plainMiddleware = session(sessionOptions(SESSION_COOKIE));
@@ -123,6 +135,11 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
+  const loginCookieOptions = (ctx: RequestContext): LoginCookieOptions => ({
+    path: CALLBACK_PATH,
+    maxAgeSeconds: LOGIN_TTL_MS / 1000,
+    secure: ctx.origin!.protocol === 'https',
+  });
   /** The session cookie's name for this request's trusted origin (a constant: no allocation on the fast path). */
   const sessionCookieOf = (ctx: RequestContext) => (ctx.origin!.protocol === 'https' ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
 
@@ -163,8 +180,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
     });
-    const secure = origin.protocol === 'https' ? '; Secure' : '';
-    res.setHeader('set-cookie', `${LOGIN_COOKIE}=${state}; Path=${CALLBACK_PATH}; Max-Age=${LOGIN_TTL_MS / 1000}; HttpOnly; SameSite=Lax${secure}`);
+    res.setHeader('set-cookie', bindLoginCookie(state, now(), loginCookieOptions(ctx)));
     res.setHeader('cache-control', 'no-store');
     res.writeHead(302, { location: location.href, 'content-length': 0 });
     res.end();
@@ -175,10 +191,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const tenant = tenantOf(ctx);
     const url = new URL(ctx.originalUrl, `${origin.protocol}://${origin.host}`);
     const state = url.searchParams.get('state');
-    const bound = cookieValue(req.headers.cookie, LOGIN_COOKIE);
-    const secure = origin.protocol === 'https' ? '; Secure' : '';
-    res.setHeader('set-cookie', `${LOGIN_COOKIE}=; Path=${CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
-    if (!state || !bound || !sameString(state, bound)) {
+    const binding = settleLoginCookies(req.headers.cookie, state, loginCookieOptions(ctx));
+    if (binding.setCookies.length > 0) res.setHeader('set-cookie', binding.setCookies);
+    if (!state || !binding.bound) {
       throw loginFailed('This login was not started in this browser. Open the application again to log in.');
     }
     const stored = await storage.take(`login:${state}`);
@@ -240,9 +255,19 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (tokens.expiresAt === undefined || tokens.expiresAt - now() > refreshAheadMs) return;
     const tenant = tenantOf(ctx);
     const sid = (req as IncomingMessage & { sessionID: string }).sessionID;
-    await withLock(storage, `refresh:${sid}`, { ttlMs: 15_000, waitMs: 15_000 }, async (): Promise<void> => {
-      // Another request (or instance) may have refreshed while this one waited.
-      await call(req, 'reload').catch(() => undefined);
+    await withLock(storage, `refresh:${sid}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async (): Promise<void> => {
+      const lockedAt = Date.now();
+      // Another request (or instance) may have refreshed while this one waited. A reload that fails
+      // must stop here: going on with the copy read before the wait could spend a refresh token
+      // another request has already rotated (reuse revokes the whole family), or spend one while the
+      // new tokens cannot be stored. Storage unreachable: 503, the session stays as it is.
+      try {
+        await call(req, 'reload');
+      } catch (err) {
+        if (err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE') throw err;
+        // express-session's "failed to load session": it was ended (logout, elsewhere) meanwhile.
+        throw unauthenticated('The session has ended');
+      }
       const s = sessionOf(req);
       const current = s.tokens;
       if (!current) throw unauthenticated('The session has ended');
@@ -276,7 +301,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
         refreshToken: refreshed.refresh_token ?? current.refreshToken,
         expiresAt: now() + (refreshed.expires_in ?? 0) * 1000,
       };
-      await call(req, 'save');
+      await saveRenewed(req, lockedAt + RENEWED_SAVE_RETRY_MS);
     }).catch((err: unknown) => {
       if (err instanceof LockTimeoutError) {
         throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The session is being renewed by another request that did not finish in time', { cause: err, expose: true });
@@ -284,6 +309,26 @@ export function createLogin(options: LoginOptions): LoginFeature {
       throw err;
     });
     void res;
+  }
+
+  /**
+   * Stores the tokens a refresh has just yielded. The zone has rotated the refresh token (RFC 9700
+   * §4.14.2): the stored one is spent, and presenting it again revokes the whole token family, so
+   * tokens lost to a storage hiccup here would end the session at its next refresh. While the
+   * refresh lock holds (no other request refreshes meanwhile) a save that finds the storage
+   * unavailable is tried again; the request waits, as it would for a slow zone.
+   */
+  async function saveRenewed(req: IncomingMessage, retryUntil: number): Promise<void> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        await call(req, 'save');
+        return;
+      } catch (err) {
+        const unavailable = err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE';
+        if (!unavailable || Date.now() + delay >= retryUntil) throw err;
+        await sleep(delay);
+      }
+    }
   }
 
   async function endSession(req: IncomingMessage, message: string): Promise<GatewayError> {
@@ -361,7 +406,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   return {
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, LOGIN_COOKIE]),
+    // The login cookies (login-binding.ts, `zonegate.login.<id>`) cannot be listed by name. Their
+    // Path is the callback, which the gateway answers itself, so browsers send them nowhere else
+    // (save to paths below it, should a route ever serve those).
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
@@ -498,12 +546,6 @@ export function cookieValue(header: string | undefined, name: string): string | 
     if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function loginFailed(message: string, cause?: unknown): GatewayError {

@@ -24,6 +24,9 @@ export interface SessionStoreOptions {
    * How long a session this process has read may be handed out again from memory by `peek`,
    * without a storage read (default 1000 ms; 0 turns it off). Writes here and change notices from
    * other processes (Storage.announce) end it at once; the bound covers what notices cannot.
+   * Keep it below the storage's command timeout (Redis: 2 s): a write another process sent while
+   * Redis stalled may have timed out there, unannounced, and still land when Redis resumes, which
+   * is at least one command timeout after anything read here before the stall.
    */
   recentReadMs?: number;
   logger?: Logger;
@@ -80,7 +83,9 @@ const aadOf = (sid: string, field: string) => JSON.stringify(['zonegate-session'
  * - Secret fields are sealed with the keyring, bound to the session id; a session whose secrets do
  *   not open (key removed from the ring, tampering) is treated as absent: the user logs in again.
  * - Storage errors (ZG_ERR_STORAGE_UNAVAILABLE) reach the callback unchanged; express-session passes
- *   them to `next(err)` and the gateway answers 503.
+ *   them to `next(err)` and the gateway answers 503. A failed read ends nothing (the login runs
+ *   express-session with `unset: 'keep'`), and a session is rewritten only while it is still stored
+ *   (Storage.setIfPresent), so a stalled Redis that resumes neither deletes nor revives one.
  */
 export class StorageSessionStore extends session.Store {
   readonly #storage: Storage;
@@ -286,9 +291,6 @@ export class StorageSessionStore extends session.Store {
       return;
     }
     this.#forget(sid);
-    // A request that loaded the session before a logout or an unsubscription destroyed it must not
-    // write it back at its end. (What remains is the window between this check and the write.)
-    if (!isNew && (await this.#storage.ttl(sessionKey(sid))) === undefined) return;
     // Session objects serialise through toJSON (the cookie) and drop their non-enumerable req/id.
     const data = JSON.parse(JSON.stringify(sess)) as Record<string, unknown>;
     delete data['createdAt'];
@@ -301,10 +303,23 @@ export class StorageSessionStore extends session.Store {
     }
     const tenant = typeof sess.tenant === 'string' ? sess.tenant : undefined;
     const record: StoredSession = { v: 1, createdAt, expiresAt, ...(tenant === undefined ? {} : { tenant }), data, sealed };
-    await Promise.all([
-      this.#storage.set(sessionKey(sid), JSON.stringify(record), { ttlMs: expiresAt - now }),
-      tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
-    ]);
+    const value = JSON.stringify(record);
+    if (isNew) {
+      await Promise.all([
+        this.#storage.set(sessionKey(sid), value, { ttlMs: expiresAt - now }),
+        tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
+      ]);
+    } else {
+      // A request that loaded the session before a logout or an unsubscription destroyed it must not
+      // write it back at its end: only a session still stored is rewritten, in one atomic step (a
+      // check and then a write would let a delete land in between, for seconds when Redis stalls).
+      const [stored] = await Promise.all([
+        this.#storage.setIfPresent(sessionKey(sid), value, { ttlMs: expiresAt - now }),
+        // Indexing a session that is gone is harmless: the index is read through the records.
+        tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
+      ]);
+      if (!stored) return;
+    }
     await this.#changed(sid);
     // Kept on the live session object, so later writes in this request and touches know them.
     sess.createdAt = createdAt;
@@ -327,7 +342,8 @@ export class StorageSessionStore extends session.Store {
       await this.#changed(sid);
       return;
     }
-    await this.#storage.set(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now });
+    // Only over the stored copy: a logout elsewhere may have deleted it since it was read here.
+    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now }))) return;
     await this.#changed(sid);
     sess.storedUntil = expiresAt;
   }

@@ -186,6 +186,13 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
             : await client.set(k(key), value, 'PX', ttlMs, 'NX');
         return reply === 'OK';
       }),
+    setIfPresent: (key, value, opts) =>
+      call(async () => {
+        const ttlMs = ttlMsOf(opts);
+        const reply =
+          ttlMs === undefined ? await client.set(k(key), value, 'XX') : await client.set(k(key), value, 'PX', ttlMs, 'XX');
+        return reply === 'OK';
+      }),
     take: (key) => call(async () => (await client.getdel(k(key))) ?? undefined),
     delete: (key) => call(async () => (await client.del(k(key))) > 0),
     deleteIfEquals: (key, expected) =>

@@ -100,6 +100,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
        WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?`,
     ),
+    // One statement: replaces only a live row; `changes` is 1 exactly when this call stored it.
+    setIfPresent: db.prepare<[string, number | null, string, number]>(`UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND ${live}`),
     // DELETE ... RETURNING reads and removes in one statement, so of two connections racing for a
     // single-use code only one gets a row back.
     take: db.prepare<[string], ValueRow>('DELETE FROM kv WHERE key = ? RETURNING value, expires_at'),
@@ -218,6 +220,12 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
         const at = now();
         const exp = expiresAt(opts);
         return q.setIfAbsent.run(key, value, exp, at).changes === 1;
+      }),
+    setIfPresent: (key, value, opts) =>
+      call(() => {
+        const at = now();
+        const exp = expiresAt(opts);
+        return q.setIfPresent.run(value, exp, key, at).changes === 1;
       }),
     take: (key) =>
       call(() => {

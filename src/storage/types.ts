@@ -17,6 +17,13 @@ export interface Storage {
   set(key: string, value: string, options?: TtlOptions): Promise<void>;
   /** Stores only if the key is absent (or expired). True if this call stored it (locks, unique claims). */
   setIfAbsent(key: string, value: string, options?: TtlOptions): Promise<boolean>;
+  /**
+   * Stores only if the key is present (and live), atomically; true if this call stored it. Rewrites
+   * a record that may have been deleted meanwhile (a session ended by a logout elsewhere) without
+   * bringing it back: a check and then a plain `set` leave a window in which the delete lands, and
+   * a stalled Redis widens it to seconds (src/sessions/store.ts).
+   */
+  setIfPresent(key: string, value: string, options?: TtlOptions): Promise<boolean>;
   /** Atomically reads and deletes: of concurrent callers exactly one gets the value (single-use codes). */
   take(key: string): Promise<string | undefined>;
   /** True if the key existed. */

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrowser } from '../support/browser.js';
-import { startLoginStack, type LoginStack } from '../support/login-stack.js';
+import { loginCookies, startLoginStack, type LoginStack } from '../support/login-stack.js';
 
 let stack: LoginStack;
 beforeAll(async () => {
@@ -81,9 +81,12 @@ describe('attacks on the login', () => {
     const { hiddenFields } = await import('../support/browser.js');
     const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: 'alice', password: 'correct-horse-1' });
     const callbackUrl = String(form.headers.location);
-    const login = browser.cookies(new URL(stack.base('acme')).host).get('zonegate.login')!;
+    const [login] = loginCookies(browser, new URL(stack.base('acme')).host);
+    expect(login).toBeDefined();
     expect((await browser.get(callbackUrl)).status).toBe(302);
-    browser.cookies(new URL(stack.base('acme')).host).set('zonegate.login', login);
+    expect(loginCookies(browser, new URL(stack.base('acme')).host)).toEqual([]);
+    // The binding cookie put back: the state itself is used up in storage.
+    browser.cookies(new URL(stack.base('acme')).host).set(...login!);
     const replay = await browser.get(callbackUrl);
     expect(replay.status).toBe(401);
     expect(replay.headers['x-zonegate-error']).toBe('ZG_ERR_LOGIN_FAILED');
@@ -109,9 +112,9 @@ describe('attacks on the login', () => {
     const { hiddenFields } = await import('../support/browser.js');
     const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: 'alice', password: 'correct-horse-1' });
     const callback = new URL(String(form.headers.location));
-    const login = browser.cookies(callback.host).get('zonegate.login')!;
+    const [login] = loginCookies(browser, callback.host);
     const globexHost = new URL(stack.base('globex')).host;
-    browser.cookies(globexHost).set('zonegate.login', login);
+    browser.cookies(globexHost).set(...login!);
     const res = await browser.get(`${stack.base('globex')}${callback.pathname}${callback.search}`);
     expect(res.status).toBe(401);
   });

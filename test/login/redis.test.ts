@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrowser } from '../support/browser.js';
-import { startLoginStack, type LoginStack } from '../support/login-stack.js';
+import { loginCookies, startLoginStack, type LoginStack } from '../support/login-stack.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
 const xhr = { 'x-requested-with': 'XMLHttpRequest', accept: 'application/json' };
@@ -41,10 +41,10 @@ describe('sessions in Redis shared by two gateway instances', () => {
     const { hiddenFields } = await import('../support/browser.js');
     const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: 'alice', password: 'correct-horse-1' });
     const callback = new URL(String(form.headers.location));
-    const loginCookie = browser.cookies(callback.host).get('zonegate.login')!;
+    const [loginCookie] = loginCookies(browser, callback.host);
     const elsewhere = new ScriptedBrowser();
     const host1 = new URL(shared.base('acme', 1)).host;
-    elsewhere.cookies(host1).set('zonegate.login', loginCookie);
+    elsewhere.cookies(host1).set(...loginCookie!);
     const res = await elsewhere.get(`${shared.base('acme', 1)}${callback.pathname}${callback.search}`);
     expect(res.status).toBe(302);
     expect((await elsewhere.get(shared.base('acme', 1) + '/api/x', xhr)).status).toBe(200);

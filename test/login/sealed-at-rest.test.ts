@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
-import { startLoginStack, type LoginStack } from '../support/login-stack.js';
+import { loginCookies, startLoginStack, type LoginStack } from '../support/login-stack.js';
 import { PASSWORD } from '../zones/oauth/harness.js';
 
 const api = { accept: 'application/json' };
@@ -54,14 +54,16 @@ describe.each([
     expect(raw).not.toMatch(/verifier|nonce|acme/);
 
     // Bound to its state: the sealed record of one login planted under another state does not open.
-    const other = await new ScriptedBrowser().get(`${stack.base('acme')}/api/y`);
+    const otherBrowser = new ScriptedBrowser();
+    const other = await otherBrowser.get(`${stack.base('acme')}/api/y`);
     const otherState = new URL(String(other.headers.location)).searchParams.get('state')!;
     await storage.set(`login:${otherState}`, raw, { ttlMs: 60_000 });
     const page = await browser.get(authorize.href);
     const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: 'alice', password: PASSWORD });
     const callback = new URL(String(form.headers.location));
     callback.searchParams.set('state', otherState);
-    browser.cookies(callback.host).set('zonegate.login', otherState);
+    // This browser holds the binding of the other login too (it started both).
+    for (const [name, value] of loginCookies(otherBrowser, callback.host)) browser.cookies(callback.host).set(name, value);
     const res = await browser.get(callback.href);
     expect(res.status).toBe(401);
     expect(res.headers['x-zonegate-error']).toBe('ZG_ERR_LOGIN_FAILED');

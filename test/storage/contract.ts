@@ -145,6 +145,32 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
     });
 
+    describe('setIfPresent', () => {
+      it('stores only over a live value, with the new TTL', async () => {
+        const k = key('xx');
+        expect(await s.setIfPresent(k, 'nothing-there', { ttlMs: 10_000 })).toBe(false);
+        expect(await s.get(k)).toBeUndefined();
+        await s.set(k, 'first', { ttlMs: 150 });
+        expect(await s.setIfPresent(k, 'second')).toBe(true);
+        expect(await s.get(k)).toBe('second');
+        expect(await s.ttl(k)).toBe(Infinity);
+        expect(await s.setIfPresent(k, 'third', { ttlMs: 150 })).toBe(true);
+        await sleep(250);
+        // Expired counts as absent: not brought back.
+        expect(await s.setIfPresent(k, 'fourth', { ttlMs: 10_000 })).toBe(false);
+        expect(await s.get(k)).toBeUndefined();
+      });
+
+      it('does not bring back a value deleted on another connection', async () => {
+        const k = key('xx-deleted');
+        await s.set(k, 'v', { ttlMs: 10_000 });
+        const other = handles[1]!;
+        expect(await other.delete(k)).toBe(true);
+        expect(await s.setIfPresent(k, 'w', { ttlMs: 10_000 })).toBe(false);
+        expect(await other.get(k)).toBeUndefined();
+      });
+    });
+
     describe('take', () => {
       it('returns the value once and removes it', async () => {
         const k = key('take');

@@ -7,6 +7,7 @@ import type { RoutesFile } from '../../src/config/types.js';
 import { validateRoutesDocument } from '../../src/config/routes.js';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
 import { setUpLogin } from '../../src/login/index.js';
+import type { FetchLike } from '../../src/login/relying-party.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { compileRouteTable } from '../../src/routing/route-table.js';
 import { createGateway, type Gateway } from '../../src/server/gateway.js';
@@ -50,10 +51,14 @@ export async function startLoginStack(
   options: {
     instances?: number;
     redisUrl?: string;
+    /** Redis command timeout (ms) of each gateway's storage; short in tests that stall Redis. */
+    redisCommandTimeoutMs?: number;
     tokenValidity?: number;
     refreshAheadMs?: number;
     routes?: object;
     destinations?: { name: string; url: string }[];
+    /** The fetch the gateways call the zones with (default: the gateway's own), e.g. to act at a precise step of a refresh. */
+    fetch?: FetchLike;
     /** More gateway environment (e.g. TRUSTED_PROXIES, to test behind a TLS-terminating proxy). */
     env?: Record<string, string>;
   } = {},
@@ -89,7 +94,7 @@ export async function startLoginStack(
   const sharedSqlite = path.join(dir, 'gateway.db');
   for (let i = 0; i < (options.instances ?? 1); i++) {
     const storage = options.redisUrl
-      ? await openStorage({ kind: 'redis', url: options.redisUrl, keyPrefix: prefix })
+      ? await openStorage({ kind: 'redis', url: options.redisUrl, keyPrefix: prefix, commandTimeoutMs: options.redisCommandTimeoutMs })
       : await openStorage({ kind: 'sqlite', file: sharedSqlite });
     const logger = createMemoryLogger('info');
     const login = setUpLogin({
@@ -100,6 +105,7 @@ export async function startLoginStack(
       sessionTimeoutMinutes: 15,
       refreshAheadMs: options.refreshAheadMs,
       logger,
+      fetch: options.fetch,
     });
     const gateway = createGateway({ settings, routesFile, routes, logger, storage, login });
     const port = await gateway.listen(0, '127.0.0.1');
@@ -140,4 +146,9 @@ export async function startLoginStack(
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The pending-login cookies (`zonegate.login.<id>`, one per login started) in a browser's jar for `host`. */
+export function loginCookies(browser: ScriptedBrowser, host: string): [name: string, value: string][] {
+  return [...browser.cookies(host).entries()].filter(([name]) => name.startsWith('zonegate.login.'));
 }
