@@ -61,8 +61,8 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   for (const destination of options.destinations) {
     const secure = destination.url.protocol === 'https:';
-    // `timeout` is the destination's: set once per socket by the agent, it makes every request on the
-    // socket emit 'timeout' after that much inactivity, with no timer to arm per request.
+    // `timeout` is the destination's: the agent sets it on each new socket and then makes every
+    // request on the socket emit 'timeout' after that much inactivity (see proxyReq for reuse).
     const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const, timeout: destination.timeout };
     const agent = secure ? new https.Agent({ ...agentOptions, rejectUnauthorized: destination.strictSSL }) : new http.Agent(agentOptions);
     const viaProxy = destination.proxyHost !== undefined;
@@ -83,6 +83,12 @@ export function createProxy(options: ProxyOptions): Proxy {
       const state = stateOf(req);
       if (!state) return;
       state.proxyReq = proxyReq;
+      // A reused keep-alive socket keeps the idle timeout the agent gave it when it was freed: the
+      // backend's `Keep-Alive: timeout=N` hint minus 1 s (Node's keepSocketAlive), 4 s behind
+      // Node's own default of 5, which would cut a 30 s destination's slow answer or paused
+      // download. Set back on every request; compared first, as re-arming a socket timer is not free.
+      const socket = proxyReq.socket;
+      if (socket && socket.timeout !== destination.timeout) socket.setTimeout(destination.timeout);
       // A client gone before the backend answered: see web(), which cuts proxyReq on 'close'.
       if (res.destroyed && !res.writableFinished) proxyReq.destroy();
       // The destination's timeout (the agent's socket timeout), handled here rather than by
