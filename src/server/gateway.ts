@@ -91,6 +91,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const proxy = createProxy({
     destinations: settings.destinations,
     ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, ...login.ownCookies]),
+    clients: settings.clients,
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressOwnHeaders(req, res, status, responseHeaders, compression);
@@ -291,7 +292,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => {
+  const server = http.createServer(serverTimeouts(settings.clients.requestTimeoutMs), (req, res) => {
     void handle(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
@@ -301,7 +302,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     ignoreUpgrade(req, socket, head);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return void socket.destroy(err);
+    // A request timeout can strike while the response is already streaming (a backend that answered
+    // before the upload was in): a status line written now would corrupt it. Node's own handler
+    // makes the same check on the socket's in-flight response.
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) return void socket.destroy(err);
     // The statuses Node's own handler would send (RFC 6585 §5, RFC 9110 §15.5.9), marked as ours.
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_HEADER}: ZG_ERR_BAD_REQUEST\r\ncontent-length: 0\r\n\r\n`);
@@ -357,6 +362,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       proxy.close();
     },
   };
+}
+
+/**
+ * Bounds on receiving a request. `requestTimeout` covers headers and body (Node's default is 5 min;
+ * 0 turns it off), and `headersTimeout` may not exceed it. Node checks both only every
+ * `connectionsCheckingInterval` (30 s by default, far longer than a short timeout): a tenth of the
+ * shorter one, at most 30 s. keepAliveTimeout stays above the 60 s idle timeout of common load
+ * balancers, so that they, not the gateway, close an idle connection first.
+ */
+function serverTimeouts(requestTimeout: number): http.ServerOptions {
+  const headersTimeout = requestTimeout > 0 ? Math.min(66_000, requestTimeout) : 66_000;
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 10)));
+  return { keepAliveTimeout: 65_000, headersTimeout, requestTimeout, connectionsCheckingInterval };
 }
 
 /**
