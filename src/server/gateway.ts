@@ -7,7 +7,7 @@ import type { RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { compressOwnHeaders, type CompressionOptions } from '../http/compression.js';
 import { ERROR_HEADER, sendError } from '../http/render-error.js';
-import type { Logger } from '../log.js';
+import { createRepeatedErrorLog, type Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
 import { MAX_URL_LENGTH, normalizeRequestTarget } from '../routing/request-target.js';
 import type { RouteMatch, RouteTable } from '../routing/route-table.js';
@@ -98,10 +98,20 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   });
 
-  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown) => {
+  // One error line per failing request would bury an outage's start under thousands of lines (a
+  // destination that is down fails every request to it): a series per destination and code. Each
+  // request still has its access line (logRequest), with its status.
+  const errorLog = createRepeatedErrorLog(logger);
+  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown, destination?: string) => {
     const error = toGatewayError(err);
     if (error.status >= 500) {
-      logger.error('request failed', { requestId: ctx.id, tenant: ctx.tenant, code: error.code, error: String(error.cause ?? error.message) });
+      errorLog.error(`${destination ?? ''} ${error.code}`, 'request failed', {
+        requestId: ctx.id,
+        tenant: ctx.tenant,
+        destination,
+        code: error.code,
+        error: String(error.cause ?? error.message),
+      });
     }
     if (!res.headersSent) headers.own(req, res, ctx.origin);
     sendError(req, res, error, { requestId: ctx.id, errorPages: options.errorPages });
@@ -203,7 +213,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
-      release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
+      release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err, target.destination.name));
     } catch (err) {
       fail(req, res, ctx, err);
     }
@@ -360,6 +370,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearInterval(sweep);
       clearTimeout(deadline);
       proxy.close();
+      errorLog.close();
     },
   };
 }
