@@ -100,8 +100,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     });
     proxy.on('proxyReq', (proxyReq, req, res) => {
       const state = stateOf(req);
-      // Answered or abandoned before a connection was handed over: never sent (destroyed before
-      // Node writes the request head, the agent takes the connection back for the next request).
+      // The client's response closed (web()'s release ran) while the connection was being opened:
+      // never sent. Destroyed, with that connection, before Node writes the request head.
       if (!state) return void proxyReq.destroy();
       state.proxyReq = proxyReq;
       // A reused keep-alive socket keeps the idle timeout the agent gave it when it was freed: the
