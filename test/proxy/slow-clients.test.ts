@@ -48,7 +48,7 @@ beforeAll(async () => {
     { name: 'app', url: backendUrl, maxSockets: 16 },
     { name: 'narrow', url: backendUrl, maxSockets: 2 },
   ];
-  gw = await startTestGateway({ routes, destinations, env: { REQUEST_BUFFER_SIZE: '4096', REQUEST_BODY_TIMEOUT_MS: '3000', BACKEND_QUEUE_TIMEOUT_MS: '500' } });
+  gw = await startTestGateway({ routes, destinations, env: { REQUEST_BUFFER_SIZE: '4096', REQUEST_BODY_TIMEOUT_MS: '5000', BACKEND_QUEUE_TIMEOUT_MS: '500' } });
   strict = await startTestGateway({ routes, destinations, env: { REQUEST_TIMEOUT_MS: '3000' } });
 });
 afterEach(() => {
@@ -87,6 +87,7 @@ describe('slow clients cannot starve a destination', () => {
   it('300 clients trickling bodies at 1 byte/s leave a 16-connection destination serving everyone else', async () => {
     arrived.length = 0;
     const tricklers = Array.from({ length: 300 }, (_, i) => rawClient(post(`/app/trickle/${i}`, 1000)));
+    // One byte a second: never idle for REQUEST_BODY_TIMEOUT_MS (5 s), even on a loaded machine.
     const drip = setInterval(() => {
       for (const t of tricklers) if (t.socket.writable) t.socket.write('a');
     }, 1000);
@@ -153,7 +154,7 @@ describe('receiving a request is bounded in time', () => {
       })(),
       5000,
     );
-    await within(client.closed, 6000);
+    await within(client.closed, 10_000);
   });
 });
 

@@ -31,7 +31,9 @@ describe('logs during a backend outage', () => {
     const lines = gw.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.msg === 'request' && l.status === 502)).toHaveLength(50);
     const errors = lines.filter((l) => l.level === 'error');
-    expect(errors).toHaveLength(1);
+    // One in full; on a machine so loaded that the run outlasted the 10 s interval, a count line too.
+    expect(errors.filter((l) => l.repeated === undefined)).toHaveLength(1);
+    expect(errors.length).toBeLessThanOrEqual(2);
     expect(errors[0]).toMatchObject({ msg: 'request failed', code: 'ZG_ERR_BACKEND_UNREACHABLE', destination: 'down' });
   });
 });
