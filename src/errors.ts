@@ -26,6 +26,7 @@ export const ERRORS = {
   ZG_ERR_NOT_SUPPORTED: { status: 501, title: 'This feature is not supported by zonegate' },
   ZG_ERR_BACKEND_UNREACHABLE: { status: 502, title: 'The backend could not be reached' },
   ZG_ERR_BACKEND_TIMEOUT: { status: 504, title: 'The backend did not answer in time' },
+  ZG_ERR_BACKEND_BUSY: { status: 503, title: 'All connections to the backend are busy' },
   ZG_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'The session storage is unavailable' },
   ZG_ERR_STORAGE_LOST: { status: 503, title: 'The store has lost its data' },
   ZG_ERR_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { ERRORS } from './errors.js';
 
 /**
  * Structured JSON logs, one object per line. Never pass tokens, cookies, secrets or passwords in
@@ -21,8 +22,17 @@ export interface LogSink {
 
 const SECRET_KEY = /authorization|cookie|token|secret|password|assertion|code_verifier|^code$/i;
 
+/**
+ * `code` is the name of an OAuth authorization code (RFC 6749 §4.1.2) and of the gateway's own error
+ * code. Only the registered error codes (`ZG_ERR_*`, exact names) are shown; any other value under
+ * `code` is redacted, so that an authorization code logged by mistake still is.
+ */
+function isGatewayErrorCode(key: string, value: string): boolean {
+  return key === 'code' && Object.hasOwn(ERRORS, value);
+}
+
 function redact(key: string, value: unknown): unknown {
-  return SECRET_KEY.test(key) && typeof value === 'string' ? '[redacted]' : value;
+  return typeof value === 'string' && SECRET_KEY.test(key) && !isGatewayErrorCode(key, value) ? '[redacted]' : value;
 }
 
 /**
@@ -46,7 +56,7 @@ function redactTopLevel(record: Record<string, unknown>): boolean {
   for (const key in record) {
     const value = record[key];
     if (typeof value === 'string') {
-      if (isSecretName(key)) record[key] = '[redacted]';
+      if (isSecretName(key) && !isGatewayErrorCode(key, value)) record[key] = '[redacted]';
     } else if (typeof value === 'object' && value !== null) {
       nested = true;
     }
@@ -135,6 +145,62 @@ export function createLogger(options: { level?: Level; sink?: LogSink; base?: Re
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (fields) => createLogger({ level: options.level, sink, base: { ...base, ...fields } }),
+  };
+}
+
+export interface RepeatedErrorLog {
+  /** Logs `msg` at error level, unless the same `key` was logged within the interval: then counts it. */
+  error(key: string, msg: string, fields: Record<string, unknown>): void;
+  /** Stops the interval timers (at shutdown); counts not yet written are dropped. */
+  close(): void;
+}
+
+/** How often a series of repeated errors is summed up (10 s: a line per destination and error, at most). */
+export const REPEATED_ERROR_INTERVAL_MS = 10_000;
+
+/**
+ * Errors that repeat, such as every request to a destination that is down, logged as a series: the
+ * first in full, then every `intervalMs` one line with the latest occurrence's fields and how many
+ * there were (`repeated`), until an interval passes without any; the next one starts a new series.
+ * An outage then writes a few lines, not one per request, and its start is still logged at once.
+ */
+export function createRepeatedErrorLog(logger: Logger, intervalMs = REPEATED_ERROR_INTERVAL_MS): RepeatedErrorLog {
+  interface Series {
+    count: number;
+    latest: Record<string, unknown>;
+    timer: NodeJS.Timeout;
+  }
+  const open = new Map<string, Series>();
+  return {
+    error(key, msg, fields) {
+      const series = open.get(key);
+      if (series) {
+        series.count++;
+        series.latest = fields;
+        return;
+      }
+      logger.error(msg, fields);
+      const started: Series = {
+        count: 0,
+        latest: fields,
+        timer: setInterval(() => {
+          if (started.count === 0) {
+            clearInterval(started.timer);
+            open.delete(key);
+            return;
+          }
+          logger.error(msg, { ...started.latest, repeated: started.count, intervalMs });
+          started.count = 0;
+        }, intervalMs),
+      };
+      // A series in progress must not keep the process alive.
+      started.timer.unref();
+      open.set(key, started);
+    },
+    close() {
+      for (const series of open.values()) clearInterval(series.timer);
+      open.clear();
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryLogger } from '../src/log.js';
+import { createMemoryLogger, createRepeatedErrorLog } from '../src/log.js';
 
 describe('logger', () => {
   it('writes one JSON object per line with time, level and message', () => {
@@ -17,6 +17,39 @@ describe('logger', () => {
     for (const secret of ['Bearer abc', 's3', '"r"', '"c"', 'xyz']) expect(line).not.toContain(secret);
     expect(JSON.parse(line).nested.keep).toBe('k');
     expect(JSON.parse(line).authorization).toBe('[redacted]');
+  });
+
+  it("shows the gateway's error codes under `code`, and still redacts any other `code` (an OAuth authorization code)", () => {
+    const log = createMemoryLogger('info');
+    log.error('request failed', { code: 'ZG_ERR_BACKEND_UNREACHABLE' });
+    log.warn('callback', { code: 'SplxlOBeZQQYbYS6WxSbIA', query: { code: 'nested-auth-code', state: 's' } });
+    log.warn('look-alike', { code: 'ZG_ERR_NOT_REGISTERED' });
+    const [gateway, oauth, lookAlike] = log.lines.map((l) => JSON.parse(l));
+    expect(gateway.code).toBe('ZG_ERR_BACKEND_UNREACHABLE');
+    expect(oauth.code).toBe('[redacted]');
+    expect(oauth.query).toEqual({ code: '[redacted]', state: 's' });
+    expect(lookAlike.code).toBe('[redacted]');
+  });
+
+  it('logs the first of repeated errors, then one line per interval with their count, then starts afresh', async () => {
+    const log = createMemoryLogger('info');
+    const repeated = createRepeatedErrorLog(log, 100);
+    try {
+      for (let i = 0; i < 50; i++) repeated.error('app ZG_ERR_BACKEND_UNREACHABLE', 'request failed', { requestId: `r${i}`, destination: 'app' });
+      repeated.error('other ZG_ERR_BACKEND_UNREACHABLE', 'request failed', { requestId: 'o1', destination: 'other' });
+      expect(log.lines.map((l) => JSON.parse(l).requestId)).toEqual(['r0', 'o1']);
+      await new Promise((r) => setTimeout(r, 150));
+      const summary = JSON.parse(log.lines[2]!);
+      expect(summary).toMatchObject({ level: 'error', msg: 'request failed', destination: 'app', requestId: 'r49', repeated: 49, intervalMs: 100 });
+      expect(log.lines).toHaveLength(3);
+      // A quiet interval ends the series: the next error is logged in full again.
+      await new Promise((r) => setTimeout(r, 250));
+      repeated.error('app ZG_ERR_BACKEND_UNREACHABLE', 'request failed', { requestId: 'later', destination: 'app' });
+      expect(JSON.parse(log.lines.at(-1)!)).not.toHaveProperty('repeated');
+      expect(JSON.parse(log.lines.at(-1)!).requestId).toBe('later');
+    } finally {
+      repeated.close();
+    }
   });
 
   it('child loggers carry their fields', () => {

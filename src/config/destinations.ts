@@ -1,7 +1,7 @@
 /**
  * The `destinations` environment variable, read as SAP's approuter reads it (REFERENCE.md §6): a JSON
  * array of `{name, url, forwardAuthToken, timeout, setXForwardedHeaders, strictSSL, proxyHost,
- * proxyPort}`. Properties zonegate does not know (SAP's destination service adds many, e.g.
+ * proxyPort}`, and zonegate's own `maxSockets`. Properties zonegate does not know (SAP's destination service adds many, e.g.
  * `proxyType`, `authentication`) are accepted and ignored, as the approuter tolerates them.
  */
 import { ConfigError, type ConfigProblem } from '../errors.js';
@@ -11,6 +11,9 @@ import type { Destination } from './types.js';
 
 /** SAP's default backend timeout (destination-normalization.js in @sap/approuter). */
 export const DEFAULT_DESTINATION_TIMEOUT_MS = 30_000;
+
+/** Connections per destination when `maxSockets` is not given (what the agent allowed before it was configurable). */
+export const DEFAULT_DESTINATION_MAX_SOCKETS = 256;
 
 /**
  * Parses and validates the destinations; `source` names where they came from in messages
@@ -79,6 +82,14 @@ export function parseDestinations(json: string | undefined, source: string): Des
       } else timeout = rawTimeout;
     }
 
+    let maxSockets = DEFAULT_DESTINATION_MAX_SOCKETS;
+    const rawMaxSockets = d['maxSockets'];
+    if (rawMaxSockets !== undefined) {
+      if (typeof rawMaxSockets !== 'number' || !Number.isInteger(rawMaxSockets) || rawMaxSockets < 1 || rawMaxSockets > 65_535) {
+        problem(`${at}/maxSockets`, `expected a whole number of connections between 1 and 65535, got ${describe(rawMaxSockets)}`);
+      } else maxSockets = rawMaxSockets;
+    }
+
     const proxyHost = d['proxyHost'];
     const rawPort = d['proxyPort'];
     if (proxyHost !== undefined && (typeof proxyHost !== 'string' || proxyHost === '')) {
@@ -96,7 +107,7 @@ export function parseDestinations(json: string | undefined, source: string): Des
     if (rawPort !== undefined && proxyHost === undefined) problem(`${at}/proxyHost`, 'is required when proxyPort is set');
 
     if (problems.length > before || !url || typeof name !== 'string') return;
-    const destination: Destination = { name, url, forwardAuthToken, timeout, setXForwardedHeaders, strictSSL };
+    const destination: Destination = { name, url, forwardAuthToken, timeout, maxSockets, setXForwardedHeaders, strictSSL };
     if (typeof proxyHost === 'string') destination.proxyHost = proxyHost;
     if (proxyPort !== undefined) destination.proxyPort = proxyPort;
     result.push(destination);

@@ -87,6 +87,23 @@ export interface Settings {
   provisioning: ProvisioningSettings;
   logLevel: Level;
   shutdownTimeoutMs: number;
+  /** How the gateway bounds what clients may hold (issue 10: slow clients cannot starve a destination). */
+  clients: ClientLimits;
+}
+
+export interface ClientLimits {
+  /**
+   * `REQUEST_BUFFER_SIZE`: request bodies up to this many bytes are received whole before a backend
+   * connection is taken (nginx's proxy_request_buffering); of larger ones, this much is received
+   * first and the rest streams. 0: bodies stream from the first byte.
+   */
+  requestBufferSize: number;
+  /** `REQUEST_TIMEOUT_MS`: the longest time to receive a whole request, headers and body (Node's requestTimeout); 0: none. */
+  requestTimeoutMs: number;
+  /** `REQUEST_BODY_TIMEOUT_MS`: the longest pause between two reads of a request body (nginx's client_body_timeout). */
+  requestBodyTimeoutMs: number;
+  /** `BACKEND_QUEUE_TIMEOUT_MS`: how long a request waits for a connection of a destination at its `maxSockets`, then 503. */
+  backendQueueTimeoutMs: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -243,6 +260,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   const shutdownTimeoutMs = integer(env.SHUTDOWN_TIMEOUT_MS, 10_000, 0, 600_000);
   if (shutdownTimeoutMs === undefined) problem('SHUTDOWN_TIMEOUT_MS', 'expected milliseconds between 0 and 600000');
 
+  const clients = readClientLimits(env, problem);
+
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: port!,
@@ -266,7 +285,33 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     provisioning: Object.freeze(provisioning),
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,
+    clients: Object.freeze(clients),
   });
+}
+
+const MAX_REQUEST_BUFFER_SIZE = 16 * 1024 * 1024;
+
+function readClientLimits(env: Environment, problem: (variable: string, message: string) => void): ClientLimits {
+  // 64 KiB holds the JSON and form posts of a typical application whole, and 1,000 clients sending
+  // at once hold at most 64 MiB; uploads beyond it stream, bounded by the two timeouts below.
+  const requestBufferSize = integer(env.REQUEST_BUFFER_SIZE, 64 * 1024, 0, MAX_REQUEST_BUFFER_SIZE);
+  if (requestBufferSize === undefined) problem('REQUEST_BUFFER_SIZE', `expected a number of bytes between 0 and ${MAX_REQUEST_BUFFER_SIZE}`);
+  // Node's own default (5 min): enough for a 100 MB upload at ~3 Mbit/s. The gateway had disabled it.
+  const requestTimeoutMs = integer(env.REQUEST_TIMEOUT_MS, 300_000, 0, 86_400_000);
+  if (requestTimeoutMs === undefined || (requestTimeoutMs > 0 && requestTimeoutMs < 1000)) {
+    problem('REQUEST_TIMEOUT_MS', 'expected milliseconds between 1000 and 86400000, or 0 for no limit');
+  }
+  // nginx's client_body_timeout default.
+  const requestBodyTimeoutMs = integer(env.REQUEST_BODY_TIMEOUT_MS, 60_000, 1000, 3_600_000);
+  if (requestBodyTimeoutMs === undefined) problem('REQUEST_BODY_TIMEOUT_MS', 'expected milliseconds between 1000 and 3600000');
+  const backendQueueTimeoutMs = integer(env.BACKEND_QUEUE_TIMEOUT_MS, 5000, 0, 600_000);
+  if (backendQueueTimeoutMs === undefined) problem('BACKEND_QUEUE_TIMEOUT_MS', 'expected milliseconds between 0 and 600000');
+  return {
+    requestBufferSize: requestBufferSize ?? 0,
+    requestTimeoutMs: requestTimeoutMs ?? 0,
+    requestBodyTimeoutMs: requestBodyTimeoutMs ?? 0,
+    backendQueueTimeoutMs: backendQueueTimeoutMs ?? 0,
+  };
 }
 
 const MIN_ADMIN_SECRET = 16;

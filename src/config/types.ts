@@ -89,6 +89,11 @@ export interface Destination {
   forwardAuthToken: boolean;
   /** Milliseconds; SAP's default is 30000. */
   timeout: number;
+  /**
+   * How many requests may use the destination's connections at once (zonegate's own property,
+   * default 256); the others wait at most BACKEND_QUEUE_TIMEOUT_MS.
+   */
+  maxSockets: number;
   setXForwardedHeaders: boolean;
   strictSSL: boolean;
   proxyHost?: string;

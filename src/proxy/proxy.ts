@@ -1,9 +1,11 @@
 import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import type { Duplex } from 'node:stream';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
+import type { ClientLimits } from '../config/environment.js';
 import type { Destination } from '../config/types.js';
 import { GatewayError } from '../errors.js';
+import { ConnectionLimit, type Waiter } from './connection-limit.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
 import type { CompiledRoute } from '../routing/route-table.js';
 import { responseHeadersWithoutHopByHop, stripHopByHop, withoutCookies, withoutSetCookies } from './headers.js';
@@ -24,6 +26,8 @@ export interface ProxyOptions {
   destinations: readonly Destination[];
   /** Names of the gateway's own cookies, removed before a request leaves the gateway. */
   ownCookies: ReadonlySet<string>;
+  /** Request buffering, the request body's idle timeout and the wait for a destination connection. */
+  clients: Pick<ClientLimits, 'requestBufferSize' | 'requestBodyTimeoutMs' | 'backendQueueTimeoutMs'>;
   /** Hook to finish the response head: security defaults, responseHeaders, compression. */
   respond(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, target: ProxyTarget): NodeJS.WritableStream;
 }
@@ -41,6 +45,18 @@ interface Pending {
   onError: (err: GatewayError) => void;
   proxyReq: http.ClientRequest | undefined;
   proxyRes: IncomingMessage | undefined;
+  /** Holds one of the destination's connections (ConnectionLimit), to give back when it ends. */
+  holdsConnection: boolean;
+  /** Queued for a connection. */
+  waiter: Waiter | undefined;
+  /** The client's response has closed: whatever was still under way stops. */
+  closed: boolean;
+}
+
+interface DestinationProxy {
+  proxy: httpProxy;
+  agent: http.Agent;
+  limit: ConnectionLimit;
 }
 
 /**
@@ -57,13 +73,16 @@ export function createProxy(options: ProxyOptions): Proxy {
   const setState = (req: IncomingMessage, state: Pending | undefined): void => {
     (req as WithState)[STATE] = state;
   };
-  const servers = new Map<string, { proxy: httpProxy; agent: http.Agent }>();
+  const servers = new Map<string, DestinationProxy>();
+  const { requestBufferSize, requestBodyTimeoutMs, backendQueueTimeoutMs } = options.clients;
 
   for (const destination of options.destinations) {
     const secure = destination.url.protocol === 'https:';
-    // `timeout` is the destination's: set once per socket by the agent, it makes every request on the
-    // socket emit 'timeout' after that much inactivity, with no timer to arm per request.
-    const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const, timeout: destination.timeout };
+    // `timeout` is the destination's: the agent sets it on each new socket and then makes every
+    // request on the socket emit 'timeout' after that much inactivity (see proxyReq for reuse).
+    // The number of connections is bounded by ConnectionLimit, which bounds the wait too: the agent
+    // never queues (its queue has no timeout, see connection-limit.ts).
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64, scheduling: 'lifo' as const, timeout: destination.timeout };
     const agent = secure ? new https.Agent({ ...agentOptions, rejectUnauthorized: destination.strictSSL }) : new http.Agent(agentOptions);
     const viaProxy = destination.proxyHost !== undefined;
     const proxy = httpProxy.createProxyServer({
@@ -81,8 +100,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     });
     proxy.on('proxyReq', (proxyReq, req, res) => {
       const state = stateOf(req);
-      if (!state) return;
+      // The client's response closed (web()'s release ran) while the connection was being opened:
+      // never sent. Destroyed, with that connection, before Node writes the request head.
+      if (!state) return void proxyReq.destroy();
       state.proxyReq = proxyReq;
+      // A reused keep-alive socket keeps the idle timeout the agent gave it when it was freed: the
+      // backend's `Keep-Alive: timeout=N` hint minus 1 s (Node's keepSocketAlive), 4 s behind
+      // Node's own default of 5, which would cut a 30 s destination's slow answer or paused
+      // download. Set back on every request; compared first, as re-arming a socket timer is not free.
+      const socket = proxyReq.socket;
+      if (socket && socket.timeout !== destination.timeout) socket.setTimeout(destination.timeout);
       // A client gone before the backend answered: see web(), which cuts proxyReq on 'close'.
       if (res.destroyed && !res.writableFinished) proxyReq.destroy();
       // The destination's timeout (the agent's socket timeout), handled here rather than by
@@ -144,7 +171,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(body as NodeJS.WritableStream & { end(): void });
     });
-    servers.set(destination.name, { proxy, agent });
+    servers.set(destination.name, { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs) });
   }
 
   function prepare(req: IncomingMessage, target: ProxyTarget, upgrade: boolean): void {
@@ -208,21 +235,116 @@ export function createProxy(options: ProxyOptions): Proxy {
     return new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${destination.name}" could not be reached (${err.code ?? 'error'})`, { cause: err, expose: true });
   }
 
+  /** Sends the request to the destination; `body` replaces the request as the body's source. */
+  function forward(server: DestinationProxy, req: IncomingMessage, res: ServerResponse, state: Pending, body: Readable | undefined): void {
+    const callback = (err: NodeJS.ErrnoException) => state.onError(classify(err, state, state.target.destination));
+    if (body === undefined) {
+      // (req, res, callback): with no per-call options http-proxy uses the server's own, instead of
+      // copying them for every request.
+      (server.proxy.web as unknown as (req: IncomingMessage, res: ServerResponse, cb: typeof callback) => void).call(server.proxy, req, res, callback);
+    } else {
+      server.proxy.web(req, res, { buffer: body }, callback);
+    }
+  }
+
+  /** Forwards once one of the destination's connections is free, or answers 503 after the queue timeout. */
+  function admit(server: DestinationProxy, req: IncomingMessage, res: ServerResponse, state: Pending, body: Readable | undefined): void {
+    if (state.closed) return;
+    if (server.limit.tryAcquire()) {
+      state.holdsConnection = true;
+      return forward(server, req, res, state, body);
+    }
+    state.waiter = server.limit.wait(
+      () => {
+        state.waiter = undefined;
+        state.holdsConnection = true;
+        forward(server, req, res, state, body);
+      },
+      () => {
+        state.waiter = undefined;
+        const { name, maxSockets } = state.target.destination;
+        state.onError(
+          new GatewayError('ZG_ERR_BACKEND_BUSY', `All ${maxSockets} connections of the destination "${name}" stayed busy for ${backendQueueTimeoutMs} ms`, { expose: true }),
+        );
+      },
+    );
+  }
+
+  /**
+   * Receives the body, up to REQUEST_BUFFER_SIZE bytes, before a connection is taken: a client that
+   * trickles its body then holds only its own socket and that memory, not one of the destination's
+   * connections (nginx's proxy_request_buffering). A body received whole goes on with its length; of
+   * a larger one, what was received goes first and the rest streams from the client.
+   */
+  function receiveBody(req: IncomingMessage, then: (body: Readable) => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= requestBufferSize) return;
+      stop();
+      req.pause();
+      const rest = new PassThrough();
+      for (const c of chunks) rest.write(c);
+      then(req.pipe(rest));
+    };
+    const onEnd = () => {
+      stop();
+      // Sent with its length: no longer chunked (backends that refuse chunked uploads accept it).
+      req.headers['content-length'] = String(size);
+      then(Readable.from(chunks, { objectMode: false }));
+    };
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+  }
+
+  /**
+   * A client that stops sending its body is cut after REQUEST_BODY_TIMEOUT_MS (REQUEST_TIMEOUT_MS
+   * bounds the whole request, but would let a stalled upload hold its connection for minutes). The
+   * socket's own inactivity timer, so nothing is armed per chunk; Node emits it on the request only
+   * while the body is incomplete. Once the body is in, the socket goes back to no timeout (the
+   * gateway's server sets none while a request is under way), unless the response has already
+   * finished: then Node has set the keep-alive timeout, which stays.
+   */
+  function boundBodyPauses(req: IncomingMessage, res: ServerResponse): void {
+    req.setTimeout(requestBodyTimeoutMs, () => req.socket.destroy());
+    req.once('end', () => {
+      if (!res.writableFinished) req.socket.setTimeout(0);
+    });
+  }
+
   return {
     web(req, res, target, onError) {
       const server = servers.get(target.destination.name)!;
-      const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined };
+      const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
       setState(req, state);
+      // Read before prepare(), which drops Transfer-Encoding (hop-by-hop). Body-less requests (GET)
+      // take the path they always took: no buffer, no listener, no timer.
+      const h = req.headers;
+      const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
       prepare(req, target, false);
-      // (req, res, callback): with no per-call options http-proxy uses the server's own, instead of
-      // copying them for every request.
-      const web = server.proxy.web as unknown as (req: IncomingMessage, res: ServerResponse, cb: (err: NodeJS.ErrnoException) => void) => void;
-      web.call(server.proxy, req, res, (err) => onError(classify(err, state, target.destination)));
+      if (!hasBody) admit(server, req, res, state, undefined);
+      else {
+        boundBodyPauses(req, res);
+        if (requestBufferSize === 0) admit(server, req, res, state, undefined);
+        else receiveBody(req, (body) => admit(server, req, res, state, body));
+      }
       // Called by the caller's own 'close' listener (one per request). http-proxy cuts the backend
       // request only on the request's 'aborted', which Node no longer emits once a request body is
       // complete (every GET): a client that left would hold a backend socket until the timeout.
       return () => {
         setState(req, undefined);
+        state.closed = true;
+        if (state.waiter) server.limit.cancel(state.waiter);
+        if (state.holdsConnection) {
+          state.holdsConnection = false;
+          server.limit.release();
+        }
         if (res.writableFinished) return;
         state.proxyReq?.destroy();
         state.proxyRes?.destroy();
@@ -230,7 +352,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
     ws(req, socket, head, target, onError) {
       const server = servers.get(target.destination.name)!;
-      const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined };
+      // WebSockets are not counted against maxSockets: an open one holds no agent connection.
+      const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
       setState(req, state);
       socket.once('close', () => setState(req, undefined));
       prepare(req, target, true);

@@ -7,7 +7,7 @@ import type { RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { compressOwnHeaders, type CompressionOptions } from '../http/compression.js';
 import { ERROR_HEADER, sendError } from '../http/render-error.js';
-import type { Logger } from '../log.js';
+import { createRepeatedErrorLog, type Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
 import { MAX_URL_LENGTH, normalizeRequestTarget } from '../routing/request-target.js';
 import type { RouteMatch, RouteTable } from '../routing/route-table.js';
@@ -110,16 +110,27 @@ export function createGateway(options: GatewayOptions): Gateway {
   const proxy = createProxy({
     destinations: settings.destinations,
     ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, ...login.ownCookies]),
+    clients: settings.clients,
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressOwnHeaders(req, res, status, responseHeaders, compression);
     },
   });
 
-  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown) => {
+  // One error line per failing request would bury an outage's start under thousands of lines (a
+  // destination that is down fails every request to it): a series per destination and code. Each
+  // request still has its access line (logRequest), with its status.
+  const errorLog = createRepeatedErrorLog(logger);
+  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown, destination?: string) => {
     const error = toGatewayError(err);
     if (error.status >= 500) {
-      logger.error('request failed', { requestId: ctx.id, tenant: ctx.tenant, code: error.code, error: String(error.cause ?? error.message) });
+      errorLog.error(`${destination ?? ''} ${error.code}`, 'request failed', {
+        requestId: ctx.id,
+        tenant: ctx.tenant,
+        destination,
+        code: error.code,
+        error: String(error.cause ?? error.message),
+      });
     }
     if (!res.headersSent) headers.own(req, res, ctx.origin);
     sendError(req, res, error, { requestId: ctx.id, errorPages: options.errorPages });
@@ -221,7 +232,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
-      release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err));
+      release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err, target.destination.name));
     } catch (err) {
       fail(req, res, ctx, err);
     }
@@ -319,7 +330,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  const server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => {
+  const server = http.createServer(serverTimeouts(settings.clients.requestTimeoutMs), (req, res) => {
     void handle(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
@@ -329,7 +340,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     ignoreUpgrade(req, socket, head);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return void socket.destroy(err);
+    // A request timeout can strike while the response is already streaming (a backend that answered
+    // before the upload was in): a status line written now would corrupt it. Node's own handler
+    // makes the same check on the socket's in-flight response.
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) return void socket.destroy(err);
     // The statuses Node's own handler would send (RFC 6585 §5, RFC 9110 §15.5.9), marked as ours.
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_HEADER}: ZG_ERR_BAD_REQUEST\r\ncontent-length: 0\r\n\r\n`);
@@ -383,8 +398,22 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearInterval(sweep);
       clearTimeout(deadline);
       proxy.close();
+      errorLog.close();
     },
   };
+}
+
+/**
+ * Bounds on receiving a request. `requestTimeout` covers headers and body (Node's default is 5 min;
+ * 0 turns it off), and `headersTimeout` may not exceed it. Node checks both only every
+ * `connectionsCheckingInterval` (30 s by default, far longer than a short timeout): a tenth of the
+ * shorter one, at most 30 s. keepAliveTimeout stays above the 60 s idle timeout of common load
+ * balancers, so that they, not the gateway, close an idle connection first.
+ */
+function serverTimeouts(requestTimeout: number): http.ServerOptions {
+  const headersTimeout = requestTimeout > 0 ? Math.min(66_000, requestTimeout) : 66_000;
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 10)));
+  return { keepAliveTimeout: 65_000, headersTimeout, requestTimeout, connectionsCheckingInterval };
 }
 
 /**

@@ -34,6 +34,7 @@ describe('parseDestinations', () => {
       url: new URL('http://127.0.0.1:8080/base'),
       forwardAuthToken: false,
       timeout: DEFAULT_DESTINATION_TIMEOUT_MS,
+      maxSockets: 256,
       setXForwardedHeaders: true,
       strictSSL: true,
     });
@@ -48,6 +49,7 @@ describe('parseDestinations', () => {
           url: 'https://srv.example:8443',
           forwardAuthToken: true,
           timeout: 1500,
+          maxSockets: 32,
           setXForwardedHeaders: false,
           strictSSL: false,
           proxyHost: 'proxy.local',
@@ -63,6 +65,7 @@ describe('parseDestinations', () => {
       url: new URL('https://srv.example:8443'),
       forwardAuthToken: true,
       timeout: 1500,
+      maxSockets: 32,
       setXForwardedHeaders: false,
       strictSSL: false,
       proxyHost: 'proxy.local',
@@ -113,6 +116,12 @@ describe('parseDestinations', () => {
       expect(onlyProblem([{ name: 'a', url: 'http://a', timeout: bad }]).path).toBe('/0/timeout');
     }
     expect(onlyProblem([{ name: 'a', url: 'http://a', timeout: -1 }]).message).toBe('expected a positive number of milliseconds, got integer -1');
+  });
+
+  test('maxSockets is a whole number of connections, 1-65535', () => {
+    for (const bad of [0, 1.5, '8', -1, 70_000]) {
+      expect(onlyProblem([{ name: 'a', url: 'http://a', maxSockets: bad }]).path).toBe('/0/maxSockets');
+    }
   });
 
   test('booleans are booleans', () => {

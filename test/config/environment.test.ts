@@ -44,6 +44,16 @@ describe('readSettings', () => {
     expect(problems.join('\n')).not.toContain('short');
   });
 
+  it('bounds what clients may hold: defaults, settings, and every bad value reported', () => {
+    expect(readSettings({}, { cwd }).clients).toEqual({ requestBufferSize: 65_536, requestTimeoutMs: 300_000, requestBodyTimeoutMs: 60_000, backendQueueTimeoutMs: 5000 });
+    const set = { REQUEST_BUFFER_SIZE: '0', REQUEST_TIMEOUT_MS: '0', REQUEST_BODY_TIMEOUT_MS: '5000', BACKEND_QUEUE_TIMEOUT_MS: '250' };
+    expect(readSettings(set, { cwd }).clients).toEqual({ requestBufferSize: 0, requestTimeoutMs: 0, requestBodyTimeoutMs: 5000, backendQueueTimeoutMs: 250 });
+    const problems = problemsOf({ REQUEST_BUFFER_SIZE: '1e6', REQUEST_TIMEOUT_MS: '500', REQUEST_BODY_TIMEOUT_MS: '0', BACKEND_QUEUE_TIMEOUT_MS: '-1' });
+    for (const name of ['REQUEST_BUFFER_SIZE', 'REQUEST_TIMEOUT_MS', 'REQUEST_BODY_TIMEOUT_MS', 'BACKEND_QUEUE_TIMEOUT_MS']) {
+      expect(problems.some((p) => p.includes(name)), name).toBe(true);
+    }
+  });
+
   it('refuses a TENANT_HOST_PATTERN that backtracks catastrophically, and accepts the usual ones', () => {
     // Against this pattern a Host of 30 "a"s and a "!" takes over ten seconds to reject (measured on
     // Node 20): one request, one stalled gateway.

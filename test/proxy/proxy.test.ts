@@ -154,7 +154,8 @@ describe('clients that go away', () => {
     events.length = 0;
     const req = http.request({ host: '127.0.0.1', port: gw.port, method: 'POST', path: '/app/upload', headers: { host: 'localhost', 'content-length': 1_000_000 } });
     req.on('error', () => undefined);
-    req.write(Buffer.alloc(64 * 1024));
+    // More than the 64 KiB received before a backend connection is taken (REQUEST_BUFFER_SIZE).
+    req.write(Buffer.alloc(128 * 1024));
     expect(await until(() => events.includes('arrived /upload'))).toBe(true);
     req.destroy();
     expect(await until(() => events.includes('aborted /upload'))).toBe(true);

@@ -6,6 +6,7 @@ const dest = (name: string, url = 'http://backend:8080'): Destination => ({
   name,
   url: new URL(url),
   forwardAuthToken: false,
+  maxSockets: 256,
   timeout: 30000,
   setXForwardedHeaders: true,
   strictSSL: true,
