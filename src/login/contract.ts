@@ -11,6 +11,8 @@ export const SESSION_COOKIE = 'zonegate.sid';
  * (cookie tossing); an unprefixed cookie could be set by either.
  */
 export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+/** One cookie per pending login, `zonegate.login.<id>` (login-binding.ts): backends neither see nor set any. */
+export const LOGIN_COOKIE_PREFIX = 'zonegate.login.';
 
 /** What the login decided for a request on a protected route. */
 export interface Verdict {
@@ -26,6 +28,7 @@ export interface Verdict {
  * with a GatewayError (401/403/503).
  */
 export interface LoginFeature {
+  /** The gateway's cookies: names, or `prefix*` for a family of names. Backends neither see nor set them. */
   readonly ownCookies: ReadonlySet<string>;
   /** The paths handleOwnPath answers (`/login/callback`, the logout endpoint): the gateway asks only for these. */
   readonly ownPaths: ReadonlySet<string>;

@@ -7,6 +7,7 @@ import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature } from './contract.js';
+import { LOGIN_COOKIE_PREFIX } from './login-binding.js';
 import { createLogin, ownPathsOf } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
@@ -33,7 +34,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
   let login: LoginFeature | undefined;
   const get = () => (login ??= build(setup, typeof setup.credentials === 'function' ? setup.credentials() : setup.credentials));
   return {
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`]),
     // Known from routes.json alone: asking must not build the login (credentials may come later).
     ownPaths: ownPathsOf(setup.routesFile.logout?.logoutEndpoint),
     handleOwnPath: (req, res, ctx, pathname) => get().handleOwnPath(req, res, ctx, pathname),

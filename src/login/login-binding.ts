@@ -15,8 +15,9 @@
  * again).
  */
 import { timingSafeEqual } from 'node:crypto';
+import { LOGIN_COOKIE_PREFIX } from './contract.js';
 
-export const LOGIN_COOKIE_PREFIX = 'zonegate.login.';
+export { LOGIN_COOKIE_PREFIX };
 /** Pending logins kept per browser; beyond it the oldest are dropped at the next callback. */
 export const MAX_PENDING_LOGINS = 8;
 // The state is openid-client's 32 random bytes in base64url; 12 characters (72 bits) of it name the

@@ -12,7 +12,7 @@ import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../sessions/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
-import { bindLoginCookie, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
+import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
 
@@ -406,10 +406,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 
   return {
-    // The login cookies (login-binding.ts, `zonegate.login.<id>`) cannot be listed by name. Their
-    // Path is the callback, which the gateway answers itself, so browsers send them nowhere else
-    // (save to paths below it, should a route ever serve those).
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE]),
+    // The login cookies (login-binding.ts, `zonegate.login.<id>`) are a family: listed by prefix. Their
+    // Path is the callback, so browsers send them only to paths below it; a backend must still never
+    // set one (it would plant a login binding).
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {

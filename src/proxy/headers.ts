@@ -63,10 +63,16 @@ export function withoutCookies(cookieHeader: string | undefined, names: Readonly
     .filter((pair) => {
       if (!pair) return false;
       const eq = pair.indexOf('=');
-      const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
-      return !names.has(name);
+      return !isOwnCookie((eq === -1 ? pair : pair.slice(0, eq)).trim(), names);
     });
   return kept.length ? kept.join('; ') : undefined;
+}
+
+/** Whether `names` lists the cookie by name, or a family it belongs to as `prefix*`. */
+function isOwnCookie(name: string, names: ReadonlySet<string>): boolean {
+  if (names.has(name)) return true;
+  for (const n of names) if (n.endsWith('*') && name.startsWith(n.slice(0, -1))) return true;
+  return false;
 }
 
 /** A backend's Set-Cookie lines without those that would set one of the gateway's own cookies. */
@@ -74,7 +80,7 @@ export function withoutSetCookies(lines: string[] | undefined, names: ReadonlySe
   if (!lines) return undefined;
   const kept = lines.filter((line) => {
     const eq = line.indexOf('=');
-    return !names.has((eq === -1 ? line : line.slice(0, eq)).trim());
+    return !isOwnCookie((eq === -1 ? line : line.slice(0, eq)).trim(), names);
   });
   return kept.length ? kept : undefined;
 }

@@ -15,7 +15,7 @@ import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
 import { acceptedRequestId, type RequestContext } from './context.js';
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
+import { LOGIN_COOKIE_PREFIX, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
@@ -109,7 +109,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const proxy = createProxy({
     destinations: settings.destinations,
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, ...login.ownCookies]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
     clients: settings.clients,
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);

@@ -144,8 +144,8 @@ describe('proxying', () => {
     expect(seen['x-kept']).toBe('1');
   });
 
-  it('never forwards the gateway session cookie, keeps the others', async () => {
-    const res = await request(gw.port, { host: acme(), path: '/echo/x', headers: { cookie: 'zonegate.sid=s%3Asecret; theme=dark; __Host-zonegate.sid=s%3Asecret2' } });
+  it('never forwards the gateway session and login cookies, keeps the others', async () => {
+    const res = await request(gw.port, { host: acme(), path: '/echo/x', headers: { cookie: 'zonegate.sid=s%3Asecret; theme=dark; __Host-zonegate.sid=s%3Asecret2; zonegate.login.AAAAAAAAAAAA=1.state' } });
     expect(res.json().headers.cookie).toBe('theme=dark');
   });
 

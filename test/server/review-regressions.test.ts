@@ -28,7 +28,7 @@ const backend = http.createServer((req, res) => {
     return;
   }
   if (req.url === '/hostile-headers') {
-    res.writeHead(200, { 'set-cookie': ['zonegate.sid=fixated; Path=/; HttpOnly', '__Host-zonegate.sid=fixated; Path=/; Secure; HttpOnly', 'theme=dark'], 'x-zonegate-error': 'ZG_ERR_FORBIDDEN', 'content-length': 2 });
+    res.writeHead(200, { 'set-cookie': ['zonegate.sid=fixated; Path=/; HttpOnly', '__Host-zonegate.sid=fixated; Path=/; Secure; HttpOnly', 'zonegate.login.AAAAAAAAAAAA=1.planted; Path=/login/callback', 'theme=dark'], 'x-zonegate-error': 'ZG_ERR_FORBIDDEN', 'content-length': 2 });
     return void res.end('ok');
   }
   const body = JSON.stringify({ url: req.url, headers: req.headers });
@@ -271,7 +271,7 @@ describe('D6b (medium): nor can the 101 of a WebSocket backend', () => {
   it('drops Set-Cookie of the gateway session cookie from a WebSocket handshake answer', async () => {
     const wsBackend = http.createServer();
     const wss = new WebSocketServer({ server: wsBackend });
-    wss.on('headers', (headers) => headers.push('Set-Cookie: zonegate.sid=fixated; Path=/', 'Set-Cookie: __Host-zonegate.sid=fixated; Path=/; Secure', 'Set-Cookie: theme=dark'));
+    wss.on('headers', (headers) => headers.push('Set-Cookie: zonegate.sid=fixated; Path=/', 'Set-Cookie: __Host-zonegate.sid=fixated; Path=/; Secure', 'Set-Cookie: zonegate.login.AAAAAAAAAAAA=1.planted; Path=/login/callback', 'Set-Cookie: theme=dark'));
     const port = await listen(wsBackend);
     const g = await startTestGateway({
       routes: { websockets: { enabled: true }, routes: [{ source: '^/(.*)$', destination: 'live', authenticationType: 'none' }] },
