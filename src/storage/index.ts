@@ -1,11 +1,14 @@
 import type { Logger } from '../log.js';
-import { openRedisStorage } from './redis.js';
+import { openRedisStorage, type RedisConnection } from './redis.js';
 import { openSqliteStorage } from './sqlite.js';
 import type { Storage } from './types.js';
 
 export type StorageConfig =
   | { kind: 'sqlite'; file: string }
-  | { kind: 'redis'; url: string; keyPrefix?: string; connectTimeoutMs?: number; commandTimeoutMs?: number };
+  | ({ kind: 'redis'; keyPrefix?: string; connectTimeoutMs?: number; commandTimeoutMs?: number } & (
+      | { url: string }
+      | { connection: RedisConnection }
+    ));
 
 /** Default Redis key prefix, so zonegate can share a Redis instance with other applications. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'zonegate:';
@@ -17,7 +20,7 @@ export async function openStorage(config: StorageConfig, logger?: Logger): Promi
       return openSqliteStorage({ file: config.file });
     case 'redis':
       return openRedisStorage({
-        url: config.url,
+        ...('connection' in config ? { connection: config.connection } : { url: config.url }),
         keyPrefix: config.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX,
         connectTimeoutMs: config.connectTimeoutMs,
         commandTimeoutMs: config.commandTimeoutMs,
@@ -28,4 +31,4 @@ export async function openStorage(config: StorageConfig, logger?: Logger): Promi
 
 export type { Storage, TtlOptions } from './types.js';
 export { storageUnavailable } from './types.js';
-export { redisUrlFromVcap } from './redis.js';
+export type { RedisConnection } from './redis.js';
