@@ -91,7 +91,7 @@ function connectionFromEnv(env: Environment, problem: Problem): RedisConnection 
     return { mode: 'cluster', nodes, ...credentials };
   }
   if (clusterNodes) problem('REDIS_CLUSTER_NODES', 'only with REDIS_CLUSTER=true');
-  if (sentinels || master) {
+  if (env.REDIS_SENTINELS || master) {
     if (!master) problem('REDIS_SENTINEL_MASTER', 'required with REDIS_SENTINELS: the name the sentinels monitor the master under (e.g. mymaster)');
     const nodes = sentinels ?? base?.nodes ?? [];
     if (nodes.length === 0) problem('REDIS_SENTINELS', 'expected host:port,... of the sentinels');

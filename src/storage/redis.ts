@@ -128,7 +128,9 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     healthy = true;
   });
   // Without an 'error' listener ioredis prints every reconnect failure; log a lost connection once.
+  let lastError: Error | undefined;
   client.on('error', (err: Error) => {
+    lastError = err;
     if (healthy && !closed) logger?.warn('Redis storage unavailable', { keyPrefix, error: err.message });
     healthy = false;
   });
@@ -143,7 +145,9 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     await withDeadline(client.connect(), 2 * connectTimeout, 'Redis was not ready in time');
   } catch (err) {
     client.disconnect();
-    throw storageUnavailable(err);
+    // The connection's own error says why ("certificate ... does not match", ECONNREFUSED, WRONGPASS);
+    // the connect promise only says that it closed.
+    throw storageUnavailable(lastError ?? err);
   }
 
   const k = (key: string) => `${keyPrefix}k:${key}`;
