@@ -302,7 +302,7 @@ export class StorageSessionStore extends session.Store {
     const tenant = typeof sess.tenant === 'string' ? sess.tenant : undefined;
     const record: StoredSession = { v: 1, createdAt, expiresAt, ...(tenant === undefined ? {} : { tenant }), data, sealed };
     await Promise.all([
-      this.#storage.set(sessionKey(sid), JSON.stringify(record), { ttlMs: expiresAt - now }),
+      this.#storage.set(sessionKey(sid), JSON.stringify(record), { ttlMs: ttlUntil(expiresAt) }),
       tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
     ]);
     await this.#changed(sid);
@@ -327,7 +327,7 @@ export class StorageSessionStore extends session.Store {
       await this.#changed(sid);
       return;
     }
-    await this.#storage.set(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now });
+    await this.#storage.set(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: ttlUntil(expiresAt) });
     await this.#changed(sid);
     sess.storedUntil = expiresAt;
   }
@@ -376,6 +376,15 @@ function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): void
     (value) => process.nextTick(() => callback?.(null, value)),
     (err: unknown) => process.nextTick(() => callback?.(err)),
   );
+}
+
+/**
+ * The TTL that ends the stored copy at `expiresAt`, counted from now rather than from the start of
+ * the write: the reads before it (a round trip or more, longer under load or with a replica to
+ * wait for) must not carry the copy past its deadline.
+ */
+function ttlUntil(expiresAt: number): number {
+  return Math.max(1, expiresAt - Date.now());
 }
 
 function cookieDeadline(sess: SessionData): number | undefined {
