@@ -27,7 +27,7 @@ describe('Redis over TLS', () => {
     server = await startRedisServer([], { tls });
   });
   afterAll(async () => {
-    await server?.stop();
+    await server?.dispose();
     tls?.cleanup();
     otherCa?.cleanup();
   });

@@ -5,6 +5,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import type { TestTls } from './tls.js';
 
 export interface RedisServerHandle {
@@ -16,6 +17,8 @@ export interface RedisServerHandle {
   /** The TLS port when started with `tls`. */
   readonly tlsPort: number | undefined;
   readonly dir: string;
+  /** Stops the server for good and removes its directory (afterAll). */
+  dispose(): Promise<void>;
   /** Kills the server (SIGKILL): nothing is flushed, replicas get nothing more. Idempotent. */
   kill(): Promise<void>;
   /** Starts it again on the same port (after stop()); resolves once it answers PING. */
@@ -107,6 +110,11 @@ export async function startRedisServer(extraArgs: readonly string[] = [], option
     dir,
     start,
     stop: () => stopWith('SIGTERM'),
+    dispose: async () => {
+      await stopWith('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
+    },
     kill: () => stopWith('SIGKILL'),
     pause: () => void child?.kill('SIGSTOP'),
     resume: () => void child?.kill('SIGCONT'),
@@ -127,7 +135,7 @@ export interface RedisClusterHandle {
 export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle> {
   const servers: RedisServerHandle[] = [];
   const stop = async () => {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(servers.map((s) => s.dispose()));
   };
   try {
     for (let i = 0; i < masters; i++) {
@@ -168,7 +176,7 @@ export interface RedisSentinelHandle {
 export async function startRedisSentinels(masterName = 'zgmaster'): Promise<RedisSentinelHandle> {
   const started: RedisServerHandle[] = [];
   const stop = async () => {
-    await Promise.all(started.map((s) => s.stop()));
+    await Promise.all(started.map((s) => s.dispose()));
   };
   try {
     // Diskless synchronisation at once (Redis waits 5 s for more replicas by default).
@@ -180,6 +188,7 @@ export async function startRedisSentinels(masterName = 'zgmaster'): Promise<Redi
     const sentinels: RedisServerHandle[] = [];
     for (let i = 0; i < 3; i++) {
       const dir = mkdtempSync(join(tmpdir(), 'zonegate-sentinel-'));
+      dirs.add(dir);
       const port = await freePort();
       // Sentinel rewrites its configuration file, so each one has its own, writable.
       writeFileSync(
@@ -269,4 +278,31 @@ function answersPing(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
   });
+}
+
+/** Every key under `prefix` on the servers at `ports`, with its value or members: what a dump of them sees. */
+export async function dumpKeys(ports: readonly number[], prefix: string): Promise<string> {
+  const lines: string[] = [];
+  for (const port of ports) {
+    const raw = new Redis({ host: '127.0.0.1', port });
+    try {
+      for (const key of await raw.keys(`${prefix}*`)) {
+        const type = await raw.type(key);
+        if (type === 'string') lines.push(`${key} ${await raw.get(key)}`);
+        if (type === 'set') lines.push(`${key} ${(await raw.smembers(key)).join(' ')}`);
+      }
+    } finally {
+      raw.disconnect();
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Polls `check` (a rejection counts as false) until it is true; fails naming `what` after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
 }
