@@ -183,16 +183,22 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   // Redis may not allow it) and bounds the lag only to seconds. Costs one round trip per write.
   // Without any replica in sync there is nothing a failover could promote with the write, so writes
   // go on (said once); a replica in sync that does not acknowledge in time fails the write.
+  let unprotected = false;
   let unprotectedUntil = 0;
   const replicated = async (): Promise<void> => {
     if (connection.mode !== 'sentinel' || Date.now() < unprotectedUntil) return;
     const master = client as Redis;
-    if (Number(await master.wait(1, replicaAckTimeoutMs)) >= 1) return;
+    if (Number(await master.wait(1, replicaAckTimeoutMs)) >= 1) {
+      if (unprotected) logger?.info('Redis replica in sync again: writes are protected against a failover', { keyPrefix });
+      unprotected = false;
+      return;
+    }
     // A replica still in its initial synchronisation (which can take minutes) does not count: writes
     // go on meanwhile rather than fail until it is done.
     const replication = await master.info('replication');
     if (!/^slave\d+:.*\bstate=online\b/m.test(replication)) {
-      if (unprotectedUntil === 0) logger?.warn('Redis master has no replica in sync: writes are not protected against a failover', { keyPrefix });
+      if (!unprotected) logger?.warn('Redis master has no replica in sync: writes are not protected against a failover', { keyPrefix });
+      unprotected = true;
       // Checked again after a second, not on every write (each check costs the WAIT timeout).
       unprotectedUntil = Date.now() + 1000;
       return;
@@ -230,7 +236,7 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   // notices were lost would go unnoticed by the caches.)
   const subscribe = () => {
     if (closed || refused) return;
-    const sub = (subscriber = subscriberConnection(client, connection, perConnection, `${keyPrefix}changes`));
+    const sub = (subscriber = subscriberConnection(client, perConnection, `${keyPrefix}changes`));
     if (!sub) return void retrySubscribe();
     sub.on('ready', () => {
       sub.subscribe(channel).then(
@@ -415,14 +421,14 @@ function createClient(c: RedisConnection, base: RedisOptions): Redis | Cluster {
 }
 
 /** A new connection for the notices; undefined when a Cluster has no node known to be up right now. */
-function subscriberConnection(client: Redis | Cluster, c: RedisConnection, base: RedisOptions, connectionName: string): Redis | undefined {
+function subscriberConnection(client: Redis | Cluster, base: RedisOptions, connectionName: string): Redis | undefined {
   const own = { lazyConnect: true, autoResubscribe: false, retryStrategy: () => null, connectionName } as const;
   if (client instanceof Redis) return client.duplicate(own);
   // Pub/sub in a Cluster is broadcast: a subscriber on any node hears every PUBLISH.
   const nodes = client.nodes('all').filter((n) => n.status === 'ready');
   const node = nodes[Math.floor(Math.random() * nodes.length)];
   if (!node) return undefined;
-  return new Redis({ ...base, host: node.options.host, port: node.options.port, ...own, ...(c.tls ? { tls: tlsOptions(c) } : {}) });
+  return new Redis({ ...base, host: node.options.host, port: node.options.port, ...own });
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

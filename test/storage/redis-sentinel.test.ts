@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryLogger } from '../../src/log.js';
 import { createKeyring } from '../../src/sessions/crypto.js';
 import { StorageSessionStore } from '../../src/sessions/store.js';
 import { openRedisStorage, type RedisConnection } from '../../src/storage/redis.js';
@@ -99,6 +100,23 @@ describe('Redis Sentinel (master, replica, 3 sentinels)', () => {
       expect(lost).toEqual([]);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('with no replica left after the failover, writes go on (a replica-less master has nothing to fail over to) and say so once', async () => {
+    const logger = createMemoryLogger();
+    const s = await openRedisStorage({ connection, keyPrefix: prefix, replicaAckTimeoutMs: 300, logger });
+    try {
+      await s.set('alone-1', 'v');
+      const started = Date.now();
+      await s.set('alone-2', 'v');
+      await s.increment('alone-3');
+      // Not the WAIT timeout on every write: the master's replicas are checked again after a second.
+      expect(Date.now() - started).toBeLessThan(250);
+      expect(await s.get('alone-1')).toBe('v');
+      expect(logger.lines.filter((l) => l.includes('no replica in sync'))).toHaveLength(1);
+    } finally {
+      await s.close();
     }
   });
 });
