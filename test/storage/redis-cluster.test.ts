@@ -3,7 +3,10 @@
  * 3 masters, started here on free ports (test/support/redis-server.ts) and stopped afterwards.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSettings } from '../../src/config/environment.js';
+import { openStorage } from '../../src/storage/index.js';
 import { openRedisStorage, type RedisConnection } from '../../src/storage/redis.js';
 import { describeLock } from '../sessions/lock-suite.js';
 import { describeSessionStore } from '../sessions/store-suite.js';
@@ -29,6 +32,22 @@ describe('Redis Cluster (3 masters)', () => {
   describeStorageContract('redis cluster', open);
   describeSessionStore('redis cluster', { open, dump: () => dumpKeys(cluster.masters.map((m) => m.port), prefix) });
   describeLock('redis cluster', open);
+
+  it('connects from REDIS_CLUSTER=true and REDIS_CLUSTER_NODES', async () => {
+    const settings = readSettings(
+      { ZONEGATE_SECRET_KEY: 'a'.repeat(64), REDIS_CLUSTER: 'true', REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') },
+      { cwd: os.tmpdir() },
+    );
+    expect(settings.storage).toMatchObject({ kind: 'redis', connection: { mode: 'cluster' } });
+    if (settings.storage.kind !== 'redis') throw new Error('expected Redis storage');
+    const s = await openStorage({ ...settings.storage, keyPrefix: prefix });
+    try {
+      await s.set('via-env', 'v');
+      expect(await s.get('via-env')).toBe('v');
+    } finally {
+      await s.close();
+    }
+  });
 
   it('spreads keys over every master (no hash tag puts them in one slot)', async () => {
     const s = await open();

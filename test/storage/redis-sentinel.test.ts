@@ -4,10 +4,13 @@
  * stopped afterwards. Then a failover: the master is killed and no session written before it is lost.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSettings } from '../../src/config/environment.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { createKeyring } from '../../src/sessions/crypto.js';
 import { StorageSessionStore } from '../../src/sessions/store.js';
+import { openStorage } from '../../src/storage/index.js';
 import { openRedisStorage, type RedisConnection } from '../../src/storage/redis.js';
 import { promiseGet, promiseSet, sessionData, sid } from '../sessions/helpers.js';
 import { describeLock } from '../sessions/lock-suite.js';
@@ -33,6 +36,26 @@ describe('Redis Sentinel (master, replica, 3 sentinels)', () => {
   describeStorageContract('redis sentinel', () => open());
   describeSessionStore('redis sentinel', { open: () => open(), dump: async () => dumpKeys([await set.masterPort()], prefix) });
   describeLock('redis sentinel', () => open());
+
+  it("connects through a binding's sentinel_nodes with the master name after # in its uri (SAP's shape)", async () => {
+    const credentials = {
+      uri: `redis://no-user-name-for-redis:@127.0.0.1:${set.sentinelNodes[0]!.port}#${set.masterName}`,
+      sentinel_nodes: set.sentinelNodes.map((n) => ({ hostname: n.host, port: n.port })),
+    };
+    const settings = readSettings(
+      { ZONEGATE_SECRET_KEY: 'a'.repeat(64), VCAP_SERVICES: JSON.stringify({ 'redis-cache': [{ label: 'redis-cache', credentials }] }) },
+      { cwd: os.tmpdir() },
+    );
+    expect(settings.storage).toMatchObject({ kind: 'redis', connection: { mode: 'sentinel', sentinelMaster: set.masterName } });
+    if (settings.storage.kind !== 'redis') throw new Error('expected Redis storage');
+    const s = await openStorage({ ...settings.storage, keyPrefix: prefix });
+    try {
+      await s.set('via-binding', 'v');
+      expect(await redisCli(await set.masterPort(), 'GET', `${prefix}k:via-binding`)).toBe('v\n');
+    } finally {
+      await s.close();
+    }
+  });
 
   const keyring = createKeyring([{ id: 'k1', secret: 'failover-test-session-key-0123456789' }]);
 
