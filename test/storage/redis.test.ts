@@ -229,6 +229,19 @@ describe('Redis storage against a Redis that goes away', () => {
 });
 
 describe('Redis storage start-up checks', () => {
+  it('rejects opening within twice the connect timeout when no sentinel or cluster node answers, instead of retrying forever', async () => {
+    // Port 1 on loopback: nothing listens, every attempt is refused at once and retried.
+    const nowhere = [{ host: '127.0.0.1', port: 1 }];
+    for (const connection of [
+      { mode: 'sentinel' as const, nodes: nowhere, sentinelMaster: 'm' },
+      { mode: 'cluster' as const, nodes: nowhere },
+    ]) {
+      const { ms, err } = await timedRejection(openRedisStorage({ connection, keyPrefix: 'x:', connectTimeoutMs: 300 }));
+      expect(err, connection.mode).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+      expect(ms, connection.mode).toBeLessThan(1500);
+    }
+  });
+
   it('refuses a Redis without GETDEL (older than 6.2) with a clear message', async () => {
     const server = await startRedisServer(['--rename-command', 'GETDEL', '']);
     try {
