@@ -29,7 +29,8 @@ const USAGE = `Usage: zonegate <command> [options]
 Commands:
   start           Start the gateway: reads routes.json (and xs-security.json when present)
                   from the working directory and the environment (PORT, TENANT_HOST_PATTERN,
-                  destinations, TRUSTED_PROXIES, REDIS_URL, VCAP_SERVICES, default-env.json).
+                  destinations, TRUSTED_PROXIES, REDIS_* (see README), VCAP_SERVICES,
+                  default-env.json).
                   Without an xsuaa binding, and with an xs-security.json, the built-in identity
                   zones run in the same process on <subdomain>.UAA_DOMAIN.
   check-config    Validate the configuration without starting; exit 1 on any problem.
@@ -54,7 +55,7 @@ Options:
 Environment of the identity zones: UAA_DOMAIN (default auth.localhost), UAA_URL (public scheme and
 port, e.g. https://auth.example.com), PROVIDER_SUBDOMAIN (default provider), ZONEGATE_SECRET_KEY
 (32 bytes, base64 or hex; seals the client secret; production must set it), ZONEGATE_ADMIN_SECRET
-(password of the admin API's bootstrap user), ZONEGATE_DATA_DIR (default ./.zonegate), REDIS_URL.
+(password of the admin API's bootstrap user), ZONEGATE_DATA_DIR (default ./.zonegate), REDIS_*.
 
 Environment of tenant provisioning (built-in zones, a "shared" xs-security.json): TENANT_URL_TEMPLATE
 (e.g. https://{subdomain}.app.example.com; default from TENANT_HOST_PATTERN, http and PORT),

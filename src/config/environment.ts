@@ -6,10 +6,11 @@ import type { Level } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
+import { readRedisSettings } from './redis.js';
 import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
-import { redisUrlFromVcap } from '../storage/redis.js';
+import type { RedisConnection } from '../storage/redis.js';
 import { makePrivateDir, writePrivateFile } from '../storage/private-files.js';
 import type { Destination } from './types.js';
 
@@ -41,7 +42,8 @@ export interface ProvisioningSettings {
   callbackScopeExplicit: boolean;
 }
 
-export type StorageSettings = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string };
+/** Redis: from the REDIS_* variables or a Redis binding (src/config/redis.ts); otherwise the embedded SQLite. */
+export type StorageSettings = { kind: 'sqlite'; file: string } | { kind: 'redis'; connection: RedisConnection };
 
 /** Everything the gateway takes from its environment, validated once and frozen. */
 export interface Settings {
@@ -186,10 +188,13 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   }
 
   const xsuaa = vcap ? xsuaaBinding(vcap, (m, at) => problem('VCAP_SERVICES', m, at)) : undefined;
-  const redisUrl = env.REDIS_URL || (vcap ? redisUrlFromVcap(vcap) : undefined);
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problem('REDIS_URL', `expected a redis:// or rediss:// URL`);
+  const redis = readRedisSettings(env, vcap, problem);
   const dataDir = path.resolve(options.cwd, env.ZONEGATE_DATA_DIR || '.zonegate');
-  const storage: StorageSettings = redisUrl ? { kind: 'redis', url: redisUrl } : { kind: 'sqlite', file: path.join(dataDir, 'zonegate.db') };
+  // REDIS_URL set but unusable is a problem above, not a silent fall-back to SQLite.
+  const wantsRedis = redis !== undefined || Boolean(env.REDIS_URL || env.REDIS_SENTINELS || env.REDIS_CLUSTER_NODES);
+  const storage: StorageSettings = redis
+    ? Object.freeze({ kind: 'redis', connection: redis })
+    : Object.freeze({ kind: 'sqlite', file: path.join(dataDir, 'zonegate.db') });
 
   const uaaUrl = env.UAA_URL ? parseUaaUrl(env.UAA_URL) : undefined;
   if (typeof uaaUrl === 'string') problem('UAA_URL', uaaUrl);
@@ -231,7 +236,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   // Instances sharing Redis must seal and open with the same key: a key generated per container
   // (resolveSecretKey) would make each instance refuse the others' sessions and client secret. The
   // key is used by the built-in zones (no xsuaa binding) and for session keys when SESSION_KEYS is unset.
-  if (storage.kind === 'redis' && !env.ZONEGATE_SECRET_KEY && !(xsuaa && sessionKeys)) {
+  if (wantsRedis && !env.ZONEGATE_SECRET_KEY && !(xsuaa && sessionKeys)) {
     problem(
       'ZONEGATE_SECRET_KEY',
       'required with Redis (REDIS_URL or a Redis binding): every instance must use the same key; set 32 random bytes, e.g. from `openssl rand -base64 32`' +

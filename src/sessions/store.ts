@@ -306,7 +306,7 @@ export class StorageSessionStore extends session.Store {
     const value = JSON.stringify(record);
     if (isNew) {
       await Promise.all([
-        this.#storage.set(sessionKey(sid), value, { ttlMs: expiresAt - now }),
+        this.#storage.set(sessionKey(sid), value, { ttlMs: ttlUntil(expiresAt) }),
         tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
       ]);
     } else {
@@ -314,7 +314,7 @@ export class StorageSessionStore extends session.Store {
       // write it back at its end: only a session still stored is rewritten, in one atomic step (a
       // check and then a write would let a delete land in between, for seconds when Redis stalls).
       const [stored] = await Promise.all([
-        this.#storage.setIfPresent(sessionKey(sid), value, { ttlMs: expiresAt - now }),
+        this.#storage.setIfPresent(sessionKey(sid), value, { ttlMs: ttlUntil(expiresAt) }),
         // Indexing a session that is gone is harmless: the index is read through the records.
         tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
       ]);
@@ -343,7 +343,7 @@ export class StorageSessionStore extends session.Store {
       return;
     }
     // Only over the stored copy: a logout elsewhere may have deleted it since it was read here.
-    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: expiresAt - now }))) return;
+    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: ttlUntil(expiresAt) }))) return;
     await this.#changed(sid);
     sess.storedUntil = expiresAt;
   }
@@ -392,6 +392,15 @@ function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): void
     (value) => process.nextTick(() => callback?.(null, value)),
     (err: unknown) => process.nextTick(() => callback?.(err)),
   );
+}
+
+/**
+ * The TTL that ends the stored copy at `expiresAt`, counted from now rather than from the start of
+ * the write: the reads before it (a round trip or more, longer under load or with a replica to
+ * wait for) must not carry the copy past its deadline.
+ */
+function ttlUntil(expiresAt: number): number {
+  return Math.max(1, expiresAt - Date.now());
 }
 
 function cookieDeadline(sess: SessionData): number | undefined {

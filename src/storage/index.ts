@@ -1,11 +1,14 @@
 import type { Logger } from '../log.js';
-import { openRedisStorage } from './redis.js';
+import { openRedisStorage, type RedisConnection } from './redis.js';
 import { openSqliteStorage } from './sqlite.js';
 import type { Storage } from './types.js';
 
 export type StorageConfig =
   | { kind: 'sqlite'; file: string }
-  | { kind: 'redis'; url: string; keyPrefix?: string; connectTimeoutMs?: number; commandTimeoutMs?: number };
+  | ({ kind: 'redis'; keyPrefix?: string; connectTimeoutMs?: number; commandTimeoutMs?: number } & (
+      | { url: string }
+      | { connection: RedisConnection }
+    ));
 
 /** Default Redis key prefix, so zonegate can share a Redis instance with other applications. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'zonegate:';
@@ -37,7 +40,7 @@ export async function openStorage(config: StorageConfig, logger?: Logger, option
     throw new StorageOpenError(
       config.kind === 'sqlite'
         ? `cannot open the SQLite store ${config.file} (ZONEGATE_DATA_DIR): ${fileProblem(err)}`
-        : `cannot use Redis at ${redactedUrl(config.url)}: ${rootCause(err).message}`,
+        : `cannot use Redis at ${'url' in config ? redactedUrl(config.url) : describeConnection(config.connection)}: ${rootCause(err).message}`,
       { cause: err },
     );
   }
@@ -49,7 +52,7 @@ async function openBackend(config: StorageConfig, logger: Logger | undefined, op
       return openSqliteStorage({ file: config.file });
     case 'redis':
       return openRedisStorage({
-        url: config.url,
+        ...('connection' in config ? { connection: config.connection } : { url: config.url }),
         keyPrefix: config.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX,
         connectTimeoutMs: config.connectTimeoutMs,
         commandTimeoutMs: config.commandTimeoutMs,
@@ -61,7 +64,7 @@ async function openBackend(config: StorageConfig, logger: Logger | undefined, op
 
 export type { Storage, TtlOptions } from './types.js';
 export { storageUnavailable } from './types.js';
-export { redisUrlFromVcap } from './redis.js';
+export type { RedisConnection } from './redis.js';
 
 /** The innermost cause: storageUnavailable() wraps what the driver threw. */
 function rootCause(err: unknown): Error {
@@ -93,6 +96,15 @@ function fileProblem(err: unknown): string {
   const known = code === undefined ? undefined : (FILE_PROBLEMS[code] ?? FILE_PROBLEMS[code.replace(/_[A-Z]+$/, '')]);
   const where = cause.path ? ` at ${cause.path}` : '';
   return known ? `${known}${where} (${code})` : `${cause.message}${where && !cause.message.includes(cause.path!) ? where : ''}`;
+}
+
+/** Where a connection goes, without its credentials: `sentinel mymaster via h1:26379,h2:26379`. */
+function describeConnection(connection: RedisConnection): string {
+  const nodes = connection.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  const scheme = connection.tls ? 'rediss' : 'redis';
+  if (connection.mode === 'sentinel') return `${scheme} sentinel ${connection.sentinelMaster ?? ''} via ${nodes}`;
+  if (connection.mode === 'cluster') return `${scheme} cluster ${nodes}`;
+  return `${scheme}://${nodes}${connection.db ? `/${connection.db}` : ''}`;
 }
 
 /** The URL without its password (and user name): start-up lines end up in shared logs. */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { storageUnavailable } from './types.js';
@@ -7,22 +9,63 @@ import type { Storage } from './types.js';
 import { ttlMsOf } from './ttl.js';
 import { checkRedisDurability } from './redis-durability.js';
 
-export interface RedisStorageOptions {
-  /** `redis://[:password@]host:port[/db]` or `rediss://...` for TLS. */
-  url: string;
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where and how to reach Redis, as src/config/redis.ts reads it from REDIS_* or a Redis binding.
+ * - `standalone`: `nodes[0]` is the server.
+ * - `sentinel`: `nodes` are the sentinels, asked for the current master of `sentinelMaster`.
+ * - `cluster`: `nodes` are seed nodes; the others are discovered (CLUSTER SLOTS).
+ */
+export interface RedisConnection {
+  mode: 'standalone' | 'sentinel' | 'cluster';
+  nodes: readonly RedisNode[];
+  sentinelMaster?: string;
+  username?: string;
+  password?: string;
+  /** Database number (standalone and sentinel; a cluster has only database 0). */
+  db?: number;
+  /**
+   * TLS on every connection (data nodes and sentinels). `ca`: PEM bundle trusted instead of the system
+   * CAs. `servername`: the name sent as SNI and checked against the certificates, for servers reached
+   * by an address a sentinel or the cluster hands out (an IP) rather than by their name.
+   */
+  tls?: { ca?: string; servername?: string };
+}
+
+interface CommonOptions {
   /** Prepended to every key this storage touches, e.g. `zonegate:` (several apps may share one Redis). */
   keyPrefix: string;
-  /** TCP/TLS connect timeout, also the bound on the initial connection (default 2000). */
+  /** TCP/TLS connect timeout; the initial connection must be ready within twice this (default 2000). */
   connectTimeoutMs?: number;
   /** A command unanswered after this long fails with ZG_ERR_STORAGE_UNAVAILABLE (default 2000). */
   commandTimeoutMs?: number;
+  /**
+   * Sentinel only: how long a write waits for a replica's acknowledgement (WAIT 1, default 500 ms)
+   * before it fails with ZG_ERR_STORAGE_UNAVAILABLE.
+   */
+  replicaAckTimeoutMs?: number;
   logger?: Logger;
   /** Warn when this Redis does not persist or may evict keys (the gateway's start-up; ./redis-durability.ts). */
   checkDurability?: boolean;
 }
 
+export type RedisStorageOptions = CommonOptions &
+  (
+    | {
+        /** `redis://[[user]:password@]host:port[/db]`, or `rediss://...` for TLS with the system CAs. */
+        url: string;
+      }
+    | { connection: RedisConnection }
+  );
+
 // INCR and the TTL must be one step: with two round trips a crash (or a lost reply) between them
 // would leave a counter that never expires, i.e. a rate-limit window that never resets.
+// Every script below touches exactly the one key it declares in KEYS, so in a Cluster it runs on
+// the node that owns that key's slot (a script must not touch undeclared keys there).
 const INCREMENT_LUA = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -43,46 +86,56 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 // Server replies that mean "cannot serve now" (loading a dump, a busy script, a replica without
-// master, out of memory, lost authentication) rather than a bad command.
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS)\b/;
+// master, out of memory, lost authentication, a cluster slot moving or without owner) rather than
+// a bad command.
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOAUTH|WRONGPASS)\b/;
+
+/**
+ * Milliseconds before reconnection attempt `attempt` (1, 2, ...): quickly at first, then every
+ * second at most. The cap bounds how long an outage outlasts Redis's return (a longer back-off once
+ * made recovery depend on how long Redis had been down); one attempt a second does not hammer a
+ * Redis that is still down.
+ */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.max(0, attempt - 1), 1000);
+}
 
 /**
  * The shared backend for scale-out: every instance sees the same state, so login state, sessions
  * and single-use codes work without sticky routing (SAP's approuter keeps OAuth state in process
- * memory and only backs sessions up to Redis).
+ * memory and only backs sessions up to Redis). One server, a Sentinel-managed master with replicas,
+ * or a Cluster.
  *
  * Fail fast: while Redis is unreachable every call rejects at once with ZG_ERR_STORAGE_UNAVAILABLE
  * (no offline queue, no per-command retries, a command timeout), so a request is answered 503
- * instead of hanging; ioredis keeps reconnecting in the background and the same storage object
- * works again once Redis is back.
+ * instead of hanging; ioredis keeps reconnecting in the background (reconnectDelayMs) and the same
+ * storage object works again once Redis is back.
+ *
+ * Cluster: every operation of the contract touches one key (scripts declare theirs), so none needs
+ * its keys in one slot and no hash tags are used: keys spread over all masters by their own hash.
+ * (A hash tag such as `{sess}` would put every session on one master.) Change notices use plain
+ * pub/sub, which a Cluster delivers to subscribers on every node.
  */
 export async function openRedisStorage(options: RedisStorageOptions): Promise<Storage> {
   const { keyPrefix, logger } = options;
+  const connection = 'connection' in options ? options.connection : redisConnectionFromUrl(options.url);
   const connectTimeout = options.connectTimeoutMs ?? 2000;
-  const client = new Redis(options.url, {
-    lazyConnect: true,
-    connectTimeout,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    // Reconnect quickly at first, then every 2 s: an outage should end within seconds of Redis
-    // returning, without hammering a Redis that is still down.
-    retryStrategy: (times) => Math.min(100 * 2 ** (times - 1), 2000),
-  });
+  const replicaAckTimeoutMs = options.replicaAckTimeoutMs ?? 500;
+  const perConnection = connectionOptions(connection, connectTimeout, options.commandTimeoutMs ?? 2000);
+  const client = createClient(connection, perConnection);
 
   let healthy = false;
   let closed = false;
   client.on('ready', () => {
-    if (!healthy) logger?.info('Redis storage connected', { keyPrefix });
+    if (!healthy) logger?.info('Redis storage connected', { keyPrefix, mode: connection.mode });
     healthy = true;
   });
   // Without an 'error' listener ioredis prints every reconnect failure; log a lost connection once.
   let lastError: Error | undefined;
   client.on('error', (err: Error) => {
+    lastError = err;
     if (healthy && !closed) logger?.warn('Redis storage unavailable', { keyPrefix, error: err.message });
     healthy = false;
-    lastError = err;
   });
   client.on('close', () => {
     if (healthy && !closed) logger?.warn('Redis storage connection closed', { keyPrefix });
@@ -90,10 +143,13 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   });
 
   try {
-    await client.connect();
+    // A Cluster (and a Sentinel whose master is down) keeps trying instead of failing the first
+    // attempt; the start-up must still end with a clear error rather than hang.
+    await withDeadline(client.connect(), 2 * connectTimeout, 'Redis was not ready in time');
   } catch (err) {
     client.disconnect();
-    // connect() rejects with "Connection is closed."; why (ECONNREFUSED, DNS, TLS) came as an 'error'.
+    // The connection's own error says why ("certificate ... does not match", ECONNREFUSED, WRONGPASS);
+    // the connect promise only says that it closed.
     throw storageUnavailable(lastError ?? err);
   }
 
@@ -112,7 +168,16 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   }
 
   if (options.checkDurability) {
-    for (const warning of await checkRedisDurability(client)) logger?.warn(warning.message, { keyPrefix, ...warning.fields });
+    // In a Cluster each master keeps its own share of the keys: every one of them must persist.
+    const servers = client instanceof Cluster ? client.nodes('master') : [client];
+    const seen = new Set<string>();
+    for (const server of servers) {
+      for (const warning of await checkRedisDurability(server)) {
+        if (seen.has(warning.message)) continue;
+        seen.add(warning.message);
+        logger?.warn(warning.message, { keyPrefix, ...warning.fields });
+      }
+    }
   }
 
   const ix = (index: string) => `${keyPrefix}i:${index}`;
@@ -126,14 +191,53 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     }
   };
 
+  // Sentinel: Redis replicates asynchronously, so a write the master acknowledged but had not yet
+  // sent to its replica is gone once Sentinel promotes that replica: a user logged in a moment ago
+  // would find their session lost. WAIT 1 returns once a replica has the write; since Sentinel
+  // promotes the replica with the most data, a write a replica acknowledged survives a failover.
+  // WAIT rather than the server's min-replicas-to-write: that is the operator's setting (a managed
+  // Redis may not allow it) and bounds the lag only to seconds. Costs one round trip per write.
+  // Without any replica in sync there is nothing a failover could promote with the write, so writes
+  // go on (said once); a replica in sync that does not acknowledge in time fails the write.
+  let unprotected = false;
+  let unprotectedUntil = 0;
+  const replicated = async (): Promise<void> => {
+    if (connection.mode !== 'sentinel' || Date.now() < unprotectedUntil) return;
+    const master = client as Redis;
+    if (Number(await master.wait(1, replicaAckTimeoutMs)) >= 1) {
+      if (unprotected) logger?.info('Redis replica in sync again: writes are protected against a failover', { keyPrefix });
+      unprotected = false;
+      return;
+    }
+    // A replica still in its initial synchronisation (which can take minutes) does not count: writes
+    // go on meanwhile rather than fail until it is done.
+    const replication = await master.info('replication');
+    if (!/^slave\d+:.*\bstate=online\b/m.test(replication)) {
+      if (!unprotected) logger?.warn('Redis master has no replica in sync: writes are not protected against a failover', { keyPrefix });
+      unprotected = true;
+      // Checked again after a second, not on every write (each check costs the WAIT timeout).
+      unprotectedUntil = Date.now() + 1000;
+      return;
+    }
+    throw storageUnavailable(new Error(`No Redis replica acknowledged the write within ${replicaAckTimeoutMs} ms`));
+  };
+  const write = <T>(fn: () => Promise<T>): Promise<T> =>
+    call(async () => {
+      const result = await fn();
+      await replicated();
+      return result;
+    });
+
   // Change notices over pub/sub (channels are server-wide, so the database number is part of the
   // name). A handle tells its own listeners at once and skips its notices when they come back. A
-  // cache may serve only while this handle is
-  // subscribed: Redis does not keep messages for a subscriber that is not connected.
-  const channel = `${keyPrefix}changes:${client.options.db ?? 0}`;
+  // cache may serve only while this handle is subscribed: Redis does not keep messages for a
+  // subscriber that is not connected.
+  const channel = `${keyPrefix}changes:${connection.mode === 'cluster' ? 0 : (connection.db ?? 0)}`;
   const handleId = randomUUID();
   const changeListeners: ((key: string | undefined) => void)[] = [];
   let subscriber: Redis | undefined;
+  let subscribeAttempts = 0;
+  let refused = false;
   let subscribed = false;
   const setSubscribed = (value: boolean) => {
     if (subscribed === value) return;
@@ -142,22 +246,36 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     // until now. Either way what caches hold can no longer be trusted.
     for (const listener of changeListeners) listener(undefined);
   };
+  // The notices' connection does not reconnect by itself: when it ends, a new one is made (after
+  // reconnectDelayMs). In a Cluster that picks a node that is up now: the one it used may have
+  // failed over for good. (ioredis' own Cluster subscriber moves nodes silently, so a gap in which
+  // notices were lost would go unnoticed by the caches.)
   const subscribe = () => {
-    const sub = (subscriber = client.duplicate({ lazyConnect: true, autoResubscribe: false, connectionName: `${keyPrefix}changes` }));
+    if (closed || refused) return;
+    const sub = (subscriber = subscriberConnection(client, perConnection, `${keyPrefix}changes`));
+    if (!sub) return void retrySubscribe();
     sub.on('ready', () => {
       sub.subscribe(channel).then(
-        () => setSubscribed(true),
+        () => {
+          subscribeAttempts = 0;
+          setSubscribed(true);
+        },
         (err: Error) => {
-          if (!isCommandError(err)) return void sub.disconnect(true);
-          // Refused, not lost (an ACL without pub/sub, a proxy that has no SUBSCRIBE): caches stay
-          // off, and every request reads its session from Redis.
-          logger?.warn('Redis refused SUBSCRIBE: change notices are off, so nothing is served from process-local caches', { keyPrefix, error: err.message });
+          if (isCommandError(err)) {
+            // Refused, not lost (an ACL without pub/sub, a proxy that has no SUBSCRIBE): caches stay
+            // off, and every request reads its session from Redis.
+            refused = true;
+            logger?.warn('Redis refused SUBSCRIBE: change notices are off, so nothing is served from process-local caches', { keyPrefix, error: err.message });
+          }
           sub.disconnect();
         },
       );
     });
     sub.on('close', () => setSubscribed(false));
-    // The main connection logs outages; this one reconnects by itself ('close' has said what matters).
+    sub.on('end', () => {
+      if (subscriber === sub) retrySubscribe();
+    });
+    // The main connection logs outages; 'close' has said what matters here.
     sub.on('error', () => undefined);
     sub.on('message', (_channel: string, message: string) => {
       const space = message.indexOf(' ');
@@ -167,18 +285,23 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     });
     sub.connect().catch(() => undefined);
   };
+  const retrySubscribe = () => {
+    subscriber = undefined;
+    if (closed || refused) return;
+    setTimeout(subscribe, reconnectDelayMs(++subscribeAttempts)).unref();
+  };
 
   return {
     kind: 'redis',
     get: (key) => call(async () => (await client.get(k(key))) ?? undefined),
     set: (key, value, opts) =>
-      call(async () => {
+      write(async () => {
         const ttlMs = ttlMsOf(opts);
         if (ttlMs === undefined) await client.set(k(key), value);
         else await client.set(k(key), value, 'PX', ttlMs);
       }),
     setIfAbsent: (key, value, opts) =>
-      call(async () => {
+      write(async () => {
         const ttlMs = ttlMsOf(opts);
         const reply =
           ttlMs === undefined
@@ -187,22 +310,23 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
         return reply === 'OK';
       }),
     setIfPresent: (key, value, opts) =>
-      call(async () => {
+      write(async () => {
         const ttlMs = ttlMsOf(opts);
         const reply =
           ttlMs === undefined ? await client.set(k(key), value, 'XX') : await client.set(k(key), value, 'PX', ttlMs, 'XX');
         return reply === 'OK';
       }),
-    take: (key) => call(async () => (await client.getdel(k(key))) ?? undefined),
-    delete: (key) => call(async () => (await client.del(k(key))) > 0),
+    // Consuming a single-use code is a write too: a failover must not bring a used code back.
+    take: (key) => write(async () => (await client.getdel(k(key))) ?? undefined),
+    delete: (key) => write(async () => (await client.del(k(key))) > 0),
     deleteIfEquals: (key, expected) =>
-      call(async () => Number(await client.eval(DELETE_IF_EQUALS_LUA, 1, k(key), expected)) === 1),
+      write(async () => Number(await client.eval(DELETE_IF_EQUALS_LUA, 1, k(key), expected)) === 1),
     increment: (key, opts) =>
-      call(async () => {
+      write(async () => {
         const ttlMs = ttlMsOf(opts);
         return Number(await client.eval(INCREMENT_LUA, 1, k(key), ttlMs === undefined ? '' : String(ttlMs)));
       }),
-    decrement: (key) => call(async () => Number(await client.eval(DECREMENT_LUA, 1, k(key)))),
+    decrement: (key) => write(async () => Number(await client.eval(DECREMENT_LUA, 1, k(key)))),
     ttl: (key) =>
       call(async () => {
         const ms = await client.pttl(k(key));
@@ -211,16 +335,16 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
         return ms === -1 ? Infinity : ms;
       }),
     addToIndex: (index, member) =>
-      call(async () => {
+      write(async () => {
         await client.sadd(ix(index), member);
       }),
     removeFromIndex: (index, member) =>
-      call(async () => {
+      write(async () => {
         await client.srem(ix(index), member);
       }),
     listIndex: (index) => call(() => client.smembers(ix(index))),
     deleteIndex: (index) =>
-      call(async () => {
+      write(async () => {
         await client.del(ix(index));
       }),
     announce: async (key) => {
@@ -234,7 +358,7 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     },
     onForeignChange: (listener) => {
       changeListeners.push(listener);
-      if (!subscriber && !closed) subscribe();
+      if (!subscriber && subscribeAttempts === 0 && !closed) subscribe();
     },
     changesTracked: () => subscribed,
     ping: () =>
@@ -260,62 +384,110 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   };
 }
 
+/** Options every connection to a data node shares (the main one, the notices' one, each Cluster node's). */
+function connectionOptions(c: RedisConnection, connectTimeout: number, commandTimeout: number): RedisOptions {
+  return {
+    username: c.username,
+    password: c.password,
+    tls: tlsOptions(c),
+    connectTimeout,
+    commandTimeout,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: reconnectDelayMs,
+  };
+}
+
+function tlsOptions(c: RedisConnection): ConnectionOptions | undefined {
+  if (!c.tls) return undefined;
+  // Node verifies the certificate against `servername` when given, else against the host connected to.
+  return { ...(c.tls.ca ? { ca: c.tls.ca } : {}), ...(c.tls.servername ? { servername: c.tls.servername } : {}) };
+}
+
+function createClient(c: RedisConnection, base: RedisOptions): Redis | Cluster {
+  const nodes = c.nodes.map((n) => ({ host: n.host, port: n.port }));
+  switch (c.mode) {
+    case 'standalone':
+      return new Redis({ ...base, ...nodes[0], db: c.db ?? 0, lazyConnect: true });
+    case 'sentinel':
+      return new Redis({
+        ...base,
+        db: c.db ?? 0,
+        lazyConnect: true,
+        sentinels: nodes,
+        name: c.sentinelMaster,
+        // The sentinels speak TLS when the data nodes do (SAP's bindings have one `tls` flag).
+        enableTLSForSentinelMode: base.tls !== undefined,
+        sentinelTLS: base.tls,
+        sentinelCommandTimeout: base.connectTimeout,
+        sentinelRetryStrategy: reconnectDelayMs,
+        // Subscribes to the sentinels' +switch-master, so a failover is followed at once rather than
+        // when the old master's connection times out.
+        failoverDetector: true,
+      });
+    case 'cluster': {
+      const { retryStrategy: _retry, enableOfflineQueue: _queue, ...redisOptions } = base;
+      const clusterOptions: ClusterOptions = {
+        redisOptions,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: reconnectDelayMs,
+        slotsRefreshTimeout: base.connectTimeout,
+        // With TLS, connect to the names as given (the certificates carry them), not to the
+        // addresses ioredis would look them up to first.
+        ...(base.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+      };
+      return new Cluster(nodes, clusterOptions);
+    }
+  }
+}
+
+/** A new connection for the notices; undefined when a Cluster has no node known to be up right now. */
+function subscriberConnection(client: Redis | Cluster, base: RedisOptions, connectionName: string): Redis | undefined {
+  const own = { lazyConnect: true, autoResubscribe: false, retryStrategy: () => null, connectionName } as const;
+  if (client instanceof Redis) return client.duplicate(own);
+  // Pub/sub in a Cluster is broadcast: a subscriber on any node hears every PUBLISH.
+  const nodes = client.nodes('all').filter((n) => n.status === 'ready');
+  const node = nodes[Math.floor(Math.random() * nodes.length)];
+  if (!node) return undefined;
+  return new Redis({ ...base, host: node.options.host, port: node.options.port, ...own });
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} (${ms} ms)`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** A reply error caused by the command itself (wrong type, not an integer): a bug, not an outage. */
 function isCommandError(err: unknown): boolean {
   return err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(err.message);
 }
 
 /**
- * The URL of the first Redis service bound in VCAP_SERVICES (parsed object or its JSON text), or
- * undefined. A binding counts as Redis when its label (`redis`, `redis-cache`, `hyperscaler-redis`,
- * ...) or one of its tags says so, which also covers user-provided services tagged `redis`.
- * Credentials are taken from `uri`, else from `hostname`/`port`/`password`/`tls` as SAP's Redis on
- * SAP BTP service hands them out.
+ * A single server from `redis://[[user]:password@]host[:port][/db]` (`rediss://` for TLS with the
+ * system CAs). Throws a TypeError for anything else.
  */
-export function redisUrlFromVcap(vcapServices: unknown): string | undefined {
-  const vcap: unknown = typeof vcapServices === 'string' ? JSON.parse(vcapServices) : vcapServices;
-  if (!isRecord(vcap)) return undefined;
-  for (const [serviceLabel, instances] of Object.entries(vcap)) {
-    if (!Array.isArray(instances)) continue;
-    for (const instance of instances) {
-      if (!isRecord(instance) || !isRedisBinding(serviceLabel, instance)) continue;
-      const url = urlFromCredentials(instance['credentials']);
-      if (url) return url;
-    }
+export function redisConnectionFromUrl(url: string): RedisConnection {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError('expected a redis:// or rediss:// URL');
   }
-  return undefined;
-}
-
-function isRedisBinding(serviceLabel: string, instance: Record<string, unknown>): boolean {
-  const label = typeof instance['label'] === 'string' ? instance['label'] : serviceLabel;
-  if (/redis/i.test(label)) return true;
-  const tags = instance['tags'];
-  return Array.isArray(tags) && tags.some((t) => typeof t === 'string' && /^redis$/i.test(t));
-}
-
-// SAP's Redis service puts this placeholder user in its `uri` because the server has no ACL users;
-// sent as `AUTH <user> <password>` to Redis 6+ it would be refused, so it is dropped.
-const PLACEHOLDER_USER = 'no-user-name-for-redis';
-
-function urlFromCredentials(credentials: unknown): string | undefined {
-  if (!isRecord(credentials)) return undefined;
-  const uri = credentials['uri'] ?? credentials['url'];
-  if (typeof uri === 'string' && /^rediss?:\/\//i.test(uri)) {
-    const parsed = new URL(uri);
-    if (decodeURIComponent(parsed.username) === PLACEHOLDER_USER) parsed.username = '';
-    return parsed.toString();
-  }
-  const host = credentials['hostname'] ?? credentials['host'];
-  const port = credentials['port'];
-  if (typeof host !== 'string' || host === '') return undefined;
-  if (typeof port !== 'number' && (typeof port !== 'string' || !/^\d+$/.test(port))) return undefined;
-  const tls = credentials['tls'] === true || credentials['tls'] === 'true';
-  const password = credentials['password'];
-  const auth = typeof password === 'string' && password !== '' ? `:${encodeURIComponent(password)}@` : '';
-  const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `${tls ? 'rediss' : 'redis'}://${auth}${hostPart}:${port}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new TypeError('expected a redis:// or rediss:// URL');
+  if (!parsed.hostname) throw new TypeError('expected a host in the URL');
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,2}$/.test(db)) throw new TypeError(`expected a database number after the host, got "/${db}"`);
+  return {
+    mode: 'standalone',
+    nodes: [{ host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: parsed.port ? Number(parsed.port) : 6379 }],
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(db ? { db: Number(db) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }

@@ -89,7 +89,11 @@ describe('readSettings', () => {
       { cwd },
     );
     expect(s.xsuaa?.xsappname).toBe('app!t1');
-    expect(s.storage).toEqual({ kind: 'redis', url: 'rediss://:pw@redis.example.com:6380' });
+    expect(s.storage).toEqual({
+      kind: 'redis',
+      connection: { mode: 'standalone', nodes: [{ host: 'redis.example.com', port: 6380 }], password: 'pw', tls: {} },
+    });
+    expect(Object.isFrozen(s.storage)).toBe(true);
     expect(s.uaaDomain).toBe('auth.example.com');
   });
 

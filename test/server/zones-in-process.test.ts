@@ -355,7 +355,7 @@ describe('the secret key that seals the client secret', () => {
     const warnings: Record<string, unknown>[] = [];
     expect(Buffer.from(resolveSecretKey(settings, (_m, f) => warnings.push(f)))).toEqual(Buffer.alloc(32, 1));
     expect(warnings[0]).toMatchObject({ permissions: expect.stringContaining('644') });
-    const redis = resolveSecretKey({ ...settings, storage: { kind: 'redis', url: 'redis://127.0.0.1:6379' } }, (_m, f) => warnings.push(f));
+    const redis = resolveSecretKey({ ...settings, storage: { kind: 'redis', connection: { mode: 'standalone', nodes: [{ host: '127.0.0.1', port: 6379 }] } } }, (_m, f) => warnings.push(f));
     expect(redis).toEqual(new Uint8Array(Buffer.alloc(32, 1)));
     expect(warnings[1]).toMatchObject({ problem: expect.stringContaining('every instance') });
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { openRedisStorage, redisUrlFromVcap } from '../../src/storage/redis.js';
+import { openRedisStorage, reconnectDelayMs } from '../../src/storage/redis.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createMemoryLogger } from '../../src/log.js';
@@ -102,21 +102,42 @@ describe('Redis storage against a Redis that goes away', () => {
     const cache = await openRedisStorage({ url: server.url, keyPrefix: 'notices:' });
     open.push(writer, cache);
     const heard: (string | undefined)[] = [];
-    cache.onForeignChange((k) => heard.push(k));
-    await waitUntil(async () => cache.changesTracked(), 5000);
+    // Resolves on the next "forget everything" after which changes are tracked (or not) as wanted:
+    // the test waits for the event itself, however long the machine takes, not for a fixed time.
+    let onReset: (() => void) | undefined;
+    cache.onForeignChange((k) => {
+      heard.push(k);
+      if (k === undefined) onReset?.();
+    });
+    const tracking = (wanted: boolean) =>
+      new Promise<void>((resolve) => {
+        if (cache.changesTracked() === wanted) return resolve();
+        onReset = () => {
+          if (cache.changesTracked() === wanted) resolve();
+        };
+      });
+    await tracking(true);
 
     await server.stop();
-    await waitUntil(async () => !cache.changesTracked(), 5000);
+    await tracking(false);
     // Notices sent meanwhile are lost: the cache was told to forget everything.
     expect(heard).toContain(undefined);
     await expect(writer.announce('sess:lost')).resolves.toBeUndefined();
 
     await server.start();
-    await waitUntil(async () => cache.changesTracked(), 5000);
+    await tracking(true);
     heard.length = 0;
     await writer.announce('sess:after');
     await waitUntil(async () => heard.includes('sess:after'), 5000);
     expect(heard).not.toContain('sess:lost');
+  });
+
+  it('reconnects at least once a second however long Redis was down, so recovery follows its return', () => {
+    const delays = Array.from({ length: 50 }, (_, i) => reconnectDelayMs(i + 1));
+    expect(delays[0]).toBeLessThanOrEqual(100);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(1000);
+    // Still backing off at first: a Redis that is down is not hammered.
+    expect(delays.slice(0, 5)).toEqual([...delays.slice(0, 5)].sort((a, b) => a - b));
   });
 
   it('a Redis that refuses SUBSCRIBE (ACL) leaves change notices off, says so once, and keeps serving', async () => {
@@ -208,6 +229,19 @@ describe('Redis storage against a Redis that goes away', () => {
 });
 
 describe('Redis storage start-up checks', () => {
+  it('rejects opening within twice the connect timeout when no sentinel or cluster node answers, instead of retrying forever', async () => {
+    // Port 1 on loopback: nothing listens, every attempt is refused at once and retried.
+    const nowhere = [{ host: '127.0.0.1', port: 1 }];
+    for (const connection of [
+      { mode: 'sentinel' as const, nodes: nowhere, sentinelMaster: 'm' },
+      { mode: 'cluster' as const, nodes: nowhere },
+    ]) {
+      const { ms, err } = await timedRejection(openRedisStorage({ connection, keyPrefix: 'x:', connectTimeoutMs: 300 }));
+      expect(err, connection.mode).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+      expect(ms, connection.mode).toBeLessThan(1500);
+    }
+  });
+
   it('refuses a Redis without GETDEL (older than 6.2) with a clear message', async () => {
     const server = await startRedisServer(['--rename-command', 'GETDEL', '']);
     try {
@@ -230,70 +264,6 @@ describe('Redis storage start-up checks', () => {
       ).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
     } finally {
       await server.stop();
-    }
-  });
-});
-
-describe('redisUrlFromVcap', () => {
-  it("reads SAP's Redis on SAP BTP binding, dropping the placeholder user from its uri", () => {
-    const url = redisUrlFromVcap({
-      'redis-cache': [
-        {
-          label: 'redis-cache',
-          name: 'zonegate-redis',
-          plan: 'standard',
-          tags: ['cache'],
-          credentials: {
-            cluster_mode: false,
-            hostname: 'master.rg-abc.cache.amazonaws.com',
-            password: 'p@ss:w/rd',
-            port: 1234,
-            tls: true,
-            uri: 'rediss://no-user-name-for-redis:p%40ss%3Aw%2Frd@master.rg-abc.cache.amazonaws.com:1234',
-          },
-        },
-      ],
-    });
-    expect(url).toBe('rediss://:p%40ss%3Aw%2Frd@master.rg-abc.cache.amazonaws.com:1234');
-  });
-
-  it('builds the URL from hostname, port, password and tls when there is no uri', () => {
-    const vcap = {
-      'hyperscaler-redis': [{ credentials: { hostname: 'h.example', port: '6380', password: 'a b/c@d', tls: true } }],
-    };
-    const url = redisUrlFromVcap(JSON.stringify(vcap));
-    expect(url).toBe('rediss://:a%20b%2Fc%40d@h.example:6380');
-    const parsed = new URL(url!);
-    expect(decodeURIComponent(parsed.password)).toBe('a b/c@d');
-    expect(redisUrlFromVcap({ redis: [{ credentials: { hostname: 'h', port: 6379 } }] })).toBe('redis://h:6379');
-  });
-
-  it('finds user-provided services tagged redis and skips everything else', () => {
-    const vcap = {
-      xsuaa: [{ label: 'xsuaa', credentials: { url: 'https://x.example' } }],
-      'user-provided': [
-        { label: 'user-provided', tags: [], credentials: { uri: 'postgres://db' } },
-        { label: 'user-provided', tags: ['Redis'], credentials: { uri: 'redis://:pw@cache:6379/2' } },
-      ],
-    };
-    expect(redisUrlFromVcap(vcap)).toBe('redis://:pw@cache:6379/2');
-  });
-
-  it('answers undefined when there is no usable Redis binding', () => {
-    expect(redisUrlFromVcap(undefined)).toBeUndefined();
-    expect(redisUrlFromVcap({})).toBeUndefined();
-    expect(redisUrlFromVcap({ redis: 'nope' })).toBeUndefined();
-    expect(redisUrlFromVcap({ redis: [{ credentials: { hostname: 'h' } }] })).toBeUndefined();
-    expect(redisUrlFromVcap({ redis: [{ credentials: { uri: 'http://not-redis' } }] })).toBeUndefined();
-  });
-
-  it('produces a URL that connects to a real Redis', async () => {
-    const url = redisUrlFromVcap({ redis: [{ credentials: { hostname: '127.0.0.1', port: 6379 } }] });
-    const s = await openRedisStorage({ url: url!, keyPrefix: prefix });
-    try {
-      await s.ping();
-    } finally {
-      await s.close();
     }
   });
 });
