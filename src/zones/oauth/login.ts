@@ -5,7 +5,7 @@
  * (throttle.ts); every failure shows the same text whether or not the user exists.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { completeAuthorization, readPendingAuthorization, takePendingAuthorization } from './authorize.js';
+import { completeAuthorization, endFormBinding, readPendingAuthorization, takePendingAuthorization } from './authorize.js';
 import type { ZoneContext } from './context.js';
 import { readForm, sendHtml } from './http.js';
 import { errorPage, loginPage } from './login-page.js';
@@ -57,11 +57,11 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   }
   await attempt.succeeded();
   if (!(await takePendingAuthorization(ctx, id))) {
-    sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form was already used. Go back to the application and start again.'));
+    sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form was already used. Go back to the application and start again.'), { 'set-cookie': endFormBinding(ctx, id) });
     return;
   }
   const authTime = Math.floor(ctx.services.now() / 1000);
   const setCookie = await startSso(ctx, { zoneId: ctx.zone.id, userId: user.id, authTime });
   ctx.services.logger.info('zone login', { zoneId: ctx.zone.id, userId: user.id, clientId: pending.clientId });
-  await completeAuthorization(ctx, res, pending, { userId: user.id, authTime }, { 'set-cookie': setCookie });
+  await completeAuthorization(ctx, res, pending, { userId: user.id, authTime }, { 'set-cookie': [setCookie, endFormBinding(ctx, id)] });
 }

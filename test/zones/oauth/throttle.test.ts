@@ -166,39 +166,56 @@ describe('nobody can lock a user out everywhere', () => {
   });
 });
 
-describe('the browser-binding cookie of the login form is made by the server', () => {
+describe('the browser-binding cookie of the login form is made by the server, one per form', () => {
   const PLANTED = 'planted-by-the-attacker-0123456789abcdef';
-  const cookie = (value: string) => `${LOGIN_COOKIE}=${value}`;
-  const valueSet = (setCookie: string[] | undefined) => (setCookie ?? []).map((c) => /^zg_zone_login=([^;]*)/.exec(c)?.[1]).find(Boolean);
+  /** The form's own binding cookie, `zg_zone_login_<form id>`, from the page's answer. */
+  const formCookie = (page: { headers: Record<string, unknown> }) => {
+    const line = ((page.headers['set-cookie'] ?? []) as string[]).find((c) => c.startsWith(LOGIN_COOKIE) && !/Max-Age=0/i.test(c));
+    const [name, value] = line!.split(';')[0]!.split('=') as [string, string];
+    return { name, value };
+  };
 
-  it('a planted value is replaced, and a form opened with it does not work in a browser that carries it (login CSRF)', async () => {
-    // The attacker plants a known value in the victim's browser (a sibling host, a plain-http
-    // answer), opens a login form with that same value in their own, and has the victim's browser
-    // post it with the attacker's credentials: the victim would be signed in as the attacker.
-    const page = await t.call('acme', { path: authorizePath(t.app.clientId), headers: { accept: 'text/html', cookie: cookie(PLANTED) } });
+  it('a planted value is never adopted, and a form does not work with it (login CSRF)', async () => {
+    // The attacker plants a value in the victim's browser (a sibling host, a plain-http answer) and
+    // has the victim's browser post a form with the attacker's credentials: the victim would be
+    // signed in as the attacker.
+    const page = await t.call('acme', { path: authorizePath(t.app.clientId), headers: { accept: 'text/html', cookie: `${LOGIN_COOKIE}x=${PLANTED}` } });
     expect(page.status).toBe(200);
-    const issued = valueSet(page.headers['set-cookie'] as string[] | undefined);
-    expect(issued).toMatch(/^[\w-]{32,}$/);
-    expect(issued).not.toBe(PLANTED);
+    const issued = formCookie(page);
+    expect(issued.name).toBe(`${LOGIN_COOKIE}${formFields(page.text).auth_request}`);
+    expect(issued.value).toMatch(/^\d+\.[\w-]{32,}$/);
+    expect(issued.value).not.toContain(PLANTED);
 
     const form = new URLSearchParams({ ...formFields(page.text), username: 'bob', password: PASSWORD }).toString();
     const post = (value: string) =>
-      t.call('acme', { method: 'POST', path: '/login.do', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: cookie(value) }, body: form });
+      t.call('acme', { method: 'POST', path: '/login.do', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', cookie: `${issued.name}=${value}` }, body: form });
     const victim = await post(PLANTED);
     expect(victim.status).toBe(403);
     expect(victim.headers.location).toBeUndefined();
-    // Control: the value the server set is the one the form is bound to.
-    expect((await post(issued!)).status).toBe(302);
+    // Control: the value the server set is the one the form is bound to; using the form ends it.
+    const own = await post(issued.value);
+    expect(own.status).toBe(302);
+    expect(own.headers['set-cookie']).toContainEqual(expect.stringMatching(new RegExp(`^${issued.name}=; .*Max-Age=0`)));
   });
 
-  it('keeps a value it issued itself, so logins opened in two tabs both work', async () => {
+  it('forms opened in five tabs at the same moment can all be sent (a shared cookie kept only the last)', async () => {
     const browser = new Browser(t);
-    const first = await browser.get('acme', authorizePath(t.app.clientId));
-    const second = await browser.get('acme', authorizePath(t.app.clientId, { state: 's-2' }));
-    expect(valueSet(second.headers['set-cookie'] as string[] | undefined)).toBe(valueSet(first.headers['set-cookie'] as string[] | undefined));
-    for (const page of [first, second]) {
+    const pages = await Promise.all([1, 2, 3, 4, 5].map((n) => browser.get('acme', authorizePath(t.app.clientId, { state: `tab-${n}` }))));
+    for (const page of pages.reverse()) {
       const res = await browser.post('acme', '/login.do', { ...formFields(page.text), username: 'bob', password: PASSWORD }, { 'x-forwarded-for': '10.9.6.1' });
       expect(res.status).toBe(302);
     }
+  });
+
+  it('a browser keeps at most 8 form cookies: opening more drops the oldest', async () => {
+    const browser = new Browser(t);
+    const pages = [];
+    for (let n = 0; n < 12; n++) pages.push(await browser.get('acme', authorizePath(t.app.clientId, { state: `f-${n}` })));
+    const held = browser.cookieHeader('acme').split('; ').filter((c) => c.startsWith(LOGIN_COOKIE));
+    expect(held).toHaveLength(8);
+    // The newest forms still work, the oldest no longer in this browser.
+    const send = (page: (typeof pages)[number]) => browser.post('acme', '/login.do', { ...formFields(page.text), username: 'bob', password: PASSWORD }, { 'x-forwarded-for': '10.9.6.2' });
+    expect((await send(pages[11]!)).status).toBe(302);
+    expect((await send(pages[0]!)).status).toBe(403);
   });
 });
