@@ -18,6 +18,12 @@
  * subdomain never seen, or last seen unsubscribed, still fails with ZG_ERR_STORAGE_UNAVAILABLE: no
  * answer is invented. Remembered answers are kept past their TTL for this (bounded by `maxEntries`),
  * and dropped when the store says no or `forget` is called.
+ *
+ * Once a lookup has found the store unreachable, the registry does not ask it again for every
+ * request: a stalled Redis answers nothing until its command timeout (2 s), and each public page
+ * would wait that long for its `'last-known'`. Until one lookup succeeds, it answers at once from
+ * what it remembers and lets a single lookup at a time, at most one per PROBE_INTERVAL_MS, find out
+ * whether the store is back.
  */
 import { GatewayError } from '../errors.js';
 import type { Subscription } from '../server/gateway.js';
@@ -46,6 +52,10 @@ export interface CachedTenantRegistry {
   readonly size: number;
 }
 
+const PROBE_INTERVAL_MS = 1000;
+
+const unavailable = (err: unknown) => err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE';
+
 export function createTenantRegistry(options: TenantRegistryOptions): CachedTenantRegistry {
   const { directory, application } = options;
   const ttlMs = options.ttlMs ?? 1000;
@@ -58,10 +68,33 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   // Map iteration order is insertion order: re-inserting on a hit makes the first key the least recently used.
   const positive = new Map<string, number>();
   const inFlight = new Map<string, Promise<boolean>>();
+  // The last lookup found the store unreachable: answer from memory, and probe in the background.
+  let storeDown: GatewayError | undefined;
+  let probing = false;
+  let lastProbe = 0;
 
   async function lookup(subdomain: string): Promise<boolean> {
     const zone = await directory.getZoneBySubdomain(subdomain);
     return zone !== undefined && (await directory.isClientAllowedInZone(application, zone.id));
+  }
+
+  function settle(subdomain: string, subscribed: boolean): void {
+    storeDown = undefined;
+    if (subscribed && ttlMs > 0) remember(subdomain);
+    else positive.delete(subdomain);
+  }
+
+  /** One lookup at a time while the store is down; its success ends the outage for every tenant. */
+  function probe(subdomain: string): void {
+    if (probing || now() - lastProbe < PROBE_INTERVAL_MS) return;
+    probing = true;
+    lastProbe = now();
+    lookup(subdomain).then(
+      (subscribed) => settle(subdomain, subscribed),
+      (err: unknown) => {
+        if (!unavailable(err)) storeDown = undefined;
+      },
+    ).finally(() => (probing = false));
   }
 
   function remember(subdomain: string): void {
@@ -85,6 +118,10 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
         positive.set(subdomain, expires);
         return true;
       }
+      if (storeDown !== undefined) {
+        probe(subdomain);
+        return positive.has(subdomain) ? 'last-known' : Promise.reject(storeDown);
+      }
       let pending = inFlight.get(subdomain);
       if (!pending) {
         pending = lookup(subdomain).finally(() => inFlight.delete(subdomain));
@@ -92,12 +129,14 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
       }
       return pending.then(
         (subscribed): Subscription => {
-          if (subscribed && ttlMs > 0) remember(subdomain);
-          else positive.delete(subdomain);
+          settle(subdomain, subscribed);
           return subscribed;
         },
         (err: unknown): Subscription => {
-          if (err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE' && positive.has(subdomain)) return 'last-known';
+          if (!unavailable(err)) throw err;
+          storeDown = err as GatewayError;
+          lastProbe = now();
+          if (positive.has(subdomain)) return 'last-known';
           throw err;
         },
       );

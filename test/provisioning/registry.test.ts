@@ -147,6 +147,24 @@ describe('createTenantRegistry', () => {
     await expect(registry.isSubscribed('acme')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
   });
 
+  it('once the store is found unreachable, answers from memory at once instead of waiting on it per request, until a probe finds it back', async () => {
+    // A stalled Redis answers nothing until the command timeout (2 s): every public page would wait
+    // that long for its "last-known" if each request asked the store again.
+    const own = openSqliteStorage({ file: join(dir, 'registry.db') });
+    const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_SCRYPT });
+    let now = 0;
+    const registry = createTenantRegistry({ directory: ownDirectory, application: app, ttlMs: 500, now: () => now });
+    expect(await registry.isSubscribed('acme')).toBe(true);
+    await own.close();
+    now = 10_000;
+    expect(await registry.isSubscribed('acme')).toBe('last-known'); // asked the store, found it down
+    // From now on the answer is there at once, not a promise waiting on the store.
+    expect(registry.isSubscribed('acme')).toBe('last-known');
+    now += 500;
+    expect(registry.isSubscribed('acme')).toBe('last-known');
+    await expect(registry.isSubscribed('stranger')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+  });
+
   it('refuses a cache longer than a second', () => {
     expect(() => createTenantRegistry({ directory, application: app, ttlMs: 5000 })).toThrow(/within a second/);
     expect(() => createTenantRegistry({ directory, application: app, maxEntries: 0 })).toThrow(RangeError);

@@ -209,7 +209,7 @@ describe('the browser-binding cookie of the login form is made by the server, on
 
   it('a browser keeps at most 8 form cookies: opening more drops the oldest', async () => {
     const browser = new Browser(t);
-    const pages = [];
+    const pages: Awaited<ReturnType<Browser['get']>>[] = [];
     for (let n = 0; n < 12; n++) pages.push(await browser.get('acme', authorizePath(t.app.clientId, { state: `f-${n}` })));
     const held = browser.cookieHeader('acme').split('; ').filter((c) => c.startsWith(LOGIN_COOKIE));
     expect(held).toHaveLength(8);
