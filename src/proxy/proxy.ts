@@ -195,8 +195,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     // Node has already answered 100-continue to the client (RFC 9110 §10.1.1). Forwarded, Expect
     // would also stop http-proxy from emitting proxyReq, so a timeout would be reported as 502.
     if (h.expect !== undefined) delete h.expect;
-    // The correlation id (SAP's backends, CAP among them, read x-request-id as one).
+    // The correlation id under both names backends read: x-request-id (CAP among others) and
+    // x-correlationid (SAP's logging libraries, which SAP's router feeds; header-util.js).
     h['x-request-id'] = target.requestId;
+    h['x-correlationid'] = target.requestId;
     const { origin } = target;
     if (!origin.forwarded) {
       // Other ways of saying where a request came from or which path it meant, honoured by Spring,
@@ -214,7 +216,10 @@ export function createProxy(options: ProxyOptions): Proxy {
       const colon = origin.host.lastIndexOf(':');
       h['x-forwarded-port'] =
         colon > origin.host.lastIndexOf(']') ? origin.host.slice(colon + 1) : origin.protocol === 'https' ? '443' : '80';
-      h['x-forwarded-path'] = req.url ?? '/';
+      // The path the client asked for, without its query (which may carry codes and tokens), as SAP's
+      // router sends it (backend-request/headers.js: url.parse(req.url).pathname); a trusted
+      // proxy's own x-forwarded-path is kept, as SAP keeps it.
+      if (!origin.forwarded || h['x-forwarded-path'] === undefined) h['x-forwarded-path'] = pathOf(req.url ?? '/');
     } else if (!origin.forwarded) {
       for (const name of X_FORWARDED) if (h[name] !== undefined) delete h[name];
     }
@@ -376,6 +381,11 @@ const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
 const METHOD_OVERRIDE = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 const UNTRUSTED_FORWARDING = ['forwarded', 'x-real-ip', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url'];
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
 
 function parsedTarget(url: URL): { host: string; port: number; protocol: string; hostname: string; path: string } {
   const secure = url.protocol === 'https:';

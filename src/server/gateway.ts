@@ -14,7 +14,7 @@ import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
-import { acceptedRequestId, type RequestContext } from './context.js';
+import { requestIdOf, type RequestContext } from './context.js';
 import { LOGIN_COOKIE_PREFIX, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
@@ -152,7 +152,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ctx: RequestContext = {
-      id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      id: requestIdOf(req.headers) ?? randomUUID(),
       startedAt: performance.now(),
       origin: undefined,
       tenant: undefined,
@@ -278,7 +278,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ctx: RequestContext = {
-      id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      id: requestIdOf(req.headers) ?? randomUUID(),
       startedAt: performance.now(),
       originalUrl: req.url ?? '/',
       origin: undefined,
