@@ -288,6 +288,19 @@ describe('CSRF (SAP protocol)', () => {
     expect(off.status).toBe(200);
   });
 
+  it('exempts only GET and HEAD, as SAP\'s router does (xsrf-token-handler.js): OPTIONS needs the token too', async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const without = await browser.request(stack.base('acme') + '/api/x', { method: 'OPTIONS', headers: xhr });
+    expect(without.status).toBe(403);
+    expect(without.headers['x-csrf-token']).toBe('Required');
+    const token = String((await browser.request(stack.base('acme') + '/api/x', { method: 'HEAD', headers: { 'x-csrf-token': 'fetch' } })).headers['x-csrf-token']);
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    const ok = await browser.request(stack.base('acme') + '/api/x', { method: 'OPTIONS', headers: { ...xhr, 'x-csrf-token': token } });
+    expect(ok.status).toBe(200);
+    expect(ok.json().method).toBe('OPTIONS');
+  });
+
   it("does not accept another session's token", async () => {
     const a = new ScriptedBrowser();
     const b = new ScriptedBrowser();
