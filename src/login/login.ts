@@ -469,7 +469,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       const name = path.replace(/^\/+/, '').replace(/[?#].*$/, '');
       let body: unknown;
       if (name === 'currentUser' || name === '') body = currentUser(user);
-      else if (name === 'attributes') body = user.attributes;
+      else if (name === 'attributes') body = { ...userDetails(user), ...user.attributes };
       else throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `The user API has no "${name}"`);
       const text = JSON.stringify(body);
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
@@ -504,17 +504,25 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 }
 
-function currentUser(user: SessionUser) {
+/**
+ * The user as SAP's router describes it (middleware/user-api-middleware.js), field for field: UI
+ * code written against it reads these names. Absent names are left out, as SAP's JSON leaves them.
+ */
+function userDetails(user: SessionUser) {
   return {
-    firstname: user.givenName ?? '',
-    lastname: user.familyName ?? '',
-    email: user.email ?? '',
+    firstname: user.givenName,
+    lastname: user.familyName,
+    email: user.email ?? user.name,
     name: user.name,
-    displayName: [user.givenName, user.familyName].filter(Boolean).join(' ') || user.name,
-    origin: user.origin,
-    zoneId: user.zoneId,
     scopes: user.scopes,
   };
+}
+
+/** `/user-api/currentUser`: the details and a displayName, "First Last (name)" or else the name (SAP). */
+function currentUser(user: SessionUser) {
+  const details = userDetails(user);
+  const displayName = details.firstname && details.lastname ? `${details.firstname} ${details.lastname} (${details.name})` : details.name;
+  return { ...details, displayName };
 }
 
 /** The paths the login answers itself: the OAuth callback and routes.json's logout endpoint. */

@@ -332,11 +332,29 @@ describe('user API and logout', () => {
     await stack.login(browser, 'acme', 'alice');
     const me = await browser.get(stack.base('acme') + '/user-api/currentUser', { accept: 'application/json' });
     expect(me.status).toBe(200);
-    expect(me.json()).toMatchObject({ name: 'alice', email: 'alice@acme.example', firstname: 'Alice', lastname: 'Able', displayName: 'Alice Able' });
-    expect(me.json().scopes).toContain(`${stack.app.instanceName}.Admin`);
+    // SAP's router (middleware/user-api-middleware.js): these fields, displayName "First Last (name)".
+    expect(me.json()).toEqual({
+      firstname: 'Alice',
+      lastname: 'Able',
+      email: 'alice@acme.example',
+      name: 'alice',
+      displayName: 'Alice Able (alice)',
+      scopes: expect.arrayContaining([`${stack.app.instanceName}.Admin`]),
+    });
     const attributes = await browser.get(stack.base('acme') + '/user-api/attributes', { accept: 'application/json' });
     expect(attributes.status).toBe(200);
-    expect(typeof attributes.json()).toBe('object');
+    expect(attributes.json()).toEqual({ firstname: 'Alice', lastname: 'Able', email: 'alice@acme.example', name: 'alice', scopes: me.json().scopes });
+  });
+
+  it("answers /attributes as SAP's router does: the user's names and scopes with the attributes next to them", async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'bob');
+    const attributes = await browser.get(stack.base('acme') + '/user-api/attributes', { accept: 'application/json' });
+    expect(attributes.status).toBe(200);
+    // bob has no given or family name: SAP leaves those fields out, and displayName is his name.
+    expect(attributes.json()).toEqual({ email: 'bob@acme.example', name: 'bob', scopes: expect.arrayContaining([`${stack.app.instanceName}.Viewer`]), Country: ['DE'] });
+    const me = await browser.get(stack.base('acme') + '/user-api/currentUser', { accept: 'application/json' });
+    expect(me.json()).toEqual({ email: 'bob@acme.example', name: 'bob', displayName: 'bob', scopes: attributes.json().scopes });
   });
 
   it('logout destroys the session and goes through the zone logout to the logout page', async () => {
