@@ -361,7 +361,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     // sibling subdomain or over plain http (RFC 6265bis §8.5).
     const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
     if (raw === undefined) {
-      const bearer = bearerToken(req.headers.authorization);
+      // SAP's service-to-approuter header is read first (middleware/service-to-approuter-middleware.js):
+      // a service sends it when its own Authorization is meant for something else on the way.
+      const approuter = req.headers['x-approuter-authorization'];
+      const bearer = bearerToken(typeof approuter === 'string' ? approuter : req.headers.authorization);
       // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
       if (bearer !== undefined) {
         const zone = await rp.zone(tenant);

@@ -187,6 +187,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (h.authorization !== undefined) delete h.authorization;
       if (h['x-csrf-token'] !== undefined) delete h['x-csrf-token'];
     }
+    // SAP's service-to-approuter credentials are the gateway's to read, on every route (SAP's
+    // backend-request/headers.js removes them always); the backend gets Authorization instead.
+    if (h['x-approuter-authorization'] !== undefined) delete h['x-approuter-authorization'];
     if (target.authorization) h.authorization = target.authorization;
     // Scopes and CSRF were decided on the request's real method; a backend that honours an override
     // (Spring's HiddenHttpMethodFilter, Express's method-override, OData/Google APIs) would run a

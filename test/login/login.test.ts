@@ -148,6 +148,28 @@ describe('tenant isolation', () => {
     expect(onB.headers['www-authenticate']).toContain('invalid_token');
   });
 
+  it("accepts x-approuter-authorization like Authorization (SAP's service-to-approuter header), and never forwards it as such", async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const bearer = String((await browser.get(stack.base('acme') + '/api/x')).json().headers.authorization);
+    const service = await new ScriptedBrowser().request(stack.base('acme') + '/api/s2s', {
+      method: 'POST',
+      headers: { 'x-approuter-authorization': bearer, accept: 'application/json' },
+      body: '{}',
+    });
+    // A service sends no CSRF token (SAP exempts x-approuter-authorization calls too): no session, no CSRF.
+    expect(service.status).toBe(200);
+    expect(service.json().headers.authorization).toBe(bearer);
+    expect(service.json().headers['x-approuter-authorization']).toBeUndefined();
+    const forged = await new ScriptedBrowser().get(stack.base('acme') + '/api/s2s', { 'x-approuter-authorization': 'Bearer not-a-jwt', accept: 'application/json' });
+    expect(forged.status).toBe(401);
+    const onB = await new ScriptedBrowser().get(stack.base('globex') + '/api/s2s', { 'x-approuter-authorization': bearer, accept: 'application/json' });
+    expect(onB.status).toBe(401);
+    // On a public route it reaches no backend either: it is the gateway's header, not the application's.
+    const open = await new ScriptedBrowser().get(stack.base('acme') + '/public/x', { 'x-approuter-authorization': bearer });
+    expect(open.json().headers['x-approuter-authorization']).toBeUndefined();
+  });
+
   it('refuses forged and tampered bearer tokens', async () => {
     const browser = new ScriptedBrowser();
     await stack.login(browser, 'acme', 'bob');
