@@ -15,6 +15,7 @@ import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
+import { applyChanges, type BackendCookies } from '../proxy/backend-cookies.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -55,7 +56,8 @@ export interface LoginOptions {
 interface SessionVerdict {
   authorization: string;
   user: SessionUser;
-  session: { readonly csrfToken?: string };
+  session: { readonly csrfToken?: string; readonly backendCookies?: BackendCookies };
+  sessionId: string;
 }
 
 /** Authenticated by a bearer token (service-to-service), no session. */
@@ -351,7 +353,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const expiresAt = s.tokens.expiresAt;
     if (expiresAt !== undefined && expiresAt - now() <= refreshAheadMs) return undefined;
     if (s.csrfToken === undefined && asksForCsrfToken(req)) return undefined;
-    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: s };
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: s, sessionId: sid };
   }
 
   /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
@@ -386,16 +388,38 @@ export function createLogin(options: LoginOptions): LoginFeature {
     await ensureFresh(req, res, ctx);
     const fresh = sessionOf(req);
     // express-session accepted the cookie and loaded this session from the store.
-    if (raw !== undefined) rememberCookie(raw, (req as IncomingMessage & { sessionID: string }).sessionID);
-    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh };
+    const sessionId = (req as IncomingMessage & { sessionID: string }).sessionID;
+    if (raw !== undefined) rememberCookie(raw, sessionId);
+    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh, sessionId };
   }
 
   /** Scopes and CSRF for a request the session or a bearer token has authenticated. */
   function authorize(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, verdict: SessionVerdict | BearerVerdict): Verdict {
     const route = ctx.route!;
     requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
-    if (verdict.session) applyCsrf(req, res, verdict.session, route.csrfProtection);
-    return { authorization: verdict.authorization, user: verdict.user };
+    if (!verdict.session) return { authorization: verdict.authorization, user: verdict.user };
+    applyCsrf(req, res, verdict.session, route.csrfProtection);
+    return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.sessionId, backendCookies: verdict.session.backendCookies };
+  }
+
+  /**
+   * The session of a request on a public route, read as a protected route reads it, but only used:
+   * an access token that has expired is not refreshed (a refresh may end the session, and a public
+   * request must not fail or log anyone out), and nothing is ever answered from here.
+   */
+  async function sessionThroughStore(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, raw: string): Promise<Verdict | undefined> {
+    try {
+      await loadSession(req, res, ctx);
+    } catch (err) {
+      logger.info('session unreadable on a public route; request sent without it', { requestId: ctx.id, tenant: ctx.tenant, error: describe(err) });
+      return undefined;
+    }
+    const s = sessionOf(req);
+    if (!s.user || !s.tokens || s.tenant !== tenantOf(ctx)) return undefined;
+    if (s.tokens.expiresAt !== undefined && s.tokens.expiresAt <= now()) return undefined;
+    const sessionId = (req as IncomingMessage & { sessionID: string }).sessionID;
+    rememberCookie(raw, sessionId);
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId, backendCookies: s.backendCookies };
   }
 
   async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'> {
@@ -454,6 +478,35 @@ export function createLogin(options: LoginOptions): LoginFeature {
       }
       requireScopes(ctx.route!, 'GET', verdict.user.scopes);
       return { authorization: verdict.authorization, user: verdict.user };
+    },
+
+    sessionOnPublicRoute(req, res, ctx) {
+      const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
+      if (raw === undefined) return undefined;
+      const recent = recentSession(req, raw, tenantOf(ctx));
+      if (recent === undefined) return sessionThroughStore(req, res, ctx, raw);
+      return { authorization: recent.authorization, user: recent.user, sessionId: recent.sessionId, backendCookies: recent.session.backendCookies };
+    },
+
+    async keepBackendCookies(sessionId, destination, changes) {
+      // Under the session's refresh lock, on the session as stored: a write from a copy read earlier
+      // could put back a refresh token that a concurrent refresh has just spent (RFC 9700 §4.14.2).
+      try {
+        await withLock(storage, `refresh:${sessionId}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async () => {
+          const stored = await new Promise<session.SessionData | null | undefined>((resolve, reject) =>
+            options.sessionStore.get(sessionId, (err, data) => (err ? reject(err) : resolve(data))),
+          );
+          // Ended meanwhile (logout): nothing to keep them in.
+          if (!stored?.user) return;
+          const { cookies, refused } = applyChanges(stored.backendCookies, destination, changes);
+          if (refused.length) logger.warn('backend cookies not kept: the session holds as many as it may', { destination, cookies: refused });
+          stored.backendCookies = Object.keys(cookies).length ? cookies : undefined;
+          await new Promise<void>((resolve, reject) => options.sessionStore.set(sessionId, stored, (err) => (err ? reject(err) : resolve())));
+        });
+      } catch (err) {
+        // The response goes on without them: the backend starts a new session on the next request.
+        logger.warn('backend cookies could not be kept in the session', { destination, error: describe(err) });
+      }
     },
 
     async forgetTenant(tenant) {
