@@ -56,8 +56,11 @@ export interface LoginFeature {
    * session is simply none). Without a promise when it needs no I/O.
    */
   sessionOnPublicRoute(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | undefined | Promise<Verdict | undefined>;
-  /** Keeps a backend's session cookies in the session `sessionId` (see backend-cookies.ts); never rejects. */
-  keepBackendCookies(sessionId: string, destination: string, changes: readonly CookieChange[]): Promise<void>;
+  /**
+   * Keeps a backend's session cookies in the session `sessionId` of the request `req` (see
+   * backend-cookies.ts); never rejects.
+   */
+  keepBackendCookies(req: IncomingMessage, sessionId: string, destination: string, changes: readonly CookieChange[]): Promise<void>;
   /** Ends every session of a tenant and forgets its zone (unsubscription). */
   forgetTenant(tenant: string): Promise<void>;
   /** `/user-api/currentUser` and `/user-api/attributes` (service sap-approuter-userapi). */

@@ -41,7 +41,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
     check: (req, res, ctx) => get().check(req, res, ctx),
     checkUpgrade: (req, ctx) => get().checkUpgrade(req, ctx),
     sessionOnPublicRoute: (req, res, ctx) => get().sessionOnPublicRoute(req, res, ctx),
-    keepBackendCookies: (sessionId, destination, changes) => get().keepBackendCookies(sessionId, destination, changes),
+    keepBackendCookies: (req, sessionId, destination, changes) => get().keepBackendCookies(req, sessionId, destination, changes),
     serveUserApi: (req, res, ctx, path, verdict) => get().serveUserApi(req, res, ctx, path, verdict),
     forgetTenant: (tenant) => get().forgetTenant(tenant),
   };

@@ -488,7 +488,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       return { authorization: recent.authorization, user: recent.user, sessionId: recent.sessionId, backendCookies: recent.session.backendCookies };
     },
 
-    async keepBackendCookies(sessionId, destination, changes) {
+    async keepBackendCookies(req, sessionId, destination, changes) {
       // Under the session's refresh lock, on the session as stored: a write from a copy read earlier
       // could put back a refresh token that a concurrent refresh has just spent (RFC 9700 §4.14.2).
       try {
@@ -502,6 +502,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
           if (refused.length) logger.warn('backend cookies not kept: the session holds as many as it may', { destination, cookies: refused });
           stored.backendCookies = Object.keys(cookies).length ? cookies : undefined;
           await new Promise<void>((resolve, reject) => options.sessionStore.set(sessionId, stored, (err) => (err ? reject(err) : resolve())));
+          // A request that loaded the session through express-session saves it again at its end when
+          // it changed it (a CSRF token made, as with UI5's first OData call): that copy must hold them too.
+          const loaded = (req as IncomingMessage & { session?: session.Session & Partial<session.SessionData>; sessionID?: string }).session;
+          if (loaded && (req as IncomingMessage & { sessionID?: string }).sessionID === sessionId) loaded.backendCookies = stored.backendCookies;
         });
       } catch (err) {
         // The response goes on without them: the backend starts a new session on the next request.

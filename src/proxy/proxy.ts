@@ -34,7 +34,7 @@ export interface ProxyOptions {
   /** Request buffering, the request body's idle timeout and the wait for a destination connection. */
   clients: Pick<ClientLimits, 'requestBufferSize' | 'requestBodyTimeoutMs' | 'backendQueueTimeoutMs'>;
   /** Keeps a response's session cookies in the session (login); resolves when done, never rejects. */
-  keepBackendCookies(sessionId: string, destination: string, changes: readonly CookieChange[]): Promise<void>;
+  keepBackendCookies(req: IncomingMessage, sessionId: string, destination: string, changes: readonly CookieChange[]): Promise<void>;
   /** Hook to finish the response head: security defaults, responseHeaders, compression. */
   respond(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, target: ProxyTarget): NodeJS.WritableStream;
 }
@@ -172,7 +172,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (browser.length) headers['set-cookie'] = browser;
       else delete headers['set-cookie'];
       if (keep.length === 0) return respondWith(proxyRes, req, res, state, headers);
-      void options.keepBackendCookies(sessionId, destination.name, keep).then(() => {
+      void options.keepBackendCookies(req, sessionId, destination.name, keep).then(() => {
         if (stateOf(req) === state) respondWith(proxyRes, req, res, state, headers);
         else proxyRes.resume();
       });

@@ -113,7 +113,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     destinations: settings.destinations,
     ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
     clients: settings.clients,
-    keepBackendCookies: (sessionId, destination, changes) => login.keepBackendCookies(sessionId, destination, changes),
+    keepBackendCookies: (req, sessionId, destination, changes) => login.keepBackendCookies(req, sessionId, destination, changes),
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressOwnHeaders(req, res, status, responseHeaders, compression);

@@ -119,6 +119,17 @@ describe('backend session cookies, kept in the session (SAP: the session cookie 
     expect((await seen(other, '/one/x')).cookie).toBeNull();
   });
 
+  it("survive the session's own save at the end of the same request (a CSRF token fetched with the backend's first answer)", async () => {
+    // UI5's first OData call: `x-csrf-token: fetch`, which creates the session's token, while the
+    // backend opens its session. express-session saves the session at the response's end.
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const first = await browser.get(stack.base('acme') + `/one/odata?${set('SAP_SESSIONID=abc')}`, { 'x-csrf-token': 'fetch' });
+    expect(first.headers['x-csrf-token']).toMatch(/^[\w-]{20,}$/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await seen(browser, '/one/odata/x')).cookie).toBe('SAP_SESSIONID=abc');
+  });
+
   it('follow Path (default path included) and are deleted by Max-Age=0 or a past Expires', async () => {
     const browser = new ScriptedBrowser();
     await stack.login(browser, 'acme', 'alice');
