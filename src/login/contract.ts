@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../server/context.js';
+import type { BackendCookies, CookieChange } from '../proxy/backend-cookies.js';
 import type { SessionUser } from './session-data.js';
 
 /** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
@@ -14,11 +15,23 @@ export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 /** One cookie per pending login, `zonegate.login.<id>` (login-binding.ts): backends neither see nor set any. */
 export const LOGIN_COOKIE_PREFIX = 'zonegate.login.';
 
-/** What the login decided for a request on a protected route. */
+/** What the login decided for a request on a protected route, or found for one on a public route. */
 export interface Verdict {
   /** `Authorization` to forward to destinations with forwardAuthToken. */
   authorization?: string;
   user?: SessionUser;
+  /** The session's id, when the request has a session (not for a bearer token): its backend cookies are kept there. */
+  sessionId?: string;
+  /** The backend cookies kept in that session (src/proxy/backend-cookies.ts). */
+  backendCookies?: BackendCookies;
+}
+
+/**
+ * Whether a Cookie header may carry a session cookie (either name contains SESSION_COOKIE): a test
+ * without allocation, so that public requests without one never ask the login.
+ */
+export function maySendSession(cookieHeader: string | undefined): boolean {
+  return cookieHeader !== undefined && cookieHeader.includes(SESSION_COOKIE);
 }
 
 /**
@@ -37,6 +50,17 @@ export interface LoginFeature {
   /** The verdict itself, without a promise, when it needs no I/O (a session read moments ago). */
   check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | Promise<Verdict | 'answered'>;
   checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<Verdict>;
+  /**
+   * The session a request on a public route carries, if any, for its token (forwardAuthToken) and
+   * backend cookies: never a login, never a refresh, never an error (a missing, expired or unreadable
+   * session is simply none). Without a promise when it needs no I/O.
+   */
+  sessionOnPublicRoute(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | undefined | Promise<Verdict | undefined>;
+  /**
+   * Keeps a backend's session cookies in the session `sessionId` of the request `req` (see
+   * backend-cookies.ts); never rejects.
+   */
+  keepBackendCookies(req: IncomingMessage, sessionId: string, destination: string, changes: readonly CookieChange[]): Promise<void>;
   /** Ends every session of a tenant and forgets its zone (unsubscription). */
   forgetTenant(tenant: string): Promise<void>;
   /** `/user-api/currentUser` and `/user-api/attributes` (service sap-approuter-userapi). */

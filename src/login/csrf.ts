@@ -2,8 +2,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 
-/** Methods that change nothing (RFC 9110 §9.2.1) need no CSRF token. */
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * The methods that need no CSRF token: GET and HEAD only, as in SAP's router
+ * (middleware/xsrf-token-handler.js, isTokenRequired). OPTIONS is safe by RFC 9110 §9.2.1, but a
+ * backend may act on it, and applications migrating from SAP's router rely on its rule.
+ */
+const SAFE = new Set(['GET', 'HEAD']);
 
 export function newCsrfToken(): string {
   return randomBytes(24).toString('base64url');

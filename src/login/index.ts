@@ -40,6 +40,8 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
     handleOwnPath: (req, res, ctx, pathname) => get().handleOwnPath(req, res, ctx, pathname),
     check: (req, res, ctx) => get().check(req, res, ctx),
     checkUpgrade: (req, ctx) => get().checkUpgrade(req, ctx),
+    sessionOnPublicRoute: (req, res, ctx) => get().sessionOnPublicRoute(req, res, ctx),
+    keepBackendCookies: (req, sessionId, destination, changes) => get().keepBackendCookies(req, sessionId, destination, changes),
     serveUserApi: (req, res, ctx, path, verdict) => get().serveUserApi(req, res, ctx, path, verdict),
     forgetTenant: (tenant) => get().forgetTenant(tenant),
   };
@@ -53,7 +55,8 @@ function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
     keyring,
     // The user's profile and scopes are sealed like the tokens: a dump of the store must not say who
     // is logged in, with which e-mail and which authorisations (the scopes are the tokens' content).
-    secretFields: ['tokens', 'user'],
+    // Backend cookies are backend sessions: as good as a login to that backend.
+    secretFields: ['tokens', 'user', 'backendCookies'],
     idleTimeoutMs: setup.sessionTimeoutMinutes * 60_000,
     absoluteLifetimeMs: setup.absoluteLifetimeMs,
     logger: setup.logger,

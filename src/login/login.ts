@@ -15,6 +15,7 @@ import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
+import { applyChanges, type BackendCookies } from '../proxy/backend-cookies.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -55,7 +56,8 @@ export interface LoginOptions {
 interface SessionVerdict {
   authorization: string;
   user: SessionUser;
-  session: { readonly csrfToken?: string };
+  session: { readonly csrfToken?: string; readonly backendCookies?: BackendCookies };
+  sessionId: string;
 }
 
 /** Authenticated by a bearer token (service-to-service), no session. */
@@ -351,7 +353,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const expiresAt = s.tokens.expiresAt;
     if (expiresAt !== undefined && expiresAt - now() <= refreshAheadMs) return undefined;
     if (s.csrfToken === undefined && asksForCsrfToken(req)) return undefined;
-    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: s };
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: s, sessionId: sid };
   }
 
   /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
@@ -361,7 +363,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     // sibling subdomain or over plain http (RFC 6265bis §8.5).
     const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
     if (raw === undefined) {
-      const bearer = bearerToken(req.headers.authorization);
+      // SAP's service-to-approuter header is read first (middleware/service-to-approuter-middleware.js):
+      // a service sends it when its own Authorization is meant for something else on the way.
+      const approuter = req.headers['x-approuter-authorization'];
+      const bearer = bearerToken(typeof approuter === 'string' ? approuter : req.headers.authorization);
       // Service-to-service: a valid token of this tenant's zone, no session (REFERENCE.md §3 rules).
       if (bearer !== undefined) {
         const zone = await rp.zone(tenant);
@@ -383,16 +388,38 @@ export function createLogin(options: LoginOptions): LoginFeature {
     await ensureFresh(req, res, ctx);
     const fresh = sessionOf(req);
     // express-session accepted the cookie and loaded this session from the store.
-    if (raw !== undefined) rememberCookie(raw, (req as IncomingMessage & { sessionID: string }).sessionID);
-    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh };
+    const sessionId = (req as IncomingMessage & { sessionID: string }).sessionID;
+    if (raw !== undefined) rememberCookie(raw, sessionId);
+    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh, sessionId };
   }
 
   /** Scopes and CSRF for a request the session or a bearer token has authenticated. */
   function authorize(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, verdict: SessionVerdict | BearerVerdict): Verdict {
     const route = ctx.route!;
     requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
-    if (verdict.session) applyCsrf(req, res, verdict.session, route.csrfProtection);
-    return { authorization: verdict.authorization, user: verdict.user };
+    if (!verdict.session) return { authorization: verdict.authorization, user: verdict.user };
+    applyCsrf(req, res, verdict.session, route.csrfProtection);
+    return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.sessionId, backendCookies: verdict.session.backendCookies };
+  }
+
+  /**
+   * The session of a request on a public route, read as a protected route reads it, but only used:
+   * an access token that has expired is not refreshed (a refresh may end the session, and a public
+   * request must not fail or log anyone out), and nothing is ever answered from here.
+   */
+  async function sessionThroughStore(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, raw: string): Promise<Verdict | undefined> {
+    try {
+      await loadSession(req, res, ctx);
+    } catch (err) {
+      logger.info('session unreadable on a public route; request sent without it', { requestId: ctx.id, tenant: ctx.tenant, error: describe(err) });
+      return undefined;
+    }
+    const s = sessionOf(req);
+    if (!s.user || !s.tokens || s.tenant !== tenantOf(ctx)) return undefined;
+    if (s.tokens.expiresAt !== undefined && s.tokens.expiresAt <= now()) return undefined;
+    const sessionId = (req as IncomingMessage & { sessionID: string }).sessionID;
+    rememberCookie(raw, sessionId);
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId, backendCookies: s.backendCookies };
   }
 
   async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'> {
@@ -453,6 +480,39 @@ export function createLogin(options: LoginOptions): LoginFeature {
       return { authorization: verdict.authorization, user: verdict.user };
     },
 
+    sessionOnPublicRoute(req, res, ctx) {
+      const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
+      if (raw === undefined) return undefined;
+      const recent = recentSession(req, raw, tenantOf(ctx));
+      if (recent === undefined) return sessionThroughStore(req, res, ctx, raw);
+      return { authorization: recent.authorization, user: recent.user, sessionId: recent.sessionId, backendCookies: recent.session.backendCookies };
+    },
+
+    async keepBackendCookies(req, sessionId, destination, changes) {
+      // Under the session's refresh lock, on the session as stored: a write from a copy read earlier
+      // could put back a refresh token that a concurrent refresh has just spent (RFC 9700 §4.14.2).
+      try {
+        await withLock(storage, `refresh:${sessionId}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async () => {
+          const stored = await new Promise<session.SessionData | null | undefined>((resolve, reject) =>
+            options.sessionStore.get(sessionId, (err, data) => (err ? reject(err) : resolve(data))),
+          );
+          // Ended meanwhile (logout): nothing to keep them in.
+          if (!stored?.user) return;
+          const { cookies, refused } = applyChanges(stored.backendCookies, destination, changes);
+          if (refused.length) logger.warn('backend cookies not kept: the session holds as many as it may', { destination, cookies: refused });
+          stored.backendCookies = Object.keys(cookies).length ? cookies : undefined;
+          await new Promise<void>((resolve, reject) => options.sessionStore.set(sessionId, stored, (err) => (err ? reject(err) : resolve())));
+          // A request that loaded the session through express-session saves it again at its end when
+          // it changed it (a CSRF token made, as with UI5's first OData call): that copy must hold them too.
+          const loaded = (req as IncomingMessage & { session?: session.Session & Partial<session.SessionData>; sessionID?: string }).session;
+          if (loaded && (req as IncomingMessage & { sessionID?: string }).sessionID === sessionId) loaded.backendCookies = stored.backendCookies;
+        });
+      } catch (err) {
+        // The response goes on without them: the backend starts a new session on the next request.
+        logger.warn('backend cookies could not be kept in the session', { destination, error: describe(err) });
+      }
+    },
+
     async forgetTenant(tenant) {
       rp.forget(tenant);
       const ended = await options.sessionStore.destroyTenantSessions(tenant);
@@ -469,7 +529,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       const name = path.replace(/^\/+/, '').replace(/[?#].*$/, '');
       let body: unknown;
       if (name === 'currentUser' || name === '') body = currentUser(user);
-      else if (name === 'attributes') body = user.attributes;
+      else if (name === 'attributes') body = { ...userDetails(user), ...user.attributes };
       else throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `The user API has no "${name}"`);
       const text = JSON.stringify(body);
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
@@ -504,17 +564,25 @@ export function createLogin(options: LoginOptions): LoginFeature {
   }
 }
 
-function currentUser(user: SessionUser) {
+/**
+ * The user as SAP's router describes it (middleware/user-api-middleware.js), field for field: UI
+ * code written against it reads these names. Absent names are left out, as SAP's JSON leaves them.
+ */
+function userDetails(user: SessionUser) {
   return {
-    firstname: user.givenName ?? '',
-    lastname: user.familyName ?? '',
-    email: user.email ?? '',
+    firstname: user.givenName,
+    lastname: user.familyName,
+    email: user.email ?? user.name,
     name: user.name,
-    displayName: [user.givenName, user.familyName].filter(Boolean).join(' ') || user.name,
-    origin: user.origin,
-    zoneId: user.zoneId,
     scopes: user.scopes,
   };
+}
+
+/** `/user-api/currentUser`: the details and a displayName, "First Last (name)" or else the name (SAP). */
+function currentUser(user: SessionUser) {
+  const details = userDetails(user);
+  const displayName = details.firstname && details.lastname ? `${details.firstname} ${details.lastname} (${details.name})` : details.name;
+  return { ...details, displayName };
 }
 
 /** The paths the login answers itself: the OAuth callback and routes.json's logout endpoint. */

@@ -1,3 +1,4 @@
+import type { BackendCookies } from '../proxy/backend-cookies.js';
 import type { AccessTokenClaims } from './relying-party.js';
 import type {} from '../sessions/types.js';
 
@@ -23,6 +24,8 @@ declare module 'express-session' {
   interface SessionData {
     user?: SessionUser;
     csrfToken?: string;
+    /** Backend session cookies, per destination (src/proxy/backend-cookies.ts), sealed like the tokens. */
+    backendCookies?: BackendCookies;
   }
 }
 

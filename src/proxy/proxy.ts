@@ -8,6 +8,7 @@ import { GatewayError } from '../errors.js';
 import { ConnectionLimit, type Waiter } from './connection-limit.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
 import type { CompiledRoute } from '../routing/route-table.js';
+import { sortSetCookies, withKeptCookies, type CookieChange, type StoredCookie } from './backend-cookies.js';
 import { responseHeadersWithoutHopByHop, stripHopByHop, withoutCookies, withoutSetCookies } from './headers.js';
 
 /** What the proxy needs to know about one request. */
@@ -20,6 +21,10 @@ export interface ProxyTarget {
   path: string;
   /** `Authorization` to send (the user's bearer token on forwardAuthToken destinations). */
   authorization?: string;
+  /** The user's session, when the request has one: the destination's session cookies are kept there. */
+  sessionId?: string;
+  /** The cookies the session keeps for this destination. */
+  backendCookies?: readonly StoredCookie[];
 }
 
 export interface ProxyOptions {
@@ -28,6 +33,8 @@ export interface ProxyOptions {
   ownCookies: ReadonlySet<string>;
   /** Request buffering, the request body's idle timeout and the wait for a destination connection. */
   clients: Pick<ClientLimits, 'requestBufferSize' | 'requestBodyTimeoutMs' | 'backendQueueTimeoutMs'>;
+  /** Keeps a response's session cookies in the session (login); resolves when done, never rejects. */
+  keepBackendCookies(req: IncomingMessage, sessionId: string, destination: string, changes: readonly CookieChange[]): Promise<void>;
   /** Hook to finish the response head: security defaults, responseHeaders, compression. */
   respond(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, target: ProxyTarget): NodeJS.WritableStream;
 }
@@ -146,6 +153,8 @@ export function createProxy(options: ProxyOptions): Proxy {
         proxyRes.resume();
         return;
       }
+      state.proxyRes = proxyRes;
+      proxyRes.on('error', () => res.destroy());
       const headers = responseHeadersWithoutHopByHop(proxyRes.headers);
       // Only the gateway marks its own errors, and only it sets its own cookies (a backend that
       // could set the session cookie could fix a victim's session).
@@ -154,24 +163,39 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (setCookie === undefined) delete headers['set-cookie'];
       else headers['set-cookie'] = setCookie;
       rewriteLocation(headers, state.target);
-      const status = proxyRes.statusCode ?? 0;
-      let body: NodeJS.WritableStream;
-      try {
-        // RFC 9110 §15: a status is 100-599. Node's parser accepts any three digits, and
-        // writeHead throws below 100: thrown in this event handler, it would end the process.
-        if (status < 200 || status > 599) throw new Error(`invalid status ${status}`);
-        body = options.respond(req, res, status, headers, state.target);
-      } catch (err) {
-        proxyRes.destroy();
-        const name = state.target.destination.name;
-        state.onError(new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${name}" sent an invalid response`, { cause: err, expose: true }));
-        return;
-      }
-      state.proxyRes = proxyRes;
-      proxyRes.on('error', () => res.destroy());
-      proxyRes.pipe(body as NodeJS.WritableStream & { end(): void });
+      const { sessionId } = state.target;
+      if (sessionId === undefined || setCookie === undefined) return respondWith(proxyRes, req, res, state, headers);
+      // The backend's session cookies go into the user's session, and the response waits for them
+      // to be stored, as SAP's router's does (express-session saves before the response ends): the
+      // browser's next request must find them there.
+      const { keep, browser } = sortSetCookies(setCookie, backendPath(state.target), Date.now());
+      if (browser.length) headers['set-cookie'] = browser;
+      else delete headers['set-cookie'];
+      if (keep.length === 0) return respondWith(proxyRes, req, res, state, headers);
+      void options.keepBackendCookies(req, sessionId, destination.name, keep).then(() => {
+        if (stateOf(req) === state) respondWith(proxyRes, req, res, state, headers);
+        else proxyRes.resume();
+      });
     });
     servers.set(destination.name, { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs) });
+  }
+
+  /** Sends the backend's response on, with the headers the gateway has decided. */
+  function respondWith(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse, state: Pending, headers: OutgoingHttpHeaders): void {
+    const status = proxyRes.statusCode ?? 0;
+    let body: NodeJS.WritableStream;
+    try {
+      // RFC 9110 §15: a status is 100-599. Node's parser accepts any three digits, and
+      // writeHead throws below 100: thrown in this event handler, it would end the process.
+      if (status < 200 || status > 599) throw new Error(`invalid status ${status}`);
+      body = options.respond(req, res, status, headers, state.target);
+    } catch (err) {
+      proxyRes.destroy();
+      const name = state.target.destination.name;
+      state.onError(new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${name}" sent an invalid response`, { cause: err, expose: true }));
+      return;
+    }
+    proxyRes.pipe(body as NodeJS.WritableStream & { end(): void });
   }
 
   function prepare(req: IncomingMessage, target: ProxyTarget, upgrade: boolean): void {
@@ -180,6 +204,12 @@ export function createProxy(options: ProxyOptions): Proxy {
     const cookie = withoutCookies(h.cookie, options.ownCookies);
     if (cookie === undefined) delete h.cookie;
     else h.cookie = cookie;
+    // The session's cookies for this destination (backend-cookies.ts), in place of any the browser sent of the same name.
+    const kept = target.backendCookies;
+    if (kept !== undefined && kept.length > 0) {
+      const withKept = withKeptCookies(h.cookie, kept, backendPath(target), target.destination.url.protocol === 'https:');
+      if (withKept !== undefined) h.cookie = withKept;
+    }
     if (target.route.authenticationType !== 'none') {
       // On protected routes the client's own credentials never reach the backend (SAP does the
       // same, REFERENCE.md §6), WebSocket handshakes included: only the token the gateway attaches,
@@ -187,6 +217,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (h.authorization !== undefined) delete h.authorization;
       if (h['x-csrf-token'] !== undefined) delete h['x-csrf-token'];
     }
+    // SAP's service-to-approuter credentials are the gateway's to read, on every route (SAP's
+    // backend-request/headers.js removes them always); the backend gets Authorization instead.
+    if (h['x-approuter-authorization'] !== undefined) delete h['x-approuter-authorization'];
     if (target.authorization) h.authorization = target.authorization;
     // Scopes and CSRF were decided on the request's real method; a backend that honours an override
     // (Spring's HiddenHttpMethodFilter, Express's method-override, OData/Google APIs) would run a
@@ -195,8 +228,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     // Node has already answered 100-continue to the client (RFC 9110 §10.1.1). Forwarded, Expect
     // would also stop http-proxy from emitting proxyReq, so a timeout would be reported as 502.
     if (h.expect !== undefined) delete h.expect;
-    // The correlation id (SAP's backends, CAP among them, read x-request-id as one).
+    // The correlation id under both names backends read: x-request-id (CAP among others) and
+    // x-correlationid (SAP's logging libraries, which SAP's router feeds; header-util.js).
     h['x-request-id'] = target.requestId;
+    h['x-correlationid'] = target.requestId;
     const { origin } = target;
     if (!origin.forwarded) {
       // Other ways of saying where a request came from or which path it meant, honoured by Spring,
@@ -214,7 +249,10 @@ export function createProxy(options: ProxyOptions): Proxy {
       const colon = origin.host.lastIndexOf(':');
       h['x-forwarded-port'] =
         colon > origin.host.lastIndexOf(']') ? origin.host.slice(colon + 1) : origin.protocol === 'https' ? '443' : '80';
-      h['x-forwarded-path'] = req.url ?? '/';
+      // The path the client asked for, without its query (which may carry codes and tokens), as SAP's
+      // router sends it (backend-request/headers.js: url.parse(req.url).pathname); a trusted
+      // proxy's own x-forwarded-path is kept, as SAP keeps it.
+      if (!origin.forwarded || h['x-forwarded-path'] === undefined) h['x-forwarded-path'] = pathOf(req.url ?? '/');
     } else if (!origin.forwarded) {
       for (const name of X_FORWARDED) if (h[name] !== undefined) delete h[name];
     }
@@ -376,6 +414,16 @@ const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
 const METHOD_OVERRIDE = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 const UNTRUSTED_FORWARDING = ['forwarded', 'x-real-ip', 'x-forwarded-prefix', 'x-forwarded-server', 'x-original-url', 'x-rewrite-url'];
+
+/** The path the destination is asked for (its base path and the route's target, no query): what cookie paths match. */
+function backendPath(target: ProxyTarget): string {
+  return target.destination.url.pathname.replace(/\/$/, '') + pathOf(target.path);
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
 
 function parsedTarget(url: URL): { host: string; port: number; protocol: string; hostname: string; path: string } {
   const secure = url.protocol === 'https:';

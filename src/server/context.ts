@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { CompiledRoute } from '../routing/route-table.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
 
@@ -17,4 +18,15 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** A client's `x-request-id` is kept when it is a plain token (it ends up in logs and headers). */
 export function acceptedRequestId(header: string | string[] | undefined): string | undefined {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;
+}
+
+/**
+ * The request's id: the client's `x-correlationid`, else its `x-request-id`, else none (a new one is
+ * made). The order is SAP's router's (utils/header-util.js, addCorrelationIdHeader), so a caller
+ * that correlates on `x-correlationid` keeps its id through the gateway; the gateway then sends the
+ * one id under both names.
+ */
+export function requestIdOf(headers: IncomingHttpHeaders): string | undefined {
+  const correlation = headers['x-correlationid'];
+  return (correlation === undefined ? undefined : acceptedRequestId(correlation)) ?? acceptedRequestId(headers['x-request-id']);
 }

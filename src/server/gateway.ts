@@ -14,8 +14,8 @@ import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
-import { acceptedRequestId, type RequestContext } from './context.js';
-import { LOGIN_COOKIE_PREFIX, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
+import { requestIdOf, type RequestContext } from './context.js';
+import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
@@ -74,6 +74,8 @@ const NO_LOGIN: LoginFeature = {
   check: () => Promise.reject(noLogin()),
   checkUpgrade: () => Promise.reject(noLogin()),
   serveUserApi: () => Promise.reject(noLogin()),
+  sessionOnPublicRoute: () => undefined,
+  keepBackendCookies: () => Promise.resolve(),
 };
 
 /**
@@ -111,6 +113,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     destinations: settings.destinations,
     ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
     clients: settings.clients,
+    keepBackendCookies: (req, sessionId, destination, changes) => login.keepBackendCookies(req, sessionId, destination, changes),
     respond(req, res, status, responseHeaders, target) {
       headers.proxied(responseHeaders, target.origin);
       return compressOwnHeaders(req, res, status, responseHeaders, compression);
@@ -152,7 +155,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ctx: RequestContext = {
-      id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      id: requestIdOf(req.headers) ?? randomUUID(),
       startedAt: performance.now(),
       origin: undefined,
       tenant: undefined,
@@ -204,6 +207,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         const checked = pending instanceof Promise ? await pending : pending;
         if (checked === 'answered') return;
         verdict = checked;
+      } else if (match.destination !== undefined && !publicOnly && maySendSession(req.headers.cookie)) {
+        // A public route still gets a logged-in user's token (forwardAuthToken) and backend cookies,
+        // as SAP's router forwards them wherever the session exists; never a login or an error.
+        const found = login.sessionOnPublicRoute(req, res, ctx);
+        verdict = (found instanceof Promise ? await found : found) ?? verdict;
       }
       const authorization = verdict.authorization;
 
@@ -230,6 +238,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         destination: match.destination!,
         path: match.path,
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
+        sessionId: verdict.sessionId,
+        backendCookies: verdict.backendCookies?.[match.destination!.name],
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
       release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err, target.destination.name));
@@ -278,7 +288,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ctx: RequestContext = {
-      id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      id: requestIdOf(req.headers) ?? randomUUID(),
       startedAt: performance.now(),
       originalUrl: req.url ?? '/',
       origin: undefined,

@@ -148,6 +148,28 @@ describe('tenant isolation', () => {
     expect(onB.headers['www-authenticate']).toContain('invalid_token');
   });
 
+  it("accepts x-approuter-authorization like Authorization (SAP's service-to-approuter header), and never forwards it as such", async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const bearer = String((await browser.get(stack.base('acme') + '/api/x')).json().headers.authorization);
+    const service = await new ScriptedBrowser().request(stack.base('acme') + '/api/s2s', {
+      method: 'POST',
+      headers: { 'x-approuter-authorization': bearer, accept: 'application/json' },
+      body: '{}',
+    });
+    // A service sends no CSRF token (SAP exempts x-approuter-authorization calls too): no session, no CSRF.
+    expect(service.status).toBe(200);
+    expect(service.json().headers.authorization).toBe(bearer);
+    expect(service.json().headers['x-approuter-authorization']).toBeUndefined();
+    const forged = await new ScriptedBrowser().get(stack.base('acme') + '/api/s2s', { 'x-approuter-authorization': 'Bearer not-a-jwt', accept: 'application/json' });
+    expect(forged.status).toBe(401);
+    const onB = await new ScriptedBrowser().get(stack.base('globex') + '/api/s2s', { 'x-approuter-authorization': bearer, accept: 'application/json' });
+    expect(onB.status).toBe(401);
+    // On a public route it reaches no backend either: it is the gateway's header, not the application's.
+    const open = await new ScriptedBrowser().get(stack.base('acme') + '/public/x', { 'x-approuter-authorization': bearer });
+    expect(open.json().headers['x-approuter-authorization']).toBeUndefined();
+  });
+
   it('refuses forged and tampered bearer tokens', async () => {
     const browser = new ScriptedBrowser();
     await stack.login(browser, 'acme', 'bob');
@@ -288,6 +310,19 @@ describe('CSRF (SAP protocol)', () => {
     expect(off.status).toBe(200);
   });
 
+  it('exempts only GET and HEAD, as SAP\'s router does (xsrf-token-handler.js): OPTIONS needs the token too', async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'alice');
+    const without = await browser.request(stack.base('acme') + '/api/x', { method: 'OPTIONS', headers: xhr });
+    expect(without.status).toBe(403);
+    expect(without.headers['x-csrf-token']).toBe('Required');
+    const token = String((await browser.request(stack.base('acme') + '/api/x', { method: 'HEAD', headers: { 'x-csrf-token': 'fetch' } })).headers['x-csrf-token']);
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    const ok = await browser.request(stack.base('acme') + '/api/x', { method: 'OPTIONS', headers: { ...xhr, 'x-csrf-token': token } });
+    expect(ok.status).toBe(200);
+    expect(ok.json().method).toBe('OPTIONS');
+  });
+
   it("does not accept another session's token", async () => {
     const a = new ScriptedBrowser();
     const b = new ScriptedBrowser();
@@ -319,11 +354,29 @@ describe('user API and logout', () => {
     await stack.login(browser, 'acme', 'alice');
     const me = await browser.get(stack.base('acme') + '/user-api/currentUser', { accept: 'application/json' });
     expect(me.status).toBe(200);
-    expect(me.json()).toMatchObject({ name: 'alice', email: 'alice@acme.example', firstname: 'Alice', lastname: 'Able', displayName: 'Alice Able' });
-    expect(me.json().scopes).toContain(`${stack.app.instanceName}.Admin`);
+    // SAP's router (middleware/user-api-middleware.js): these fields, displayName "First Last (name)".
+    expect(me.json()).toEqual({
+      firstname: 'Alice',
+      lastname: 'Able',
+      email: 'alice@acme.example',
+      name: 'alice',
+      displayName: 'Alice Able (alice)',
+      scopes: expect.arrayContaining([`${stack.app.instanceName}.Admin`]),
+    });
     const attributes = await browser.get(stack.base('acme') + '/user-api/attributes', { accept: 'application/json' });
     expect(attributes.status).toBe(200);
-    expect(typeof attributes.json()).toBe('object');
+    expect(attributes.json()).toEqual({ firstname: 'Alice', lastname: 'Able', email: 'alice@acme.example', name: 'alice', scopes: me.json().scopes });
+  });
+
+  it("answers /attributes as SAP's router does: the user's names and scopes with the attributes next to them", async () => {
+    const browser = new ScriptedBrowser();
+    await stack.login(browser, 'acme', 'bob');
+    const attributes = await browser.get(stack.base('acme') + '/user-api/attributes', { accept: 'application/json' });
+    expect(attributes.status).toBe(200);
+    // bob has no given or family name: SAP leaves those fields out, and displayName is his name.
+    expect(attributes.json()).toEqual({ email: 'bob@acme.example', name: 'bob', scopes: expect.arrayContaining([`${stack.app.instanceName}.Viewer`]), Country: ['DE'] });
+    const me = await browser.get(stack.base('acme') + '/user-api/currentUser', { accept: 'application/json' });
+    expect(me.json()).toEqual({ email: 'bob@acme.example', name: 'bob', displayName: 'bob', scopes: attributes.json().scopes });
   });
 
   it('logout destroys the session and goes through the zone logout to the logout page', async () => {

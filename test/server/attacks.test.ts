@@ -167,9 +167,10 @@ describe('headers a client must not control', () => {
     const res = await request(gw.port, {
       host: acme(),
       path: '/public/x',
-      headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'globex.app.localhost', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' },
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'globex.app.localhost', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-forwarded-path': '/admin/x' },
     });
     const seen = res.json().headers;
+    expect(seen['x-forwarded-path']).toBe('/public/x');
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen['x-forwarded-host']).toBe(acme());
     expect(seen['x-forwarded-proto']).toBe('http');
@@ -181,10 +182,12 @@ describe('headers a client must not control', () => {
     const res = await request(trusting.port, {
       host: `internal:${trusting.port}`,
       path: '/public/x',
-      headers: { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-host': 'acme.app.localhost', 'x-forwarded-proto': 'https' },
+      headers: { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-host': 'acme.app.localhost', 'x-forwarded-proto': 'https', 'x-forwarded-path': '/shop/public/x' },
     });
     expect(res.status).toBe(200);
     const seen = res.json().headers;
+    // The path the client used in front of the proxy (SAP's router keeps it too, backend-request/headers.js).
+    expect(seen['x-forwarded-path']).toBe('/shop/public/x');
     expect(seen['x-forwarded-for']).toBe('198.51.100.7, 127.0.0.1');
     expect(seen['x-forwarded-host']).toBe('acme.app.localhost');
     expect(seen['x-forwarded-proto']).toBe('https');

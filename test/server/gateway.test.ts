@@ -157,6 +157,27 @@ describe('proxying', () => {
     expect(made.json().headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it("sends the request id as x-correlationid too (SAP's logging libraries correlate on it); a client's valid x-correlationid wins, as in SAP's router", async () => {
+    const made = await request(gw.port, { host: acme(), path: '/echo/x' });
+    const id = made.json().headers['x-request-id'];
+    expect(made.json().headers['x-correlationid']).toBe(id);
+    expect(made.headers['x-request-id']).toBe(id);
+    // SAP (utils/header-util.js addCorrelationIdHeader): x-correlationid first, then x-request-id.
+    const given = await request(gw.port, { host: acme(), path: '/echo/x', headers: { 'x-correlationid': 'corr-1', 'x-request-id': 'req-1' } });
+    expect(given.json().headers['x-correlationid']).toBe('corr-1');
+    expect(given.json().headers['x-request-id']).toBe('corr-1');
+    expect(given.headers['x-request-id']).toBe('corr-1');
+    const fromRequestId = await request(gw.port, { host: acme(), path: '/echo/x', headers: { 'x-request-id': 'req-2' } });
+    expect(fromRequestId.json().headers['x-correlationid']).toBe('req-2');
+    const bad = await request(gw.port, { host: acme(), path: '/echo/x', headers: { 'x-correlationid': 'bad id <script>', 'x-request-id': 'req-3' } });
+    expect(bad.json().headers['x-correlationid']).toBe('req-3');
+  });
+
+  it('sends x-forwarded-path without the query string (SAP: the pathname of the request URL)', async () => {
+    const res = await request(gw.port, { host: acme(), path: '/echo/hello?code=SECRET&x=1' });
+    expect(res.json().headers['x-forwarded-path']).toBe('/echo/hello');
+  });
+
   it('rewrites backend redirects to its own URL onto the gateway', async () => {
     const to = encodeURIComponent(`${gw.echoUrl}/next?a=1`);
     const res = await request(gw.port, { host: acme(), path: `/echo/redirect?to=${to}` });
