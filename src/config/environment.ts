@@ -32,6 +32,13 @@ export interface ProvisioningSettings {
   tenantUrlTemplate: string | undefined;
   /** `SAAS_REGISTRY_URL`: where asynchronous subscriptions (STATUS_CALLBACK) report their outcome. */
   registryUrl: string | undefined;
+  /**
+   * The client the status reports get their token with: `SAAS_REGISTRY_CLIENT_ID` and
+   * `SAAS_REGISTRY_CLIENT_SECRET` (both or neither), at `SAAS_REGISTRY_TOKEN_URL` (a zone's base URL,
+   * `<url>/oauth/token`; default the application's zone). In BTP this is the `saas-registry`
+   * binding's client, whose token the registry accepts; undefined: the application's own client.
+   */
+  registryClient: { clientId: string; clientSecret: string; tokenUrl: string | undefined } | undefined;
   /** `SAAS_DEPENDENCIES`: the answer of GET /callback/v1.0/dependencies. */
   dependencies: readonly { xsappname: string }[];
   /** `TENANT_ADMIN_ROLE_COLLECTION`; undefined: chosen from xs-security.json at start-up. */
@@ -343,6 +350,25 @@ function readProvisioningSettings(env: Environment, problem: (variable: string, 
     if (url && (url.username || url.password)) problem('SAAS_REGISTRY_URL', 'must not contain user information');
   }
 
+  const clientId = env.SAAS_REGISTRY_CLIENT_ID || undefined;
+  const clientSecret = env.SAAS_REGISTRY_CLIENT_SECRET || undefined;
+  const tokenUrl = env.SAAS_REGISTRY_TOKEN_URL || undefined;
+  if ((clientId === undefined) !== (clientSecret === undefined)) {
+    problem(clientId === undefined ? 'SAAS_REGISTRY_CLIENT_ID' : 'SAAS_REGISTRY_CLIENT_SECRET', 'SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET are set together or not at all');
+  }
+  if (tokenUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(tokenUrl);
+    } catch {
+      problem('SAAS_REGISTRY_TOKEN_URL', `expected the base URL of the zone that issues the registry client's tokens, e.g. https://provider.authentication.eu10.hana.ondemand.com, got "${tokenUrl}"`);
+    }
+    if (url && url.protocol !== 'https:' && url.protocol !== 'http:') problem('SAAS_REGISTRY_TOKEN_URL', `expected an http: or https: URL, got "${url.protocol}"`);
+    if (clientId === undefined) problem('SAAS_REGISTRY_TOKEN_URL', 'only used with SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET');
+  }
+  if (clientId !== undefined && registryUrl === undefined) problem('SAAS_REGISTRY_CLIENT_ID', 'only used with SAAS_REGISTRY_URL (where the status reports go)');
+  const registryClient = clientId !== undefined && clientSecret !== undefined ? Object.freeze({ clientId, clientSecret, tokenUrl }) : undefined;
+
   const dependencies: { xsappname: string }[] = [];
   if (env.SAAS_DEPENDENCIES) {
     let doc: unknown;
@@ -369,6 +395,7 @@ function readProvisioningSettings(env: Environment, problem: (variable: string, 
   return {
     tenantUrlTemplate,
     registryUrl,
+    registryClient,
     dependencies: Object.freeze(dependencies),
     adminRoleCollection,
     callbackScope,
@@ -476,7 +503,8 @@ function xsuaaBinding(vcap: Record<string, unknown>, problem: (message: string, 
     uaadomain: c.uaadomain!,
     xsappname: c.xsappname!,
     identityzone: c.identityzone,
-    tenantid: c.tenantid,
+    // XSUAA's binding names the provider's zone id both `tenantid` and `zoneid`; older ones only the latter.
+    tenantid: c.tenantid ?? c.zoneid,
     tenantmode: c.tenantmode,
   };
 }

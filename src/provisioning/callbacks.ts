@@ -25,6 +25,7 @@ import type { Logger } from '../log.js';
 import { ProvisioningError } from './errors.js';
 import { checkSubscription, normaliseTenantId, type Provisioning, type SubscriberInfo, type SubscriptionInput } from './service.js';
 import { createStatusReporter, type StatusReporter } from './status-report.js';
+import type { Application } from '../zones/directory/types.js';
 
 export { compileTenantUrl, type TenantUrlFor } from './tenant-url.js';
 
@@ -35,8 +36,18 @@ export interface CallbackTokenInfo {
   grantType: string;
 }
 
+/**
+ * What the callbacks need of a provisioning: the built-in zones' (./service.ts) or, with an external
+ * XSUAA bound, the one that only remembers tenants (./bound.ts).
+ */
+export interface SubscriptionService {
+  readonly application: Pick<Application, 'xsappname' | 'instanceName' | 'providerZoneId'>;
+  subscribe: Provisioning['subscribe'];
+  unsubscribe: Provisioning['unsubscribe'];
+}
+
 export interface CallbackHandlerOptions {
-  provisioning: Provisioning;
+  provisioning: SubscriptionService;
   /** Verifies signature and expiry (e.g. @sap/xssec against the zone's keys); undefined if invalid. */
   verifyToken(token: string): Promise<CallbackTokenInfo | undefined>;
   /** Local name of the callback scope; the required scope is `<instanceName>.<scopeName>`. Default `Callback`. */
