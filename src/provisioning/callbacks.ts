@@ -241,11 +241,19 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
     if (error.code === 'ZG_ERR_PAYLOAD_TOO_LARGE') res.once('finish', () => req.destroy());
   }
 
-  /** The work of one PUT/DELETE; resolves with the answer's text (the tenant URL for a PUT). */
-  async function perform(op: Exclude<Operation, { kind: 'dependencies' }>, input: SubscriptionInput | undefined): Promise<{ text: string; url?: string }> {
+  /**
+   * The work of one PUT/DELETE; resolves with the answer's text (the tenant URL for a PUT) and, for a
+   * subscription whose administrator was invited, the line that hands over the set-password link.
+   */
+  async function perform(op: Exclude<Operation, { kind: 'dependencies' }>, input: SubscriptionInput | undefined): Promise<{ text: string; url?: string; invitation?: string }> {
     if (op.kind === 'subscribe') {
       const result = await provisioning.subscribe(input!);
-      return { text: result.url, url: result.url };
+      const invited = result.admin?.invitation;
+      return {
+        text: result.url,
+        url: result.url,
+        ...(invited ? { invitation: `${result.admin!.userName} sets a password at ${invited.url} (one use, until ${invited.expiresAt})` } : {}),
+      };
     }
     const result = await provisioning.unsubscribe(op.tenantId);
     return { text: result.removed ? `Tenant ${op.tenantId} unsubscribed` : `Tenant ${op.tenantId} was not subscribed` };
@@ -256,7 +264,11 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
       let report: { status: 'SUCCEEDED' | 'FAILED'; message: string; subscriptionUrl?: string };
       try {
         const outcome = await perform(op, input);
-        report = { status: 'SUCCEEDED', message: outcome.text, ...(outcome.url !== undefined ? { subscriptionUrl: outcome.url } : {}) };
+        // The status message is what the registry shows the subscriber (the BTP cockpit's
+        // subscription status): the one channel that reaches the invited administrator directly.
+        const message = outcome.invitation ? `${outcome.text}. ${outcome.invitation}` : outcome.text;
+        if (outcome.invitation) logger.info('tenant administrator invited; the link is in the status report', { requestId, tenantId: op.tenantId });
+        report = { status: 'SUCCEEDED', message, ...(outcome.url !== undefined ? { subscriptionUrl: outcome.url } : {}) };
       } catch (err) {
         const known = err instanceof ProvisioningError || (err instanceof GatewayError && err.expose);
         if (!known) logger.error('asynchronous subscription failed', { requestId, tenantId: op.tenantId, error: err instanceof Error ? err.message : String(err) });
@@ -296,6 +308,12 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
         }
       }
       const outcome = await perform(op, input);
+      if (outcome.invitation) {
+        // The synchronous answer is the tenant URL as plain text (REFERENCE.md §7; the registry shows
+        // it as the application's URL), so it cannot carry the link. The operator's log can; the link
+        // is single-use and expires, and a new one is issued when the registry repeats the call.
+        logger.info('tenant administrator invited', { requestId, tenantId: op.tenantId, invitation: outcome.invitation });
+      }
       sendText(req, res, 200, outcome.text);
     } catch (err) {
       fail(req, res, err, requestId);

@@ -14,6 +14,7 @@ import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, Zone, ZoneDirectory } from '../zones/directory/types.js';
 import { credentialsFor } from '../zones/oauth/credentials.js';
 import { createIdentityServer, type IdentityServer } from '../zones/server.js';
+import { INVITATION_PATH } from '../zones/invitations.js';
 import type { Configuration } from './configuration.js';
 import type { LoginFeature } from '../login/contract.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
@@ -381,6 +382,11 @@ export function setUpProvisioning(input: {
     tenantUrlFor: tenantUrls(settings, input.port),
     revokeTenantSessions: input.revokeTenantSessions,
     deleteZoneKeys: (zoneId) => zones.server.keys.deleteKeys(zoneId),
+    // On the tenant zone's own host: the page refuses a link of another zone.
+    invite: async ({ zoneId, subdomain, userId, returnUrl }) => {
+      const { reference, expiresAt } = await zones.server.invitations.issue({ zoneId, userId, returnUrl });
+      return { url: `${zones.publicUrlFor(subdomain)}${INVITATION_PATH}?code=${reference}`, expiresAt: new Date(expiresAt).toISOString() };
+    },
     logger: input.logger,
   });
   return { provisioning };
