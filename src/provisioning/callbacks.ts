@@ -14,7 +14,8 @@
  * The scope in a verified client-credentials token is the proof of the grant: the built-in zones put
  * `<instanceName>.Callback` only into tokens of a client the application granted it to
  * (`grant-as-authority-to-apps`, or its own `authorities`), never of a client that merely names it
- * (src/zones/directory: clientAuthorities; src/config/security.ts refuses such a descriptor).
+ * (src/zones/directory: clientAuthorities; src/config/security.ts refuses such a descriptor). With an
+ * external XSUAA bound the same holds of XSUAA, and the verifier also checks the audience (./token.ts).
  */
 import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';

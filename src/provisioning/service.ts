@@ -7,7 +7,8 @@
  *     tenant id), or adopts it when it already exists with that subdomain;
  *   - subscribes the application in it, which makes its scopes, role templates and role collections
  *     available there (REFERENCE.md §5);
- *   - gives the subscribing user (`userInfo`) the administrator role collection.
+ *   - gives the subscribing user (`userInfo`) the administrator role collection, and, as the registry
+ *     sends no password, a one-time set-password link (`invite`, src/zones/invitations.ts).
  * An unsubscription deletes the zone with its users, revokes the tenant's gateway sessions and its
  * signing keys, and leaves nothing of the tenant usable (see `unsubscribe`).
  *

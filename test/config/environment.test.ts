@@ -118,3 +118,20 @@ describe('default-env.json', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('the SaaS registry client of the status reports (issue 12)', () => {
+  it('reads SAAS_REGISTRY_CLIENT_ID/SECRET and SAAS_REGISTRY_TOKEN_URL; unset means the application client', () => {
+    expect(readSettings({}, { cwd }).provisioning.registryClient).toBeUndefined();
+    const s = readSettings(
+      { SAAS_REGISTRY_URL: 'https://registry.example.com', SAAS_REGISTRY_CLIENT_ID: 'sb-reg!b1', SAAS_REGISTRY_CLIENT_SECRET: 's3cret', SAAS_REGISTRY_TOKEN_URL: 'https://provider.auth.example.com' },
+      { cwd },
+    );
+    expect(s.provisioning.registryClient).toEqual({ clientId: 'sb-reg!b1', clientSecret: 's3cret', tokenUrl: 'https://provider.auth.example.com' });
+  });
+
+  it('refuses half a credential, a token URL without one, and a client without SAAS_REGISTRY_URL', () => {
+    expect(problemsOf({ SAAS_REGISTRY_URL: 'https://r.example.com', SAAS_REGISTRY_CLIENT_ID: 'x' })).toEqual([expect.stringMatching(/^environment variable SAAS_REGISTRY_CLIENT_SECRET: .*together/)]);
+    expect(problemsOf({ SAAS_REGISTRY_URL: 'https://r.example.com', SAAS_REGISTRY_TOKEN_URL: 'https://a.example.com' })).toEqual([expect.stringMatching(/SAAS_REGISTRY_TOKEN_URL: only used with/)]);
+    expect(problemsOf({ SAAS_REGISTRY_CLIENT_ID: 'x', SAAS_REGISTRY_CLIENT_SECRET: 'y' })).toEqual([expect.stringMatching(/SAAS_REGISTRY_CLIENT_ID: only used with SAAS_REGISTRY_URL/)]);
+  });
+});
