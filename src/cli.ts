@@ -198,6 +198,7 @@ function directoryCommand(argv: string[]): Promise<number> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
       directory: { secretKey },
+      zoneUrl: zonesPublicUrl(settings, () => settings.port),
       zoneRemoval: {
         keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
         revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
