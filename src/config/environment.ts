@@ -264,7 +264,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   const zonesRefreshTokenReuseSeconds = integer(env.ZONES_REFRESH_TOKEN_REUSE, 10, 0, 60);
   if (zonesRefreshTokenReuseSeconds === undefined) problem('ZONES_REFRESH_TOKEN_REUSE', 'expected a whole number of seconds between 0 and 60');
 
-  const provisioning = readProvisioningSettings(env, problem);
+  const provisioning = readProvisioningSettings(env, problem, vcap);
 
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
   if (!LEVELS.includes(logLevel)) problem('LOG_LEVEL', `expected one of ${LEVELS.join(', ')}`);
@@ -330,7 +330,11 @@ const MIN_ADMIN_SECRET = 16;
 // The local part of a scope (`$XSAPPNAME.<name>`), as xs-security.json scope names are written.
 const SCOPE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
-function readProvisioningSettings(env: Environment, problem: (variable: string, message: string, at?: string) => void): ProvisioningSettings {
+function readProvisioningSettings(
+  env: Environment,
+  problem: (variable: string, message: string, at?: string) => void,
+  vcap: Record<string, unknown> | undefined,
+): ProvisioningSettings {
   const tenantUrlTemplate = env.TENANT_URL_TEMPLATE || undefined;
   if (tenantUrlTemplate !== undefined) {
     const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' });
@@ -367,7 +371,16 @@ function readProvisioningSettings(env: Environment, problem: (variable: string, 
     if (clientId === undefined) problem('SAAS_REGISTRY_TOKEN_URL', 'only used with SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET');
   }
   if (clientId !== undefined && registryUrl === undefined) problem('SAAS_REGISTRY_CLIENT_ID', 'only used with SAAS_REGISTRY_URL (where the status reports go)');
-  const registryClient = clientId !== undefined && clientSecret !== undefined ? Object.freeze({ clientId, clientSecret, tokenUrl }) : undefined;
+  let registryClient = clientId !== undefined && clientSecret !== undefined ? Object.freeze({ clientId, clientSecret, tokenUrl }) : undefined;
+  let boundRegistryUrl: string | undefined;
+  // On Cloud Foundry the application is bound to the `saas-registry` service, whose credentials hold
+  // the registry's URL and the one client whose tokens the registry accepts. Used as a whole, and
+  // only when no SAAS_REGISTRY_* variable is set: mixing the two would pair a URL with a foreign client.
+  const registryBinding = vcap && registryUrl === undefined && clientId === undefined && clientSecret === undefined && tokenUrl === undefined ? saasRegistryBinding(vcap, problem) : undefined;
+  if (registryBinding) {
+    boundRegistryUrl = registryBinding.registryUrl;
+    registryClient = Object.freeze({ clientId: registryBinding.clientId, clientSecret: registryBinding.clientSecret, tokenUrl: registryBinding.tokenUrl });
+  }
 
   const dependencies: { xsappname: string }[] = [];
   if (env.SAAS_DEPENDENCIES) {
@@ -394,7 +407,7 @@ function readProvisioningSettings(env: Environment, problem: (variable: string, 
   }
   return {
     tenantUrlTemplate,
-    registryUrl,
+    registryUrl: registryUrl ?? boundRegistryUrl,
     registryClient,
     dependencies: Object.freeze(dependencies),
     adminRoleCollection,
@@ -482,6 +495,36 @@ function bindingsOf(vcap: Record<string, unknown>, label: (l: string) => boolean
     });
   }
   return found;
+}
+
+/** The first `saas-registry` binding: `saas_registry_url`, and the client (`clientid`, `clientsecret`, at `url`) its reports are sent with. */
+function saasRegistryBinding(
+  vcap: Record<string, unknown>,
+  problem: (variable: string, message: string, at?: string) => void,
+): { registryUrl: string; clientId: string; clientSecret: string; tokenUrl: string } | undefined {
+  const [first] = bindingsOf(vcap, (l) => l === 'saas-registry');
+  if (!first) return undefined;
+  const credentials = first.binding.credentials as Record<string, unknown> | undefined;
+  const required = ['saas_registry_url', 'clientid', 'clientsecret', 'url'] as const;
+  const missing = required.filter((k) => typeof credentials?.[k] !== 'string' || credentials[k] === '');
+  if (missing.length) {
+    problem('VCAP_SERVICES', `the saas-registry binding's credentials lack ${missing.join(', ')}`, `${first.index}/credentials`);
+    return undefined;
+  }
+  const c = credentials as Record<string, string>;
+  for (const k of ['saas_registry_url', 'url'] as const) {
+    let url: URL | undefined;
+    try {
+      url = new URL(c[k]!);
+    } catch {
+      // Reported below.
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      problem('VCAP_SERVICES', `the saas-registry binding's ${k} is not an http(s) URL`, `${first.index}/credentials/${k}`);
+      return undefined;
+    }
+  }
+  return { registryUrl: c.saas_registry_url!, clientId: c.clientid!, clientSecret: c.clientsecret!, tokenUrl: c.url! };
 }
 
 /** The first `xsuaa` binding's credentials (SAP's approuter takes the one with plan application). */
