@@ -301,6 +301,9 @@ function wireBoundCallbacks(input: {
     logger.warn('subscription callbacks not mounted: the xsuaa binding has no tenantid (the provider zone id), so the registry\'s tokens cannot be told from other zones\'');
     return undefined;
   }
+  // As setUpProvisioning does: a template that does not fit the host pattern stops the start, not the first subscriber.
+  const probe = compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http' });
+  if (typeof probe === 'string') throw new ConfigError([{ file: 'environment variable TENANT_URL_TEMPLATE', path: '', message: probe }]);
   const scopeName = settings.provisioning.callbackScope;
   const provisioning = createBoundSubscriptions({
     storage: input.storage,
