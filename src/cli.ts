@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readSettings, resolveSecretKey, withDefaultEnv, type Settings } from './config/environment.js';
+import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
 import { loadXsSecurity, readXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
 import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, warnAboutExposedDataDir, zonesPublicUrl } from './server/start.js';
@@ -19,6 +19,7 @@ import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
 import { runTenantsCli, TENANTS_USAGE } from './provisioning/cli.js';
+import { ensureRegistryClient, RegistryClientError } from './provisioning/registry-client.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
 import { createKeyStore } from './zones/keys/keystore.js';
@@ -38,6 +39,10 @@ Commands:
   zones start     Run only the identity zones on their own HTTP server (PORT, UAA_DOMAIN); with an
                   xs-security.json, register the application and write its xsuaa credentials
                   to <data dir>/xsuaa-credentials.json for a gateway bound to these zones.
+  zones registry-client [--security FILE] [--json]
+                  Create (once) the SaaS registry's client in the provider zone and print its
+                  credentials: a client-credentials client granted $XSAPPNAME.Callback through the
+                  callback scope's grant-as-authority-to-apps, for calling /callback/v1.0/.
   keys rotate [--zone SUBDOMAIN]
                   New signing key for one zone (or every zone); old keys stay published until the
                   tokens they signed have expired.
@@ -61,7 +66,9 @@ Environment of tenant provisioning (built-in zones, a "shared" xs-security.json)
 (e.g. https://{subdomain}.app.example.com; default from TENANT_HOST_PATTERN, http and PORT),
 TENANT_ADMIN_ROLE_COLLECTION (given to the subscriber; default the role collection with the most
 scopes), CALLBACK_SCOPE (default Callback: $XSAPPNAME.Callback guards /callback/v1.0/),
-SAAS_DEPENDENCIES (JSON [{"xsappname": ...}]), SAAS_REGISTRY_URL (enables STATUS_CALLBACK reports).
+SAAS_DEPENDENCIES (JSON [{"xsappname": ...}]), SAAS_REGISTRY_URL (enables STATUS_CALLBACK reports),
+SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET (the client the reports' token is fetched
+with, at SAAS_REGISTRY_TOKEN_URL, default the provider zone; default the application's own client).
 
 Exit codes: 0 done, 1 refused or failed, 2 usage error.
 `;
@@ -81,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       return runDemo({ env: process.env, cwd: process.cwd() });
     case 'zones':
       if (rest[0] === 'start') return zonesStart(rest.slice(1));
+      if (rest[0] === 'registry-client') return registryClientCommand(rest.slice(1));
       return directoryCommand(argv);
     case 'users':
       return directoryCommand(argv);
@@ -126,6 +134,9 @@ async function start(args: string[]): Promise<number> {
   for (const w of config.warnings) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   try {
     const running = await startGateway(config, { logger });
+    // The application's client in the built-in zones: what a backend validating forwarded tokens, or
+    // a second gateway, is bound with. Written as `zones start` writes it, so one command is enough.
+    if (running.directory && running.credentials) writeCredentialsFile(config.settings.dataDir, running.credentials, logger);
     logger.info('listening', { port: running.port, tenantHostPattern: config.settings.tenantHostPattern?.source, storage: running.storage.kind });
     return await untilSignal(running.stop, logger);
   } catch (err) {
@@ -187,6 +198,7 @@ function directoryCommand(argv: string[]): Promise<number> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
       directory: { secretKey },
+      zoneUrl: zonesPublicUrl(settings, () => settings.port),
       zoneRemoval: {
         keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
         revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
@@ -297,6 +309,75 @@ async function tenantsCommand(argv: string[]): Promise<number> {
   });
 }
 
+const REGISTRY_CLIENT_USAGE = 'Usage: zonegate zones registry-client [--security FILE] [--json]';
+
+/**
+ * `zonegate zones registry-client`: the SaaS registry's client of the application of xs-security.json
+ * (src/provisioning/registry-client.ts), created once and printed like a service key. The secret goes
+ * to the operator who wires the registry, as `cf service-key` hands out an xsuaa binding's.
+ */
+async function registryClientCommand(args: string[]): Promise<number> {
+  let values: { security?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args, options: { security: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`zonegate: ${(err as Error).message}\n${REGISTRY_CLIENT_USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${REGISTRY_CLIENT_USAGE}\n`);
+    return 0;
+  }
+  const securityPath = values.security ? path.resolve(values.security) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
+  if (!securityPath) {
+    process.stderr.write('zonegate: the registry client is the callbacks\' caller of one application: xs-security.json in the working directory, or --security FILE\n');
+    return 1;
+  }
+  let security;
+  try {
+    security = loadXsSecurity(securityPath);
+  } catch (err) {
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  }
+  return withStorage(async (settings, storage, logger) => {
+    const zones = await startZones({ settings, storage, security, logger, port: () => settings.port });
+    try {
+      const client = await ensureRegistryClient({
+        directory: zones.directory,
+        application: zones.registration!.application,
+        provider: zones.provider,
+        scopeName: settings.provisioning.callbackScope,
+        uaaDomain: settings.uaaDomain,
+        publicUrlFor: zones.publicUrlFor,
+      });
+      const c = client.credentials;
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(c, null, 2)}\n`);
+        return 0;
+      }
+      process.stdout.write(
+        [
+          `Client id:      ${c.clientid}`,
+          `Client secret:  ${c.clientsecret}`,
+          `Token URL:      ${c.url}/oauth/token (grant client_credentials)`,
+          `Authority:      ${client.scope}`,
+          'The SaaS registry calls /callback/v1.0/ with a token of this client.',
+        ].join('\n') + '\n',
+      );
+      return 0;
+    } catch (err) {
+      if (err instanceof RegistryClientError) {
+        process.stderr.write(`zonegate: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    } finally {
+      await zones.server.close();
+    }
+  });
+}
+
 /** `--security FILE` (or `--security=FILE`) anywhere in argv; default ./xs-security.json when present. */
 function takeSecurityOption(argv: string[]): { args: string[]; securityPath: string | undefined } {
   const args: string[] = [];
@@ -313,8 +394,18 @@ function takeSecurityOption(argv: string[]): { args: string[]; securityPath: str
   return { args, securityPath };
 }
 
-/** File in the data directory where `zones start` leaves the application's xsuaa credentials. */
+/** File in the data directory where `start` and `zones start` leave the application's xsuaa credentials. */
 const CREDENTIALS_FILE = 'xsuaa-credentials.json';
+
+/** The credentials, xsuaa-binding-shaped, to `<data dir>/xsuaa-credentials.json`; the log names the file, never the secret. */
+function writeCredentialsFile(dataDir: string, credentials: XsuaaCredentials, logger: Logger): void {
+  const file = path.join(dataDir, CREDENTIALS_FILE);
+  makePrivateDir(dataDir);
+  fs.rmSync(file, { force: true });
+  // Holds the client secret: only the owner may read it, as with the generated key.
+  writePrivateFile(file, `${JSON.stringify(credentials, null, 2)}\n`);
+  logger.info('xsuaa credentials written', { file, xsappname: credentials.xsappname });
+}
 
 async function zonesStart(args: string[]): Promise<number> {
   let settings: Settings;
@@ -346,14 +437,7 @@ async function zonesStart(args: string[]): Promise<number> {
     const zones = await startZones({ settings, storage, security, logger, port: () => port });
     const listening = await listenZones(zones.server.handle, settings, settings.port);
     port = listening.port;
-    if (zones.registration) {
-      const file = path.join(settings.dataDir, CREDENTIALS_FILE);
-      makePrivateDir(settings.dataDir);
-      fs.rmSync(file, { force: true });
-      // Holds the client secret: only the owner may read it, as with the generated key.
-      writePrivateFile(file, `${JSON.stringify(zones.registration.credentials(), null, 2)}\n`);
-      logger.info('xsuaa credentials written', { file, xsappname: zones.registration.application.instanceName });
-    }
+    if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials(), logger);
     logger.info('listening', { port, uaaDomain: settings.uaaDomain, url: zones.publicUrlFor(settings.providerSubdomain), storage: storage.kind });
     const opened = storage;
     return await untilSignal(async () => {

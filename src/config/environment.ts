@@ -32,6 +32,13 @@ export interface ProvisioningSettings {
   tenantUrlTemplate: string | undefined;
   /** `SAAS_REGISTRY_URL`: where asynchronous subscriptions (STATUS_CALLBACK) report their outcome. */
   registryUrl: string | undefined;
+  /**
+   * The client the status reports get their token with: `SAAS_REGISTRY_CLIENT_ID` and
+   * `SAAS_REGISTRY_CLIENT_SECRET` (both or neither), at `SAAS_REGISTRY_TOKEN_URL` (a zone's base URL,
+   * `<url>/oauth/token`; default the application's zone). In BTP this is the `saas-registry`
+   * binding's client, whose token the registry accepts; undefined: the application's own client.
+   */
+  registryClient: { clientId: string; clientSecret: string; tokenUrl: string | undefined } | undefined;
   /** `SAAS_DEPENDENCIES`: the answer of GET /callback/v1.0/dependencies. */
   dependencies: readonly { xsappname: string }[];
   /** `TENANT_ADMIN_ROLE_COLLECTION`; undefined: chosen from xs-security.json at start-up. */
@@ -257,7 +264,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   const zonesRefreshTokenReuseSeconds = integer(env.ZONES_REFRESH_TOKEN_REUSE, 10, 0, 60);
   if (zonesRefreshTokenReuseSeconds === undefined) problem('ZONES_REFRESH_TOKEN_REUSE', 'expected a whole number of seconds between 0 and 60');
 
-  const provisioning = readProvisioningSettings(env, problem);
+  const provisioning = readProvisioningSettings(env, problem, vcap);
 
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
   if (!LEVELS.includes(logLevel)) problem('LOG_LEVEL', `expected one of ${LEVELS.join(', ')}`);
@@ -323,7 +330,11 @@ const MIN_ADMIN_SECRET = 16;
 // The local part of a scope (`$XSAPPNAME.<name>`), as xs-security.json scope names are written.
 const SCOPE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
 
-function readProvisioningSettings(env: Environment, problem: (variable: string, message: string, at?: string) => void): ProvisioningSettings {
+function readProvisioningSettings(
+  env: Environment,
+  problem: (variable: string, message: string, at?: string) => void,
+  vcap: Record<string, unknown> | undefined,
+): ProvisioningSettings {
   const tenantUrlTemplate = env.TENANT_URL_TEMPLATE || undefined;
   if (tenantUrlTemplate !== undefined) {
     const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' });
@@ -341,6 +352,34 @@ function readProvisioningSettings(env: Environment, problem: (variable: string, 
     if (url && url.protocol !== 'https:' && url.protocol !== 'http:') problem('SAAS_REGISTRY_URL', `expected an http: or https: URL, got "${url.protocol}"`);
     // The gateway sends a client-credentials token there: credentials in the URL would leak into logs.
     if (url && (url.username || url.password)) problem('SAAS_REGISTRY_URL', 'must not contain user information');
+  }
+
+  const clientId = env.SAAS_REGISTRY_CLIENT_ID || undefined;
+  const clientSecret = env.SAAS_REGISTRY_CLIENT_SECRET || undefined;
+  const tokenUrl = env.SAAS_REGISTRY_TOKEN_URL || undefined;
+  if ((clientId === undefined) !== (clientSecret === undefined)) {
+    problem(clientId === undefined ? 'SAAS_REGISTRY_CLIENT_ID' : 'SAAS_REGISTRY_CLIENT_SECRET', 'SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET are set together or not at all');
+  }
+  if (tokenUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(tokenUrl);
+    } catch {
+      problem('SAAS_REGISTRY_TOKEN_URL', `expected the base URL of the zone that issues the registry client's tokens, e.g. https://provider.authentication.eu10.hana.ondemand.com, got "${tokenUrl}"`);
+    }
+    if (url && url.protocol !== 'https:' && url.protocol !== 'http:') problem('SAAS_REGISTRY_TOKEN_URL', `expected an http: or https: URL, got "${url.protocol}"`);
+    if (clientId === undefined) problem('SAAS_REGISTRY_TOKEN_URL', 'only used with SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET');
+  }
+  if (clientId !== undefined && registryUrl === undefined) problem('SAAS_REGISTRY_CLIENT_ID', 'only used with SAAS_REGISTRY_URL (where the status reports go)');
+  let registryClient = clientId !== undefined && clientSecret !== undefined ? Object.freeze({ clientId, clientSecret, tokenUrl }) : undefined;
+  let boundRegistryUrl: string | undefined;
+  // On Cloud Foundry the application is bound to the `saas-registry` service, whose credentials hold
+  // the registry's URL and the one client whose tokens the registry accepts. Used as a whole, and
+  // only when no SAAS_REGISTRY_* variable is set: mixing the two would pair a URL with a foreign client.
+  const registryBinding = vcap && registryUrl === undefined && clientId === undefined && clientSecret === undefined && tokenUrl === undefined ? saasRegistryBinding(vcap, problem) : undefined;
+  if (registryBinding) {
+    boundRegistryUrl = registryBinding.registryUrl;
+    registryClient = Object.freeze({ clientId: registryBinding.clientId, clientSecret: registryBinding.clientSecret, tokenUrl: registryBinding.tokenUrl });
   }
 
   const dependencies: { xsappname: string }[] = [];
@@ -368,7 +407,8 @@ function readProvisioningSettings(env: Environment, problem: (variable: string, 
   }
   return {
     tenantUrlTemplate,
-    registryUrl,
+    registryUrl: registryUrl ?? boundRegistryUrl,
+    registryClient,
     dependencies: Object.freeze(dependencies),
     adminRoleCollection,
     callbackScope,
@@ -457,6 +497,36 @@ function bindingsOf(vcap: Record<string, unknown>, label: (l: string) => boolean
   return found;
 }
 
+/** The first `saas-registry` binding: `saas_registry_url`, and the client (`clientid`, `clientsecret`, at `url`) its reports are sent with. */
+function saasRegistryBinding(
+  vcap: Record<string, unknown>,
+  problem: (variable: string, message: string, at?: string) => void,
+): { registryUrl: string; clientId: string; clientSecret: string; tokenUrl: string } | undefined {
+  const [first] = bindingsOf(vcap, (l) => l === 'saas-registry');
+  if (!first) return undefined;
+  const credentials = first.binding.credentials as Record<string, unknown> | undefined;
+  const required = ['saas_registry_url', 'clientid', 'clientsecret', 'url'] as const;
+  const missing = required.filter((k) => typeof credentials?.[k] !== 'string' || credentials[k] === '');
+  if (missing.length) {
+    problem('VCAP_SERVICES', `the saas-registry binding's credentials lack ${missing.join(', ')}`, `${first.index}/credentials`);
+    return undefined;
+  }
+  const c = credentials as Record<string, string>;
+  for (const k of ['saas_registry_url', 'url'] as const) {
+    let url: URL | undefined;
+    try {
+      url = new URL(c[k]!);
+    } catch {
+      // Reported below.
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      problem('VCAP_SERVICES', `the saas-registry binding's ${k} is not an http(s) URL`, `${first.index}/credentials/${k}`);
+      return undefined;
+    }
+  }
+  return { registryUrl: c.saas_registry_url!, clientId: c.clientid!, clientSecret: c.clientsecret!, tokenUrl: c.url! };
+}
+
 /** The first `xsuaa` binding's credentials (SAP's approuter takes the one with plan application). */
 function xsuaaBinding(vcap: Record<string, unknown>, problem: (message: string, at: string) => void): XsuaaCredentials | undefined {
   const [first] = bindingsOf(vcap, (l) => l === 'xsuaa');
@@ -476,7 +546,8 @@ function xsuaaBinding(vcap: Record<string, unknown>, problem: (message: string, 
     uaadomain: c.uaadomain!,
     xsappname: c.xsappname!,
     identityzone: c.identityzone,
-    tenantid: c.tenantid,
+    // XSUAA's binding names the provider's zone id both `tenantid` and `zoneid`; older ones only the latter.
+    tenantid: c.tenantid ?? c.zoneid,
     tenantmode: c.tenantmode,
   };
 }

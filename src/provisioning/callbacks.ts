@@ -14,7 +14,8 @@
  * The scope in a verified client-credentials token is the proof of the grant: the built-in zones put
  * `<instanceName>.Callback` only into tokens of a client the application granted it to
  * (`grant-as-authority-to-apps`, or its own `authorities`), never of a client that merely names it
- * (src/zones/directory: clientAuthorities; src/config/security.ts refuses such a descriptor).
+ * (src/zones/directory: clientAuthorities; src/config/security.ts refuses such a descriptor). With an
+ * external XSUAA bound the same holds of XSUAA, and the verifier also checks the audience (./token.ts).
  */
 import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +26,7 @@ import type { Logger } from '../log.js';
 import { ProvisioningError } from './errors.js';
 import { checkSubscription, normaliseTenantId, type Provisioning, type SubscriberInfo, type SubscriptionInput } from './service.js';
 import { createStatusReporter, type StatusReporter } from './status-report.js';
+import type { Application } from '../zones/directory/types.js';
 
 export { compileTenantUrl, type TenantUrlFor } from './tenant-url.js';
 
@@ -35,8 +37,18 @@ export interface CallbackTokenInfo {
   grantType: string;
 }
 
+/**
+ * What the callbacks need of a provisioning: the built-in zones' (./service.ts) or, with an external
+ * XSUAA bound, the one that only remembers tenants (./bound.ts).
+ */
+export interface SubscriptionService {
+  readonly application: Pick<Application, 'xsappname' | 'instanceName' | 'providerZoneId'>;
+  subscribe: Provisioning['subscribe'];
+  unsubscribe: Provisioning['unsubscribe'];
+}
+
 export interface CallbackHandlerOptions {
-  provisioning: Provisioning;
+  provisioning: SubscriptionService;
   /** Verifies signature and expiry (e.g. @sap/xssec against the zone's keys); undefined if invalid. */
   verifyToken(token: string): Promise<CallbackTokenInfo | undefined>;
   /** Local name of the callback scope; the required scope is `<instanceName>.<scopeName>`. Default `Callback`. */
@@ -230,11 +242,19 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
     if (error.code === 'ZG_ERR_PAYLOAD_TOO_LARGE') res.once('finish', () => req.destroy());
   }
 
-  /** The work of one PUT/DELETE; resolves with the answer's text (the tenant URL for a PUT). */
-  async function perform(op: Exclude<Operation, { kind: 'dependencies' }>, input: SubscriptionInput | undefined): Promise<{ text: string; url?: string }> {
+  /**
+   * The work of one PUT/DELETE; resolves with the answer's text (the tenant URL for a PUT) and, for a
+   * subscription whose administrator was invited, the line that hands over the set-password link.
+   */
+  async function perform(op: Exclude<Operation, { kind: 'dependencies' }>, input: SubscriptionInput | undefined): Promise<{ text: string; url?: string; invitation?: string }> {
     if (op.kind === 'subscribe') {
       const result = await provisioning.subscribe(input!);
-      return { text: result.url, url: result.url };
+      const invited = result.admin?.invitation;
+      return {
+        text: result.url,
+        url: result.url,
+        ...(invited ? { invitation: `${result.admin!.userName} sets a password at ${invited.url} (one use, until ${invited.expiresAt})` } : {}),
+      };
     }
     const result = await provisioning.unsubscribe(op.tenantId);
     return { text: result.removed ? `Tenant ${op.tenantId} unsubscribed` : `Tenant ${op.tenantId} was not subscribed` };
@@ -245,7 +265,11 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
       let report: { status: 'SUCCEEDED' | 'FAILED'; message: string; subscriptionUrl?: string };
       try {
         const outcome = await perform(op, input);
-        report = { status: 'SUCCEEDED', message: outcome.text, ...(outcome.url !== undefined ? { subscriptionUrl: outcome.url } : {}) };
+        // The status message is what the registry shows the subscriber (the BTP cockpit's
+        // subscription status): the one channel that reaches the invited administrator directly.
+        const message = outcome.invitation ? `${outcome.text}. ${outcome.invitation}` : outcome.text;
+        if (outcome.invitation) logger.info('tenant administrator invited; the link is in the status report', { requestId, tenantId: op.tenantId });
+        report = { status: 'SUCCEEDED', message, ...(outcome.url !== undefined ? { subscriptionUrl: outcome.url } : {}) };
       } catch (err) {
         const known = err instanceof ProvisioningError || (err instanceof GatewayError && err.expose);
         if (!known) logger.error('asynchronous subscription failed', { requestId, tenantId: op.tenantId, error: err instanceof Error ? err.message : String(err) });
@@ -285,6 +309,12 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
         }
       }
       const outcome = await perform(op, input);
+      if (outcome.invitation) {
+        // The synchronous answer is the tenant URL as plain text (REFERENCE.md §7; the registry shows
+        // it as the application's URL), so it cannot carry the link. The operator's log can; the link
+        // is single-use and expires, and a new one is issued when the registry repeats the call.
+        logger.info('tenant administrator invited', { requestId, tenantId: op.tenantId, invitation: outcome.invitation });
+      }
       sendText(req, res, 200, outcome.text);
     } catch (err) {
       fail(req, res, err, requestId);

@@ -7,7 +7,8 @@
  *     tenant id), or adopts it when it already exists with that subdomain;
  *   - subscribes the application in it, which makes its scopes, role templates and role collections
  *     available there (REFERENCE.md §5);
- *   - gives the subscribing user (`userInfo`) the administrator role collection.
+ *   - gives the subscribing user (`userInfo`) the administrator role collection, and, as the registry
+ *     sends no password, a one-time set-password link (`invite`, src/zones/invitations.ts).
  * An unsubscription deletes the zone with its users, revokes the tenant's gateway sessions and its
  * signing keys, and leaves nothing of the tenant usable (see `unsubscribe`).
  *
@@ -20,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Storage } from '../storage/types.js';
-import { normaliseSubdomain } from '../zones/directory/directory.js';
+import { DEFAULT_ORIGIN, normaliseSubdomain } from '../zones/directory/directory.js';
 import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, User, Zone, ZoneDirectory } from '../zones/directory/types.js';
 import { removeZone } from '../zones/removal.js';
@@ -60,8 +61,11 @@ export interface SubscriptionResult {
   subdomain: string;
   /** True if this call created the zone (false: it existed, the call was a repeat or an update). */
   created: boolean;
-  /** The subscribing user, if `userInfo` named one with an e-mail address. */
-  admin?: { userName: string; created: boolean };
+  /**
+   * The subscribing user, if `userInfo` named one with an e-mail address. `invitation`: the one-time
+   * link where they set their password, when they have none yet (see ProvisioningOptions.invite).
+   */
+  admin?: { userName: string; created: boolean; invitation?: { url: string; expiresAt: string } };
 }
 
 export interface Tenant {
@@ -103,6 +107,12 @@ export interface ProvisioningOptions {
   revokeTenantSessions?: (subdomain: string) => Promise<void>;
   /** Removes the zone's signing keys (the identity server's `keys.deleteKeys`); without it a re-subscribed tenant's old tokens would verify again. */
   deleteZoneKeys: (zoneId: string) => Promise<void>;
+  /**
+   * Issues a one-time set-password link for a user without a password (src/zones/invitations.ts).
+   * With the built-in zones the subscriber has no identity provider and the registry sends no
+   * password: without a link the administrator could never sign in. Absent: no invitations.
+   */
+  invite?: (input: { zoneId: string; subdomain: string; userId: string; returnUrl: string }) => Promise<{ url: string; expiresAt: string }>;
   logger: Logger;
   now?: () => Date;
 }
@@ -231,8 +241,15 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
       return undefined;
     }
     const existing: User | undefined = await directory.getUserByName(zone.id, info.userName);
+    // Only the zone's own users have a password here; one of another origin signs in at their IdP.
+    // A new user without a password, or one still without (the registry repeats a call whose answer
+    // it lost, and the link with it), gets a link; issuing one withdraws the previous.
+    const invitation = async (user: User) =>
+      options.invite && input.adminPassword === undefined && user.origin === DEFAULT_ORIGIN && !(await directory.hasPassword(zone.id, user.id))
+        ? { invitation: await options.invite({ zoneId: zone.id, subdomain: zone.subdomain, userId: user.id, returnUrl: options.tenantUrlFor(zone.subdomain) }) }
+        : {};
     if (!existing) {
-      await directory.createUser(zone.id, {
+      const created = await directory.createUser(zone.id, {
         userName: info.userName,
         email,
         ...(info.givenName !== undefined ? { givenName: info.givenName } : {}),
@@ -241,13 +258,13 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
         ...(input.adminPassword !== undefined ? { password: input.adminPassword } : {}),
         roleCollections: [adminRoleCollection],
       });
-      return { userName: info.userName, created: true };
+      return { userName: info.userName, created: true, ...(await invitation(created)) };
     }
     // UPDATE restores the administrator's role collection; a repeated CREATE changes nothing.
     if (input.eventType === 'UPDATE' && !existing.roleCollections.includes(adminRoleCollection)) {
       await directory.assignRoleCollection(zone.id, existing.id, adminRoleCollection);
     }
-    return { userName: existing.userName, created: false };
+    return { userName: existing.userName, created: false, ...(await invitation(existing)) };
   }
 
   async function subscribe(input: SubscriptionInput): Promise<SubscriptionResult> {

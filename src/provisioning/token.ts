@@ -18,6 +18,23 @@ export interface ProviderTokenVerifierOptions {
   tokenKeysUrl: string | URL;
   /** For `*.localhost` zones in development: src/net/localhost.ts `localhostAwareFetch`. */
   fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  /**
+   * Checks the audience as @sap/xssec 4 does for a binding (REFERENCE.md §3): `aud` (or, when empty,
+   * the `scope` array) plus `cid`, one entry equal to, or starting with `<value>.`, the client id or
+   * the xsappname. Used when the keys are an external XSUAA's: its keys sign every application's
+   * tokens in the landscape, so the signature alone does not say the token was meant for us.
+   */
+  audience?: { clientId: string; xsappname: string };
+}
+
+/** xssec's audience rule; exported for its unit test. */
+export function audienceMatches(payload: Record<string, unknown>, audience: { clientId: string; xsappname: string }): boolean {
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : typeof v === 'string' ? [v] : []);
+  let entries = strings(payload.aud);
+  if (entries.length === 0) entries = strings(payload.scope);
+  entries = [...entries, ...strings(payload.cid)];
+  const wanted = [audience.clientId, audience.xsappname];
+  return entries.some((entry) => wanted.some((w) => entry === w || entry.startsWith(`${w}.`)));
 }
 
 export function createProviderTokenVerifier(options: ProviderTokenVerifierOptions): (token: string) => Promise<CallbackTokenInfo | undefined> {
@@ -40,6 +57,7 @@ export function createProviderTokenVerifier(options: ProviderTokenVerifierOption
     try {
       const { payload } = await jwtVerify(token, jwks, { algorithms: ['RS256'], clockTolerance: 60, requiredClaims: ['exp'] });
       if (payload.zid !== options.providerZoneId) return undefined;
+      if (options.audience && !audienceMatches(payload, options.audience)) return undefined;
       const scopes = Array.isArray(payload.scope) ? payload.scope.filter((s): s is string => typeof s === 'string') : [];
       return { zoneId: payload.zid, scopes, grantType: typeof payload.grant_type === 'string' ? payload.grant_type : '' };
     } catch (err) {

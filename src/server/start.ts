@@ -14,6 +14,7 @@ import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, Zone, ZoneDirectory } from '../zones/directory/types.js';
 import { credentialsFor } from '../zones/oauth/credentials.js';
 import { createIdentityServer, type IdentityServer } from '../zones/server.js';
+import { INVITATION_PATH } from '../zones/invitations.js';
 import type { Configuration } from './configuration.js';
 import type { LoginFeature } from '../login/contract.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
@@ -28,6 +29,7 @@ import { createTenantRegistry, type CachedTenantRegistry } from '../provisioning
 import { createProvisioning, defaultAdminRoleCollection, type Provisioning } from '../provisioning/service.js';
 import { compileTenantUrl, type TenantUrlFor } from '../provisioning/tenant-url.js';
 import { createProviderTokenVerifier } from '../provisioning/token.js';
+import { createBoundSubscriptions } from '../provisioning/bound.js';
 import type { ConfigProblem } from '../errors.js';
 
 /** What the login feature is built from once the identity provider is known. */
@@ -134,11 +136,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       tenancy?.tenants.forget(subdomain);
       await login?.forgetTenant(subdomain);
     };
-    if (settings.xsuaa) {
-      // XSUAA creates a subscriber's zone itself; a callback here could only answer a URL for a
-      // tenant it cannot check. The application's own callback service answers the registry.
-      logger.info('subscription callbacks not mounted: an external XSUAA is bound, and provisioning creates zones only in the built-in identity zones');
-    }
+    const boundCallbacks = settings.xsuaa && login ? wireBoundCallbacks({ settings, xsuaa: settings.xsuaa, storage, logger, port: () => port, login }) : undefined;
     gateway = createGateway({
       settings,
       routesFile,
@@ -151,11 +149,12 @@ export async function startGateway(config: Configuration, options: StartOptions)
       ...(login ? { login } : {}),
       ...(tenancy ? { tenants: tenancy.tenants } : {}),
       ...(tenancy?.callbacks ? { callbacks: tenancy.callbacks } : {}),
+      ...(boundCallbacks ? { callbacks: boundCallbacks } : {}),
     });
     port = await gateway.listen(options.port ?? settings.port, settings.host);
     const running = gateway;
     const identity = zones?.server;
-    const callbacks = tenancy?.callbacks;
+    const callbacks = tenancy?.callbacks ?? boundCallbacks;
     return {
       gateway: running,
       port,
@@ -249,18 +248,91 @@ function wireProvisioning(input: {
     scopeName: settings.provisioning.callbackScope,
     dependencies: settings.provisioning.dependencies,
     logger,
-    ...(registryUrl !== undefined
-      ? {
-          registryUrl,
-          getClientToken: createClientTokenGetter(() => {
-            const c = zones.registration!.credentials();
-            return { url: c.url, clientId: c.clientid, clientSecret: c.clientsecret, fetch: localhostAwareFetch };
-          }),
-        }
-      : {}),
+    ...statusReports(settings, () => zones.registration!.credentials()),
   });
   logger.info('subscription callbacks mounted', { path: '/callback/v1.0/', scope, asynchronous: registryUrl !== undefined });
   return { provisioning, tenants, callbacks };
+}
+
+/**
+ * Where asynchronous subscriptions report (SAAS_REGISTRY_URL) and the client whose token they carry:
+ * the registry's own client when configured (SAAS_REGISTRY_CLIENT_*; in BTP the `saas-registry`
+ * binding's, the only one the registry accepts), else the application's. Nothing without a URL.
+ */
+function statusReports(settings: Settings, application: () => XsuaaCredentials): { registryUrl: string; getClientToken: () => Promise<string> } | Record<string, never> {
+  const { registryUrl, registryClient } = settings.provisioning;
+  if (registryUrl === undefined) return {};
+  return {
+    registryUrl,
+    getClientToken: createClientTokenGetter(() => {
+      if (registryClient) {
+        return { url: registryClient.tokenUrl ?? application().url, clientId: registryClient.clientId, clientSecret: registryClient.clientSecret, fetch: localhostAwareFetch };
+      }
+      const c = application();
+      return { url: c.url, clientId: c.clientid, clientSecret: c.clientsecret, fetch: localhostAwareFetch };
+    }),
+  };
+}
+
+/**
+ * The callbacks when an external XSUAA is bound (issue 12): XSUAA creates the subscriber's zone
+ * itself, so a subscription only remembers the tenant and answers its URL (src/provisioning/bound.ts).
+ * The caller's token is checked as @sap/xssec checks it against the binding: signed with a key of
+ * the binding's `url` + `/token_keys`, issued in the binding's zone (`tenantid`), its audience the
+ * binding's client or xsappname, and carrying `<xsappname>.<CALLBACK_SCOPE>` (the registry gets it as
+ * an authority through grant-as-authority-to-apps). Undefined, with the reason logged, when the
+ * gateway has no tenant hosts or the binding names no zone id.
+ */
+function wireBoundCallbacks(input: {
+  settings: Settings;
+  xsuaa: XsuaaCredentials;
+  storage: Storage;
+  logger: Logger;
+  port: () => number;
+  login: LoginFeature;
+}): CallbackHandler | undefined {
+  const { settings, xsuaa, logger, login } = input;
+  if (settings.tenantHostPattern === undefined && settings.provisioning.tenantUrlTemplate === undefined) {
+    logger.info('subscription callbacks not mounted', { reason: 'no TENANT_HOST_PATTERN: the gateway serves a single tenant' });
+    return undefined;
+  }
+  if (xsuaa.tenantid === undefined) {
+    // Without it any zone of the landscape (XSUAA signs them all with the same keys) could call.
+    logger.warn('subscription callbacks not mounted: the xsuaa binding has no tenantid (the provider zone id), so the registry\'s tokens cannot be told from other zones\'');
+    return undefined;
+  }
+  // As setUpProvisioning does: a template that does not fit the host pattern stops the start, not the first subscriber.
+  const probe = compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http' });
+  if (typeof probe === 'string') throw new ConfigError([{ file: 'environment variable TENANT_URL_TEMPLATE', path: '', message: probe }]);
+  const scopeName = settings.provisioning.callbackScope;
+  const provisioning = createBoundSubscriptions({
+    storage: input.storage,
+    application: { xsappname: xsuaa.xsappname, instanceName: xsuaa.xsappname, providerZoneId: xsuaa.tenantid },
+    tenantUrlFor: tenantUrls(settings, input.port),
+    revokeTenantSessions: (subdomain) => login.forgetTenant(subdomain),
+    logger,
+  });
+  const verify = createProviderTokenVerifier({
+    providerZoneId: xsuaa.tenantid,
+    tokenKeysUrl: `${xsuaa.url.replace(/\/+$/, '')}/token_keys`,
+    fetch: localhostAwareFetch,
+    audience: { clientId: xsuaa.clientid, xsappname: xsuaa.xsappname },
+  });
+  const callbacks = createCallbackHandler({
+    provisioning,
+    verifyToken: verify,
+    scopeName,
+    dependencies: settings.provisioning.dependencies,
+    logger,
+    ...statusReports(settings, () => xsuaa),
+  });
+  logger.info('subscription callbacks mounted', {
+    path: '/callback/v1.0/',
+    scope: `${xsuaa.xsappname}.${scopeName}`,
+    identity: 'xsuaa binding',
+    asynchronous: settings.provisioning.registryUrl !== undefined,
+  });
+  return callbacks;
 }
 
 /**
@@ -313,6 +385,11 @@ export function setUpProvisioning(input: {
     tenantUrlFor: tenantUrls(settings, input.port),
     revokeTenantSessions: input.revokeTenantSessions,
     deleteZoneKeys: (zoneId) => zones.server.keys.deleteKeys(zoneId),
+    // On the tenant zone's own host: the page refuses a link of another zone.
+    invite: async ({ zoneId, subdomain, userId, returnUrl }) => {
+      const { reference, expiresAt } = await zones.server.invitations.issue({ zoneId, userId, returnUrl });
+      return { url: `${zones.publicUrlFor(subdomain)}${INVITATION_PATH}?code=${reference}`, expiresAt: new Date(expiresAt).toISOString() };
+    },
     logger: input.logger,
   });
   return { provisioning };

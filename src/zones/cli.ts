@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Storage } from '../storage/types.js';
 import { ZONE_ADMIN_ROLE_COLLECTION } from './directory/admin-client.js';
-import { createZoneDirectory } from './directory/directory.js';
+import { createZoneDirectory, DEFAULT_ORIGIN } from './directory/directory.js';
+import { createInvitationStore, INVITATION_PATH } from './invitations.js';
 import type { ZoneDirectoryOptions } from './directory/directory.js';
 import { DirectoryError } from './directory/errors.js';
 import type { User, Zone, ZoneDirectory } from './directory/types.js';
@@ -21,6 +22,11 @@ export interface DirectoryCliIo {
   err: (line: string) => void;
   /** Passed to the directory (password hashing cost, secret key). */
   directory?: ZoneDirectoryOptions;
+  /**
+   * The public base URL of a zone (`http://<subdomain>.<UAA_DOMAIN>:<PORT>` or by UAA_URL), for the
+   * links `users invite` prints; without it the command is refused.
+   */
+  zoneUrl?: (subdomain: string) => string;
   /** What `zones delete` removes besides the directory's record (./removal.ts): the keys, the tenant's gateway sessions. */
   zoneRemoval: Omit<ZoneRemovalParts, 'directory'>;
 }
@@ -35,6 +41,7 @@ export const DIRECTORY_USAGE = `Usage:
   zonegate users assign <subdomain> <username> <role collection>
   zonegate users unassign <subdomain> <username> <role collection>
   zonegate users delete <subdomain> <username>
+  zonegate users invite <subdomain> <username>   a new one-time set-password link (7 days; withdraws the previous)
 A user with the role collection "${ZONE_ADMIN_ROLE_COLLECTION}" administers their zone through the admin API.`;
 
 class UsageError extends Error {}
@@ -176,6 +183,20 @@ const COMMANDS: Record<string, Record<string, Command>> = {
         if (!before.roleCollections.includes(rc!)) throw new CommandError(`${before.userName} does not have "${rc}"`);
         const user = await dir.unassignRoleCollection(zone.id, before.id, rc!);
         out(`Removed "${rc}" from ${user.userName}; role collections: ${user.roleCollections.join(', ') || '(none)'}`);
+      },
+    },
+    invite: {
+      positionals: ['subdomain', 'username'],
+      // For a subscriber whose link expired or got lost, and for users created without a password:
+      // the operator hands over a link, never a password they chose (src/zones/invitations.ts).
+      async run({ positionals: [subdomain, userName] }, dir, out, io) {
+        if (!io.zoneUrl) throw new CommandError('users invite needs the zones\' public URL (UAA_DOMAIN, UAA_URL, PORT)');
+        const zone = await zoneBySubdomain(dir, subdomain!);
+        const user = await userByName(dir, zone, userName!);
+        if (user.origin !== DEFAULT_ORIGIN) throw new CommandError(`${user.userName} signs in at the identity provider "${user.origin}", not with a password here`);
+        const { reference, expiresAt } = await createInvitationStore(io.storage).issue({ zoneId: zone.id, userId: user.id });
+        out(`${io.zoneUrl(zone.subdomain)}${INVITATION_PATH}?code=${reference}`);
+        out(`One use, until ${new Date(expiresAt).toISOString()}. Any earlier link of ${user.userName} no longer works.`);
       },
     },
     delete: {

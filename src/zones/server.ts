@@ -27,6 +27,8 @@ import { InvalidRequest, OAuthError, toOAuthError } from './oauth/errors.js';
 import { prefersHtml, sendHtml, sendJson, sendOAuthError } from './oauth/http.js';
 import { handleIntrospect } from './oauth/introspect.js';
 import { handleLogin } from './oauth/login.js';
+import { handleInvitationPage, handleInvitationSubmit } from './oauth/invitation.js';
+import { createInvitationStore, INVITATION_PATH, type InvitationStore } from './invitations.js';
 import { errorPage } from './oauth/login-page.js';
 import { handleLogout } from './oauth/logout.js';
 import { compileRedirectPattern } from './oauth/redirect-uri.js';
@@ -94,6 +96,8 @@ export interface IdentityServer {
   /** The built-in admin client `zonegate-admin` and its secret, for the operator to hand to admin tooling. */
   readonly adminClient: { clientId: string; clientSecret: string };
   readonly keys: KeyStore;
+  /** One-time set-password links for users without a password (provisioning issues them). */
+  readonly invitations: InvitationStore;
   close(): Promise<void>;
 }
 
@@ -106,7 +110,7 @@ const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Zone ids as the directory allows them (GUIDs in practice). */
 const ZONE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/i;
 /** Endpoints that answer a browser with pages rather than JSON. */
-const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do']);
+const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do', INVITATION_PATH]);
 
 function hostOf(req: IncomingMessage): string {
   const host = (req.headers.host ?? '').toLowerCase();
@@ -163,10 +167,12 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     ...(options.adminClientRedirectUris !== undefined ? { redirectUris: options.adminClientRedirectUris } : {}),
   });
 
+  const invitations = createInvitationStore(options.storage, { now });
   const services: ZoneServices = {
     storage: options.storage,
     directory: options.directory,
     keys,
+    invitations,
     logger,
     uaaDomain,
     publicUrlFor: options.publicUrlFor,
@@ -272,6 +278,11 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
         return true;
       case '/oauth/token':
         await handleToken(ctx, req, res);
+        return true;
+      case INVITATION_PATH:
+        if (method === 'GET') await handleInvitationPage(ctx, res, url);
+        else if (method === 'POST') await handleInvitationSubmit(ctx, req, res);
+        else return false;
         return true;
       case '/token_keys':
         await sendTokenKeys(res, url.searchParams.has('zid') ? await zoneOfQuery(url) : ctx.zone);
@@ -388,6 +399,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     },
     adminClient: { clientId: admin.application.clientId, clientSecret: admin.clientSecret },
     keys,
+    invitations,
     async close() {
       // Nothing of its own to release: storage and directory belong to the caller.
     },

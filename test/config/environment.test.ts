@@ -118,3 +118,37 @@ describe('default-env.json', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('the SaaS registry client of the status reports (issue 12)', () => {
+  it('reads SAAS_REGISTRY_CLIENT_ID/SECRET and SAAS_REGISTRY_TOKEN_URL; unset means the application client', () => {
+    expect(readSettings({}, { cwd }).provisioning.registryClient).toBeUndefined();
+    const s = readSettings(
+      { SAAS_REGISTRY_URL: 'https://registry.example.com', SAAS_REGISTRY_CLIENT_ID: 'sb-reg!b1', SAAS_REGISTRY_CLIENT_SECRET: 's3cret', SAAS_REGISTRY_TOKEN_URL: 'https://provider.auth.example.com' },
+      { cwd },
+    );
+    expect(s.provisioning.registryClient).toEqual({ clientId: 'sb-reg!b1', clientSecret: 's3cret', tokenUrl: 'https://provider.auth.example.com' });
+  });
+
+  it('refuses half a credential, a token URL without one, and a client without SAAS_REGISTRY_URL', () => {
+    expect(problemsOf({ SAAS_REGISTRY_URL: 'https://r.example.com', SAAS_REGISTRY_CLIENT_ID: 'x' })).toEqual([expect.stringMatching(/^environment variable SAAS_REGISTRY_CLIENT_SECRET: .*together/)]);
+    expect(problemsOf({ SAAS_REGISTRY_URL: 'https://r.example.com', SAAS_REGISTRY_TOKEN_URL: 'https://a.example.com' })).toEqual([expect.stringMatching(/SAAS_REGISTRY_TOKEN_URL: only used with/)]);
+    expect(problemsOf({ SAAS_REGISTRY_CLIENT_ID: 'x', SAAS_REGISTRY_CLIENT_SECRET: 'y' })).toEqual([expect.stringMatching(/SAAS_REGISTRY_CLIENT_ID: only used with SAAS_REGISTRY_URL/)]);
+  });
+});
+
+describe('a saas-registry binding (Cloud Foundry)', () => {
+  const binding = { saas_registry_url: 'https://saas-manager.example.com', clientid: 'sb-reg!b7|saas-registry!b1', clientsecret: 'shh', url: 'https://provider.auth.example.com' };
+  const vcap = (credentials: object) => JSON.stringify({ 'saas-registry': [{ label: 'saas-registry', credentials }] });
+
+  it("gives the registry URL and its client when no SAAS_REGISTRY_* is set", () => {
+    const s = readSettings({ VCAP_SERVICES: vcap(binding) }, { cwd });
+    expect(s.provisioning.registryUrl).toBe('https://saas-manager.example.com');
+    expect(s.provisioning.registryClient).toEqual({ clientId: binding.clientid, clientSecret: 'shh', tokenUrl: 'https://provider.auth.example.com' });
+  });
+
+  it('is ignored as a whole when SAAS_REGISTRY_URL is set, and an incomplete one is a problem', () => {
+    const s = readSettings({ VCAP_SERVICES: vcap(binding), SAAS_REGISTRY_URL: 'https://other.example.com' }, { cwd });
+    expect(s.provisioning).toMatchObject({ registryUrl: 'https://other.example.com', registryClient: undefined });
+    expect(problemsOf({ VCAP_SERVICES: vcap({ ...binding, clientsecret: undefined }) })).toEqual([expect.stringContaining("saas-registry binding's credentials lack clientsecret")]);
+  });
+});

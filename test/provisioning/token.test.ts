@@ -6,7 +6,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localhostAwareFetch } from '../../src/net/localhost.js';
-import { createProviderTokenVerifier } from '../../src/provisioning/token.js';
+import { audienceMatches, createProviderTokenVerifier } from '../../src/provisioning/token.js';
 import { request } from '../support/http.js';
 import { startZones, type Harness } from '../zones/oauth/harness.js';
 import { clientToken, guid, provisioningFor, startCallbacks, type CallbackServer } from './support.js';
@@ -83,5 +83,18 @@ describe('createProviderTokenVerifier', () => {
     const token = await clientToken(h, 'provider', { id: h.pwdApp.clientId, secret: h.pwdSecret });
     expect((await verify(token))?.scopes).toEqual(['pwdapp!t2.Callback']);
     expect((await subscribe(token, 4, 'other-client')).status).toBe(403);
+  });
+});
+
+describe("the audience rule for a binding (@sap/xssec 4's)", () => {
+  const audience = { clientId: 'sb-app!t7', xsappname: 'app!t7' };
+  it('accepts aud entries equal to, or prefixed `<value>.` by, the client id or xsappname; else the scopes; plus cid', () => {
+    expect(audienceMatches({ aud: ['app!t7'] }, audience)).toBe(true);
+    expect(audienceMatches({ aud: ['app!t7.Callback'] }, audience)).toBe(true);
+    expect(audienceMatches({ aud: ['other!t1'], cid: 'sb-app!t7' }, audience)).toBe(true);
+    expect(audienceMatches({ aud: [], scope: ['app!t7.Callback'] }, audience)).toBe(true);
+    expect(audienceMatches({ aud: ['other!t1', 'app!t77'], scope: ['app!t7.Callback'] }, audience)).toBe(false);
+    expect(audienceMatches({ aud: ['app!t7x.Callback'] }, audience)).toBe(false);
+    expect(audienceMatches({}, audience)).toBe(false);
   });
 });

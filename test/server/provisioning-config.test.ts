@@ -134,7 +134,7 @@ describe('configured provisioning', () => {
 });
 
 describe('when provisioning cannot run', () => {
-  it('with an external XSUAA bound: no callbacks, and the log says why', async () => {
+  it('with an external XSUAA bound whose binding names no zone id (tenantid): no callbacks, and the log says why', async () => {
     const xsuaa = { clientid: 'sb-app!t1', clientsecret: 's', url: 'https://provider.auth.example.com', uaadomain: 'auth.example.com', xsappname: 'app!t1' };
     const gw = await startTestGateway({
       routes: ROUTES,
@@ -144,7 +144,9 @@ describe('when provisioning cannot run', () => {
     });
     try {
       expect(gw.running.provisioning).toBeUndefined();
-      expect(gw.logs.some((l) => l.includes('subscription callbacks not mounted: an external XSUAA is bound'))).toBe(true);
+      // Issue 12 mounts the callbacks with a binding (test/server/provisioning-xsuaa-binding.test.ts),
+      // but only when the registry's tokens can be told from other zones' of the same XSUAA.
+      expect(gw.logs.some((l) => l.includes('subscription callbacks not mounted: the xsuaa binding has no tenantid'))).toBe(true);
       const res = await callback(gw, 'PUT', guid(40), { token: 'x.y.z', body: subscription(guid(40), 'nope') });
       // Not the callback handler's 401: an ordinary request, on a host that names no tenant.
       expect(res.status).toBe(404);

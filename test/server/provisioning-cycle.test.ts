@@ -177,7 +177,11 @@ describe('asynchronous subscriptions (STATUS_CALLBACK)', () => {
       expect(reports).toHaveLength(1);
       const [report] = reports;
       expect(report!.path).toBe('/api/v2.0/jobs/42');
-      expect(report!.body).toEqual({ status: 'SUCCEEDED', message: `http://umbrella.localhost:${gw.port}`, subscriptionUrl: `http://umbrella.localhost:${gw.port}` });
+      expect(report!.body).toEqual({ status: 'SUCCEEDED', message: expect.any(String), subscriptionUrl: `http://umbrella.localhost:${gw.port}` });
+      // The subscriber sees the status message: it hands over the administrator's set-password link (issue 12).
+      expect(report!.body.message).toMatch(
+        new RegExp(`^http://umbrella\\.localhost:${gw.port}\\. \\S+ sets a password at http://umbrella\\.auth\\.localhost:${gw.port}/invitation\\?code=[A-Za-z0-9_-]{43} \\(one use, until `),
+      );
       const claims = decodeJwt(String(report!.authorization).replace(/^Bearer /, ''));
       expect(claims).toMatchObject({ grant_type: 'client_credentials', zid: providerId, cid: clientId });
     } finally {

@@ -7,6 +7,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { runDirectoryCli } from '../../src/zones/cli.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
 import { createKeyStore } from '../../src/zones/keys/keystore.js';
+import { createInvitationStore } from '../../src/zones/invitations.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { FAST_SCRYPT, securityFor } from './directory/fixtures.js';
 
@@ -192,5 +193,37 @@ describe('zonegate users', () => {
     }
     expect((await cli('users', 'create', 'provider', 'dora', '--email', 'd@example.com')).err).toMatch(/^zonegate: users create needs --password/);
     expect(await cli('help')).toMatchObject({ code: 0, out: expect.stringContaining('zonegate zones create') });
+  });
+});
+
+describe('zonegate users invite', () => {
+  it('prints a one-time set-password link on the zone host that opens the set-password record; refused without the zones URL', async () => {
+    expect((await cli('zones', 'create', 'invitees')).code).toBe(0);
+    expect((await cli('users', 'create', 'invitees', 'ivy', '--email', 'ivy@example.com', '--password', 'initial-pass-1')).code).toBe(0);
+    const refused = await cli('users', 'invite', 'invitees', 'ivy');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('public URL');
+
+    const storage = openSqliteStorage({ file });
+    const out: string[] = [];
+    try {
+      const code = await runDirectoryCli(['users', 'invite', 'invitees', 'ivy'], {
+        storage,
+        out: (l) => out.push(l),
+        err: () => undefined,
+        directory: { passwordHashing: FAST_SCRYPT },
+        zoneUrl: (sub) => `http://${sub}.auth.localhost:8080`,
+        zoneRemoval: { keys: createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }) },
+      });
+      expect(code).toBe(0);
+      const link = new URL(out[0]!);
+      expect(link.origin).toBe('http://invitees.auth.localhost:8080');
+      expect(link.pathname).toBe('/invitation');
+      const zone = await createZoneDirectory(storage).getZoneBySubdomain('invitees');
+      expect(await createInvitationStore(storage).find(link.searchParams.get('code')!)).toMatchObject({ zoneId: zone!.id });
+      expect(out[1]).toMatch(/^One use, until /);
+    } finally {
+      await storage.close();
+    }
   });
 });

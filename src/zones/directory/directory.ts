@@ -599,9 +599,8 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const attributes = checkAttributes(input.attributes);
     const roleCollections = checkNameList(input.roleCollections, 'roleCollections');
     if (input.password !== undefined) {
-      if (typeof input.password !== 'string') throw invalid('password must be a string');
-      if ([...input.password].length < minPasswordLength) throw invalid(`password must be at least ${minPasswordLength} characters`);
-      if (input.password.length > MAX_PASSWORD_LENGTH) throw invalid(`password must be at most ${MAX_PASSWORD_LENGTH} characters`);
+      const problem = passwordProblem(input.password);
+      if (problem !== undefined) throw invalid(problem);
     }
     await requireRoleCollections(zone.id, roleCollections);
 
@@ -650,6 +649,32 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const claim = `dir:username:${zid}:${stored.user.userName.toLowerCase()}`;
     if ((await storage.get(claim)) === userId) await storage.delete(claim);
     return true;
+  }
+
+  /** The password policy's objection, in words a user can act on; undefined when it is acceptable. */
+  function passwordProblem(password: unknown): string | undefined {
+    if (typeof password !== 'string') return 'password must be a string';
+    // Characters as the user counts them (code points), not UTF-16 units (NIST SP 800-63B §5.1.1.2).
+    if ([...password].length < minPasswordLength) return `password must be at least ${minPasswordLength} characters`;
+    if (password.length > MAX_PASSWORD_LENGTH) return `password must be at most ${MAX_PASSWORD_LENGTH} characters`;
+    return undefined;
+  }
+
+  async function setPassword(zoneId: string, userId: string, password: string): Promise<User> {
+    const problem = passwordProblem(password);
+    if (problem !== undefined) throw invalid(problem);
+    const zid = zoneId.toLowerCase();
+    const passwordHash = await hashPassword(password, scryptParams);
+    return withLock(`user:${zid}:${userId}`, async () => {
+      const stored = await storedUser(zid, userId);
+      if (!stored) throw new DirectoryError('USER_NOT_FOUND', `User ${userId} does not exist in this zone`);
+      await setJson(`dir:user:${zid}:${userId}`, { ...stored, passwordHash });
+      return stored.user;
+    });
+  }
+
+  async function hasPassword(zoneId: string, userId: string): Promise<boolean> {
+    return (await storedUser(zoneId, userId))?.passwordHash !== undefined;
   }
 
   async function verifyPassword(zoneId: string, userName: string, password: string): Promise<User | undefined> {
@@ -757,6 +782,9 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     getUserByName,
     listUsers,
     deleteUser,
+    passwordProblem,
+    setPassword,
+    hasPassword,
     verifyPassword,
     assignRoleCollection,
     unassignRoleCollection,

@@ -139,6 +139,12 @@ export interface ZoneDirectory {
   getUserByName(zoneId: string, userName: string): Promise<User | undefined>;
   listUsers(zoneId: string): Promise<User[]>;
   deleteUser(zoneId: string, userId: string): Promise<boolean>;
+  /** What the password policy (length) says against a password, or undefined when it is acceptable. */
+  passwordProblem(password: unknown): string | undefined;
+  /** Sets (or replaces) a user's password; INVALID_INPUT when the policy refuses it, USER_NOT_FOUND. */
+  setPassword(zoneId: string, userId: string, password: string): Promise<User>;
+  /** Whether the user can sign in with a password here (an invited user cannot until they set one). */
+  hasPassword(zoneId: string, userId: string): Promise<boolean>;
   /** Returns the user if the password is right; undefined otherwise (no hint which part was wrong). */
   verifyPassword(zoneId: string, userName: string, password: string): Promise<User | undefined>;
   assignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User>;

@@ -5,6 +5,7 @@
 import type { Logger } from '../../log.js';
 import type { Storage } from '../../storage/types.js';
 import type { Zone, ZoneDirectory } from '../directory/types.js';
+import type { InvitationStore } from '../invitations.js';
 import type { KeyStore } from '../keys/keystore.js';
 import type { ThrottleOptions } from './throttle.js';
 
@@ -12,6 +13,8 @@ export interface ZoneServices {
   storage: Storage;
   directory: ZoneDirectory;
   keys: KeyStore;
+  /** One-time set-password links (../invitations.ts). */
+  invitations: InvitationStore;
   logger: Logger;
   uaaDomain: string;
   publicUrlFor(subdomain?: string): string;

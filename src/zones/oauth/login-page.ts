@@ -55,3 +55,27 @@ export function errorPage(zone: Zone | undefined, heading: string, message: stri
 export function loggedOutPage(zone: Zone): string {
   return layout(zone, 'Signed out', '<p>You have been signed out.</p>');
 }
+
+/** The set-password form of an invitation (./invitation.ts). The reference travels in the form, never in a URL the page links to. */
+export function invitationPage(zone: Zone, input: { reference: string; csrf: string; userName: string; message?: string }): string {
+  const message = input.message ? `<p class="msg" role="alert">${escapeHtml(input.message)}</p>` : '';
+  return layout(
+    zone,
+    'Set your password',
+    `<p>Set a password for <b>${escapeHtml(input.userName)}</b>. This link works once.</p>${message}
+<form method="post" action="/invitation">
+<input type="hidden" name="code" value="${escapeHtml(input.reference)}">
+<input type="hidden" name="X-Uaa-Csrf" value="${escapeHtml(input.csrf)}">
+<input type="hidden" name="username" autocomplete="username" value="${escapeHtml(input.userName)}">
+<label for="password">New password</label><input id="password" name="password" type="password" autocomplete="new-password" required>
+<label for="password_confirmation">Repeat the password</label><input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required>
+<button type="submit">Set password</button>
+</form>`,
+  );
+}
+
+export function invitationDonePage(zone: Zone, input: { userName: string; returnUrl?: string }): string {
+  // Only an http(s) URL becomes a link: it came from provisioning, but a page never links to `javascript:`.
+  const link = input.returnUrl && /^https?:\/\/[^\s"'<>]+$/.test(input.returnUrl) ? `<p><a href="${escapeHtml(input.returnUrl)}">Continue to the application</a></p>` : '';
+  return layout(zone, 'Password set', `<p>The password of <b>${escapeHtml(input.userName)}</b> is set. Sign in with it.</p>${link}`);
+}

@@ -333,6 +333,19 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await dir.verifyPassword(other.id, 'carol', 'päss wörd 1')).toBeUndefined();
       });
 
+      it('sets the password of a user created without one (an invitation), under the same policy', async () => {
+        const zone = await dir.createZone({ subdomain: unique('invite') });
+        const invited = await dir.createUser(zone.id, { userName: 'gina', email: 'gina@example.com' });
+        expect(await dir.hasPassword(zone.id, invited.id)).toBe(false);
+        expect(dir.passwordProblem('short')).toMatch(/at least 8 characters/);
+        expect(dir.passwordProblem('long enough')).toBeUndefined();
+        await expectCode(dir.setPassword(zone.id, invited.id, 'short'), 'INVALID_INPUT');
+        await expectCode(dir.setPassword(zone.id, randomUUID(), 'long enough'), 'USER_NOT_FOUND');
+        expect(await dir.setPassword(zone.id, invited.id, 'long enough')).toEqual(invited);
+        expect(await instances[1]!.hasPassword(zone.id, invited.id)).toBe(true);
+        expect(await instances[2]!.verifyPassword(zone.id, 'gina', 'long enough')).toEqual(invited);
+      });
+
       it('stores passwords only as salted scrypt hashes (raw storage dump)', async () => {
         const zone = await dir.createZone({ subdomain: unique('raw') });
         const password = `Secret-${randomUUID()}`;
