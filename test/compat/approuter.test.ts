@@ -135,6 +135,7 @@ let approuterPort = 0;
 let backend: http.Server | undefined;
 let terminator: net.Server | undefined;
 let terminatorPort = 0;
+const terminatorSockets = new Set<net.Socket>();
 let testTls: TestTls | undefined;
 let browser: Browser | undefined;
 let credentials: Record<string, string>;
@@ -255,6 +256,7 @@ afterAll(async () => {
   await stop(zones?.child);
   await new Promise<void>((r) => (backend ? backend.close(() => r()) : r()));
   backend?.closeAllConnections();
+  for (const socket of terminatorSockets) socket.destroy();
   await new Promise<void>((r) => (terminator ? terminator.close(() => r()) : r()));
   testTls?.cleanup();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
@@ -301,7 +303,7 @@ function lastSeen(pathPrefix: string): Seen {
 describe("SAP's @sap/approuter against zonegate's identity zones", () => {
   for (const tenant of Object.keys(TENANTS) as Tenant[]) {
     const t = TENANTS[tenant];
-    it(`logs ${t.admin} in on ${tenant} at ${tenant}'s zone; the backend gets ${tenant}'s JWT; scopes, user API and logout work`, async () => {
+    it(`logs ${t.admin} in on ${tenant} at ${tenant}'s zone; the backend gets ${tenant}'s JWT; scoped route, user API, tenant check and logout work`, async () => {
       const context = await newContext();
       try {
         const page = await context.newPage();
@@ -332,7 +334,9 @@ describe("SAP's @sap/approuter against zonegate's identity zones", () => {
         // SAP's user API shows the user of this tenant.
         const me = await page.goto(`${base(tenant)}/user-api/currentUser`);
         expect(me!.status()).toBe(200);
-        expect(await bodyJson(page)).toMatchObject({ name: t.admin, email: `${t.admin}@${tenant}.example`, firstname: t.admin, lastname: tenant });
+        const user = await bodyJson(page);
+        expect(user).toMatchObject({ name: t.admin, email: `${t.admin}@${tenant}.example`, firstname: t.admin, lastname: tenant, displayName: `${t.admin} ${tenant} (${t.admin})` });
+        expect(user.scopes).toEqual(expect.arrayContaining([`${credentials.xsappname}.Viewer`, `${credentials.xsappname}.Admin`]));
 
         // SAP's router compares the token's ext_attr.zdn with the host's tenant: this session is refused on the other tenant's host.
         const other: Tenant = tenant === 'acme' ? 'globex' : 'acme';
@@ -370,7 +374,7 @@ describe("SAP's @sap/approuter against zonegate's identity zones", () => {
       }
     }, 120_000);
 
-    it(`refuses ${tenant}'s Admin route to ${t.viewer} (Viewer only) with 403; xssec 4 reads ${t.viewer}'s attributes from the backend's token`, async () => {
+    it(`refuses ${tenant}'s Admin route to ${t.viewer} (Viewer only) with 403; user-api/attributes and xssec 4 read ${t.viewer}'s attributes`, async () => {
       const context = await newContext();
       try {
         const page = await context.newPage();
@@ -385,6 +389,12 @@ describe("SAP's @sap/approuter against zonegate's identity zones", () => {
         const admin = await page.goto(`${base(tenant)}/admin/panel`);
         expect(admin!.status()).toBe(403);
         expect(seen.slice(before).some((s) => s.url.startsWith('/admin/'))).toBe(false);
+
+        // SAP's /user-api/attributes asks the zone's /userinfo with the user's token and adds its user_attributes
+        // (on any failure it quietly answers without them).
+        const attributes = await page.goto(`${base(tenant)}/user-api/attributes`);
+        expect(attributes!.status()).toBe(200);
+        expect(await bodyJson(page)).toMatchObject({ name: t.viewer, email: `${t.viewer}@${tenant}.example`, Department: ['Sales'] });
 
         const outcome = await runXssec(token);
         expect(outcome).toEqual({
@@ -413,6 +423,9 @@ async function runXssec(token: string): Promise<Record<string, unknown>> {
     testTls = makeTestTls([UAA_DOMAIN, `*.${UAA_DOMAIN}`]);
     const server = tls.createServer({ key: testTls.key, cert: testTls.cert }, (socket) => {
       const upstream = net.connect(zones!.port, '127.0.0.1');
+      terminatorSockets.add(socket).add(upstream);
+      socket.once('close', () => terminatorSockets.delete(socket));
+      upstream.once('close', () => terminatorSockets.delete(upstream));
       socket.pipe(upstream).pipe(socket);
       const end = () => {
         socket.destroy();
