@@ -1,7 +1,7 @@
 /**
- * Route sources, TENANT_HOST_PATTERN and redirect-URI patterns run against text the client chooses
- * (URL, Host, redirect_uri), so a regex that backtracks badly is a denial of service one request away
- * (OWASP "ReDoS"): `^/files/(\w?\w?)+$` froze the gateway for 45 s on one 31-character URL.
+ * Route sources and TENANT_HOST_PATTERN run against text the client chooses (URL, Host), so a regex
+ * that backtracks badly is a denial of service one request away (OWASP "ReDoS"):
+ * `^/files/(\w?\w?)+$` froze the gateway for 45 s on one 31-character URL.
  *
  * recheck analyses the pattern's automaton (and fuzzes what it cannot analyse) and answers the
  * complexity of a failing match in the input's length. Its verdict is the policy:
@@ -9,38 +9,88 @@
  * - polynomial of degree 3 or more: refused (`^/(.*)/(.*)/(.*)$` takes minutes on an 8 KB URL);
  * - quadratic: accepted. Every unanchored source is quadratic (`/backend/(.*)$` is tried at each
  *   offset), SAP's router accepts them and real files are full of them; the bounds on what a pattern
- *   runs against (an 8 KB URL: routing/request-target.ts, a 253-character Host, a 2048-character redirect URI) keep their
- *   worst case in milliseconds.
+ *   runs against (an 8 KB URL: routing/request-target.ts, a 253-character Host) keep their worst case
+ *   in milliseconds.
  * A pattern recheck cannot decide within its time budget is reported as unanalysable (a warning).
+ *
+ * The analysis runs in a short-lived child process, once per configuration load for all its patterns:
+ * recheck is a 5 MB Scala.js program whose synchronous API keeps a worker thread with a second copy
+ * of it, about 75 MB of a long-running gateway's memory for a check made once at start-up.
  */
-import { checkSync } from 'recheck';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 
 export type RegexSafety =
   | { verdict: 'safe' }
   | { verdict: 'unsafe'; complexity: string; attack?: string }
   | { verdict: 'unanalysable'; reason: string };
 
+export interface RegexToCheck {
+  source: string;
+  flags?: string;
+}
+
 const ANALYSIS_TIMEOUT_MS = 5000;
 /** Verdicts are a pure function of (source, flags): tests and reloads ask for the same ones. */
 const verdicts = new Map<string, RegexSafety>();
+const keyOf = (r: RegexToCheck) => `${r.flags ?? ''}/${r.source}`;
 
-export function checkRegexSafety(source: string, flags = ''): RegexSafety {
-  const key = `${flags}/${source}`;
-  let verdict = verdicts.get(key);
-  if (verdict === undefined) {
-    verdict = analyse(source, flags);
-    verdicts.set(key, verdict);
-  }
-  return verdict;
+/** What the child answers per pattern: recheck's diagnostics, reduced to what the policy reads. */
+interface Diagnosis {
+  status: 'safe' | 'vulnerable' | 'unknown';
+  complexity?: { type: string; summary: string; degree?: number };
+  attack?: string;
+  error?: string;
 }
 
-function analyse(source: string, flags: string): RegexSafety {
-  const diagnostics = checkSync(source, flags, { timeout: ANALYSIS_TIMEOUT_MS });
-  if (diagnostics.status === 'safe') return { verdict: 'safe' };
-  if (diagnostics.status === 'unknown') return { verdict: 'unanalysable', reason: diagnostics.error.kind };
-  const { complexity, attack } = diagnostics;
-  if (complexity.type === 'polynomial' && complexity.degree <= 2) return { verdict: 'safe' };
-  return { verdict: 'unsafe', complexity: complexity.summary, attack: attack.pattern };
+// Reads [[source, flags], ...] on stdin, answers Diagnosis[] on stdout. recheck picks its fastest
+// backend itself (its native binary where the platform package is installed).
+const CHILD = `
+const { check } = require(process.argv[1]);
+let input = '';
+process.stdin.on('data', (d) => (input += d));
+process.stdin.on('end', async () => {
+  const out = [];
+  for (const [source, flags] of JSON.parse(input)) {
+    const d = await check(source, flags, { timeout: ${ANALYSIS_TIMEOUT_MS} });
+    out.push({ status: d.status, complexity: d.complexity, attack: d.attack && d.attack.pattern, error: d.error && d.error.kind });
+  }
+  process.stdout.write(JSON.stringify(out), () => process.exit(0));
+});
+`;
+
+/** Analyses every pattern not yet known, in one child process; later checkRegexSafety calls are answered from memory. */
+export function analyseRegexes(patterns: readonly RegexToCheck[]): void {
+  const pending = [...new Map(patterns.filter((p) => !verdicts.has(keyOf(p))).map((p) => [keyOf(p), p])).values()];
+  if (pending.length === 0) return;
+  const child = spawnSync(process.execPath, ['-e', CHILD, createRequire(import.meta.url).resolve('recheck')], {
+    input: JSON.stringify(pending.map((p) => [p.source, p.flags ?? ''])),
+    encoding: 'utf8',
+    timeout: 30_000 + pending.length * ANALYSIS_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  let diagnoses: Diagnosis[] | undefined;
+  try {
+    if (child.status === 0) diagnoses = JSON.parse(child.stdout) as Diagnosis[];
+  } catch {
+    diagnoses = undefined;
+  }
+  pending.forEach((p, i) => {
+    const d = diagnoses?.[i];
+    verdicts.set(keyOf(p), d ? policy(d) : { verdict: 'unanalysable', reason: `the analyser failed (${child.error?.message ?? (child.stderr.trim().split('\n').pop() || `exit ${child.status}`)})` });
+  });
+}
+
+export function checkRegexSafety(source: string, flags = ''): RegexSafety {
+  analyseRegexes([{ source, flags }]);
+  return verdicts.get(keyOf({ source, flags }))!;
+}
+
+function policy(d: Diagnosis): RegexSafety {
+  if (d.status === 'safe') return { verdict: 'safe' };
+  if (d.status === 'unknown' || d.complexity === undefined) return { verdict: 'unanalysable', reason: d.error ?? 'unknown' };
+  if (d.complexity.type === 'polynomial' && (d.complexity.degree ?? 0) <= 2) return { verdict: 'safe' };
+  return { verdict: 'unsafe', complexity: d.complexity.summary, ...(d.attack ? { attack: d.attack } : {}) };
 }
 
 /** One sentence for a configuration error: what is wrong and what to write instead. */

@@ -7,7 +7,7 @@
  */
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { readJsonFile } from './json-text.js';
-import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
+import { analyseRegexes, checkRegexSafety, describeUnsafe, type RegexToCheck } from './regex-safety.js';
 import { checkRoutesSchema } from './routes-schema.js';
 import type { RoutesFile } from './types.js';
 
@@ -51,6 +51,7 @@ export function validateRoutesDocument(doc: unknown, file: string, options: Rout
   const problems = checkRoutesSchema(doc, file);
   const warnings: ConfigProblem[] = [];
   if (isObject(doc)) {
+    analyseRegexes(patternsOf(doc));
     const ctx: Ctx = { file, problems, warnings, options };
     checkTopLevel(doc, ctx);
     const routes = doc['routes'];
@@ -295,6 +296,27 @@ function checkHeaderName(name: string, path: string, ctx: Ctx): void {
 /** RFC 9110 §5.5: visible characters, space and tab (obs-text allowed); no CR/LF header injection. */
 function checkHeaderValue(value: string, path: string, ctx: Ctx): void {
   if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) error(ctx, path, 'expected a header value without control characters');
+}
+
+/** Every regex the file holds that compiles, analysed together before the checks ask one by one. */
+function patternsOf(doc: Record<string, unknown>): RegexToCheck[] {
+  const sources = [
+    ...(Array.isArray(doc['routes']) ? doc['routes'] : []).map((r) => (isObject(r) ? r['source'] : undefined)),
+    ...(Array.isArray(doc['cors']) ? doc['cors'] : []).map((c) => (isObject(c) ? c['uriPattern'] : undefined)),
+  ];
+  const patterns: RegexToCheck[] = [];
+  for (const s of sources) {
+    const source = sourcePattern(s);
+    if (source === undefined) continue;
+    const flags = sourceFlags(s);
+    try {
+      new RegExp(source, flags);
+    } catch {
+      continue;
+    }
+    patterns.push({ source, flags });
+  }
+  return patterns;
 }
 
 function sourcePattern(source: unknown): string | undefined {

@@ -104,3 +104,15 @@ describe('redirect URI attacks', () => {
     expect(compileRedirectPatterns(['https://**/cb', 'https://ok.example/cb']).map((p) => p.source)).toEqual(['https://ok.example/cb']);
   });
 });
+
+describe('wildcards that could stall /oauth/authorize are refused when the pattern is compiled', () => {
+  it.each(['https://app.example/**/**/**/x', 'https://app.example/**/*/**/x', 'https://app.example/a*b*c*/x', 'https://app.example/**/a*b*'])('%s is refused', (pattern) => {
+    expect(() => compileRedirectPattern(pattern)).toThrow(/may backtrack catastrophically/);
+    // And a client's list with it allows nothing through it.
+    expect(isAllowedRedirectUri(compileRedirectPatterns([pattern]), 'https://app.example/a/b/c/x')).toBe(false);
+  });
+
+  it.each(['https://app.example/**', 'https://app.example/*/*/*/cb', 'https://app.example/a/**/b*', 'http*://localhost:*/**'])('%s is accepted', (pattern) => {
+    expect(() => compileRedirectPattern(pattern)).not.toThrow();
+  });
+});
