@@ -10,7 +10,7 @@ import type { RequestContext } from '../server/context.js';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
-import { LockTimeoutError, withLock } from '../sessions/lock.js';
+import { LockTimeoutError, withLock } from '../storage/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';

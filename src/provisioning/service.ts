@@ -14,13 +14,13 @@
  *
  * Key layout (under `prov:`):
  *   prov:tenant:<tenantId>   TenantRecord (dates, global account, subscriber)
- *   prov:lock:<tenantId>     per-tenant lock (a registry retry racing its own first attempt)
+ *   lock:prov:<tenantId>     per-tenant lock (a registry retry racing its own first attempt; storage/lock.ts)
  * The record is written before the zone and deleted after everything else, so a subscription or an
  * unsubscription that failed half-way is finished by the registry's retry of the same call.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Storage } from '../storage/types.js';
+import { LockTimeoutError, withLock } from '../storage/lock.js';
 import { DEFAULT_ORIGIN, normaliseSubdomain } from '../zones/directory/directory.js';
 import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, User, Zone, ZoneDirectory } from '../zones/directory/types.js';
@@ -138,7 +138,6 @@ const ORIGIN = /^[A-Za-z0-9._-]{1,64}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 const recordKey = (tenantId: string) => `prov:tenant:${tenantId}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function invalid(message: string): ProvisioningError {
   return new ProvisioningError('ZG_ERR_TENANT_INVALID', message);
@@ -219,17 +218,11 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
    * timed out while the first attempt may still be running.
    */
   async function withTenantLock<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
-    const key = `prov:lock:${tenantId}`;
-    const owner = randomUUID();
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    while (!(await storage.setIfAbsent(key, owner, { ttlMs: LOCK_TTL_MS }))) {
-      if (Date.now() > deadline) throw new ProvisioningError('ZG_ERR_TENANT_BUSY', `Tenant ${tenantId} is being changed by another request; try again`);
-      await sleep(10 + Math.random() * 40);
-    }
     try {
-      return await fn();
-    } finally {
-      await storage.deleteIfEquals(key, owner);
+      return await withLock(storage, `prov:${tenantId}`, { ttlMs: LOCK_TTL_MS, waitMs: LOCK_WAIT_MS }, fn);
+    } catch (err) {
+      if (err instanceof LockTimeoutError) throw new ProvisioningError('ZG_ERR_TENANT_BUSY', `Tenant ${tenantId} is being changed by another request; try again`);
+      throw err;
     }
   }
 

@@ -31,7 +31,7 @@ export interface Storage {
   /**
    * Atomically deletes the key only if it holds exactly `expected`; true if this call deleted it.
    * Releases a lock only while the caller still owns it: a lock that expired and was taken by
-   * another instance must not be freed by its former owner (src/sessions/lock.ts).
+   * another instance must not be freed by its former owner (src/storage/lock.ts).
    */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
   /** Atomically adds 1 and returns the new value; an absent key starts at 0. `ttlMs` applies when the key is created. */

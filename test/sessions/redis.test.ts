@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { GatewayError } from '../../src/errors.js';
 import { createKeyring } from '../../src/sessions/crypto.js';
-import { LockTimeoutError, withLock } from '../../src/sessions/lock.js';
+import { LockTimeoutError, withLock } from '../../src/storage/lock.js';
 import { StorageSessionStore } from '../../src/sessions/store.js';
 import { openRedisStorage } from '../../src/storage/redis.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -21,7 +21,7 @@ import {
   sid,
   startSessionApp,
 } from './helpers.js';
-import { describeLock } from './lock-suite.js';
+import { describeLock } from '../storage/lock-suite.js';
 import { describeSessionStore } from './store-suite.js';
 
 const SHARED_URL = 'redis://127.0.0.1:6379';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
-import { describeLock } from './lock-suite.js';
+import { describeLock } from '../storage/lock-suite.js';
 import { describeSessionStore } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'zonegate-sessions-'));

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSettings } from '../../src/config/environment.js';
 import { openStorage } from '../../src/storage/index.js';
 import { openRedisStorage, type RedisConnection } from '../../src/storage/redis.js';
-import { describeLock } from '../sessions/lock-suite.js';
+import { describeLock } from './lock-suite.js';
 import { describeSessionStore } from '../sessions/store-suite.js';
 import { dumpKeys, redisCli, startRedisCluster, waitUntil } from '../support/redis-server.js';
 import type { RedisClusterHandle } from '../support/redis-server.js';

@@ -13,7 +13,7 @@ import { StorageSessionStore } from '../../src/sessions/store.js';
 import { openStorage } from '../../src/storage/index.js';
 import { openRedisStorage, type RedisConnection } from '../../src/storage/redis.js';
 import { promiseGet, promiseSet, sessionData, sid } from '../sessions/helpers.js';
-import { describeLock } from '../sessions/lock-suite.js';
+import { describeLock } from './lock-suite.js';
 import { describeSessionStore } from '../sessions/store-suite.js';
 import { dumpKeys, redisCli, startRedisSentinels, waitForSync, waitUntil } from '../support/redis-server.js';
 import type { RedisSentinelHandle } from '../support/redis-server.js';

@@ -15,13 +15,14 @@
  *   dir:user:<zoneId>:<userId>       StoredUser               index dir:users:<zoneId>
  *   dir:username:<zoneId>:<lower>    user id (the unique claim)
  *   dir:rc:<zoneId>:<name>           zone-created role collection   index dir:rcs:<zoneId>
- *   dir:lock:<what>                  short-lived write locks (read-modify-write of one record)
+ *   lock:dir:<what>                  short-lived write locks (read-modify-write of one record; storage/lock.ts)
  * Uniqueness is always claimed with setIfAbsent, so concurrent instances cannot both win.
  */
 import { randomUUID } from 'node:crypto';
 import type { XsSecurity } from '../../config/types.js';
 import { ACCEPT_GRANTED_AUTHORITIES, grantedAppName, OWN_PREFIX, parseForeignScope, UAA_RESOURCE, UAA_USER } from '../../config/xs-references.js';
 import type { Storage } from '../../storage/types.js';
+import { LockTimeoutError, withLock as withStorageLock } from '../../storage/lock.js';
 import {
   ADMIN_CLIENT_ID,
   ADMIN_XSAPPNAME,
@@ -164,8 +165,6 @@ function checkNameList(value: unknown, what: string): string[] {
   return [...new Set(value.map((v) => checkText(v, `each of ${what}`)))];
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOptions = {}): ZoneDirectory {
   const scryptParams = options.passwordHashing ?? DEFAULT_SCRYPT;
   checkScryptParams(scryptParams);
@@ -184,18 +183,11 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
    * The TTL frees the lock if its holder dies; the critical sections are a few storage calls.
    */
   async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const key = `dir:lock:${name}`;
-    const owner = randomUUID();
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    while (!(await storage.setIfAbsent(key, owner, { ttlMs: LOCK_TTL_MS }))) {
-      if (Date.now() > deadline) throw new DirectoryError('BUSY', `${name} is being changed by another request; try again`);
-      await sleep(5 + Math.random() * 20);
-    }
     try {
-      return await fn();
-    } finally {
-      // Only our own lock: had ours expired, another holder's must survive.
-      if ((await storage.get(key)) === owner) await storage.delete(key);
+      return await withStorageLock(storage, `dir:${name}`, { ttlMs: LOCK_TTL_MS, waitMs: LOCK_WAIT_MS }, fn);
+    } catch (err) {
+      if (err instanceof LockTimeoutError) throw new DirectoryError('BUSY', `${name} is being changed by another request; try again`);
+      throw err;
     }
   }
 

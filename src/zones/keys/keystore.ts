@@ -16,7 +16,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from '../../log.js';
-import { withLock } from '../../sessions/lock.js';
+import { withLock } from '../../storage/lock.js';
 import type { Storage } from '../../storage/types.js';
 import { openSecret, sealSecret, type StoredSecret } from '../directory/client-secret.js';
 

@@ -25,7 +25,7 @@
  * could write it back unrevoked.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { LockTimeoutError, withLock } from '../../sessions/lock.js';
+import { LockTimeoutError, withLock } from '../../storage/lock.js';
 import type { ZoneServices } from './context.js';
 import { TemporarilyUnavailable } from './errors.js';
 import { revokeTokens } from './tokens.js';

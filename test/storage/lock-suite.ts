@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LockTimeoutError, withLock } from '../../src/sessions/lock.js';
+import { LockTimeoutError, withLock } from '../../src/storage/lock.js';
 import type { Storage } from '../../src/storage/types.js';
 
 /** withLock against one backend; `open` returns a new handle (connection) to the same store, as another instance would have. */
