@@ -1,6 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { sameSecret } from '../constant-time.js';
 
 /**
  * The methods that need no CSRF token: GET and HEAD only, as in SAP's router
@@ -42,15 +43,10 @@ export function applyCsrf(
     return;
   }
   if (!protectedRoute) return;
-  if (typeof header !== 'string' || !session.csrfToken || !sameToken(header, session.csrfToken)) {
+  if (typeof header !== 'string' || !session.csrfToken || !sameSecret(header, session.csrfToken)) {
     throw new GatewayError('ZG_ERR_CSRF_REQUIRED', 'This request needs the CSRF token: fetch it with a GET and "x-csrf-token: fetch"', {
       headers: { 'x-csrf-token': 'Required' },
     });
   }
 }
 
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

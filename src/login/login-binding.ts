@@ -14,8 +14,8 @@
  * every callback drops all but the newest MAX_PENDING_LOGINS - 1 others (their tabs then start
  * again).
  */
-import { timingSafeEqual } from 'node:crypto';
 import { LOGIN_COOKIE_PREFIX } from './contract.js';
+import { sameSecret } from '../constant-time.js';
 
 export { LOGIN_COOKIE_PREFIX };
 /** Pending logins kept per browser; beyond it the oldest are dropped at the next callback. */
@@ -68,7 +68,7 @@ export function settleLoginCookies(
   const others = pending.filter((p) => p !== own).sort((a, b) => b.issuedAt - a.issuedAt);
   for (const dropped of others.slice(MAX_PENDING_LOGINS - 1)) clear.add(dropped.name);
   return {
-    bound: own !== undefined && state !== null && sameString(own.state, state),
+    bound: own !== undefined && state !== null && sameSecret(own.state, state),
     setCookies: [...clear].map((name) => `${name}=; ${attributes(options, 0)}`),
   };
 }
@@ -90,8 +90,3 @@ function pendingBindings(cookieHeader: string | undefined): PendingBinding[] {
   return found;
 }
 
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

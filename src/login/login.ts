@@ -16,6 +16,7 @@ import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCoo
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
 import { applyChanges, type BackendCookies } from '../proxy/backend-cookies.js';
+import { cookieValue } from '../http/cookies.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -607,14 +608,6 @@ function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
 
 function loginFailed(message: string, cause?: unknown): GatewayError {
   return new GatewayError('ZG_ERR_LOGIN_FAILED', message, { cause, expose: true });

@@ -5,7 +5,7 @@
  * redirector). After that, errors go back to the client with `error=`.
  */
 import { isAdminClient } from '../directory/admin-client.js';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Application } from '../directory/types.js';
 import { clientForZone } from './client-auth.js';
@@ -17,6 +17,7 @@ import { cookie, readCookie, redirect, sendHtml } from './http.js';
 import { errorPage, loginPage } from './login-page.js';
 import { compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
 import { readSso } from './sso.js';
+import { sameSecret } from '../../constant-time.js';
 
 /** An authorization request waiting for the user to sign in. */
 export interface PendingAuthorization {
@@ -240,7 +241,7 @@ export async function readPendingAuthorization(ctx: ZoneContext, req: IncomingMe
   if (!raw) return undefined;
   const pending = JSON.parse(raw) as PendingAuthorization;
   const browser = readCookie(req, loginCookieName(ctx, id));
-  if (pending.zoneId !== ctx.zone.id || !browser || !equal(sha(browser), pending.browser) || !equal(csrf, pending.csrf)) return undefined;
+  if (pending.zoneId !== ctx.zone.id || !browser || !sameSecret(sha(browser), pending.browser) || !sameSecret(csrf, pending.csrf)) return undefined;
   return pending;
 }
 
@@ -249,8 +250,3 @@ export async function takePendingAuthorization(ctx: ZoneContext, id: string): Pr
   return (await ctx.services.storage.take(pendingKey(id))) !== undefined;
 }
 
-function equal(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mediaType, readLimitedBody } from '../../http/read-body.js';
 import { InvalidRequest, type OAuthError } from './errors.js';
+import { cookieValue } from '../../http/cookies.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
 
@@ -70,14 +71,9 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** The named cookie of the request (the gateway's reader: src/http/cookies.ts). */
 export function readCookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+  return cookieValue(req.headers.cookie, name);
 }
 
 /** Host-only cookies (no Domain): a zone's cookie never reaches another zone's host. */

@@ -14,7 +14,7 @@
  *    usable. The reference is redeemed with one atomic take just before the password is set, so two
  *    concurrent submissions cannot both use it.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { INVITATION_PATH, invitationHash, type Invitation } from '../invitations.js';
 import type { ZoneContext } from './context.js';
@@ -22,6 +22,7 @@ import { cookie, readCookie, readForm, sendHtml } from './http.js';
 import { errorPage, invitationDonePage, invitationPage } from './login-page.js';
 import { lockedMessage } from './login.js';
 import { admitAttempt } from './throttle.js';
+import { sameSecret } from '../../constant-time.js';
 
 const FORM_COOKIE = 'zg_invitation';
 /** How long a rendered form stays usable: enough to think of a password. */
@@ -35,11 +36,6 @@ interface FormRecord {
 
 const formKey = (ticket: string) => `zinv:form:${createHash('sha256').update(ticket).digest('base64url')}`;
 
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 /** The invitation behind the reference, if it is valid and belongs to this host's zone. */
 async function invitationOfZone(ctx: ZoneContext, reference: string, take: boolean): Promise<Invitation | undefined> {
@@ -88,7 +84,7 @@ export async function handleInvitationSubmit(ctx: ZoneContext, req: IncomingMess
   const ticket = readCookie(req, FORM_COOKIE);
   const raw = ticket ? await storage.get(formKey(ticket)) : undefined;
   const record = raw === undefined ? undefined : (JSON.parse(raw) as FormRecord);
-  if (!record || !sameText(record.csrf, csrf) || record.invitation !== invitationHash(reference)) {
+  if (!record || !sameSecret(record.csrf, csrf) || record.invitation !== invitationHash(reference)) {
     await attempt.failed();
     sendHtml(res, 403, errorPage(ctx.zone, 'Invitation', 'This form has expired or was not opened in this browser. Open the invitation link again.'));
     return;
