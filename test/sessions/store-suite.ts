@@ -49,6 +49,15 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
     beforeAll(async () => {
       storage = await backend.open();
       other = await backend.open();
+      // A Redis handle subscribes to change notices once something listens (a session store does),
+      // and no process-local read is served until it is subscribed: safe, and what the peek tests
+      // below would race on a loaded machine. So listen now and wait for it.
+      for (const h of [storage, other]) h.onForeignChange(() => undefined);
+      const deadline = Date.now() + 15_000;
+      while (!(storage.changesTracked() && other.changesTracked())) {
+        if (Date.now() > deadline) throw new Error('the storage handles never started tracking changes');
+        await sleep(10);
+      }
     });
     afterAll(async () => {
       await Promise.all([storage.close(), other.close()]);
