@@ -65,7 +65,7 @@ describe('deleting a zone through the admin API, then re-creating the same id', 
     );
     expect(exchanged.status).toBe(200);
     const refreshToken = exchanged.json().refresh_token as string;
-    expect(refreshToken).toBeTruthy();
+    expect(refreshToken).toMatch(/^[\w-]{32,}$/);
     const oldKid = decodeProtectedHeader(accessToken).kid;
 
     expect((await admin('DELETE', `/identity-zones/${tenantId}`)).status).toBe(200);
