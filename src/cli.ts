@@ -269,8 +269,42 @@ async function tenantsCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${TENANTS_USAGE}\n`);
     return 0;
   }
+  return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger) => {
+    const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
+    const sessions = new StorageSessionStore({ storage, keyring: createKeyring(sessionKeys) });
+    const set = setUpProvisioning({
+      settings,
+      storage,
+      zones,
+      logger,
+      port: () => settings.port,
+      // A running gateway's tenant cache forgets within a second on its own.
+      revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+    });
+    if (typeof set === 'string') {
+      process.stderr.write(`zonegate: tenants are not available: ${set}\n`);
+      return 1;
+    }
+    return await runTenantsCli(args, {
+      provisioning: set.provisioning,
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
+  });
+}
+
+/**
+ * Runs a one-shot command against the built-in zones with the application of xs-security.json
+ * registered: the file is required (`missing` says why), loaded, the store opened, the zones started
+ * and closed again whatever `run` does.
+ */
+async function withApplicationZones(
+  securityPath: string | undefined,
+  missing: string,
+  run: (zones: Awaited<ReturnType<typeof startZones>>, settings: Settings, storage: Storage, logger: Logger) => Promise<number>,
+): Promise<number> {
   if (!securityPath) {
-    process.stderr.write('zonegate: tenants need the application they subscribe to: xs-security.json in the working directory, or --security FILE\n');
+    process.stderr.write(`zonegate: ${missing}: xs-security.json in the working directory, or --security FILE\n`);
     return 1;
   }
   let security;
@@ -283,26 +317,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
   return withStorage(async (settings, storage, logger) => {
     const zones = await startZones({ settings, storage, security, logger, port: () => settings.port });
     try {
-      const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
-      const sessions = new StorageSessionStore({ storage, keyring: createKeyring(sessionKeys) });
-      const set = setUpProvisioning({
-        settings,
-        storage,
-        zones,
-        logger,
-        port: () => settings.port,
-        // A running gateway's tenant cache forgets within a second on its own.
-        revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
-      });
-      if (typeof set === 'string') {
-        process.stderr.write(`zonegate: tenants are not available: ${set}\n`);
-        return 1;
-      }
-      return await runTenantsCli(args, {
-        provisioning: set.provisioning,
-        out: (line) => process.stdout.write(`${line}\n`),
-        err: (line) => process.stderr.write(`${line}\n`),
-      });
+      return await run(zones, settings, storage, logger);
     } finally {
       await zones.server.close();
     }
@@ -329,19 +344,7 @@ async function registryClientCommand(args: string[]): Promise<number> {
     return 0;
   }
   const securityPath = values.security ? path.resolve(values.security) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
-  if (!securityPath) {
-    process.stderr.write('zonegate: the registry client is the callbacks\' caller of one application: xs-security.json in the working directory, or --security FILE\n');
-    return 1;
-  }
-  let security;
-  try {
-    security = loadXsSecurity(securityPath);
-  } catch (err) {
-    process.stderr.write(`${describeStartupError(err)}\n`);
-    return 1;
-  }
-  return withStorage(async (settings, storage, logger) => {
-    const zones = await startZones({ settings, storage, security, logger, port: () => settings.port });
+  return withApplicationZones(securityPath, "the registry client is the callbacks' caller of one application", async (zones, settings) => {
     try {
       const client = await ensureRegistryClient({
         directory: zones.directory,
@@ -372,8 +375,6 @@ async function registryClientCommand(args: string[]): Promise<number> {
         return 1;
       }
       throw err;
-    } finally {
-      await zones.server.close();
     }
   });
 }

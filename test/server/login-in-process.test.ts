@@ -1,13 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_USERS, seedDemoZones } from '../../src/demo/demo.js';
+import { DEMO_USERS } from '../../src/demo/demo.js';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { startDemoGateway, type TestGateway } from '../support/gateway.js';
 
 /**
  * The production assembly (startGateway): built-in zones in the gateway process, the sample
@@ -16,16 +11,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 describe('the gateway with its built-in zones, as npm start runs it', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({
-      routes: JSON.parse(fs.readFileSync(path.join(ROOT, 'routes.json'), 'utf8')),
-      files: {
-        'xs-security.json': fs.readFileSync(path.join(ROOT, 'xs-security.json'), 'utf8'),
-        'public/index.html': '<!doctype html><title>demo</title>',
-      },
-      destinations: [{ name: 'echo', url: 'ECHO', forwardAuthToken: true }],
-      env: { TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.localhost$', UAA_DOMAIN: 'auth.localhost', SESSION_KEYS: 'k1:' + 'a'.repeat(40) },
-    });
-    await seedDemoZones(gw.running.directory!, gw.running.credentials!.clientid);
+    gw = await startDemoGateway();
   });
   afterAll(() => gw.stop());
 

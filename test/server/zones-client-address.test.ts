@@ -1,12 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_USERS, seedDemoZones } from '../../src/demo/demo.js';
+import { DEMO_USERS } from '../../src/demo/demo.js';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { startDemoGateway, type TestGateway } from '../support/gateway.js';
 
 /**
  * Issue 9: the built-in zones take the client's address from X-Forwarded-For only when the peer is one
@@ -17,22 +12,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 describe('the zones in the gateway believe X-Forwarded-For only from TRUSTED_PROXIES', () => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({
-      routes: JSON.parse(fs.readFileSync(path.join(ROOT, 'routes.json'), 'utf8')),
-      files: {
-        'xs-security.json': fs.readFileSync(path.join(ROOT, 'xs-security.json'), 'utf8'),
-        'public/index.html': '<!doctype html><title>demo</title>',
-      },
-      destinations: [{ name: 'echo', url: 'ECHO', forwardAuthToken: true }],
-      env: {
-        TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.localhost$',
-        UAA_DOMAIN: 'auth.localhost',
-        SESSION_KEYS: 'k1:' + 'a'.repeat(40),
-        // A proxy stands in front, but the test client (127.0.0.1) is not it.
-        TRUSTED_PROXIES: '192.0.2.10',
-      },
+    gw = await startDemoGateway({
+      // A proxy stands in front, but the test client (127.0.0.1) is not it.
+      TRUSTED_PROXIES: '192.0.2.10',
     });
-    await seedDemoZones(gw.running.directory!, gw.running.credentials!.clientid);
   });
   afterAll(() => gw.stop());
 

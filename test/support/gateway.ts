@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { seedDemoZones } from '../../src/demo/demo.js';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { loadConfiguration } from '../../src/server/configuration.js';
@@ -57,4 +59,25 @@ export async function startTestGateway(options: {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The gateway as `npm start` runs it: the sample routes.json and xs-security.json, the built-in zones
+ * in the process on `<tenant>.auth.localhost`, tenants from `<tenant>.localhost`, and the demo's
+ * tenants and users seeded. `env` adds to (or overrides) that environment.
+ */
+export async function startDemoGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+  const gw = await startTestGateway({
+    routes: JSON.parse(fs.readFileSync(path.join(ROOT, 'routes.json'), 'utf8')),
+    files: {
+      'xs-security.json': fs.readFileSync(path.join(ROOT, 'xs-security.json'), 'utf8'),
+      'public/index.html': '<!doctype html><title>demo</title>',
+    },
+    destinations: [{ name: 'echo', url: 'ECHO', forwardAuthToken: true }],
+    env: { TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.localhost$', UAA_DOMAIN: 'auth.localhost', SESSION_KEYS: 'k1:' + 'a'.repeat(40), ...env },
+  });
+  await seedDemoZones(gw.running.directory!, gw.running.credentials!.clientid);
+  return gw;
 }
