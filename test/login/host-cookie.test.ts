@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
-import { startLoginStack, type LoginStack } from '../support/login-stack.js';
+import { countSessionReads, startLoginStack, type LoginStack } from '../support/login-stack.js';
 import { PASSWORD } from '../zones/oauth/harness.js';
 
 let stack: LoginStack;
@@ -34,22 +34,6 @@ async function loginOverHttps(browser: ScriptedBrowser, tenant: string, userName
   return (callback.headers['set-cookie'] ?? []) as string[];
 }
 
-/** Counts the session reads that reach the gateway's storage. */
-function countSessionReads(): { readonly count: number; stop(): void } {
-  const storage = stack.gateways[0]!.storage;
-  const original = storage.get;
-  let count = 0;
-  storage.get = (key) => {
-    if (key.startsWith('sess:')) count++;
-    return original.call(storage, key);
-  };
-  return {
-    get count() {
-      return count;
-    },
-    stop: () => void (storage.get = original),
-  };
-}
 
 describe('the session cookie over https', () => {
   it('is __Host-zonegate.sid with Secure, Path=/ and no Domain; it works, and never reaches the backend', async () => {
@@ -70,7 +54,7 @@ describe('the session cookie over https', () => {
 
     // A request moments later is decided from this instance's recent read of the session (the fast
     // path reads the same cookie name), without a storage read.
-    const reads = countSessionReads();
+    const reads = countSessionReads(stack);
     try {
       expect((await browser.get(`${stack.base('acme')}/api/x`, api)).status).toBe(200);
       expect(reads.count).toBe(0);

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrowser } from '../support/browser.js';
-import { loginCookies, startLoginStack, type LoginStack } from '../support/login-stack.js';
+import { countSessionReads, loginCookies, startLoginStack, type LoginStack } from '../support/login-stack.js';
 
 let stack: LoginStack;
 beforeAll(async () => {
@@ -187,29 +187,11 @@ describe('tenant isolation', () => {
 });
 
 describe('a session used moments ago (served from this instance\'s recent read)', () => {
-  /** Counts the session reads that reach the gateway's storage. */
-  function countSessionReads(): { readonly count: number; stop(): void } {
-    const storage = stack.gateways[0]!.storage;
-    const original = storage.get;
-    let count = 0;
-    storage.get = (key) => {
-      if (key.startsWith('sess:')) count++;
-      return original.call(storage, key);
-    };
-    return {
-      get count() {
-        return count;
-      },
-      stop: () => {
-        storage.get = original;
-      },
-    };
-  }
 
   it('serves a burst of requests of one session from one storage read, each with the token', async () => {
     const browser = new ScriptedBrowser();
     await stack.login(browser, 'acme', 'alice');
-    const reads = countSessionReads();
+    const reads = countSessionReads(stack);
     try {
       const first = await browser.get(stack.base('acme') + '/api/x', xhr);
       expect(first.status).toBe(200);

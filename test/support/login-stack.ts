@@ -152,3 +152,23 @@ export async function startLoginStack(
 export function loginCookies(browser: ScriptedBrowser, host: string): [name: string, value: string][] {
   return [...browser.cookies(host).entries()].filter(([name]) => name.startsWith('zonegate.login.'));
 }
+
+/**
+ * Counts the session reads that reach a gateway's storage (`sess:` keys), to tell a request answered
+ * from the instance's recent read from one that went to the store. `stop()` restores the storage.
+ */
+export function countSessionReads(stack: LoginStack, gateway = 0): { readonly count: number; stop(): void } {
+  const storage = stack.gateways[gateway]!.storage;
+  const original = storage.get;
+  let count = 0;
+  storage.get = (key) => {
+    if (key.startsWith('sess:')) count++;
+    return original.call(storage, key);
+  };
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => void (storage.get = original),
+  };
+}
