@@ -29,6 +29,7 @@ export const ERRORS = {
   ZG_ERR_BACKEND_BUSY: { status: 503, title: 'All connections to the backend are busy' },
   ZG_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'The session storage is unavailable' },
   ZG_ERR_STORAGE_LOST: { status: 503, title: 'The store has lost its data' },
+  ZG_ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'The records database is unavailable' },
   ZG_ERR_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },
   ZG_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
