@@ -1,5 +1,5 @@
 // better-sqlite3 ships no type declarations and @types/better-sqlite3 is not installed; this covers
-// only the part of its API that src/storage/sqlite.ts uses. Delete it if @types/better-sqlite3 is added.
+// only the part of its API that src/storage/sqlite.ts and src/records/sqlite.ts use. Delete it if @types/better-sqlite3 is added.
 declare module 'better-sqlite3' {
   namespace Database {
     interface RunResult {
@@ -10,6 +10,8 @@ declare module 'better-sqlite3' {
       run(...params: Params): RunResult;
       get(...params: Params): Row | undefined;
       all(...params: Params): Row[];
+      /** Whether the statement returns rows (a SELECT, or a write with RETURNING). */
+      readonly reader: boolean;
       /** Rows become their first column's value. */
       pluck(toggle?: boolean): this;
     }
@@ -28,6 +30,7 @@ declare module 'better-sqlite3' {
     interface Database {
       readonly open: boolean;
       readonly name: string;
+      readonly inTransaction: boolean;
       prepare<Params extends unknown[] = unknown[], Row = unknown>(sql: string): Statement<Params, Row>;
       exec(sql: string): this;
       pragma(source: string, options?: { simple?: boolean }): unknown;
