@@ -112,7 +112,7 @@ function checkConfig(args: string[]): number {
     const config = loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(args) });
     for (const w of config.warnings) process.stdout.write(`warning: ${formatProblem(w).trim()}\n`);
     process.stdout.write(
-      `${config.routesPath}: OK (${config.routes.routes.length} routes, ${config.settings.destinations.length} destinations` +
+      `${config.routesPath}: OK (${config.routesFile.routes?.length ?? 0} routes, ${config.settings.destinations.length} destinations` +
         `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''})\n`,
     );
     return 0;
