@@ -18,7 +18,8 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { loadConfiguration } from '../src/server/configuration.js';
-import { setUpProvisioning, startZones } from '../src/server/start.js';
+import { setUpProvisioning } from '../src/provisioning/set-up.js';
+import { startZones } from '../src/zones/start.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { DEFAULT_REDIS_KEY_PREFIX, openStorage } from '../src/storage/index.js';
 
@@ -58,9 +59,9 @@ export async function seedTenants(options: {
   const config = loadConfiguration(options.env, { cwd: options.cwd, files: { routes: options.routes } });
   const storage = await openStorage(config.settings.storage, logger);
   try {
-    const zones = await startZones({ settings: config.settings, storage, security: config.security, logger, port: () => 0 });
+    const zones = await startZones({ settings: config.settings, storage, security: config.security, logger, port: 0 });
     try {
-      const set = setUpProvisioning({ settings: config.settings, storage, zones, logger, port: () => 0, revokeTenantSessions: async () => {} });
+      const set = setUpProvisioning({ settings: config.settings, storage, zones, logger, port: 0, revokeTenantSessions: async () => {} });
       if (typeof set === 'string') throw new Error(`no provisioning for the benchmark's gateway: ${set}`);
       const { provisioning } = set;
       const started = performance.now();
@@ -78,7 +79,7 @@ export async function seedTenants(options: {
           }
         }),
       );
-      const credentials = zones.registration!.credentials();
+      const { credentials } = zones.registration!;
       return { clientId: credentials.clientid, clientSecret: credentials.clientsecret, tenants: options.tenants, seconds: (performance.now() - started) / 1000 };
     } finally {
       await zones.server.close();

@@ -9,7 +9,10 @@ import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
 import { loadXsSecurity, readXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
-import { describeStartupError, listenZones, setUpProvisioning, startGateway, startZones, warnAboutExposedDataDir, zonesPublicUrl } from './server/start.js';
+import { describeStartupError, startGateway, warnAboutExposedDataDir } from './server/start.js';
+import { bindServer, type BoundServer } from './server/bind.js';
+import { startZones, zonesPublicUrl, type Zones } from './zones/start.js';
+import { setUpProvisioning } from './provisioning/set-up.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
@@ -112,7 +115,7 @@ function checkConfig(args: string[]): number {
     const config = loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(args) });
     for (const w of config.warnings) process.stdout.write(`warning: ${formatProblem(w).trim()}\n`);
     process.stdout.write(
-      `${config.routesPath}: OK (${config.routes.routes.length} routes, ${config.settings.destinations.length} destinations` +
+      `${config.routesPath}: OK (${config.routesFile.routes?.length ?? 0} routes, ${config.settings.destinations.length} destinations` +
         `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''})\n`,
     );
     return 0;
@@ -198,7 +201,7 @@ function directoryCommand(argv: string[]): Promise<number> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
       directory: { secretKey },
-      zoneUrl: zonesPublicUrl(settings, () => settings.port),
+      zoneUrl: zonesPublicUrl(settings, settings.port),
       zoneRemoval: {
         keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
         revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
@@ -231,7 +234,7 @@ async function keysCommand(args: string[]): Promise<number> {
       storage,
       directory,
       uaaDomain: settings.uaaDomain,
-      publicUrlFor: zonesPublicUrl(settings, () => settings.port),
+      publicUrlFor: zonesPublicUrl(settings, settings.port),
       logger,
       secretKey,
     });
@@ -277,7 +280,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
       storage,
       zones,
       logger,
-      port: () => settings.port,
+      port: settings.port,
       // A running gateway's tenant cache forgets within a second on its own.
       revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
     });
@@ -301,7 +304,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
 async function withApplicationZones(
   securityPath: string | undefined,
   missing: string,
-  run: (zones: Awaited<ReturnType<typeof startZones>>, settings: Settings, storage: Storage, logger: Logger) => Promise<number>,
+  run: (zones: Zones, settings: Settings, storage: Storage, logger: Logger) => Promise<number>,
 ): Promise<number> {
   if (!securityPath) {
     process.stderr.write(`zonegate: ${missing}: xs-security.json in the working directory, or --security FILE\n`);
@@ -315,7 +318,7 @@ async function withApplicationZones(
     return 1;
   }
   return withStorage(async (settings, storage, logger) => {
-    const zones = await startZones({ settings, storage, security, logger, port: () => settings.port });
+    const zones = await startZones({ settings, storage, security, logger, port: settings.port });
     try {
       return await run(zones, settings, storage, logger);
     } finally {
@@ -431,20 +434,23 @@ async function zonesStart(args: string[]): Promise<number> {
   for (const w of loaded?.warnings ?? []) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   const security = loaded?.security;
   let storage: Storage | undefined;
+  let bound: BoundServer | undefined;
   try {
     warnAboutExposedDataDir(settings.dataDir, logger);
     storage = await openStorage(settings.storage, logger, { checkDurability: true });
-    let port = 0;
-    const zones = await startZones({ settings, storage, security, logger, port: () => port });
-    const listening = await listenZones(zones.server.handle, settings, settings.port);
-    port = listening.port;
-    if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials(), logger);
+    // Bound first: the zones' URLs carry the port (src/server/bind.ts).
+    bound = await bindServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, settings.port, settings.host);
+    const { server, port } = bound;
+    const zones = await startZones({ settings, storage, security, logger, port });
+    server.on('request', zones.server.handle);
+    bound.serve();
+    if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials, logger);
     logger.info('listening', { port, uaaDomain: settings.uaaDomain, url: zones.publicUrlFor(settings.providerSubdomain), storage: storage.kind });
     const opened = storage;
     return await untilSignal(async () => {
-      const closed = new Promise<void>((resolve) => listening.server.close(() => resolve()));
-      listening.server.closeIdleConnections();
-      const deadline = setTimeout(() => listening.server.closeAllConnections(), settings.shutdownTimeoutMs);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => server.closeAllConnections(), settings.shutdownTimeoutMs);
       deadline.unref();
       await closed;
       clearTimeout(deadline);
@@ -452,6 +458,7 @@ async function zonesStart(args: string[]): Promise<number> {
       await opened.close();
     }, logger);
   } catch (err) {
+    await bound?.close();
     await storage?.close();
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;

@@ -6,14 +6,12 @@ import { localhostAwareFetch } from '../net/localhost.js';
 import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature } from './contract.js';
-import { LOGIN_COOKIE_PREFIX } from './login-binding.js';
-import { createLogin, ownPathsOf } from './login.js';
+import type { LoginFeature } from './contract.js';
+import { createLogin } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
 export interface LoginSetup {
-  /** A function: the built-in zones know their URL (with the port listened on) only once listening. */
-  credentials: XsuaaCredentials | (() => XsuaaCredentials);
+  credentials: XsuaaCredentials;
   storage: Storage;
   routesFile: RoutesFile;
   /** Seal session tokens and sign the session cookie; the first key is current (rotation). */
@@ -26,29 +24,9 @@ export interface LoginSetup {
   fetch?: FetchLike;
 }
 
-/**
- * Assembles the login feature from the binding's credentials: relying party, session store, login.
- * Built on first use, so that start-up costs nothing and the credentials may come later.
- */
+/** Assembles the login feature from the binding's credentials: relying party, session store, login. */
 export function setUpLogin(setup: LoginSetup): LoginFeature {
-  let login: LoginFeature | undefined;
-  const get = () => (login ??= build(setup, typeof setup.credentials === 'function' ? setup.credentials() : setup.credentials));
-  return {
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`]),
-    // Known from routes.json alone: asking must not build the login (credentials may come later).
-    ownPaths: ownPathsOf(setup.routesFile.logout?.logoutEndpoint),
-    handleOwnPath: (req, res, ctx, pathname) => get().handleOwnPath(req, res, ctx, pathname),
-    check: (req, res, ctx) => get().check(req, res, ctx),
-    checkUpgrade: (req, ctx) => get().checkUpgrade(req, ctx),
-    sessionOnPublicRoute: (req, res, ctx) => get().sessionOnPublicRoute(req, res, ctx),
-    keepBackendCookies: (req, sessionId, destination, changes) => get().keepBackendCookies(req, sessionId, destination, changes),
-    serveUserApi: (req, res, ctx, path, verdict) => get().serveUserApi(req, res, ctx, path, verdict),
-    forgetTenant: (tenant) => get().forgetTenant(tenant),
-  };
-}
-
-function build(setup: LoginSetup, credentials: XsuaaCredentials): LoginFeature {
-  const { routesFile } = setup;
+  const { routesFile, credentials } = setup;
   const keyring = createKeyring(setup.sessionKeys);
   const sessionStore = new StorageSessionStore({
     storage: setup.storage,

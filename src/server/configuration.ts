@@ -6,7 +6,6 @@ import { loadRoutesFile } from '../config/routes.js';
 import { readXsSecurity } from '../config/security.js';
 import type { RoutesFile, XsSecurity } from '../config/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 
 export interface ConfigurationFiles {
   /** routes.json; default `<cwd>/routes.json`. */
@@ -20,7 +19,6 @@ export interface Configuration {
   settings: Settings;
   routesFile: RoutesFile;
   routesPath: string;
-  routes: RouteTable;
   security: XsSecurity | undefined;
   errorPages: ReadonlyMap<number, string>;
   /** What the files ask for that zonegate ignores or cannot serve: told at start, never refused. */
@@ -29,9 +27,9 @@ export interface Configuration {
 
 /**
  * Reads the environment, routes.json and xs-security.json, and reports every problem of all three
- * at once (one ConfigError), so an operator fixes a deployment in one pass.
- * `xsappname` is the application's instance name (`myapp!t7`) for `$XSAPPNAME` in route scopes,
- * when it is already known (from a binding); otherwise the caller recompiles once it is.
+ * at once (one ConfigError), so an operator fixes a deployment in one pass. The route table is
+ * compiled by the start (src/server/start.ts), once `$XSAPPNAME` is known: the application's
+ * instance name (`myapp!t7`) comes from the binding or from the registration in the built-in zones.
  */
 export function loadConfiguration(
   env: Environment,
@@ -82,11 +80,5 @@ export function loadConfiguration(
   }
 
   if (problems.length || !settings || !loaded) throw new ConfigError(problems);
-  const destinations = new Map(settings.destinations.map((d) => [d.name, d]));
-  const routes = compileRouteTable(loaded.config, {
-    destinations,
-    baseDir: path.dirname(routesPath),
-    xsappname: settings.xsuaa?.xsappname,
-  });
-  return { settings, routesFile: loaded.config, routesPath, routes, security: security?.security, errorPages, warnings: [...loaded.warnings, ...(security?.warnings ?? [])] };
+  return { settings, routesFile: loaded.config, routesPath, security: security?.security, errorPages, warnings: [...loaded.warnings, ...(security?.warnings ?? [])] };
 }

@@ -56,6 +56,11 @@ export interface GatewayOptions {
   callbacks?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   /** routes.json `errorPage`, read at start-up: status -> HTML. */
   errorPages?: ReadonlyMap<number, string>;
+  /**
+   * The server to answer on, already listening (start.ts binds it before it assembles the gateway,
+   * see ./bind.ts; made with `serverTimeouts`); by default a new one, that `listen` binds.
+   */
+  server?: http.Server;
 }
 
 export interface Gateway {
@@ -340,9 +345,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  const server = http.createServer(serverTimeouts(settings.clients.requestTimeoutMs), (req, res) => {
-    void handle(req, res);
-  });
+  const server = options.server ?? http.createServer(serverTimeouts(settings));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => void handle(req, res));
   server.on('upgrade', (req, socket, head) => {
     if (/^websocket$/i.test(req.headers.upgrade ?? '')) return void upgrade(req, socket, head);
     // RFC 9110 §7.8: a server may ignore Upgrade. `curl --http2` asks every http:// URL for h2c;
@@ -420,7 +424,8 @@ export function createGateway(options: GatewayOptions): Gateway {
  * shorter one, at most 30 s. keepAliveTimeout stays above the 60 s idle timeout of common load
  * balancers, so that they, not the gateway, close an idle connection first.
  */
-function serverTimeouts(requestTimeout: number): http.ServerOptions {
+export function serverTimeouts(settings: Pick<Settings, 'clients'>): http.ServerOptions {
+  const requestTimeout = settings.clients.requestTimeoutMs;
   const headersTimeout = requestTimeout > 0 ? Math.min(66_000, requestTimeout) : 66_000;
   const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 10)));
   return { keepAliveTimeout: 65_000, headersTimeout, requestTimeout, connectionsCheckingInterval };
