@@ -21,7 +21,7 @@ import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.j
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError } from '../errors.js';
-import { ERROR_HEADER, sendError } from '../http/render-error.js';
+import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { ProvisioningError } from './errors.js';
 import { checkSubscription, normaliseTenantId, type Provisioning, type SubscriberInfo, type SubscriptionInput } from './service.js';
@@ -223,20 +223,8 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
-    if (err instanceof ProvisioningError) {
-      if (res.headersSent) return void res.destroy();
-      const body = JSON.stringify({ error: { code: err.code, status: err.status, message: err.message, requestId } });
-      res.writeHead(err.status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        [ERROR_HEADER]: err.code,
-      });
-      res.end(body);
-      return;
-    }
     const error = toGatewayError(err);
-    if (error.status >= 500) logger.error('subscription callback failed', { requestId, code: error.code, error: String(error.cause ?? error.message) });
+    if (error.status >= 500 && !(err instanceof ProvisioningError)) logger.error('subscription callback failed', { requestId, code: error.code, error: String(error.cause ?? error.message) });
     sendError(req, res, error, { requestId });
     // An oversized body is not drained: close the connection once the answer is out.
     if (error.code === 'ZG_ERR_PAYLOAD_TOO_LARGE') res.once('finish', () => req.destroy());
