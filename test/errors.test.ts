@@ -70,6 +70,8 @@ describe('error registry', () => {
     const err = new oauth.InvalidGrant('expired');
     expect(err).toMatchObject({ code: 'ZG_ERR_OAUTH_INVALID_GRANT', error: 'invalid_grant', status: 400, expose: true });
     expect(toGatewayError(err)).toBe(err);
+    // Only server_error hides its description: "try again later" is said in words (RFC 6749 §5.2).
+    expect(new oauth.TemporarilyUnavailable('The storage is unavailable').toJSON().error_description).toBe('The storage is unavailable');
   });
 });
 

@@ -20,7 +20,7 @@
 import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError, toGatewayError, ZonegateError } from '../errors.js';
 import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { ProvisioningError } from './errors.js';
@@ -259,9 +259,10 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
         if (outcome.invitation) logger.info('tenant administrator invited; the link is in the status report', { requestId, tenantId: op.tenantId });
         report = { status: 'SUCCEEDED', message, ...(outcome.url !== undefined ? { subscriptionUrl: outcome.url } : {}) };
       } catch (err) {
-        const known = err instanceof ProvisioningError || (err instanceof GatewayError && err.expose);
+        // Provisioning errors are exposed: their messages are written for the subscriber.
+        const known = err instanceof ZonegateError && err.expose;
         if (!known) logger.error('asynchronous subscription failed', { requestId, tenantId: op.tenantId, error: err instanceof Error ? err.message : String(err) });
-        report = { status: 'FAILED', message: known ? (err as Error).message : `The ${op.kind === 'subscribe' ? 'subscription' : 'unsubscription'} failed (request ${requestId})` };
+        report = { status: 'FAILED', message: known ? err.message : `The ${op.kind === 'subscribe' ? 'subscription' : 'unsubscription'} failed (request ${requestId})` };
       }
       await reporter!.report(target, report);
     })();

@@ -60,7 +60,7 @@ function oauthError<E extends OAuthErrorCode>(error: E) {
   return class extends OAuthError {
     readonly error: E = error;
     constructor(description: string = ERRORS[code].title, options: OAuthErrorOptions = {}) {
-      super(code, description, options);
+      super(code, description, { ...options, expose: error !== 'server_error' });
     }
   };
 }
