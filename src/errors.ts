@@ -15,6 +15,7 @@ export const ERRORS = {
   ZG_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No route matches this path' },
   ZG_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this path' },
   ZG_ERR_FILE_NOT_FOUND: { status: 404, title: 'File not found' },
+  ZG_ERR_RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range is outside the file' },
   ZG_ERR_BAD_REQUEST: { status: 400, title: 'The request is malformed' },
   ZG_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   ZG_ERR_URI_TOO_LONG: { status: 414, title: 'The request target is too long' },
