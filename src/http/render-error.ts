@@ -59,7 +59,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: Zonega
     return;
   }
   const message = err.publicMessage;
-  let headers: Readonly<Record<string, string | string[]>> = {};
+  let headers: Readonly<Record<string, string | string[]>>;
   let body: string;
   const html = options.html ?? 'browsers';
   if (html === 'always' || (html === 'browsers' && wantsHtml(req))) {
