@@ -1,8 +1,9 @@
 /**
- * The gateway's coded errors. Every error the gateway itself answers with has a stable code from
- * this registry, an HTTP status and an `expose` flag: an exposed message is safe to show to the
- * client; otherwise the client sees only the registry's generic title (the message goes to the log).
- * docs/errors.md lists the same codes; test/errors.test.ts keeps the two in step.
+ * The coded errors of the gateway and of its identity zones. Every error answer either of them makes
+ * has a stable code from this registry, an HTTP status and an `expose` flag: an exposed message is
+ * safe to show to the client; otherwise the client sees only the registry's generic title (the
+ * message goes to the log). docs/errors.md lists the same codes; test/errors.test.ts keeps the two,
+ * and the codes the source uses, in step.
  */
 export const ERRORS = {
   ZG_ERR_HOST_UNMATCHED: { status: 404, title: 'This host is not served by the gateway' },
@@ -14,13 +15,16 @@ export const ERRORS = {
   ZG_ERR_ROUTE_NOT_FOUND: { status: 404, title: 'No route matches this path' },
   ZG_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'The method is not allowed on this path' },
   ZG_ERR_FILE_NOT_FOUND: { status: 404, title: 'File not found' },
+  ZG_ERR_RANGE_NOT_SATISFIABLE: { status: 416, title: 'The requested range is outside the file' },
   ZG_ERR_BAD_REQUEST: { status: 400, title: 'The request is malformed' },
   ZG_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   ZG_ERR_URI_TOO_LONG: { status: 414, title: 'The request target is too long' },
+  ZG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The body has the wrong content type' },
+  ZG_ERR_REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
+  ZG_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
   ZG_ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   ZG_ERR_FORBIDDEN: { status: 403, title: 'Access is forbidden' },
   ZG_ERR_CSRF_REQUIRED: { status: 403, title: 'A valid CSRF token is required' },
-  ZG_ERR_SESSION_TENANT: { status: 403, title: 'This session belongs to another tenant' },
   ZG_ERR_LOGIN_FAILED: { status: 401, title: 'The login did not complete' },
   ZG_ERR_IDP_UNAVAILABLE: { status: 503, title: 'The identity provider is unavailable' },
   ZG_ERR_NOT_SUPPORTED: { status: 501, title: 'This feature is not supported by zonegate' },
@@ -32,6 +36,26 @@ export const ERRORS = {
   ZG_ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'The records database is unavailable' },
   ZG_ERR_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },
   ZG_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  // The identity zones. Their OAuth answers keep RFC 6749's `error` in the body; the header carries
+  // the code of that `error` (one code per RFC 6749 §4.1.2.1/§5.2 and RFC 6750 §3.1 error).
+  ZG_ERR_OAUTH_INVALID_REQUEST: { status: 400, title: 'The request is invalid' },
+  ZG_ERR_OAUTH_INVALID_CLIENT: { status: 401, title: 'The client could not be authenticated' },
+  ZG_ERR_OAUTH_INVALID_GRANT: { status: 400, title: 'The grant is invalid, expired or revoked' },
+  ZG_ERR_OAUTH_UNAUTHORIZED_CLIENT: { status: 400, title: 'The client may not do this' },
+  ZG_ERR_OAUTH_UNSUPPORTED_GRANT_TYPE: { status: 400, title: 'The grant type is not supported' },
+  ZG_ERR_OAUTH_INVALID_SCOPE: { status: 400, title: 'The requested scope is invalid' },
+  ZG_ERR_OAUTH_ACCESS_DENIED: { status: 403, title: 'Access was denied' },
+  ZG_ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE: { status: 400, title: 'The response type is not supported' },
+  ZG_ERR_OAUTH_LOGIN_REQUIRED: { status: 400, title: 'A login is required' },
+  ZG_ERR_OAUTH_SERVER_ERROR: { status: 500, title: 'An internal error occurred' },
+  ZG_ERR_OAUTH_TEMPORARILY_UNAVAILABLE: { status: 503, title: 'The authorization server is temporarily unavailable' },
+  ZG_ERR_OAUTH_INVALID_TOKEN: { status: 401, title: 'The access token is invalid' },
+  ZG_ERR_OAUTH_INSUFFICIENT_SCOPE: { status: 403, title: 'The access token lacks a required scope' },
+  ZG_ERR_FORM_EXPIRED: { status: 403, title: 'The form has expired or was not opened in this browser' },
+  ZG_ERR_INVITATION_INVALID: { status: 404, title: 'The invitation is invalid, used or expired' },
+  ZG_ERR_TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed attempts; try again later' },
+  ZG_ERR_ADMIN_NOT_FOUND: { status: 404, title: 'No such zone, user or application' },
+  ZG_ERR_ADMIN_CONFLICT: { status: 409, title: 'The zone, user or role collection exists already or is in use' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -46,7 +70,12 @@ export interface GatewayErrorOptions {
   cause?: unknown;
 }
 
-export class GatewayError extends Error {
+/**
+ * The one base of every error that becomes an HTTP answer (the gateway's, the zones' OAuth errors,
+ * provisioning, the zones' admin API); src/http/render-error.ts writes all of them. A subclass only
+ * adds what its protocol puts on the wire (RFC 6749's `error`).
+ */
+export class ZonegateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly expose: boolean;
@@ -54,17 +83,25 @@ export class GatewayError extends Error {
 
   constructor(code: ErrorCode, message?: string, options: GatewayErrorOptions = {}) {
     super(message ?? ERRORS[code].title, { cause: options.cause });
-    this.name = 'GatewayError';
+    this.name = new.target.name;
     this.code = code;
     this.status = options.status ?? ERRORS[code].status;
     this.expose = options.expose ?? this.status < 500;
     this.headers = options.headers ?? {};
   }
+
+  /** What the client may read: the message when exposed, else the registry's title (never internals). */
+  get publicMessage(): string {
+    return this.expose ? this.message : ERRORS[this.code].title;
+  }
 }
 
-/** Any thrown value as a GatewayError; unknown failures become ZG_ERR_INTERNAL and are not exposed. */
-export function toGatewayError(err: unknown): GatewayError {
-  if (err instanceof GatewayError) return err;
+/** An error of the gateway itself (tenant, routing, login, proxy, storage). */
+export class GatewayError extends ZonegateError {}
+
+/** Any thrown value as a coded error; unknown failures become ZG_ERR_INTERNAL and are not exposed. */
+export function toGatewayError(err: unknown): ZonegateError {
+  if (err instanceof ZonegateError) return err;
   return new GatewayError('ZG_ERR_INTERNAL', undefined, { cause: err, expose: false });
 }
 

@@ -20,8 +20,8 @@
 import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, toGatewayError } from '../errors.js';
-import { ERROR_HEADER, sendError } from '../http/render-error.js';
+import { GatewayError, toGatewayError, ZonegateError } from '../errors.js';
+import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { ProvisioningError } from './errors.js';
 import { checkSubscription, normaliseTenantId, type Provisioning, type SubscriberInfo, type SubscriptionInput } from './service.js';
@@ -223,20 +223,8 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string): void {
-    if (err instanceof ProvisioningError) {
-      if (res.headersSent) return void res.destroy();
-      const body = JSON.stringify({ error: { code: err.code, status: err.status, message: err.message, requestId } });
-      res.writeHead(err.status, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        [ERROR_HEADER]: err.code,
-      });
-      res.end(body);
-      return;
-    }
     const error = toGatewayError(err);
-    if (error.status >= 500) logger.error('subscription callback failed', { requestId, code: error.code, error: String(error.cause ?? error.message) });
+    if (error.status >= 500 && !(err instanceof ProvisioningError)) logger.error('subscription callback failed', { requestId, code: error.code, error: String(error.cause ?? error.message) });
     sendError(req, res, error, { requestId });
     // An oversized body is not drained: close the connection once the answer is out.
     if (error.code === 'ZG_ERR_PAYLOAD_TOO_LARGE') res.once('finish', () => req.destroy());
@@ -271,9 +259,10 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
         if (outcome.invitation) logger.info('tenant administrator invited; the link is in the status report', { requestId, tenantId: op.tenantId });
         report = { status: 'SUCCEEDED', message, ...(outcome.url !== undefined ? { subscriptionUrl: outcome.url } : {}) };
       } catch (err) {
-        const known = err instanceof ProvisioningError || (err instanceof GatewayError && err.expose);
+        // Provisioning errors are exposed: their messages are written for the subscriber.
+        const known = err instanceof ZonegateError && err.expose;
         if (!known) logger.error('asynchronous subscription failed', { requestId, tenantId: op.tenantId, error: err instanceof Error ? err.message : String(err) });
-        report = { status: 'FAILED', message: known ? (err as Error).message : `The ${op.kind === 'subscribe' ? 'subscription' : 'unsubscription'} failed (request ${requestId})` };
+        report = { status: 'FAILED', message: known ? err.message : `The ${op.kind === 'subscribe' ? 'subscription' : 'unsubscription'} failed (request ${requestId})` };
       }
       await reporter!.report(target, report);
     })();

@@ -6,7 +6,7 @@ import type { Settings } from '../config/environment.js';
 import type { RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { compressOwnHeaders, type CompressionOptions } from '../http/compression.js';
-import { ERROR_HEADER, sendError } from '../http/render-error.js';
+import { sendError, sendRawError } from '../http/render-error.js';
 import { createRepeatedErrorLog, type Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
 import { MAX_URL_LENGTH, normalizeRequestTarget } from '../routing/request-target.js';
@@ -306,14 +306,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const refuse = (err: unknown) => {
       const error = toGatewayError(err);
       logger.info('websocket refused', { requestId: ctx.id, tenant: ctx.tenant, route: ctx.route?.index, status: error.status, code: error.code });
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const body = JSON.stringify({ error: { code: error.code, status: error.status, message: error.expose ? error.message : 'Error', requestId: ctx.id } });
-      socket.end(
-        `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status] ?? 'Error'}\r\nconnection: close\r\ncontent-type: application/json\r\nx-zonegate-error: ${error.code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+      sendRawError(socket, error, ctx.id);
     };
     try {
       if (draining) throw new GatewayError('ZG_ERR_SHUTTING_DOWN');
@@ -360,8 +353,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
     if (!socket.writable || inFlight?.headersSent) return void socket.destroy(err);
     // The statuses Node's own handler would send (RFC 6585 §5, RFC 9110 §15.5.9), marked as ours.
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_HEADER}: ZG_ERR_BAD_REQUEST\r\ncontent-length: 0\r\n\r\n`);
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'ZG_ERR_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'ZG_ERR_REQUEST_TIMEOUT' : 'ZG_ERR_BAD_REQUEST';
+    sendRawError(socket, new GatewayError(code));
   });
 
   /** Serves an upgrade request as a plain request on its socket, then closes the connection. */
@@ -370,7 +363,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const hasBody = head.length > 0 || req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (hasBody) {
       // Node has stopped parsing at the Upgrade: the body is not framed for us any more.
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      sendRawError(socket, new GatewayError('ZG_ERR_BAD_REQUEST', 'An upgrade request that is not for a WebSocket cannot carry a body'));
       return;
     }
     delete req.headers.upgrade;

@@ -137,9 +137,8 @@ export async function serveStatic(req: IncomingMessage, res: ServerResponse, opt
       ? parseRange(headerValue(req.headers['range']), stats.size)
       : ({ kind: 'none' } as const);
     if (range.kind === 'unsatisfiable') {
-      res.writeHead(416, { 'content-range': `bytes */${stats.size}`, 'content-length': 0 });
-      res.end();
-      return;
+      // RFC 9110 §15.5.17: the size, so the client can ask again; an error like any other of the gateway's.
+      throw new GatewayError('ZG_ERR_RANGE_NOT_SATISFIABLE', `The file has ${stats.size} bytes`, { headers: { 'content-range': `bytes */${stats.size}` } });
     }
     if (range.kind === 'range') {
       const partial: OutgoingHttpHeaders = {

@@ -12,6 +12,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
+import { GatewayError } from '../errors.js';
+import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import type { Storage } from '../storage/types.js';
@@ -24,12 +26,11 @@ import { bearerToken } from './oauth/bearer.js';
 import type { ZoneContext, ZoneServices } from './oauth/context.js';
 import { handleDiscovery } from './oauth/discovery.js';
 import { InvalidRequest, OAuthError, toOAuthError } from './oauth/errors.js';
-import { prefersHtml, sendHtml, sendJson, sendOAuthError } from './oauth/http.js';
+import { sendJson, zoneErrorPage, zonePage } from './oauth/http.js';
 import { handleIntrospect } from './oauth/introspect.js';
 import { handleLogin } from './oauth/login.js';
 import { handleInvitationPage, handleInvitationSubmit } from './oauth/invitation.js';
 import { createInvitationStore, INVITATION_PATH, type InvitationStore } from './invitations.js';
-import { errorPage } from './oauth/login-page.js';
 import { handleLogout } from './oauth/logout.js';
 import { compileRedirectPattern } from './oauth/redirect-uri.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from './oauth/throttle.js';
@@ -260,9 +261,9 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     },
   });
 
-  function notFound(req: IncomingMessage, res: ServerResponse, what: string): void {
-    if (prefersHtml(req)) sendHtml(res, 404, errorPage(undefined, 'Not found', what), { 'x-zonegate-error': 'not_found' });
-    else sendJson(res, 404, { error: 'not_found', error_description: what }, { 'x-zonegate-error': 'not_found' });
+  /** 404 as the gateway's codes say it: no zone at this host, or no such endpoint of it. */
+  function notFound(req: IncomingMessage, res: ServerResponse, code: 'ZG_ERR_HOST_UNMATCHED' | 'ZG_ERR_ROUTE_NOT_FOUND', what: string): void {
+    sendError(req, res, new GatewayError(code, what), { oauth: true, page: zonePage(zoneErrorPage(undefined, 'Not found')) });
   }
 
   async function zoneEndpoint(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -333,7 +334,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     }
     if (named) throw new InvalidRequest('x-zid is honoured by /oauth/token only');
     if (await adminApi(req, res, undefined)) return;
-    notFound(req, res, 'No such endpoint.');
+    notFound(req, res, 'ZG_ERR_ROUTE_NOT_FOUND', 'No such endpoint.');
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -346,7 +347,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     const subdomain = host.endsWith(`.${uaaDomain}`) ? host.slice(0, -uaaDomain.length - 1) : '';
     const zone = SUBDOMAIN.test(subdomain) ? await options.directory.getZoneBySubdomain(subdomain) : undefined;
     if (!zone) {
-      notFound(req, res, 'There is no identity zone at this address.');
+      notFound(req, res, 'ZG_ERR_HOST_UNMATCHED', 'There is no identity zone at this address.');
       return;
     }
     // x-zid on a zone host: @sap/xssec 3 sends it to the provider's URL to get a tenant's token. The
@@ -362,23 +363,14 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     const ctx = contextFor(zone, req);
     if (await zoneEndpoint(ctx, req, res, url)) return;
     if (await adminApi(req, res, zone)) return;
-    notFound(req, res, 'No such endpoint.');
+    notFound(req, res, 'ZG_ERR_ROUTE_NOT_FOUND', 'No such endpoint.');
   }
 
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const oauthErr = toOAuthError(err);
     if (!oauthErr.expose) logger.error('identity server error', { path: req.url?.split('?')[0], err: err instanceof Error ? err.stack : String(err) });
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
     const path = (req.url ?? '/').split('?')[0]!;
-    if (PAGE_PATHS.has(path) && prefersHtml(req)) {
-      const message = oauthErr.expose ? oauthErr.message : 'Something went wrong. Please try again later.';
-      sendHtml(res, oauthErr.status, errorPage(undefined, 'Error', message), { 'x-zonegate-error': oauthErr.error });
-      return;
-    }
-    sendOAuthError(res, oauthErr);
+    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined, 'Error')) });
   }
 
   return {

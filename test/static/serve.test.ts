@@ -13,6 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGatewayError } from '../../src/errors.js';
+import { sendError } from '../../src/http/render-error.js';
 import type { ServeStaticOptions } from '../../src/static/serve.js';
 import { serveStatic } from '../../src/static/serve.js';
 
@@ -93,18 +94,12 @@ afterAll(async () => {
 });
 
 /**
- * A gateway-shaped server: route `^/(.*)$` -> localDir, the raw URL as the rewritten path, and a
- * minimal renderer of GatewayErrors (code and, only when exposed, the message).
+ * A gateway-shaped server: route `^/(.*)$` -> localDir, the raw URL as the rewritten path, and the
+ * gateway's renderer of errors.
  */
 async function start(options: Partial<ServeStaticOptions> = {}): Promise<number> {
   const server = createServer((req, res) => {
-    serveStatic(req, res, { root, path: req.url ?? '/', ...options }).catch((err: unknown) => {
-      if (res.headersSent) return;
-      const error = toGatewayError(err);
-      const body = JSON.stringify({ code: error.code, message: error.expose ? error.message : 'Internal error' });
-      res.writeHead(error.status, { 'content-type': 'application/json', ...error.headers });
-      res.end(body);
-    });
+    serveStatic(req, res, { root, path: req.url ?? '/', ...options }).catch((err: unknown) => sendError(req, res, toGatewayError(err), { requestId: 'test' }));
   });
   servers.push(server);
   server.listen(0, '127.0.0.1');
@@ -174,7 +169,7 @@ describe('path traversal and hidden files (attacks)', () => {
   ])('%s is a plain 404 that reveals nothing', async (path) => {
     const reply = await get(port, path);
     expect(reply.status).toBe(404);
-    expect(JSON.parse(reply.body.toString())).toEqual({ code: 'ZG_ERR_FILE_NOT_FOUND', message: 'File not found' });
+    expect(JSON.parse(reply.body.toString())).toEqual({ error: { code: 'ZG_ERR_FILE_NOT_FOUND', status: 404, message: 'File not found', requestId: 'test' } });
     expect(reply.body.toString()).not.toContain('SECRET');
   });
 
@@ -353,6 +348,7 @@ describe('byte ranges', () => {
     const reply = await get(port, '/range.txt', { range });
     expect(reply.status).toBe(416);
     expect(reply.headers['content-range']).toBe('bytes */20');
+    expect(reply.headers['x-zonegate-error']).toBe('ZG_ERR_RANGE_NOT_SATISFIABLE');
   });
 
   it.each(['bytes=0-1,5-6', 'items=0-4', 'bytes=5-2', 'bytes=x-y', 'bytes=-'])('%s is ignored: 200 with the whole file', async (range) => {

@@ -20,10 +20,11 @@
 import { isJsonMediaType, mediaType, readLimitedBody } from '../../http/read-body.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError } from '../../errors.js';
+import { GatewayError, ZonegateError, type ErrorCode, type GatewayErrorOptions } from '../../errors.js';
+import { sendError } from '../../http/render-error.js';
 import type { Logger } from '../../log.js';
 import { ADMIN_CLIENT_ID, isAdminScope } from '../directory/admin-client.js';
-import { DirectoryError } from '../directory/errors.js';
+import { DIRECTORY_ERRORS, DirectoryError } from '../directory/errors.js';
 import type { NewUser, User, Zone, ZoneDirectory } from '../directory/types.js';
 
 export interface AdminPrincipal {
@@ -59,16 +60,27 @@ const BOOTSTRAP_USER = 'admin';
 const DEFAULT_MAX_BODY = 64 * 1024;
 const CHALLENGE = 'Basic realm="zonegate admin", Bearer realm="zonegate admin"';
 
-/** An answer the API gives on purpose: status, wire error code (snake case, as UAA's) and message. */
-class AdminError extends Error {
+/** An answer the API gives on purpose: its code, the wire error (snake case, as UAA's) and message. */
+class AdminError extends ZonegateError {
   constructor(
-    readonly status: number,
+    code: ErrorCode,
     readonly error: string,
     message: string,
-    readonly headers: Record<string, string> = {},
+    options: GatewayErrorOptions = {},
   ) {
-    super(message);
+    super(code, message, options);
   }
+}
+
+/** The answer to a failure: the API's own, a directory refusal (UAA's snake-case name), or nothing internal. */
+function toAdminError(err: unknown): ZonegateError | undefined {
+  if (err instanceof AdminError) return err;
+  if (err instanceof DirectoryError && (err.status < 500 || err.code === 'BUSY')) {
+    return new AdminError(DIRECTORY_ERRORS[err.code], err.code.toLowerCase(), err.message, { expose: true });
+  }
+  // e.g. ZG_ERR_STORAGE_UNAVAILABLE: 503, and RFC 6749's code for "try again later" (render-error.ts).
+  if (err instanceof ZonegateError && err.expose) return err;
+  return undefined;
 }
 
 type Access = 'read' | 'write';
@@ -100,7 +112,7 @@ function scimUser(user: User) {
 
 function asObject(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AdminError(400, 'invalid_request', 'The body must be a JSON object');
+    throw new AdminError('ZG_ERR_BAD_REQUEST', 'invalid_request', 'The body must be a JSON object');
   }
   return body as Record<string, unknown>;
 }
@@ -284,7 +296,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   /** Who is calling, as a label for the log; throws 401/403 when they may not. */
   async function authorize(req: IncomingMessage, zone: Zone | undefined, op: Operation): Promise<string> {
     const header = req.headers.authorization ?? '';
-    const unauthenticated = (msg: string) => new AdminError(401, 'unauthorized', msg, { 'www-authenticate': CHALLENGE });
+    const unauthenticated = (msg: string) => new AdminError('ZG_ERR_UNAUTHENTICATED', 'unauthorized', msg, { headers: { 'www-authenticate': CHALLENGE } });
     if (/^basic /i.test(header)) {
       const presented = digest(Buffer.from(header.slice(6).trim(), 'base64').toString('utf8'));
       // Compared as digests: constant time, whatever the lengths.
@@ -294,18 +306,18 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     const principal = header ? await authenticateSafely(req) : undefined;
     if (!principal) throw unauthenticated(header ? 'The access token is not valid here' : 'Authentication is required');
     if (principal.clientId !== ADMIN_CLIENT_ID) {
-      throw new AdminError(403, 'access_denied', `Only tokens of the ${ADMIN_CLIENT_ID} client may use the admin API`);
+      throw new AdminError('ZG_ERR_FORBIDDEN', 'access_denied', `Only tokens of the ${ADMIN_CLIENT_ID} client may use the admin API`);
     }
     const ownZone = zone ? zone.id : options.zonesAdminZoneId;
     if (ownZone === undefined || principal.zoneId !== ownZone) {
-      throw new AdminError(403, 'access_denied', zone ? 'The token belongs to another zone' : 'Tokens of this zone cannot manage zones');
+      throw new AdminError('ZG_ERR_FORBIDDEN', 'access_denied', zone ? 'The token belongs to another zone' : 'Tokens of this zone cannot manage zones');
     }
     const scopes = await currentScopes(principal, unauthenticated);
     const accepted = op.access === 'read' ? [`${op.resource}.read`, `${op.resource}.write`] : [`${op.resource}.write`];
     if (!scopes.some((s) => accepted.includes(s))) {
       // RFC 6750 §3.1: insufficient_scope, naming the scope that would do.
-      throw new AdminError(403, 'insufficient_scope', `This requires the scope ${accepted.at(-1)}`, {
-        'www-authenticate': `Bearer error="insufficient_scope", scope="${accepted.at(-1)}"`,
+      throw new AdminError('ZG_ERR_FORBIDDEN', 'insufficient_scope', `This requires the scope ${accepted.at(-1)}`, {
+        headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${accepted.at(-1)}"` },
       });
     }
     return principal.userId ? `user ${principal.userId} of zone ${principal.zoneId}` : `client ${principal.clientId} of zone ${principal.zoneId}`;
@@ -313,15 +325,15 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
   async function readJson(req: IncomingMessage): Promise<unknown> {
     if (!isJsonMediaType(mediaType(req))) {
-      throw new AdminError(415, 'invalid_request', 'The body must be JSON (Content-Type: application/json)');
+      throw new AdminError('ZG_ERR_UNSUPPORTED_MEDIA_TYPE', 'invalid_request', 'The body must be JSON (Content-Type: application/json)');
     }
     const raw = await readLimitedBody(req, maxBody);
-    if (raw === 'too-large') throw new AdminError(413, 'invalid_request', `The body exceeds ${maxBody} bytes`, { connection: 'close' });
+    if (raw === 'too-large') throw new AdminError('ZG_ERR_PAYLOAD_TOO_LARGE', 'invalid_request', `The body exceeds ${maxBody} bytes`, { headers: { connection: 'close' } });
     try {
       return JSON.parse(raw.toString('utf8'));
     } catch {
       // Not the parser's message: newer engines quote the input, and the input may hold a password.
-      throw new AdminError(400, 'invalid_request', 'The body is not valid JSON');
+      throw new AdminError('ZG_ERR_BAD_REQUEST', 'invalid_request', 'The body is not valid JSON');
     }
   }
 
@@ -353,7 +365,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     const op = route(method === 'HEAD' ? 'GET' : method, segments, zone);
     if (op === undefined) return false;
     try {
-      if (op === 'method') throw new AdminError(405, 'method_not_allowed', `${method} is not allowed here`, { allow: allowed(segments, zone) });
+      if (op === 'method') throw new AdminError('ZG_ERR_METHOD_NOT_ALLOWED', 'method_not_allowed', `${method} is not allowed here`, { headers: { allow: allowed(segments, zone) } });
       const who = await authorize(req, zone, op);
       const body = method === 'POST' ? await readJson(req) : undefined;
       const result = await op.run(body);
@@ -362,26 +374,18 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
       }
       send(res, result.status, result.body);
     } catch (err) {
-      if (err instanceof AdminError) {
-        send(res, err.status, { error: err.error, error_description: err.message }, err.headers);
-        // An oversized body is not drained: close the connection once the answer is out.
-        if (err.status === 413) res.once('finish', () => req.destroy());
-      } else if (err instanceof DirectoryError && (err.status < 500 || err.code === 'BUSY')) {
-        send(res, err.status, { error: err.code.toLowerCase(), error_description: err.message });
-      } else if (err instanceof GatewayError && err.expose) {
-        // e.g. ZG_ERR_STORAGE_UNAVAILABLE: 503, and RFC 6749's code for "try again later".
-        send(res, err.status, { error: err.status === 503 ? 'temporarily_unavailable' : 'server_error', error_description: err.message }, { ...err.headers });
-      } else {
-        logger?.error('zones admin request failed', { method, path: pathname, error: err instanceof Error ? err.message : String(err) });
-        send(res, 500, { error: 'server_error', error_description: 'Internal error' });
-      }
+      const answer = toAdminError(err);
+      if (!answer) logger?.error('zones admin request failed', { method, path: pathname, error: err instanceof Error ? err.message : String(err) });
+      sendError(req, res, answer ?? new GatewayError('ZG_ERR_INTERNAL', undefined, { expose: false }), { oauth: true, html: 'never' });
+      // An oversized body is not drained: close the connection once the answer is out.
+      if (answer?.code === 'ZG_ERR_PAYLOAD_TOO_LARGE') res.once('finish', () => req.destroy());
     }
     return true;
   };
 }
 
 function notFound(what: 'Zone' | 'User'): AdminError {
-  return new AdminError(404, `${what.toLowerCase()}_not_found`, `${what} not found`);
+  return new AdminError('ZG_ERR_ADMIN_NOT_FOUND', `${what.toLowerCase()}_not_found`, `${what} not found`);
 }
 
 function found<T>(value: T | undefined, what: 'Zone' | 'User', view: (v: T) => unknown = (v) => v): { status: number; body: unknown } {

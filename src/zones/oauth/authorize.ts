@@ -13,8 +13,8 @@ import { issueCode } from './codes.js';
 import type { ZoneContext } from './context.js';
 import { InvalidRequest, InvalidScope, LoginRequired, OAuthError, UnauthorizedClient, UnsupportedResponseType, toOAuthError } from './errors.js';
 import { grantAllowed } from './grants/allowed.js';
-import { cookie, readCookie, redirect, sendHtml } from './http.js';
-import { errorPage, loginPage } from './login-page.js';
+import { cookie, readCookie, redirect, sendErrorPage, sendHtml, zoneErrorPage } from './http.js';
+import { loginPage } from './login-page.js';
 import { compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
 import { readSso } from './sso.js';
 import { sameSecret } from '../../constant-time.js';
@@ -92,7 +92,7 @@ export async function completeAuthorization(
 ): Promise<void> {
   const application = await clientForZone(ctx, pending.clientId);
   if (!application) {
-    sendHtml(res, 400, errorPage(ctx.zone, 'Sign-in failed', 'The application is not available in this zone.'), headers);
+    sendErrorPage(res, new UnauthorizedClient('The application is not available in this zone.'), zoneErrorPage(ctx.zone, 'Sign-in failed'), headers);
     return;
   }
   let scopes: string[];
@@ -122,14 +122,14 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     (name) => q.getAll(name).length > 1,
   );
   if (repeated) {
-    sendHtml(res, 400, errorPage(zone, 'Invalid request', `The parameter ${repeated} is repeated.`));
+    sendErrorPage(res, new InvalidRequest(`The parameter ${repeated} is repeated.`), zoneErrorPage(zone, 'Invalid request'));
     return;
   }
 
   // 1. Client and redirect URI: failures here never redirect.
   const application = await clientForZone(ctx, q.get('client_id') ?? undefined);
   if (!application) {
-    sendHtml(res, 400, errorPage(zone, 'Invalid request', 'The application is unknown or not available in this zone.'));
+    sendErrorPage(res, new InvalidRequest('The application is unknown or not available in this zone.'), zoneErrorPage(zone, 'Invalid request'));
     return;
   }
   const patterns = compileRedirectPatterns(application.redirectUris);
@@ -138,7 +138,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
   if (sent !== null) {
     if (!isAllowedRedirectUri(patterns, sent)) {
       ctx.services.logger.warn('authorize: redirect_uri not allowed', { zoneId: zone.id, clientId: application.clientId });
-      sendHtml(res, 400, errorPage(zone, 'Invalid request', 'The redirect URI is not registered for this application.'));
+      sendErrorPage(res, new InvalidRequest('The redirect URI is not registered for this application.'), zoneErrorPage(zone, 'Invalid request'));
       return;
     }
     redirectUri = sent;
@@ -146,7 +146,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     // §3.1.2.3: without redirect_uri only a single, fully specified registration can be used.
     const only = application.redirectUris.length === 1 && !application.redirectUris[0]!.includes('*') ? application.redirectUris[0]! : undefined;
     if (!only || !isAllowedRedirectUri(patterns, only)) {
-      sendHtml(res, 400, errorPage(zone, 'Invalid request', 'A redirect_uri parameter is required.'));
+      sendErrorPage(res, new InvalidRequest('A redirect_uri parameter is required.'), zoneErrorPage(zone, 'Invalid request'));
       return;
     }
     redirectUri = only;

@@ -12,10 +12,6 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 
 export async function authenticateBearer(ctx: ZoneContext, req: IncomingMessage): Promise<ZoneTokenClaims> {
   const token = bearerToken(req);
-  if (!token) {
-    const err = new InvalidToken('A bearer token is required');
-    err.headers = { 'www-authenticate': 'Bearer realm="zone"' };
-    throw err;
-  }
+  if (!token) throw new InvalidToken('A bearer token is required', { headers: { 'www-authenticate': 'Bearer realm="zone"' } });
   return verifyZoneToken(ctx, token);
 }

@@ -3,8 +3,12 @@
  * cookies. Plain node:http, so the server can run inside the gateway's process or on its own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ZonegateError } from '../../errors.js';
 import { mediaType, readLimitedBody } from '../../http/read-body.js';
-import { InvalidRequest, type OAuthError } from './errors.js';
+import { sendError, type ErrorPage } from '../../http/render-error.js';
+import type { Zone } from '../directory/types.js';
+import { InvalidRequest } from './errors.js';
+import { errorPage } from './login-page.js';
 import { cookieValue } from '../../http/cookies.js';
 
 const MAX_FORM_BYTES = 64 * 1024;
@@ -43,10 +47,6 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-export function sendOAuthError(res: ServerResponse, err: OAuthError): void {
-  sendJson(res, err.status, err.toJSON(), { ...err.headers, 'x-zonegate-error': err.error });
-}
-
 /** The pages are self-contained: no scripts, inline styles only, never framed (clickjacking of the login form). */
 const PAGE_HEADERS = {
   'content-type': 'text/html;charset=UTF-8',
@@ -62,13 +62,27 @@ export function sendHtml(res: ServerResponse, status: number, html: string, head
   res.end(html);
 }
 
+/** The zone's error page (its layout), by heading, for the public message of an error. */
+export function zoneErrorPage(zone: Zone | undefined, heading: string): (message: string) => string {
+  return (message) => errorPage(zone, heading, message);
+}
+
+/** A zone page for an error's public message, with the pages' security headers, for src/http/render-error.ts. */
+export function zonePage(render: (message: string) => string, headers: Record<string, string | string[]> = {}): (message: string) => ErrorPage {
+  return (message) => ({ html: render(message), headers: { ...PAGE_HEADERS, ...headers } });
+}
+
+/**
+ * An error of an endpoint only browsers visit (authorize, login, invitations): always a page, the
+ * zone's error page or the form shown again with the message.
+ */
+export function sendErrorPage(res: ServerResponse, err: ZonegateError, render: (message: string) => string, headers: Record<string, string | string[]> = {}): void {
+  sendError(res.req, res, err, { html: 'always', page: zonePage(render, headers) });
+}
+
 export function redirect(res: ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
   res.writeHead(302, { location, 'cache-control': 'no-store', 'content-length': 0, ...headers });
   res.end();
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** The named cookie of the request (the gateway's reader: src/http/cookies.ts). */
@@ -82,9 +96,4 @@ export function cookie(name: string, value: string, options: { maxAgeSeconds?: n
   if (options.secure) parts.push('Secure');
   if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${options.maxAgeSeconds}`);
   return parts.join('; ');
-}
-
-/** Wants HTML rather than JSON (browsers navigating), for choosing an error page over a JSON body. */
-export function prefersHtml(req: IncomingMessage): boolean {
-  return (req.headers.accept ?? '').includes('text/html');
 }

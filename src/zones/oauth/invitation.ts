@@ -18,8 +18,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { INVITATION_PATH, invitationHash, type Invitation } from '../invitations.js';
 import type { ZoneContext } from './context.js';
-import { cookie, readCookie, readForm, sendHtml } from './http.js';
-import { errorPage, invitationDonePage, invitationPage } from './login-page.js';
+import { GatewayError } from '../../errors.js';
+import { cookie, readCookie, readForm, sendErrorPage, sendHtml, zoneErrorPage } from './http.js';
+import { invitationDonePage, invitationPage } from './login-page.js';
 import { lockedMessage } from './login.js';
 import { admitAttempt } from './throttle.js';
 import { sameSecret } from '../../constant-time.js';
@@ -28,6 +29,10 @@ const FORM_COOKIE = 'zg_invitation';
 /** How long a rendered form stays usable: enough to think of a password. */
 const FORM_TTL_MS = 30 * 60_000;
 const INVALID = 'This invitation link is invalid, has expired or was already used. Ask your administrator for a new one.';
+
+function invalidInvitation(ctx: ZoneContext, res: ServerResponse): void {
+  sendErrorPage(res, new GatewayError('ZG_ERR_INVITATION_INVALID', INVALID), zoneErrorPage(ctx.zone, 'Invitation'));
+}
 
 interface FormRecord {
   invitation: string;
@@ -51,7 +56,7 @@ export async function handleInvitationPage(ctx: ZoneContext, res: ServerResponse
   const invitation = await invitationOfZone(ctx, reference, false);
   const user = invitation ? await ctx.services.directory.getUser(ctx.zone.id, invitation.userId) : undefined;
   if (!invitation || !user) {
-    sendHtml(res, 404, errorPage(ctx.zone, 'Invitation', INVALID));
+    invalidInvitation(ctx, res);
     return;
   }
   const ticket = randomBytes(32).toString('base64url');
@@ -75,7 +80,7 @@ export async function handleInvitationSubmit(ctx: ZoneContext, req: IncomingMess
   const admission = await admitAttempt(ctx, `invitation:${invitationHash(reference)}`);
   if (!admission.admitted) {
     logger.warn('invitation refused: throttled', { zoneId: ctx.zone.id, clientIp: ctx.clientIp });
-    sendHtml(res, 429, errorPage(ctx.zone, 'Invitation', lockedMessage(admission.retryAfterSeconds)));
+    sendErrorPage(res, new GatewayError('ZG_ERR_TOO_MANY_ATTEMPTS', lockedMessage(admission.retryAfterSeconds)), zoneErrorPage(ctx.zone, 'Invitation'));
     return;
   }
   const { attempt } = admission;
@@ -86,27 +91,27 @@ export async function handleInvitationSubmit(ctx: ZoneContext, req: IncomingMess
   const record = raw === undefined ? undefined : (JSON.parse(raw) as FormRecord);
   if (!record || !sameSecret(record.csrf, csrf) || record.invitation !== invitationHash(reference)) {
     await attempt.failed();
-    sendHtml(res, 403, errorPage(ctx.zone, 'Invitation', 'This form has expired or was not opened in this browser. Open the invitation link again.'));
+    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This form has expired or was not opened in this browser. Open the invitation link again.'), zoneErrorPage(ctx.zone, 'Invitation'));
     return;
   }
   const pending = await invitationOfZone(ctx, reference, false);
   const user = pending ? await directory.getUser(ctx.zone.id, pending.userId) : undefined;
   if (!pending || !user) {
     await attempt.failed();
-    sendHtml(res, 404, errorPage(ctx.zone, 'Invitation', INVALID));
+    invalidInvitation(ctx, res);
     return;
   }
   // The holder of a valid link and form: a refused password is a typo, not a guess.
   const problem = password !== confirmation ? 'The passwords do not match.' : directory.passwordProblem(password);
   if (problem !== undefined) {
     await attempt.succeeded();
-    sendHtml(res, 400, invitationPage(ctx.zone, { reference, csrf, userName: user.userName, message: capitalised(problem) }));
+    sendErrorPage(res, new GatewayError('ZG_ERR_BAD_REQUEST', capitalised(problem)), (message) => invitationPage(ctx.zone, { reference, csrf, userName: user.userName, message }));
     return;
   }
   const invitation = await invitationOfZone(ctx, reference, true);
   if (!invitation) {
     await attempt.failed();
-    sendHtml(res, 404, errorPage(ctx.zone, 'Invitation', INVALID));
+    invalidInvitation(ctx, res);
     return;
   }
   await attempt.succeeded();

@@ -4,7 +4,7 @@
  * administrator cannot inject CSS or scripts into other users' login pages.
  */
 import type { Zone } from '../directory/types.js';
-import { escapeHtml } from './http.js';
+import { escapeHtml } from '../../http/render-error.js';
 
 const COLOR = /^#[0-9a-fA-F]{3,8}$/;
 

@@ -7,8 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { completeAuthorization, endFormBinding, readPendingAuthorization, takePendingAuthorization } from './authorize.js';
 import type { ZoneContext } from './context.js';
-import { readForm, sendHtml } from './http.js';
-import { errorPage, loginPage } from './login-page.js';
+import { GatewayError } from '../../errors.js';
+import { readForm, sendErrorPage, zoneErrorPage } from './http.js';
+import { loginPage } from './login-page.js';
 import { startSso } from './sso.js';
 import { admitAttempt } from './throttle.js';
 
@@ -27,11 +28,14 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   const password = form.get('password') ?? '';
   const pending = await readPendingAuthorization(ctx, req, id, csrf);
   if (!pending) {
-    sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form has expired or was not opened in this browser. Go back to the application and start again.'));
+    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form has expired or was not opened in this browser. Go back to the application and start again.'), zoneErrorPage(ctx.zone, 'Sign-in expired'));
     return;
   }
+  // The form again, with why: a wrong password is the zone's ZG_ERR_LOGIN_FAILED, a lock ZG_ERR_TOO_MANY_ATTEMPTS.
   const again = (status: number, message: string) =>
-    sendHtml(res, status, loginPage(ctx.zone, { authRequestId: id, csrf, clientId: pending.clientId, userName, message }));
+    sendErrorPage(res, new GatewayError(status === 429 ? 'ZG_ERR_TOO_MANY_ATTEMPTS' : 'ZG_ERR_LOGIN_FAILED', message, { status }), (shown) =>
+      loginPage(ctx.zone, { authRequestId: id, csrf, clientId: pending.clientId, userName, message: shown }),
+    );
 
   if (!userName || !password) {
     again(400, BAD_CREDENTIALS);
@@ -57,7 +61,9 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   }
   await attempt.succeeded();
   if (!(await takePendingAuthorization(ctx, id))) {
-    sendHtml(res, 403, errorPage(ctx.zone, 'Sign-in expired', 'This sign-in form was already used. Go back to the application and start again.'), { 'set-cookie': endFormBinding(ctx, id) });
+    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form was already used. Go back to the application and start again.'), zoneErrorPage(ctx.zone, 'Sign-in expired'), {
+      'set-cookie': endFormBinding(ctx, id),
+    });
     return;
   }
   const authTime = Math.floor(ctx.services.now() / 1000);

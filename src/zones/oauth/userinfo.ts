@@ -9,9 +9,7 @@ export async function handleUserinfo(ctx: ZoneContext, req: IncomingMessage, res
   const claims = await authenticateBearer(ctx, req);
   if (!claims.user_id) throw new InvalidToken('The token is not a user token');
   if (!claims.scope.includes('openid')) {
-    const err = new InsufficientScope('The token lacks the openid scope');
-    err.headers = { 'www-authenticate': 'Bearer error="insufficient_scope", scope="openid"' };
-    throw err;
+    throw new InsufficientScope('The token lacks the openid scope', { headers: { 'www-authenticate': 'Bearer error="insufficient_scope", scope="openid"' } });
   }
   const user = await ctx.services.directory.getUser(ctx.zone.id, claims.user_id);
   if (!user) throw new InvalidToken('The user no longer exists');

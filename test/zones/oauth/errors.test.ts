@@ -54,7 +54,8 @@ describe('internal failures over HTTP', () => {
       const body = res.json();
       expect(['server_error', 'temporarily_unavailable']).toContain(body.error);
       expect(body.error_description).not.toMatch(/sqlite|database|SQLITE/i);
-      expect(res.headers['x-zonegate-error']).toBe(body.error);
+      // The header carries a documented code (docs/errors.md), the one of the body's RFC 6749 error.
+      expect(res.headers['x-zonegate-error']).toBe(errors.OAUTH_ERROR_CODES[body.error as errors.OAuthErrorCode]);
     } finally {
       await h.close().catch(() => undefined);
     }
