@@ -7,7 +7,7 @@ import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
 import { LockTimeoutError, withLock } from '../storage/lock.js';
@@ -161,7 +161,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     return (req.method !== 'GET' && req.method !== 'HEAD') || !wantsHtml(req);
   }
 
-  async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  async function startLogin(res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
     const tenant = tenantOf(ctx);
     const zone = await rp.zone(tenant);
     const origin = ctx.origin!;
@@ -184,12 +184,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
       code_challenge_method: 'S256',
     });
     res.setHeader('set-cookie', bindLoginCookie(state, now(), loginCookieOptions(ctx)));
-    res.setHeader('cache-control', 'no-store');
-    res.writeHead(302, { location: location.href, 'content-length': 0 });
-    res.end();
+    return { redirect: location.href };
   }
 
-  async function handleCallback(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  async function handleCallback(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
     const origin = ctx.origin!;
     const tenant = tenantOf(ctx);
     const url = new URL(ctx.originalUrl, `${origin.protocol}://${origin.host}`);
@@ -247,9 +245,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     };
     await call(req, 'save');
     logger.info('login', { requestId: ctx.id, tenant, zoneId: claims.zid, user: s.user.name });
-    res.setHeader('cache-control', 'no-store');
-    res.writeHead(302, { location: pending.returnTo, 'content-length': 0 });
-    res.end();
+    return { redirect: pending.returnTo };
   }
 
   /** Refreshes the access token shortly before it expires, once per session across all instances. */
@@ -423,12 +419,11 @@ export function createLogin(options: LoginOptions): LoginFeature {
     return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId, backendCookies: s.backendCookies };
   }
 
-  async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'> {
+  async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | LoginRedirect> {
     const verdict = await authenticate(req, res, ctx);
     if (verdict === 'login') {
       if (isApiClient(req)) throw unauthenticated('This route requires a login');
-      await startLogin(req, res, ctx);
-      return 'answered';
+      return startLogin(res, ctx);
     }
     return authorize(req, res, ctx, verdict);
   }
@@ -441,15 +436,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
-      if (pathname === CALLBACK_PATH) {
-        await handleCallback(req, res, ctx);
-        return true;
-      }
-      if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) {
-        await logout(req, res, ctx);
-        return true;
-      }
-      return false;
+      if (pathname === CALLBACK_PATH) return handleCallback(req, res, ctx);
+      if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) return logout(req, res, ctx);
+      return undefined;
     },
 
     check(req, res, ctx) {
@@ -538,7 +527,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     },
   };
 
-  async function logout(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  async function logout(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
     const method = req.method ?? 'GET';
     if (!options.logout.methods.includes(method as 'GET' | 'POST')) {
       throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `Logout accepts ${options.logout.methods.join(', ')}`, {
@@ -559,9 +548,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).
     const zoneLogout = `${rp.zoneUrl(tenantOf(ctx))}/logout.do?redirect=${encodeURIComponent(pageUrl)}&client_id=${encodeURIComponent(options.clientId)}`;
     logger.info('logout', { requestId: ctx.id, tenant: ctx.tenant, user: s.user?.name });
-    res.setHeader('cache-control', 'no-store');
-    res.writeHead(302, { location: zoneLogout, 'content-length': 0 });
-    res.end();
+    return { redirect: zoneLogout };
   }
 }
 

@@ -69,7 +69,7 @@ export interface Gateway {
 const NO_LOGIN: LoginFeature = {
   ownCookies: new Set(),
   ownPaths: new Set(),
-  handleOwnPath: () => Promise.resolve(false),
+  handleOwnPath: () => Promise.resolve(undefined),
   forgetTenant: () => Promise.resolve(),
   check: () => Promise.reject(noLogin()),
   checkUpgrade: () => Promise.reject(noLogin()),
@@ -186,7 +186,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const publicOnly = typeof admitted === 'boolean' ? admitted : await admitted;
       if (login.ownPaths.has(pathname)) {
         if (publicOnly) throw publicOnlyRefusal();
-        if (await login.handleOwnPath(req, res, ctx, pathname)) return;
+        const answer = await login.handleOwnPath(req, res, ctx, pathname);
+        if (answer) return redirect(req, res, ctx, answer.redirect, 'no-store');
       }
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
@@ -205,7 +206,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         if (publicOnly) throw publicOnlyRefusal();
         const pending = login.check(req, res, ctx);
         const checked = pending instanceof Promise ? await pending : pending;
-        if (checked === 'answered') return;
+        // The login's redirect carries state and a login cookie: never cached.
+        if ('redirect' in checked) return redirect(req, res, ctx, checked.redirect, 'no-store');
         verdict = checked;
       } else if (match.destination !== undefined && !publicOnly && maySendSession(req.headers.cookie)) {
         // A public route still gets a logged-in user's token (forwardAuthToken) and backend cookies,
@@ -280,8 +282,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 
-  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string): void {
+  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string, cacheControl?: 'no-store'): void {
     headers.own(req, res, ctx.origin);
+    if (cacheControl) res.setHeader('cache-control', cacheControl);
     res.writeHead(302, { location, 'content-length': 0 });
     res.end();
   }
