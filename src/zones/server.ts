@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Logger } from '../log.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
+import { requestOrigin } from '../tenant/resolve.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
@@ -111,13 +112,6 @@ const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const ZONE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/i;
 /** Endpoints that answer a browser with pages rather than JSON. */
 const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do', INVITATION_PATH]);
-
-function hostOf(req: IncomingMessage): string {
-  const host = (req.headers.host ?? '').toLowerCase();
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return (colon === -1 ? host : host.slice(0, colon)).replace(/\.$/, '');
-}
 
 export async function createIdentityServer(options: IdentityServerOptions): Promise<IdentityServer> {
   const uaaDomain = options.uaaDomain.toLowerCase();
@@ -334,6 +328,18 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     if (named) throw new InvalidRequest('x-zid is honoured by /oauth/token only');
     if (await adminApi(req, res, undefined)) return;
     notFound(req, res, 'No such endpoint.');
+  }
+
+  /**
+   * The request's host name read as the gateway reads it (the same function, the same trusted
+   * proxies), so that the gateway hands over exactly the hosts the zones then serve (issue 11).
+   */
+  function hostOf(req: IncomingMessage): string {
+    try {
+      return requestOrigin(req, trustedProxies).hostname;
+    } catch (err) {
+      throw new InvalidRequest(err instanceof Error ? err.message : 'The request has no valid Host header');
+    }
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
