@@ -17,6 +17,7 @@ import type { RelyingParty } from './relying-party.js';
 import { userFromClaims, type SessionUser } from './session-data.js';
 import { applyChanges, type BackendCookies } from '../proxy/backend-cookies.js';
 import { cookieValue } from '../http/cookies.js';
+import { LruMap } from '../lru-map.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -124,11 +125,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
   // A signed cookie value express-session has accepted, and the session id it names. Such a value
   // stays valid as long as the process's secrets do, so it is not checked again; what its session
   // holds is another matter (the store's peek decides).
-  const verifiedCookies = new Map<string, string>();
+  const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
   const rememberCookie = (raw: string, sid: string) => {
-    if (verifiedCookies.get(raw) === sid) return;
-    if (verifiedCookies.size >= VERIFIED_COOKIES_SIZE) verifiedCookies.delete(verifiedCookies.keys().next().value as string);
-    verifiedCookies.set(raw, sid);
+    if (verifiedCookies.get(raw) !== sid) verifiedCookies.set(raw, sid);
   };
 
   const sessionOf = (req: IncomingMessage) => (req as IncomingMessage & { session: session.Session & Partial<session.SessionData> }).session;
