@@ -28,7 +28,7 @@
 import { GatewayError } from '../errors.js';
 import { LruMap } from '../lru-map.js';
 import type { Subscription } from '../server/gateway.js';
-import { normaliseSubdomain } from '../zones/directory/directory.js';
+import { normaliseSubdomain } from '../zones/directory/validation.js';
 import type { Application, ZoneDirectory } from '../zones/directory/types.js';
 
 export interface TenantRegistryOptions {

@@ -18,6 +18,7 @@ import { requestOrigin } from '../tenant/resolve.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
+import { isSubdomain, isZoneId } from './directory/validation.js';
 import { createKeyStore, type KeyStore } from './keys/keystore.js';
 import { removeZone, type ZoneRemovalParts } from './removal.js';
 import { handleAuthorize } from './oauth/authorize.js';
@@ -107,9 +108,6 @@ export const DEFAULT_MAX_TOKEN_VALIDITY_SECONDS = 43200;
 /** Covers SAP's router's three quick retries of a refresh with room to spare; see IdentityServerOptions. */
 export const DEFAULT_REFRESH_TOKEN_REUSE_SECONDS = 10;
 
-const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Zone ids as the directory allows them (GUIDs in practice). */
-const ZONE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/i;
 /** Endpoints that answer a browser with pages rather than JSON. */
 const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do', INVITATION_PATH]);
 
@@ -202,7 +200,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   async function zoneOfHeader(req: IncomingMessage): Promise<Zone | undefined> {
     const zid = req.headers['x-zid'];
     if (zid === undefined) return undefined;
-    if (typeof zid !== 'string' || !ZONE_ID.test(zid)) throw new InvalidRequest('x-zid must be the id of an identity zone');
+    if (typeof zid !== 'string' || !isZoneId(zid)) throw new InvalidRequest('x-zid must be the id of an identity zone');
     const zone = await options.directory.getZone(zid);
     if (!zone) throw new InvalidRequest('x-zid names no identity zone');
     return zone;
@@ -231,7 +229,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     } catch {
       return undefined;
     }
-    if (typeof zid !== 'string' || !ZONE_ID.test(zid)) return undefined;
+    if (typeof zid !== 'string' || !isZoneId(zid)) return undefined;
     const zone = await options.directory.getZone(zid);
     return zone ? principalOf(zone, token) : undefined;
   }
@@ -304,7 +302,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   /** `/token_keys?zid=`: xssec reads a 400 as "this zone is not vouched for" and rejects the token (REFERENCE.md §3). */
   async function zoneOfQuery(url: URL): Promise<Zone> {
     const zid = url.searchParams.get('zid');
-    const zone = zid && ZONE_ID.test(zid) ? await options.directory.getZone(zid) : undefined;
+    const zone = zid && isZoneId(zid) ? await options.directory.getZone(zid) : undefined;
     if (!zone) throw new InvalidRequest('Unknown or missing zid');
     return zone;
   }
@@ -350,7 +348,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       return;
     }
     const subdomain = host.endsWith(`.${uaaDomain}`) ? host.slice(0, -uaaDomain.length - 1) : '';
-    const zone = SUBDOMAIN.test(subdomain) ? await options.directory.getZoneBySubdomain(subdomain) : undefined;
+    const zone = isSubdomain(subdomain) ? await options.directory.getZoneBySubdomain(subdomain) : undefined;
     if (!zone) {
       notFound(req, res, 'There is no identity zone at this address.');
       return;
