@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../server/context.js';
 import type { BackendCookies, CookieChange } from '../proxy/backend-cookies.js';
-import type { SessionUser } from './session-data.js';
+import type { SessionUser } from '../sessions/types.js';
 
 /** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
 export const SESSION_COOKIE = 'zonegate.sid';

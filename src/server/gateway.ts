@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/environment.js';
 import type { RoutesFile } from '../config/types.js';
@@ -14,7 +13,7 @@ import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
-import { requestIdOf, type RequestContext } from './context.js';
+import { newRequestContext, type RequestContext } from './context.js';
 import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
@@ -154,14 +153,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ctx: RequestContext = {
-      id: requestIdOf(req.headers) ?? randomUUID(),
-      startedAt: performance.now(),
-      origin: undefined,
-      tenant: undefined,
-      route: undefined,
-      originalUrl: req.url ?? '/',
-    };
+    const ctx = newRequestContext(req);
     let release: (() => void) | undefined;
     res.once('close', () => {
       release?.();
@@ -215,6 +207,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const found = login.sessionOnPublicRoute(req, res, ctx);
         verdict = (found instanceof Promise ? await found : found) ?? verdict;
       }
+      ctx.user = verdict.user;
       const authorization = verdict.authorization;
 
       const backend = route.backend;
@@ -290,14 +283,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const ctx: RequestContext = {
-      id: requestIdOf(req.headers) ?? randomUUID(),
-      startedAt: performance.now(),
-      originalUrl: req.url ?? '/',
-      origin: undefined,
-      tenant: undefined,
-      route: undefined,
-    };
+    const ctx = newRequestContext(req);
     socket.on('error', () => socket.destroy());
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
@@ -327,7 +313,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       let authorization: string | undefined;
       if (route.authenticationType !== 'none') {
         if (publicOnly) throw publicOnlyRefusal();
-        authorization = (await login.checkUpgrade(req, ctx)).authorization;
+        const verdict = await login.checkUpgrade(req, ctx);
+        ctx.user = verdict.user;
+        authorization = verdict.authorization;
       }
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
       proxy.ws(req, socket, head, {
