@@ -5,14 +5,15 @@
  */
 
 /**
- * The host name of a `Host` value: lower-cased, without its port and without the root label's dot
- * (`acme.example.com.` is `acme.example.com`, RFC 1034 §3.1); IPv6 literals keep their brackets.
+ * The host name of a `Host` value: lower-cased and without its port; IPv6 literals keep their
+ * brackets. A trailing dot stays: `acme.example.com.` is another origin to a browser (its own
+ * cookies), so it matches no tenant and no zone rather than being taken for `acme.example.com`.
  * Undefined when malformed: RFC 9110 §7.2 allows `uri-host [":" port]` and nothing else (RFC 9112
  * §3.2: answer 400). Whatever follows the name would otherwise travel on in X-Forwarded-Host and
  * rewritten Locations (`acme:1@evil`).
  */
 export function hostnameOf(host: string): string | undefined {
   // RFC 3986 reg-name, conservatively: letters, digits, dots and hyphens.
-  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253}?)\.?(?::\d{0,5})?$/i.exec(host);
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})(?::\d{0,5})?$/i.exec(host);
   return m ? m[1]!.toLowerCase() : undefined;
 }

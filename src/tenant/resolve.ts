@@ -5,7 +5,7 @@ import type { TrustedProxies } from './trusted-proxies.js';
 
 /** Where a request came from, as the gateway is willing to believe it. */
 export interface RequestOrigin {
-  /** Lower-cased host name without port or trailing dot (src/http/host.ts). */
+  /** Lower-cased host name without port (src/http/host.ts). */
   hostname: string;
   /** The Host as the client addressed it (with port), for building absolute URLs back to it. */
   host: string;

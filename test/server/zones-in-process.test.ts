@@ -118,7 +118,7 @@ describe('zones in the gateway process', () => {
 
   // Issue 11: the gateway and the zones read the Host each their own way, so a host could be one
   // the gateway refuses and a zone serves, or one the gateway does not hand to the zones at all.
-  it('reads a hostile Host as the zones on their own read it: trailing dot, case, port, userinfo, IPv6', async () => {
+  it('reads a hostile Host as the zones on their own read it: trailing dot, case, port, userinfo, path, IPv6', async () => {
     const alone = http.createServer((req, res) => gw.running.identity!.handle(req, res));
     await new Promise<void>((resolve) => alone.listen(0, '127.0.0.1', resolve));
     try {
@@ -129,8 +129,10 @@ describe('zones in the gateway process', () => {
       };
       const acmeIssuer = `http://acme.${UAA}:${gw.port}/oauth/token`;
       for (const [host, status, issuer] of [
-        [`acme.${UAA}.`, 200, acmeIssuer],
-        [`ACME.Auth.Localhost.:${gw.port}`, 200, acmeIssuer],
+        [`ACME.Auth.Localhost:${gw.port}`, 200, acmeIssuer],
+        // Another origin to a browser: neither the gateway nor the zones take it for acme's.
+        [`acme.${UAA}.`, 404, undefined],
+        [`acme.${UAA}.:${gw.port}`, 404, undefined],
         [`acme.${UAA}:1@evil.example`, 400, undefined],
         [`evil.example@acme.${UAA}`, 400, undefined],
         [`acme.${UAA}/x`, 400, undefined],

@@ -36,9 +36,8 @@ describe('hostnameOf', () => {
     expect(hostnameOf('[2001:DB8::1]')).toBe('[2001:db8::1]');
   });
 
-  it('drops the root label\'s dot: a fully qualified name is the same host', () => {
-    expect(hostnameOf('Acme.App.Example.com.')).toBe('acme.app.example.com');
-    expect(hostnameOf('acme.app.example.com.:8443')).toBe('acme.app.example.com');
+  it('keeps a trailing dot: to a browser that is another origin, with its own cookies', () => {
+    expect(hostnameOf('Acme.App.Example.com.:8443')).toBe('acme.app.example.com.');
   });
 
   it('refuses what is not a host name: userinfo, paths, spaces, unclosed literals, empty, too long', () => {
