@@ -87,18 +87,13 @@ export function createLogin(options: LoginOptions): LoginFeature {
   });
   const isSecure = (ctx: RequestContext) => ctx.origin!.protocol === 'https';
 
-  /** Opens the request's session and puts it into the request context. */
-  async function openSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<OpenedSession> {
-    const opened = await sessions.open(req, res, isSecure(ctx));
-    ctx.session = opened;
-    return opened;
-  }
+  const openSession = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => sessions.open(req, res, isSecure(ctx));
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
   const loginCookieOptions = (ctx: RequestContext): LoginCookieOptions => ({
     path: CALLBACK_PATH,
     maxAgeSeconds: LOGIN_TTL_MS / 1000,
-    secure: ctx.origin!.protocol === 'https',
+    secure: isSecure(ctx),
   });
   /** The request's session cookie for its trusted origin: over https only the `__Host-` one counts. */
   const sessionCookieOf = (req: IncomingMessage, ctx: RequestContext) => sessions.cookieOf(req, isSecure(ctx));
@@ -304,7 +299,6 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const expiresAt = s.tokens.expiresAt;
     if (expiresAt !== undefined && expiresAt - now() <= refreshAheadMs) return undefined;
     if (s.csrfToken === undefined && asksForCsrfToken(req)) return undefined;
-    ctx.session = recent;
     return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: recent! };
   }
 
@@ -347,6 +341,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const route = ctx.route!;
     requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
     if (!verdict.session) return { authorization: verdict.authorization, user: verdict.user };
+    ctx.session = verdict.session;
     // A recent read is frozen: it serves only requests that leave the session as it is (recentSession).
     applyCsrf(req, res, verdict.session.data, route.csrfProtection);
     return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.session.id, backendCookies: verdict.session.data.backendCookies };
@@ -368,6 +363,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const s = opened.data;
     if (!s.user || !s.tokens || s.tenant !== tenantOf(ctx)) return undefined;
     if (s.tokens.expiresAt !== undefined && s.tokens.expiresAt <= now()) return undefined;
+    ctx.session = opened;
     return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId: opened.id, backendCookies: s.backendCookies };
   }
 
@@ -419,6 +415,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
         throw new GatewayError('ZG_ERR_FORBIDDEN', 'A WebSocket using the session must send its Origin');
       }
       requireScopes(ctx.route!, 'GET', verdict.user.scopes);
+      ctx.session = verdict.session;
       return { authorization: verdict.authorization, user: verdict.user };
     },
 
@@ -427,6 +424,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       if (raw === undefined) return undefined;
       const recent = recentSession(req, ctx, raw);
       if (recent === undefined) return sessionThroughStore(req, res, ctx);
+      ctx.session = recent.session;
       return { authorization: recent.authorization, user: recent.user, sessionId: recent.session.id, backendCookies: recent.session.data.backendCookies };
     },
 

@@ -14,7 +14,7 @@ export interface RequestContext {
   origin: RequestOrigin | undefined;
   tenant: string | undefined;
   route: CompiledRoute | undefined;
-  /** The session the login opened or read for this request (src/sessions/request-session.ts), if any. */
+  /** The session the request is served with (src/sessions/request-session.ts): its user's, of this tenant; none for a bearer token. */
   session: RecentSession | undefined;
   /** Who the request is for: the session's user, or the bearer token's; none on a public route without a session. */
   user: SessionUser | undefined;
