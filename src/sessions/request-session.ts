@@ -76,7 +76,6 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   // stays valid as long as the process's secrets do, so it is not checked again; what its session
   // holds is another matter (the store's peek decides).
   const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
-  const opened = new WeakMap<IncomingMessage, OpenedSession>();
 
   const cookieName = (secure: boolean) => (secure ? options.cookieNames.secure : options.cookieNames.plain);
 
@@ -122,16 +121,16 @@ export function createSessionOpener(options: SessionOpenerOptions) {
      * cookie names, or a new empty one. Rejects with a GatewayError when the store cannot be read.
      */
     async open(req: IncomingMessage, res: ServerResponse, secure: boolean): Promise<OpenedSession> {
-      const known = opened.get(req);
-      if (known) return known;
+      // What express-session hangs on req says whether it ran: no table keyed by request (see the
+      // proxy's request state for what such a table costs under load).
       const r = req as WithSession;
+      if (r.session) return typed(r);
       r.secure = secure;
       const middleware = secure ? secureMiddleware : plainMiddleware;
       await new Promise<void>((resolve, reject) =>
         middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
       );
       const result = typed(r);
-      opened.set(req, result);
       // Only a stored session holds a user: its cookie is one express-session accepted for that id.
       const cookie = cookieValue(req.headers.cookie, cookieName(secure));
       if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(cookie, result.id);
@@ -140,7 +139,8 @@ export function createSessionOpener(options: SessionOpenerOptions) {
 
     /** The session open() opened for this request, if it did. */
     openedFor(req: IncomingMessage): OpenedSession | undefined {
-      return opened.get(req);
+      const r = req as WithSession;
+      return r.session ? typed(r) : undefined;
     },
 
     /** The session as stored now (not as a request holds it); undefined when it has ended. */

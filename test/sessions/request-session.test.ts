@@ -31,7 +31,8 @@ beforeAll(async () => {
       }
       // Opened twice, the same session: express-session runs once per request.
       const again = await opener.open(req, res, false);
-      res.end(JSON.stringify({ id: opened.id, same: again === opened && opener.openedFor(req) === opened, user: opened.data.user?.name ?? null }));
+      const same = again.id === opened.id && again.data === opened.data && opener.openedFor(req)?.data === opened.data;
+      res.end(JSON.stringify({ id: opened.id, same, user: opened.data.user?.name ?? null }));
     })().catch((err: unknown) => {
       res.statusCode = 500;
       res.end(String(err));
