@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { ERRORS } from './errors.js';
+import { LruMap } from './lru-map.js';
 
 /**
  * Structured JSON logs, one object per line. Never pass tokens, cookies, secrets or passwords in
@@ -39,14 +40,14 @@ function redact(key: string, value: unknown): unknown {
  * Redacts top-level fields in place and says whether a nested object needs the (slower) replacer.
  * One log line is written per request, so the common flat record takes the fast path.
  */
-const secretKeyNames = new Map<string, boolean>();
+const secretKeyNames = new LruMap<string, boolean>(1000);
 
 /** Field names repeat from line to line: the regex runs once per name (bounded, names are code's). */
 function isSecretName(key: string): boolean {
   let secret = secretKeyNames.get(key);
   if (secret === undefined) {
     secret = SECRET_KEY.test(key);
-    if (secretKeyNames.size < 1000) secretKeyNames.set(key, secret);
+    secretKeyNames.set(key, secret);
   }
   return secret;
 }

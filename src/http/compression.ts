@@ -9,6 +9,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { constants as zlib, createBrotliCompress, createGzip } from 'node:zlib';
+import { LruMap } from '../lru-map.js';
 
 /** Mirrors routes.json `compression`. */
 export interface CompressionOptions {
@@ -81,14 +82,14 @@ function header(headers: OutgoingHttpHeaders, name: string): string | undefined 
  * Media types worth compressing. Images, audio, video, archives and woff/woff2 are already
  * compressed; SVG, ICO (bitmaps) and TrueType/OpenType fonts are not.
  */
-const mediaTypes = new Map<string, string>();
+const mediaTypes = new LruMap<string, string>(256);
 
 /** `text/html; charset=utf-8` -> `text/html`, remembered: a backend sends few distinct values. */
 function mediaTypeOf(contentType: string): string {
   let type = mediaTypes.get(contentType);
   if (type === undefined) {
     type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
-    if (mediaTypes.size < 256) mediaTypes.set(contentType, type);
+    mediaTypes.set(contentType, type);
   }
   return type;
 }

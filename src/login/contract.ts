@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../server/context.js';
 import type { BackendCookies, CookieChange } from '../proxy/backend-cookies.js';
-import type { SessionUser } from './session-data.js';
+import type { SessionUser } from '../sessions/types.js';
 
 /** The session cookie (login feature). Listed here so that it never reaches a backend, login or not. */
 export const SESSION_COOKIE = 'zonegate.sid';
@@ -27,6 +27,15 @@ export interface Verdict {
 }
 
 /**
+ * A redirect the login decided on (to the zone's authorize or logout endpoint, back after the
+ * callback). The login returns it and the gateway sends it, so that it carries the gateway's security
+ * headers like every other answer of the gateway (issue 11); the login's cookies are already set.
+ */
+export interface LoginRedirect {
+  readonly redirect: string;
+}
+
+/**
  * Whether a Cookie header may carry a session cookie (either name contains SESSION_COOKIE): a test
  * without allocation, so that public requests without one never ask the login.
  */
@@ -36,19 +45,18 @@ export function maySendSession(cookieHeader: string | undefined): boolean {
 
 /**
  * The login feature (src/login/): decides whether a request may use a protected route (session or
- * bearer token, scopes, CSRF) and answers the gateway's own login paths. `check` resolves with the
- * verdict, or 'answered' when it has already answered (a redirect to the login page); it rejects
- * with a GatewayError (401/403/503).
+ * bearer token, scopes, CSRF) and decides the gateway's own login paths. `check` resolves with the
+ * verdict, or a redirect to the login page; it rejects with a GatewayError (401/403/503).
  */
 export interface LoginFeature {
   /** The gateway's cookies: names, or `prefix*` for a family of names. Backends neither see nor set them. */
   readonly ownCookies: ReadonlySet<string>;
   /** The paths handleOwnPath answers (`/login/callback`, the logout endpoint): the gateway asks only for these. */
   readonly ownPaths: ReadonlySet<string>;
-  /** Answers `/login/callback` and the logout endpoint; false for any other path. */
-  handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<boolean>;
+  /** The redirect that answers `/login/callback` or the logout endpoint; undefined for any other path. */
+  handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<LoginRedirect | undefined>;
   /** The verdict itself, without a promise, when it needs no I/O (a session read moments ago). */
-  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | Promise<Verdict | 'answered'>;
+  check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | Promise<Verdict | LoginRedirect>;
   checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<Verdict>;
   /**
    * The session a request on a public route carries, if any, for its token (forwardAuthToken) and

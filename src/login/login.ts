@@ -1,22 +1,23 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import session from 'express-session';
 import * as oidc from 'openid-client';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from './contract.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
 import type { Keyring } from '../sessions/crypto.js';
+import { createSessionOpener, type OpenedSession, type RecentSession } from '../sessions/request-session.js';
+import type { StorageSessionStore } from '../sessions/store.js';
+import type { SessionUser } from '../sessions/types.js';
 import { LockTimeoutError, withLock } from '../storage/lock.js';
 import { applyCsrf, asksForCsrfToken } from './csrf.js';
 import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCookieOptions } from './login-binding.js';
 import type { RelyingParty } from './relying-party.js';
-import { userFromClaims, type SessionUser } from './session-data.js';
-import { applyChanges, type BackendCookies } from '../proxy/backend-cookies.js';
-import { cookieValue } from '../http/cookies.js';
+import { userFromClaims } from './session-data.js';
+import { applyChanges } from '../proxy/backend-cookies.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -28,17 +29,11 @@ const REFRESH_LOCK_TTL_MS = 15_000;
  * it stays within the lock's TTL, so no other request can refresh meanwhile with the spent token.
  */
 const RENEWED_SAVE_RETRY_MS = 10_000;
-/** Session cookies whose signature express-session has verified, remembered per process. */
-const VERIFIED_COOKIES_SIZE = 10_000;
 
 export interface LoginOptions {
   relyingParty: RelyingParty;
   storage: Storage;
-  sessionStore: session.Store & {
-    destroyTenantSessions(tenant: string): Promise<number>;
-    /** The session as this process read it moments ago, if a request may use it as it is (StorageSessionStore.peek). */
-    peek(sid: string): Readonly<session.SessionData> | undefined;
-  };
+  sessionStore: StorageSessionStore;
   /** Seals pending logins (PKCE verifier, nonce) in storage: the session store's keyring. */
   keyring: Keyring;
   /** Cookie signing secrets; the first signs, all verify (rotation). */
@@ -53,12 +48,11 @@ export interface LoginOptions {
   now?: () => number;
 }
 
-/** Authenticated through the session: `session` is express-session's, or a recent read (frozen). */
+/** Authenticated through the session: one opened for this request, or a recent read (frozen). */
 interface SessionVerdict {
   authorization: string;
   user: SessionUser;
-  session: { readonly csrfToken?: string; readonly backendCookies?: BackendCookies };
-  sessionId: string;
+  session: OpenedSession | RecentSession;
 }
 
 /** Authenticated by a bearer token (service-to-service), no session. */
@@ -86,65 +80,23 @@ export function createLogin(options: LoginOptions): LoginFeature {
   const { relyingParty: rp, storage, logger } = options;
   const now = options.now ?? Date.now;
   const refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
-  // express-session takes one cookie name per middleware: one for https origins (`__Host-`), one for
-  // plain http. They share the store, and express-session keeps only the last middleware's
-  // `store.generate` (used by regenerate at login), so both must make the same cookie for a request:
-  // the options are a function of `req.secure`, express's flag that express-session reads when
-  // `proxy` is unset, and that loadSession sets from the trusted origin. (With `proxy: true` it
-  // would read the first X-Forwarded-Proto itself, which may be the client's, not the trusted proxy's.)
-  const sessionOptions = (name: string): session.SessionOptions => ({
-    name,
+  const sessions = createSessionOpener({
     store: options.sessionStore,
-    secret: options.sessionSecrets,
-    resave: false,
-    saveUninitialized: false,
-    rolling: false,
-    // Never 'destroy': when the store cannot be read (Redis stalled or down), express-session passes
-    // the error to next() and leaves `req.session` unset, and with 'destroy' it then deletes the
-    // session at the end of that very 503 response; a stalled Redis runs the delete when it resumes,
-    // and the user is logged out for good (issue 10). Sessions end only through an explicit destroy
-    // (logout, a refused refresh, unsubscription).
-    unset: 'keep',
-    cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
+    secrets: options.sessionSecrets,
+    cookieNames: { plain: SESSION_COOKIE, secure: SECURE_SESSION_COOKIE },
   });
-  const plainMiddleware = session(sessionOptions(SESSION_COOKIE));
-  const secureMiddleware = session(sessionOptions(SECURE_SESSION_COOKIE));
+  const isSecure = (ctx: RequestContext) => ctx.origin!.protocol === 'https';
 
-  function loadSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const r = req as IncomingMessage & { session?: session.Session; secure?: boolean };
-    if (r.session) return Promise.resolve();
-    const secure = ctx.origin!.protocol === 'https';
-    r.secure = secure;
-    const middleware = secure ? secureMiddleware : plainMiddleware;
-    return new Promise((resolve, reject) =>
-      middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
-    );
-  }
-
-  // A signed cookie value express-session has accepted, and the session id it names. Such a value
-  // stays valid as long as the process's secrets do, so it is not checked again; what its session
-  // holds is another matter (the store's peek decides).
-  const verifiedCookies = new Map<string, string>();
-  const rememberCookie = (raw: string, sid: string) => {
-    if (verifiedCookies.get(raw) === sid) return;
-    if (verifiedCookies.size >= VERIFIED_COOKIES_SIZE) verifiedCookies.delete(verifiedCookies.keys().next().value as string);
-    verifiedCookies.set(raw, sid);
-  };
-
-  const sessionOf = (req: IncomingMessage) => (req as IncomingMessage & { session: session.Session & Partial<session.SessionData> }).session;
-
-  function call(req: IncomingMessage, method: 'regenerate' | 'save' | 'reload' | 'destroy'): Promise<void> {
-    return new Promise((resolve, reject) => sessionOf(req)[method]((err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())));
-  }
+  const openSession = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => sessions.open(req, res, isSecure(ctx));
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
   const loginCookieOptions = (ctx: RequestContext): LoginCookieOptions => ({
     path: CALLBACK_PATH,
     maxAgeSeconds: LOGIN_TTL_MS / 1000,
-    secure: ctx.origin!.protocol === 'https',
+    secure: isSecure(ctx),
   });
-  /** The session cookie's name for this request's trusted origin (a constant: no allocation on the fast path). */
-  const sessionCookieOf = (ctx: RequestContext) => (ctx.origin!.protocol === 'https' ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
+  /** The request's session cookie for its trusted origin: over https only the `__Host-` one counts. */
+  const sessionCookieOf = (req: IncomingMessage, ctx: RequestContext) => sessions.cookieOf(req, isSecure(ctx));
 
   function unauthenticated(message: string): GatewayError {
     return new GatewayError('ZG_ERR_UNAUTHENTICATED', message, { headers: { 'www-authenticate': 'Bearer realm="zonegate"' } });
@@ -161,7 +113,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     return (req.method !== 'GET' && req.method !== 'HEAD') || !wantsHtml(req);
   }
 
-  async function startLogin(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  async function startLogin(res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
     const tenant = tenantOf(ctx);
     const zone = await rp.zone(tenant);
     const origin = ctx.origin!;
@@ -184,12 +136,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
       code_challenge_method: 'S256',
     });
     res.setHeader('set-cookie', bindLoginCookie(state, now(), loginCookieOptions(ctx)));
-    res.setHeader('cache-control', 'no-store');
-    res.writeHead(302, { location: location.href, 'content-length': 0 });
-    res.end();
+    return { redirect: location.href };
   }
 
-  async function handleCallback(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  async function handleCallback(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
     const origin = ctx.origin!;
     const tenant = tenantOf(ctx);
     const url = new URL(ctx.originalUrl, `${origin.protocol}://${origin.host}`);
@@ -232,10 +182,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (idClaims && typeof idClaims.zid === 'string' && idClaims.zid !== claims.zid) {
       throw loginFailed('The id token and the access token name different zones.');
     }
-    await loadSession(req, res, ctx);
+    const loggedIn = await openSession(req, res, ctx);
     // A fresh session id at login: an id planted before it is worthless (session fixation).
-    await call(req, 'regenerate');
-    const s = sessionOf(req);
+    await loggedIn.regenerate();
+    const s = loggedIn.data;
     s.tenant = tenant;
     s.user = userFromClaims(claims);
     s.tokens = {
@@ -245,39 +195,36 @@ export function createLogin(options: LoginOptions): LoginFeature {
       // read, hashed by express-session and sealed on every request.
       expiresAt: now() + (tokens.expires_in ?? 0) * 1000,
     };
-    await call(req, 'save');
+    await loggedIn.save();
     logger.info('login', { requestId: ctx.id, tenant, zoneId: claims.zid, user: s.user.name });
-    res.setHeader('cache-control', 'no-store');
-    res.writeHead(302, { location: pending.returnTo, 'content-length': 0 });
-    res.end();
+    return { redirect: pending.returnTo };
   }
 
   /** Refreshes the access token shortly before it expires, once per session across all instances. */
-  async function ensureFresh(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    const tokens = sessionOf(req).tokens!;
+  async function ensureFresh(opened: OpenedSession, ctx: RequestContext): Promise<void> {
+    const tokens = opened.data.tokens!;
     if (tokens.expiresAt === undefined || tokens.expiresAt - now() > refreshAheadMs) return;
     const tenant = tenantOf(ctx);
-    const sid = (req as IncomingMessage & { sessionID: string }).sessionID;
-    await withLock(storage, `refresh:${sid}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async (): Promise<void> => {
+    await withLock(storage, `refresh:${opened.id}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async (): Promise<void> => {
       const lockedAt = Date.now();
       // Another request (or instance) may have refreshed while this one waited. A reload that fails
       // must stop here: going on with the copy read before the wait could spend a refresh token
       // another request has already rotated (reuse revokes the whole family), or spend one while the
       // new tokens cannot be stored. Storage unreachable: 503, the session stays as it is.
       try {
-        await call(req, 'reload');
+        await opened.reload();
       } catch (err) {
         if (err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE') throw err;
         // express-session's "failed to load session": it was ended (logout, elsewhere) meanwhile.
         throw unauthenticated('The session has ended');
       }
-      const s = sessionOf(req);
+      const s = opened.data;
       const current = s.tokens;
       if (!current) throw unauthenticated('The session has ended');
       if (current.expiresAt === undefined || current.expiresAt - now() > refreshAheadMs) return;
       if (!current.refreshToken) {
         if (current.expiresAt > now()) return;
-        throw await endSession(req, 'The session has expired');
+        throw await endSession(opened, 'The session has expired');
       }
       const zone = await rp.zone(tenant);
       let refreshed: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
@@ -286,7 +233,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       } catch (err) {
         if (err instanceof oidc.ResponseBodyError) {
           logger.info('refresh refused; session ended', { requestId: ctx.id, tenant, error: err.error });
-          throw await endSession(req, 'The session has expired');
+          throw await endSession(opened, 'The session has expired');
         }
         // The zone is unreachable: the current token still works until it really expires.
         if (current.expiresAt > now()) return;
@@ -296,7 +243,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
       // would outlive what the zone now says.
       const claims = await zone.verifyAccessToken(refreshed.access_token).catch(async (err: unknown) => {
         logger.warn('refreshed token refused; session ended', { requestId: ctx.id, tenant, error: describe(err) });
-        throw await endSession(req, 'The session has expired');
+        throw await endSession(opened, 'The session has expired');
       });
       s.user = userFromClaims(claims);
       s.tokens = {
@@ -304,14 +251,13 @@ export function createLogin(options: LoginOptions): LoginFeature {
         refreshToken: refreshed.refresh_token ?? current.refreshToken,
         expiresAt: now() + (refreshed.expires_in ?? 0) * 1000,
       };
-      await saveRenewed(req, lockedAt + RENEWED_SAVE_RETRY_MS);
+      await saveRenewed(opened, lockedAt + RENEWED_SAVE_RETRY_MS);
     }).catch((err: unknown) => {
       if (err instanceof LockTimeoutError) {
         throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', 'The session is being renewed by another request that did not finish in time', { cause: err, expose: true });
       }
       throw err;
     });
-    void res;
   }
 
   /**
@@ -321,10 +267,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
    * refresh lock holds (no other request refreshes meanwhile) a save that finds the storage
    * unavailable is tried again; the request waits, as it would for a slow zone.
    */
-  async function saveRenewed(req: IncomingMessage, retryUntil: number): Promise<void> {
+  async function saveRenewed(opened: OpenedSession, retryUntil: number): Promise<void> {
     for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
       try {
-        await call(req, 'save');
+        await opened.save();
         return;
       } catch (err) {
         const unavailable = err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE';
@@ -334,8 +280,8 @@ export function createLogin(options: LoginOptions): LoginFeature {
     }
   }
 
-  async function endSession(req: IncomingMessage, message: string): Promise<GatewayError> {
-    await call(req, 'destroy').catch(() => undefined);
+  async function endSession(opened: OpenedSession, message: string): Promise<GatewayError> {
+    await opened.destroy().catch(() => undefined);
     return unauthenticated(message);
   }
 
@@ -346,15 +292,14 @@ export function createLogin(options: LoginOptions): LoginFeature {
    * express-session has something to do: a cookie it has not verified here, no recent read, a
    * session of another tenant (logged there), a refresh due, a CSRF token to create.
    */
-  function recentSession(req: IncomingMessage, raw: string, tenant: string): SessionVerdict | undefined {
-    const sid = verifiedCookies.get(raw);
-    if (sid === undefined) return undefined;
-    const s = options.sessionStore.peek(sid);
-    if (s === undefined || s.tenant !== tenant || !s.user || !s.tokens) return undefined;
+  function recentSession(req: IncomingMessage, ctx: RequestContext, raw: string): SessionVerdict | undefined {
+    const recent = sessions.recent(raw);
+    const s = recent?.data;
+    if (s === undefined || s.tenant !== tenantOf(ctx) || !s.user || !s.tokens) return undefined;
     const expiresAt = s.tokens.expiresAt;
     if (expiresAt !== undefined && expiresAt - now() <= refreshAheadMs) return undefined;
     if (s.csrfToken === undefined && asksForCsrfToken(req)) return undefined;
-    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: s, sessionId: sid };
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, session: recent! };
   }
 
   /** Verdict for a request that carries a session or a bearer token; 'login' when it has neither. */
@@ -362,7 +307,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const tenant = tenantOf(ctx);
     // Over https only the `__Host-` cookie counts: an unprefixed one may have been planted by a
     // sibling subdomain or over plain http (RFC 6265bis §8.5).
-    const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
+    const raw = sessionCookieOf(req, ctx);
     if (raw === undefined) {
       // SAP's service-to-approuter header is read first (middleware/service-to-approuter-middleware.js):
       // a service sends it when its own Authorization is meant for something else on the way.
@@ -375,23 +320,20 @@ export function createLogin(options: LoginOptions): LoginFeature {
         return { authorization: `Bearer ${bearer}`, user: userFromClaims(claims), session: undefined };
       }
     } else {
-      const recent = recentSession(req, raw, tenant);
+      const recent = recentSession(req, ctx, raw);
       if (recent !== undefined) return recent;
     }
-    await loadSession(req, res, ctx);
-    const s = sessionOf(req);
+    const opened = await openSession(req, res, ctx);
+    const s = opened.data;
     if (s.user && s.tenant !== tenant) {
       // Host-only cookies never cross tenants by themselves: this cookie was carried over on purpose.
       logger.warn('session of another tenant ignored', { requestId: ctx.id, tenant, sessionTenant: s.tenant });
       return 'login';
     }
     if (!s.user || !s.tokens) return 'login';
-    await ensureFresh(req, res, ctx);
-    const fresh = sessionOf(req);
-    // express-session accepted the cookie and loaded this session from the store.
-    const sessionId = (req as IncomingMessage & { sessionID: string }).sessionID;
-    if (raw !== undefined) rememberCookie(raw, sessionId);
-    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: fresh, sessionId };
+    await ensureFresh(opened, ctx);
+    const fresh = opened.data;
+    return { authorization: `Bearer ${fresh.tokens!.accessToken}`, user: fresh.user!, session: opened };
   }
 
   /** Scopes and CSRF for a request the session or a bearer token has authenticated. */
@@ -399,8 +341,10 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const route = ctx.route!;
     requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
     if (!verdict.session) return { authorization: verdict.authorization, user: verdict.user };
-    applyCsrf(req, res, verdict.session, route.csrfProtection);
-    return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.sessionId, backendCookies: verdict.session.backendCookies };
+    ctx.session = verdict.session;
+    // A recent read is frozen: it serves only requests that leave the session as it is (recentSession).
+    applyCsrf(req, res, verdict.session.data, route.csrfProtection);
+    return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.session.id, backendCookies: verdict.session.data.backendCookies };
   }
 
   /**
@@ -408,27 +352,26 @@ export function createLogin(options: LoginOptions): LoginFeature {
    * an access token that has expired is not refreshed (a refresh may end the session, and a public
    * request must not fail or log anyone out), and nothing is ever answered from here.
    */
-  async function sessionThroughStore(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, raw: string): Promise<Verdict | undefined> {
+  async function sessionThroughStore(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | undefined> {
+    let opened: OpenedSession;
     try {
-      await loadSession(req, res, ctx);
+      opened = await openSession(req, res, ctx);
     } catch (err) {
       logger.info('session unreadable on a public route; request sent without it', { requestId: ctx.id, tenant: ctx.tenant, error: describe(err) });
       return undefined;
     }
-    const s = sessionOf(req);
+    const s = opened.data;
     if (!s.user || !s.tokens || s.tenant !== tenantOf(ctx)) return undefined;
     if (s.tokens.expiresAt !== undefined && s.tokens.expiresAt <= now()) return undefined;
-    const sessionId = (req as IncomingMessage & { sessionID: string }).sessionID;
-    rememberCookie(raw, sessionId);
-    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId, backendCookies: s.backendCookies };
+    ctx.session = opened;
+    return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId: opened.id, backendCookies: s.backendCookies };
   }
 
-  async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | 'answered'> {
+  async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | LoginRedirect> {
     const verdict = await authenticate(req, res, ctx);
     if (verdict === 'login') {
       if (isApiClient(req)) throw unauthenticated('This route requires a login');
-      await startLogin(req, res, ctx);
-      return 'answered';
+      return startLogin(res, ctx);
     }
     return authorize(req, res, ctx, verdict);
   }
@@ -441,21 +384,15 @@ export function createLogin(options: LoginOptions): LoginFeature {
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
-      if (pathname === CALLBACK_PATH) {
-        await handleCallback(req, res, ctx);
-        return true;
-      }
-      if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) {
-        await logout(req, res, ctx);
-        return true;
-      }
-      return false;
+      if (pathname === CALLBACK_PATH) return handleCallback(req, res, ctx);
+      if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) return logout(req, res, ctx);
+      return undefined;
     },
 
     check(req, res, ctx) {
       // A session read moments ago: decided here and now, no promise (the common case under load).
-      const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
-      const recent = raw === undefined ? undefined : recentSession(req, raw, tenantOf(ctx));
+      const raw = sessionCookieOf(req, ctx);
+      const recent = raw === undefined ? undefined : recentSession(req, ctx, raw);
       if (recent === undefined) return checkThroughSession(req, res, ctx);
       try {
         return authorize(req, res, ctx, recent);
@@ -478,15 +415,17 @@ export function createLogin(options: LoginOptions): LoginFeature {
         throw new GatewayError('ZG_ERR_FORBIDDEN', 'A WebSocket using the session must send its Origin');
       }
       requireScopes(ctx.route!, 'GET', verdict.user.scopes);
+      ctx.session = verdict.session;
       return { authorization: verdict.authorization, user: verdict.user };
     },
 
     sessionOnPublicRoute(req, res, ctx) {
-      const raw = cookieValue(req.headers.cookie, sessionCookieOf(ctx));
+      const raw = sessionCookieOf(req, ctx);
       if (raw === undefined) return undefined;
-      const recent = recentSession(req, raw, tenantOf(ctx));
-      if (recent === undefined) return sessionThroughStore(req, res, ctx, raw);
-      return { authorization: recent.authorization, user: recent.user, sessionId: recent.sessionId, backendCookies: recent.session.backendCookies };
+      const recent = recentSession(req, ctx, raw);
+      if (recent === undefined) return sessionThroughStore(req, res, ctx);
+      ctx.session = recent.session;
+      return { authorization: recent.authorization, user: recent.user, sessionId: recent.session.id, backendCookies: recent.session.data.backendCookies };
     },
 
     async keepBackendCookies(req, sessionId, destination, changes) {
@@ -494,19 +433,17 @@ export function createLogin(options: LoginOptions): LoginFeature {
       // could put back a refresh token that a concurrent refresh has just spent (RFC 9700 §4.14.2).
       try {
         await withLock(storage, `refresh:${sessionId}`, { ttlMs: REFRESH_LOCK_TTL_MS, waitMs: REFRESH_LOCK_TTL_MS }, async () => {
-          const stored = await new Promise<session.SessionData | null | undefined>((resolve, reject) =>
-            options.sessionStore.get(sessionId, (err, data) => (err ? reject(err) : resolve(data))),
-          );
+          const stored = await sessions.read(sessionId);
           // Ended meanwhile (logout): nothing to keep them in.
           if (!stored?.user) return;
           const { cookies, refused } = applyChanges(stored.backendCookies, destination, changes);
           if (refused.length) logger.warn('backend cookies not kept: the session holds as many as it may', { destination, cookies: refused });
           stored.backendCookies = Object.keys(cookies).length ? cookies : undefined;
-          await new Promise<void>((resolve, reject) => options.sessionStore.set(sessionId, stored, (err) => (err ? reject(err) : resolve())));
+          await sessions.write(sessionId, stored);
           // A request that loaded the session through express-session saves it again at its end when
           // it changed it (a CSRF token made, as with UI5's first OData call): that copy must hold them too.
-          const loaded = (req as IncomingMessage & { session?: session.Session & Partial<session.SessionData>; sessionID?: string }).session;
-          if (loaded && (req as IncomingMessage & { sessionID?: string }).sessionID === sessionId) loaded.backendCookies = stored.backendCookies;
+          const loaded = sessions.openedFor(req);
+          if (loaded?.id === sessionId) loaded.data.backendCookies = stored.backendCookies;
         });
       } catch (err) {
         // The response goes on without them: the backend starts a new session on the next request.
@@ -516,7 +453,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
 
     async forgetTenant(tenant) {
       rp.forget(tenant);
-      const ended = await options.sessionStore.destroyTenantSessions(tenant);
+      const ended = await sessions.endTenant(tenant);
       logger.info('tenant sessions ended', { tenant, sessions: ended });
     },
 
@@ -538,30 +475,28 @@ export function createLogin(options: LoginOptions): LoginFeature {
     },
   };
 
-  async function logout(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  async function logout(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
     const method = req.method ?? 'GET';
     if (!options.logout.methods.includes(method as 'GET' | 'POST')) {
       throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `Logout accepts ${options.logout.methods.join(', ')}`, {
         headers: { allow: options.logout.methods.join(', ') },
       });
     }
-    await loadSession(req, res, ctx);
-    const s = sessionOf(req);
+    const opened = await openSession(req, res, ctx);
+    const s = opened.data;
     const loggedIn = s.user !== undefined && s.tenant === tenantOf(ctx);
     if (method === 'POST' && loggedIn && options.logout.csrfProtection !== false) applyCsrf(req, res, s, true);
-    if (s.user) await call(req, 'destroy');
+    if (s.user) await opened.destroy();
     const origin = ctx.origin!;
     const secure = origin.protocol === 'https' ? '; Secure' : '';
     // The same name, Path and Secure as the cookie being removed (a `__Host-` cookie needs them all).
-    res.setHeader('set-cookie', `${sessionCookieOf(ctx)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+    res.setHeader('set-cookie', `${sessions.cookieName(isSecure(ctx))}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
     const page = options.logout.page ?? '/';
     const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).
     const zoneLogout = `${rp.zoneUrl(tenantOf(ctx))}/logout.do?redirect=${encodeURIComponent(pageUrl)}&client_id=${encodeURIComponent(options.clientId)}`;
     logger.info('logout', { requestId: ctx.id, tenant: ctx.tenant, user: s.user?.name });
-    res.setHeader('cache-control', 'no-store');
-    res.writeHead(302, { location: zoneLogout, 'content-length': 0 });
-    res.end();
+    return { redirect: zoneLogout };
   }
 }
 

@@ -3,7 +3,7 @@ import { createRemoteJWKSet, customFetch as joseCustomFetch, jwtVerify, type JWT
 import type { XsuaaCredentials } from '../config/environment.js';
 import { GatewayError } from '../errors.js';
 import { isIssuedFor } from './audience.js';
-import { LruMap } from './lru.js';
+import { LruMap } from '../lru-map.js';
 
 /** The claims of an XSUAA access token that the gateway relies on (REFERENCE.md §2). */
 export interface AccessTokenClaims extends JWTPayload {

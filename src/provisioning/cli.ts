@@ -13,6 +13,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DirectoryError } from '../zones/directory/errors.js';
+import { isEmail } from '../zones/directory/validation.js';
 import { ProvisioningError } from './errors.js';
 import type { Provisioning, Tenant } from './service.js';
 
@@ -62,7 +63,8 @@ async function subscribe(args: string[], { provisioning, out }: TenantsCliIo): P
   const subdomain = positionals[0]!;
   const adminUser = values['admin-user'] as string | undefined;
   const adminEmail = values['admin-email'] as string | undefined;
-  if (adminUser !== undefined && adminEmail === undefined && !adminUser.includes('@')) {
+  // The zone's administrator is created only with an e-mail address: the name must be one (the directory's rule) or come with one.
+  if (adminUser !== undefined && adminEmail === undefined && !isEmail(adminUser)) {
     throw new UsageError('--admin-user needs --admin-email (every user of a zone has an e-mail address)');
   }
   // Repeating the command without --id is idempotent: it finds the tenant it subscribed before.

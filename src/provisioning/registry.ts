@@ -26,8 +26,9 @@
  * whether the store is back.
  */
 import { GatewayError } from '../errors.js';
+import { LruMap } from '../lru-map.js';
 import type { Subscription } from '../server/gateway.js';
-import { normaliseSubdomain } from '../zones/directory/directory.js';
+import { normaliseSubdomain } from '../zones/directory/validation.js';
 import type { Application, ZoneDirectory } from '../zones/directory/types.js';
 
 export interface TenantRegistryOptions {
@@ -65,8 +66,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   const now = options.now ?? Date.now;
 
   // Subdomains whose last answer was "subscribed", with the time that answer stops being fresh.
-  // Map iteration order is insertion order: re-inserting on a hit makes the first key the least recently used.
-  const positive = new Map<string, number>();
+  const positive = new LruMap<string, number>(maxEntries);
   const inFlight = new Map<string, Promise<boolean>>();
   // The last lookup found the store unreachable: answer from memory, and probe in the background.
   let storeDown: GatewayError | undefined;
@@ -98,9 +98,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   }
 
   function remember(subdomain: string): void {
-    positive.delete(subdomain);
     positive.set(subdomain, now() + ttlMs);
-    if (positive.size > maxEntries) positive.delete(positive.keys().next().value!);
   }
 
   return {
@@ -113,11 +111,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
         return false;
       }
       const expires = positive.get(subdomain);
-      if (expires !== undefined && expires > now()) {
-        positive.delete(subdomain);
-        positive.set(subdomain, expires);
-        return true;
-      }
+      if (expires !== undefined && expires > now()) return true;
       if (storeDown !== undefined) {
         probe(subdomain);
         return positive.has(subdomain) ? 'last-known' : Promise.reject(storeDown);

@@ -21,7 +21,8 @@
 import type { Logger } from '../log.js';
 import type { Storage } from '../storage/types.js';
 import { LockTimeoutError, withLock } from '../storage/lock.js';
-import { DEFAULT_ORIGIN, normaliseSubdomain } from '../zones/directory/directory.js';
+import { DEFAULT_ORIGIN } from '../zones/directory/directory.js';
+import { checkEmail, checkOrigin, checkUserName, isEmail, isZoneId, normaliseSubdomain, normaliseZoneId, optionalText } from '../zones/directory/validation.js';
 import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, User, Zone, ZoneDirectory } from '../zones/directory/types.js';
 import { removeZone } from '../zones/removal.js';
@@ -129,13 +130,6 @@ interface TenantRecord {
 
 const LOCK_TTL_MS = 30_000;
 const LOCK_WAIT_MS = 10_000;
-// Zone ids are SaaS tenant ids (GUIDs); the directory's own rule, checked here to answer with a 400.
-const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
-
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const ORIGIN = /^[A-Za-z0-9._-]{1,64}$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 const recordKey = (tenantId: string) => `prov:tenant:${tenantId}`;
 
@@ -143,20 +137,19 @@ function invalid(message: string): ProvisioningError {
   return new ProvisioningError('ZG_ERR_TENANT_INVALID', message);
 }
 
-/** The tenant id as the directory keys it, or a 400. */
-export function normaliseTenantId(value: unknown): string {
-  if (typeof value !== 'string' || !TENANT_ID.test(value.toLowerCase())) {
-    throw invalid('The tenant id must be a GUID (1 to 64 of a-z, 0-9 and "-", starting with a letter or digit)');
+/** The directory's rule checked here, to answer a 400 before anything is created. */
+function asked<T>(check: () => T, message?: string): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof DirectoryError) throw invalid(message ?? err.message);
+    throw err;
   }
-  return value.toLowerCase();
 }
 
-function subdomainOf(value: unknown): string {
-  try {
-    return normaliseSubdomain(value);
-  } catch (err) {
-    throw invalid(err instanceof DirectoryError ? err.message : 'The subdomain is invalid');
-  }
+/** The tenant id (zone ids are SaaS tenant ids, GUIDs) as the directory keys it, or a 400. */
+export function normaliseTenantId(value: unknown): string {
+  return asked(() => normaliseZoneId(value), 'The tenant id must be a GUID (1 to 64 of a-z, 0-9 and "-", starting with a letter or digit)');
 }
 
 /**
@@ -166,21 +159,20 @@ function subdomainOf(value: unknown): string {
 export function checkSubscription(input: SubscriptionInput): SubscriptionInput & { eventType: 'CREATE' | 'UPDATE' } {
   if (typeof input !== 'object' || input === null) throw invalid('The subscription must be an object');
   const tenantId = normaliseTenantId(input.tenantId);
-  const subdomain = subdomainOf(input.subdomain);
+  const subdomain = asked(() => normaliseSubdomain(input.subdomain));
   const eventType = input.eventType ?? 'CREATE';
   if (eventType !== 'CREATE' && eventType !== 'UPDATE') throw invalid('eventType must be CREATE or UPDATE');
   const info = input.userInfo;
   if (info !== undefined) {
     if (typeof info !== 'object' || info === null) throw invalid('userInfo must be an object');
-    if (typeof info.userName !== 'string' || info.userName.trim() === '') throw invalid('userInfo.userName must be a non-empty string');
-    // The directory's own rules, checked before the zone is created rather than half-way through.
-    for (const [name, value] of Object.entries(info)) {
-      if (value !== undefined && (typeof value !== 'string' || value.length > 255 || CONTROL.test(value))) {
-        throw invalid(`userInfo.${name} must be a string of at most 255 characters without control characters`);
-      }
-    }
-    if (info.email !== undefined && !EMAIL.test(info.email)) throw invalid('userInfo.email must be an e-mail address');
-    if (info.origin !== undefined && !ORIGIN.test(info.origin)) throw invalid('userInfo.origin must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"');
+    // The directory's own rules (createUser), checked before the zone is created rather than half-way through.
+    asked(() => {
+      checkUserName(info.userName, 'userInfo.userName');
+      optionalText(info.givenName, 'userInfo.givenName');
+      optionalText(info.familyName, 'userInfo.familyName');
+      if (info.email !== undefined) checkEmail(info.email, 'userInfo.email');
+      if (info.origin !== undefined) checkOrigin(info.origin, 'userInfo.origin');
+    });
   }
   return { ...input, tenantId, subdomain, eventType };
 }
@@ -228,7 +220,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
 
   async function ensureAdmin(zone: Zone, info: SubscriberInfo, input: SubscriptionInput): Promise<SubscriptionResult['admin']> {
     // The zone needs an e-mail address for every user; XSUAA's subscriber userName usually is one.
-    const email = info.email ?? (EMAIL.test(info.userName) ? info.userName : undefined);
+    const email = info.email ?? (isEmail(info.userName) ? info.userName : undefined);
     if (email === undefined) {
       logger.warn('subscribing user has no e-mail address; no administrator created', { tenantId: zone.id });
       return undefined;
@@ -382,7 +374,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
 
   async function findTenant(idOrSubdomain: string): Promise<Tenant | undefined> {
     const key = idOrSubdomain.toLowerCase();
-    const zone = (await directory.getZoneBySubdomain(key)) ?? (TENANT_ID.test(key) ? await directory.getZone(key) : undefined);
+    const zone = (await directory.getZoneBySubdomain(key)) ?? (isZoneId(key) ? await directory.getZone(key) : undefined);
     if (!zone || zone.id === application.providerZoneId || !(await directory.isClientAllowedInZone(application, zone.id))) return undefined;
     return toTenant(zone, await readRecord(zone.id));
   }

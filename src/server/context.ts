@@ -1,5 +1,8 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { CompiledRoute } from '../routing/route-table.js';
+import type { RecentSession } from '../sessions/request-session.js';
+import type { SessionUser } from '../sessions/types.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
 
 /** One typed context per request, passed explicitly (nothing is hung on `req`). */
@@ -11,6 +14,24 @@ export interface RequestContext {
   origin: RequestOrigin | undefined;
   tenant: string | undefined;
   route: CompiledRoute | undefined;
+  /** The session the request is served with (src/sessions/request-session.ts): its user's, of this tenant; none for a bearer token. */
+  session: RecentSession | undefined;
+  /** Who the request is for: the session's user, or the bearer token's; none on a public route without a session. */
+  user: SessionUser | undefined;
+}
+
+/** The context of a request that has just come in: its id, and nothing resolved yet. */
+export function newRequestContext(req: IncomingMessage): RequestContext {
+  return {
+    id: requestIdOf(req.headers) ?? randomUUID(),
+    startedAt: performance.now(),
+    originalUrl: req.url ?? '/',
+    origin: undefined,
+    tenant: undefined,
+    route: undefined,
+    session: undefined,
+    user: undefined,
+  };
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;

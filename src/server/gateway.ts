@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/environment.js';
 import type { RoutesFile } from '../config/types.js';
@@ -14,7 +13,7 @@ import type { RouteMatch, RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
-import { requestIdOf, type RequestContext } from './context.js';
+import { newRequestContext, type RequestContext } from './context.js';
 import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
@@ -74,7 +73,7 @@ export interface Gateway {
 const NO_LOGIN: LoginFeature = {
   ownCookies: new Set(),
   ownPaths: new Set(),
-  handleOwnPath: () => Promise.resolve(false),
+  handleOwnPath: () => Promise.resolve(undefined),
   forgetTenant: () => Promise.resolve(),
   check: () => Promise.reject(noLogin()),
   checkUpgrade: () => Promise.reject(noLogin()),
@@ -159,14 +158,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const ctx: RequestContext = {
-      id: requestIdOf(req.headers) ?? randomUUID(),
-      startedAt: performance.now(),
-      origin: undefined,
-      tenant: undefined,
-      route: undefined,
-      originalUrl: req.url ?? '/',
-    };
+    const ctx = newRequestContext(req);
     let release: (() => void) | undefined;
     res.once('close', () => {
       release?.();
@@ -191,7 +183,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const publicOnly = typeof admitted === 'boolean' ? admitted : await admitted;
       if (login.ownPaths.has(pathname)) {
         if (publicOnly) throw publicOnlyRefusal();
-        if (await login.handleOwnPath(req, res, ctx, pathname)) return;
+        const answer = await login.handleOwnPath(req, res, ctx, pathname);
+        if (answer) return redirect(req, res, ctx, answer.redirect, 'no-store');
       }
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
@@ -210,7 +203,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         if (publicOnly) throw publicOnlyRefusal();
         const pending = login.check(req, res, ctx);
         const checked = pending instanceof Promise ? await pending : pending;
-        if (checked === 'answered') return;
+        // The login's redirect carries state and a login cookie: never cached.
+        if ('redirect' in checked) return redirect(req, res, ctx, checked.redirect, 'no-store');
         verdict = checked;
       } else if (match.destination !== undefined && !publicOnly && maySendSession(req.headers.cookie)) {
         // A public route still gets a logged-in user's token (forwardAuthToken) and backend cookies,
@@ -218,6 +212,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const found = login.sessionOnPublicRoute(req, res, ctx);
         verdict = (found instanceof Promise ? await found : found) ?? verdict;
       }
+      ctx.user = verdict.user;
       const authorization = verdict.authorization;
 
       const backend = route.backend;
@@ -285,21 +280,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 
-  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string): void {
+  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string, cacheControl?: 'no-store'): void {
     headers.own(req, res, ctx.origin);
+    if (cacheControl) res.setHeader('cache-control', cacheControl);
     res.writeHead(302, { location, 'content-length': 0 });
     res.end();
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const ctx: RequestContext = {
-      id: requestIdOf(req.headers) ?? randomUUID(),
-      startedAt: performance.now(),
-      originalUrl: req.url ?? '/',
-      origin: undefined,
-      tenant: undefined,
-      route: undefined,
-    };
+    const ctx = newRequestContext(req);
     socket.on('error', () => socket.destroy());
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
@@ -322,7 +311,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       let authorization: string | undefined;
       if (route.authenticationType !== 'none') {
         if (publicOnly) throw publicOnlyRefusal();
-        authorization = (await login.checkUpgrade(req, ctx)).authorization;
+        const verdict = await login.checkUpgrade(req, ctx);
+        ctx.user = verdict.user;
+        authorization = verdict.authorization;
       }
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
       proxy.ws(req, socket, head, {

@@ -1,6 +1,7 @@
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import type { Logger } from '../log.js';
+import { LruMap } from '../lru-map.js';
 import type { Storage } from '../storage/types.js';
 import type { Keyring } from './crypto.js';
 import './types.js';
@@ -96,7 +97,7 @@ export class StorageSessionStore extends session.Store {
   readonly #touchAfterMs: number;
   readonly #recentReadMs: number;
   readonly #logger: Logger | undefined;
-  readonly #recent = new Map<string, RecentRead>();
+  readonly #recent = new LruMap<string, RecentRead>(RECENT_READS_SIZE);
   /** Moves on every change this store hears of: a read that began before a change must not be kept. */
   #changes = 0;
 
@@ -137,7 +138,8 @@ export class StorageSessionStore extends session.Store {
    */
   peek(sid: string): Readonly<SessionData> | undefined {
     if (this.#recent.size === 0 || !this.#storage.changesTracked()) return undefined;
-    const hit = this.#recent.get(sid);
+    // A peek leaves the order alone: the entries stay in the order they were read (see #read).
+    const hit = this.#recent.peek(sid);
     if (hit === undefined) return undefined;
     const now = Date.now();
     if (now - hit.readAt > this.#recentReadMs || !this.#servableUnchanged(hit.data, now)) {
@@ -203,7 +205,7 @@ export class StorageSessionStore extends session.Store {
   // Opening is a pure function of (sealed value, additional data): the same stored value opens to
   // the same plaintext, so the last few are remembered. Storage is still read on every request, so
   // a destroyed or rotated session is seen at once; only the AES-GCM work (~40 µs) is saved.
-  readonly #opened = new Map<string, string>();
+  readonly #opened = new LruMap<string, string>(OPENED_CACHE_SIZE);
 
   #open(sealed: string, aad: string): string | undefined {
     const key = `${aad}\u0000${sealed}`;
@@ -211,7 +213,6 @@ export class StorageSessionStore extends session.Store {
     if (hit !== undefined) return hit;
     const text = this.#keyring.open(sealed, aad);
     if (text === undefined) return undefined;
-    if (this.#opened.size >= OPENED_CACHE_SIZE) this.#opened.delete(this.#opened.keys().next().value as string);
     this.#opened.set(key, text);
     return text;
   }
@@ -240,12 +241,8 @@ export class StorageSessionStore extends session.Store {
     // the request's to change.
     if (this.#recentReadMs > 0 && this.#storage.changesTracked() && this.#changes === changes) {
       const now = Date.now();
-      this.#recent.delete(sid);
-      // Oldest first (a re-read moves to the end): drop what has run out, and the oldest when full.
-      for (const [key, entry] of this.#recent) {
-        if (now - entry.readAt <= this.#recentReadMs && this.#recent.size < RECENT_READS_SIZE) break;
-        this.#recent.delete(key);
-      }
+      // Oldest first (a re-read moves to the end): drop what has run out; set drops the oldest when full.
+      this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
       this.#recent.set(sid, { data: deepFreeze(structuredClone(data)) as unknown as SessionData, readAt: now });
     }
     return data as unknown as SessionData;

@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { hostnameOf } from '../http/host.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /** Where a request came from, as the gateway is willing to believe it. */
 export interface RequestOrigin {
-  /** Lower-cased host name without port. */
+  /** Lower-cased host name without port (src/http/host.ts). */
   hostname: string;
   /** The Host as the client addressed it (with port), for building absolute URLs back to it. */
   host: string;
@@ -21,17 +22,6 @@ function lastValue(header: string | string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[header.length - 1] : header;
   if (value === undefined) return undefined;
   return value.slice(value.lastIndexOf(',') + 1).trim() || undefined;
-}
-
-/**
- * `Host` without its port; IPv6 literals keep their brackets. Undefined when malformed: RFC 9110
- * §7.2 allows `uri-host [":" port]` and nothing else (RFC 9112 §3.2: answer 400). Whatever follows
- * the name would otherwise travel on in X-Forwarded-Host and rewritten Locations (`acme:1@evil`).
- */
-export function hostnameOf(host: string): string | undefined {
-  // RFC 3986 reg-name, conservatively: letters, digits, dots and hyphens.
-  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})(?::\d{0,5})?$/i.exec(host);
-  return m ? m[1]!.toLowerCase() : undefined;
 }
 
 export function requestOrigin(req: IncomingMessage, trusted: TrustedProxies): RequestOrigin {

@@ -16,9 +16,11 @@ import { GatewayError } from '../errors.js';
 import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
+import { requestOrigin } from '../tenant/resolve.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
+import { isSubdomain, isZoneId } from './directory/validation.js';
 import { createKeyStore, type KeyStore } from './keys/keystore.js';
 import { removeZone, type ZoneRemovalParts } from './removal.js';
 import { handleAuthorize } from './oauth/authorize.js';
@@ -107,18 +109,8 @@ export const DEFAULT_MAX_TOKEN_VALIDITY_SECONDS = 43200;
 /** Covers SAP's router's three quick retries of a refresh with room to spare; see IdentityServerOptions. */
 export const DEFAULT_REFRESH_TOKEN_REUSE_SECONDS = 10;
 
-const SUBDOMAIN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Zone ids as the directory allows them (GUIDs in practice). */
-const ZONE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/i;
 /** Endpoints that answer a browser with pages rather than JSON. */
 const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do', INVITATION_PATH]);
-
-function hostOf(req: IncomingMessage): string {
-  const host = (req.headers.host ?? '').toLowerCase();
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return (colon === -1 ? host : host.slice(0, colon)).replace(/\.$/, '');
-}
 
 export async function createIdentityServer(options: IdentityServerOptions): Promise<IdentityServer> {
   const uaaDomain = options.uaaDomain.toLowerCase();
@@ -209,7 +201,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   async function zoneOfHeader(req: IncomingMessage): Promise<Zone | undefined> {
     const zid = req.headers['x-zid'];
     if (zid === undefined) return undefined;
-    if (typeof zid !== 'string' || !ZONE_ID.test(zid)) throw new InvalidRequest('x-zid must be the id of an identity zone');
+    if (typeof zid !== 'string' || !isZoneId(zid)) throw new InvalidRequest('x-zid must be the id of an identity zone');
     const zone = await options.directory.getZone(zid);
     if (!zone) throw new InvalidRequest('x-zid names no identity zone');
     return zone;
@@ -238,7 +230,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     } catch {
       return undefined;
     }
-    if (typeof zid !== 'string' || !ZONE_ID.test(zid)) return undefined;
+    if (typeof zid !== 'string' || !isZoneId(zid)) return undefined;
     const zone = await options.directory.getZone(zid);
     return zone ? principalOf(zone, token) : undefined;
   }
@@ -311,7 +303,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   /** `/token_keys?zid=`: xssec reads a 400 as "this zone is not vouched for" and rejects the token (REFERENCE.md §3). */
   async function zoneOfQuery(url: URL): Promise<Zone> {
     const zid = url.searchParams.get('zid');
-    const zone = zid && ZONE_ID.test(zid) ? await options.directory.getZone(zid) : undefined;
+    const zone = zid && isZoneId(zid) ? await options.directory.getZone(zid) : undefined;
     if (!zone) throw new InvalidRequest('Unknown or missing zid');
     return zone;
   }
@@ -337,6 +329,18 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     notFound(req, res, 'ZG_ERR_ROUTE_NOT_FOUND', 'No such endpoint.');
   }
 
+  /**
+   * The request's host name read as the gateway reads it (the same function, the same trusted
+   * proxies), so that the gateway hands over exactly the hosts the zones then serve (issue 11).
+   */
+  function hostOf(req: IncomingMessage): string {
+    try {
+      return requestOrigin(req, trustedProxies).hostname;
+    } catch (err) {
+      throw new InvalidRequest(err instanceof Error ? err.message : 'The request has no valid Host header');
+    }
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const host = hostOf(req);
     const url = new URL(req.url ?? '/', 'http://zone.invalid');
@@ -345,7 +349,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       return;
     }
     const subdomain = host.endsWith(`.${uaaDomain}`) ? host.slice(0, -uaaDomain.length - 1) : '';
-    const zone = SUBDOMAIN.test(subdomain) ? await options.directory.getZoneBySubdomain(subdomain) : undefined;
+    const zone = isSubdomain(subdomain) ? await options.directory.getZoneBySubdomain(subdomain) : undefined;
     if (!zone) {
       notFound(req, res, 'ZG_ERR_HOST_UNMATCHED', 'There is no identity zone at this address.');
       return;

@@ -118,6 +118,29 @@ describe('attacks on the login', () => {
     const res = await browser.get(`${stack.base('globex')}${callback.pathname}${callback.search}`);
     expect(res.status).toBe(401);
   });
+
+  // Issue 11: the login's redirects were written by the login itself, past the gateway's security
+  // headers; a redirect answer is a page of the gateway like any other (sniffing, referrer, caching).
+  it("sends the login's redirects (to the zone, back from the callback, to the zone's logout) with the gateway's security headers", async () => {
+    const secured = (res: { status: number; headers: Record<string, unknown> }) => {
+      expect(res.status).toBe(302);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(res.headers['content-security-policy']).toBeDefined();
+      expect(res.headers['cache-control']).toBe('no-store');
+    };
+    const browser = new ScriptedBrowser();
+    const start = await browser.get(stack.base('acme') + '/api/x');
+    secured(start);
+    const page = await browser.get(String(start.headers.location));
+    const { hiddenFields } = await import('../support/browser.js');
+    const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: 'alice', password: 'correct-horse-1' });
+    const callback = await browser.get(String(form.headers.location));
+    secured(callback);
+    expect(callback.headers.location).toBe('/api/x');
+    secured(await browser.get(stack.base('acme') + '/logout'));
+  });
 });
 
 describe('tenant isolation', () => {

@@ -106,6 +106,21 @@ describe('subscribe', () => {
     expect(await rejection(p.unsubscribe('../etc'))).toMatchObject({ code: 'ZG_ERR_TENANT_INVALID' });
   });
 
+  // Issue 11: provisioning had its own copy of the directory's user rules, laxer than the directory's;
+  // a subscriber the directory then refused left a zone without its administrator.
+  it("refuses up front a subscriber the directory would refuse, and creates no zone for it", async () => {
+    const p = provisioningFor(h);
+    for (const [n, userInfo] of [
+      [30, { userName: ' bob', email: 'bob@acme.example' }],
+      [31, { userName: 'bob', email: `${'b'.repeat(243)}@acme.example` }],
+      [32, { userName: 'bob', email: 'bob@acme.example', givenName: '' }],
+    ] as const) {
+      const err = await rejection(p.subscribe({ tenantId: guid(n), subdomain: `refused${n}`, userInfo }));
+      expect(err, JSON.stringify(userInfo)).toMatchObject({ code: 'ZG_ERR_TENANT_INVALID', status: 400 });
+      expect(await h.directory.getZone(guid(n))).toBeUndefined();
+    }
+  });
+
   it('creates no administrator without an e-mail address, and says so in the log', async () => {
     const p = provisioningFor(h);
     const result = await p.subscribe({ tenantId: guid(9), subdomain: 'soylent', userInfo: { userName: 'nobody' } });

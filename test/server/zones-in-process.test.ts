@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +114,41 @@ describe('zones in the gateway process', () => {
     const res = await request(gw.port, { path: '/.well-known/openid-configuration', host: `nowhere.${UAA}` });
     expect(res.status).toBe(404);
     expect(res.text).not.toContain('issuer');
+  });
+
+  // Issue 11: the gateway and the zones read the Host each their own way, so a host could be one
+  // the gateway refuses and a zone serves, or one the gateway does not hand to the zones at all.
+  it('reads a hostile Host as the zones on their own read it: trailing dot, case, port, userinfo, path, IPv6', async () => {
+    const alone = http.createServer((req, res) => gw.running.identity!.handle(req, res));
+    await new Promise<void>((resolve) => alone.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (alone.address() as AddressInfo).port;
+      const discovery = async (target: number, host: string) => {
+        const res = await request(target, { path: '/.well-known/openid-configuration', host });
+        return { status: res.status, issuer: res.status === 200 ? (res.json().issuer as string) : undefined };
+      };
+      const acmeIssuer = `http://acme.${UAA}:${gw.port}/oauth/token`;
+      for (const [host, status, issuer] of [
+        [`ACME.Auth.Localhost:${gw.port}`, 200, acmeIssuer],
+        // Another origin to a browser: neither the gateway nor the zones take it for acme's.
+        [`acme.${UAA}.`, 404, undefined],
+        [`acme.${UAA}.:${gw.port}`, 404, undefined],
+        [`acme.${UAA}:1@evil.example`, 400, undefined],
+        [`evil.example@acme.${UAA}`, 400, undefined],
+        [`acme.${UAA}/x`, 400, undefined],
+        ['[::1]:8080', undefined, undefined],
+      ] as const) {
+        const viaGateway = await discovery(gw.port, host);
+        const ownServer = await discovery(port, host);
+        // An IPv6 literal is no zone host: the gateway takes it for a tenant host (which it does not
+        // match), the zones find no zone there; neither serves a zone.
+        if (status !== undefined) expect(viaGateway, host).toEqual({ status, issuer });
+        expect(viaGateway.status >= 400, host).toBe(ownServer.status >= 400);
+        expect(ownServer.issuer, host).toBe(viaGateway.issuer);
+      }
+    } finally {
+      await new Promise((resolve) => alone.close(resolve));
+    }
   });
 
   it('serves token_keys on the bare uaadomain by ?zid=, and 400 for an unknown or missing zid', async () => {

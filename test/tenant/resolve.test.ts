@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
-import { compileTenantHostPattern, hostnameOf, requestOrigin, resolveTenant } from '../../src/tenant/resolve.js';
+import { hostnameOf } from '../../src/http/host.js';
+import { compileTenantHostPattern, requestOrigin, resolveTenant } from '../../src/tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../../src/tenant/trusted-proxies.js';
 
 /** A request head as Node parses it (only what requestOrigin reads), from a peer address. */
@@ -33,6 +34,10 @@ describe('hostnameOf', () => {
     expect(hostnameOf('acme.app.example.com')).toBe('acme.app.example.com');
     expect(hostnameOf('[::1]:8080')).toBe('[::1]');
     expect(hostnameOf('[2001:DB8::1]')).toBe('[2001:db8::1]');
+  });
+
+  it('keeps a trailing dot: to a browser that is another origin, with its own cookies', () => {
+    expect(hostnameOf('Acme.App.Example.com.:8443')).toBe('acme.app.example.com.');
   });
 
   it('refuses what is not a host name: userinfo, paths, spaces, unclosed literals, empty, too long', () => {

@@ -35,6 +35,19 @@ import {
   zoneAdminScopes,
 } from './admin-client.js';
 import { DirectoryError } from './errors.js';
+import {
+  checkAttributes,
+  checkBranding,
+  checkEmail,
+  checkNameList,
+  checkOrigin,
+  checkText,
+  checkUserName,
+  invalid,
+  normaliseSubdomain,
+  normaliseZoneId,
+  optionalText,
+} from './validation.js';
 import type { StoredSecret } from './client-secret.js';
 import { digestSecret, generateClientSecret, openSecret, sealSecret, secretMatchesDigest } from './client-secret.js';
 import type { ScryptParams } from './password.js';
@@ -75,95 +88,6 @@ interface StoredUser {
 }
 
 type RoleCollection = { name: string; roleTemplates: string[] };
-
-// RFC 1035 §2.3.1 label, as lower case: letters, digits, hyphens, 1..63, no hyphen at either end.
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-// Zone ids are GUIDs (SaaS tenant ids) in practice; anything else must at least be a safe key part.
-const ZONE_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
-const ORIGIN = /^[A-Za-z0-9._-]{1,64}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-function invalid(message: string): DirectoryError {
-  return new DirectoryError('INVALID_INPUT', message);
-}
-
-function checkText(value: unknown, what: string, max = 255): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(`${what} must be a non-empty string`);
-  if (value.length > max) throw invalid(`${what} must be at most ${max} characters`);
-  if (CONTROL.test(value)) throw invalid(`${what} must not contain control characters`);
-  return value;
-}
-
-function optionalText(value: unknown, what: string): string | undefined {
-  return value === undefined ? undefined : checkText(value, what);
-}
-
-export function normaliseSubdomain(subdomain: unknown): string {
-  if (typeof subdomain !== 'string') throw invalid('subdomain must be a string');
-  const lower = subdomain.toLowerCase();
-  if (!DNS_LABEL.test(lower)) {
-    throw invalid(
-      `subdomain "${subdomain.slice(0, 80)}" is not a DNS label: use 1 to 63 of a-z, 0-9 and "-", not starting or ending with "-"`,
-    );
-  }
-  return lower;
-}
-
-function normaliseZoneId(id: unknown): string {
-  if (typeof id !== 'string' || !ZONE_ID.test(id.toLowerCase())) {
-    throw invalid('zone id must be 1 to 64 of a-z, 0-9 and "-" (a GUID), starting with a letter or digit');
-  }
-  return id.toLowerCase();
-}
-
-function checkBranding(branding: unknown): Zone['branding'] {
-  if (branding === undefined) return undefined;
-  if (typeof branding !== 'object' || branding === null || Array.isArray(branding)) throw invalid('branding must be an object');
-  const { title, color, logoUrl, ...rest } = branding as Record<string, unknown>;
-  if (Object.keys(rest).length > 0) throw invalid(`branding has unknown properties: ${Object.keys(rest).join(', ')}`);
-  const result: NonNullable<Zone['branding']> = {};
-  if (title !== undefined) result.title = checkText(title, 'branding.title', 200);
-  if (color !== undefined) {
-    // The login page puts the colour into CSS: only a plain hex colour can never break out of it.
-    if (typeof color !== 'string' || !/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) {
-      throw invalid('branding.color must be a hex colour like #0a6ed1');
-    }
-    result.color = color;
-  }
-  if (logoUrl !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = typeof logoUrl === 'string' ? new URL(logoUrl) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw invalid('branding.logoUrl must be an http(s) URL');
-    result.logoUrl = url.href;
-  }
-  return result;
-}
-
-function checkAttributes(attributes: unknown): Record<string, string[]> {
-  if (attributes === undefined) return {};
-  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes)) throw invalid('attributes must be an object');
-  const result: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(attributes)) {
-    checkText(name, 'attribute name');
-    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) {
-      throw invalid(`attribute ${name} must be an array of strings`);
-    }
-    result[name] = [...values];
-  }
-  return result;
-}
-
-function checkNameList(value: unknown, what: string): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw invalid(`${what} must be an array of strings`);
-  return [...new Set(value.map((v) => checkText(v, `each of ${what}`)))];
-}
 
 export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOptions = {}): ZoneDirectory {
   const scryptParams = options.passwordHashing ?? DEFAULT_SCRYPT;
@@ -580,12 +504,9 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
   async function createUser(zoneId: string, input: NewUser): Promise<User> {
     const zone = await requireZone(zoneId);
     if (typeof input !== 'object' || input === null) throw invalid('user must be an object');
-    const userName = checkText(input.userName, 'userName');
-    if (userName.trim() !== userName) throw invalid('userName must not start or end with spaces');
-    const email = checkText(input.email, 'email', 254);
-    if (!EMAIL.test(email)) throw invalid('email must be an e-mail address');
-    const origin = input.origin ?? DEFAULT_ORIGIN;
-    if (typeof origin !== 'string' || !ORIGIN.test(origin)) throw invalid('origin must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"');
+    const userName = checkUserName(input.userName, 'userName');
+    const email = checkEmail(input.email, 'email');
+    const origin = checkOrigin(input.origin ?? DEFAULT_ORIGIN, 'origin');
     const givenName = optionalText(input.givenName, 'givenName');
     const familyName = optionalText(input.familyName, 'familyName');
     const attributes = checkAttributes(input.attributes);

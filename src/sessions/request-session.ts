@@ -1,0 +1,161 @@
+/**
+ * Opens the session of a request: the one place that runs express-session and reads what it hangs
+ * on `req` (issue 11, item 5). Callers get a typed session and never see the library; the
+ * recent-read shortcut (a cookie verified here before, a session the store read moments ago) lives
+ * here too, next to the cookie check it stands in for.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import session from 'express-session';
+import { toGatewayError } from '../errors.js';
+import { cookieValue } from '../http/cookies.js';
+import { LruMap } from '../lru-map.js';
+import type { StorageSessionStore } from './store.js';
+import type { GatewaySessionData } from './types.js';
+
+/** Session cookies whose signature express-session has verified, remembered per process. */
+const VERIFIED_COOKIES_SIZE = 10_000;
+
+export interface SessionOpenerOptions {
+  store: StorageSessionStore;
+  /** Cookie signing secrets; the first signs, all verify (rotation). */
+  secrets: string[];
+  /** The cookie's name for plain http, and for https origins (a `__Host-` name). */
+  cookieNames: { plain: string; secure: string };
+}
+
+/** A request's session as express-session opened it. */
+export interface OpenedSession {
+  readonly id: string;
+  /** What it holds, to read and change; regenerate and reload replace it (read it again after them). */
+  readonly data: GatewaySessionData;
+  /** A fresh id for the same request (login: an id planted before is worthless, session fixation). */
+  regenerate(): Promise<void>;
+  save(): Promise<void>;
+  reload(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** A session this process read moments ago (StorageSessionStore.peek), frozen: shared by requests. */
+export interface RecentSession {
+  readonly id: string;
+  readonly data: Readonly<GatewaySessionData>;
+}
+
+export type SessionOpener = ReturnType<typeof createSessionOpener>;
+
+type WithSession = IncomingMessage & { session?: session.Session & GatewaySessionData; sessionID?: string; secure?: boolean };
+
+export function createSessionOpener(options: SessionOpenerOptions) {
+  const { store } = options;
+  // express-session takes one cookie name per middleware: one for https origins (`__Host-`), one for
+  // plain http. They share the store, and express-session keeps only the last middleware's
+  // `store.generate` (used by regenerate at login), so both must make the same cookie for a request:
+  // the options are a function of `req.secure`, express's flag that express-session reads when
+  // `proxy` is unset, and that open() sets from the trusted origin. (With `proxy: true` it would
+  // read the first X-Forwarded-Proto itself, which may be the client's, not the trusted proxy's.)
+  const middlewareFor = (name: string) =>
+    session({
+      name,
+      store,
+      secret: options.secrets,
+      resave: false,
+      saveUninitialized: false,
+      rolling: false,
+      // Never 'destroy': when the store cannot be read (Redis stalled or down), express-session passes
+      // the error to next() and leaves `req.session` unset, and with 'destroy' it then deletes the
+      // session at the end of that very 503 response; a stalled Redis runs the delete when it resumes,
+      // and the user is logged out for good (issue 10). Sessions end only through an explicit destroy
+      // (logout, a refused refresh, unsubscription).
+      unset: 'keep',
+      cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
+    });
+  const plainMiddleware = middlewareFor(options.cookieNames.plain);
+  const secureMiddleware = middlewareFor(options.cookieNames.secure);
+
+  // A signed cookie value express-session has accepted, and the session id it names. Such a value
+  // stays valid as long as the process's secrets do, so it is not checked again; what its session
+  // holds is another matter (the store's peek decides).
+  const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
+
+  const cookieName = (secure: boolean) => (secure ? options.cookieNames.secure : options.cookieNames.plain);
+
+  function typed(req: WithSession): OpenedSession {
+    const call = (method: 'regenerate' | 'save' | 'reload' | 'destroy') =>
+      new Promise<void>((resolve, reject) => req.session![method]((err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())));
+    return {
+      get id() {
+        return req.sessionID!;
+      },
+      get data() {
+        return req.session!;
+      },
+      regenerate: () => call('regenerate'),
+      save: () => call('save'),
+      reload: () => call('reload'),
+      destroy: () => call('destroy'),
+    };
+  }
+
+  return {
+    /** The session cookie's name for a trusted origin's scheme. */
+    cookieName,
+
+    /** The request's session cookie, as it came: over https only the `__Host-` one counts. */
+    cookieOf(req: IncomingMessage, secure: boolean): string | undefined {
+      return cookieValue(req.headers.cookie, cookieName(secure));
+    },
+
+    /**
+     * The session of a cookie verified here before, as this process read it moments ago; undefined
+     * when express-session has to look (an unknown cookie, no recent read).
+     */
+    recent(cookie: string): RecentSession | undefined {
+      const id = verifiedCookies.get(cookie);
+      if (id === undefined) return undefined;
+      const data = store.peek(id);
+      return data === undefined ? undefined : { id, data };
+    },
+
+    /**
+     * Opens the request's session through express-session (once per request): the stored one its
+     * cookie names, or a new empty one. Rejects with a GatewayError when the store cannot be read.
+     */
+    async open(req: IncomingMessage, res: ServerResponse, secure: boolean): Promise<OpenedSession> {
+      // What express-session hangs on req says whether it ran: no table keyed by request (see the
+      // proxy's request state for what such a table costs under load).
+      const r = req as WithSession;
+      if (r.session) return typed(r);
+      r.secure = secure;
+      const middleware = secure ? secureMiddleware : plainMiddleware;
+      await new Promise<void>((resolve, reject) =>
+        middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
+      );
+      const result = typed(r);
+      // Only a stored session holds a user: its cookie is one express-session accepted for that id.
+      const cookie = cookieValue(req.headers.cookie, cookieName(secure));
+      if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(cookie, result.id);
+      return result;
+    },
+
+    /** The session open() opened for this request, if it did. */
+    openedFor(req: IncomingMessage): OpenedSession | undefined {
+      const r = req as WithSession;
+      return r.session ? typed(r) : undefined;
+    },
+
+    /** The session as stored now (not as a request holds it); undefined when it has ended. */
+    read(id: string): Promise<GatewaySessionData | undefined> {
+      return new Promise((resolve, reject) => store.get(id, (err, data) => (err ? reject(err) : resolve(data ?? undefined))));
+    },
+
+    /** Stores a session read with read(), as it is. */
+    write(id: string, data: GatewaySessionData): Promise<void> {
+      return new Promise((resolve, reject) => store.set(id, data as session.SessionData, (err) => (err ? reject(err) : resolve())));
+    },
+
+    /** Ends every session of a tenant (unsubscription); how many ended. */
+    endTenant(tenant: string): Promise<number> {
+      return store.destroyTenantSessions(tenant);
+    },
+  };
+}
