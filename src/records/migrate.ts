@@ -54,12 +54,16 @@ export async function migrate(db: RecordsDatabase, migrations: readonly Migratio
   });
 }
 
-/** What is applied and what is pending (`zonegate db status`); changes nothing but the ledger table's existence. */
+/**
+ * What is applied and what is pending (`zonegate db status`); changes nothing but the ledger table's
+ * existence. Takes the migration lock like migrate(): a status read while another instance migrates
+ * waits for it (and PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent one).
+ */
 export async function migrationStatus(db: RecordsDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationStatus> {
-  await db.run(CREATE_LEDGER);
-  const rows = await db.all<{ version: number; name: string; applied_at: string }>(
-    'SELECT version, name, applied_at FROM schema_migrations ORDER BY version',
-  );
+  const rows = await db.transaction(async (tx) => {
+    await lockAndReadLedger(tx, db.dialect);
+    return tx.all<{ version: number; name: string; applied_at: string }>('SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
+  });
   const applied = new Set(rows.map((r) => Number(r.version)));
   return {
     applied: rows.map((r) => ({ version: Number(r.version), name: r.name, appliedAt: r.applied_at })),
