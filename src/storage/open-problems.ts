@@ -14,6 +14,8 @@ export function rootCause(err: unknown): Error {
 // or a read-only file system as its own result codes (https://sqlite.org/rescode.html).
 const FILE_PROBLEMS: Record<string, string> = {
   ENOTDIR: 'a part of the path is a file, not a directory',
+  // mkdir of the data directory itself, where a file is.
+  EEXIST: 'a file stands where the directory should be',
   ENOENT: 'the directory does not exist and cannot be created',
   EROFS: 'the file system is read-only',
   EACCES: 'permission denied',
