@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { fileProblem, redactedUrl, rootCause } from '../storage/open-problems.js';
 import { migrate } from './migrate.js';
 import { openPostgresRecords } from './postgres.js';
-import type { Migration } from './schema.js';
+import { MIGRATIONS, type Migration } from './schema.js';
 import { openSqliteRecords } from './sqlite.js';
 import type { RecordsDatabase } from './types.js';
 
@@ -54,19 +54,34 @@ export interface OpenRecordsOptions {
  */
 export async function openRecords(config: RecordsConfig, logger?: Logger, options: OpenRecordsOptions = {}): Promise<RecordsDatabase> {
   let db: RecordsDatabase | undefined;
-  let step: 'open' | 'migrate' = 'open';
   try {
     db = openBackend(config, logger);
     await db.ping();
-    if (options.migrate !== false) {
-      step = 'migrate';
-      const applied = await (options.migrations ? migrate(db, options.migrations) : migrate(db));
-      if (applied.length > 0) logger?.info('records database migrated', { kind: config.kind, applied: applied.map((m) => `${m.version} ${m.name}`) });
-    }
-    return db;
   } catch (err) {
     await db?.close().catch(() => undefined);
-    throw new RecordsOpenError(`${step === 'open' ? 'cannot open' : 'cannot migrate'} the records database ${describeRecords(config)}: ${openProblem(config, err)}`, { cause: err });
+    throw new RecordsOpenError(`cannot open the records database ${describeRecords(config)}: ${openProblem(config, err)}`, { cause: err });
+  }
+  if (options.migrate !== false) {
+    try {
+      const applied = await migrateRecords(db, config, options.migrations);
+      if (applied.length > 0) logger?.info('records database migrated', { kind: config.kind, applied: applied.map((m) => `${m.version} ${m.name}`) });
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  return db;
+}
+
+/**
+ * Applies the pending migrations (src/records/migrate.ts) of an open database; resolves with those it
+ * applied. Rejects with a RecordsOpenError: a schema newer than this build, a failing migration.
+ */
+export async function migrateRecords(db: RecordsDatabase, config: RecordsConfig, migrations: readonly Migration[] = MIGRATIONS): Promise<Migration[]> {
+  try {
+    return await migrate(db, migrations);
+  } catch (err) {
+    throw new RecordsOpenError(`cannot migrate the records database ${describeRecords(config)}: ${openProblem(config, err)}`, { cause: err });
   }
 }
 
