@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSettings, type Environment } from '../../src/config/environment.js';
-import { ConfigError } from '../../src/errors.js';
 import type { RecordsConfig } from '../../src/records/index.js';
+import { settingsProblems } from './settings-problems.js';
 
 const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-records-config-'));
 afterAll(() => fs.rmSync(cwd, { recursive: true, force: true }));
@@ -17,15 +17,7 @@ function recordsOf(env: Environment): RecordsConfig {
   return readSettings({ ...SECRET, ...env }, { cwd }).records;
 }
 
-function problemsOf(env: Environment): string[] {
-  try {
-    readSettings({ ...SECRET, ...env }, { cwd });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map((p) => `${p.file}${p.path ? ` ${p.path}` : ''}: ${p.message}`);
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Environment): string[] => settingsProblems({ ...SECRET, ...env }, cwd);
 
 const vcapOf = (credentials: unknown, label = 'postgresql-db', tags: string[] = ['postgres', 'relational']) => ({
   VCAP_SERVICES: JSON.stringify({ [label]: [{ label, name: 'zonegate-db', plan: 'trial', tags, credentials }] }),
@@ -69,15 +61,7 @@ describe('records settings', () => {
   });
 
   it('need ZONEGATE_SECRET_KEY with PostgreSQL: instances open each other\'s sealed keys', () => {
-    const problems = (() => {
-      try {
-        readSettings({ DATABASE_URL: 'postgres://db.example.com/zonegate' }, { cwd });
-        return [];
-      } catch (err) {
-        return (err as ConfigError).problems.map((p) => `${p.file}: ${p.message}`);
-      }
-    })();
-    expect(problems).toEqual([expect.stringMatching(/^environment variable ZONEGATE_SECRET_KEY: required with PostgreSQL \(DATABASE_URL or a PostgreSQL binding\)/)]);
+    expect(settingsProblems({ DATABASE_URL: 'postgres://db.example.com/zonegate' }, cwd)).toEqual([expect.stringMatching(/^environment variable ZONEGATE_SECRET_KEY: required with PostgreSQL \(DATABASE_URL or a PostgreSQL binding\)/)]);
   });
 });
 

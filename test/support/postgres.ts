@@ -7,14 +7,15 @@
  * initdb and postgres refuse to run as root ("cannot be run as root"); CI runs the tests as root, so
  * there they run as Debian's `postgres` system user (runuser), owning the temp dir.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { freePort } from './free-port.js';
+import { makeServerDir, removeServerDir, spawnServer } from './server-process.js';
 import type { TestTls } from './tls.js';
 
 export interface PostgresServerHandle {
@@ -42,14 +43,6 @@ export interface PostgresServerOptions {
   /** How long start-up may take under load (default 60 s). */
   startTimeoutMs?: number;
 }
-
-const running = new Set<ChildProcess>();
-const dirs = new Set<string>();
-// A crashed test run must not leave postgres servers behind holding ports and shared memory.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 /** Debian's binaries of the newest installed major version; throws naming the package when absent. */
 export function postgresBinDir(): string {
@@ -82,8 +75,7 @@ function serverUserIds(): { uid: number; gid: number } | undefined {
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServerHandle> {
   const bin = postgresBinDir();
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'zonegate-pg-'));
-  dirs.add(dir);
+  const dir = makeServerDir('zonegate-pg-');
   const data = join(dir, 'data');
   const owner = serverUserIds();
   // mkdtemp makes 0700 dirs owned by us; the server user must own it (PostgreSQL insists on 0700 data).
@@ -121,23 +113,18 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const start = async (): Promise<void> => {
     if (child) return;
     const [command, args] = asServerUser(join(bin, 'postgres'), ['-D', data]);
-    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
-    let output = '';
-    proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const { proc, output } = spawnServer(command, args);
     child = proc;
-    running.add(proc);
     proc.once('exit', () => {
-      running.delete(proc);
       if (child === proc) child = undefined;
     });
     const deadline = Date.now() + startTimeoutMs;
     // Ready when a real connection runs a query: the port may be open while it still recovers.
     while (!(await answers(port))) {
-      if (child !== proc) throw new Error(`postgres exited on port ${port}:\n${output}`);
+      if (child !== proc) throw new Error(`postgres exited on port ${port}:\n${output()}`);
       if (Date.now() > deadline) {
         await stopWith('SIGKILL');
-        throw new Error(`postgres did not start on port ${port} within ${startTimeoutMs} ms:\n${output}`);
+        throw new Error(`postgres did not start on port ${port} within ${startTimeoutMs} ms:\n${output()}`);
       }
       await sleep(50);
     }
@@ -184,15 +171,13 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     },
     dispose: async () => {
       await stopWith('SIGINT');
-      rmSync(dir, { recursive: true, force: true });
-      dirs.delete(dir);
+      removeServerDir(dir);
     },
   };
   try {
     await start();
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    dirs.delete(dir);
+    removeServerDir(dir);
     throw err;
   }
   return handle;
