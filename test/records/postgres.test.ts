@@ -81,6 +81,21 @@ describe('PostgreSQL records: outages', () => {
     }
   }, 120_000);
 
+  it('answers 503 within the connect timeout when the server hangs, and works once it answers again', async () => {
+    const db = open({ connectTimeoutMs: 1000 });
+    outage.pause();
+    try {
+      const started = Date.now();
+      await expectUnavailable(() => db.ping());
+      const waited = Date.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(900);
+      expect(waited).toBeLessThan(3000);
+    } finally {
+      outage.resume();
+    }
+    await expect(db.ping()).resolves.toBeUndefined();
+  }, 120_000);
+
   it('rejects a transaction in flight when the server dies, rolls nothing half in, and recovers', async () => {
     const db = open();
     await db.run('CREATE TABLE IF NOT EXISTS flights (id TEXT PRIMARY KEY)');

@@ -31,6 +31,12 @@ export interface PostgresServerHandle {
   start(): Promise<void>;
   /** stop() then start(). */
   restart(): Promise<void>;
+  /**
+   * Freezes the postmaster (SIGSTOP), like a hung host: new connections are accepted by the kernel
+   * and then hear nothing (the client's connect timeout decides); open sessions keep working.
+   */
+  pause(): void;
+  resume(): void;
   /** Creates an empty database; resolves with its URL (a test's own, isolated from the others). */
   createDatabase(name: string): Promise<string>;
   /** Stops the server for good and removes its directory (afterAll). */
@@ -132,16 +138,24 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
 
   // The child is runuser when root, which does not pass signals on: the postmaster is signalled by
   // the pid in postmaster.pid. Its children end with it, so start() finds no old shared memory.
-  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
-    const proc = child;
-    if (!proc) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    const pid = postmasterPid(data) ?? proc.pid;
+  const signalPostmaster = (signal: NodeJS.Signals): void => {
+    const pid = child ? (postmasterPid(data) ?? child.pid) : undefined;
     try {
       if (pid !== undefined) process.kill(pid, signal);
     } catch {
       // Already gone.
     }
+    // runuser stops itself when its child stops (as su does, for job control) and waits for a
+    // SIGCONT of its own before it would notice the child exit.
+    if (signal === 'SIGCONT') child?.kill('SIGCONT');
+  };
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = child;
+    if (!proc) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    // A paused server would not hear the signal.
+    signalPostmaster('SIGCONT');
+    signalPostmaster(signal);
     await exited;
   };
 
@@ -154,6 +168,8 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     stop: () => stopWith('SIGINT'),
     // SIGQUIT: "immediate" shutdown, no checkpoint, connections cut: the next start runs crash recovery.
     kill: () => stopWith('SIGQUIT'),
+    pause: () => signalPostmaster('SIGSTOP'),
+    resume: () => signalPostmaster('SIGCONT'),
     restart: async () => {
       await stopWith('SIGINT');
       await start();
