@@ -69,6 +69,15 @@ describe('PostgreSQL records: outages', () => {
     expect(connectionErrors.length).toBeGreaterThan(0);
   }, 120_000);
 
+  it('keeps working across a restart: the pool replaces the connections the restart ended', async () => {
+    const db = open();
+    await db.ping();
+    await Promise.all([db.ping(), db.ping(), db.ping()]); // several pooled connections
+    await outage.restart();
+    await expect(db.all('SELECT 1 AS one')).resolves.toEqual([{ one: 1 }]);
+    await expect(db.transaction((tx) => tx.one('SELECT 2 AS two'))).resolves.toEqual({ two: 2 });
+  }, 120_000);
+
   it('answers 503 within the connect timeout when the server accepts no connection at all', async () => {
     await outage.kill();
     try {

@@ -77,19 +77,18 @@ function serverUserIds(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** A PostgreSQL server of its own for this test file; call dispose() in afterAll. */
-export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServerHandle> {
-  const bin = postgresBinDir();
-  const port = await freePort();
-  const dir = makeServerDir('zonegate-pg-');
-  const data = join(dir, 'data');
-  const owner = serverUserIds();
-  // mkdtemp makes 0700 dirs owned by us; the server user must own it (PostgreSQL insists on 0700 data).
-  if (owner) chownSync(dir, owner.uid, owner.gid);
-  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
-
+/** initdb into `data`, and the settings of a throw-away test server. */
+async function initCluster(
+  bin: string,
+  dir: string,
+  data: string,
+  port: number,
+  owner: { uid: number; gid: number } | undefined,
+  options: PostgresServerOptions,
+  timeoutMs: number,
+): Promise<void> {
   const initdb = asServerUser(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']);
-  await run(initdb[0], initdb[1], startTimeoutMs);
+  await run(initdb[0], initdb[1], timeoutMs);
 
   const settings = [
     `port = ${port}`,
@@ -114,6 +113,26 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   }
   writeFileSync(join(data, 'postgresql.auto.conf'), `${settings.join('\n')}\n`);
   if (owner) chownSync(join(data, 'postgresql.auto.conf'), owner.uid, owner.gid);
+
+}
+
+/** A PostgreSQL server of its own for this test file; call dispose() in afterAll. */
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServerHandle> {
+  const bin = postgresBinDir();
+  const port = await freePort();
+  const dir = makeServerDir('zonegate-pg-');
+  const data = join(dir, 'data');
+  const owner = serverUserIds();
+  // mkdtemp makes 0700 dirs owned by us; the server user must own it (PostgreSQL insists on 0700 data).
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+
+  try {
+    await initCluster(bin, dir, data, port, owner, options, startTimeoutMs);
+  } catch (err) {
+    removeServerDir(dir);
+    throw err;
+  }
 
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
