@@ -82,7 +82,6 @@ async function initCluster(
   bin: string,
   dir: string,
   data: string,
-  port: number,
   owner: { uid: number; gid: number } | undefined,
   options: PostgresServerOptions,
   timeoutMs: number,
@@ -91,7 +90,6 @@ async function initCluster(
   await run(initdb[0], initdb[1], timeoutMs);
 
   const settings = [
-    `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
     `unix_socket_directories = '${dir}'`,
     // A test server: nothing needs to survive a power cut, and fsync makes every commit wait for the
@@ -105,21 +103,18 @@ async function initCluster(
   if (options.tls) {
     writeFileSync(join(data, 'server.crt'), options.tls.cert);
     writeFileSync(join(data, 'server.key'), options.tls.key, { mode: 0o600 });
-    for (const f of ['server.crt', 'server.key']) {
-      if (owner) chownSync(join(data, f), owner.uid, owner.gid);
-    }
+    for (const f of ['server.crt', 'server.key']) if (owner) chownSync(join(data, f), owner.uid, owner.gid);
     chmodSync(join(data, 'server.key'), 0o600);
     settings.push('ssl = on', "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'");
   }
   writeFileSync(join(data, 'postgresql.auto.conf'), `${settings.join('\n')}\n`);
   if (owner) chownSync(join(data, 'postgresql.auto.conf'), owner.uid, owner.gid);
-
 }
 
 /** A PostgreSQL server of its own for this test file; call dispose() in afterAll. */
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServerHandle> {
   const bin = postgresBinDir();
-  const port = await freePort();
+  let port = await freePort();
   const dir = makeServerDir('zonegate-pg-');
   const data = join(dir, 'data');
   const owner = serverUserIds();
@@ -128,7 +123,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
 
   try {
-    await initCluster(bin, dir, data, port, owner, options, startTimeoutMs);
+    await initCluster(bin, dir, data, owner, options, startTimeoutMs);
   } catch (err) {
     removeServerDir(dir);
     throw err;
@@ -137,15 +132,16 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     if (child) return;
-    const [command, args] = asServerUser(join(bin, 'postgres'), ['-D', data]);
+    const [command, args] = asServerUser(join(bin, 'postgres'), ['-D', data, '-p', String(port)]);
     const { proc, output } = spawnServer(command, args);
     child = proc;
     proc.once('exit', () => {
       if (child === proc) child = undefined;
     });
     const deadline = Date.now() + startTimeoutMs;
-    // Ready when a real connection runs a query: the port may be open while it still recovers.
-    while (!(await answers(port))) {
+    // Ready when a real connection runs a query: the port may be open while it still recovers. And
+    // this server, not another test's that took the port first.
+    while (!(await answers(port, data))) {
       if (child !== proc) throw new Error(`postgres exited on port ${port}:\n${output()}`);
       if (Date.now() > deadline) {
         await stopWith('SIGKILL');
@@ -179,8 +175,12 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   };
 
   const handle: PostgresServerHandle = {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    port,
+    get url() {
+      return `postgres://postgres@127.0.0.1:${port}/postgres`;
+    },
+    get port() {
+      return port;
+    },
     dir,
     start,
     // SIGINT: "fast" shutdown, open sessions are ended (SIGTERM would wait for them).
@@ -209,11 +209,19 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       removeServerDir(dir);
     },
   };
-  try {
-    await start();
-  } catch (err) {
-    removeServerDir(dir);
-    throw err;
+  // Another process may take the free port before postgres binds it (tests run in parallel): another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt < 3 && /could not bind|Address already in use/.test((err as Error).message)) {
+        port = await freePort();
+        continue;
+      }
+      removeServerDir(dir);
+      throw err;
+    }
   }
   return handle;
 }
@@ -227,13 +235,13 @@ function postmasterPid(data: string): number | undefined {
   }
 }
 
-async function answers(port: number): Promise<boolean> {
+async function answers(port: number, data: string): Promise<boolean> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2000 });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.query('SELECT 1');
-    return true;
+    const { rows } = await client.query<{ data_directory: string }>('SHOW data_directory');
+    return rows[0]?.data_directory === data;
   } catch {
     return false;
   } finally {
