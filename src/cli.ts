@@ -17,6 +17,7 @@ import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
+import { DB_USAGE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
@@ -54,6 +55,11 @@ ${TENANTS_USAGE.replace(/^Usage:\n/, '')}
                   Tenants of the application of xs-security.json (--security FILE), as the SaaS
                   registry's callbacks make them; for self-hosted use without a registry. The
                   tenant URL comes from TENANT_URL_TEMPLATE, else TENANT_HOST_PATTERN and PORT.
+${DB_USAGE.replace(/^Usage:\n/, '')}
+                  The records database's schema (zones, users, clients, keys, tenants). migrate
+                  applies what is pending (start-up does too) and prints it, or "Up to date";
+                  status lists applied and pending migrations and exits ${PENDING_EXIT_CODE} when any are
+                  pending (non-zero as \`prisma migrate status\`; 1 stays "cannot reach or refused").
 
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
@@ -63,7 +69,9 @@ Options:
 Environment of the identity zones: UAA_DOMAIN (default auth.localhost), UAA_URL (public scheme and
 port, e.g. https://auth.example.com), PROVIDER_SUBDOMAIN (default provider), ZONEGATE_SECRET_KEY
 (32 bytes, base64 or hex; seals the client secret; production must set it), ZONEGATE_ADMIN_SECRET
-(password of the admin API's bootstrap user), ZONEGATE_DATA_DIR (default ./.zonegate), REDIS_*.
+(password of the admin API's bootstrap user), ZONEGATE_DATA_DIR (default ./.zonegate), REDIS_*,
+DATABASE_URL (PostgreSQL for the zones' records, e.g. postgres://user:pw@host/db?sslmode=verify-full;
+else a PostgreSQL binding in VCAP_SERVICES; else SQLite <data dir>/records.db).
 
 Environment of tenant provisioning (built-in zones, a "shared" xs-security.json): TENANT_URL_TEMPLATE
 (e.g. https://{subdomain}.app.example.com; default from TENANT_HOST_PATTERN, http and PORT),
@@ -73,7 +81,7 @@ SAAS_DEPENDENCIES (JSON [{"xsappname": ...}]), SAAS_REGISTRY_URL (enables STATUS
 SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET (the client the reports' token is fetched
 with, at SAAS_REGISTRY_TOKEN_URL, default the provider zone; default the application's own client).
 
-Exit codes: 0 done, 1 refused or failed, 2 usage error.
+Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db status) migrations pending.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -99,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
       return keysCommand(rest);
     case 'tenants':
       return tenantsCommand(argv);
+    case 'db':
+      return dbCommand(rest);
     default:
       process.stderr.write(`zonegate: unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -208,6 +218,22 @@ function directoryCommand(argv: string[]): Promise<number> {
       },
     });
   });
+}
+
+/** `zonegate db migrate|status` (src/records/cli.ts): needs the settings, not routes.json or the store. */
+async function dbCommand(args: string[]): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const command = parseDbCommand(args, { out, err });
+  if (typeof command === 'number') return command;
+  let settings: Settings;
+  try {
+    settings = zoneSettings();
+  } catch (e) {
+    process.stderr.write(`${describeStartupError(e)}\n`);
+    return 1;
+  }
+  return runDbCommand(command, { records: settings.records, logger: stderrLogger(), out, err });
 }
 
 const KEYS_USAGE = 'Usage: zonegate keys rotate [--zone SUBDOMAIN]';

@@ -6,10 +6,12 @@ import type { Level } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
+import { readRecordsSettings } from './records.js';
 import { readRedisSettings } from './redis.js';
 import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
+import type { RecordsConfig } from '../records/index.js';
 import type { RedisConnection } from '../storage/redis.js';
 import { makePrivateDir, writePrivateFile } from '../storage/private-files.js';
 import type { Destination } from './types.js';
@@ -61,6 +63,11 @@ export interface Settings {
   trustedProxies: TrustedProxies;
   destinations: readonly Destination[];
   storage: StorageSettings;
+  /**
+   * The records database (zones, users, clients, signing keys, tenants; issue 19): PostgreSQL from
+   * DATABASE_URL or a PostgreSQL binding (src/config/records.ts), else SQLite `<dataDir>/records.db`.
+   */
+  records: RecordsConfig;
   /** From an `xsuaa` binding in VCAP_SERVICES; undefined means the built-in zones serve logins. */
   xsuaa: XsuaaCredentials | undefined;
   /** Base domain of the built-in zones (`<tenant>.<uaaDomain>`), when they run in-process. */
@@ -202,6 +209,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   const storage: StorageSettings = redis
     ? Object.freeze({ kind: 'redis', connection: redis })
     : Object.freeze({ kind: 'sqlite', file: path.join(dataDir, 'zonegate.db') });
+  const records = readRecordsSettings(env, vcap, dataDir, problem);
+  const wantsPostgres = records.kind === 'postgres' || Boolean(env.DATABASE_URL);
 
   const uaaUrl = env.UAA_URL ? parseUaaUrl(env.UAA_URL) : undefined;
   if (typeof uaaUrl === 'string') problem('UAA_URL', uaaUrl);
@@ -243,11 +252,17 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   // Instances sharing Redis must seal and open with the same key: a key generated per container
   // (resolveSecretKey) would make each instance refuse the others' sessions and client secret. The
   // key is used by the built-in zones (no xsuaa binding) and for session keys when SESSION_KEYS is unset.
+  // Instances sharing PostgreSQL share the zones' sealed signing keys and client secrets in it.
   if (wantsRedis && !env.ZONEGATE_SECRET_KEY && !(xsuaa && sessionKeys)) {
     problem(
       'ZONEGATE_SECRET_KEY',
       'required with Redis (REDIS_URL or a Redis binding): every instance must use the same key; set 32 random bytes, e.g. from `openssl rand -base64 32`' +
         (xsuaa ? ' (or set SESSION_KEYS)' : ''),
+    );
+  } else if (wantsPostgres && !env.ZONEGATE_SECRET_KEY && !xsuaa) {
+    problem(
+      'ZONEGATE_SECRET_KEY',
+      'required with PostgreSQL (DATABASE_URL or a PostgreSQL binding): every instance must open the sealed keys with the same key; set 32 random bytes, e.g. from `openssl rand -base64 32`',
     );
   }
 
@@ -282,6 +297,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     trustedProxies: trusted as TrustedProxies,
     destinations: Object.freeze(destinations),
     storage,
+    records,
     xsuaa,
     uaaDomain,
     uaaUrl: typeof uaaUrl === 'object' ? Object.freeze({ protocol: uaaUrl.protocol, port: uaaUrl.port }) : undefined,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { isIP } from 'node:net';
 import { redisConnectionFromUrl, type RedisConnection, type RedisNode } from '../storage/redis.js';
+import { caFromCredentials, firstBinding, isRecord, portOf } from './service-bindings.js';
 
 type Problem = (variable: string, message: string, at?: string) => void;
 type Environment = Readonly<Record<string, string | undefined>>;
@@ -108,21 +109,14 @@ function connectionFromEnv(env: Environment, problem: Problem): RedisConnection 
  * `uri`, `cluster_mode`.
  */
 function connectionFromVcap(vcap: Record<string, unknown>, problem: Problem): RedisConnection | undefined {
-  for (const [serviceLabel, instances] of Object.entries(vcap)) {
-    if (!Array.isArray(instances)) continue;
-    for (const [i, instance] of instances.entries()) {
-      if (!isRecord(instance) || !isRedisBinding(serviceLabel, instance)) continue;
-      const at = `/${serviceLabel}/${i}/credentials`;
-      const atProblem = (message: string, field = '') => problem('VCAP_SERVICES', `the Redis binding's credentials: ${message}`, `${at}${field}`);
-      const credentials = instance['credentials'];
-      if (!isRecord(credentials)) {
-        atProblem('expected an object');
-        return undefined;
-      }
-      return connectionFromCredentials(credentials, atProblem);
-    }
+  const binding = firstBinding(vcap, isRedisBinding);
+  if (!binding) return undefined;
+  const atProblem = (message: string, field = '') => problem('VCAP_SERVICES', `the Redis binding's credentials: ${message}`, `${binding.at}${field}`);
+  if (!isRecord(binding.credentials)) {
+    atProblem('expected an object');
+    return undefined;
   }
-  return undefined;
+  return connectionFromCredentials(binding.credentials, atProblem);
 }
 
 // SAP's Redis service puts this placeholder user in its `uri` because the server has no ACL users;
@@ -187,17 +181,6 @@ function connectionFromCredentials(c: Record<string, unknown>, problem: (message
   return { ...base, ...common };
 }
 
-/** The CA of a binding: PEM text, or base64 of it (`ca_base64`); undefined when none is given. */
-function caFromCredentials(c: Record<string, unknown>): string | { problem: string; field: string } | undefined {
-  for (const field of ['ca_base64', 'server_ca', 'sslrootcert']) {
-    const value = c[field];
-    if (typeof value !== 'string' || value.trim() === '') continue;
-    const pem = value.includes('-----BEGIN') ? value : Buffer.from(value, 'base64').toString('utf8');
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) return { problem: `expected "${field}" to hold PEM certificates${field === 'ca_base64' ? ' in base64' : ''}`, field: `/${field}` };
-    return pem;
-  }
-  return undefined;
-}
 
 function readCaFile(file: string): { pem: string } | { problem: string } {
   let pem: string;
@@ -231,16 +214,9 @@ function nodeOf(value: unknown): RedisNode | undefined {
   return typeof host === 'string' && host !== '' && port !== undefined ? { host, port } : undefined;
 }
 
-function portOf(value: unknown): number | undefined {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  return Number.isInteger(n) && n > 0 && n <= 65535 ? n : undefined;
-}
 
-function isRedisBinding(serviceLabel: string, instance: Record<string, unknown>): boolean {
-  const label = typeof instance['label'] === 'string' ? instance['label'] : serviceLabel;
-  if (/redis/i.test(label)) return true;
-  const tags = instance['tags'];
-  return Array.isArray(tags) && tags.some((t) => typeof t === 'string' && /^redis$/i.test(t));
+function isRedisBinding(label: string, tags: readonly string[]): boolean {
+  return /redis/i.test(label) || tags.some((t) => /^redis$/i.test(t));
 }
 
 function truthy(text: string | undefined): boolean {
@@ -249,9 +225,6 @@ function truthy(text: string | undefined): boolean {
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {

@@ -34,13 +34,8 @@ async function lockAndReadLedger(tx: Queries, dialect: RecordsDatabase['dialect'
 export async function migrate(db: RecordsDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<Migration[]> {
   return db.transaction(async (tx) => {
     const applied = await lockAndReadLedger(tx, db.dialect);
-    const known = new Set(migrations.map((m) => m.version));
-    const unknown = [...applied].filter((v) => !known.has(v));
-    if (unknown.length > 0) {
-      throw new Error(
-        `the records database has schema version ${Math.max(...unknown)}, newer than this zonegate knows (${Math.max(0, ...known)}): run the newer version, or restore a backup`,
-      );
-    }
+    const newer = newerSchemaProblem(applied, migrations);
+    if (newer !== undefined) throw new Error(newer);
     const pending = migrations.filter((m) => !applied.has(m.version)).sort((a, b) => a.version - b.version);
     for (const migration of pending) {
       for (const statement of migration.statements) await tx.run(statement);
@@ -54,12 +49,27 @@ export async function migrate(db: RecordsDatabase, migrations: readonly Migratio
   });
 }
 
-/** What is applied and what is pending (`zonegate db status`); changes nothing but the ledger table's existence. */
+/**
+ * Why a database is refused, when the ledger holds versions this build does not know (a newer
+ * zonegate migrated it); undefined when it holds none.
+ */
+export function newerSchemaProblem(applied: Iterable<number>, migrations: readonly Migration[]): string | undefined {
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = [...applied].filter((v) => !known.has(v));
+  if (unknown.length === 0) return undefined;
+  return `the records database has schema version ${Math.max(...unknown)}, newer than this zonegate knows (${Math.max(0, ...known)}): run the newer version, or restore a backup`;
+}
+
+/**
+ * What is applied and what is pending (`zonegate db status`); changes nothing but the ledger table's
+ * existence. Takes the migration lock like migrate(): a status read while another instance migrates
+ * waits for it (and PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent one).
+ */
 export async function migrationStatus(db: RecordsDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationStatus> {
-  await db.run(CREATE_LEDGER);
-  const rows = await db.all<{ version: number; name: string; applied_at: string }>(
-    'SELECT version, name, applied_at FROM schema_migrations ORDER BY version',
-  );
+  const rows = await db.transaction(async (tx) => {
+    await lockAndReadLedger(tx, db.dialect);
+    return tx.all<{ version: number; name: string; applied_at: string }>('SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
+  });
   const applied = new Set(rows.map((r) => Number(r.version)));
   return {
     applied: rows.map((r) => ({ version: Number(r.version), name: r.name, appliedAt: r.applied_at })),

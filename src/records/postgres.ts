@@ -18,17 +18,22 @@ export interface PostgresRecordsOptions {
 }
 
 // SQLSTATE classes that mean "the database cannot serve now", not a bug in the statement:
-// 08 connection exception, 53 insufficient resources, 57 operator intervention (admin shutdown,
-// crash shutdown, cannot connect now), 58 system error. https://www.postgresql.org/docs/current/errcodes-appendix.html
-const UNAVAILABLE_SQLSTATE = /^(08|53|57|58)/;
+// 08 connection exception, 28 invalid authorization (the credentials were rotated or revoked),
+// 3D invalid catalog name (the database is gone), 53 insufficient resources, 57 operator
+// intervention (admin shutdown, crash shutdown, cannot connect now), 58 system error.
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+const UNAVAILABLE_SQLSTATE = /^(08|28|3D|53|57|58)/;
+// Five characters, digits among them (`42P01`, `XX000`); Node's socket codes (`EPIPE`) have none.
+const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
 
 function translateError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   if (code === '23505') {
     return new UniqueViolation((err as Error).message, (err as { constraint?: string }).constraint, { cause: err });
   }
-  // Errors without a SQLSTATE come from the socket or the pool: refused, reset, timed out, terminated.
-  if (typeof code !== 'string' || UNAVAILABLE_SQLSTATE.test(code) || /^E[A-Z]+$/.test(code)) return databaseUnavailable(err);
+  // Errors without a SQLSTATE come from the socket, TLS or the pool: refused, reset, timed out,
+  // terminated, a certificate that does not verify (UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_*).
+  if (typeof code !== 'string' || !SQLSTATE.test(code) || UNAVAILABLE_SQLSTATE.test(code)) return databaseUnavailable(err);
   return err;
 }
 
@@ -82,6 +87,13 @@ export function openPostgresRecords(options: PostgresRecordsOptions): RecordsDat
       }
       const tx = queriesOf(client);
       let broken: Error | undefined;
+      // A checked-out connection has no listener of the pool's: when the server goes away it emits
+      // 'error', which unheard would end the process. The statement in flight rejects by itself.
+      const onError = (err: Error) => {
+        broken = err;
+        options.onConnectionError?.(err);
+      };
+      client.on('error', onError);
       try {
         await tx.run('BEGIN');
         const result = await work(tx);
@@ -97,6 +109,7 @@ export function openPostgresRecords(options: PostgresRecordsOptions): RecordsDat
         throw err;
       } finally {
         // A connection whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
+        client.off('error', onError);
         client.release(broken);
       }
     },
@@ -104,6 +117,7 @@ export function openPostgresRecords(options: PostgresRecordsOptions): RecordsDat
       await direct.one('SELECT 1 AS ok');
     },
     async close() {
+      if (pool.ended) return;
       await pool.end();
     },
   };

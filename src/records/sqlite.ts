@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { createPrivateFile, makePrivateDir } from '../storage/private-files.js';
 import { databaseUnavailable, UniqueViolation } from './types.js';
@@ -45,6 +45,22 @@ function translateError(err: unknown): unknown {
   }
   if (UNAVAILABLE_CODES.test(code)) return databaseUnavailable(err);
   return err;
+}
+
+const fileQueues = new Map<string, { tail: Promise<unknown>; handles: number }>();
+
+function fileQueue(file: string): { tail: Promise<unknown> } {
+  const key = resolve(file);
+  let queue = fileQueues.get(key);
+  if (!queue) fileQueues.set(key, (queue = { tail: Promise.resolve(), handles: 0 }));
+  queue.handles++;
+  return queue;
+}
+
+function releaseFileQueue(file: string): void {
+  const key = resolve(file);
+  const queue = fileQueues.get(key);
+  if (queue && --queue.handles === 0) fileQueues.delete(key);
 }
 
 /**
@@ -116,16 +132,20 @@ export function openSqliteRecords(options: SqliteRecordsOptions): RecordsDatabas
     },
   };
 
-  // The tail of the queue: every call outside a transaction and every transaction waits for the one
-  // before it, so nothing runs on the connection while a transaction is open but that transaction.
-  let tail: Promise<unknown> = Promise.resolve();
+  // Every call outside a transaction and every transaction waits for the one before it, so nothing
+  // runs on the connection while a transaction is open but that transaction. The queue is the file's,
+  // shared by every handle of this process on it: better-sqlite3 waits for another connection's write
+  // lock synchronously (busy timeout), which would block the very event loop that has to finish the
+  // transaction holding it. Other processes have their own event loop; for them the wait is right.
+  const queue = inMemory ? { tail: Promise.resolve() as Promise<unknown> } : fileQueue(options.file);
+  let closed = false;
   const queued = <T>(work: () => Promise<T>): Promise<T> => {
-    const result = tail.then(work, work);
-    tail = result.catch(() => undefined);
+    if (closed) return Promise.reject(databaseUnavailable(new Error('the records database is closed')));
+    const result = queue.tail.then(work, work);
+    queue.tail = result.catch(() => undefined);
     return result;
   };
 
-  let closed = false;
   return {
     dialect: 'sqlite',
     all: (sql, params) => queued(() => direct.all(sql, params)),
@@ -138,25 +158,35 @@ export function openSqliteRecords(options: SqliteRecordsOptions): RecordsDatabas
         } catch (err) {
           throw translateError(err);
         }
+        let result: T;
         try {
-          const result = await work(direct);
+          result = await work(direct);
+        } catch (err) {
+          // The work's rejection as it is: its statements' errors are translated already, and its
+          // own errors are not the database's to reinterpret.
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+        try {
           db.exec('COMMIT');
-          return result;
         } catch (err) {
           if (db.inTransaction) db.exec('ROLLBACK');
           throw translateError(err);
         }
+        return result;
       });
     },
     async ping() {
-      if (closed) throw databaseUnavailable(new Error('the records database is closed'));
-      await direct.one('SELECT 1 AS ok');
+      await queued(() => direct.one('SELECT 1 AS ok'));
     },
     async close() {
       if (closed) return;
+      // What is queued before close() still runs; what comes after is refused.
+      const drained = queue.tail;
       closed = true;
-      await tail;
+      await drained;
       db.close();
+      if (!inMemory) releaseFileQueue(options.file);
     },
   };
 }

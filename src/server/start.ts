@@ -9,6 +9,7 @@ import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
+import { RecordsOpenError } from '../records/index.js';
 import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
 import { claimStoreMarker } from '../storage/store-marker.js';
@@ -189,7 +190,7 @@ export function warnAboutExposedDataDir(dataDir: string, logger: Logger): void {
 /** Prints a ConfigError the way an operator reads it: every problem, one per line. */
 export function describeStartupError(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
-  if (err instanceof DirectoryError || err instanceof StorageOpenError) return `zonegate: ${err.message}`;
+  if (err instanceof DirectoryError || err instanceof StorageOpenError || err instanceof RecordsOpenError) return `zonegate: ${err.message}`;
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return `The port is already in use (${e.message}). Set PORT to another port.`;
   // A file the start-up writes besides the store (the generated secret key, `zones start`'s

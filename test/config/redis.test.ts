@@ -1,9 +1,9 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { readSettings, type Environment } from '../../src/config/environment.js';
-import { ConfigError } from '../../src/errors.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { RedisConnection } from '../../src/storage/redis.js';
+import { settingsProblems } from './settings-problems.js';
 
 const cwd = os.tmpdir();
 const SECRET = { ZONEGATE_SECRET_KEY: 'a'.repeat(64) };
@@ -14,15 +14,7 @@ function redisOf(env: Environment): RedisConnection | undefined {
   return s.storage.kind === 'redis' ? s.storage.connection : undefined;
 }
 
-function problemsOf(env: Environment): string[] {
-  try {
-    readSettings({ ...SECRET, ...env }, { cwd });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems.map((p) => `${p.file}${p.path ? ` ${p.path}` : ''}: ${p.message}`);
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Environment): string[] => settingsProblems({ ...SECRET, ...env }, cwd);
 
 const vcapOf = (credentials: Record<string, unknown>, label = 'redis-cache') => ({
   VCAP_SERVICES: JSON.stringify({ [label]: [{ label, name: 'zonegate-redis', plan: 'standard', credentials }] }),

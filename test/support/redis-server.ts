@@ -1,11 +1,12 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
+import { adoptServerDir, makeServerDir, removeServerDir, spawnServer } from './server-process.js';
 import type { TestTls } from './tls.js';
 
 export interface RedisServerHandle {
@@ -28,14 +29,6 @@ export interface RedisServerHandle {
   resume(): void;
 }
 
-const running = new Set<ChildProcess>();
-const dirs = new Set<string>();
-// A crashed test run must not leave redis-servers behind holding ports.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
 export interface RedisServerOptions {
   /** Also listen with TLS (on `tlsPort`) with this certificate; clients need not present one. */
   tls?: TestTls;
@@ -55,8 +48,7 @@ export interface RedisServerOptions {
 export async function startRedisServer(extraArgs: readonly string[] = [], options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const port = options.port ?? (await freePort());
   const tlsPort = options.tls ? await freePort() : undefined;
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'zonegate-redis-'));
-  dirs.add(dir);
+  const dir = options.dir ? adoptServerDir(options.dir) : makeServerDir('zonegate-redis-');
   const tlsArgs: string[] = [];
   if (options.tls) {
     writeFileSync(join(dir, 'tls.crt'), options.tls.cert);
@@ -68,26 +60,19 @@ export async function startRedisServer(extraArgs: readonly string[] = [], option
 
   const start = async (): Promise<void> => {
     if (child) return;
-    const proc = spawn(
-      'redis-server',
-      [...(options.leadingArgs ?? []), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...tlsArgs, ...extraArgs],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    const { proc, output } = spawnServer('redis-server', [
+      ...(options.leadingArgs ?? []), '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...tlsArgs, ...extraArgs,
+    ]);
     child = proc;
-    running.add(proc);
     proc.once('exit', () => {
-      running.delete(proc);
       if (child === proc) child = undefined;
     });
     const deadline = Date.now() + 10_000;
     while (!(await answersPing(port))) {
-      if (child !== proc) throw new Error(`redis-server exited on port ${port}:\n${output}`);
+      if (child !== proc) throw new Error(`redis-server exited on port ${port}:\n${output()}`);
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
-        throw new Error(`redis-server did not start on port ${port}:\n${output}`);
+        throw new Error(`redis-server did not start on port ${port}:\n${output()}`);
       }
       await sleep(20);
     }
@@ -112,8 +97,7 @@ export async function startRedisServer(extraArgs: readonly string[] = [], option
     stop: () => stopWith('SIGTERM'),
     dispose: async () => {
       await stopWith('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-      dirs.delete(dir);
+      removeServerDir(dir);
     },
     kill: () => stopWith('SIGKILL'),
     pause: () => void child?.kill('SIGSTOP'),
@@ -187,8 +171,7 @@ export async function startRedisSentinels(masterName = 'zgmaster'): Promise<Redi
     await waitForSync(replica.port);
     const sentinels: RedisServerHandle[] = [];
     for (let i = 0; i < 3; i++) {
-      const dir = mkdtempSync(join(tmpdir(), 'zonegate-sentinel-'));
-      dirs.add(dir);
+      const dir = makeServerDir('zonegate-sentinel-');
       const port = await freePort();
       // Sentinel rewrites its configuration file, so each one has its own, writable.
       writeFileSync(
@@ -249,17 +232,6 @@ function run(command: string, args: string[]): Promise<string> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
