@@ -72,6 +72,7 @@ export function openSqliteRecords(options: SqliteRecordsOptions): RecordsDatabas
     throw translateError(err);
   }
 
+  let closed = false;
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string): Database.Statement => {
     let statement = statements.get(sql);
@@ -119,13 +120,15 @@ export function openSqliteRecords(options: SqliteRecordsOptions): RecordsDatabas
   // The tail of the queue: every call outside a transaction and every transaction waits for the one
   // before it, so nothing runs on the connection while a transaction is open but that transaction.
   let tail: Promise<unknown> = Promise.resolve();
+  // A closed handle answers as an unreachable database does (503), not with better-sqlite3's TypeError:
+  // callers that outlive it (a tenant registry falling back on what it last knew) tell the two apart.
   const queued = <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(databaseUnavailable(new Error('the records database is closed')));
     const result = tail.then(work, work);
     tail = result.catch(() => undefined);
     return result;
   };
 
-  let closed = false;
   return {
     dialect: 'sqlite',
     all: (sql, params) => queued(() => direct.all(sql, params)),
