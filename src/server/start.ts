@@ -8,6 +8,9 @@ import type { Logger } from '../log.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
+import { migrate } from '../records/migrate.js';
+import { openSqliteRecords } from '../records/sqlite.js';
+import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { createZoneDirectory } from '../zones/directory/directory.js';
 import { DirectoryError } from '../zones/directory/errors.js';
@@ -52,6 +55,8 @@ export interface RunningGateway {
   gateway: Gateway;
   port: number;
   storage: Storage;
+  /** The records database (zones, users, applications), opened and migrated at start. */
+  records: RecordsDatabase;
   /** The route table as served, `$XSAPPNAME` expanded to the application's instance name. */
   routes: RouteTable;
   /**
@@ -67,7 +72,7 @@ export interface RunningGateway {
    * `zonegate tenants` use. Undefined when it is unavailable (the log says why at start-up).
    */
   provisioning: Provisioning | undefined;
-  /** Graceful stop (asynchronous subscriptions report first), then the storage is closed. */
+  /** Graceful stop (asynchronous subscriptions report first), then the storage and the records database are closed. */
   stop(): Promise<void>;
 }
 
@@ -88,6 +93,13 @@ export async function startGateway(config: Configuration, options: StartOptions)
   const { logger } = options;
   warnAboutExposedDataDir(settings.dataDir, logger);
   const storage = await openStorage(settings.storage, logger, { checkDurability: true });
+  let records: RecordsDatabase;
+  try {
+    records = await openRecordsForNow(settings);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   let resolvedKey: Uint8Array | undefined;
   const secret = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
   let port = 0;
@@ -113,6 +125,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
         ? await startZones({
             settings,
             storage,
+            records,
             security: config.security,
             logger,
             port: () => port,
@@ -159,6 +172,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       gateway: running,
       port,
       storage,
+      records,
       routes,
       credentials: credentials(),
       directory: zones?.directory,
@@ -172,12 +186,14 @@ export async function startGateway(config: Configuration, options: StartOptions)
         await callbacks?.settled();
         await identity?.close();
         await storage.close();
+        await records.close();
       },
     };
   } catch (err) {
     if (gateway?.server.listening) await gateway.shutdown();
     await zones?.server.close();
     await storage.close();
+    await records.close();
     throw err;
   }
 }
@@ -464,6 +480,7 @@ export function zonesPublicUrl(settings: Pick<Settings, 'uaaDomain' | 'uaaUrl'>,
 export async function startZones(input: {
   settings: Settings;
   storage: Storage;
+  records: RecordsDatabase;
   security: XsSecurity | undefined;
   logger: Logger;
   port: () => number;
@@ -474,7 +491,7 @@ export async function startZones(input: {
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
   const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
-  const directory = createZoneDirectory(storage, { secretKey });
+  const directory = createZoneDirectory(input.records, { secretKey });
   const provider = await ensureZone(directory, settings.providerSubdomain);
   const publicUrlFor = zonesPublicUrl(settings, input.port);
   let registration: Zones['registration'];
@@ -517,6 +534,23 @@ export async function startZones(input: {
     trustedProxies: settings.trustedProxies,
   });
   return { directory, server, provider, publicUrlFor, registration };
+}
+
+/**
+ * The records database until its configuration exists (issue 19): the SQLite file `records.db` beside
+ * the SQLite store (in the data directory when the store is Redis), migrated to this build's schema.
+ * Used by the gateway and the CLI's commands alike.
+ */
+export async function openRecordsForNow(settings: Pick<Settings, 'storage' | 'dataDir'>): Promise<RecordsDatabase> {
+  const dir = settings.storage.kind === 'sqlite' ? path.dirname(settings.storage.file) : settings.dataDir;
+  const records = openSqliteRecords({ file: path.join(dir, 'records.db') });
+  try {
+    await migrate(records);
+  } catch (err) {
+    await records.close();
+    throw err;
+  }
+  return records;
 }
 
 /** The zone with this subdomain, created if missing; another instance creating it at the same moment is fine. */
