@@ -18,7 +18,7 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { loadConfiguration } from '../src/server/configuration.js';
-import { setUpProvisioning, startZones } from '../src/server/start.js';
+import { openRecordsForNow, setUpProvisioning, startZones } from '../src/server/start.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { DEFAULT_REDIS_KEY_PREFIX, openStorage } from '../src/storage/index.js';
 
@@ -57,8 +57,10 @@ export async function seedTenants(options: {
   const logger = stderrLogger();
   const config = loadConfiguration(options.env, { cwd: options.cwd, files: { routes: options.routes } });
   const storage = await openStorage(config.settings.storage, logger);
+  // Where the gateway started on this data directory looks for them.
+  const records = await openRecordsForNow(config.settings);
   try {
-    const zones = await startZones({ settings: config.settings, storage, security: config.security, logger, port: () => 0 });
+    const zones = await startZones({ settings: config.settings, storage, records, security: config.security, logger, port: () => 0 });
     try {
       const set = setUpProvisioning({ settings: config.settings, storage, zones, logger, port: () => 0, revokeTenantSessions: async () => {} });
       if (typeof set === 'string') throw new Error(`no provisioning for the benchmark's gateway: ${set}`);
@@ -85,6 +87,7 @@ export async function seedTenants(options: {
     }
   } finally {
     await storage.close();
+    await records.close();
   }
 }
 
