@@ -423,9 +423,10 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
     if (xsappname === ADMIN_XSAPPNAME) throw invalid(`xsappname "${xsappname}" is reserved for the built-in administration client`);
     checkNoAdminGrants(security);
     checkOnlyOwnGrants(security);
-    if (!(await getZone(providerZoneId))) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${providerZoneId} does not exist`);
-
     return upsertApplication(async (tx) => {
+      // Held to the end, so the zone cannot be deleted before it is seen to provide this application.
+      const zone = await tx.one('SELECT id FROM zones WHERE id = $1 FOR UPDATE', [providerZoneId.toLowerCase()]);
+      if (!zone) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${providerZoneId} does not exist`);
       const stored = await storedApplication(tx, xsappname, true);
       if (stored) {
         // Re-registration keeps N and the secret (XSUAA updates an instance in place on `cf update-service`).
