@@ -1,7 +1,8 @@
 /**
  * `zonegate zones ...` and `zonegate users ...`: the zone directory from the command line, for
- * operators setting up the first zones and administrators. The entry point opens the storage and
- * passes it in, so these commands work on exactly what the running server uses.
+ * operators setting up the first zones and administrators. The entry point opens the records
+ * database and the storage and passes them in, so these commands work on exactly what the running
+ * server uses.
  *
  * Exit codes: 0 done, 1 the directory refused or failed (message on `err`), 2 usage error.
  */
