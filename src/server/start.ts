@@ -84,9 +84,10 @@ export interface StartOptions {
 }
 
 /**
- * Starts the gateway from a validated Configuration: opens storage and the records database, runs the built-in identity zones
- * when no external XSUAA is bound and an xs-security.json was loaded, assembles the pipeline and
- * listens. Nothing here reads the environment; the caller passed everything in.
+ * Starts the gateway from a validated Configuration: opens storage and the records database, runs
+ * the built-in identity zones when no external XSUAA is bound and an xs-security.json was loaded,
+ * assembles the pipeline and listens. Nothing here reads the environment; the caller passed
+ * everything in.
  */
 export async function startGateway(config: Configuration, options: StartOptions): Promise<RunningGateway> {
   const { settings, routesFile } = config;
