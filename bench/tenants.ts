@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import { loadConfiguration } from '../src/server/configuration.js';
 import { setUpProvisioning } from '../src/provisioning/set-up.js';
 import { startZones } from '../src/zones/start.js';
+import { openRecords } from '../src/records/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { DEFAULT_REDIS_KEY_PREFIX, openStorage } from '../src/storage/index.js';
 
@@ -58,8 +59,10 @@ export async function seedTenants(options: {
   const logger = stderrLogger();
   const config = loadConfiguration(options.env, { cwd: options.cwd, files: { routes: options.routes } });
   const storage = await openStorage(config.settings.storage, logger);
+  // Where the gateway started with the same settings looks for them.
+  const records = await openRecords(config.settings.records, logger);
   try {
-    const zones = await startZones({ settings: config.settings, storage, security: config.security, logger, port: 0 });
+    const zones = await startZones({ settings: config.settings, storage, records, security: config.security, logger, port: 0 });
     try {
       const set = setUpProvisioning({ settings: config.settings, storage, zones, logger, port: 0, revokeTenantSessions: async () => {} });
       if (typeof set === 'string') throw new Error(`no provisioning for the benchmark's gateway: ${set}`);
@@ -86,6 +89,7 @@ export async function seedTenants(options: {
     }
   } finally {
     await storage.close();
+    await records.close();
   }
 }
 

@@ -17,6 +17,8 @@ import { pathToFileURL } from 'node:url';
 import type { XsSecurity } from '../src/config/types.js';
 import { createLogger } from '../src/log.js';
 import { openSqliteStorage } from '../src/storage/sqlite.js';
+import { migrate } from '../src/records/migrate.js';
+import { openSqliteRecords } from '../src/records/sqlite.js';
 import { createZoneDirectory } from '../src/zones/directory/directory.js';
 import { createIdentityServer } from '../src/zones/server.js';
 
@@ -95,7 +97,9 @@ async function loop(name: string, seconds: number, concurrency: number, once: (a
 export async function benchZones(options: { seconds: number; concurrency?: number }): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-bench-zones-'));
   const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
-  const directory = createZoneDirectory(storage);
+  const records = openSqliteRecords({ file: join(dir, 'records.db') });
+  await migrate(records);
+  const directory = createZoneDirectory(records);
   let port = 0;
   const server = await createIdentityServer({
     storage,
@@ -178,6 +182,7 @@ export async function benchZones(options: { seconds: number; concurrency?: numbe
     await new Promise<void>((r) => httpServer.close(() => r()));
     await server.close();
     await storage.close();
+    await records.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

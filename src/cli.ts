@@ -17,6 +17,8 @@ import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
+import type { RecordsDatabase } from './records/types.js';
+import { openRecords } from './records/index.js';
 import { DB_USAGE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
@@ -179,9 +181,11 @@ function stderrLogger(): Logger {
   });
 }
 
-async function withStorage(run: (settings: Settings, storage: Storage, logger: Logger) => Promise<number>): Promise<number> {
+/** Runs a one-shot command with the store and the records database open, and closes both whatever it does. */
+async function withStorage(run: (settings: Settings, storage: Storage, logger: Logger, records: RecordsDatabase) => Promise<number>): Promise<number> {
   let settings: Settings;
   let storage: Storage;
+  let records: RecordsDatabase;
   const logger = stderrLogger();
   try {
     settings = zoneSettings();
@@ -191,23 +195,32 @@ async function withStorage(run: (settings: Settings, storage: Storage, logger: L
     return 1;
   }
   try {
-    return await run(settings, storage, logger);
+    records = await openRecords(settings.records, logger);
+  } catch (err) {
+    await storage.close();
+    process.stderr.write(`${describeStartupError(err)}\n`);
+    return 1;
+  }
+  try {
+    return await run(settings, storage, logger, records);
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   } finally {
     await storage.close();
+    await records.close();
   }
 }
 
 function directoryCommand(argv: string[]): Promise<number> {
-  return withStorage((settings, storage, logger) => {
+  return withStorage((settings, storage, logger, records) => {
     const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
     // A deleted zone's tenant sessions end in the shared storage, as `tenants unsubscribe` ends them;
     // a running gateway's caches forget within a second on their own.
     const sessions = new StorageSessionStore({ storage, keyring: createKeyring(settings.sessionKeys ?? sessionKeysFromSecret(secretKey)) });
     return runDirectoryCli(argv, {
       storage,
+      records,
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
       directory: { secretKey },
@@ -248,9 +261,9 @@ async function keysCommand(args: string[]): Promise<number> {
     process.stderr.write(`zonegate: ${(err as Error).message}\n${KEYS_USAGE}\n`);
     return 2;
   }
-  return withStorage(async (settings, storage, logger) => {
+  return withStorage(async (settings, storage, logger, records) => {
     const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
-    const directory = createZoneDirectory(storage, { secretKey });
+    const directory = createZoneDirectory(records, { secretKey });
     const zones = zone === undefined ? await directory.listZones() : [await directory.getZoneBySubdomain(zone.toLowerCase())];
     if (zones[0] === undefined && zone !== undefined) {
       process.stderr.write(`zonegate: No zone with subdomain "${zone}"\n`);
@@ -343,8 +356,8 @@ async function withApplicationZones(
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }
-  return withStorage(async (settings, storage, logger) => {
-    const zones = await startZones({ settings, storage, security, logger, port: settings.port });
+  return withStorage(async (settings, storage, logger, records) => {
+    const zones = await startZones({ settings, storage, records, security, logger, port: settings.port });
     try {
       return await run(zones, settings, storage, logger);
     } finally {
@@ -460,19 +473,22 @@ async function zonesStart(args: string[]): Promise<number> {
   for (const w of loaded?.warnings ?? []) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   const security = loaded?.security;
   let storage: Storage | undefined;
+  let records: RecordsDatabase | undefined;
   let bound: BoundServer | undefined;
   try {
     warnAboutExposedDataDir(settings.dataDir, logger);
     storage = await openStorage(settings.storage, logger, { checkDurability: true });
+    records = await openRecords(settings.records, logger);
     // Bound first: the zones' URLs carry the port (src/server/bind.ts).
     bound = await bindServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, settings.port, settings.host);
     const { server, port } = bound;
-    const zones = await startZones({ settings, storage, security, logger, port });
+    const zones = await startZones({ settings, storage, records, security, logger, port });
     server.on('request', zones.server.handle);
     bound.serve();
     if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials, logger);
     logger.info('listening', { port, uaaDomain: settings.uaaDomain, url: zones.publicUrlFor(settings.providerSubdomain), storage: storage.kind });
     const opened = storage;
+    const openedRecords = records;
     return await untilSignal(async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -482,9 +498,11 @@ async function zonesStart(args: string[]): Promise<number> {
       clearTimeout(deadline);
       await zones.server.close();
       await opened.close();
+      await openedRecords.close();
     }, logger);
   } catch (err) {
     await bound?.close();
+    await records?.close();
     await storage?.close();
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;

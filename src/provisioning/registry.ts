@@ -55,7 +55,10 @@ export interface CachedTenantRegistry {
 
 const PROBE_INTERVAL_MS = 1000;
 
-const unavailable = (err: unknown) => err instanceof GatewayError && err.code === 'ZG_ERR_STORAGE_UNAVAILABLE';
+// The directory answers from the records database (ZG_ERR_DATABASE_UNAVAILABLE when it is down); an
+// unreachable store says ZG_ERR_STORAGE_UNAVAILABLE. Either is an outage, not an unknown tenant.
+const unavailable = (err: unknown) =>
+  err instanceof GatewayError && (err.code === 'ZG_ERR_STORAGE_UNAVAILABLE' || err.code === 'ZG_ERR_DATABASE_UNAVAILABLE');
 
 export function createTenantRegistry(options: TenantRegistryOptions): CachedTenantRegistry {
   const { directory, application } = options;

@@ -9,4 +9,97 @@ export interface Migration {
   statements: readonly string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [];
+/**
+ * Version 1: the zone directory (src/zones/directory/directory.ts). Uniqueness that XSUAA promises is
+ * a constraint here, so two instances can never both win: a subdomain, a user name per zone and origin
+ * (UAA's rule: the same name may come from two identity providers), a client id, an instance number N.
+ * Constraint names carry the column they guard, so a UniqueViolation names it in both backends
+ * (PostgreSQL reports the constraint, SQLite the columns). A zone takes its users, their role
+ * assignments, its role collections and subscriptions with it (ON DELETE CASCADE).
+ */
+const ZONE_DIRECTORY: Migration = {
+  version: 1,
+  name: 'zone directory',
+  statements: [
+    `CREATE TABLE zones (
+      id TEXT NOT NULL,
+      subdomain TEXT NOT NULL,
+      name TEXT NOT NULL,
+      branding TEXT,
+      created_at TEXT NOT NULL,
+      CONSTRAINT zones_pkey PRIMARY KEY (id),
+      CONSTRAINT zones_subdomain_unique UNIQUE (subdomain)
+    )`,
+    // The running number N of `<xsappname>!t<N>`: one row, bumped by an upsert, so concurrent
+    // registrations queue on it and a number is never handed out twice, even after a deletion.
+    `CREATE TABLE directory_counters (
+      name TEXT NOT NULL,
+      value BIGINT NOT NULL,
+      CONSTRAINT directory_counters_pkey PRIMARY KEY (name)
+    )`,
+    // `application` is the Application as JSON (it is read whole); the columns beside it are what is
+    // looked up or must be unique. The admin client (`zonegate-admin`) has no instance number.
+    `CREATE TABLE applications (
+      xsappname TEXT NOT NULL,
+      instance_number BIGINT,
+      client_id TEXT NOT NULL,
+      provider_zone_id TEXT NOT NULL,
+      tenant_mode TEXT NOT NULL,
+      application TEXT NOT NULL,
+      secret_digest TEXT NOT NULL,
+      sealed_secret TEXT NOT NULL,
+      CONSTRAINT applications_pkey PRIMARY KEY (xsappname),
+      CONSTRAINT applications_instance_number_unique UNIQUE (instance_number),
+      CONSTRAINT applications_client_id_unique UNIQUE (client_id)
+    )`,
+    'CREATE INDEX applications_provider_zone ON applications (provider_zone_id)',
+    `CREATE TABLE subscriptions (
+      xsappname TEXT NOT NULL,
+      zone_id TEXT NOT NULL,
+      CONSTRAINT subscriptions_pkey PRIMARY KEY (xsappname, zone_id),
+      CONSTRAINT subscriptions_application_fk FOREIGN KEY (xsappname) REFERENCES applications (xsappname) ON DELETE CASCADE,
+      CONSTRAINT subscriptions_zone_fk FOREIGN KEY (zone_id) REFERENCES zones (id) ON DELETE CASCADE
+    )`,
+    'CREATE INDEX subscriptions_zone ON subscriptions (zone_id)',
+    // user_name_lower: UAA compares user names case-insensitively; lower-cased by the application
+    // (JavaScript's full Unicode toLowerCase), as SQLite's lower() knows only ASCII.
+    `CREATE TABLE users (
+      zone_id TEXT NOT NULL,
+      id TEXT NOT NULL,
+      user_name TEXT NOT NULL,
+      user_name_lower TEXT NOT NULL,
+      origin TEXT NOT NULL,
+      email TEXT NOT NULL,
+      given_name TEXT,
+      family_name TEXT,
+      attributes TEXT NOT NULL,
+      password_hash TEXT,
+      CONSTRAINT users_pkey PRIMARY KEY (zone_id, id),
+      CONSTRAINT users_user_name_unique UNIQUE (zone_id, origin, user_name_lower),
+      CONSTRAINT users_zone_fk FOREIGN KEY (zone_id) REFERENCES zones (id) ON DELETE CASCADE
+    )`,
+    // Logins and provisioning look a user up by name alone (any origin).
+    'CREATE INDEX users_by_name ON users (zone_id, user_name_lower)',
+    // Collections a zone's administrators made; `role_templates` a JSON array of `<instance>.<template>`.
+    `CREATE TABLE role_collections (
+      zone_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      role_templates TEXT NOT NULL,
+      CONSTRAINT role_collections_pkey PRIMARY KEY (zone_id, name),
+      CONSTRAINT role_collections_zone_fk FOREIGN KEY (zone_id) REFERENCES zones (id) ON DELETE CASCADE
+    )`,
+    // No foreign key to role_collections: a user also holds the applications' collections and the
+    // built-in one, and keeps a collection removed from xs-security.json until it is unassigned.
+    // `position` keeps the order of assignment, which User.roleCollections shows.
+    `CREATE TABLE user_role_collections (
+      zone_id TEXT NOT NULL,
+      user_id TEXT NOT NULL,
+      role_collection TEXT NOT NULL,
+      position INTEGER NOT NULL,
+      CONSTRAINT user_role_collections_pkey PRIMARY KEY (zone_id, user_id, role_collection),
+      CONSTRAINT user_role_collections_user_fk FOREIGN KEY (zone_id, user_id) REFERENCES users (zone_id, id) ON DELETE CASCADE
+    )`,
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY];

@@ -9,7 +9,8 @@ import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
-import { RecordsOpenError } from '../records/index.js';
+import { openRecords, RecordsOpenError } from '../records/index.js';
+import type { RecordsDatabase } from '../records/types.js';
 import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
 import { claimStoreMarker } from '../storage/store-marker.js';
@@ -27,6 +28,8 @@ export interface RunningGateway {
   gateway: Gateway;
   port: number;
   storage: Storage;
+  /** The records database (zones, users, applications, keys, tenants), opened and migrated at start. */
+  records: RecordsDatabase;
   /** The route table as served, `$XSAPPNAME` expanded to the application's instance name. */
   routes: RouteTable;
   /**
@@ -42,7 +45,7 @@ export interface RunningGateway {
    * `zonegate tenants` use. Undefined when it is unavailable (the log says why at start-up).
    */
   provisioning: Provisioning | undefined;
-  /** Graceful stop (asynchronous subscriptions report first), then the storage is closed. */
+  /** Graceful stop (asynchronous subscriptions report first), then the storage and the records database are closed. */
   stop(): Promise<void>;
 }
 
@@ -63,6 +66,13 @@ export async function startGateway(config: Configuration, options: StartOptions)
   const { logger } = options;
   warnAboutExposedDataDir(settings.dataDir, logger);
   const storage = await openStorage(settings.storage, logger, { checkDurability: true });
+  let records: RecordsDatabase;
+  try {
+    records = await openRecords(settings.records, logger);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
   try {
@@ -85,7 +95,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     };
 
     zones = !settings.xsuaa && config.security
-      ? await startZones({ settings, storage, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions })
+      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
     const routes = compileRouteTable(routesFile, {
@@ -133,6 +143,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       gateway,
       port,
       storage,
+      records,
       routes,
       credentials,
       directory: zones?.directory,
@@ -146,12 +157,14 @@ export async function startGateway(config: Configuration, options: StartOptions)
         await callbacks?.settled();
         await identity?.close();
         await storage.close();
+        await records.close();
       },
     };
   } catch (err) {
     await bound?.close();
     await zones?.server.close();
     await storage.close();
+    await records.close();
     throw err;
   }
 }

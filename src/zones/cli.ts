@@ -1,12 +1,14 @@
 /**
  * `zonegate zones ...` and `zonegate users ...`: the zone directory from the command line, for
- * operators setting up the first zones and administrators. The entry point opens the storage and
- * passes it in, so these commands work on exactly what the running server uses.
+ * operators setting up the first zones and administrators. The entry point opens the records
+ * database and the storage and passes them in, so these commands work on exactly what the running
+ * server uses.
  *
  * Exit codes: 0 done, 1 the directory refused or failed (message on `err`), 2 usage error.
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
+import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { ZONE_ADMIN_ROLE_COLLECTION } from './directory/admin-client.js';
 import { createZoneDirectory, DEFAULT_ORIGIN } from './directory/directory.js';
@@ -17,7 +19,10 @@ import type { User, Zone, ZoneDirectory } from './directory/types.js';
 import { removeZone, type ZoneRemovalParts } from './removal.js';
 
 export interface DirectoryCliIo {
+  /** The store of what is short-lived (invitations). */
   storage: Storage;
+  /** The records database the directory lives in. */
+  records: RecordsDatabase;
   out: (line: string) => void;
   err: (line: string) => void;
   /** Passed to the directory (password hashing cost, secret key). */
@@ -232,7 +237,7 @@ export async function runDirectoryCli(argv: string[], io: DirectoryCliIo): Promi
       const expected = command.positionals.map((p) => `<${p}>`).join(' ') || 'no arguments';
       throw new UsageError(`${group} ${name} takes ${expected}, got ${parsed.positionals.length} argument${parsed.positionals.length === 1 ? '' : 's'}`);
     }
-    await command.run(parsed, createZoneDirectory(io.storage, io.directory), io.out, io);
+    await command.run(parsed, createZoneDirectory(io.records, io.directory), io.out, io);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

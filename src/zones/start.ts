@@ -2,6 +2,7 @@ import { resolveSecretKey, type Settings, type XsuaaCredentials } from '../confi
 import type { XsSecurity } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { createZoneDirectory } from './directory/directory.js';
 import { DirectoryError } from './directory/errors.js';
@@ -39,6 +40,8 @@ export function zonesPublicUrl(settings: Pick<Settings, 'uaaDomain' | 'uaaUrl'>,
 export async function startZones(input: {
   settings: Settings;
   storage: Storage;
+  /** The records database (zones, users, applications, keys, tenants; issue 19), opened and migrated. */
+  records: RecordsDatabase;
   security: XsSecurity | undefined;
   logger: Logger;
   /** The port the zones are served on (bound already), for their URLs unless UAA_URL names one. */
@@ -50,7 +53,7 @@ export async function startZones(input: {
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
   const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
-  const directory = createZoneDirectory(storage, { secretKey });
+  const directory = createZoneDirectory(input.records, { secretKey });
   const provider = await ensureZone(directory, settings.providerSubdomain);
   const publicUrlFor = zonesPublicUrl(settings, input.port);
   let registration: Zones['registration'];

@@ -180,11 +180,11 @@ describe('authorization (before any body is read)', () => {
 
   it('attack: an application record stored before that rule still gets no foreign Callback authority (issue 9)', async () => {
     const { application, clientSecret } = await h.directory.registerApplication(security('oldapp'), h.provider.id);
-    const key = `dir:app:${application.xsappname}`;
-    const stored = JSON.parse((await h.storage.get(key))!);
-    stored.application.authorities.push('myapp!t1.Callback');
-    stored.application.scopes.push('myapp!t1.Callback');
-    await h.storage.set(key, JSON.stringify(stored));
+    const select = 'SELECT application FROM applications WHERE xsappname = $1';
+    const stored = JSON.parse((await h.records.one<{ application: string }>(select, [application.xsappname]))!.application);
+    stored.authorities.push('myapp!t1.Callback');
+    stored.scopes.push('myapp!t1.Callback');
+    await h.records.run('UPDATE applications SET application = $1 WHERE xsappname = $2', [JSON.stringify(stored), application.xsappname]);
     const stolen = await clientToken(h, 'provider', { id: application.clientId, secret: clientSecret });
     const res = await call('DELETE', `/callback/v1.0/tenants/${h.globex.id}`, { token: stolen });
     expect(res.status).toBe(403);

@@ -4,35 +4,39 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantRegistry } from '../../src/provisioning/registry.js';
-import { openSqliteStorage } from '../../src/storage/sqlite.js';
-import type { Storage } from '../../src/storage/types.js';
+import { migrate } from '../../src/records/migrate.js';
+import { openSqliteRecords } from '../../src/records/sqlite.js';
+import type { RecordsDatabase, SqlValue } from '../../src/records/types.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
 import type { Application, ZoneDirectory } from '../../src/zones/directory/types.js';
 import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'zonegate-registry-'));
-let storage: Storage;
+let records: RecordsDatabase;
 let reads = 0;
 let directory: ZoneDirectory;
 let app: Application;
 
 beforeAll(async () => {
-  const real = openSqliteStorage({ file: join(dir, 'registry.db') });
-  // Counts reads, to see which answers came from the cache; everything else is the real SQLite store.
-  storage = new Proxy(real, {
+  const real = openSqliteRecords({ file: join(dir, 'registry.db') });
+  await migrate(real);
+  // Counts reads, to see which answers came from the cache; everything else is the real SQLite database.
+  records = new Proxy(real, {
     get(target, prop, receiver) {
-      if (prop === 'get') return (key: string) => (reads++, target.get(key));
+      if (prop === 'one' || prop === 'all') {
+        return (sql: string, params?: readonly SqlValue[]) => (reads++, target[prop](sql, params));
+      }
       return Reflect.get(target, prop, receiver);
     },
   });
-  directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+  directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
   const provider = await directory.createZone({ subdomain: 'provider' });
   app = (await directory.registerApplication(securityFor('regapp'), provider.id)).application;
   for (const sub of ['acme', 'globex']) await directory.subscribe(app, (await directory.createZone({ subdomain: sub })).id);
   await directory.createZone({ subdomain: 'stranger' }); // a zone, but not subscribed
 });
 afterAll(async () => {
-  await storage.close();
+  await records.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -91,7 +95,7 @@ describe('createTenantRegistry', () => {
     const registry = createTenantRegistry({ directory, application: app });
     expect(await registry.isSubscribed('fleeting')).toBe(true);
     // Another instance deletes it: this registry is not told.
-    await createZoneDirectory(storage).deleteZone(zone.id);
+    await createZoneDirectory(records).deleteZone(zone.id);
     const started = Date.now();
     while (await registry.isSubscribed('fleeting')) await sleep(20);
     expect(Date.now() - started).toBeLessThanOrEqual(1100);
@@ -130,8 +134,8 @@ describe('createTenantRegistry', () => {
 
   it('while the store is unreachable: a tenant subscribed when last asked is "last-known"; others still fail', async () => {
     // A handle of its own on the same file, closed below: its calls then reject with
-    // ZG_ERR_STORAGE_UNAVAILABLE, as an unreachable Redis's do.
-    const own = openSqliteStorage({ file: join(dir, 'registry.db') });
+    // ZG_ERR_DATABASE_UNAVAILABLE, as an unreachable PostgreSQL's do.
+    const own = openSqliteRecords({ file: join(dir, 'registry.db') });
     const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_SCRYPT });
     let now = 0;
     const registry = createTenantRegistry({ directory: ownDirectory, application: app, ttlMs: 500, now: () => now });
@@ -141,16 +145,16 @@ describe('createTenantRegistry', () => {
     expect(registry.isSubscribed('acme')).toBe(true); // still fresh
     now = 10_000;
     expect(await registry.isSubscribed('acme')).toBe('last-known');
-    await expect(registry.isSubscribed('stranger')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
-    await expect(registry.isSubscribed('globex')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    await expect(registry.isSubscribed('stranger')).rejects.toMatchObject({ code: 'ZG_ERR_DATABASE_UNAVAILABLE' });
+    await expect(registry.isSubscribed('globex')).rejects.toMatchObject({ code: 'ZG_ERR_DATABASE_UNAVAILABLE' });
     registry.forget('acme'); // unsubscribed by this instance: nothing to fall back on
-    await expect(registry.isSubscribed('acme')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    await expect(registry.isSubscribed('acme')).rejects.toMatchObject({ code: 'ZG_ERR_DATABASE_UNAVAILABLE' });
   });
 
   it('once the store is found unreachable, answers from memory at once instead of waiting on it per request, until a probe finds it back', async () => {
     // A stalled Redis answers nothing until the command timeout (2 s): every public page would wait
     // that long for its "last-known" if each request asked the store again.
-    const own = openSqliteStorage({ file: join(dir, 'registry.db') });
+    const own = openSqliteRecords({ file: join(dir, 'registry.db') });
     const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_SCRYPT });
     let now = 0;
     const registry = createTenantRegistry({ directory: ownDirectory, application: app, ttlMs: 500, now: () => now });
@@ -162,7 +166,7 @@ describe('createTenantRegistry', () => {
     expect(registry.isSubscribed('acme')).toBe('last-known');
     now += 500;
     expect(registry.isSubscribed('acme')).toBe('last-known');
-    await expect(registry.isSubscribed('stranger')).rejects.toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+    await expect(registry.isSubscribed('stranger')).rejects.toMatchObject({ code: 'ZG_ERR_DATABASE_UNAVAILABLE' });
   });
 
   it('refuses a cache longer than a second', () => {

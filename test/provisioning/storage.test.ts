@@ -16,6 +16,9 @@ import { openRedisStorage } from '../../src/storage/redis.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
+import { migrate } from '../../src/records/migrate.js';
+import { openSqliteRecords } from '../../src/records/sqlite.js';
+import type { RecordsDatabase } from '../../src/records/types.js';
 import { createKeyStore } from '../../src/zones/keys/keystore.js';
 import type { Application, ZoneDirectory } from '../../src/zones/directory/types.js';
 import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
@@ -39,13 +42,17 @@ afterAll(async () => {
 
 interface Setup {
   storage: Storage;
+  records: RecordsDatabase;
   directory: ZoneDirectory;
   application: Application;
   provisioning: Provisioning;
 }
 
-async function setUp(storage: Storage, existing?: Application): Promise<Setup> {
-  const directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+/** Provisioning on the storage under test; the directory on its own records database (in memory unless a file is given). */
+async function setUp(storage: Storage, existing?: Application, recordsFile = ':memory:'): Promise<Setup> {
+  const records = openSqliteRecords({ file: recordsFile });
+  await migrate(records);
+  const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
   let application = existing;
   if (!application) {
     const provider = await directory.createZone({ subdomain: 'provider' });
@@ -60,7 +67,12 @@ async function setUp(storage: Storage, existing?: Application): Promise<Setup> {
     deleteZoneKeys: (zoneId) => createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }).deleteKeys(zoneId),
     logger: createMemoryLogger(),
   });
-  return { storage, directory, application, provisioning };
+  return { storage, records, directory, application, provisioning };
+}
+
+async function close(s: Setup): Promise<void> {
+  await s.storage.close();
+  await s.records.close();
 }
 
 const backends: [string, () => Promise<Storage>][] = [
@@ -93,7 +105,7 @@ describe.each(backends)('on %s', (_name, open) => {
       }
       expect((await s.directory.listZones()).length).toBe(n + 1);
     } finally {
-      await s.storage.close();
+      await close(s);
     }
   });
 
@@ -108,7 +120,7 @@ describe.each(backends)('on %s', (_name, open) => {
       expect(await s.provisioning.listTenants()).toHaveLength(1);
       expect((await s.directory.listZones()).map((z) => z.subdomain).sort()).toEqual(['contested', 'provider']);
     } finally {
-      await s.storage.close();
+      await close(s);
     }
   });
 
@@ -121,7 +133,7 @@ describe.each(backends)('on %s', (_name, open) => {
       expect(new Set(results.map((r) => r.url))).toEqual(new Set(['https://twice.app.example.com']));
       expect(await s.directory.listUsers(guid(3000))).toHaveLength(1);
     } finally {
-      await s.storage.close();
+      await close(s);
     }
   });
 });
@@ -129,11 +141,12 @@ describe.each(backends)('on %s', (_name, open) => {
 describe('restart', () => {
   it('a subscription survives reopening the SQLite file, and is then unsubscribed', async () => {
     const file = join(dir, 'restart.db');
-    const before = await setUp(openSqliteStorage({ file }));
+    const recordsFile = join(dir, 'restart-records.db');
+    const before = await setUp(openSqliteStorage({ file }), undefined, recordsFile);
     await before.provisioning.subscribe({ tenantId: guid(4000), subdomain: 'phoenix', userInfo: { userName: 'jean@phoenix.example' }, globalAccountId: 'ga-x' });
-    await before.storage.close();
+    await close(before);
 
-    const after = await setUp(openSqliteStorage({ file }), before.application);
+    const after = await setUp(openSqliteStorage({ file }), before.application, recordsFile);
     try {
       const registry = createTenantRegistry({ directory: after.directory, application: after.application });
       expect(await registry.isSubscribed('phoenix')).toBe(true);
@@ -144,7 +157,7 @@ describe('restart', () => {
       registry.forget('phoenix'); // this instance's own unsubscribe; others wait out the ≤1 s cache
       expect(await registry.isSubscribed('phoenix')).toBe(false);
     } finally {
-      await after.storage.close();
+      await close(after);
     }
   });
 });

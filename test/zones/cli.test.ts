@@ -6,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { runDirectoryCli } from '../../src/zones/cli.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
+import { migrate } from '../../src/records/migrate.js';
+import { openSqliteRecords } from '../../src/records/sqlite.js';
+import type { RecordsDatabase } from '../../src/records/types.js';
+import { dumpRows } from './directory/directory-contract.js';
 import { createKeyStore } from '../../src/zones/keys/keystore.js';
 import { createInvitationStore } from '../../src/zones/invitations.js';
 import { createMemoryLogger } from '../../src/log.js';
@@ -13,16 +17,26 @@ import { FAST_SCRYPT, securityFor } from './directory/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zonegate-cli-'));
 const file = join(tmp, 'zones.db');
+const recordsFile = join(tmp, 'records.db');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs one command the way the entry point will: a fresh storage handle on the file, closed afterwards. */
+/** A fresh handle on the records file, migrated, as the entry point opens it. */
+async function openRecords(): Promise<RecordsDatabase> {
+  const records = openSqliteRecords({ file: recordsFile });
+  await migrate(records);
+  return records;
+}
+
+/** Runs one command the way the entry point will: fresh storage and records handles on the files, closed afterwards. */
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const storage = openSqliteStorage({ file });
+  const records = await openRecords();
   const out: string[] = [];
   const err: string[] = [];
   try {
     const code = await runDirectoryCli(argv, {
       storage,
+      records,
       out: (l) => out.push(l),
       err: (l) => err.push(l),
       directory: { passwordHashing: FAST_SCRYPT },
@@ -31,16 +45,17 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
     return { code, out: out.join('\n'), err: err.join('\n') };
   } finally {
     await storage.close();
+    await records.close();
   }
 }
 
 beforeAll(async () => {
   // The application (and so its role collections) is registered by the server at start-up.
-  const storage = openSqliteStorage({ file });
-  const dir = createZoneDirectory(storage);
+  const records = await openRecords();
+  const dir = createZoneDirectory(records);
   const provider = await dir.createZone({ subdomain: 'provider' });
   await dir.registerApplication(securityFor('myapp', 'dedicated'), provider.id);
-  await storage.close();
+  await records.close();
 });
 
 describe('zonegate zones', () => {
@@ -117,13 +132,14 @@ describe('zonegate users', () => {
     expect(await cli('users', 'assign', 'provider', 'alice', 'Ghosts')).toMatchObject({ code: 1, err: expect.stringContaining('Role collection not found in the zone: Ghosts') });
 
     // What the CLI stored is what the server will check at login.
-    const storage = openSqliteStorage({ file });
+    const records = await openRecords();
     try {
-      const dir = createZoneDirectory(storage);
+      const dir = createZoneDirectory(records);
       const zone = await dir.getZoneBySubdomain('provider');
       expect((await dir.verifyPassword(zone!.id, 'alice', password))?.roleCollections).toEqual(['myapp_Administrator']);
+      expect((await dumpRows(records)).filter((row) => JSON.stringify(row).includes(password))).toEqual([]);
     } finally {
-      await storage.close();
+      await records.close();
     }
     const raw = new Database(file, { readonly: true });
     try {
@@ -152,15 +168,15 @@ describe('zonegate users', () => {
     expect(details).toMatchObject({ clientid: 'zonegate-admin', grantTypes: ['authorization_code', 'refresh_token'], roleCollection: 'Zone Administrator' });
     expect(text.out).toContain(details.clientsecret);
     // The same client every time, and what it grants the administrator is scim.* of their zone.
-    const storage = openSqliteStorage({ file });
+    const records = await openRecords();
     try {
-      const dir = createZoneDirectory(storage);
+      const dir = createZoneDirectory(records);
       expect(await dir.verifyClientSecret('zonegate-admin', details.clientsecret)).toBe(true);
       const { application } = await dir.ensureAdminClient();
       const zone = (await dir.getZoneBySubdomain('admins-zone'))!;
       expect(await dir.userScopes(application, (await dir.getUserByName(zone.id, 'boss'))!)).toEqual(['openid', 'scim.read', 'scim.write']);
     } finally {
-      await storage.close();
+      await records.close();
     }
   });
 
@@ -205,10 +221,12 @@ describe('zonegate users invite', () => {
     expect(refused.err).toContain('public URL');
 
     const storage = openSqliteStorage({ file });
+    const records = await openRecords();
     const out: string[] = [];
     try {
       const code = await runDirectoryCli(['users', 'invite', 'invitees', 'ivy'], {
         storage,
+        records,
         out: (l) => out.push(l),
         err: () => undefined,
         directory: { passwordHashing: FAST_SCRYPT },
@@ -219,11 +237,12 @@ describe('zonegate users invite', () => {
       const link = new URL(out[0]!);
       expect(link.origin).toBe('http://invitees.auth.localhost:8080');
       expect(link.pathname).toBe('/invitation');
-      const zone = await createZoneDirectory(storage).getZoneBySubdomain('invitees');
+      const zone = await createZoneDirectory(records).getZoneBySubdomain('invitees');
       expect(await createInvitationStore(storage).find(link.searchParams.get('code')!)).toMatchObject({ zoneId: zone!.id });
       expect(out[1]).toMatch(/^One use, until /);
     } finally {
       await storage.close();
+      await records.close();
     }
   });
 });

@@ -1,28 +1,20 @@
 /**
- * The zone directory on top of the Storage contract: zones, the registered applications and their
- * clients, users and role collections (see ./types.ts for the interface and REFERENCE.md §5 for the
- * XSUAA rules it follows).
+ * The zone directory on the records database (src/records/): zones, the registered applications and
+ * their clients, users and role collections (see ./types.ts for the interface and REFERENCE.md §5 for
+ * the XSUAA rules it follows). Tables: migration 1 in src/records/schema.ts.
  *
- * Key layout (all under `dir:` so no other feature's keys can collide):
- *   dir:app-seq                      running number N of `<xsappname>!t<N>`
- *   dir:app:<xsappname>              StoredApplication        index dir:apps
- *   dir:app:zonegate-admin           the built-in admin client (./admin-client.ts), not in dir:apps
- *   dir:client:<clientId>            xsappname
- *   dir:sub:<xsappname>:<zoneId>     subscription marker      index dir:subs:<xsappname>
- *   dir:zone:<id>                    Zone                     index dir:zones
- *   dir:subdomain:<subdomain>        zone id (the unique claim)
- *   dir:zone-apps:<zoneId>           index: apps registered in or subscribed by the zone
- *   dir:user:<zoneId>:<userId>       StoredUser               index dir:users:<zoneId>
- *   dir:username:<zoneId>:<lower>    user id (the unique claim)
- *   dir:rc:<zoneId>:<name>           zone-created role collection   index dir:rcs:<zoneId>
- *   lock:dir:<what>                  short-lived write locks (read-modify-write of one record; storage/lock.ts)
- * Uniqueness is always claimed with setIfAbsent, so concurrent instances cannot both win.
+ * Uniqueness (subdomain, user name per zone and origin, client id, instance number N) is the
+ * database's: a write that would break it fails with UniqueViolation, mapped here to the
+ * DirectoryError callers know; nothing is read first to decide. Read-modify-write runs in one
+ * transaction that locks the rows it reads (`SELECT ... FOR UPDATE`), and a write into a zone locks
+ * the zone's row, so a zone being deleted takes nothing new with it half-way. An unreachable database
+ * rejects with the GatewayError ZG_ERR_DATABASE_UNAVAILABLE (503), passed on unchanged.
  */
 import { randomUUID } from 'node:crypto';
 import type { XsSecurity } from '../../config/types.js';
 import { ACCEPT_GRANTED_AUTHORITIES, grantedAppName, OWN_PREFIX, parseForeignScope, UAA_RESOURCE, UAA_USER } from '../../config/xs-references.js';
-import type { Storage } from '../../storage/types.js';
-import { LockTimeoutError, withLock as withStorageLock } from '../../storage/lock.js';
+import { UniqueViolation } from '../../records/types.js';
+import type { Queries, RecordsDatabase } from '../../records/types.js';
 import {
   ADMIN_CLIENT_ID,
   ADMIN_XSAPPNAME,
@@ -68,13 +60,6 @@ export interface ZoneDirectoryOptions {
 export const DEFAULT_ORIGIN = 'sap.default';
 
 const MAX_PASSWORD_LENGTH = 1024;
-const LOCK_TTL_MS = 5_000;
-const LOCK_WAIT_MS = 3_000;
-/**
- * A unique claim (subdomain, user name) is first taken with this TTL and made permanent once the
- * record it points to is written: a process that dies in between leaves no name blocked for ever.
- */
-const CLAIM_TTL_MS = 30_000;
 
 interface StoredApplication {
   application: Application;
@@ -89,30 +74,103 @@ interface StoredUser {
 
 type RoleCollection = { name: string; roleTemplates: string[] };
 
-export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOptions = {}): ZoneDirectory {
+type ZoneRow = {
+  id: string;
+  subdomain: string;
+  name: string;
+  branding: string | null;
+  created_at: string;
+};
+
+type ApplicationRow = {
+  application: string;
+  secret_digest: string;
+  sealed_secret: string;
+};
+
+type UserRow = {
+  zone_id: string;
+  id: string;
+  user_name: string;
+  origin: string;
+  email: string;
+  given_name: string | null;
+  family_name: string | null;
+  attributes: string;
+  password_hash: string | null;
+};
+
+const USER_COLUMNS = 'zone_id, id, user_name, origin, email, given_name, family_name, attributes, password_hash';
+const APPLICATION_COLUMNS = 'application, secret_digest, sealed_secret';
+
+function zoneOf(row: ZoneRow): Zone {
+  const zone: Zone = { id: row.id, subdomain: row.subdomain, name: row.name, createdAt: row.created_at };
+  if (row.branding !== null) zone.branding = JSON.parse(row.branding) as Zone['branding'];
+  return zone;
+}
+
+function storedApplicationOf(row: ApplicationRow): StoredApplication {
+  return {
+    application: JSON.parse(row.application) as Application,
+    secretDigest: row.secret_digest,
+    secret: JSON.parse(row.sealed_secret) as StoredSecret,
+  };
+}
+
+function storedUserOf(row: UserRow, roleCollections: string[]): StoredUser {
+  const user: User = {
+    id: row.id,
+    zoneId: row.zone_id,
+    userName: row.user_name,
+    email: row.email,
+    origin: row.origin,
+    attributes: JSON.parse(row.attributes) as Record<string, string[]>,
+    roleCollections,
+  };
+  if (row.given_name !== null) user.givenName = row.given_name;
+  if (row.family_name !== null) user.familyName = row.family_name;
+  return row.password_hash === null ? { user } : { user, passwordHash: row.password_hash };
+}
+
+/**
+ * Whether a UniqueViolation is of the constraint guarding `column`: PostgreSQL names the constraint
+ * (`zones_subdomain_unique`), SQLite the columns (`zones.subdomain`); src/records/schema.ts names
+ * every constraint after its column.
+ */
+function violates(err: unknown, column: string): boolean {
+  return err instanceof UniqueViolation && (err.constraint ?? err.message).includes(column);
+}
+
+export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirectoryOptions = {}): ZoneDirectory {
   const scryptParams = options.passwordHashing ?? DEFAULT_SCRYPT;
   checkScryptParams(scryptParams);
   if (options.secretKey && options.secretKey.length !== 32) throw new RangeError('secretKey must be 32 bytes (AES-256)');
   const minPasswordLength = options.minPasswordLength ?? 8;
   const now = options.now ?? (() => new Date());
 
-  const getJson = async <T>(key: string): Promise<T | undefined> => {
-    const raw = await storage.get(key);
-    return raw === undefined ? undefined : (JSON.parse(raw) as T);
-  };
-  const setJson = (key: string, value: unknown) => storage.set(key, JSON.stringify(value));
+  /**
+   * Runs a transaction that creates a row keyed by xsappname, once more when another instance created
+   * the same row first: the repeat finds it and takes the update path (one instance, one secret).
+   */
+  async function upsertApplication<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
+    try {
+      return await records.transaction(work);
+    } catch (err) {
+      if (!violates(err, 'applications_pkey') && !violates(err, 'applications.xsappname')) throw err;
+      return records.transaction(work);
+    }
+  }
 
   /**
-   * Serialises read-modify-write of one record across instances (the contract has no compare-and-set).
-   * The TTL frees the lock if its holder dies; the critical sections are a few storage calls.
+   * A write into a zone, in one transaction that holds the zone's row: a zone deleted meanwhile is
+   * deleted before or after it, never half-way (no user row left pointing at nothing).
    */
-  async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await withStorageLock(storage, `dir:${name}`, { ttlMs: LOCK_TTL_MS, waitMs: LOCK_WAIT_MS }, fn);
-    } catch (err) {
-      if (err instanceof LockTimeoutError) throw new DirectoryError('BUSY', `${name} is being changed by another request; try again`);
-      throw err;
-    }
+  async function inZone<T>(zoneId: string, work: (tx: Queries, zone: Zone) => Promise<T>): Promise<T> {
+    return records.transaction(async (tx) => {
+      const row = await tx.one<ZoneRow>('SELECT * FROM zones WHERE id = $1 FOR UPDATE', [zoneId.toLowerCase()]);
+      if (!row) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${zoneId} does not exist`);
+      return work(tx, zoneOf(row));
+    });
   }
 
   // ---- applications -----------------------------------------------------------------------------
@@ -211,20 +269,20 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     return { ...application, scopes: application.scopes.filter(scopeOk), authorities: application.authorities.filter(authorityOk) };
   }
 
-  async function storedApplication(xsappname: string): Promise<StoredApplication | undefined> {
-    return getJson<StoredApplication>(`dir:app:${xsappname}`);
+  async function storedApplication(queries: Queries, xsappname: string, lock = false): Promise<StoredApplication | undefined> {
+    const row = await queries.one<ApplicationRow>(`SELECT ${APPLICATION_COLUMNS} FROM applications WHERE xsappname = $1${lock ? ' FOR UPDATE' : ''}`, [xsappname]);
+    return row && storedApplicationOf(row);
   }
 
   async function getApplication(xsappname: string): Promise<Application | undefined> {
-    const application = (await storedApplication(xsappname))?.application;
+    const application = (await storedApplication(records, xsappname))?.application;
     return application && withoutForeignGrants(application);
   }
 
   async function ensureAdminClient(input: { zonesAdminZoneId?: string; redirectUris?: readonly string[] } = {}) {
     if (input.zonesAdminZoneId !== undefined) normaliseZoneId(input.zonesAdminZoneId);
-    const key = `dir:app:${ADMIN_XSAPPNAME}`;
-    return withLock(`app:${ADMIN_XSAPPNAME}`, async () => {
-      const stored = await storedApplication(ADMIN_XSAPPNAME);
+    return upsertApplication(async (tx) => {
+      const stored = await storedApplication(tx, ADMIN_XSAPPNAME, true);
       if (stored && !isAdminClient(stored.application)) {
         throw invalid(`An application named "${ADMIN_XSAPPNAME}" was registered before the name was reserved; delete it first`);
       }
@@ -232,73 +290,116 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
       const zonesAdminZoneId = input.zonesAdminZoneId?.toLowerCase() ?? stored?.application.providerZoneId ?? '';
       const redirectUris = input.redirectUris ?? stored?.application.redirectUris ?? DEFAULT_ADMIN_REDIRECT_URIS;
       const application = adminApplication(zonesAdminZoneId, redirectUris);
-      let secret: string;
-      let next: StoredApplication;
       if (stored) {
-        secret = openSecret(stored.secret, options.secretKey, ADMIN_CLIENT_ID);
-        next = { ...stored, application };
-      } else {
-        secret = generateClientSecret();
-        next = { application, secretDigest: digestSecret(secret), secret: sealSecret(secret, options.secretKey, ADMIN_CLIENT_ID) };
+        const secret = openSecret(stored.secret, options.secretKey, ADMIN_CLIENT_ID);
+        if (JSON.stringify(application) !== JSON.stringify(stored.application)) {
+          await tx.run('UPDATE applications SET application = $1, provider_zone_id = $2 WHERE xsappname = $3', [
+            JSON.stringify(application),
+            application.providerZoneId,
+            ADMIN_XSAPPNAME,
+          ]);
+        }
+        return { application, clientSecret: secret };
       }
-      if (JSON.stringify(next) !== JSON.stringify(stored)) await setJson(key, next);
-      await storage.set(`dir:client:${ADMIN_CLIENT_ID}`, ADMIN_XSAPPNAME);
+      const secret = generateClientSecret();
+      await insertApplication(tx, null, { application, secretDigest: digestSecret(secret), secret: sealSecret(secret, options.secretKey, ADMIN_CLIENT_ID) });
       return { application, clientSecret: secret };
     });
   }
 
+  async function insertApplication(tx: Queries, instanceNumber: number | null, stored: StoredApplication): Promise<void> {
+    const { application } = stored;
+    await tx.run(
+      `INSERT INTO applications (xsappname, instance_number, client_id, provider_zone_id, tenant_mode, application, secret_digest, sealed_secret)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        application.xsappname,
+        instanceNumber,
+        application.clientId,
+        application.providerZoneId,
+        application.tenantMode,
+        JSON.stringify(application),
+        stored.secretDigest,
+        JSON.stringify(stored.secret),
+      ],
+    );
+  }
+
+  /** The next N of `<xsappname>!t<N>`: the counter row is locked until the transaction ends, so no two registrations share one. */
+  async function nextInstanceNumber(tx: Queries): Promise<number> {
+    const row = await tx.one<{ value: number }>(
+      `INSERT INTO directory_counters (name, value) VALUES ('instance_number', 1)
+       ON CONFLICT (name) DO UPDATE SET value = directory_counters.value + 1
+       RETURNING value`,
+    );
+    return Number(row!.value);
+  }
+
   async function isSubscribed(xsappname: string, zoneId: string): Promise<boolean> {
-    return (await storage.get(`dir:sub:${xsappname}:${zoneId}`)) !== undefined;
+    const row = await records.one('SELECT 1 AS yes FROM subscriptions WHERE xsappname = $1 AND zone_id = $2', [xsappname, zoneId.toLowerCase()]);
+    return row !== undefined;
   }
 
   async function registerApplication(security: XsSecurity, providerZoneId: string) {
     const xsappname = checkText(security.xsappname, 'xsappname', 100);
-    // `!` separates the instance number and `:` our key parts; XSUAA rejects both in xsappname too.
+    // `!` separates the instance number; XSUAA rejects it in xsappname too.
     if (/[!:|\s]/.test(xsappname)) throw invalid(`xsappname "${xsappname}" must not contain "!", "|", ":" or spaces`);
     if (xsappname === ADMIN_XSAPPNAME) throw invalid(`xsappname "${xsappname}" is reserved for the built-in administration client`);
     checkNoAdminGrants(security);
     checkOnlyOwnGrants(security);
-    if (!(await getZone(providerZoneId))) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${providerZoneId} does not exist`);
-    const key = `dir:app:${xsappname}`;
-
-    return withLock(`app:${xsappname}`, async () => {
-      let stored = await storedApplication(xsappname);
-      let secret: string;
+    return upsertApplication(async (tx) => {
+      // Held to the end, so the zone cannot be deleted before it is seen to provide this application.
+      const zone = await tx.one('SELECT id FROM zones WHERE id = $1 FOR UPDATE', [providerZoneId.toLowerCase()]);
+      if (!zone) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${providerZoneId} does not exist`);
+      const stored = await storedApplication(tx, xsappname, true);
       if (stored) {
         // Re-registration keeps N and the secret (XSUAA updates an instance in place on `cf update-service`).
         const { instanceName, clientId } = stored.application;
-        secret = openSecret(stored.secret, options.secretKey, clientId);
-        const previousProvider = stored.application.providerZoneId;
-        stored = { ...stored, application: buildApplication(security, instanceName, providerZoneId) };
-        await setJson(key, stored);
-        if (previousProvider !== providerZoneId && !(await isSubscribed(xsappname, previousProvider))) {
-          await storage.removeFromIndex(`dir:zone-apps:${previousProvider}`, xsappname);
-        }
-      } else {
-        const n = await storage.increment('dir:app-seq');
-        const application = buildApplication(security, `${xsappname}!t${n}`, providerZoneId);
-        secret = generateClientSecret();
-        stored = { application, secretDigest: digestSecret(secret), secret: sealSecret(secret, options.secretKey, application.clientId) };
-        await setJson(key, stored);
+        const secret = openSecret(stored.secret, options.secretKey, clientId);
+        const application = buildApplication(security, instanceName, providerZoneId);
+        await tx.run('UPDATE applications SET application = $1, provider_zone_id = $2, tenant_mode = $3 WHERE xsappname = $4', [
+          JSON.stringify(application),
+          application.providerZoneId,
+          application.tenantMode,
+          xsappname,
+        ]);
+        return { application, clientSecret: secret };
       }
-      await storage.set(`dir:client:${stored.application.clientId}`, xsappname);
-      await storage.addToIndex('dir:apps', xsappname);
-      await storage.addToIndex(`dir:zone-apps:${providerZoneId}`, xsappname);
-      return { application: stored.application, clientSecret: secret };
+      const n = await nextInstanceNumber(tx);
+      const application = buildApplication(security, `${xsappname}!t${n}`, providerZoneId);
+      const secret = generateClientSecret();
+      await insertApplication(tx, n, { application, secretDigest: digestSecret(secret), secret: sealSecret(secret, options.secretKey, application.clientId) });
+      return { application, clientSecret: secret };
     });
   }
 
+  async function storedApplicationByClientId(clientId: string): Promise<StoredApplication | undefined> {
+    const row = await records.one<ApplicationRow>(`SELECT ${APPLICATION_COLUMNS} FROM applications WHERE client_id = $1`, [clientId]);
+    return row && storedApplicationOf(row);
+  }
+
   async function getApplicationByClientId(clientId: string): Promise<Application | undefined> {
-    const xsappname = await storage.get(`dir:client:${clientId}`);
-    return xsappname === undefined ? undefined : getApplication(xsappname);
+    const application = (await storedApplicationByClientId(clientId))?.application;
+    return application && withoutForeignGrants(application);
   }
 
   async function verifyClientSecret(clientId: string, secret: string): Promise<boolean> {
-    const xsappname = await storage.get(`dir:client:${clientId}`);
-    const stored = xsappname === undefined ? undefined : await storedApplication(xsappname);
+    const stored = await storedApplicationByClientId(clientId);
     // Digest comparison is constant-time; an unknown client compares against a digest that cannot match.
     const matches = secretMatchesDigest(secret, stored?.secretDigest ?? digestSecret(generateClientSecret()));
     return stored !== undefined && matches;
+  }
+
+  /** The registered applications (never the admin client), by xsappname. */
+  async function registeredApplications(where = '', params: string[] = []): Promise<Application[]> {
+    const rows = await records.all<ApplicationRow & { xsappname: string }>(
+      `SELECT xsappname, ${APPLICATION_COLUMNS} FROM applications WHERE xsappname <> $1${where}`,
+      [ADMIN_XSAPPNAME, ...params],
+    );
+    // Sorted here, not by ORDER BY: PostgreSQL would sort by the database's collation, SQLite by bytes.
+    return rows
+      .map((r) => withoutForeignGrants(storedApplicationOf(r).application))
+      .sort((a, b) => (a.xsappname < b.xsappname ? -1 : a.xsappname > b.xsappname ? 1 : 0));
   }
 
   async function clientAuthorities(application: Application): Promise<string[]> {
@@ -308,13 +409,12 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     if (!isAdminClient(application) && (wanted.length > 0 || acceptAll)) {
       // Both sides must agree, as in XSUAA: the granting application names this one in
       // grant-as-authority-to-apps, and this one asks for the scope (or accepts whatever is granted).
-      for (const name of (await storage.listIndex('dir:apps')).sort()) {
-        if (name === application.xsappname) continue;
-        const granter = await getApplication(name);
-        for (const grant of granter?.authorityGrants ?? []) {
-          if (!grant.apps.includes(application.xsappname) || !grant.scope.startsWith(`${granter!.instanceName}.`)) continue;
-          const local = grant.scope.slice(granter!.instanceName.length + 1);
-          if (acceptAll || wanted.some((w) => w.xsappname === granter!.xsappname && w.scope === local)) granted.add(grant.scope);
+      for (const granter of await registeredApplications()) {
+        if (granter.xsappname === application.xsappname) continue;
+        for (const grant of granter.authorityGrants ?? []) {
+          if (!grant.apps.includes(application.xsappname) || !grant.scope.startsWith(`${granter.instanceName}.`)) continue;
+          const local = grant.scope.slice(granter.instanceName.length + 1);
+          if (acceptAll || wanted.some((w) => w.xsappname === granter.xsappname && w.scope === local)) granted.add(grant.scope);
         }
       }
     }
@@ -339,41 +439,34 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     if (!(await getApplication(application.xsappname))) {
       throw new DirectoryError('APPLICATION_NOT_FOUND', `Application ${application.xsappname} is not registered`);
     }
-    if (!(await getZone(zoneId))) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${zoneId} does not exist`);
-    await storage.set(`dir:sub:${application.xsappname}:${zoneId}`, '1');
-    await storage.addToIndex(`dir:subs:${application.xsappname}`, zoneId);
-    await storage.addToIndex(`dir:zone-apps:${zoneId}`, application.xsappname);
+    await inZone(zoneId, (tx, zone) =>
+      tx.run('INSERT INTO subscriptions (xsappname, zone_id) VALUES ($1, $2) ON CONFLICT (xsappname, zone_id) DO NOTHING', [application.xsappname, zone.id]),
+    );
   }
 
   async function unsubscribe(application: Application, zoneId: string): Promise<boolean> {
-    const existed = await storage.delete(`dir:sub:${application.xsappname}:${zoneId}`);
-    await storage.removeFromIndex(`dir:subs:${application.xsappname}`, zoneId);
-    const current = await getApplication(application.xsappname);
-    if (current?.providerZoneId !== zoneId) await storage.removeFromIndex(`dir:zone-apps:${zoneId}`, application.xsappname);
-    return existed;
+    const removed = await records.run('DELETE FROM subscriptions WHERE xsappname = $1 AND zone_id = $2', [application.xsappname, zoneId.toLowerCase()]);
+    return removed > 0;
   }
 
   async function listSubscriptions(application: Application): Promise<string[]> {
-    return (await storage.listIndex(`dir:subs:${application.xsappname}`)).sort();
+    const rows = await records.all<{ zone_id: string }>('SELECT zone_id FROM subscriptions WHERE xsappname = $1', [application.xsappname]);
+    return rows.map((r) => r.zone_id).sort();
   }
 
-  /** Applications whose role collections apply in a zone: registered there, or subscribed. */
+  /** Applications whose role collections apply in a zone: registered there, or shared and subscribed. */
   async function applicationsOfZone(zoneId: string): Promise<Application[]> {
-    const names = await storage.listIndex(`dir:zone-apps:${zoneId}`);
-    const apps = await Promise.all(names.sort().map(getApplication));
-    const result: Application[] = [];
-    for (const app of apps) {
-      if (app && (app.providerZoneId === zoneId || (app.tenantMode === 'shared' && (await isSubscribed(app.xsappname, zoneId))))) {
-        result.push(app);
-      }
-    }
-    return result;
+    return registeredApplications(
+      ` AND (provider_zone_id = $2 OR (tenant_mode = 'shared' AND xsappname IN (SELECT xsappname FROM subscriptions WHERE zone_id = $2)))`,
+      [zoneId],
+    );
   }
 
   // ---- zones --------------------------------------------------------------------------------------
 
   async function getZone(id: string): Promise<Zone | undefined> {
-    return getJson<Zone>(`dir:zone:${id.toLowerCase()}`);
+    const row = await records.one<ZoneRow>('SELECT * FROM zones WHERE id = $1', [id.toLowerCase()]);
+    return row && zoneOf(row);
   }
 
   async function createZone(input: { id?: string; subdomain: string; name?: string; branding?: Zone['branding'] }): Promise<Zone> {
@@ -389,57 +482,48 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const branding = checkBranding(input.branding);
     if (branding) zone.branding = branding;
 
-    const claim = `dir:subdomain:${subdomain}`;
-    if (!(await storage.setIfAbsent(claim, id, { ttlMs: CLAIM_TTL_MS }))) {
-      throw new DirectoryError('ZONE_SUBDOMAIN_TAKEN', `Subdomain "${subdomain}" is already taken by another zone`);
+    try {
+      await records.run('INSERT INTO zones (id, subdomain, name, branding, created_at) VALUES ($1, $2, $3, $4, $5)', [
+        id,
+        subdomain,
+        zone.name,
+        branding ? JSON.stringify(branding) : null,
+        zone.createdAt,
+      ]);
+    } catch (err) {
+      if (violates(err, 'subdomain')) throw new DirectoryError('ZONE_SUBDOMAIN_TAKEN', `Subdomain "${subdomain}" is already taken by another zone`);
+      if (err instanceof UniqueViolation) throw new DirectoryError('ZONE_EXISTS', `A zone with id ${id} already exists`);
+      throw err;
     }
-    if (!(await storage.setIfAbsent(`dir:zone:${id}`, JSON.stringify(zone)))) {
-      await storage.delete(claim);
-      throw new DirectoryError('ZONE_EXISTS', `A zone with id ${id} already exists`);
-    }
-    await storage.addToIndex('dir:zones', id);
-    await storage.set(claim, id);
     return zone;
   }
 
   async function getZoneBySubdomain(subdomain: string): Promise<Zone | undefined> {
-    const id = await storage.get(`dir:subdomain:${subdomain.toLowerCase()}`);
-    return id === undefined ? undefined : getZone(id);
+    const row = await records.one<ZoneRow>('SELECT * FROM zones WHERE subdomain = $1', [subdomain.toLowerCase()]);
+    return row && zoneOf(row);
   }
 
   async function listZones(): Promise<Zone[]> {
-    const zones = await Promise.all((await storage.listIndex('dir:zones')).map(getZone));
-    return zones.filter((z): z is Zone => z !== undefined).sort((a, b) => a.subdomain.localeCompare(b.subdomain));
+    const rows = await records.all<ZoneRow>('SELECT * FROM zones');
+    return rows.map(zoneOf).sort((a, b) => a.subdomain.localeCompare(b.subdomain));
   }
 
   async function deleteZone(idInput: string): Promise<boolean> {
-    const id = idInput.toLowerCase();
-    const zone = await getZone(id);
-    if (!zone) return false;
-    for (const app of await Promise.all((await storage.listIndex(`dir:zone-apps:${id}`)).map(getApplication))) {
-      if (app?.providerZoneId === id) {
-        throw new DirectoryError('ZONE_IN_USE', `Zone ${zone.subdomain} is the provider zone of application ${app.instanceName}`);
+    return records.transaction(async (tx) => {
+      const row = await tx.one<ZoneRow>('SELECT * FROM zones WHERE id = $1 FOR UPDATE', [idInput.toLowerCase()]);
+      if (!row) return false;
+      const provided = await tx.one<{ application: string }>(
+        'SELECT application FROM applications WHERE provider_zone_id = $1 AND xsappname <> $2 ORDER BY xsappname',
+        [row.id, ADMIN_XSAPPNAME],
+      );
+      if (provided) {
+        const app = JSON.parse(provided.application) as Application;
+        throw new DirectoryError('ZONE_IN_USE', `Zone ${row.subdomain} is the provider zone of application ${app.instanceName}`);
       }
-    }
-    // The zone record goes first, so lookups fail at once and no new user can be created into it.
-    await storage.delete(`dir:zone:${id}`);
-    for (const userId of await storage.listIndex(`dir:users:${id}`)) {
-      const stored = await getJson<StoredUser>(`dir:user:${id}:${userId}`);
-      if (stored) await storage.delete(`dir:username:${id}:${stored.user.userName.toLowerCase()}`);
-      await storage.delete(`dir:user:${id}:${userId}`);
-    }
-    await storage.deleteIndex(`dir:users:${id}`);
-    for (const name of await storage.listIndex(`dir:rcs:${id}`)) await storage.delete(`dir:rc:${id}:${name}`);
-    await storage.deleteIndex(`dir:rcs:${id}`);
-    for (const xsappname of await storage.listIndex(`dir:zone-apps:${id}`)) {
-      await storage.delete(`dir:sub:${xsappname}:${id}`);
-      await storage.removeFromIndex(`dir:subs:${xsappname}`, id);
-    }
-    await storage.deleteIndex(`dir:zone-apps:${id}`);
-    // Free the subdomain only if it is still ours (it always should be; never release someone else's claim).
-    if ((await storage.get(`dir:subdomain:${zone.subdomain}`)) === id) await storage.delete(`dir:subdomain:${zone.subdomain}`);
-    await storage.removeFromIndex('dir:zones', id);
-    return true;
+      // Its users (and their assignments), role collections and subscriptions go with it (ON DELETE CASCADE).
+      await tx.run('DELETE FROM zones WHERE id = $1', [row.id]);
+      return true;
+    });
   }
 
   async function requireZone(zoneId: string): Promise<Zone> {
@@ -451,9 +535,12 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
   // ---- role collections ---------------------------------------------------------------------------
 
   async function zoneRoleCollections(zoneId: string): Promise<RoleCollection[]> {
-    const names = (await storage.listIndex(`dir:rcs:${zoneId}`)).sort();
-    const collections = await Promise.all(names.map((n) => getJson<RoleCollection>(`dir:rc:${zoneId}:${n}`)));
-    return collections.filter((c): c is RoleCollection => c !== undefined);
+    const rows = await records.all<{ name: string; role_templates: string }>('SELECT name, role_templates FROM role_collections WHERE zone_id = $1', [
+      zoneId.toLowerCase(),
+    ]);
+    return rows
+      .map((r) => ({ name: r.name, roleTemplates: JSON.parse(r.role_templates) as string[] }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async function listRoleCollections(zoneId: string, listOptions: { includeBuiltIn?: boolean } = {}): Promise<RoleCollection[]> {
@@ -470,9 +557,8 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const name = checkText(input.name, 'role collection name');
     const refs = checkNameList(input.roleTemplates, 'roleTemplates');
     const apps = await applicationsOfZone(zone.id);
-    if (name === ZONE_ADMIN_ROLE_COLLECTION || apps.some((a) => a.roleCollections.some((c) => c.name === name))) {
-      throw new DirectoryError('ROLE_COLLECTION_EXISTS', `Role collection "${name}" already exists in zone ${zone.subdomain}`);
-    }
+    const exists = () => new DirectoryError('ROLE_COLLECTION_EXISTS', `Role collection "${name}" already exists in zone ${zone.subdomain}`);
+    if (name === ZONE_ADMIN_ROLE_COLLECTION || apps.some((a) => a.roleCollections.some((c) => c.name === name))) throw exists();
     // Stored qualified as `<instance name>.<template>`, so a collection never picks up a template of
     // the same name from another application.
     const qualified = refs.map((ref) => {
@@ -483,11 +569,14 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
       if (candidates.length > 1) throw invalid(`Role template "${ref}" is ambiguous; write it as <application>.${ref}`);
       return candidates[0]!;
     });
-    const collection: RoleCollection = { name, roleTemplates: qualified };
-    if (!(await storage.setIfAbsent(`dir:rc:${zone.id}:${name}`, JSON.stringify(collection)))) {
-      throw new DirectoryError('ROLE_COLLECTION_EXISTS', `Role collection "${name}" already exists in zone ${zone.subdomain}`);
+    try {
+      await inZone(zone.id, (tx) =>
+        tx.run('INSERT INTO role_collections (zone_id, name, role_templates) VALUES ($1, $2, $3)', [zone.id, name, JSON.stringify(qualified)]),
+      );
+    } catch (err) {
+      if (err instanceof UniqueViolation) throw exists();
+      throw err;
     }
-    await storage.addToIndex(`dir:rcs:${zone.id}`, name);
   }
 
   async function requireRoleCollections(zoneId: string, names: string[]): Promise<void> {
@@ -520,48 +609,85 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     const user: User = { id: randomUUID(), zoneId: zone.id, userName, email, origin, attributes, roleCollections };
     if (givenName !== undefined) user.givenName = givenName;
     if (familyName !== undefined) user.familyName = familyName;
-    const stored: StoredUser = { user };
-    if (input.password !== undefined) stored.passwordHash = await hashPassword(input.password, scryptParams);
+    // Hashed before the transaction: scrypt takes tens of milliseconds, the zone's row stays locked for less.
+    const passwordHash = input.password === undefined ? null : await hashPassword(input.password, scryptParams);
 
-    // UAA treats user names case-insensitively within a zone (and origin); the claim is on lower case.
-    const claim = `dir:username:${zone.id}:${userName.toLowerCase()}`;
-    if (!(await storage.setIfAbsent(claim, user.id, { ttlMs: CLAIM_TTL_MS }))) {
-      throw new DirectoryError('USER_EXISTS', `User "${userName}" already exists in zone ${zone.subdomain}`);
+    try {
+      await inZone(zone.id, async (tx) => {
+        // UAA treats user names case-insensitively within a zone and origin: the constraint is on lower case.
+        await tx.run(
+          `INSERT INTO users (zone_id, id, user_name, user_name_lower, origin, email, given_name, family_name, attributes, password_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [zone.id, user.id, userName, userName.toLowerCase(), origin, email, givenName ?? null, familyName ?? null, JSON.stringify(attributes), passwordHash],
+        );
+        for (const [position, name] of roleCollections.entries()) {
+          await tx.run('INSERT INTO user_role_collections (zone_id, user_id, role_collection, position) VALUES ($1, $2, $3, $4)', [
+            zone.id,
+            user.id,
+            name,
+            position + 1,
+          ]);
+        }
+      });
+    } catch (err) {
+      if (violates(err, 'user_name')) throw new DirectoryError('USER_EXISTS', `User "${userName}" already exists in zone ${zone.subdomain}`);
+      throw err;
     }
-    await setJson(`dir:user:${zone.id}:${user.id}`, stored);
-    await storage.addToIndex(`dir:users:${zone.id}`, user.id);
-    await storage.set(claim, user.id);
     return user;
   }
 
-  async function storedUser(zoneId: string, userId: string): Promise<StoredUser | undefined> {
-    return getJson<StoredUser>(`dir:user:${zoneId.toLowerCase()}:${userId}`);
+  /** Users of a zone as rows, with their role collections in the order they were assigned. */
+  async function usersOf(queries: Queries, rows: UserRow[]): Promise<StoredUser[]> {
+    if (rows.length === 0) return [];
+    const zoneId = rows[0]!.zone_id;
+    const single = rows.length === 1;
+    const assignments = await queries.all<{ user_id: string; role_collection: string }>(
+      `SELECT user_id, role_collection FROM user_role_collections WHERE zone_id = $1${single ? ' AND user_id = $2' : ''} ORDER BY position, role_collection`,
+      single ? [zoneId, rows[0]!.id] : [zoneId],
+    );
+    const byUser = new Map<string, string[]>();
+    for (const a of assignments) byUser.set(a.user_id, [...(byUser.get(a.user_id) ?? []), a.role_collection]);
+    return rows.map((row) => storedUserOf(row, byUser.get(row.id) ?? []));
+  }
+
+  async function storedUser(queries: Queries, zoneId: string, userId: string, lock = false): Promise<StoredUser | undefined> {
+    const row = await queries.one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE zone_id = $1 AND id = $2${lock ? ' FOR UPDATE' : ''}`, [
+      zoneId.toLowerCase(),
+      userId,
+    ]);
+    return row && (await usersOf(queries, [row]))[0];
+  }
+
+  /**
+   * The user a name means in a zone, whatever the origin, as before users were unique per origin:
+   * this zone's own (`sap.default`) first, where another identity provider's has the same name.
+   */
+  async function storedUserByName(zoneId: string, userName: string): Promise<StoredUser | undefined> {
+    const row = await records.one<UserRow>(
+      `SELECT ${USER_COLUMNS} FROM users WHERE zone_id = $1 AND user_name_lower = $2
+       ORDER BY CASE WHEN origin = $3 THEN 0 ELSE 1 END, origin LIMIT 1`,
+      [zoneId.toLowerCase(), userName.toLowerCase(), DEFAULT_ORIGIN],
+    );
+    return row && (await usersOf(records, [row]))[0];
   }
 
   async function getUser(zoneId: string, userId: string): Promise<User | undefined> {
-    return (await storedUser(zoneId, userId))?.user;
+    return (await storedUser(records, zoneId, userId))?.user;
   }
 
   async function getUserByName(zoneId: string, userName: string): Promise<User | undefined> {
-    const id = await storage.get(`dir:username:${zoneId.toLowerCase()}:${userName.toLowerCase()}`);
-    return id === undefined ? undefined : getUser(zoneId, id);
+    return (await storedUserByName(zoneId, userName))?.user;
   }
 
   async function listUsers(zoneId: string): Promise<User[]> {
     const zone = await requireZone(zoneId);
-    const users = await Promise.all((await storage.listIndex(`dir:users:${zone.id}`)).map((id) => getUser(zone.id, id)));
-    return users.filter((u): u is User => u !== undefined).sort((a, b) => a.userName.localeCompare(b.userName));
+    const rows = await records.all<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE zone_id = $1`, [zone.id]);
+    return (await usersOf(records, rows)).map((s) => s.user).sort((a, b) => a.userName.localeCompare(b.userName));
   }
 
   async function deleteUser(zoneId: string, userId: string): Promise<boolean> {
-    const zid = zoneId.toLowerCase();
-    const stored = await storedUser(zid, userId);
-    if (!stored) return false;
-    await storage.delete(`dir:user:${zid}:${userId}`);
-    await storage.removeFromIndex(`dir:users:${zid}`, userId);
-    const claim = `dir:username:${zid}:${stored.user.userName.toLowerCase()}`;
-    if ((await storage.get(claim)) === userId) await storage.delete(claim);
-    return true;
+    // Its role assignments go with it (ON DELETE CASCADE); the name is free again at once.
+    return (await records.run('DELETE FROM users WHERE zone_id = $1 AND id = $2', [zoneId.toLowerCase(), userId])) > 0;
   }
 
   /** The password policy's objection, in words a user can act on; undefined when it is acceptable. */
@@ -573,26 +699,31 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     return undefined;
   }
 
+  /** Changes one user in a transaction that holds the user's row; USER_NOT_FOUND when there is none. */
+  async function changeUser(zoneId: string, userId: string, change: (tx: Queries, user: User) => Promise<void>): Promise<User> {
+    return records.transaction(async (tx) => {
+      const stored = await storedUser(tx, zoneId, userId, true);
+      if (!stored) throw new DirectoryError('USER_NOT_FOUND', `User ${userId} does not exist in this zone`);
+      await change(tx, stored.user);
+      return (await storedUser(tx, zoneId, userId))!.user;
+    });
+  }
+
   async function setPassword(zoneId: string, userId: string, password: string): Promise<User> {
     const problem = passwordProblem(password);
     if (problem !== undefined) throw invalid(problem);
-    const zid = zoneId.toLowerCase();
     const passwordHash = await hashPassword(password, scryptParams);
-    return withLock(`user:${zid}:${userId}`, async () => {
-      const stored = await storedUser(zid, userId);
-      if (!stored) throw new DirectoryError('USER_NOT_FOUND', `User ${userId} does not exist in this zone`);
-      await setJson(`dir:user:${zid}:${userId}`, { ...stored, passwordHash });
-      return stored.user;
+    return changeUser(zoneId, userId, async (tx, user) => {
+      await tx.run('UPDATE users SET password_hash = $1 WHERE zone_id = $2 AND id = $3', [passwordHash, user.zoneId, user.id]);
     });
   }
 
   async function hasPassword(zoneId: string, userId: string): Promise<boolean> {
-    return (await storedUser(zoneId, userId))?.passwordHash !== undefined;
+    return (await storedUser(records, zoneId, userId))?.passwordHash !== undefined;
   }
 
   async function verifyPassword(zoneId: string, userName: string, password: string): Promise<User | undefined> {
-    const id = typeof userName === 'string' ? await storage.get(`dir:username:${zoneId.toLowerCase()}:${userName.toLowerCase()}`) : undefined;
-    const stored = id === undefined ? undefined : await storedUser(zoneId, id);
+    const stored = typeof userName === 'string' ? await storedUserByName(zoneId, userName) : undefined;
     if (typeof password !== 'string' || !stored?.passwordHash) {
       await burnPasswordCheck(typeof password === 'string' ? password : '', scryptParams);
       return undefined;
@@ -600,27 +731,25 @@ export function createZoneDirectory(storage: Storage, options: ZoneDirectoryOpti
     return (await verifyPasswordHash(password, stored.passwordHash)) ? stored.user : undefined;
   }
 
-  async function updateRoleCollections(zoneId: string, userId: string, change: (current: string[]) => string[]): Promise<User> {
-    const zid = zoneId.toLowerCase();
-    return withLock(`user:${zid}:${userId}`, async () => {
-      const stored = await storedUser(zid, userId);
-      if (!stored) throw new DirectoryError('USER_NOT_FOUND', `User ${userId} does not exist in this zone`);
-      stored.user.roleCollections = change(stored.user.roleCollections);
-      await setJson(`dir:user:${zid}:${userId}`, stored);
-      return stored.user;
-    });
-  }
-
   async function assignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User> {
     checkText(roleCollection, 'role collection name');
     if (!(await getUser(zoneId, userId))) throw new DirectoryError('USER_NOT_FOUND', `User ${userId} does not exist in this zone`);
     await requireRoleCollections(zoneId, [roleCollection]);
-    return updateRoleCollections(zoneId, userId, (rcs) => (rcs.includes(roleCollection) ? rcs : [...rcs, roleCollection]));
+    return changeUser(zoneId, userId, async (tx, user) => {
+      await tx.run(
+        `INSERT INTO user_role_collections (zone_id, user_id, role_collection, position)
+         SELECT $1, $2, $3, COALESCE(MAX(position), 0) + 1 FROM user_role_collections WHERE zone_id = $1 AND user_id = $2
+         ON CONFLICT (zone_id, user_id, role_collection) DO NOTHING`,
+        [user.zoneId, user.id, roleCollection],
+      );
+    });
   }
 
   async function unassignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User> {
     // No existence check: a collection removed from xs-security.json must still be removable from users.
-    return updateRoleCollections(zoneId, userId, (rcs) => rcs.filter((rc) => rc !== roleCollection));
+    return changeUser(zoneId, userId, async (tx, user) => {
+      await tx.run('DELETE FROM user_role_collections WHERE zone_id = $1 AND user_id = $2 AND role_collection = $3', [user.zoneId, user.id, roleCollection]);
+    });
   }
 
   // ---- scopes -------------------------------------------------------------------------------------

@@ -96,7 +96,8 @@ export class InsufficientScope extends oauthError('insufficient_scope') {}
 /** Anything thrown, as an OAuthError; unknown failures become a non-exposed `server_error`. */
 export function toOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;
-  if (err instanceof Error && (err as { code?: unknown }).code === 'ZG_ERR_STORAGE_UNAVAILABLE') {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  if (code === 'ZG_ERR_STORAGE_UNAVAILABLE' || code === 'ZG_ERR_DATABASE_UNAVAILABLE') {
     return new TemporarilyUnavailable('The authorization server storage is unavailable', { cause: err });
   }
   return new ServerError('Internal error', { cause: err });

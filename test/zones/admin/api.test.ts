@@ -10,6 +10,8 @@ import { createAdminApi } from '../../../src/zones/admin/api.js';
 import type { AdminPrincipal } from '../../../src/zones/admin/api.js';
 import { ADMIN_CLIENT_ID, ZONE_ADMIN_ROLE_COLLECTION } from '../../../src/zones/directory/admin-client.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { RecordsDatabase } from '../../../src/records/types.js';
+import { openTestRecords } from '../../support/records.js';
 import type { Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createKeyStore } from '../../../src/zones/keys/keystore.js';
 import { removeZone } from '../../../src/zones/removal.js';
@@ -19,6 +21,7 @@ const UAA_DOMAIN = 'zones.test';
 const BOOTSTRAP = `bootstrap-${randomUUID()}`;
 
 let storage: Storage;
+let records: RecordsDatabase;
 let directory: ZoneDirectory;
 let server: Server;
 let port: number;
@@ -49,7 +52,8 @@ function token(principal: Omit<AdminPrincipal, 'clientId'> & { clientId?: string
 
 beforeAll(async () => {
   storage = openSqliteStorage({ file: ':memory:' });
-  directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+  records = await openTestRecords();
+  directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
   adminZone = await directory.createZone({ subdomain: 'provider' });
   acme = await directory.createZone({ subdomain: 'acme' });
   globex = await directory.createZone({ subdomain: 'globex' });
@@ -95,6 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
   await storage.close();
+  await records.close();
 });
 
 interface Reply {
@@ -217,13 +222,13 @@ describe('admin API authentication (attacks)', () => {
     expect(() => createAdminApi({ directory, removeZone: removerFor(directory, storage), bootstrapSecret: 'short', authenticate: async () => undefined })).toThrow(/16 characters/);
   });
 
-  it('answers 401 when the authenticator throws on a token, and 503 when the storage is down', async () => {
-    const broken = openSqliteStorage({ file: ':memory:' });
+  it('answers 401 when the authenticator throws on a token, and 503 when the records database is down', async () => {
+    const broken = await openTestRecords();
     const brokenDir = createZoneDirectory(broken);
     await broken.close();
     const api = createAdminApi({
       directory: brokenDir,
-      removeZone: removerFor(brokenDir, broken),
+      removeZone: removerFor(brokenDir, storage),
       bootstrapSecret: BOOTSTRAP,
       authenticate: async (req) => {
         if (req.headers.authorization === 'Bearer crash') throw new TypeError('Invalid Compact JWS');
@@ -239,7 +244,7 @@ describe('admin API authentication (attacks)', () => {
       expect(viaToken.status).toBe(503);
       const viaBasic = await fetch(url, { headers: { authorization: BOOT } });
       expect(viaBasic.status).toBe(503);
-      expect(await viaBasic.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'The storage backend is unavailable' });
+      expect(await viaBasic.json()).toEqual({ error: 'temporarily_unavailable', error_description: 'The records database is unavailable' });
     } finally {
       await new Promise((resolve) => s.close(resolve));
     }

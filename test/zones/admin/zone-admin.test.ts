@@ -16,6 +16,8 @@ import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { ADMIN_CLIENT_ID, ZONE_ADMIN_ROLE_COLLECTION } from '../../../src/zones/directory/admin-client.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { RecordsDatabase } from '../../../src/records/types.js';
+import { openTestRecords } from '../../support/records.js';
 import type { Application, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createIdentityServer, type IdentityServer } from '../../../src/zones/server.js';
 import { request, type TestResponse } from '../../support/http.js';
@@ -30,6 +32,7 @@ const APP_REDIRECT = 'https://acme.app.example.com/login/callback';
 
 let dir: string;
 let storage: Storage;
+let records: RecordsDatabase;
 let directory: ZoneDirectory;
 let server: IdentityServer;
 let httpServer: http.Server;
@@ -43,7 +46,8 @@ let appSecret: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'zonegate-zone-admin-'));
   storage = openSqliteStorage({ file: join(dir, 'zones.db') });
-  directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+  records = await openTestRecords();
+  directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
   provider = await directory.createZone({ subdomain: 'provider' });
   acme = await directory.createZone({ subdomain: 'acme' });
   globex = await directory.createZone({ subdomain: 'globex' });
@@ -70,6 +74,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => httpServer?.close(() => resolve()));
   await storage?.close();
+  await records?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -351,8 +356,9 @@ describe('application clients never get admin scopes (attacks)', () => {
 describe('the admin client at identity server start', () => {
   it('is ensured by every server on the storage with one secret; redirect URIs are configurable and validated', async () => {
     const mem = openSqliteStorage({ file: ':memory:' });
+    const memRecords = await openTestRecords();
     try {
-      const d = createZoneDirectory(mem, { passwordHashing: FAST_SCRYPT });
+      const d = createZoneDirectory(memRecords, { passwordHashing: FAST_SCRYPT });
       const base = { storage: mem, directory: d, uaaDomain: 'auth.example.com', publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com`, logger: createMemoryLogger() };
       await expect(createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb', 'javascript:alert(1)'] })).rejects.toThrow(/adminClientRedirectUris: "javascript:alert\(1\)"/);
       const first = await createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb'] });
@@ -362,6 +368,7 @@ describe('the admin client at identity server start', () => {
       expect((await d.getApplicationByClientId(ADMIN_CLIENT_ID))?.redirectUris).toEqual(['https://admin.example.com/cb']);
     } finally {
       await mem.close();
+      await memRecords.close();
     }
   });
 });

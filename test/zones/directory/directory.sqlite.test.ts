@@ -5,43 +5,56 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteStorage } from '../../../src/storage/sqlite.js';
+import { migrate } from '../../../src/records/migrate.js';
+import { openSqliteRecords } from '../../../src/records/sqlite.js';
+import type { RecordsDatabase } from '../../../src/records/types.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import { DirectoryError } from '../../../src/zones/directory/errors.js';
+import { describeDirectory, dumpRows } from './directory-contract.js';
 import { FAST_SCRYPT, securityFor } from './fixtures.js';
-import { describeDirectory } from './suite.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zonegate-directory-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function dumpSqlite(file: string): string[] {
-  const db = new Database(file, { readonly: true });
+async function openMigrated(file: string): Promise<RecordsDatabase> {
+  const records = openSqliteRecords({ file });
+  await migrate(records);
+  return records;
+}
+
+/** Every value of the directory's rows in the file, as text. */
+async function dumpFile(file: string): Promise<string[]> {
+  const records = openSqliteRecords({ file });
   try {
-    return db.prepare<[], { value: string }>('SELECT value FROM kv').all().map((r) => r.value);
+    return (await dumpRows(records)).flatMap((row) => Object.values(row).map(String));
   } finally {
-    db.close();
+    await records.close();
   }
 }
 
+// One handle for every "instance": better-sqlite3 waits for another connection's write lock
+// synchronously, so two connections of ONE process would each block the event loop the other needs
+// to finish its transaction. A process has one handle (src/server/start.ts); instances in separate
+// processes share the file through SQLite's own locking.
 const suiteFile = join(tmp, 'suite.db');
+let suiteHandle: RecordsDatabase | undefined;
 describeDirectory('SQLite', {
-  open: async () => openSqliteStorage({ file: suiteFile }),
-  dumpValues: async () => dumpSqlite(suiteFile),
+  open: async () => (suiteHandle ??= openSqliteRecords({ file: suiteFile })),
 });
 
 describe('zone directory on a SQLite file across restarts', () => {
   it('keeps N, the client secret, zones and users when the file is reopened', async () => {
     const file = join(tmp, 'restart.db');
-    let storage = openSqliteStorage({ file });
-    let dir = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+    let records = await openMigrated(file);
+    let dir = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
     const zone = await dir.createZone({ subdomain: 'provider' });
     const first = await dir.registerApplication(securityFor('myapp'), zone.id);
     const second = await dir.registerApplication(securityFor('otherapp'), zone.id);
     await dir.createUser(zone.id, { userName: 'admin', email: 'admin@example.com', password: 'admin-pass-1', roleCollections: ['myapp_Administrator'] });
-    await storage.close();
+    await records.close();
 
-    storage = openSqliteStorage({ file });
-    dir = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+    records = await openMigrated(file);
+    dir = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
     const again = await dir.registerApplication(securityFor('myapp'), zone.id);
     expect(again.application.instanceName).toBe(first.application.instanceName);
     expect(again.clientSecret).toBe(first.clientSecret);
@@ -53,24 +66,24 @@ describe('zone directory on a SQLite file across restarts', () => {
     const user = await dir.verifyPassword(zone.id, 'admin', 'admin-pass-1');
     expect(user?.roleCollections).toEqual(['myapp_Administrator']);
     expect((await dir.getZoneBySubdomain('provider'))?.id).toBe(zone.id);
-    await storage.close();
+    await records.close();
   });
 
   it('with a secret key stores the client secret only sealed, and refuses to open it with another key', async () => {
     const file = join(tmp, 'sealed.db');
     const key = randomBytes(32);
-    let storage = openSqliteStorage({ file });
-    const dir = createZoneDirectory(storage, { secretKey: key, passwordHashing: FAST_SCRYPT });
+    let records = await openMigrated(file);
+    const dir = createZoneDirectory(records, { secretKey: key, passwordHashing: FAST_SCRYPT });
     const zone = await dir.createZone({ subdomain: 'sealed' });
     const { application, clientSecret } = await dir.registerApplication(securityFor('sealedapp'), zone.id);
-    await storage.close();
-    expect(dumpSqlite(file).filter((v) => v.includes(clientSecret))).toEqual([]);
+    await records.close();
+    expect((await dumpFile(file)).filter((v) => v.includes(clientSecret))).toEqual([]);
 
-    storage = openSqliteStorage({ file });
+    records = await openMigrated(file);
     try {
-      const same = await createZoneDirectory(storage, { secretKey: key }).registerApplication(securityFor('sealedapp'), zone.id);
+      const same = await createZoneDirectory(records, { secretKey: key }).registerApplication(securityFor('sealedapp'), zone.id);
       expect(same.clientSecret).toBe(clientSecret);
-      const wrong = createZoneDirectory(storage, { secretKey: randomBytes(32) });
+      const wrong = createZoneDirectory(records, { secretKey: randomBytes(32) });
       const err = await wrong.registerApplication(securityFor('sealedapp'), zone.id).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DirectoryError);
       expect((err as DirectoryError).code).toBe('SECRET_KEY_MISMATCH');
@@ -78,50 +91,61 @@ describe('zone directory on a SQLite file across restarts', () => {
       // Verification needs no key: it compares digests.
       expect(await wrong.verifyClientSecret(application.clientId, clientSecret)).toBe(true);
     } finally {
-      await storage.close();
+      await records.close();
     }
   });
 
   it('seals the admin client\'s secret the same way, and keeps it across restarts', async () => {
     const file = join(tmp, 'sealed-admin.db');
     const key = randomBytes(32);
-    let storage = openSqliteStorage({ file });
-    const { clientSecret } = await createZoneDirectory(storage, { secretKey: key }).ensureAdminClient();
-    await storage.close();
-    expect(dumpSqlite(file).filter((v) => v.includes(clientSecret))).toEqual([]);
-    storage = openSqliteStorage({ file });
+    let records = await openMigrated(file);
+    const { clientSecret } = await createZoneDirectory(records, { secretKey: key }).ensureAdminClient();
+    await records.close();
+    expect((await dumpFile(file)).filter((v) => v.includes(clientSecret))).toEqual([]);
+    records = await openMigrated(file);
     try {
-      expect((await createZoneDirectory(storage, { secretKey: key }).ensureAdminClient()).clientSecret).toBe(clientSecret);
-      const err = await createZoneDirectory(storage, { secretKey: randomBytes(32) }).ensureAdminClient().catch((e: unknown) => e);
+      expect((await createZoneDirectory(records, { secretKey: key }).ensureAdminClient()).clientSecret).toBe(clientSecret);
+      const err = await createZoneDirectory(records, { secretKey: randomBytes(32) }).ensureAdminClient().catch((e: unknown) => e);
       expect((err as DirectoryError).code).toBe('SECRET_KEY_MISMATCH');
     } finally {
-      await storage.close();
+      await records.close();
     }
   });
 
-  it('frees a subdomain claimed by a process that died before writing its zone', async () => {
-    let clock = Date.parse('2026-01-01T00:00:00Z');
-    const storage = openSqliteStorage({ file: ':memory:', now: () => clock });
+  it('keeps nothing of a process that died in the middle of writing a zone', async () => {
+    const file = join(tmp, 'died.db');
+    await (await openMigrated(file)).close();
+    // What a process leaves when it dies after its INSERT and before COMMIT.
+    const dying = new Database(file);
+    dying.exec('BEGIN IMMEDIATE');
+    dying.prepare("INSERT INTO zones (id, subdomain, name, created_at) VALUES ('dead-zone-id', 'orphan', 'orphan', '')").run();
+    dying.close();
+    const records = await openMigrated(file);
     try {
-      const dir = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
-      // What createZone leaves behind when its process dies right after claiming.
-      await storage.setIfAbsent('dir:subdomain:orphan', 'dead-zone-id', { ttlMs: 30_000 });
-      const blocked = await dir.createZone({ subdomain: 'orphan' }).catch((e: unknown) => e);
-      expect((blocked as DirectoryError).code).toBe('ZONE_SUBDOMAIN_TAKEN');
-      clock += 31_000;
+      const dir = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+      expect(await dir.getZone('dead-zone-id')).toBeUndefined();
       expect((await dir.createZone({ subdomain: 'orphan' })).subdomain).toBe('orphan');
-      clock += 3_600_000;
       const taken = await dir.createZone({ subdomain: 'orphan' }).catch((e: unknown) => e);
       expect((taken as DirectoryError).code).toBe('ZONE_SUBDOMAIN_TAKEN');
     } finally {
-      await storage.close();
+      await records.close();
+    }
+  });
+
+  it('passes an unavailable database on as ZG_ERR_DATABASE_UNAVAILABLE (503), for reads and writes', async () => {
+    const records = await openMigrated(':memory:');
+    const dir = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+    const zone = await dir.createZone({ subdomain: 'closing' });
+    await records.close();
+    for (const call of [dir.getZone(zone.id), dir.createZone({ subdomain: 'later' }), dir.verifyPassword(zone.id, 'someone', 'a password')]) {
+      await expect(call).rejects.toMatchObject({ code: 'ZG_ERR_DATABASE_UNAVAILABLE', status: 503, expose: true });
     }
   });
 
   it('spends the same hashing time for an unknown user as for a wrong password', async () => {
-    const storage = openSqliteStorage({ file: ':memory:' });
-    // A cost where hashing clearly dominates the storage lookups (~50 ms).
-    const dir = createZoneDirectory(storage, { passwordHashing: { N: 2 ** 14, r: 8, p: 1 } });
+    const records = await openMigrated(':memory:');
+    // A cost where hashing clearly dominates the database lookups (~50 ms).
+    const dir = createZoneDirectory(records, { passwordHashing: { N: 2 ** 14, r: 8, p: 1 } });
     try {
       const zone = await dir.createZone({ subdomain: 'timing' });
       await dir.createUser(zone.id, { userName: 'known', email: 'known@example.com', password: 'the-right-one' });
@@ -142,7 +166,7 @@ describe('zone directory on a SQLite file across restarts', () => {
       // Without the burned hash an unknown user answers in about 1 ms; the bound leaves room for a busy CI machine.
       expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
     } finally {
-      await storage.close();
+      await records.close();
     }
   });
 });

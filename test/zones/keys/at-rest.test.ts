@@ -17,6 +17,8 @@ import { openRedisStorage } from '../../../src/storage/redis.js';
 import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { RecordsDatabase } from '../../../src/records/types.js';
+import { openTestRecords } from '../../support/records.js';
 import { createKeyStore } from '../../../src/zones/keys/keystore.js';
 import { createIdentityServer } from '../../../src/zones/server.js';
 import { request } from '../../support/http.js';
@@ -126,15 +128,18 @@ describe('zone signing keys at rest', () => {
 
 describe('keys written in clear by an earlier version', () => {
   let storage: Storage | undefined;
+  let records: RecordsDatabase | undefined;
   let server: http.Server | undefined;
   afterAll(async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await storage?.close();
+    await records?.close();
   });
 
   it('are sealed when the identity server starts, and keep signing tokens that verify with the published key', async () => {
     storage = openSqliteStorage({ file: join(tmp, 'migrate', 'zonegate.db') });
-    const directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT, secretKey });
+    records = await openTestRecords();
+    const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT, secretKey });
     const zone = await directory.createZone({ subdomain: 'legacy' });
     const { application, clientSecret } = await directory.registerApplication(security('legacyapp', { tenantMode: 'dedicated' }), zone.id);
 

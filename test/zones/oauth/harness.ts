@@ -16,6 +16,8 @@ import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { parseTrustedProxies } from '../../../src/tenant/trusted-proxies.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { RecordsDatabase } from '../../../src/records/types.js';
+import { openTestRecords } from '../../support/records.js';
 import type { ScryptParams } from '../../../src/zones/directory/password.js';
 import type { Application, User, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../../src/zones/server.js';
@@ -63,6 +65,7 @@ export interface Harness {
   server: IdentityServer;
   directory: ZoneDirectory;
   storage: Storage;
+  records: RecordsDatabase;
   logLines: string[];
   provider: Zone;
   acme: Zone;
@@ -125,7 +128,8 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
   if (typeof trustedProxies === 'string') throw new Error(trustedProxies);
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-zones-'));
   const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
-  const directory = createZoneDirectory(storage, { passwordHashing: passwordHashing ?? FAST_SCRYPT });
+  const records = await openTestRecords();
+  const directory = createZoneDirectory(records, { passwordHashing: passwordHashing ?? FAST_SCRYPT });
   const logger = createMemoryLogger('debug');
   let port = 0;
   const host = (sub?: string) => `${sub ? `${sub}.` : ''}localhost`;
@@ -174,6 +178,7 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
     server,
     directory,
     storage,
+    records,
     logLines: logger.lines,
     provider,
     acme,
@@ -199,6 +204,7 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
       await server.close();
       try {
         await storage.close();
+        await records.close();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

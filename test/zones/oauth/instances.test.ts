@@ -17,6 +17,8 @@ import { openRedisStorage } from '../../../src/storage/redis.js';
 import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import type { Storage } from '../../../src/storage/types.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import type { RecordsDatabase } from '../../../src/records/types.js';
+import { openTestRecords } from '../../support/records.js';
 import { createIdentityServer } from '../../../src/zones/server.js';
 import { request } from '../../support/http.js';
 import { Browser, FAST_SCRYPT, PASSWORD, REDIRECT, authorizePath, formFields, pkce, security, type Harness } from './harness.js';
@@ -41,8 +43,8 @@ interface Instance {
   close(): Promise<void>;
 }
 
-async function instance(storage: Storage, uaaPort: { value: number }): Promise<Instance & { port: number }> {
-  const directory = createZoneDirectory(storage, { passwordHashing: FAST_SCRYPT });
+async function instance(storage: Storage, records: RecordsDatabase, uaaPort: { value: number }): Promise<Instance & { port: number }> {
+  const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
   // Both instances announce the same public URL (as behind one load balancer).
   const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${uaaPort.value}`, logger: createMemoryLogger() });
   const httpServer = http.createServer((req, res) => server.handle(req, res));
@@ -66,12 +68,13 @@ const backends: [string, () => Promise<Storage>][] = [
 describe.each(backends)('two instances on %s', (_name, open) => {
   it('a login started on one instance finishes on the other; refresh reuse is detected across them', async () => {
     const publicPort = { value: 0 };
-    const one = await instance(await open(), publicPort);
-    const two = await instance(await open(), publicPort);
-    const setupStorage = await open();
+    // The directory's records are one database for both; what this test is about is the shared storage.
+    const records = await openTestRecords();
+    const one = await instance(await open(), records, publicPort);
+    const two = await instance(await open(), records, publicPort);
     publicPort.value = one.port;
     try {
-      const setup = createZoneDirectory(setupStorage, { passwordHashing: FAST_SCRYPT });
+      const setup = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
       const sub = `z${randomUUID().slice(0, 8)}`;
       const provider = await setup.createZone({ subdomain: `${sub}p` });
       const zone = await setup.createZone({ subdomain: sub });
@@ -132,7 +135,7 @@ describe.each(backends)('two instances on %s', (_name, open) => {
     } finally {
       await one.close();
       await two.close();
-      await setupStorage.close();
+      await records.close();
     }
   });
 });

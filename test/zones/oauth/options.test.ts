@@ -5,13 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../../../src/log.js';
 import { openSqliteStorage } from '../../../src/storage/sqlite.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
+import { openTestRecords } from '../../support/records.js';
 import { createIdentityServer } from '../../../src/zones/server.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zonegate-zone-options-'));
 const storage = openSqliteStorage({ file: join(tmp, 'o.db') });
-const directory = createZoneDirectory(storage);
+const records = await openTestRecords();
+const directory = createZoneDirectory(records);
 afterAll(async () => {
   await storage.close();
+  await records.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -5,14 +5,27 @@ import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import { DirectoryError } from '../../../src/zones/directory/errors.js';
 import type { DirectoryErrorCode } from '../../../src/zones/directory/errors.js';
 import type { Application, ZoneDirectory } from '../../../src/zones/directory/types.js';
-import type { Storage } from '../../../src/storage/types.js';
+import { migrate } from '../../../src/records/migrate.js';
+import { UniqueViolation } from '../../../src/records/types.js';
+import type { RecordsDatabase, Row } from '../../../src/records/types.js';
 import { FAST_SCRYPT, securityFor } from './fixtures.js';
 
 export interface Backend {
-  /** A NEW handle (own connection) on the SAME store each call, so races go through the store itself. */
-  open(): Promise<Storage>;
-  /** Every raw value this backend holds for the suite (to prove what is and is not stored). */
-  dumpValues(): Promise<string[]>;
+  /**
+   * A handle on the SAME database each call: a NEW one (own connections) where the backend serves
+   * several at once in one process (PostgreSQL), so races go through the database itself.
+   */
+  open(): Promise<RecordsDatabase>;
+}
+
+/** The directory's tables (migration 1). */
+export const DIRECTORY_TABLES = ['zones', 'directory_counters', 'applications', 'subscriptions', 'users', 'role_collections', 'user_role_collections'];
+
+/** Every row the directory's tables hold (to prove what is and is not stored). */
+export async function dumpRows(db: RecordsDatabase): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const table of DIRECTORY_TABLES) rows.push(...(await db.all(`SELECT * FROM ${table}`)));
+  return rows;
 }
 
 async function expectCode(promise: Promise<unknown>, code: DirectoryErrorCode): Promise<DirectoryError> {
@@ -28,21 +41,31 @@ async function expectCode(promise: Promise<unknown>, code: DirectoryErrorCode): 
 /** Subdomains and xsappnames unique per run, so suites sharing one Redis never see each other. */
 const unique = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
-/** The directory behaviour, run against every storage backend. */
+/** The directory behaviour, run against every records backend. */
 export function describeDirectory(name: string, backend: Backend): void {
   describe(`zone directory on ${name}`, () => {
-    const handles: Storage[] = [];
+    const handles: RecordsDatabase[] = [];
     let dir: ZoneDirectory;
     /** Directories on separate handles, as separate gateway instances would have. */
     let instances: ZoneDirectory[];
 
     beforeAll(async () => {
       for (let i = 0; i < 3; i++) handles.push(await backend.open());
+      await migrate(handles[0]!);
       instances = handles.map((h) => createZoneDirectory(h, { passwordHashing: FAST_SCRYPT }));
       dir = instances[0]!;
     });
+    /** An application record as stored, and written back past the directory (records made by older versions). */
+    const readStoredApplication = async (xsappname: string) => {
+      const row = await handles[0]!.one<{ application: string }>('SELECT application FROM applications WHERE xsappname = $1', [xsappname]);
+      return { application: JSON.parse(row!.application) as Application };
+    };
+    const writeStoredApplication = async (xsappname: string, stored: { application: Application }) => {
+      await handles[0]!.run('UPDATE applications SET application = $1 WHERE xsappname = $2', [JSON.stringify(stored.application), xsappname]);
+    };
+
     afterAll(async () => {
-      await Promise.all(handles.map((h) => h.close()));
+      await Promise.all([...new Set(handles)].map((h) => h.close()));
     });
 
     describe('zones', () => {
@@ -59,13 +82,18 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await dir.getZoneBySubdomain(unique('nowhere'))).toBeUndefined();
       });
 
-      it('makes the subdomain and user-name claims permanent once the records are written', async () => {
+      it('keeps the subdomain and user-name uniqueness in the database, where no writer can get around it', async () => {
         const sub = unique('lasting');
         const zone = await dir.createZone({ subdomain: sub });
-        await dir.createUser(zone.id, { userName: 'Lasting', email: 'l@example.com' });
-        // Claims start with a TTL (crash safety); a claim left expiring would let a duplicate in later.
-        expect(await handles[0]!.ttl(`dir:subdomain:${sub}`)).toBe(Infinity);
-        expect(await handles[0]!.ttl(`dir:username:${zone.id}:lasting`)).toBe(Infinity);
+        const user = await dir.createUser(zone.id, { userName: 'Lasting', email: 'l@example.com' });
+        // Written past the directory, a duplicate is refused all the same, now and later.
+        const zoneCopy = handles[0]!.run("INSERT INTO zones (id, subdomain, name, created_at) VALUES ($1, $2, 'copy', '')", [randomUUID(), sub]);
+        await expect(zoneCopy).rejects.toBeInstanceOf(UniqueViolation);
+        const userCopy = handles[0]!.run(
+          "INSERT INTO users (zone_id, id, user_name, user_name_lower, origin, email, attributes) VALUES ($1, $2, 'LASTING', 'lasting', $3, 'x@example.com', '{}')",
+          [zone.id, randomUUID(), user.origin],
+        );
+        await expect(userCopy).rejects.toBeInstanceOf(UniqueViolation);
       });
 
       it('keeps a given id, name and branding', async () => {
@@ -236,11 +264,10 @@ export function describeDirectory(name: string, backend: Backend): void {
 
         const xsappname = unique('oldthief');
         const { application } = await dir.registerApplication(securityFor(xsappname), provider.id);
-        const key = `dir:app:${xsappname}`;
-        const stored = JSON.parse((await handles[0]!.get(key))!) as { application: Application };
+        const stored = await readStoredApplication(xsappname);
         stored.application.scopes.push(`${victim.instanceName}.Admin`);
         stored.application.authorities.push(`${victim.instanceName}.Callback`);
-        await handles[0]!.set(key, JSON.stringify(stored));
+        await writeStoredApplication(xsappname, stored);
         const read = (await dir.getApplicationByClientId(application.clientId))!;
         expect(read.scopes).toEqual(application.scopes);
         expect(await dir.clientAuthorities(read)).toEqual([`${application.instanceName}.Callback`]);
@@ -351,11 +378,12 @@ export function describeDirectory(name: string, backend: Backend): void {
         const password = `Secret-${randomUUID()}`;
         await dir.createUser(zone.id, { userName: 'erin', email: 'erin@example.com', password });
         await dir.createUser(zone.id, { userName: 'frank', email: 'frank@example.com', password });
-        const values = await backend.dumpValues();
+        const rows = await dumpRows(handles[0]!);
+        const values = rows.map((r) => JSON.stringify(r));
         expect(values.length).toBeGreaterThan(0);
         expect(values.filter((v) => v.includes(password))).toEqual([]);
         expect(values.filter((v) => v.includes(Buffer.from(password).toString('base64')))).toEqual([]);
-        const hashes = values.filter((v) => v.includes('"erin"') || v.includes('"frank"')).map((v) => (JSON.parse(v) as { passwordHash: string }).passwordHash);
+        const hashes = rows.filter((r) => r.zone_id === zone.id && (r.user_name === 'erin' || r.user_name === 'frank')).map((r) => r.password_hash as string);
         expect(hashes).toHaveLength(2);
         for (const h of hashes) expect(h).toMatch(/^scrypt\$1024\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
         // Random salts: the same password gives two different hashes.
@@ -472,12 +500,11 @@ export function describeDirectory(name: string, backend: Backend): void {
         const provider = await dir.createZone({ subdomain: unique('legacy') });
         const xsappname = unique('legacyapp');
         const { application } = await dir.registerApplication(securityFor(xsappname), provider.id);
-        const key = `dir:app:${xsappname}`;
-        const stored = JSON.parse((await handles[0]!.get(key))!) as { application: Application };
+        const stored = await readStoredApplication(xsappname);
         stored.application.scopes.push('scim.write', 'zones.write');
         stored.application.authorities.push('scim.write');
         stored.application.roleTemplates[0]!.scopes.push('scim.write', 'zones.write');
-        await handles[0]!.set(key, JSON.stringify(stored));
+        await writeStoredApplication(xsappname, stored);
 
         const read = (await dir.getApplicationByClientId(application.clientId))!;
         expect(read.scopes).toEqual(application.scopes);
@@ -581,6 +608,72 @@ export function describeDirectory(name: string, backend: Backend): void {
         const admin = await dir.createUser(tenant.id, { userName: 'admin', email: 'a@example.com', roleCollections: [`${xsappname}_Administrator`] });
         expect(await dir.userScopes(app, reader)).toEqual(['openid', `${app.instanceName}.Viewer`]);
         expect(await dir.userScopes(app, admin)).toEqual(['openid', `${app.instanceName}.Admin`, `${app.instanceName}.Viewer`]);
+      });
+    });
+
+    describe('uniqueness and transactions in the database', () => {
+      it('lets one of concurrent creates of one user name (any case) in a zone and origin win; the others get USER_EXISTS', async () => {
+        const zone = await dir.createZone({ subdomain: unique('namerace') });
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, (_, i) => instances[i % 3]!.createUser(zone.id, { userName: ['Zed', 'ZED', 'zed'][i % 3]!, email: 'zed@example.com' })),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as DirectoryError).code).toBe('USER_EXISTS');
+        expect(await dir.listUsers(zone.id)).toHaveLength(1);
+      });
+
+      it('allows the same name from another origin (UAA: a user is unique per identity provider), and logs in the zone\'s own', async () => {
+        const zone = await dir.createZone({ subdomain: unique('origins') });
+        const own = await dir.createUser(zone.id, { userName: 'Yves', email: 'yves@example.com', password: 'own password' });
+        const ldap = await dir.createUser(zone.id, { userName: 'yves', email: 'yves@corp.example', origin: 'ldap', password: 'ldap password' });
+        expect(ldap.id).not.toBe(own.id);
+        await expectCode(dir.createUser(zone.id, { userName: 'YVES', email: 'y@corp.example', origin: 'ldap' }), 'USER_EXISTS');
+        // A name alone means the zone's own user (sap.default) where both have it.
+        expect(await dir.getUserByName(zone.id, 'YVES')).toEqual(own);
+        expect(await dir.verifyPassword(zone.id, 'yves', 'own password')).toEqual(own);
+        expect(await dir.verifyPassword(zone.id, 'yves', 'ldap password')).toBeUndefined();
+        await dir.deleteUser(zone.id, own.id);
+        expect(await dir.getUserByName(zone.id, 'yves')).toEqual(ldap);
+        expect((await dir.listUsers(zone.id)).map((u) => u.origin)).toEqual(['ldap']);
+      });
+
+      it('gives concurrent registrations of different xsappnames different numbers N', async () => {
+        const provider = await dir.createZone({ subdomain: unique('nrace') });
+        const names = Array.from({ length: 9 }, () => unique('napp'));
+        const results = await Promise.all(names.map((n, i) => instances[i % 3]!.registerApplication(securityFor(n), provider.id)));
+        const numbers = results.map((r) => Number(r.application.instanceName.split('!t')[1]));
+        expect(new Set(numbers).size).toBe(names.length);
+        for (const [i, r] of results.entries()) expect(r.application.instanceName).toBe(`${names[i]}!t${numbers[i]}`);
+      });
+
+      it('leaves no row of a deleted zone behind: users, their assignments, role collections, subscriptions', async () => {
+        const provider = await dir.createZone({ subdomain: unique('rowprov') });
+        const { application } = await dir.registerApplication(securityFor(unique('rowapp')), provider.id);
+        const zone = await dir.createZone({ subdomain: unique('rows') });
+        await dir.subscribe(application, zone.id);
+        await dir.createRoleCollection(zone.id, { name: 'Auditors', roleTemplates: ['Viewer'] });
+        for (const name of ['una', 'ulf']) {
+          await dir.createUser(zone.id, { userName: name, email: `${name}@example.com`, password: 'a password', roleCollections: ['Auditors', `${application.xsappname}_Viewer`] });
+        }
+        const count = async (table: string) => Number((await handles[1]!.one<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE zone_id = $1`, [zone.id]))!.n);
+        const tables = ['users', 'user_role_collections', 'role_collections', 'subscriptions'];
+        expect(await Promise.all(tables.map(count))).toEqual([2, 4, 1, 1]);
+        expect(await instances[1]!.deleteZone(zone.id)).toBe(true);
+        expect(await Promise.all(tables.map(count))).toEqual([0, 0, 0, 0]);
+        // The provider's own rows are untouched.
+        expect(await dir.getApplication(application.xsappname)).toEqual(application);
+      });
+
+      it('refuses a user in a zone deleted at the same moment, or creates it before: never a user without its zone', async () => {
+        const zone = await dir.createZone({ subdomain: unique('gone') });
+        const [created, deleted] = await Promise.allSettled([
+          instances[1]!.createUser(zone.id, { userName: 'late', email: 'late@example.com' }),
+          instances[2]!.deleteZone(zone.id),
+        ]);
+        expect(deleted).toEqual({ status: 'fulfilled', value: true });
+        if (created.status === 'rejected') expect((created.reason as DirectoryError).code).toBe('ZONE_NOT_FOUND');
+        const orphans = await handles[0]!.one<{ n: number }>('SELECT COUNT(*) AS n FROM users WHERE zone_id = $1', [zone.id]);
+        expect(Number(orphans!.n)).toBe(0);
       });
     });
   });
