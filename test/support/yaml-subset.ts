@@ -1,9 +1,10 @@
 /**
- * Reads the YAML that manifest.yml and a `cf push --vars-file` file use, for the tests: block mappings
- * and sequences, plain, single- and double-quoted scalars, `>`/`|` block scalars, comments. No YAML
- * parser is among the dependencies, and none is added for a test; anything outside this subset
- * (flow collections, anchors, aliases, tags) is refused loudly rather than misread.
- * Block scalars keep their line breaks (YAML's folding is not reproduced): the manifest's are JSON.
+ * Reads the YAML of manifest.yml, a `cf push --vars-file` file and deploy/kubernetes/, for the tests:
+ * block mappings and sequences, plain, single- and double-quoted scalars, `>`/`|` block scalars,
+ * empty `{}` and `[]`, comments. Every scalar is a string. No YAML parser is among the dependencies,
+ * and none is added for a test; anything outside this subset (flow collections, anchors, aliases,
+ * tags) is refused loudly rather than misread. Block scalars keep their line breaks (YAML's folding
+ * is not reproduced): the ones read here are JSON.
  */
 export type YamlValue = string | YamlValue[] | { [key: string]: YamlValue };
 
@@ -50,6 +51,9 @@ export function parseYamlSubset(source: string): YamlValue {
 
   function value(rest: string, line: Line, indent: number): YamlValue {
     if (rest === '>' || rest === '|') return blockScalar(indent);
+    // The only flow collections taken: empty ones (Kubernetes' `emptyDir: {}`).
+    if (rest === '{}') return {};
+    if (rest === '[]') return [];
     if (rest !== '') return scalar(rest, line);
     skip();
     const next = lines[at];
