@@ -12,8 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
-import { ensureRegistryClient } from '../../src/provisioning/registry-client.js';
-import { BASE_ENV, guid, ROOT, ROUTES, subscription } from '../provisioning/gateway-support.js';
+import { BASE_ENV, guid, registryClientToken, ROOT, ROUTES, subscription } from '../provisioning/gateway-support.js';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
 import { CLI, startCli, type RunningCli } from '../support/cli.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -40,12 +39,6 @@ function pushedApplication(varsFile: string): CfApplication {
   const manifest = interpolateVars(parseYamlSubset(fs.readFileSync(path.join(ROOT, 'manifest.yml'), 'utf8')), vars) as { applications: YamlValue[] };
   expect(manifest.applications).toHaveLength(1);
   return manifest.applications[0] as unknown as CfApplication;
-}
-
-async function clientCredentials(url: string, clientId: string, clientSecret: string): Promise<string> {
-  const res = await new ScriptedBrowser().post(`${url}/oauth/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }, { accept: 'application/json' });
-  if (res.status !== 200) throw new Error(`client_credentials: ${res.status} ${res.text}`);
-  return res.json().access_token as string;
 }
 
 describe('cf push with the shipped manifest.yml', () => {
@@ -91,15 +84,7 @@ describe('cf push with the shipped manifest.yml', () => {
     const provider = (await directory.getZoneBySubdomain('provider'))!;
     const viewer = await directory.createUser(provider.id, { userName: 'viewer', email: 'viewer@provider.example', password: PASSWORD, givenName: 'Vera', familyName: 'Viewer' });
     await directory.assignRoleCollection(provider.id, viewer.id, 'Demo Viewer');
-    const registry = await ensureRegistryClient({
-      directory,
-      application: (await directory.getApplication('zonegate-demo'))!,
-      provider,
-      scopeName: 'Callback',
-      uaaDomain: 'auth.localhost',
-      publicUrlFor: (sub) => `http://${sub}.auth.localhost:${xsuaa.port}`,
-    });
-    registryToken = await clientCredentials(registry.credentials.url, registry.credentials.clientid, registry.credentials.clientsecret);
+    registryToken = await registryClientToken(xsuaa);
     redis = await startRedisServer();
 
     const bindings: Record<string, (name: string) => object> = {
