@@ -1,7 +1,8 @@
 /**
- * Issue 17: what `npm pack` ships is enough to run the gateway. The tarball is installed with
- * production dependencies only into an empty directory (as a container's runtime stage or a
- * consumer installs it), and `zonegate start` is run from there through the package's bin link.
+ * Issue 17: what `npm pack` ships is enough to run the gateway. The package is packed from the
+ * Docker build context, installed with production dependencies only into an empty directory (as a
+ * container's runtime stage or a consumer installs it), and `zonegate start` is run from there
+ * through the package's bin link.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,6 +43,13 @@ function copySqliteAddon(app: string): void {
   fs.copyFileSync(path.join(built, 'build/Release/better_sqlite3.node'), path.join(installed, 'build/Release/better_sqlite3.node'));
 }
 
+/** The files .dockerignore lets into the build context: it ignores everything, then re-includes these. */
+function dockerContext(): string[] {
+  const lines = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+  expect(lines.filter((l) => l && !l.startsWith('#') && !l.startsWith('!'))).toEqual(['*']);
+  return lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+}
+
 describe('the packed package, installed with production dependencies only', () => {
   let work: string;
   let app: string;
@@ -52,8 +60,12 @@ describe('the packed package, installed with production dependencies only', () =
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-packed-'));
-    // prepack builds dist/ first, as publishing would.
-    const [pack] = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], ROOT));
+    // Packed from what the Dockerfile's build stage gets (the .dockerignore whitelist), not from the
+    // checkout: prepack builds a dist/ of its own there, while other tests run this checkout's.
+    const tree = path.join(work, 'tree');
+    for (const entry of dockerContext()) fs.cpSync(path.join(ROOT, entry), path.join(tree, entry), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
+    const [pack] = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], tree));
     packed = pack.files.map((f: { path: string }) => f.path);
     app = path.join(work, 'app');
     fs.mkdirSync(app);
