@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { ensureRegistryClient } from '../../src/provisioning/registry-client.js';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
 import type { TestGateway } from '../support/gateway.js';
 
@@ -45,6 +46,30 @@ export async function clientToken(gw: TestGateway, subdomain: string, scope?: st
   );
   if (res.status !== 200) throw new Error(`client_credentials at ${subdomain}: ${res.status} ${res.text}`);
   return res.json().access_token as string;
+}
+
+/** A client-credentials token from the zone at `url` (a binding's `url`, or a zone's). */
+export async function clientCredentials(url: string, clientId: string, clientSecret: string): Promise<string> {
+  const res = await new ScriptedBrowser().post(`${url}/oauth/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }, { accept: 'application/json' });
+  if (res.status !== 200) throw new Error(`client_credentials: ${res.status} ${res.text}`);
+  return res.json().access_token as string;
+}
+
+/**
+ * The SaaS registry's token where `xsuaa`'s built-in zones stand in for XSUAA: from the client
+ * `zonegate zones registry-client` creates, granted `$XSAPPNAME.Callback` as an authority.
+ */
+export async function registryClientToken(xsuaa: TestGateway): Promise<string> {
+  const directory = xsuaa.running.directory!;
+  const registry = await ensureRegistryClient({
+    directory,
+    application: (await directory.getApplication('zonegate-demo'))!,
+    provider: (await directory.getZoneBySubdomain('provider'))!,
+    scopeName: 'Callback',
+    uaaDomain: 'auth.localhost',
+    publicUrlFor: (sub) => `http://${sub}.auth.localhost:${xsuaa.port}`,
+  });
+  return clientCredentials(registry.credentials.url, registry.credentials.clientid, registry.credentials.clientsecret);
 }
 
 export function callback(gw: TestGateway, method: string, tenantId: string, options: { token?: string; body?: object; headers?: Record<string, string> } = {}) {

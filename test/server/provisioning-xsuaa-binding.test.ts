@@ -8,8 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRegistryClient } from '../../src/provisioning/registry-client.js';
-import { BASE_ENV, guid, ROOT, ROUTES, subscription } from '../provisioning/gateway-support.js';
+import { BASE_ENV, clientCredentials, guid, registryClientToken, ROOT, ROUTES, subscription } from '../provisioning/gateway-support.js';
 import { ScriptedBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
@@ -18,12 +17,6 @@ function security(): string {
   const doc = JSON.parse(fs.readFileSync(path.join(ROOT, 'xs-security.json'), 'utf8'));
   doc.authorities = ['$XSAPPNAME.Viewer'];
   return JSON.stringify(doc);
-}
-
-async function clientCredentials(url: string, clientId: string, clientSecret: string): Promise<string> {
-  const res = await new ScriptedBrowser().post(`${url}/oauth/token`, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }, { accept: 'application/json' });
-  if (res.status !== 200) throw new Error(`client_credentials: ${res.status} ${res.text}`);
-  return res.json().access_token as string;
 }
 
 describe('subscription callbacks with an external XSUAA bound', () => {
@@ -35,16 +28,7 @@ describe('subscription callbacks with an external XSUAA bound', () => {
   beforeAll(async () => {
     xsuaa = await startTestGateway({ routes: ROUTES, files: { 'xs-security.json': security(), 'public/index.html': '<!doctype html><title>t</title>' }, env: BASE_ENV });
     const binding = xsuaa.running.credentials!;
-    const directory = xsuaa.running.directory!;
-    const registry = await ensureRegistryClient({
-      directory,
-      application: (await directory.getApplication('zonegate-demo'))!,
-      provider: (await directory.getZoneBySubdomain('provider'))!,
-      scopeName: 'Callback',
-      uaaDomain: 'auth.localhost',
-      publicUrlFor: (sub) => `http://${sub}.auth.localhost:${xsuaa.port}`,
-    });
-    registryToken = await clientCredentials(registry.credentials.url, registry.credentials.clientid, registry.credentials.clientsecret);
+    registryToken = await registryClientToken(xsuaa);
     appToken = await clientCredentials(binding.url, binding.clientid, binding.clientsecret);
     gw = await startTestGateway({
       routes: ROUTES,

@@ -16,10 +16,15 @@ export interface RunningCli {
 /**
  * Starts a long-running `zonegate` command (start, zones start, demo) and resolves once it logs
  * `"msg":"listening"` with its port. A process that exits first rejects; one that never reports is
- * killed, never left behind.
+ * killed, never left behind. `options.command` runs another `zonegate` executable than this
+ * checkout's build.
  */
-export function startCli(args: string[], options: { cwd: string; env: Record<string, string | undefined> }): Promise<RunningCli> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(
+  args: string[],
+  options: { cwd: string; env: Record<string, string | undefined>; command?: string },
+): Promise<RunningCli> {
+  const [file, argv] = options.command ? [options.command, args] : [process.execPath, [CLI, ...args]];
+  const child = spawn(file, argv, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
