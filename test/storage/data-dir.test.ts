@@ -93,7 +93,8 @@ describe('zonegate zones start and its data directory', () => {
     try {
       expect(modeOf(data)).toBe('700');
       const files = fs.readdirSync(data).sort();
-      expect(files).toEqual(['secret.key', 'xsuaa-credentials.json', 'zonegate.db', 'zonegate.db-shm', 'zonegate.db-wal']);
+      // records.db: the records database (issue 19), SQLite by default, beside the session store.
+      expect(files).toEqual(['records.db', 'records.db-shm', 'records.db-wal', 'secret.key', 'xsuaa-credentials.json', 'zonegate.db', 'zonegate.db-shm', 'zonegate.db-wal']);
       for (const f of files) expect(modeOf(path.join(data, f)), f).toBe('600');
       expect(server.output()).not.toContain('data directory readable by other users');
     } finally {
