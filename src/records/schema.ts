@@ -102,4 +102,54 @@ const ZONE_DIRECTORY: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY];
+/**
+ * Version 2: signing keys, tenants and the installation row.
+ * - signing_keys: each zone's RSA keys (src/zones/keys/keystore.ts). `sealed_pem` is the PKCS#8 PEM
+ *   sealed with ZONEGATE_SECRET_KEY (a StoredSecret as JSON, associated data `zkeys:<zone>:<kid>`),
+ *   never in clear. At most one active key per zone is a constraint (a partial unique index), so two
+ *   instances generating a zone's first key at once cannot both make theirs the signing key.
+ *   `publish_until` (epoch ms) is set when a key is rotated out. No foreign key to zones: the keystore
+ *   serves any zone id it is asked for, and a zone's removal deletes its keys (src/zones/removal.ts).
+ * - tenants: what a SaaS subscription recorded (src/provisioning/service.ts), written before the zone
+ *   and deleted after it, so a registry retry finishes a half-done call.
+ * - installation: one row (id 'installation'), written at the first start against the database. It
+ *   tells "this database was initialised by zonegate" from "empty", and `secret_key_check` (an HMAC of
+ *   a fixed text under ZONEGATE_SECRET_KEY, never the key) lets an instance started with another secret
+ *   key refuse to start instead of failing on the first sealed key it opens.
+ */
+const KEYS_AND_TENANTS: Migration = {
+  version: 2,
+  name: 'signing keys, tenants, installation',
+  statements: [
+    `CREATE TABLE signing_keys (
+      zone_id TEXT NOT NULL,
+      kid TEXT NOT NULL,
+      sealed_pem TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      publish_until BIGINT,
+      active INTEGER NOT NULL,
+      CONSTRAINT signing_keys_pkey PRIMARY KEY (zone_id, kid)
+    )`,
+    'CREATE UNIQUE INDEX signing_keys_active_unique ON signing_keys (zone_id) WHERE active = 1',
+    `CREATE TABLE tenants (
+      tenant_id TEXT NOT NULL,
+      subdomain TEXT NOT NULL,
+      subscribed_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      global_account_id TEXT,
+      subscription_app_name TEXT,
+      admin TEXT,
+      CONSTRAINT tenants_pkey PRIMARY KEY (tenant_id)
+    )`,
+    'CREATE INDEX tenants_subdomain ON tenants (subdomain)',
+    `CREATE TABLE installation (
+      id TEXT NOT NULL,
+      installation_id TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      secret_key_check TEXT,
+      CONSTRAINT installation_pkey PRIMARY KEY (id)
+    )`,
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS];
