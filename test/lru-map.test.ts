@@ -15,6 +15,17 @@ describe('LruMap', () => {
     expect(lru.size).toBe(2);
   });
 
+  it('keeps an entry that is hit while the map fills, though hits below half its capacity leave the order alone', () => {
+    const lru = new LruMap<string, number>(4);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    expect(lru.get('a')).toBe(1); // half full: a becomes the most recent
+    lru.set('c', 3);
+    lru.set('d', 4);
+    lru.set('e', 5); // full: the least recently used, b, goes
+    expect(['a', 'b', 'c', 'd', 'e'].map((k) => lru.has(k))).toEqual([true, false, true, true, true]);
+  });
+
   it('drops stale entries from the oldest on, up to the first fresh one', () => {
     const lru = new LruMap<string, number>(10);
     for (const [key, value] of [['a', 1], ['b', 5], ['c', 2]] as const) lru.set(key, value);
