@@ -1,44 +1,44 @@
 /**
- * Two gateway instances (production assembly) over one Redis: a subscription made through one is
- * served by the other at once, and an unsubscription through one leaves nothing usable on the
+ * Two gateway instances in the production layout (issue 19): records in one PostgreSQL, shared
+ * short-lived state in one Redis, each instance with its own data directory (nothing shared through
+ * the file system). A subscription made through one is served by the other at once, a user created
+ * through one logs in at the other, and an unsubscription through one leaves nothing usable on the
  * other: its host 404 within a second, the session gone from the shared store.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_ENV, callback, clientToken, guid, logIn, PASSWORD, ROUTES, securityWithCallbackAuthority, subscription } from '../provisioning/gateway-support.js';
 import { ScriptedBrowser } from '../support/browser.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startPostgresServer, type PostgresServerHandle } from '../support/postgres.js';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server.js';
 
-describe('provisioning across two instances on Redis', () => {
+describe('provisioning across two instances on PostgreSQL and Redis', () => {
   let redis: RedisServerHandle;
+  let postgres: PostgresServerHandle;
   let a: TestGateway;
   let b: TestGateway;
-  let dataDir: string;
 
   beforeAll(async () => {
-    // A private redis-server: nothing else's keys, and nothing of ours left behind.
-    redis = await startRedisServer();
-    // Until the records database is configured on its own (issue 19), it is `records.db` in the data
-    // directory: instances share zones, users and tenants by sharing that directory (one host).
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-instances-'));
+    // Private servers: nothing else's keys or tables, and nothing of ours left behind.
+    [redis, postgres] = await Promise.all([startRedisServer(), startPostgresServer()]);
+    const databaseUrl = await postgres.createDatabase('instances');
     const options = {
       routes: ROUTES,
       files: { 'xs-security.json': securityWithCallbackAuthority() },
       destinations: [{ name: 'echo', url: 'ECHO', forwardAuthToken: true }],
-      env: { ...BASE_ENV, REDIS_URL: redis.url, ZONEGATE_SECRET_KEY: 'd'.repeat(64), ZONEGATE_DATA_DIR: dataDir },
+      // No ZONEGATE_DATA_DIR: each instance has its own (startTestGateway's temporary directory).
+      env: { ...BASE_ENV, REDIS_URL: redis.url, DATABASE_URL: databaseUrl, ZONEGATE_SECRET_KEY: 'd'.repeat(64) },
     };
-    a = await startTestGateway(options);
-    b = await startTestGateway(options);
+    // Started together, as a scaled-out deployment does: the migrations and the application's
+    // registration must not race into two registrations or a failed start.
+    [a, b] = await Promise.all([startTestGateway(options), startTestGateway(options)]);
   });
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
     await redis?.stop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await postgres?.dispose();
   });
 
   it('subscribed through A, logged in at B at once; unsubscribed through A, B refuses host and session within a second', async () => {
@@ -53,7 +53,8 @@ describe('provisioning across two instances on Redis', () => {
     // B never cached the "no" it answered a moment ago.
     expect((await new ScriptedBrowser().get(`${baseB}/api/whoami`)).status).toBe(302);
 
-    await b.running.directory!.createUser(tenantId, { userName: 'charlie', email: 'charlie@wonka.example', password: PASSWORD, roleCollections: ['Demo Viewer'] });
+    // Created through A, signed in at B: the user and its password hash are records, not B's files.
+    await a.running.directory!.createUser(tenantId, { userName: 'charlie', email: 'charlie@wonka.example', password: PASSWORD, roleCollections: ['Demo Viewer'] });
     const browser = new ScriptedBrowser();
     await logIn(browser, baseB, 'charlie', PASSWORD);
     expect((await browser.get(`${baseB}/api/whoami`, { accept: 'application/json' })).status).toBe(200);
