@@ -15,7 +15,7 @@ import { startZones, zonesPublicUrl, type Zones } from './zones/start.js';
 import { setUpProvisioning } from './provisioning/set-up.js';
 import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { runDemo } from './demo/demo.js';
+import { checkDemoConfiguration, runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
 import type { RecordsDatabase } from './records/types.js';
 import { openRecords } from './records/index.js';
@@ -41,7 +41,8 @@ Commands:
                   Without an xsuaa binding, and with an xs-security.json, the built-in identity
                   zones run in the same process on <subdomain>.UAA_DOMAIN.
   check-config    Validate the configuration without starting; exit 1 on any problem.
-  demo            Start the gateway with an echo backend and two demo tenants (npm start).
+  demo [--check]  Start the gateway with an echo backend and two demo tenants (npm start);
+                  --check validates that configuration without starting (npm run check-config).
   zones start     Run only the identity zones on their own HTTP server (PORT, UAA_DOMAIN); with an
                   xs-security.json, register the application and write its xsuaa credentials
                   to <data dir>/xsuaa-credentials.json for a gateway bound to these zones.
@@ -98,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check-config':
       return checkConfig(rest);
     case 'demo':
-      return runDemo({ env: process.env, cwd: process.cwd() });
+      return demo(rest);
     case 'zones':
       if (rest[0] === 'start') return zonesStart(rest.slice(1));
       if (rest[0] === 'registry-client') return registryClientCommand(rest.slice(1));
@@ -122,13 +123,24 @@ function fileOptions(args: string[]): ConfigurationFiles {
   return { routes: values.routes, security: values.security };
 }
 
+/** `zonegate demo [--check]`: --check validates the demo's configuration (`npm run check-config`) and exits. */
+async function demo(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { check: { type: 'boolean' } }, strict: true });
+  if (!values.check) return runDemo({ env: process.env, cwd: process.cwd() });
+  return reportConfiguration(() => checkDemoConfiguration(process.env), ' as npm start runs it (the demo echo backend as "echo")');
+}
+
 function checkConfig(args: string[]): number {
+  return reportConfiguration(() => loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(args) }));
+}
+
+function reportConfiguration(load: () => ReturnType<typeof loadConfiguration>, how = ''): number {
   try {
-    const config = loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(args) });
+    const config = load();
     for (const w of config.warnings) process.stdout.write(`warning: ${formatProblem(w).trim()}\n`);
     process.stdout.write(
       `${config.routesPath}: OK (${config.routesFile.routes?.length ?? 0} routes, ${config.settings.destinations.length} destinations` +
-        `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''})\n`,
+        `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''})${how}\n`,
     );
     return 0;
   } catch (err) {

@@ -59,6 +59,25 @@ export async function seedDemoZones(directory: ZoneDirectory, clientId: string, 
   }
 }
 
+/** The demo's environment: tenants on `*.localhost`, the echo backend as `echo`; what is set still wins. */
+function demoEnvironment(env: Environment, echoUrl: string): Environment {
+  return {
+    TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.localhost$',
+    ZONEGATE_DATA_DIR: path.join(PACKAGE_ROOT, '.zonegate'),
+    ...env,
+    destinations: env.destinations ?? JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }]),
+  };
+}
+
+/**
+ * `npm run check-config`: validates the package's routes.json and xs-security.json as `npm start`
+ * runs them (the demo's environment, with the echo backend's address still unknown), without
+ * starting anything. Returns the configuration or throws what loadConfiguration throws.
+ */
+export function checkDemoConfiguration(env: Environment): ReturnType<typeof loadConfiguration> {
+  return loadConfiguration(demoEnvironment(env, 'http://127.0.0.1:1'), { cwd: PACKAGE_ROOT });
+}
+
 /**
  * `npm start`: the whole thing on embedded defaults, nothing installed. An echo backend, the sample
  * routes.json, tenants on `<tenant>.localhost` (RFC 6761: browsers and curl resolve every
@@ -67,12 +86,7 @@ export async function seedDemoZones(directory: ZoneDirectory, clientId: string, 
 export async function runDemo(options: { env: Environment; cwd: string }): Promise<number> {
   const echo = createEchoBackend();
   const echoUrl = await listenEcho(echo);
-  const env: Environment = {
-    TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.localhost$',
-    ZONEGATE_DATA_DIR: path.join(PACKAGE_ROOT, '.zonegate'),
-    ...options.env,
-    destinations: options.env.destinations ?? JSON.stringify([{ name: 'echo', url: echoUrl, forwardAuthToken: true }]),
-  };
+  const env = demoEnvironment(options.env, echoUrl);
   let config;
   try {
     config = loadConfiguration(env, { cwd: PACKAGE_ROOT });

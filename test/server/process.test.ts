@@ -87,6 +87,15 @@ describe('zonegate start / check-config', () => {
     expect(result.output).toContain('OK (1 routes, 1 destinations');
     expect(result.code).toBe(0);
   });
+
+  it('npm run check-config (demo --check) passes on the package\'s own sample, run from anywhere, and still reports a bad environment', async () => {
+    const sample = await run(dir, {}, ['demo', '--check']);
+    expect(sample.output).toMatch(/routes\.json: OK \(\d+ routes, 1 destinations, xs-security\.json for zonegate-demo\) as npm start runs it/);
+    expect(sample.code).toBe(0);
+    const bad = await run(dir, { TENANT_HOST_PATTERN: '^(a+)+$' }, ['demo', '--check']);
+    expect(bad.output).toMatch(/environment variable TENANT_HOST_PATTERN/);
+    expect(bad.code).toBe(1);
+  });
 });
 
 describe('SIGTERM', () => {
