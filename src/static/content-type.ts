@@ -1,54 +1,18 @@
 /**
- * Content types of the files a web front end (UI5, SPA bundles) ships. A table instead of a
- * dependency: the list that matters is short, and a wrong guess is answered as octet-stream with
- * `nosniff`, so the browser never executes or renders an unknown type.
+ * Content types of static files, from `mime-types` (mime-db: the IANA, Apache and nginx registries,
+ * the table Express and most Node servers use), so a front end's fonts, models or images display
+ * instead of downloading. An extension it does not know is answered as octet-stream with `nosniff`,
+ * so the browser never executes or renders an unknown type.
  */
-const TEXT = '; charset=utf-8';
+import { contentType } from 'mime-types';
 
-// A Map, not an object: an extension such as `.constructor` must not reach Object.prototype.
-const TYPES: ReadonlyMap<string, string> = new Map(Object.entries({
-  html: `text/html${TEXT}`,
-  htm: `text/html${TEXT}`,
-  js: `text/javascript${TEXT}`, // RFC 9239 §6: text/javascript is the one to use
-  mjs: `text/javascript${TEXT}`,
-  cjs: `text/javascript${TEXT}`,
-  css: `text/css${TEXT}`,
-  json: `application/json${TEXT}`,
-  map: `application/json${TEXT}`, // source maps
-  webmanifest: `application/manifest+json${TEXT}`,
-  xml: `application/xml${TEXT}`,
-  xsd: `application/xml${TEXT}`,
-  svg: `image/svg+xml${TEXT}`,
-  txt: `text/plain${TEXT}`,
-  csv: `text/csv${TEXT}`,
-  md: `text/markdown${TEXT}`,
-  // UI5 i18n bundles; UI5 reads them as UTF-8 (ui5.yaml propertiesFileSourceEncoding default since spec 2.0).
-  properties: `text/plain${TEXT}`,
-  yaml: `application/yaml${TEXT}`,
-  yml: `application/yaml${TEXT}`,
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  avif: 'image/avif',
-  ico: 'image/x-icon',
-  bmp: 'image/bmp',
-  woff: 'font/woff',
-  woff2: 'font/woff2',
-  ttf: 'font/ttf',
-  otf: 'font/otf',
-  eot: 'application/vnd.ms-fontobject',
-  pdf: 'application/pdf',
-  wasm: 'application/wasm',
-  zip: 'application/zip',
-  gz: 'application/gzip',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  wav: 'audio/wav',
-}));
+// Where mime-db's answer is not what a browser loading a web front end needs.
+const OVERRIDES: ReadonlyMap<string, string> = new Map([
+  // mime-db says application/node; a browser refuses to run a module script of that type.
+  ['cjs', 'text/javascript; charset=utf-8'],
+  // UI5 i18n bundles, which UI5 reads as UTF-8 (ui5.yaml propertiesFileSourceEncoding default since spec 2.0); mime-db has no entry.
+  ['properties', 'text/plain; charset=utf-8'],
+]);
 
 export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
@@ -58,7 +22,9 @@ export function contentTypeFor(fileName: string): string {
   const dot = base.lastIndexOf('.');
   // A leading dot alone (".htaccess") is a name, not an extension.
   if (dot <= 0) return DEFAULT_CONTENT_TYPE;
-  return TYPES.get(base.slice(dot + 1).toLowerCase()) ?? DEFAULT_CONTENT_TYPE;
+  const extension = base.slice(dot + 1).toLowerCase();
+  // mime-types looks extensions up in a null-prototype object: `.constructor` finds nothing.
+  return OVERRIDES.get(extension) ?? (contentType(extension) || DEFAULT_CONTENT_TYPE);
 }
 
 export function isHtml(contentType: string): boolean {

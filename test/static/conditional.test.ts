@@ -94,6 +94,16 @@ describe('contentTypeFor', () => {
     expect(contentTypeFor('x.toString')).toBe('application/octet-stream');
     expect(contentTypeFor('a.csv')).toBe('text/csv; charset=utf-8');
     expect(contentTypeFor('README.md')).toBe('text/markdown; charset=utf-8');
-    expect(contentTypeFor('sitemap.xml')).toBe('application/xml; charset=utf-8');
+    expect(contentTypeFor('sitemap.xml')).toBe('application/xml');
+    expect(contentTypeFor('x.constructor')).toBe('application/octet-stream');
+  });
+
+  it('knows what a front end ships beyond a short table (mime-types), and what browsers need where mime-db differs', () => {
+    expect(contentTypeFor('model.glb')).toBe('model/gltf-binary');
+    expect(contentTypeFor('photo.heic')).toBe('image/heic');
+    expect(contentTypeFor('logo.apng')).toBe('image/apng');
+    expect(contentTypeFor('manifest.webmanifest')).toBe('application/manifest+json; charset=utf-8');
+    expect(contentTypeFor('chunk.cjs')).toBe('text/javascript; charset=utf-8');
+    expect(contentTypeFor('i18n/i18n_de.properties')).toBe('text/plain; charset=utf-8');
   });
 });

@@ -208,7 +208,7 @@ describe('files, directories and methods', () => {
     ['/data.json', 'application/json; charset=utf-8'],
     ['/app.js.map', 'application/json; charset=utf-8'],
     ['/i18n.properties', 'text/plain; charset=utf-8'],
-    ['/icon.svg', 'image/svg+xml; charset=utf-8'],
+    ['/icon.svg', 'image/svg+xml'],
     ['/logo.png', 'image/png'],
     ['/font.woff2', 'font/woff2'],
     ['/doc.pdf', 'application/pdf'],
