@@ -341,6 +341,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
     }
     return await runTenantsCli(args, {
       provisioning: set.provisioning,
+      directory: zones.directory,
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
     });

@@ -13,12 +13,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DirectoryError } from '../zones/directory/errors.js';
+import type { ZoneDirectory } from '../zones/directory/types.js';
 import { isEmail } from '../zones/directory/validation.js';
 import { ProvisioningError } from './errors.js';
 import type { Provisioning, Tenant } from './service.js';
 
 export interface TenantsCliIo {
   provisioning: Provisioning;
+  /** To adopt a zone made with `zones create` (its id becomes the tenant id). */
+  directory?: ZoneDirectory;
   out: (line: string) => void;
   err: (line: string) => void;
 }
@@ -54,7 +57,7 @@ function table(rows: string[][], out: (line: string) => void): void {
   for (const row of rows) out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
 }
 
-async function subscribe(args: string[], { provisioning, out }: TenantsCliIo): Promise<void> {
+async function subscribe(args: string[], { provisioning, directory, out }: TenantsCliIo): Promise<void> {
   const { values, positionals } = parse(
     args,
     { id: { type: 'string' }, 'admin-user': { type: 'string' }, 'admin-email': { type: 'string' } },
@@ -67,8 +70,14 @@ async function subscribe(args: string[], { provisioning, out }: TenantsCliIo): P
   if (adminUser !== undefined && adminEmail === undefined && !isEmail(adminUser)) {
     throw new UsageError('--admin-user needs --admin-email (every user of a zone has an e-mail address)');
   }
-  // Repeating the command without --id is idempotent: it finds the tenant it subscribed before.
-  const tenantId = (values.id as string | undefined) ?? (await provisioning.findTenant(subdomain))?.tenantId ?? randomUUID();
+  // Repeating the command without --id is idempotent: it finds the tenant it subscribed before. A
+  // zone made with `zones create` is adopted under its own id, with the users made in it meanwhile.
+  const before = await provisioning.findTenant(subdomain);
+  const tenantId =
+    (values.id as string | undefined) ??
+    before?.tenantId ??
+    (await directory?.getZoneBySubdomain(subdomain))?.id ??
+    randomUUID();
   const userName = adminUser ?? adminEmail;
   const password = userName !== undefined ? generatePassword() : undefined;
   const result = await provisioning.subscribe({
@@ -77,7 +86,8 @@ async function subscribe(args: string[], { provisioning, out }: TenantsCliIo): P
     ...(userName !== undefined ? { userInfo: { userName, ...(adminEmail !== undefined ? { email: adminEmail } : {}) } } : {}),
     ...(password !== undefined ? { adminPassword: password } : {}),
   });
-  out(`${result.created ? 'Subscribed' : 'Already subscribed:'} tenant ${result.subdomain} (id ${result.tenantId}): ${result.url}`);
+  // `created` says whether the zone was made; a zone made with `zones create` is adopted, not "already subscribed".
+  out(`${result.created || before === undefined ? 'Subscribed' : 'Already subscribed:'} tenant ${result.subdomain} (id ${result.tenantId}): ${result.url}`);
   if (result.admin?.created) {
     out(`Administrator ${result.admin.userName}, initial password: ${password}`);
     out('The password is shown only this once.');

@@ -88,16 +88,25 @@ const COMMANDS: Record<string, Record<string, Command>> = {
       async run({ positionals: [subdomain], values }, dir, out) {
         const zone = await dir.createZone({ subdomain: subdomain!, id: values.id as string | undefined, name: values.name as string | undefined });
         out(`Created zone ${zone.subdomain} (id ${zone.id})`);
+        // A zone alone is no tenant: no application's role collections apply in it, and the gateway
+        // does not serve its host. Subscribing adopts the zone, its id and the users made meanwhile.
+        out(`It is an identity zone only: no application is subscribed in it, so its users get no application role collections and the gateway answers 404 for ${zone.subdomain}.`);
+        out(`To make it a tenant of the application in xs-security.json: zonegate tenants subscribe ${zone.subdomain}`);
       },
     },
     list: {
       positionals: [],
       options: json,
       async run({ values }, dir, out) {
-        const zones = await dir.listZones();
+        const zones = await Promise.all((await dir.listZones()).map(async (z) => ({ ...z, applications: await dir.applicationsInZone(z.id) })));
         if (values.json) return out(JSON.stringify(zones, null, 2));
         if (zones.length === 0) return out('No zones.');
-        table([['SUBDOMAIN', 'ID', 'NAME'], ...zones.map((z) => [z.subdomain, z.id, z.name])], out);
+        const applications = (z: (typeof zones)[number]) =>
+          z.applications.map((a) => (a.provider ? `${a.xsappname} (provider)` : a.xsappname)).join(', ') || '- (zone only)';
+        table([['SUBDOMAIN', 'ID', 'NAME', 'APPLICATIONS'], ...zones.map((z) => [z.subdomain, z.id, z.name, applications(z)])], out);
+        if (zones.some((z) => z.applications.length === 0)) {
+          out('A zone only is no tenant; `zonegate tenants subscribe <subdomain>` subscribes the application in it.');
+        }
       },
     },
     delete: {

@@ -98,7 +98,7 @@ describe('zonegate zones start', () => {
 
 describe('zonegate zones / users', () => {
   it('creates, lists and deletes zones and users, assigns and unassigns role collections', async () => {
-    expect(await run(['zones', 'create', 'acme', '--name', 'Acme Inc.'])).toMatchObject({ code: 0, out: expect.stringMatching(/^Created zone acme \(id [0-9a-f-]{36}\)\n$/) });
+    expect(await run(['zones', 'create', 'acme', '--name', 'Acme Inc.'])).toMatchObject({ code: 0, out: expect.stringMatching(/^Created zone acme \(id [0-9a-f-]{36}\)\nIt is an identity zone only: .*\nTo make it a tenant .*: zonegate tenants subscribe acme\n$/) });
     expect((await run(['zones', 'create', 'globex'])).code).toBe(0);
     expect(Object.keys(await zoneIds()).sort()).toEqual(['acme', 'globex', 'provider']);
     expect((await run(['zones', 'list'])).out).toMatch(/acme\s+[0-9a-f-]{36}\s+Acme Inc\./);

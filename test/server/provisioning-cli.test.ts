@@ -130,6 +130,34 @@ describe('zonegate tenants (the compiled command)', () => {
     expect(invalid.stderr).toMatch(/subdomain/i);
   });
 
+  it('a zone made with zones create is told apart from a tenant, and tenants subscribe adopts it with its id and users', async () => {
+    const created = await run(['zones', 'create', 'globex']);
+    expect(created.code).toBe(0);
+    const zoneId = /\(id ([0-9a-f-]{36})\)/.exec(created.stdout)![1]!;
+    expect(created.stdout).toContain('It is an identity zone only');
+    expect(created.stdout).toContain('zonegate tenants subscribe globex');
+    const listed = (await run(['zones', 'list'])).stdout;
+    expect(listed).toMatch(/\nglobex\s+\S+\s+globex\s+- \(zone only\)\n/);
+    expect(listed).toMatch(/\nprovider\s+\S+\s+provider\s+zonegate-demo \(provider\)\n/);
+    expect(listed).toContain('`zonegate tenants subscribe <subdomain>` subscribes the application in it.');
+    expect((await run(['tenants', 'list'])).stdout).not.toContain('globex');
+
+    expect((await run(['users', 'create', 'globex', 'bob', '--email', 'bob@globex.example', '--password', 'globex-test-pass-1'])).code).toBe(0);
+    // The application's role collections apply only where it is subscribed.
+    const early = await run(['users', 'assign', 'globex', 'bob', 'Demo Viewer']);
+    expect(early.code).toBe(1);
+
+    const subscribed = await run(['tenants', 'subscribe', 'globex']);
+    expect(subscribed.stderr).toBe('');
+    expect(subscribed.stdout).toContain(`Subscribed tenant globex (id ${zoneId})`);
+    expect((await run(['users', 'assign', 'globex', 'bob', 'Demo Viewer'])).code).toBe(0);
+    const zones = JSON.parse((await run(['zones', 'list', '--json'])).stdout) as { subdomain: string; applications: unknown[] }[];
+    expect(zones.find((z) => z.subdomain === 'globex')!.applications).toEqual([{ xsappname: 'zonegate-demo', provider: false }]);
+    expect(zones.find((z) => z.subdomain === 'provider')!.applications).toEqual([{ xsappname: 'zonegate-demo', provider: true }]);
+    expect((await run(['tenants', 'list', '--json'])).stdout).toContain(`"tenantId": "${zoneId}"`);
+    expect((await run(['tenants', 'unsubscribe', 'globex'])).code).toBe(0);
+  });
+
   it('--security names the file explicitly', async () => {
     const other = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-tenants-sec-'));
     try {

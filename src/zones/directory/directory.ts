@@ -462,6 +462,11 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
     );
   }
 
+  async function applicationsInZone(zoneId: string): Promise<{ xsappname: string; provider: boolean }[]> {
+    const id = zoneId.toLowerCase();
+    return (await applicationsOfZone(id)).map((app) => ({ xsappname: app.xsappname, provider: app.providerZoneId === id }));
+  }
+
   // ---- zones --------------------------------------------------------------------------------------
 
   async function getZone(id: string): Promise<Zone | undefined> {
@@ -814,6 +819,7 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
     subscribe,
     unsubscribe,
     listSubscriptions,
+    applicationsInZone,
     createZone,
     getZone,
     getZoneBySubdomain,

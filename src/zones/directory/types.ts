@@ -127,6 +127,12 @@ export interface ZoneDirectory {
   unsubscribe(application: Application, zoneId: string): Promise<boolean>;
   /** Zone ids subscribed to the application (not counting its provider zone). */
   listSubscriptions(application: Application): Promise<string[]>;
+  /**
+   * The applications whose role collections apply in a zone, by xsappname: those registered there
+   * (`provider`) and the shared ones subscribed there. Empty for a zone made with `zones create`:
+   * an identity zone, but no tenant of any application.
+   */
+  applicationsInZone(zoneId: string): Promise<{ xsappname: string; provider: boolean }[]>;
 
   createZone(input: { id?: string; subdomain: string; name?: string; branding?: Zone['branding'] }): Promise<Zone>;
   getZone(id: string): Promise<Zone | undefined>;
