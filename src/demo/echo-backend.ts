@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
  * A small backend that answers with what it received: method, path, headers, body size. It lets a
  * new user (and the tests and the benchmark) see exactly what the gateway forwards.
  * `/status/<code>` answers that status, `/slow/<ms>` waits first, `/redirect?to=` redirects,
- * `/bytes/<n>` streams n bytes.
+ * `/bytes/<n>` streams n bytes. A bearer JWT is shown decoded too (`jwt`: its header and claims,
+ * scopes among them), so the demo's `/api/whoami` is readable without decoding a token by hand.
  */
 export function createEchoBackend(): http.Server {
   return http.createServer((req, res) => {
@@ -30,15 +31,32 @@ function echo(req: IncomingMessage, res: ServerResponse, status: number): void {
   let size = 0;
   req.on('data', (chunk: Buffer) => (size += chunk.length));
   req.on('end', () => {
+    const jwt = decodeBearer(req.headers.authorization);
     const body = JSON.stringify({
       method: req.method,
       url: req.url,
+      ...(jwt ? { jwt } : {}),
       headers: req.headers,
       bodyBytes: size,
     });
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
+}
+
+/**
+ * The header and claims of a bearer JWT, decoded and NOT verified: this backend only shows what it
+ * was sent (a real backend verifies the signature, e.g. with @sap/xssec). Undefined for anything else.
+ */
+function decodeBearer(authorization: string | undefined): { header: unknown; claims: unknown } | undefined {
+  const match = /^Bearer ([\w-]+)\.([\w-]+)\.[\w-]*$/i.exec(authorization ?? '');
+  if (!match) return undefined;
+  try {
+    const part = (text: string) => JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    return { header: part(match[1]!), claims: part(match[2]!) };
+  } catch {
+    return undefined;
+  }
 }
 
 function bytes(res: ServerResponse, total: number): void {

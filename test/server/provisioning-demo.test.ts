@@ -42,6 +42,13 @@ describe('demo tenants through provisioning', () => {
 
     const browser = new ScriptedBrowser();
     await logIn(browser, `http://globex.localhost:${gw.port}`, DEMO_USERS[0].userName, DEMO_USERS[0].password);
-    expect((await browser.get(`http://globex.localhost:${gw.port}/api/whoami`, { accept: 'application/json' })).status).toBe(200);
+    const whoami = await browser.get(`http://globex.localhost:${gw.port}/api/whoami`, { accept: 'application/json' });
+    expect(whoami.status).toBe(200);
+    // The README's walkthrough: the scopes and the zone readable in /api/whoami, no JWT to decode by hand.
+    const { jwt } = JSON.parse(whoami.text) as { jwt: { header: { alg: string }; claims: { scope: string[]; zid: string; user_name: string } } };
+    expect(jwt.header.alg).toBe('RS256');
+    expect(jwt.claims.scope).toEqual(expect.arrayContaining([expect.stringMatching(/^zonegate-demo!t\d+\.Admin$/)]));
+    expect(jwt.claims.zid).toBe(after[1]!.id);
+    expect(jwt.claims.user_name).toBe('admin');
   });
 });
