@@ -19,7 +19,7 @@ import { checkDemoConfiguration, runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
 import type { RecordsDatabase } from './records/types.js';
 import { openRecords } from './records/index.js';
-import { DB_USAGE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand } from './records/cli.js';
+import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
@@ -63,6 +63,13 @@ ${DB_USAGE.replace(/^Usage:\n/, '')}
                   applies what is pending (start-up does too) and prints it, or "Up to date";
                   status lists applied and pending migrations and exits ${PENDING_EXIT_CODE} when any are
                   pending (non-zero as \`prisma migrate status\`; 1 stays "cannot reach or refused").
+                  import copies, once, the zones, users, role collections, applications,
+                  subscriptions, signing keys and tenants that earlier releases kept in the store
+                  (REDIS_URL, else <data dir>/zonegate.db; or --from a redis:// URL or a store file)
+                  into the records database, migrated first. It never overwrites: a record already
+                  there is skipped, one there with other content is a conflict; it reports both
+                  by name and exits ${IMPORT_INCOMPLETE_EXIT_CODE} when anything was left behind. Secrets stay sealed
+                  (ZONEGATE_SECRET_KEY); the store is only read.
 
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
@@ -84,7 +91,8 @@ SAAS_DEPENDENCIES (JSON [{"xsappname": ...}]), SAAS_REGISTRY_URL (enables STATUS
 SAAS_REGISTRY_CLIENT_ID and SAAS_REGISTRY_CLIENT_SECRET (the client the reports' token is fetched
 with, at SAAS_REGISTRY_TOKEN_URL, default the provider zone; default the application's own client).
 
-Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db status) migrations pending.
+Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db status) migrations pending,
+${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -258,7 +266,20 @@ async function dbCommand(args: string[]): Promise<number> {
     process.stderr.write(`${describeStartupError(e)}\n`);
     return 1;
   }
-  return runDbCommand(command, { records: settings.records, logger: stderrLogger(), out, err });
+  const logger = stderrLogger();
+  if (typeof command === 'object') {
+    // The import opens sealed client secrets and keys, and seals the clear ones, with the key the
+    // gateway will run with.
+    let secretKey: Uint8Array;
+    try {
+      secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+    } catch (e) {
+      process.stderr.write(`${describeStartupError(e)}\n`);
+      return 1;
+    }
+    return runDbCommand(command, { records: settings.records, storage: settings.storage, secretKey, logger, out, err });
+  }
+  return runDbCommand(command, { records: settings.records, logger, out, err });
 }
 
 const KEYS_USAGE = 'Usage: zonegate keys rotate [--zone SUBDOMAIN]';

@@ -1,13 +1,22 @@
 /**
  * `zonegate db migrate|status`: the records database's schema (issue 19), for deployments that
  * migrate in a step of their own before the instances start (start-up migrates too, under the same
- * lock, so this step is optional).
+ * lock, so this step is optional). `zonegate db import`: the records of an earlier release's store
+ * copied into the records database (./import.ts).
  *
  * Exit codes: 0 done (status: up to date), 1 refused or failed (message on `err`), 2 usage error,
  * 3 `status` with migrations pending: non-zero as `prisma migrate status` exits, and apart from 1
- * so a pipeline can tell "needs `db migrate`" from "cannot reach the database".
+ * so a pipeline can tell "needs `db migrate`" from "cannot reach the database"; 4 `import` finished
+ * but left records behind (conflicts, unreadable records), apart from 1 for the same reason.
  */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { Logger } from '../log.js';
+import { describeConnection, openStorage, StorageOpenError, type StorageConfig } from '../storage/index.js';
+import { redactedUrl } from '../storage/open-problems.js';
+import { redisConnectionFromUrl } from '../storage/redis.js';
+import type { Storage } from '../storage/types.js';
+import { IMPORT_KIND_LABELS, IMPORT_KINDS, importRecords, type ImportReport } from './import.js';
 import { describeRecords, migrateRecords, openRecords, RecordsOpenError, type RecordsConfig } from './index.js';
 import { migrationStatus, newerSchemaProblem } from './migrate.js';
 import { MIGRATIONS, type Migration } from './schema.js';
@@ -15,9 +24,11 @@ import type { RecordsDatabase } from './types.js';
 
 export const DB_USAGE = `Usage:
   zonegate db migrate
-  zonegate db status`;
+  zonegate db status
+  zonegate db import [--from redis://HOST[:PORT][/DB] | --from FILE]`;
 
 export const PENDING_EXIT_CODE = 3;
+export const IMPORT_INCOMPLETE_EXIT_CODE = 4;
 
 export interface DbCliIo {
   records: RecordsConfig;
@@ -26,9 +37,19 @@ export interface DbCliIo {
   err: (line: string) => void;
   /** The schema (default the build's); tests give their own. */
   migrations?: readonly Migration[];
+  /** `db import`: the configured store (Settings.storage), read when no `--from` is given. */
+  storage?: StorageConfig;
+  /** `db import`: ZONEGATE_SECRET_KEY, which opens the store's sealed secrets and seals the clear ones. */
+  secretKey?: Uint8Array;
 }
 
-export type DbCommand = 'migrate' | 'status';
+/** `db import`, with `--from` when given: a redis:// or rediss:// URL, or a SQLite store file. */
+export interface DbImportCommand {
+  name: 'import';
+  from?: string;
+}
+
+export type DbCommand = 'migrate' | 'status' | DbImportCommand;
 
 /**
  * `args`: what follows `db`. The command, or the exit code when there is none to run (help, usage
@@ -39,6 +60,16 @@ export function parseDbCommand(args: readonly string[], io: Pick<DbCliIo, 'out' 
   if (command === 'help' || command === '--help' || command === '-h' || rest.some((a) => a === '--help' || a === '-h')) {
     io.out(DB_USAGE);
     return 0;
+  }
+  if (command === 'import') {
+    try {
+      const { values } = parseArgs({ args: rest, options: { from: { type: 'string' } }, strict: true });
+      if (values.from === '') throw new Error('--from needs a redis:// URL or a file');
+      return { name: 'import', ...(values.from !== undefined ? { from: values.from } : {}) };
+    } catch (err) {
+      io.err(`zonegate: db import: ${(err as Error).message}\n${DB_USAGE}`);
+      return 2;
+    }
   }
   if (command !== 'migrate' && command !== 'status') {
     io.err(`zonegate: ${command === undefined ? 'No command given' : `Unknown command: db ${command}`}\n${DB_USAGE}`);
@@ -52,6 +83,7 @@ export function parseDbCommand(args: readonly string[], io: Pick<DbCliIo, 'out' 
 }
 
 export async function runDbCommand(command: DbCommand, io: DbCliIo): Promise<number> {
+  if (typeof command === 'object') return importCommand(command, io);
   const migrations = io.migrations ?? MIGRATIONS;
   let db: RecordsDatabase | undefined;
   try {
@@ -99,4 +131,103 @@ async function statusCommand(db: RecordsDatabase, io: DbCliIo, migrations: reado
 
 function schemaVersion(migrations: readonly Migration[]): string {
   return migrations.length === 0 ? 'no migrations in this build' : `schema version ${Math.max(...migrations.map((m) => m.version))}`;
+}
+
+/**
+ * The store `db import` reads: `--from` (a redis:// URL, or a SQLite store file), else the configured
+ * one. A file must exist: opening a missing one would create an empty store and import nothing.
+ */
+export function importSource(from: string | undefined, configured: StorageConfig | undefined): StorageConfig {
+  if (from === undefined) {
+    if (!configured) throw new Error('no store is configured');
+    return configured;
+  }
+  if (/^rediss?:/i.test(from)) {
+    try {
+      return { kind: 'redis', connection: redisConnectionFromUrl(from) };
+    } catch (err) {
+      throw new Error(`--from ${redactedUrl(from, '--from')}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { kind: 'sqlite', file: from };
+}
+
+/** The store as the report names it, without a password. */
+export function describeSource(config: StorageConfig): string {
+  if (config.kind === 'sqlite') return `the SQLite store ${config.file}`;
+  return `Redis at ${'url' in config ? redactedUrl(config.url, 'REDIS_URL') : describeConnection(config.connection)}`;
+}
+
+async function importCommand(command: DbImportCommand, io: DbCliIo): Promise<number> {
+  let config: StorageConfig;
+  try {
+    config = importSource(command.from, io.storage);
+  } catch (err) {
+    io.err(`zonegate: db import: ${(err as Error).message}`);
+    return 1;
+  }
+  if (config.kind === 'sqlite' && !fs.existsSync(config.file)) {
+    io.err(`zonegate: db import: no store at ${config.file}${command.from === undefined ? ' (ZONEGATE_DATA_DIR)' : ''}: nothing to import`);
+    return 1;
+  }
+  let storage: Storage | undefined;
+  let db: RecordsDatabase | undefined;
+  try {
+    storage = await openStorage(config, io.logger);
+    db = await openRecords(io.records, io.logger, { migrate: false });
+    const applied = await migrateRecords(db, io.records, io.migrations ?? MIGRATIONS);
+    io.out(`Importing from ${describeSource(config)} into the records database ${describeRecords(io.records)}`);
+    for (const m of applied) io.out(`Applied ${m.version} ${m.name}`);
+    const report = await importRecords(storage, db, io.secretKey ? { secretKey: io.secretKey } : {});
+    for (const line of formatImportReport(report)) io.out(line);
+    return report.conflicts.length > 0 || report.unreadable.length > 0 ? IMPORT_INCOMPLETE_EXIT_CODE : 0;
+  } catch (err) {
+    if (err instanceof RecordsOpenError || err instanceof StorageOpenError) {
+      io.err(`zonegate: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await storage?.close();
+    await db?.close();
+  }
+}
+
+/**
+ * The report of `db import`: a table of what was copied, found already present, or left in conflict,
+ * per kind; then each conflict and unreadable record by name (never a secret), and what to do next.
+ */
+export function formatImportReport(report: ImportReport): string[] {
+  const width = Math.max(...IMPORT_KINDS.map((k) => IMPORT_KIND_LABELS[k].length));
+  const row = (label: string, a: string | number, b: string | number, c: string | number) =>
+    `  ${label.padEnd(width)}  ${String(a).padStart(6)}  ${String(b).padStart(15)}  ${String(c).padStart(9)}`;
+  const lines = [row('', 'copied', 'already present', 'conflicts')];
+  const total = { copied: 0, present: 0, conflicts: 0 };
+  for (const kind of IMPORT_KINDS) {
+    const c = report.counts[kind];
+    lines.push(row(IMPORT_KIND_LABELS[kind], c.copied, c.present, c.conflicts));
+    total.copied += c.copied;
+    total.present += c.present;
+    total.conflicts += c.conflicts;
+  }
+  if (report.conflicts.length > 0) {
+    lines.push('Conflicts, not copied (the database keeps its own):');
+    for (const c of report.conflicts) lines.push(`  ${c.name}: ${c.reason}`);
+  }
+  if (report.unreadable.length > 0) {
+    lines.push('Unreadable in the store, not copied:');
+    for (const u of report.unreadable) lines.push(`  ${u.key}: ${u.reason}`);
+  }
+  if (report.lastInstanceNumber !== undefined) lines.push(`Instance numbers: the next application registered gets !t${report.lastInstanceNumber + 1}.`);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  lines.push(
+    `Copied ${plural(total.copied, 'record')}, ${total.present} already present, ${plural(total.conflicts, 'conflict')}${report.unreadable.length > 0 ? `, ${report.unreadable.length} unreadable` : ''}.`,
+  );
+  lines.push(
+    total.conflicts + report.unreadable.length > 0
+      ? 'Resolve the records above and run `zonegate db import` again: what is already present is skipped.'
+      : 'Nothing left behind: running it again copies nothing.',
+  );
+  lines.push('The store was only read: once the gateway runs on the records database, delete its dir:*, zkeys:* and prov:tenant:* keys yourself.');
+  return lines;
 }

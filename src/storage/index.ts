@@ -68,7 +68,7 @@ export { storageUnavailable } from './types.js';
 export type { RedisConnection } from './redis.js';
 
 /** Where a connection goes, without its credentials: `sentinel mymaster via h1:26379,h2:26379`. */
-function describeConnection(connection: RedisConnection): string {
+export function describeConnection(connection: RedisConnection): string {
   const nodes = connection.nodes.map((n) => `${n.host}:${n.port}`).join(',');
   const scheme = connection.tls ? 'rediss' : 'redis';
   if (connection.mode === 'sentinel') return `${scheme} sentinel ${connection.sentinelMaster ?? ''} via ${nodes}`;

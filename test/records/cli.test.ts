@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from '../../src/records/cli.js';
+import { DB_USAGE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from '../../src/records/cli.js';
 import type { RecordsConfig } from '../../src/records/index.js';
 import { MIGRATIONS, type Migration } from '../../src/records/schema.js';
 import { runCli } from '../support/cli.js';
@@ -83,12 +83,19 @@ describe('zonegate db (in process, with a schema of its own)', () => {
       [['--help'], 0],
       [['status', '-h'], 0],
       [[], 2],
-      [['import'], 2],
+      [['import'], { name: 'import' }],
+      [['import', '--from', 'redis://127.0.0.1:6380/2'], { name: 'import', from: 'redis://127.0.0.1:6380/2' }],
+      [['import', '--from=/data/zonegate.db'], { name: 'import', from: '/data/zonegate.db' }],
+      [['import', '--from'], 2],
+      [['import', '--from='], 2],
+      [['import', '--form', 'x'], 2],
+      [['import', 'x.db'], 2],
+      [['export'], 2],
       [['status', 'extra'], 2],
     ] as const) {
       const sink = io();
-      expect(parseDbCommand(args, sink)).toBe(expected);
-      if (expected === 2) expect(sink.lines.join('\n')).toMatch(/^err zonegate: .*\nUsage:\n {2}zonegate db migrate\n {2}zonegate db status$/);
+      expect(parseDbCommand(args, sink)).toEqual(expected);
+      if (expected === 2) expect(sink.lines.join('\n')).toMatch(/^err zonegate: .*\nUsage:\n {2}zonegate db migrate\n {2}zonegate db status\n {2}zonegate db import \[--from /);
     }
   });
 });
@@ -112,7 +119,7 @@ describe('zonegate db (the command)', () => {
     expect(help.stdout).toContain(`exits ${PENDING_EXIT_CODE} when any are`);
     expect(help.stdout).toContain('DATABASE_URL');
     const own = await runCli(['db', '--help'], { cwd: dir, env: env({}) });
-    expect(own).toMatchObject({ code: 0, stdout: 'Usage:\n  zonegate db migrate\n  zonegate db status\n' });
+    expect(own).toMatchObject({ code: 0, stdout: `${DB_USAGE}\n` });
     expect((await runCli(['db'], { cwd: dir, env: env({}) })).code).toBe(2);
   });
 
