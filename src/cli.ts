@@ -226,7 +226,7 @@ function directoryCommand(argv: string[]): Promise<number> {
       directory: { secretKey },
       zoneUrl: zonesPublicUrl(settings, settings.port),
       zoneRemoval: {
-        keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
+        keys: createKeyStore({ records, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey, notices: storage }),
         revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
       },
     });
@@ -271,6 +271,7 @@ async function keysCommand(args: string[]): Promise<number> {
     }
     const identity = await createIdentityServer({
       storage,
+      records,
       directory,
       uaaDomain: settings.uaaDomain,
       publicUrlFor: zonesPublicUrl(settings, settings.port),
