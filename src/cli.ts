@@ -312,12 +312,13 @@ async function tenantsCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${TENANTS_USAGE}\n`);
     return 0;
   }
-  return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger) => {
+  return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger, records) => {
     const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
     const sessions = new StorageSessionStore({ storage, keyring: createKeyring(sessionKeys) });
     const set = setUpProvisioning({
       settings,
       storage,
+      records,
       zones,
       logger,
       port: settings.port,
@@ -344,7 +345,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
 async function withApplicationZones(
   securityPath: string | undefined,
   missing: string,
-  run: (zones: Zones, settings: Settings, storage: Storage, logger: Logger) => Promise<number>,
+  run: (zones: Zones, settings: Settings, storage: Storage, logger: Logger, records: RecordsDatabase) => Promise<number>,
 ): Promise<number> {
   if (!securityPath) {
     process.stderr.write(`zonegate: ${missing}: xs-security.json in the working directory, or --security FILE\n`);
@@ -360,7 +361,7 @@ async function withApplicationZones(
   return withStorage(async (settings, storage, logger, records) => {
     const zones = await startZones({ settings, storage, records, security, logger, port: settings.port });
     try {
-      return await run(zones, settings, storage, logger);
+      return await run(zones, settings, storage, logger, records);
     } finally {
       await zones.server.close();
     }
