@@ -64,7 +64,7 @@ export async function seedTenants(options: {
   try {
     const zones = await startZones({ settings: config.settings, storage, records, security: config.security, logger, port: 0 });
     try {
-      const set = setUpProvisioning({ settings: config.settings, storage, zones, logger, port: 0, revokeTenantSessions: async () => {} });
+      const set = setUpProvisioning({ settings: config.settings, storage, records, zones, logger, port: 0, revokeTenantSessions: async () => {} });
       if (typeof set === 'string') throw new Error(`no provisioning for the benchmark's gateway: ${set}`);
       const { provisioning } = set;
       const started = performance.now();

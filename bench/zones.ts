@@ -103,6 +103,7 @@ export async function benchZones(options: { seconds: number; concurrency?: numbe
   let port = 0;
   const server = await createIdentityServer({
     storage,
+    records,
     directory,
     uaaDomain: 'localhost',
     publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${port}`,

@@ -246,7 +246,7 @@ function directoryCommand(argv: string[]): Promise<number> {
       directory: { secretKey },
       zoneUrl: zonesPublicUrl(settings, settings.port),
       zoneRemoval: {
-        keys: createKeyStore({ storage, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey }),
+        keys: createKeyStore({ records, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey, notices: storage }),
         revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
       },
     });
@@ -304,6 +304,7 @@ async function keysCommand(args: string[]): Promise<number> {
     }
     const identity = await createIdentityServer({
       storage,
+      records,
       directory,
       uaaDomain: settings.uaaDomain,
       publicUrlFor: zonesPublicUrl(settings, settings.port),
@@ -344,12 +345,13 @@ async function tenantsCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${TENANTS_USAGE}\n`);
     return 0;
   }
-  return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger) => {
+  return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger, records) => {
     const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
     const sessions = new StorageSessionStore({ storage, keyring: createKeyring(sessionKeys) });
     const set = setUpProvisioning({
       settings,
       storage,
+      records,
       zones,
       logger,
       port: settings.port,
@@ -377,7 +379,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
 async function withApplicationZones(
   securityPath: string | undefined,
   missing: string,
-  run: (zones: Zones, settings: Settings, storage: Storage, logger: Logger) => Promise<number>,
+  run: (zones: Zones, settings: Settings, storage: Storage, logger: Logger, records: RecordsDatabase) => Promise<number>,
 ): Promise<number> {
   if (!securityPath) {
     process.stderr.write(`zonegate: ${missing}: xs-security.json in the working directory, or --security FILE\n`);
@@ -393,7 +395,7 @@ async function withApplicationZones(
   return withStorage(async (settings, storage, logger, records) => {
     const zones = await startZones({ settings, storage, records, security, logger, port: settings.port });
     try {
-      return await run(zones, settings, storage, logger);
+      return await run(zones, settings, storage, logger, records);
     } finally {
       await zones.server.close();
     }

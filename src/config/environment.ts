@@ -80,7 +80,7 @@ export interface Settings {
   /** Subdomain of the provider's zone, where the application is registered (`PROVIDER_SUBDOMAIN`). */
   providerSubdomain: string;
   /**
-   * 32 bytes that seal the application's client secret and the zones' private signing keys in storage
+   * 32 bytes that seal the application's client secret and the zones' private signing keys in the records database
    * (`ZONEGATE_SECRET_KEY`); undefined: a development key generated in `dataDir` (see resolveSecretKey).
    */
   secretKey: Uint8Array | undefined;

@@ -7,16 +7,17 @@
  * it expires.
  *
  * An unsubscription names only the tenant id, while sessions are kept per subdomain, so the
- * subscription remembers the subdomain: `prov:tenant:<tenantId>` (the same key and shape as the
- * built-in zones' provisioning, ./service.ts), written on PUT and removed on DELETE.
+ * subscription remembers the subdomain in the records database's `tenants` table (as the built-in
+ * zones' provisioning does, ./service.ts), written on PUT and removed on DELETE.
  */
 import type { Logger } from '../log.js';
-import type { Storage } from '../storage/types.js';
+import type { RecordsDatabase } from '../records/types.js';
 import { ProvisioningError } from './errors.js';
 import { checkSubscription, normaliseTenantId, type SubscriptionInput, type SubscriptionResult, type UnsubscribeResult } from './service.js';
+import { createTenantRecords, type TenantRecord } from './tenant-records.js';
 
 export interface BoundSubscriptionsOptions {
-  storage: Storage;
+  records: RecordsDatabase;
   /** The binding's `xsappname` (the instance name, `<xsappname>!t<N>`) and its provider zone id (`tenantid`). */
   application: { xsappname: string; instanceName: string; providerZoneId: string };
   tenantUrlFor(subdomain: string): string;
@@ -26,18 +27,9 @@ export interface BoundSubscriptionsOptions {
   now?: () => Date;
 }
 
-interface BoundTenantRecord {
-  tenantId: string;
-  subdomain: string;
-  subscribedAt: string;
-  updatedAt: string;
-  globalAccountId?: string;
-}
-
-const recordKey = (tenantId: string) => `prov:tenant:${tenantId}`;
-
 export function createBoundSubscriptions(options: BoundSubscriptionsOptions) {
-  const { storage, application, logger } = options;
+  const { application, logger } = options;
+  const tenantRecords = createTenantRecords(options.records);
   const now = options.now ?? (() => new Date());
 
   async function subscribe(input: SubscriptionInput): Promise<SubscriptionResult> {
@@ -45,8 +37,7 @@ export function createBoundSubscriptions(options: BoundSubscriptionsOptions) {
     if (tenantId === application.providerZoneId) {
       throw new ProvisioningError('ZG_ERR_TENANT_CONFLICT', `Tenant ${tenantId} is the provider of ${application.xsappname}; it cannot subscribe to its own application`);
     }
-    const raw = await storage.get(recordKey(tenantId));
-    const previous = raw === undefined ? undefined : (JSON.parse(raw) as BoundTenantRecord);
+    const previous = await tenantRecords.get(tenantId);
     if (previous && previous.subdomain !== subdomain) {
       // BTP does not let a subaccount with subscriptions change its subdomain; the stored one is what
       // an unsubscription must end the sessions of.
@@ -56,26 +47,26 @@ export function createBoundSubscriptions(options: BoundSubscriptionsOptions) {
       );
     }
     const stamp = now().toISOString();
-    const record: BoundTenantRecord = {
+    const record: TenantRecord = {
       tenantId,
       subdomain,
       subscribedAt: previous?.subscribedAt ?? stamp,
       updatedAt: previous && eventType === 'CREATE' ? previous.updatedAt : stamp,
       ...(input.globalAccountId !== undefined ? { globalAccountId: input.globalAccountId } : (previous?.globalAccountId !== undefined ? { globalAccountId: previous.globalAccountId } : {})),
     };
-    await storage.set(recordKey(tenantId), JSON.stringify(record));
+    await tenantRecords.put(record);
     logger.info(previous ? 'tenant subscription confirmed' : 'tenant subscribed', { tenantId, subdomain, eventType, identity: 'xsuaa binding' });
     return { url: options.tenantUrlFor(subdomain), tenantId, subdomain, created: !previous };
   }
 
   async function unsubscribe(tenantIdInput: string): Promise<UnsubscribeResult> {
     const tenantId = normaliseTenantId(tenantIdInput);
-    const raw = await storage.get(recordKey(tenantId));
-    if (raw === undefined) return { removed: false };
-    const { subdomain } = JSON.parse(raw) as BoundTenantRecord;
+    const previous = await tenantRecords.get(tenantId);
+    if (!previous) return { removed: false };
+    const { subdomain } = previous;
     // Sessions first: should this fail, the record stays and the registry's retry finishes the job.
     await options.revokeTenantSessions(subdomain);
-    await storage.delete(recordKey(tenantId));
+    await tenantRecords.delete(tenantId);
     logger.info('tenant unsubscribed', { tenantId, subdomain, identity: 'xsuaa binding' });
     return { removed: true, subdomain };
   }

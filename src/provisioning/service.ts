@@ -12,13 +12,17 @@
  * An unsubscription deletes the zone with its users, revokes the tenant's gateway sessions and its
  * signing keys, and leaves nothing of the tenant usable (see `unsubscribe`).
  *
- * Key layout (under `prov:`):
- *   prov:tenant:<tenantId>   TenantRecord (dates, global account, subscriber)
- *   lock:prov:<tenantId>     per-tenant lock (a registry retry racing its own first attempt; storage/lock.ts)
+ * What it keeps:
+ *   the `tenants` table of the records database (./tenant-records.ts; dates, global account,
+ *     subscriber): a record, it must survive what the key/TTL store may lose (issue 19);
+ *   lock:prov:<tenantId> in Storage: a per-tenant lock (a registry retry racing its own first attempt;
+ *     storage/lock.ts). Short-lived, so it stays there: a database transaction could not hold it, as a
+ *     subscription is many directory transactions (and an invitation) long, not one.
  * The record is written before the zone and deleted after everything else, so a subscription or an
  * unsubscription that failed half-way is finished by the registry's retry of the same call.
  */
 import type { Logger } from '../log.js';
+import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { LockTimeoutError, withLock } from '../storage/lock.js';
 import { DEFAULT_ORIGIN } from '../zones/directory/directory.js';
@@ -27,6 +31,7 @@ import { DirectoryError } from '../zones/directory/errors.js';
 import type { Application, User, Zone, ZoneDirectory } from '../zones/directory/types.js';
 import { removeZone } from '../zones/removal.js';
 import { ProvisioningError } from './errors.js';
+import { createTenantRecords, type TenantRecord } from './tenant-records.js';
 
 /** The subscribing user as the SaaS registry describes it (`userInfo`). */
 export interface SubscriberInfo {
@@ -98,6 +103,9 @@ export interface Provisioning {
 
 export interface ProvisioningOptions {
   directory: ZoneDirectory;
+  /** Where the tenants' records are (table `tenants`). */
+  records: RecordsDatabase;
+  /** Where the per-tenant lock is. */
   storage: Storage;
   /** The registered `shared` application tenants subscribe to. */
   application: Application;
@@ -118,20 +126,8 @@ export interface ProvisioningOptions {
   now?: () => Date;
 }
 
-interface TenantRecord {
-  tenantId: string;
-  subdomain: string;
-  subscribedAt: string;
-  updatedAt: string;
-  globalAccountId?: string;
-  subscriptionAppName?: string;
-  admin?: string;
-}
-
 const LOCK_TTL_MS = 30_000;
 const LOCK_WAIT_MS = 10_000;
-
-const recordKey = (tenantId: string) => `prov:tenant:${tenantId}`;
 
 function invalid(message: string): ProvisioningError {
   return new ProvisioningError('ZG_ERR_TENANT_INVALID', message);
@@ -200,10 +196,8 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
     );
   }
 
-  const readRecord = async (tenantId: string): Promise<TenantRecord | undefined> => {
-    const raw = await storage.get(recordKey(tenantId));
-    return raw === undefined ? undefined : (JSON.parse(raw) as TenantRecord);
-  };
+  const tenantRecords = createTenantRecords(options.records);
+  const readRecord = (tenantId: string) => tenantRecords.get(tenantId);
 
   /**
    * Serialises the calls for one tenant across instances: the SaaS registry retries a callback that
@@ -287,7 +281,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
         };
         // Written first: it marks the zone as provisioning's, so a DELETE can clean up a failed CREATE.
         if (!previous || JSON.stringify(previous) !== JSON.stringify(record)) {
-          await storage.set(recordKey(tenantId), JSON.stringify(record));
+          await tenantRecords.put(record);
         }
 
         let zone = existing;
@@ -297,7 +291,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
           } catch (err) {
             if (err instanceof DirectoryError && err.code === 'ZONE_SUBDOMAIN_TAKEN') {
               // Lost a race for the subdomain against another tenant: leave no record behind.
-              if (!previous) await storage.delete(recordKey(tenantId));
+              if (!previous) await tenantRecords.delete(tenantId);
               throw subdomainTaken(subdomain);
             }
             throw err;
@@ -341,7 +335,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
           tenantId,
           subdomain,
         );
-        await storage.delete(recordKey(tenantId));
+        await tenantRecords.delete(tenantId);
         logger.info('tenant unsubscribed', { tenantId, subdomain });
         return { removed: true, subdomain };
       });
@@ -362,11 +356,12 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
   }
 
   async function listTenants(): Promise<Tenant[]> {
-    const ids = await directory.listSubscriptions(application);
+    const [ids, records] = await Promise.all([directory.listSubscriptions(application), tenantRecords.all()]);
+    const byId = new Map(records.map((r) => [r.tenantId, r]));
     const tenants = await Promise.all(
       ids.map(async (id) => {
-        const [zone, record] = await Promise.all([directory.getZone(id), readRecord(id)]);
-        return zone ? toTenant(zone, record) : undefined;
+        const zone = await directory.getZone(id);
+        return zone ? toTenant(zone, byId.get(id)) : undefined;
       }),
     );
     return tenants.filter((t): t is Tenant => t !== undefined).sort((a, b) => a.subdomain.localeCompare(b.subdomain));

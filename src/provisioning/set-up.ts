@@ -2,6 +2,7 @@ import type { Settings, XsuaaCredentials } from '../config/environment.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { Logger } from '../log.js';
 import { localhostAwareFetch } from '../net/localhost.js';
+import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { INVITATION_PATH } from '../zones/invitations.js';
 import type { Zones } from '../zones/start.js';
@@ -16,7 +17,10 @@ import { createProviderTokenVerifier } from './token.js';
 /** What provisioning is set up from. */
 export interface ProvisioningSetUp {
   settings: Settings;
+  /** Short-lived shared state (the per-tenant lock). */
   storage: Storage;
+  /** The records database (the tenants' records). */
+  records: RecordsDatabase;
   zones: Zones;
   logger: Logger;
   /** The port the gateway listens on, for tenant URLs without TENANT_URL_TEMPLATE. */
@@ -119,7 +123,7 @@ export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { 
   if (typeof tenantUrlFor === 'string') throw new ConfigError([{ file: 'environment variable TENANT_URL_TEMPLATE', path: '', message: tenantUrlFor }]);
   const scopeName = settings.provisioning.callbackScope;
   const provisioning = createBoundSubscriptions({
-    storage: input.storage,
+    records: input.records,
     application: { xsappname: xsuaa.xsappname, instanceName: xsuaa.xsappname, providerZoneId: xsuaa.tenantid },
     tenantUrlFor,
     revokeTenantSessions: input.revokeTenantSessions,
@@ -184,6 +188,7 @@ export function setUpProvisioning(input: ProvisioningSetUp): { provisioning: Pro
 
   const provisioning = createProvisioning({
     directory: zones.directory,
+    records: input.records,
     storage: input.storage,
     application,
     adminRoleCollection,

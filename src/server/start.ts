@@ -117,10 +117,10 @@ export async function startGateway(config: Configuration, options: StartOptions)
       refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
       logger,
     });
-    const zoneTenants = zones && setUpZoneTenants({ settings, storage, zones, logger, port, revokeTenantSessions });
+    const zoneTenants = zones && setUpZoneTenants({ settings, storage, records, zones, logger, port, revokeTenantSessions });
     tenants = zoneTenants?.tenants;
     const callbacks: CallbackHandler | undefined = settings.xsuaa
-      ? setUpBoundCallbacks({ settings, xsuaa: settings.xsuaa, storage, logger, port, revokeTenantSessions })
+      ? setUpBoundCallbacks({ settings, xsuaa: settings.xsuaa, storage, records, logger, port, revokeTenantSessions })
       : zoneTenants?.callbacks;
 
     const gateway = createGateway({

@@ -17,6 +17,7 @@ import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { requestOrigin } from '../tenant/resolve.js';
+import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
 import type { Zone, ZoneDirectory } from './directory/types.js';
@@ -41,7 +42,10 @@ import { verifyZoneToken } from './oauth/tokens.js';
 import { handleUserinfo } from './oauth/userinfo.js';
 
 export interface IdentityServerOptions {
+  /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
   storage: Storage;
+  /** The records database the directory is on; the zones' signing keys live there too (issue 19). */
+  records: RecordsDatabase;
   directory: ZoneDirectory;
   /** Host name only (`auth.example.com`, `localhost`); zones live at `<subdomain>.<uaaDomain>`. */
   uaaDomain: string;
@@ -49,7 +53,7 @@ export interface IdentityServerOptions {
   publicUrlFor(subdomain?: string): string;
   logger: Logger;
   /**
-   * 32 bytes that seal the zones' private signing keys in storage (ZONEGATE_SECRET_KEY, the key the
+   * 32 bytes that seal the zones' private signing keys in the records (ZONEGATE_SECRET_KEY, the key the
    * directory seals client secrets with). The entry point always passes it; unset keeps keys in clear.
    */
   secretKey?: Uint8Array;
@@ -146,15 +150,13 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     logger.warn('identity zones are served over plain http: SSO cookies are not Secure and tokens travel in clear', { uaaDomain });
   }
   const keys = createKeyStore({
-    storage: options.storage,
+    records: options.records,
     logger,
     maxTokenValiditySeconds,
     now,
+    notices: options.storage,
     ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}),
   });
-  // Keys written in clear by an earlier version are sealed before anything is served, so the store
-  // holds no usable private key from this start on, idle zones included.
-  await keys.sealStoredKeys((await options.directory.listZones()).map((z) => z.id));
   const admin = await options.directory.ensureAdminClient({
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     ...(options.adminClientRedirectUris !== undefined ? { redirectUris: options.adminClientRedirectUris } : {}),

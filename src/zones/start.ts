@@ -82,6 +82,7 @@ export async function startZones(input: {
   }
   const server = await createIdentityServer({
     storage,
+    records: input.records,
     directory,
     uaaDomain: settings.uaaDomain,
     publicUrlFor,

@@ -155,7 +155,7 @@ describe('authorization (before any body is read)', () => {
     const { application, clientSecret } = await h.directory.registerApplication(sec, h.provider.id);
     await h.directory.createUser(h.provider.id, { userName: 'ops', email: 'ops@provider.example', password: PASSWORD, roleCollections: ['cbapp_Onboarder'] });
     const own = await startCallbacks({
-      provisioning: createProvisioning({ directory: h.directory, storage: h.storage, application, adminRoleCollection: 'cbapp_Administrator', tenantUrlFor, deleteZoneKeys: (zoneId) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() }),
+      provisioning: createProvisioning({ directory: h.directory, records: h.records, storage: h.storage, application, adminRoleCollection: 'cbapp_Administrator', tenantUrlFor, deleteZoneKeys: (zoneId) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() }),
       verifyToken: verifierFor(h),
     });
     try {
@@ -201,7 +201,7 @@ describe('authorization (before any body is read)', () => {
     const intruder = await h.directory.registerApplication(security('intruder', { authorities: ['$XSAPPNAME(application,grantor).Callback'] }), h.provider.id);
     const greedy = await h.directory.registerApplication(security('greedy', { authorities: ['$ACCEPT_GRANTED_AUTHORITIES'] }), h.provider.id);
     const own = await startCallbacks({
-      provisioning: createProvisioning({ directory: h.directory, storage: h.storage, application, adminRoleCollection: 'grantor_Administrator', tenantUrlFor, deleteZoneKeys: (zoneId) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() }),
+      provisioning: createProvisioning({ directory: h.directory, records: h.records, storage: h.storage, application, adminRoleCollection: 'grantor_Administrator', tenantUrlFor, deleteZoneKeys: (zoneId) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() }),
       verifyToken: verifierFor(h),
     });
     try {

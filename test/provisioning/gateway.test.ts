@@ -84,6 +84,7 @@ beforeAll(async () => {
   if (typeof tenantUrl === 'string') throw new Error(tenantUrl);
   const provisioning = createProvisioning({
     directory: zones.directory,
+    records: zones.records,
     storage: zones.storage,
     application: app,
     adminRoleCollection: 'saas_Administrator',

@@ -130,7 +130,7 @@ describe('subscribe', () => {
   });
 
   it('refuses a dedicated application and an administrator role collection the app does not have, at construction', () => {
-    const base = { directory: h.directory, storage: h.storage, tenantUrlFor, deleteZoneKeys: (zoneId: string) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() };
+    const base = { directory: h.directory, records: h.records, storage: h.storage, tenantUrlFor, deleteZoneKeys: (zoneId: string) => h.server.keys.deleteKeys(zoneId), logger: createMemoryLogger() };
     expect(() => createProvisioning({ ...base, application: h.pwdApp, adminRoleCollection: 'pwdapp_Administrator' })).toThrow(/shared/);
     expect(() => createProvisioning({ ...base, application: h.app, adminRoleCollection: 'Nope' })).toThrow(/"Nope" is not one of myapp/);
   });

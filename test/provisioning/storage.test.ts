@@ -60,11 +60,12 @@ async function setUp(storage: Storage, existing?: Application, recordsFile = ':m
   }
   const provisioning = createProvisioning({
     directory,
+    records,
     storage,
     application,
     adminRoleCollection: 'saasapp_Administrator',
     tenantUrlFor,
-    deleteZoneKeys: (zoneId) => createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }).deleteKeys(zoneId),
+    deleteZoneKeys: (zoneId) => createKeyStore({ records, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, notices: storage }).deleteKeys(zoneId),
     logger: createMemoryLogger(),
   });
   return { storage, records, directory, application, provisioning };

@@ -18,6 +18,7 @@ export function provisioningFor(h: Harness, overrides: Partial<ProvisioningOptio
   const logger = createMemoryLogger('debug');
   const provisioning = createProvisioning({
     directory: h.directory,
+    records: h.records,
     storage: h.storage,
     application: h.app,
     adminRoleCollection: 'myapp_Administrator',

@@ -40,7 +40,7 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
       out: (l) => out.push(l),
       err: (l) => err.push(l),
       directory: { passwordHashing: FAST_SCRYPT },
-      zoneRemoval: { keys: createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }) },
+      zoneRemoval: { keys: createKeyStore({ records, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, notices: storage }) },
     });
     return { code, out: out.join('\n'), err: err.join('\n') };
   } finally {
@@ -79,17 +79,17 @@ describe('zonegate zones', () => {
   it('deletes the signing keys with the zone: re-created with the same id, it signs with a new key (issue 9)', async () => {
     const id = '5d2f7a10-2222-4333-8444-955566667777';
     await cli('zones', 'create', 'reborn', '--id', id);
-    const storage = openSqliteStorage({ file });
+    const records = await openRecords();
     try {
-      const keys = () => createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, cacheMs: 0 });
+      const keys = () => createKeyStore({ records, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, cacheMs: 0 });
       const old = await keys().signingKey(id);
       expect((await cli('zones', 'delete', 'reborn')).code).toBe(0);
-      expect(await storage.get(`zkeys:${id}`)).toBeUndefined();
+      expect(await records.all('SELECT kid FROM signing_keys WHERE zone_id = $1', [id])).toEqual([]);
       await cli('zones', 'create', 'reborn', '--id', id);
       expect((await keys().signingKey(id)).kid).not.toBe(old.kid);
       expect(await keys().verificationKey(id, old.kid)).toBeUndefined();
     } finally {
-      await storage.close();
+      await records.close();
     }
   });
 
@@ -231,7 +231,7 @@ describe('zonegate users invite', () => {
         err: () => undefined,
         directory: { passwordHashing: FAST_SCRYPT },
         zoneUrl: (sub) => `http://${sub}.auth.localhost:8080`,
-        zoneRemoval: { keys: createKeyStore({ storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 }) },
+        zoneRemoval: { keys: createKeyStore({ records, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600, notices: storage }) },
       });
       expect(code).toBe(0);
       const link = new URL(out[0]!);

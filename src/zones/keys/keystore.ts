@@ -1,42 +1,33 @@
 /**
  * Signing keys of the identity zones. Each zone has its own RSA-2048 key set, so a token of zone A can
  * never verify with zone B's published keys (XSUAA answers `/token_keys?zid=` per zone). Keys are
- * generated on first use, persisted through Storage (shared by every instance, surviving restarts)
- * and rotated with overlap: the new key signs at once, the old one stays published until every token
- * it signed has expired, so resource servers with a cached JWKS never see an unknown `kid` for a
- * valid token.
+ * generated on first use, kept in the records database (table `signing_keys`, migration 2 in
+ * src/records/schema.ts; issue 19: a lost key invalidates every token it signed, so it is a record,
+ * not short-lived state) and rotated with overlap: the new key signs at once, the old one stays
+ * published until every token it signed has expired, so resource servers with a cached JWKS never
+ * see an unknown `kid` for a valid token.
+ *
+ * Concurrency is the database's. "At most one active key per zone" is a partial unique index: two
+ * instances generating a zone's first key at once both insert theirs as active, one insert fails with
+ * UniqueViolation, and that instance reads and uses the winner's. A rotation demotes the active key
+ * and inserts the new one in one transaction that locks the zone's key rows (`SELECT ... FOR
+ * UPDATE`), so concurrent rotations queue and none is lost.
  *
  * At rest every private key is sealed with the installation's secret key (ZONEGATE_SECRET_KEY, the
  * key that already seals the client secrets, ../directory/client-secret.ts), the zone id and kid as
- * associated data: a dump of SQLite or Redis holds nothing that signs a token, and a sealed key copied
- * onto another zone or relabelled with another kid does not open. Key sets written in clear by earlier
- * versions are sealed when the identity server starts (sealStoredKeys) and, should one still appear
- * (an older instance during a rolling upgrade), on the first read.
+ * associated data: a dump of the database holds nothing that signs a token, and a sealed key copied
+ * onto another zone or relabelled with another kid does not open. With a secret key configured a key
+ * stored in clear is refused, not used: only someone who can write the database could have put it
+ * there, and it would let them sign tokens (`zonegate db import` seals the keys it brings over).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from '../../log.js';
-import { withLock } from '../../storage/lock.js';
+import { UniqueViolation, type Queries, type RecordsDatabase } from '../../records/types.js';
 import type { Storage } from '../../storage/types.js';
 import { openSecret, sealSecret, type StoredSecret } from '../directory/client-secret.js';
 
 const generateRsa = promisify(generateKeyPair);
-
-interface StoredKey {
-  kid: string;
-  /** PKCS#8 PEM, sealed with the secret key for `<zone id>/<kid>` (in clear only when no key is configured). */
-  sealedPem?: StoredSecret;
-  /** PKCS#8 PEM in clear, as versions before sealing wrote it; read, then sealed and written back. */
-  privatePem?: string;
-  createdAt: number;
-  /** Epoch ms after which the key is no longer published; set when it is rotated out. */
-  publishUntil?: number;
-}
-
-interface StoredKeySet {
-  activeKid: string;
-  keys: StoredKey[];
-}
 
 export interface SigningKey {
   kid: string;
@@ -56,17 +47,24 @@ export interface TokenKey {
 }
 
 export interface KeyStoreOptions {
-  storage: Storage;
+  records: RecordsDatabase;
   logger: Logger;
   /** Longest lifetime of anything signed (access and id tokens), seconds; the overlap of a rotation. */
   maxTokenValiditySeconds: number;
   /**
-   * 32 bytes that seal the private keys in storage; the entry point always supplies it (ZONEGATE_SECRET_KEY
-   * or the generated development key). Without it keys are stored in clear, as client secrets are.
+   * 32 bytes that seal the private keys in the database; the entry point always supplies it
+   * (ZONEGATE_SECRET_KEY or the generated development key). Without it keys are stored in clear, as
+   * client secrets are.
    */
   secretKey?: Uint8Array;
-  /** How long one instance trusts its in-memory copy before re-reading storage. Default 10 s. */
+  /** How long one instance trusts its in-memory copy before re-reading the database. Default 10 s. */
   cacheMs?: number;
+  /**
+   * The shared store's change notices (Storage.announce/onForeignChange): a rotation or removal is
+   * announced, so every instance forgets that zone's keys at once rather than after cacheMs (a removed
+   * zone's key stops signing and verifying everywhere). Optional: without it, cacheMs bounds the delay.
+   */
+  notices?: Pick<Storage, 'announce' | 'onForeignChange'>;
   now?: () => number;
 }
 
@@ -79,11 +77,18 @@ export interface KeyStore {
   rotateKeys(zoneId: string): Promise<string>;
   /** Removes a zone's keys (zone deleted). */
   deleteKeys(zoneId: string): Promise<void>;
-  /**
-   * Seals the key sets of these zones that are still in clear (written before keys were sealed, or
-   * while no secret key was configured) and writes them back; returns the zones it sealed. Run at start.
-   */
-  sealStoredKeys(zoneIds: readonly string[]): Promise<string[]>;
+}
+
+type KeyRow = {
+  kid: string;
+  sealed_pem: string;
+  publish_until: number | string | null;
+  active: number | string;
+};
+
+interface NewKey {
+  kid: string;
+  sealedPem: StoredSecret;
 }
 
 interface LoadedKey {
@@ -100,131 +105,117 @@ interface LoadedKeySet {
   loadedAt: number;
 }
 
-const storageKey = (zoneId: string) => `zkeys:${zoneId}`;
-// withLock stores it as `lock:zkeys:<zone id>`, with an owner token released by compare-and-delete.
-const lockName = (zoneId: string) => `zkeys:${zoneId}`;
-// Generating an RSA key takes up to a few hundred ms; the TTL only matters when an owner crashed.
-const LOCK = { ttlMs: 10_000, waitMs: 15_000 };
+/** The name a zone's keys are announced under (Storage.announce); the prefix of the old Storage key. */
+const noticeKey = (zoneId: string) => `zkeys:${zoneId}`;
 
 /** The associated data of a sealed key: it opens only as this kid of this zone. */
 const sealContext = (zoneId: string, kid: string) => `zkeys:${zoneId}:${kid}`;
 
-async function newKey(zoneId: string, now: number, secretKey: Uint8Array | undefined): Promise<StoredKey> {
+const KEY_COLUMNS = 'kid, sealed_pem, publish_until, active';
+
+/** A rotation that lost a race for the active key is repeated; beyond a few, something else is wrong. */
+const ROTATION_ATTEMPTS = 5;
+
+async function newKey(zoneId: string, secretKey: Uint8Array | undefined): Promise<NewKey> {
   const { privateKey, publicKey } = await generateRsa('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   // RFC 7638-style stable id: derived from the public key, so it never collides across zones.
   const kid = createHash('sha256').update(spki).digest('base64url').slice(0, 22);
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-  return { kid, sealedPem: sealSecret(pem, secretKey, sealContext(zoneId, kid)), createdAt: now };
+  return { kid, sealedPem: sealSecret(pem, secretKey, sealContext(zoneId, kid)) };
 }
 
-/** Whether a stored key is kept as the configuration asks: sealed when there is a secret key. */
-const isSealedAsConfigured = (key: StoredKey, secretKey: Uint8Array | undefined) =>
-  key.sealedPem !== undefined && (secretKey === undefined || key.sealedPem.alg !== 'none');
-
-/** The set with every key sealed as configured (clear ones sealed, the others unchanged). */
-function sealSet(zoneId: string, set: StoredKeySet, secretKey: Uint8Array | undefined): StoredKeySet {
-  return {
-    ...set,
-    keys: set.keys.map((k) => {
-      if (isSealedAsConfigured(k, secretKey)) return k;
-      const { privatePem: _clear, sealedPem: _none, ...rest } = k;
-      return { ...rest, sealedPem: sealSecret(privatePemOf(zoneId, k, secretKey), secretKey, sealContext(zoneId, k.kid)) };
-    }),
-  };
-}
-
-function privatePemOf(zoneId: string, key: StoredKey, secretKey: Uint8Array | undefined): string {
-  if (key.sealedPem === undefined) {
-    if (key.privatePem === undefined) throw new Error(`the signing key ${key.kid} of zone ${zoneId} has no key material`);
-    return key.privatePem;
+function privatePemOf(zoneId: string, row: KeyRow, secretKey: Uint8Array | undefined): string {
+  let sealed: StoredSecret;
+  try {
+    sealed = JSON.parse(row.sealed_pem) as StoredSecret;
+  } catch {
+    throw new Error(`the signing key ${row.kid} of zone ${zoneId} is not a sealed key`);
+  }
+  if (secretKey !== undefined && sealed.alg !== 'A256GCM') {
+    throw new Error(`the signing key ${row.kid} of zone ${zoneId} is stored in clear although a secret key (ZONEGATE_SECRET_KEY) is configured; refusing to use it`);
   }
   try {
-    return openSecret(key.sealedPem, secretKey, sealContext(zoneId, key.kid));
+    return openSecret(sealed, secretKey, sealContext(zoneId, row.kid));
   } catch {
     // Another secret key, or a sealed key moved to another zone or kid: never fall back to anything.
-    throw new Error(`the signing key ${key.kid} of zone ${zoneId} cannot be opened with the configured secret key (ZONEGATE_SECRET_KEY)`);
+    throw new Error(`the signing key ${row.kid} of zone ${zoneId} cannot be opened with the configured secret key (ZONEGATE_SECRET_KEY)`);
   }
 }
 
-function load(zoneId: string, set: StoredKeySet, now: number, secretKey: Uint8Array | undefined): LoadedKeySet {
-  const keys = set.keys
-    .filter((k) => k.publishUntil === undefined || k.publishUntil > now)
-    .map((k): LoadedKey => {
-      const privateKey = createPrivateKey(privatePemOf(zoneId, k, secretKey));
-      const publicKey = createPublicKey(privateKey);
-      const jwk = publicKey.export({ format: 'jwk' }) as { e: string; n: string };
-      return {
-        kid: k.kid,
-        privateKey,
-        publicKey,
-        publishUntil: k.publishUntil,
-        tokenKey: {
-          kty: 'RSA',
-          kid: k.kid,
-          alg: 'RS256',
-          use: 'sig',
-          e: jwk.e,
-          n: jwk.n,
-          value: publicKey.export({ format: 'pem', type: 'spki' }) as string,
-        },
-      };
-    });
-  const active = keys.find((k) => k.kid === set.activeKid);
-  if (!active) throw new Error('the active signing key is missing from the stored key set');
-  return { active, keys, loadedAt: now };
+const published = (key: { publishUntil?: number }, now: number) => key.publishUntil === undefined || key.publishUntil > now;
+
+/** The zone's published keys, opened; undefined when the zone has no active key yet. */
+function load(zoneId: string, rows: readonly KeyRow[], now: number, secretKey: Uint8Array | undefined): LoadedKeySet | undefined {
+  let active: LoadedKey | undefined;
+  const keys: LoadedKey[] = [];
+  for (const row of rows) {
+    const isActive = Number(row.active) === 1;
+    const publishUntil = row.publish_until === null ? undefined : Number(row.publish_until);
+    if (!isActive && !published({ publishUntil }, now)) continue;
+    const privateKey = createPrivateKey(privatePemOf(zoneId, row, secretKey));
+    const publicKey = createPublicKey(privateKey);
+    const jwk = publicKey.export({ format: 'jwk' }) as { e: string; n: string };
+    const key: LoadedKey = {
+      kid: row.kid,
+      privateKey,
+      publicKey,
+      ...(publishUntil !== undefined ? { publishUntil } : {}),
+      tokenKey: {
+        kty: 'RSA',
+        kid: row.kid,
+        alg: 'RS256',
+        use: 'sig',
+        e: jwk.e,
+        n: jwk.n,
+        value: publicKey.export({ format: 'pem', type: 'spki' }) as string,
+      },
+    };
+    keys.push(key);
+    if (isActive) active = key;
+  }
+  return active && { active, keys, loadedAt: now };
 }
 
 export function createKeyStore(options: KeyStoreOptions): KeyStore {
-  const { storage, logger, secretKey } = options;
+  const { records, logger, secretKey, notices } = options;
   if (secretKey !== undefined && secretKey.length !== 32) throw new RangeError('secretKey must be 32 bytes (AES-256)');
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? 10_000;
   const cache = new Map<string, LoadedKeySet>();
   const pending = new Map<string, Promise<LoadedKeySet>>();
-  // A rotation or removal elsewhere is announced by name (Redis: to every instance at once), so a
-  // removed zone's key stops signing and verifying here too, not only after cacheMs. Unnamed notices
-  // (another SQLite process wrote something) are left to cacheMs: they come with every write.
-  storage.onForeignChange((key) => {
+  // Unnamed notices (another SQLite process wrote something) are left to cacheMs: they come with every write.
+  notices?.onForeignChange((key) => {
     if (key?.startsWith('zkeys:')) cache.delete(key.slice('zkeys:'.length));
   });
 
-  const parse = (raw: string) => JSON.parse(raw) as StoredKeySet;
-  const needsSealing = (set: StoredKeySet) => set.keys.some((k) => !isSealedAsConfigured(k, secretKey));
+  // Newest first: /token_keys lists the signing key before the ones rotated out, as before.
+  const readKeys = (db: Queries, zoneId: string) =>
+    db.all<KeyRow>(`SELECT ${KEY_COLUMNS} FROM signing_keys WHERE zone_id = $1 ORDER BY active DESC, created_at DESC, kid`, [zoneId]);
 
-  /** Seals a clear key set under the lock (re-read there: another instance may have rotated meanwhile). */
-  async function sealStored(zoneId: string): Promise<StoredKeySet | undefined> {
-    return withLock(storage, lockName(zoneId), LOCK, async () => {
-      const raw = await storage.get(storageKey(zoneId));
-      if (raw === undefined) return undefined;
-      const set = parse(raw);
-      if (!needsSealing(set)) return set;
-      const sealed = sealSet(zoneId, set, secretKey);
-      await storage.set(storageKey(zoneId), JSON.stringify(sealed));
-      logger.info('zone signing keys sealed', { zoneId, kids: sealed.keys.map((k) => k.kid) });
-      return sealed;
-    });
-  }
+  const insertActive = (db: Queries, zoneId: string, key: NewKey, createdAt: number) =>
+    db.run('INSERT INTO signing_keys (zone_id, kid, sealed_pem, created_at, publish_until, active) VALUES ($1, $2, $3, $4, NULL, 1)', [
+      zoneId,
+      key.kid,
+      JSON.stringify(key.sealedPem),
+      createdAt,
+    ]);
 
   async function readOrCreate(zoneId: string): Promise<LoadedKeySet> {
-    const raw = await storage.get(storageKey(zoneId));
-    if (raw !== undefined) {
-      const set = parse(raw);
-      return load(zoneId, needsSealing(set) ? ((await sealStored(zoneId)) ?? set) : set, now(), secretKey);
-    }
-    // Only one instance generates the first key; the others wait for the lock and then read it.
-    const set = await withLock(storage, lockName(zoneId), LOCK, async () => {
-      const current = await storage.get(storageKey(zoneId));
-      if (current !== undefined) return parse(current);
-      const key = await newKey(zoneId, now(), secretKey);
-      const created: StoredKeySet = { activeKid: key.kid, keys: [key] };
-      // setIfAbsent although we hold the lock: an instance of an earlier version (rolling upgrade)
-      // takes another lock, and the first key written must win for both.
-      if (!(await storage.setIfAbsent(storageKey(zoneId), JSON.stringify(created)))) return parse((await storage.get(storageKey(zoneId)))!);
+    const existing = load(zoneId, await readKeys(records, zoneId), now(), secretKey);
+    if (existing) return existing;
+    // The first key: every instance that gets here generates one, the database keeps one (the partial
+    // unique index on active keys); the others read the winner's.
+    const key = await newKey(zoneId, secretKey);
+    try {
+      await insertActive(records, zoneId, key, now());
       logger.info('zone signing key created', { zoneId, kid: key.kid });
-      return created;
-    });
-    return load(zoneId, set, now(), secretKey);
+    } catch (err) {
+      if (!(err instanceof UniqueViolation)) throw err;
+    }
+    const created = load(zoneId, await readKeys(records, zoneId), now(), secretKey);
+    if (!created) throw new Error(`the active signing key of zone ${zoneId} vanished while it was created (the zone was removed meanwhile?)`);
+    return created;
   }
 
   async function keySet(zoneId: string, fresh = false): Promise<LoadedKeySet> {
@@ -240,7 +231,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
     return loaded;
   }
 
-  const published = (set: LoadedKeySet) => set.keys.filter((k) => k.publishUntil === undefined || k.publishUntil > now());
+  const publishedKeys = (set: LoadedKeySet) => set.keys.filter((k) => published(k, now()));
 
   return {
     async signingKey(zoneId) {
@@ -250,60 +241,55 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
 
     async verificationKey(zoneId, kid) {
       let set = await keySet(zoneId);
-      let key = published(set).find((k) => k.kid === kid);
+      let key = publishedKeys(set).find((k) => k.kid === kid);
       if (!key && now() - set.loadedAt > 1000) {
         // Another instance may have rotated; re-read at most once a second per zone.
         set = await keySet(zoneId, true);
-        key = published(set).find((k) => k.kid === kid);
+        key = publishedKeys(set).find((k) => k.kid === kid);
       }
       return key?.publicKey;
     },
 
     async tokenKeys(zoneId) {
-      return published(await keySet(zoneId)).map((k) => k.tokenKey);
+      return publishedKeys(await keySet(zoneId)).map((k) => k.tokenKey);
     },
 
     async rotateKeys(zoneId) {
-      await keySet(zoneId); // make sure a first key exists
-      const key = await newKey(zoneId, now(), secretKey);
-      await withLock(storage, lockName(zoneId), LOCK, async () => {
-        const set = sealSet(zoneId, parse((await storage.get(storageKey(zoneId)))!), secretKey);
+      // Generated before the transaction: it takes up to a few hundred ms, no row is locked meanwhile.
+      const key = await newKey(zoneId, secretKey);
+      const rotate = async (tx: Queries) => {
+        const at = now();
+        // Locks the zone's keys (in one order, so two rotations cannot deadlock): a concurrent
+        // rotation waits here until this one has committed, then demotes this one's key.
+        await tx.all('SELECT kid FROM signing_keys WHERE zone_id = $1 ORDER BY kid FOR UPDATE', [zoneId]);
+        // Keys rotated out whose tokens have all expired: no longer published, no longer kept.
+        await tx.run('DELETE FROM signing_keys WHERE zone_id = $1 AND active = 0 AND publish_until IS NOT NULL AND publish_until <= $2', [zoneId, at]);
         // 60 s beyond the longest validity: xssec and jose accept that much clock skew on `exp`.
-        const until = now() + (options.maxTokenValiditySeconds + 60) * 1000;
-        const keys = set.keys
-          .filter((k) => k.publishUntil === undefined || k.publishUntil > now())
-          .map((k) => (k.kid === set.activeKid ? { ...k, publishUntil: until } : k));
-        const next: StoredKeySet = { activeKid: key.kid, keys: [key, ...keys] };
-        await storage.set(storageKey(zoneId), JSON.stringify(next));
-      });
+        const until = at + (options.maxTokenValiditySeconds + 60) * 1000;
+        await tx.run('UPDATE signing_keys SET active = 0, publish_until = $2 WHERE zone_id = $1 AND active = 1', [zoneId, until]);
+        await insertActive(tx, zoneId, key, at);
+      };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await records.transaction(rotate);
+          break;
+        } catch (err) {
+          // Another instance inserted an active key this transaction could not lock or see: the zone
+          // had no key row when it began (a first key, or a rotation, racing), or the row it waited
+          // for was deleted meanwhile. Rolled back; once more, now that there is a row to lock.
+          if (!(err instanceof UniqueViolation) || attempt === ROTATION_ATTEMPTS) throw err;
+        }
+      }
       cache.delete(zoneId);
-      await storage.announce(storageKey(zoneId));
+      await notices?.announce(noticeKey(zoneId));
       logger.info('zone signing key rotated', { zoneId, kid: key.kid });
       return key.kid;
     },
 
     async deleteKeys(zoneId) {
+      await records.run('DELETE FROM signing_keys WHERE zone_id = $1', [zoneId]);
       cache.delete(zoneId);
-      await storage.delete(storageKey(zoneId));
-      await storage.announce(storageKey(zoneId));
-    },
-
-    async sealStoredKeys(zoneIds) {
-      const sealed: string[] = [];
-      // In batches: with thousands of tenants one read per zone at start is fine, one round trip each is not.
-      for (let i = 0; i < zoneIds.length; i += 100) {
-        await Promise.all(
-          zoneIds.slice(i, i + 100).map(async (zoneId) => {
-            // A plain read first: at every start after the migration this is all that happens.
-            const raw = await storage.get(storageKey(zoneId));
-            if (raw === undefined || !needsSealing(parse(raw))) return;
-            await sealStored(zoneId);
-            cache.delete(zoneId);
-            sealed.push(zoneId);
-          }),
-        );
-      }
-      return sealed;
+      await notices?.announce(noticeKey(zoneId));
     },
   };
 }

@@ -68,7 +68,7 @@ beforeAll(async () => {
 
   const admin = createAdminApi({
     directory,
-    removeZone: removerFor(directory, storage),
+    removeZone: removerFor(directory, records),
     bootstrapSecret: BOOTSTRAP,
     zonesAdminZoneId: adminZone.id,
     maxBodyBytes: 4096,
@@ -119,9 +119,9 @@ interface CallOptions {
   chunked?: boolean;
 }
 
-/** The removal the identity server wires: directory and keys of the same storage. */
-const removerFor = (dir: ZoneDirectory, store: Storage) => (zoneId: string) =>
-  removeZone({ directory: dir, keys: createKeyStore({ storage: store, logger, maxTokenValiditySeconds: 3600 }) }, zoneId);
+/** The removal the identity server wires: directory and keys of the same records database. */
+const removerFor = (dir: ZoneDirectory, db: RecordsDatabase) => (zoneId: string) =>
+  removeZone({ directory: dir, keys: createKeyStore({ records: db, logger, maxTokenValiditySeconds: 3600 }) }, zoneId);
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const BOOT = basic('admin', BOOTSTRAP);
@@ -210,7 +210,7 @@ describe('admin API authentication (attacks)', () => {
   });
 
   it('refuses Basic altogether when no bootstrap secret is configured, and rejects a short one', async () => {
-    const api = createAdminApi({ directory, removeZone: removerFor(directory, storage), authenticate: async () => undefined });
+    const api = createAdminApi({ directory, removeZone: removerFor(directory, records), authenticate: async () => undefined });
     const s = createServer((req, res) => void api(req, res, undefined));
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     try {
@@ -219,7 +219,7 @@ describe('admin API authentication (attacks)', () => {
     } finally {
       await new Promise((resolve) => s.close(resolve));
     }
-    expect(() => createAdminApi({ directory, removeZone: removerFor(directory, storage), bootstrapSecret: 'short', authenticate: async () => undefined })).toThrow(/16 characters/);
+    expect(() => createAdminApi({ directory, removeZone: removerFor(directory, records), bootstrapSecret: 'short', authenticate: async () => undefined })).toThrow(/16 characters/);
   });
 
   it('answers 401 when the authenticator throws on a token, and 503 when the records database is down', async () => {
@@ -228,7 +228,7 @@ describe('admin API authentication (attacks)', () => {
     await broken.close();
     const api = createAdminApi({
       directory: brokenDir,
-      removeZone: removerFor(brokenDir, storage),
+      removeZone: removerFor(brokenDir, broken),
       bootstrapSecret: BOOTSTRAP,
       authenticate: async (req) => {
         if (req.headers.authorization === 'Bearer crash') throw new TypeError('Invalid Compact JWS');

@@ -59,6 +59,7 @@ beforeAll(async () => {
   await directory.subscribe(app, globex.id);
   server = await createIdentityServer({
     storage,
+    records,
     directory,
     uaaDomain: 'localhost',
     publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${port}`,
@@ -359,7 +360,7 @@ describe('the admin client at identity server start', () => {
     const memRecords = await openTestRecords();
     try {
       const d = createZoneDirectory(memRecords, { passwordHashing: FAST_SCRYPT });
-      const base = { storage: mem, directory: d, uaaDomain: 'auth.example.com', publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com`, logger: createMemoryLogger() };
+      const base = { storage: mem, records: memRecords, directory: d, uaaDomain: 'auth.example.com', publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com`, logger: createMemoryLogger() };
       await expect(createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb', 'javascript:alert(1)'] })).rejects.toThrow(/adminClientRedirectUris: "javascript:alert\(1\)"/);
       const first = await createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb'] });
       expect((await d.getApplicationByClientId(ADMIN_CLIENT_ID))?.redirectUris).toEqual(['https://admin.example.com/cb']);

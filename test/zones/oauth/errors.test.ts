@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors.js';
 import * as errors from '../../../src/zones/oauth/errors.js';
-import { startZones } from './harness.js';
+import { PASSWORD, startZones } from './harness.js';
 
 describe('OAuth error classes', () => {
   const cases: [errors.OAuthError, string, number][] = [
@@ -49,7 +49,9 @@ describe('internal failures over HTTP', () => {
     const h = await startZones();
     try {
       await h.storage.close();
-      const res = await h.token('acme', { grant_type: 'client_credentials' });
+      // The password grant counts the attempt in the store first (login throttling); client
+      // credentials would not reach it any more, as the signing keys are in the records database.
+      const res = await h.token('provider', { grant_type: 'password', username: 'padmin', password: PASSWORD }, { id: h.pwdApp.clientId, secret: h.pwdSecret });
       expect([500, 503]).toContain(res.status);
       const body = res.json();
       expect(['server_error', 'temporarily_unavailable']).toContain(body.error);

@@ -136,7 +136,7 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
   const url = tls
     ? (sub?: string) => `https://${host(sub)}${tls.port === 443 ? '' : `:${tls.port}`}`
     : (sub?: string) => `http://${host(sub)}:${port}`;
-  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, trustedProxies, ...serverOptions });
+  const server = await createIdentityServer({ storage, records, directory, uaaDomain: 'localhost', publicUrlFor: url, logger, trustedProxies, ...serverOptions });
   const httpServer = http.createServer((req, res) => server.handle(req, res));
   await listen(httpServer, 0);
   port = (httpServer.address() as AddressInfo).port;

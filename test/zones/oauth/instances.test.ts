@@ -46,7 +46,7 @@ interface Instance {
 async function instance(storage: Storage, records: RecordsDatabase, uaaPort: { value: number }): Promise<Instance & { port: number }> {
   const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
   // Both instances announce the same public URL (as behind one load balancer).
-  const server = await createIdentityServer({ storage, directory, uaaDomain: 'localhost', publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${uaaPort.value}`, logger: createMemoryLogger() });
+  const server = await createIdentityServer({ storage, records, directory, uaaDomain: 'localhost', publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${uaaPort.value}`, logger: createMemoryLogger() });
   const httpServer = http.createServer((req, res) => server.handle(req, res));
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
   const port = (httpServer.address() as AddressInfo).port;

@@ -18,7 +18,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const base = { storage, directory, logger: createMemoryLogger(), publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com` };
+const base = { storage, records, directory, logger: createMemoryLogger(), publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com` };
 
 describe('identity server options', () => {
   it('reports every invalid option at once', async () => {
