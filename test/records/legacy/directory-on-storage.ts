@@ -43,7 +43,10 @@ import type { StoredSecret } from '../../../src/zones/directory/client-secret.js
 import { digestSecret, generateClientSecret, openSecret, sealSecret, secretMatchesDigest } from '../../../src/zones/directory/client-secret.js';
 import type { ScryptParams } from '../../../src/zones/directory/password.js';
 import { DEFAULT_SCRYPT, burnPasswordCheck, checkScryptParams, hashPassword, verifyPasswordHash } from '../../../src/zones/directory/password.js';
-import type { Application, NewUser, RoleTemplate, User, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
+import type { Application, NewUser, RoleTemplate, User, Zone, ZoneDirectory as CurrentZoneDirectory } from '../../../src/zones/directory/types.js';
+
+/** The interface as the old release had it: what was added since is not part of the old code. */
+type ZoneDirectory = Omit<CurrentZoneDirectory, 'applicationsInZone'>;
 
 export interface ZoneDirectoryOptions {
   /** 32 bytes; seals the client secrets in storage (see ./client-secret.ts). Supplied by the entry point. */
