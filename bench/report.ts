@@ -121,7 +121,7 @@ function loginRoundsLine(report: BenchReport): string | undefined {
       ? [`${r.bare.rps.toFixed(0)} / ${r.login.embedded.rps.toFixed(0)} / ${r.login.redis.rps.toFixed(0)} / ${r.login.many.rps.toFixed(0)}`]
       : [],
   );
-  return `rounds (bare / login SQLite / login Redis / login SQLite ${report.login?.tenants.many ?? '?'} tenants, requests/s): ${each.join('; ')}`;
+  return `rounds (bare / login SQLite / login Redis + PostgreSQL / login SQLite ${report.login?.tenants.many ?? '?'} tenants, requests/s): ${each.join('; ')}`;
 }
 
 function loginVerdictLines(report: BenchReport): string[] {
@@ -131,7 +131,7 @@ function loginVerdictLines(report: BenchReport): string[] {
   const met = (value: number, goal: number) => `${value.toFixed(2)} (goal >= ${goal.toFixed(2)}: ${value >= goal ? 'met' : 'NOT met'})`;
   return [
     `authenticated GET, embedded store / bare proxy: ${met(r.embedded, login.goals.embedded)}`,
-    `authenticated GET, Redis / bare proxy: ${met(r.redis, login.goals.redis)}`,
+    `authenticated GET, Redis + PostgreSQL / bare proxy: ${met(r.redis, login.goals.redis)}`,
     `authenticated GET, ${login.tenants.many} tenants / ${login.tenants.few} tenants: ${r.manyToFew.toFixed(2)} (should be about 1)`,
   ];
 }
@@ -145,11 +145,11 @@ function provisioningLines(login: LoginReport): string[] {
   const pair = (p: MemoryPair) => `${mib(p.afterSetup)} after setup, ${mib(p.afterRun)} after the run`;
   return [
     subscriptionLine('subscriptions, embedded store', login.subscriptions.embedded),
-    subscriptionLine('subscriptions, Redis', login.subscriptions.redis),
+    subscriptionLine('subscriptions, PostgreSQL + Redis', login.subscriptions.redis),
     `seeding: ${login.seeded.tenants} tenants through the provisioning service in ${login.seeded.seconds.toFixed(1)} s (${(login.seeded.tenants / login.seeded.seconds).toFixed(0)}/s, before the gateway starts)`,
     `gateway RSS, ${login.tenants.few} tenants: ${pair(m.embedded)}`,
     `gateway RSS, ${login.tenants.many} tenants: ${pair(m.many)}`,
-    `gateway RSS, Redis, ${login.tenants.few} tenants: ${pair(m.redis)}`,
+    `gateway RSS, Redis + PostgreSQL, ${login.tenants.few} tenants: ${pair(m.redis)}`,
   ];
 }
 
@@ -240,9 +240,11 @@ every counted request passed the session, the scope check and had the token atta
 page or a 401 fails the run. All connections share that one session, as a page's burst of API calls
 does: after a read of it, each gateway answers from that read for up to a second
 (\`src/sessions/store.ts\` \`peek\`, dropped at once on any change announced by any instance), so the
-store and express-session are gone through about once a second, not on every request. Redis: \`REDIS_URL=${login.redisUrl}\` (a database the benchmark owns; its
-\`zonegate:\` keys are deleted before and after the run, never FLUSHDB), all of the gateway's storage
-(zones, sessions) in it. Request logs on (info) for every gateway.
+store and express-session are gone through about once a second, not on every request. Redis +
+PostgreSQL is the production layout: sessions and login state in \`REDIS_URL=${login.redisUrl}\` (a
+database the benchmark owns; its \`zonegate:\` keys are deleted before and after the run, never
+FLUSHDB), zones, users, keys and tenants in a PostgreSQL database made for the run
+(\`DATABASE_URL\`, on BENCH_POSTGRES_URL's server, dropped after). Request logs on (info) for every gateway.
 
 ## Provisioning (issue 5)
 
@@ -255,8 +257,8 @@ by a setup step on the gateway's storage before it starts (bench/tenants.ts \`se
 normal \`zonegate start\` on that storage, and ${login.subscriptions.embedded.subscriptions} more subscriptions through the SaaS
 registry's \`PUT /callback/v1.0/tenants/{id}\` (client-credentials token of the provider zone carrying
 \`<instance>.Callback\`, a registry body with \`userInfo\`: each creates the zone, subscribes the application
-and creates the subscriber as administrator), which are the subscriptions-per-second figure. The Redis
-figure: ${login.subscriptions.redis.subscriptions} subscriptions into the Redis gateway after its load runs. Every answer must be 200 with the
+and creates the subscriber as administrator), which are the subscriptions-per-second figure. The
+PostgreSQL + Redis figure: ${login.subscriptions.redis.subscriptions} subscriptions into that gateway after its load runs. Every answer must be 200 with the
 tenant's URL. The 2-tenant gateways were seeded the same way (acme with the administrator, and one more).
 `;
 }
@@ -304,10 +306,10 @@ npm run bench                       # print the figures
 npm run bench -- --write            # and rewrite this file
 npm run bench -- --profile          # and print where the gateway's CPU time goes (slower figures)
 BENCH_SECONDS=30 BENCH_WARMUP_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench
-BENCH_LOGIN_SECONDS=10 BENCH_REDIS_URL=redis://127.0.0.1:6379/7 npm run bench   # the authenticated rows
+BENCH_LOGIN_SECONDS=10 BENCH_REDIS_URL=redis://127.0.0.1:6379/7 BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
 \`\`\`
 
-\`--profile\` profiles the bare proxy, zonegate and the "zonegate login, SQLite" and "Redis" gateways. BENCH_REDIS_URL must
+\`--profile\` profiles the bare proxy, zonegate and the "zonegate login, SQLite" and "Redis + PostgreSQL" gateways. BENCH_REDIS_URL must
 name a Redis database nobody else uses: the gateway's key prefix is fixed (\`zonegate:\`), and the
 benchmark deletes every \`zonegate:*\` key there before and after the run.
 `;

@@ -9,7 +9,9 @@
  * each `zonegate start` with bench/gateway/xs-security.json, so the built-in zones run in the gateway
  * and the login goes over HTTP to them:
  *   login, SQLite      embedded store, 2 subscribed tenants
- *   login, Redis       REDIS_URL = BENCH_REDIS_URL (a database the benchmark owns), 2 tenants
+ *   login, Redis + PostgreSQL   the production layout: REDIS_URL = BENCH_REDIS_URL (a database the
+ *                      benchmark owns) for sessions, DATABASE_URL a fresh PostgreSQL database on
+ *                      BENCH_POSTGRES_URL's server for records, 2 tenants
  *   login, 10k tenants embedded store, 9,800 tenants seeded through the provisioning service before
  *                      it starts (bench/tenants.ts), then 200 subscribed through the SaaS registry's
  *                      HTTP callback (the subscriptions-per-second figure): 10,000
@@ -24,7 +26,9 @@
  *                                  login gateways goes (figures are then slower than real and are not written)
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
  * BENCH_LOGIN_SECONDS (6: the three authenticated targets' runs; same warm-up and connections),
- * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after).
+ * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after),
+ * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres: the database zonegate_bench is
+ * created on that server for the run and dropped after).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -37,6 +41,7 @@ import { LoadFailure, measure, type LoadFigures, type LoadSettings } from './loa
 import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
 import { formatTable, resultsMarkdown, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
+import { createBenchDatabase, DEFAULT_BENCH_POSTGRES_URL, type BenchDatabase } from './postgres.js';
 import { ADMIN, clearRedisDb, logIn, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
 
 const GOAL = 0.7;
@@ -92,6 +97,7 @@ async function main(): Promise<number> {
   const loginSettings: LoadSettings = { ...settings, seconds: number('BENCH_LOGIN_SECONDS', 6, 1) };
   const rounds = Math.round(number('BENCH_ROUNDS', 3, 1));
   const redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/7';
+  const postgresUrl = process.env.BENCH_POSTGRES_URL || DEFAULT_BENCH_POSTGRES_URL;
   if (values.write && values.profile) throw new Error('--profile slows the proxies down; its figures are not written (drop --write)');
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-bench-'));
@@ -116,6 +122,7 @@ async function main(): Promise<number> {
   const handled = new Map<string, number>();
   const logs: string[] = [gatewayLog];
   let redisUsed = false;
+  let database: BenchDatabase | undefined;
   try {
     const backend = await children.start({ name: 'backend', args: [path.join(here, 'backend.js')] });
     const backendUrl = `http://127.0.0.1:${backend.port}`;
@@ -183,7 +190,8 @@ async function main(): Promise<number> {
     });
     if (stale) process.stderr.write(`removed ${stale} zonegate: keys a previous run left in ${redisUrl}\n`);
     const embedded = await withSession(await startLoginGateway('zonegate login, SQLite', 'login-sqlite', 2, {}));
-    const redis = await withSession(await startLoginGateway('zonegate login, Redis', 'login-redis', 2, { REDIS_URL: redisUrl }));
+    database = await createBenchDatabase(postgresUrl);
+    const redis = await withSession(await startLoginGateway('zonegate login, Redis + PostgreSQL', 'login-redis', 2, { REDIS_URL: redisUrl, DATABASE_URL: database.url }));
     const manyStarted = await startLoginGateway(`zonegate login, SQLite, ${MANY_TENANTS} tenants`, 'login-many', MANY_TENANTS - SUBSCRIBED_OVER_HTTP, {});
     process.stderr.write(`subscriptions: ${SUBSCRIBED_OVER_HTTP} through PUT /callback/v1.0/tenants/{id}, ${SUBSCRIPTION_CONCURRENCY} at a time...\n`);
     const subscribe = (g: Omit<LoginGateway, 'cookie' | 'memoryAfterSetup'>, group: number) =>
@@ -237,7 +245,7 @@ async function main(): Promise<number> {
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
     const memoryOf = (g: LoginGateway) => ({ afterSetup: g.memoryAfterSetup, afterRun: g.child.memory() });
     const loginMemory = { embedded: memoryOf(embedded), redis: memoryOf(redis), many: memoryOf(many) };
-    process.stderr.write(`subscriptions (Redis): ${SUBSCRIBED_OVER_HTTP} through the callback...\n`);
+    process.stderr.write(`subscriptions (PostgreSQL + Redis): ${SUBSCRIBED_OVER_HTTP} through the callback...\n`);
     const subscriptionsRedis = await subscribe(redis, 3);
     logLines = countRequestLines(gatewayLog);
     login = {
@@ -255,9 +263,10 @@ async function main(): Promise<number> {
   } finally {
     await children.stopAll();
     if (redisUsed) await clearRedisDb(redisUrl).catch((err: Error) => process.stderr.write(`could not delete the benchmark's keys from ${redisUrl}: ${err.message}\n`));
+    await database?.drop().catch((err: Error) => process.stderr.write(`could not drop the benchmark's PostgreSQL database: ${err.message}\n`));
   }
 
-  const zones = await zoneFigures(settings.seconds);
+  const zones = await zoneFigures(settings.seconds, { redisUrl, postgresUrl });
   const report: BenchReport = {
     date: new Date(),
     cpus: os.availableParallelism(),
@@ -308,16 +317,18 @@ function countRequestLines(file: string): number {
  * bench/zones.ts belongs to the identity-zones work; a failure there must not cost the gateway's
  * figures, so it runs last, after every child has been stopped.
  */
-async function zoneFigures(seconds: number): Promise<ZoneFigures> {
+async function zoneFigures(seconds: number, production: { redisUrl: string; postgresUrl: string }): Promise<ZoneFigures> {
   const file = path.join(here, 'zones.js');
   if (!fs.existsSync(file)) return { kind: 'absent' };
   try {
     // A computed specifier: the module is optional, so the compiler must not insist on it.
     const specifier = new URL('./zones.js', import.meta.url).href;
-    const mod = (await import(specifier)) as { benchZones?: (o: { seconds: number }) => Promise<{ name: string; rps: number; p50: number; p99: number }[]> };
+    const mod = (await import(specifier)) as {
+      benchZones?: (o: { seconds: number; production?: { redisUrl: string; postgresUrl: string } }) => Promise<{ name: string; rps: number; p50: number; p99: number }[]>;
+    };
     if (typeof mod.benchZones !== 'function') return { kind: 'failed', error: 'bench/zones.ts does not export benchZones' };
     process.stderr.write(`identity zones: ${seconds} s per figure...\n`);
-    return { kind: 'measured', rows: await mod.benchZones({ seconds }) };
+    return { kind: 'measured', rows: await mod.benchZones({ seconds, production }) };
   } catch (err) {
     return { kind: 'failed', error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }

@@ -262,14 +262,14 @@ export async function subscribeOverHttp(options: {
  * one nobody else uses). Never FLUSHDB: only keys under the gateway's fixed prefix go. Returns how
  * many keys went.
  */
-export async function clearRedisDb(url: string): Promise<number> {
+export async function clearRedisDb(url: string, prefix = DEFAULT_REDIS_KEY_PREFIX): Promise<number> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
   await client.connect();
   let deleted = 0;
   try {
     let cursor = '0';
     do {
-      const [nextCursor, keys] = await client.scan(cursor, 'MATCH', `${DEFAULT_REDIS_KEY_PREFIX}*`, 'COUNT', 1000);
+      const [nextCursor, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
       cursor = nextCursor;
       if (keys.length) deleted += await client.unlink(...keys);
     } while (cursor !== '0');

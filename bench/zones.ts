@@ -1,8 +1,10 @@
 /**
  * Identity-zone throughput: client-credentials tokens per second from /oauth/token, and complete
  * authorization-code logins per second (GET /oauth/authorize, POST /login.do, POST /oauth/token with
- * PKCE), against an in-process identity server on port 0 with SQLite storage. A bounded loop of
- * concurrent keep-alive clients, because one login is three dependent requests.
+ * PKCE), against an in-process identity server on port 0. Measured twice when a Redis and a
+ * PostgreSQL server are given: embedded (SQLite records and store) and the production layout
+ * (PostgreSQL records, Redis store). A bounded loop of concurrent keep-alive clients, because one
+ * login is three dependent requests.
  *
  * Passwords are hashed with the directory's production scrypt cost, so the login figure includes
  * one real password check per login, as a user would cost.
@@ -17,8 +19,14 @@ import { pathToFileURL } from 'node:url';
 import type { XsSecurity } from '../src/config/types.js';
 import { createLogger } from '../src/log.js';
 import { openSqliteStorage } from '../src/storage/sqlite.js';
+import { openRedisStorage } from '../src/storage/redis.js';
+import type { Storage } from '../src/storage/types.js';
 import { migrate } from '../src/records/migrate.js';
+import { openPostgresRecords } from '../src/records/postgres.js';
 import { openSqliteRecords } from '../src/records/sqlite.js';
+import type { RecordsDatabase } from '../src/records/types.js';
+import { createBenchDatabase } from './postgres.js';
+import { clearRedisDb } from './tenants.js';
 import { createZoneDirectory } from '../src/zones/directory/directory.js';
 import { createIdentityServer } from '../src/zones/server.js';
 
@@ -94,10 +102,39 @@ async function loop(name: string, seconds: number, concurrency: number, once: (a
   return { name, rps: round(latencies.length / elapsed), p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) };
 }
 
-export async function benchZones(options: { seconds: number; concurrency?: number }): Promise<BenchResult[]> {
+export interface ZonesBenchOptions {
+  seconds: number;
+  concurrency?: number;
+  /** Also measure the production layout: PostgreSQL records (a database made on this server), Redis store. */
+  production?: { redisUrl: string; postgresUrl: string };
+}
+
+// Its own key prefix in the benchmark's Redis database, deleted after the run.
+const REDIS_PREFIX = 'zonegate-bench-zones:';
+
+export async function benchZones(options: ZonesBenchOptions): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-bench-zones-'));
-  const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
-  const records = openSqliteRecords({ file: join(dir, 'records.db') });
+  const rows: BenchResult[] = [];
+  try {
+    const sqliteRecords = openSqliteRecords({ file: join(dir, 'records.db') });
+    rows.push(...(await measureZones(options, 'SQLite', openSqliteStorage({ file: join(dir, 'zones.db') }), sqliteRecords)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (!options.production) return rows;
+  const { redisUrl, postgresUrl } = options.production;
+  const database = await createBenchDatabase(postgresUrl);
+  try {
+    const storage = await openRedisStorage({ url: redisUrl, keyPrefix: REDIS_PREFIX });
+    rows.push(...(await measureZones(options, 'PostgreSQL + Redis', storage, openPostgresRecords({ connectionString: database.url }))));
+  } finally {
+    await database.drop();
+    await clearRedisDb(redisUrl, REDIS_PREFIX);
+  }
+  return rows;
+}
+
+async function measureZones(options: ZonesBenchOptions, layout: string, storage: Storage, records: RecordsDatabase): Promise<BenchResult[]> {
   await migrate(records);
   const directory = createZoneDirectory(records);
   let port = 0;
@@ -132,12 +169,12 @@ export async function benchZones(options: { seconds: number; concurrency?: numbe
     await send(warm, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, 'grant_type=client_credentials');
     warm.destroy();
 
-    const clientCredentials = await loop('zones: client-credentials token', options.seconds, concurrency, async (agent) => {
+    const clientCredentials = await loop(`zones, ${layout}: client-credentials token`, options.seconds, concurrency, async (agent) => {
       const res = await send(agent, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, 'grant_type=client_credentials');
       if (res.status !== 200) throw new Error(`token answered ${res.status}: ${res.body}`);
     });
 
-    const codeLogin = await loop('zones: code login (authorize + login form + token)', options.seconds, concurrency, async (agent) => {
+    const codeLogin = await loop(`zones, ${layout}: code login (authorize + login form + token)`, options.seconds, concurrency, async (agent) => {
       const verifier = randomBytes(32).toString('base64url');
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const query = new URLSearchParams({ response_type: 'code', client_id: application.clientId, redirect_uri: REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
@@ -167,7 +204,7 @@ export async function benchZones(options: { seconds: number; concurrency?: numbe
       new URLSearchParams({ auth_request: /name="auth_request" value="([^"]*)"/.exec(first.body)?.[1] ?? '', 'X-Uaa-Csrf': /name="X-Uaa-Csrf" value="([^"]*)"/.exec(first.body)?.[1] ?? '', username: 'bench', password: 'bench-password-1' }).toString());
     seed.destroy();
     const ssoCookie = String(seeded.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
-    const ssoLogin = await loop('zones: SSO code login (authorize + token, no password)', options.seconds, concurrency, async (agent) => {
+    const ssoLogin = await loop(`zones, ${layout}: SSO code login (authorize + token, no password)`, options.seconds, concurrency, async (agent) => {
       const verifier = randomBytes(32).toString('base64url');
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       const query = new URLSearchParams({ response_type: 'code', client_id: application.clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256' });
@@ -184,11 +221,11 @@ export async function benchZones(options: { seconds: number; concurrency?: numbe
     await server.close();
     await storage.close();
     await records.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const seconds = Number(process.argv[2] ?? 10);
-  benchZones({ seconds }).then((results) => console.log(JSON.stringify(results, null, 2)));
+  const production = process.env.BENCH_REDIS_URL && process.env.BENCH_POSTGRES_URL ? { redisUrl: process.env.BENCH_REDIS_URL, postgresUrl: process.env.BENCH_POSTGRES_URL } : undefined;
+  benchZones({ seconds, ...(production ? { production } : {}) }).then((results) => console.log(JSON.stringify(results, null, 2)));
 }
