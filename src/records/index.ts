@@ -103,7 +103,7 @@ export async function claimRecordsInstallation(
     if (err instanceof SecretKeyMismatch) {
       throw new RecordsOpenError(
         `refusing to start: the records database ${describeRecords(config)} was set up on ${err.initialisedAt} with another secret key than ` +
-          `${options.keySource ?? 'ZONEGATE_SECRET_KEY'}, and this instance could not open the signing keys and client secrets sealed in it. ` +
+          `${options.keySource ?? 'ZONEGATE_SECRET_KEY'}, so this instance cannot open the signing keys and client secrets sealed in it. ` +
           'Start every instance with the ZONEGATE_SECRET_KEY the database was set up with',
         { cause: err },
       );
