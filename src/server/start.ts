@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { GENERATED_KEY_FILE, resolveSecretKey, type XsuaaCredentials } from '../config/environment.js';
+import { GENERATED_KEY_FILE, resolveSecretKey, type Settings, type XsuaaCredentials } from '../config/environment.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
@@ -82,7 +82,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const usesZones = !settings.xsuaa && config.security !== undefined;
     const installation = await claimRecordsInstallation(records, settings.records, {
       ...(settings.secretKey || usesZones ? { secretKey: secretKey() } : {}),
-      keySource: settings.secretKey ? 'ZONEGATE_SECRET_KEY' : `the development key in ${path.join(settings.dataDir, GENERATED_KEY_FILE)} (ZONEGATE_SECRET_KEY is not set)`,
+      keySource: secretKeySource(settings),
     });
     if (installation.created) logger.info('installation recorded in the records database: the first start against it', { records: settings.records.kind, installation: installation.id });
     bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
@@ -170,6 +170,23 @@ export async function startGateway(config: Configuration, options: StartOptions)
     await records.close();
     throw err;
   }
+}
+
+/** What the operator calls the secret key in use: the variable, or the generated development key's file. */
+export function secretKeySource(settings: Pick<Settings, 'secretKey' | 'dataDir'>): string {
+  return settings.secretKey ? 'ZONEGATE_SECRET_KEY' : `the development key in ${path.join(settings.dataDir, GENERATED_KEY_FILE)} (ZONEGATE_SECRET_KEY is not set)`;
+}
+
+/**
+ * The secret key the built-in zones seal with, checked against the records database's installation
+ * row (src/records/installation.ts) before anything is sealed or opened: for `zones start` and the
+ * one-shot commands (`zones`, `keys rotate`, `tenants`), which would otherwise write keys sealed with
+ * the wrong one. Rejects with a RecordsOpenError naming the variable.
+ */
+export async function checkedSecretKey(settings: Settings, records: RecordsDatabase, logger: Logger): Promise<Uint8Array> {
+  const secretKey = resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
+  await claimRecordsInstallation(records, settings.records, { secretKey, keySource: secretKeySource(settings) });
+  return secretKey;
 }
 
 async function settledWithin(callbacks: CallbackHandler, ms: number, logger: Logger): Promise<void> {

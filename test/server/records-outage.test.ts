@@ -126,6 +126,14 @@ describe('while PostgreSQL is down', () => {
   });
 });
 
+/** How many zones and how many installation rows the database holds: what a refused command must leave as it was. */
+async function zonesAndInstallations(): Promise<{ zones: number; installations: number }> {
+  const records = gw.running.records;
+  const zones = await records.one<{ n: number }>('SELECT COUNT(*) AS n FROM zones');
+  const installations = await records.one<{ n: number }>('SELECT COUNT(*) AS n FROM installation');
+  return { zones: Number(zones!.n), installations: Number(installations!.n) };
+}
+
 describe('the installation row and ZONEGATE_SECRET_KEY', () => {
   let dir: string;
   beforeAll(() => {
@@ -157,6 +165,15 @@ describe('the installation row and ZONEGATE_SECRET_KEY', () => {
     expect(output).not.toContain(other);
     expect(output).not.toContain(SECRET_KEY);
     expect(output).not.toContain('"msg":"listening"');
+  });
+
+  it('so do the one-shot commands that seal or open keys (keys rotate), before they write anything', async () => {
+    const before = await zonesAndInstallations();
+    const result = await runCli(['keys', 'rotate'], { cwd: dir, env: env('e'.repeat(64), 'rotate') });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^zonegate: refusing to start: .* with another secret key than ZONEGATE_SECRET_KEY/);
+    expect(result.stdout).not.toContain('Rotated');
+    expect(await zonesAndInstallations()).toEqual(before);
   });
 
   it('an instance with the same key starts (a second process against the same database)', async () => {
