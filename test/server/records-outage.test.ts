@@ -3,8 +3,8 @@
  * while sessions already established keep working from Redis; /readyz reports it (shared outages
  * must not take every instance out of routing); recovery without restart." A gateway with the
  * built-in zones on a real redis-server and a real PostgreSQL of its own, which the test stops and
- * starts again. And the installation row: an instance with another ZONEGATE_SECRET_KEY refuses to
- * start against the same database.
+ * starts again. And the installation row: a database that lost it is reported (records-lost), and
+ * an instance with another ZONEGATE_SECRET_KEY refuses to start against the same database.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -123,6 +123,33 @@ describe('while PostgreSQL is down', () => {
     expect((await browser.get(`${base}/api/whoami`, { accept: 'application/json' })).status).toBe(200);
     // Tenants it does not remember: known again once one lookup (at most one a second) finds the database back.
     expect((await until(() => get('globex.localhost', '/echo/x'), (r) => r.status !== 503)).status).toBe(404);
+  });
+});
+
+describe('a records database that lost its installation row (wiped or replaced)', () => {
+  it('readyz 503 records-lost; a tenant it cannot find is 503 ZG_ERR_RECORDS_LOST, not 404; the row restored, all is as before', async () => {
+    const { records } = gw.running;
+    const row = await records.one<{ id: string; installation_id: string; created_at: string; secret_key_check: string | null }>('SELECT * FROM installation');
+    await records.run('DELETE FROM installation');
+    try {
+      const ready = await get('localhost', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.json()).toEqual({ status: 'records-lost', storage: 'ok', records: 'lost' });
+      const unknown = await get('globex.localhost', '/echo/x');
+      expect(unknown.status).toBe(503);
+      expect(unknown.headers['x-zonegate-error']).toBe('ZG_ERR_RECORDS_LOST');
+      // What the database still holds is served.
+      expect((await get('initech.localhost', '/echo/x')).status).toBe(200);
+    } finally {
+      await records.run('INSERT INTO installation (id, installation_id, created_at, secret_key_check) VALUES ($1, $2, $3, $4)', [
+        row!.id,
+        row!.installation_id,
+        row!.created_at,
+        row!.secret_key_check,
+      ]);
+    }
+    expect((await get('localhost', '/readyz')).json()).toEqual({ status: 'ready', storage: 'ok', records: 'ok' });
+    expect((await get('globex.localhost', '/echo/x')).status).toBe(404);
   });
 });
 
