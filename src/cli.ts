@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
 import { loadXsSecurity, readXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
-import { describeStartupError, startGateway, warnAboutExposedDataDir } from './server/start.js';
+import { checkedSecretKey, describeStartupError, startGateway, warnAboutExposedDataDir } from './server/start.js';
 import { bindServer, type BoundServer } from './server/bind.js';
 import { startZones, zonesPublicUrl, type Zones } from './zones/start.js';
 import { setUpProvisioning } from './provisioning/set-up.js';
@@ -202,7 +202,9 @@ function stderrLogger(): Logger {
 }
 
 /** Runs a one-shot command with the store and the records database open, and closes both whatever it does. */
-async function withStorage(run: (settings: Settings, storage: Storage, logger: Logger, records: RecordsDatabase) => Promise<number>): Promise<number> {
+async function withStorage(
+  run: (settings: Settings, storage: Storage, logger: Logger, records: RecordsDatabase, secretKey: Uint8Array) => Promise<number>,
+): Promise<number> {
   let settings: Settings;
   let storage: Storage;
   let records: RecordsDatabase;
@@ -222,7 +224,7 @@ async function withStorage(run: (settings: Settings, storage: Storage, logger: L
     return 1;
   }
   try {
-    return await run(settings, storage, logger, records);
+    return await run(settings, storage, logger, records, await checkedSecretKey(settings, records, logger));
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
@@ -233,8 +235,7 @@ async function withStorage(run: (settings: Settings, storage: Storage, logger: L
 }
 
 function directoryCommand(argv: string[]): Promise<number> {
-  return withStorage((settings, storage, logger, records) => {
-    const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+  return withStorage((settings, storage, logger, records, secretKey) => {
     // A deleted zone's tenant sessions end in the shared storage, as `tenants unsubscribe` ends them;
     // a running gateway's caches forget within a second on their own.
     const sessions = new StorageSessionStore({ storage, keyring: createKeyring(settings.sessionKeys ?? sessionKeysFromSecret(secretKey)) });
@@ -294,8 +295,7 @@ async function keysCommand(args: string[]): Promise<number> {
     process.stderr.write(`zonegate: ${(err as Error).message}\n${KEYS_USAGE}\n`);
     return 2;
   }
-  return withStorage(async (settings, storage, logger, records) => {
-    const secretKey = resolveSecretKey(settings, (m, f) => logger.warn(m, f));
+  return withStorage(async (settings, storage, logger, records, secretKey) => {
     const directory = createZoneDirectory(records, { secretKey });
     const zones = zone === undefined ? await directory.listZones() : [await directory.getZoneBySubdomain(zone.toLowerCase())];
     if (zones[0] === undefined && zone !== undefined) {
@@ -392,8 +392,8 @@ async function withApplicationZones(
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }
-  return withStorage(async (settings, storage, logger, records) => {
-    const zones = await startZones({ settings, storage, records, security, logger, port: settings.port });
+  return withStorage(async (settings, storage, logger, records, secretKey) => {
+    const zones = await startZones({ settings, storage, records, security, logger, port: settings.port, secretKey });
     try {
       return await run(zones, settings, storage, logger, records);
     } finally {
@@ -515,10 +515,11 @@ async function zonesStart(args: string[]): Promise<number> {
     warnAboutExposedDataDir(settings.dataDir, logger);
     storage = await openStorage(settings.storage, logger, { checkDurability: true });
     records = await openRecords(settings.records, logger);
+    const secretKey = await checkedSecretKey(settings, records, logger);
     // Bound first: the zones' URLs carry the port (src/server/bind.ts).
     bound = await bindServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, settings.port, settings.host);
     const { server, port } = bound;
-    const zones = await startZones({ settings, storage, records, security, logger, port });
+    const zones = await startZones({ settings, storage, records, security, logger, port, secretKey });
     server.on('request', zones.server.handle);
     bound.serve();
     if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials, logger);

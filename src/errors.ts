@@ -32,8 +32,8 @@ export const ERRORS = {
   ZG_ERR_BACKEND_TIMEOUT: { status: 504, title: 'The backend did not answer in time' },
   ZG_ERR_BACKEND_BUSY: { status: 503, title: 'All connections to the backend are busy' },
   ZG_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'The session storage is unavailable' },
-  ZG_ERR_STORAGE_LOST: { status: 503, title: 'The store has lost its data' },
   ZG_ERR_DATABASE_UNAVAILABLE: { status: 503, title: 'The records database is unavailable' },
+  ZG_ERR_RECORDS_LOST: { status: 503, title: 'The records database has lost its data' },
   ZG_ERR_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },
   ZG_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   // The identity zones. Their OAuth answers keep RFC 6749's `error` in the body; the header carries

@@ -9,25 +9,26 @@
  *    once (issue 5: "within the same second");
  *  - the cache is filled lazily and bounded (LRU), so 10,000 tenants cost nothing at start-up and a
  *    flood of random host names cannot grow it.
- * Concurrent lookups of one subdomain share one storage round trip.
+ * Concurrent lookups of one subdomain share one database round trip.
  *
- * While the store is unreachable (issue 10) a tenant that was subscribed when last asked answers
- * `'last-known'` instead of failing: the gateway then serves the tenant's public routes and static
- * files, which need nothing from the store, and refuses everything that needs a session or a user
- * (src/server/gateway.ts). So a Redis outage does not turn a tenant's landing page into an error. A
- * subdomain never seen, or last seen unsubscribed, still fails with ZG_ERR_STORAGE_UNAVAILABLE: no
+ * While the records database is unreachable (issue 19) a tenant that was subscribed when last asked
+ * stays subscribed: the gateway serves it in full, since what a served request needs then is in the
+ * store (sessions, in Redis) or in the request (routes, static files); what needs the database
+ * (logins at the zone, the token endpoint, the admin API, subscriptions) answers 503
+ * ZG_ERR_DATABASE_UNAVAILABLE by itself. A tenant unsubscribed or removed just before the outage is
+ * no risk there: its sessions went with it (revokeTenantSessions), and a new one needs a login. A
+ * subdomain never seen, or last seen unsubscribed, still fails with ZG_ERR_DATABASE_UNAVAILABLE: no
  * answer is invented. Remembered answers are kept past their TTL for this (bounded by `maxEntries`),
- * and dropped when the store says no or `forget` is called.
+ * and dropped when the database says no or `forget` is called.
  *
- * Once a lookup has found the store unreachable, the registry does not ask it again for every
- * request: a stalled Redis answers nothing until its command timeout (2 s), and each public page
- * would wait that long for its `'last-known'`. Until one lookup succeeds, it answers at once from
+ * Once a lookup has found the database unreachable, the registry does not ask it again for every
+ * request: a hung PostgreSQL answers nothing until the pool's connect timeout (3 s), and each request
+ * would wait that long for its remembered answer. Until one lookup succeeds, it answers at once from
  * what it remembers and lets a single lookup at a time, at most one per PROBE_INTERVAL_MS, find out
- * whether the store is back.
+ * whether the database is back.
  */
 import { GatewayError } from '../errors.js';
 import { LruMap } from '../lru-map.js';
-import type { Subscription } from '../server/gateway.js';
 import { normaliseSubdomain } from '../zones/directory/validation.js';
 import type { Application, ZoneDirectory } from '../zones/directory/types.js';
 
@@ -43,11 +44,10 @@ export interface TenantRegistryOptions {
 
 export interface CachedTenantRegistry {
   /**
-   * True or false itself while a recent answer is remembered; a promise when storage must be asked,
-   * which resolves `'last-known'` when the store is unreachable and the tenant was subscribed when
-   * last asked.
+   * True or false itself while a recent answer is remembered, or while the database is down and the
+   * tenant was subscribed when last asked; a promise when the database must be asked.
    */
-  isSubscribed(subdomain: string): Subscription | Promise<Subscription>;
+  isSubscribed(subdomain: string): boolean | Promise<boolean>;
   /** Drops a cached answer (this instance's own unsubscribe; others expire within `ttlMs`). */
   forget(subdomain: string): void;
   readonly size: number;
@@ -55,10 +55,9 @@ export interface CachedTenantRegistry {
 
 const PROBE_INTERVAL_MS = 1000;
 
-// The directory answers from the records database (ZG_ERR_DATABASE_UNAVAILABLE when it is down); an
-// unreachable store says ZG_ERR_STORAGE_UNAVAILABLE. Either is an outage, not an unknown tenant.
-const unavailable = (err: unknown) =>
-  err instanceof GatewayError && (err.code === 'ZG_ERR_STORAGE_UNAVAILABLE' || err.code === 'ZG_ERR_DATABASE_UNAVAILABLE');
+// The directory answers from the records database: ZG_ERR_DATABASE_UNAVAILABLE when it is down is an
+// outage, not an unknown tenant.
+const unavailable = (err: unknown) => err instanceof GatewayError && err.code === 'ZG_ERR_DATABASE_UNAVAILABLE';
 
 export function createTenantRegistry(options: TenantRegistryOptions): CachedTenantRegistry {
   const { directory, application } = options;
@@ -71,8 +70,8 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   // Subdomains whose last answer was "subscribed", with the time that answer stops being fresh.
   const positive = new LruMap<string, number>(maxEntries);
   const inFlight = new Map<string, Promise<boolean>>();
-  // The last lookup found the store unreachable: answer from memory, and probe in the background.
-  let storeDown: GatewayError | undefined;
+  // The last lookup found the database unreachable: answer from memory, and probe in the background.
+  let databaseDown: GatewayError | undefined;
   let probing = false;
   let lastProbe = 0;
 
@@ -82,12 +81,12 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
   }
 
   function settle(subdomain: string, subscribed: boolean): void {
-    storeDown = undefined;
+    databaseDown = undefined;
     if (subscribed && ttlMs > 0) remember(subdomain);
     else positive.delete(subdomain);
   }
 
-  /** One lookup at a time while the store is down; its success ends the outage for every tenant. */
+  /** One lookup at a time while the database is down; its success ends the outage for every tenant. */
   function probe(subdomain: string): void {
     if (probing || now() - lastProbe < PROBE_INTERVAL_MS) return;
     probing = true;
@@ -95,7 +94,7 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
     lookup(subdomain).then(
       (subscribed) => settle(subdomain, subscribed),
       (err: unknown) => {
-        if (!unavailable(err)) storeDown = undefined;
+        if (!unavailable(err)) databaseDown = undefined;
       },
     ).finally(() => (probing = false));
   }
@@ -115,9 +114,9 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
       }
       const expires = positive.get(subdomain);
       if (expires !== undefined && expires > now()) return true;
-      if (storeDown !== undefined) {
+      if (databaseDown !== undefined) {
         probe(subdomain);
-        return positive.has(subdomain) ? 'last-known' : Promise.reject(storeDown);
+        return positive.has(subdomain) ? true : Promise.reject(databaseDown);
       }
       let pending = inFlight.get(subdomain);
       if (!pending) {
@@ -125,15 +124,15 @@ export function createTenantRegistry(options: TenantRegistryOptions): CachedTena
         inFlight.set(subdomain, pending);
       }
       return pending.then(
-        (subscribed): Subscription => {
+        (subscribed) => {
           settle(subdomain, subscribed);
           return subscribed;
         },
-        (err: unknown): Subscription => {
+        (err: unknown) => {
           if (!unavailable(err)) throw err;
-          storeDown = err as GatewayError;
+          databaseDown = err as GatewayError;
           lastProbe = now();
-          if (positive.has(subdomain)) return 'last-known';
+          if (positive.has(subdomain)) return true;
           throw err;
         },
       );

@@ -10,6 +10,7 @@
  * xssec's 60 s leeway (REFERENCE.md §3); `kid` is required.
  */
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { GatewayError } from '../errors.js';
 import type { CallbackTokenInfo } from './callbacks.js';
 
 export interface ProviderTokenVerifierOptions {
@@ -61,9 +62,12 @@ export function createProviderTokenVerifier(options: ProviderTokenVerifierOption
       const scopes = Array.isArray(payload.scope) ? payload.scope.filter((s): s is string => typeof s === 'string') : [];
       return { zoneId: payload.zid, scopes, grantType: typeof payload.grant_type === 'string' ? payload.grant_type : '' };
     } catch (err) {
-      // An invalid token is a 401; keys that cannot be fetched are the gateway's problem (5xx, the registry retries).
-      if (err instanceof errors.JOSEError && !(err instanceof errors.JWKSTimeout)) return undefined;
-      throw err;
+      // An invalid token is a 401; keys that cannot be fetched are the gateway's problem (503, the
+      // registry retries): a timeout, a refused connection, or an answer other than 200 (jose's plain
+      // JOSEError: the zone's records database is down, issue 19). Every verdict on the token itself
+      // is a subclass (JWSSignatureVerificationFailed, JWTExpired, JWKSNoMatchingKey, ...).
+      if (err instanceof errors.JOSEError && err.constructor !== errors.JOSEError && !(err instanceof errors.JWKSTimeout)) return undefined;
+      throw new GatewayError('ZG_ERR_IDP_UNAVAILABLE', "The provider zone's token keys could not be fetched", { cause: err, expose: true });
     }
   };
 }

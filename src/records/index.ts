@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../log.js';
 import { fileProblem, redactedUrl, rootCause } from '../storage/open-problems.js';
+import { claimInstallation, SecretKeyMismatch, type Installation } from './installation.js';
 import { migrate } from './migrate.js';
 import { openPostgresRecords } from './postgres.js';
 import { MIGRATIONS, type Migration } from './schema.js';
@@ -85,6 +86,32 @@ export async function migrateRecords(db: RecordsDatabase, config: RecordsConfig,
   }
 }
 
+/**
+ * Claims the installation row at start (./installation.ts), before the server listens. `secretKey` is
+ * the key this instance seals with, if it seals anything, and `keySource` what the operator calls it
+ * (ZONEGATE_SECRET_KEY, or the generated development key's file). Rejects with a RecordsOpenError
+ * that names the variable, never the key, when the database was set up with another one.
+ */
+export async function claimRecordsInstallation(
+  db: RecordsDatabase,
+  config: RecordsConfig,
+  options: { secretKey?: Uint8Array; keySource?: string } = {},
+): Promise<Installation> {
+  try {
+    return await claimInstallation(db, options.secretKey ? { secretKey: options.secretKey } : {});
+  } catch (err) {
+    if (err instanceof SecretKeyMismatch) {
+      throw new RecordsOpenError(
+        `refusing to start: the records database ${describeRecords(config)} was set up on ${err.initialisedAt} with another secret key than ` +
+          `${options.keySource ?? 'ZONEGATE_SECRET_KEY'}, so this instance cannot open the signing keys and client secrets sealed in it. ` +
+          'Start every instance with the ZONEGATE_SECRET_KEY the database was set up with',
+        { cause: err },
+      );
+    }
+    throw new RecordsOpenError(`cannot read the installation row of the records database ${describeRecords(config)}: ${openProblem(config, err)}`, { cause: err });
+  }
+}
+
 /** The database as an operator names it: the file, or the URL without its password. */
 export function describeRecords(config: RecordsConfig): string {
   return config.kind === 'sqlite'
@@ -121,6 +148,7 @@ export function tlsOptions(tls: PostgresTls): ConnectionOptions {
   };
 }
 
+export { installationIntact, secretKeyCheck, type Installation } from './installation.js';
 export { migrate, migrationStatus, type MigrationStatus } from './migrate.js';
 export { MIGRATIONS, type Migration } from './schema.js';
 export { databaseUnavailable, UniqueViolation, type Queries, type RecordsDatabase, type Row, type SqlValue } from './types.js';

@@ -25,16 +25,13 @@ export interface IdentityHost {
   handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
-/**
- * Whether a tenant is subscribed. `'last-known'`: the store cannot be asked right now, and the tenant
- * was subscribed when last asked; only what needs nothing from the store is served then.
- */
-export type Subscription = boolean | 'last-known';
-
 /** Knows which tenants are subscribed (provisioning). Without one every matching host is served. */
 export interface TenantRegistry {
-  /** The answer itself when it is known without I/O (recently looked up). */
-  isSubscribed(subdomain: string): Subscription | Promise<Subscription>;
+  /**
+   * The answer itself when it is known without I/O (recently looked up). While the records database
+   * is down, a tenant subscribed when last asked is still subscribed (src/provisioning/registry.ts).
+   */
+  isSubscribed(subdomain: string): boolean | Promise<boolean>;
 }
 
 export interface GatewayOptions {
@@ -43,7 +40,7 @@ export interface GatewayOptions {
   routes: RouteTable;
   logger: Logger;
   storage?: Storage;
-  /** What `/readyz` answers; by default built from `storage` alone (no initialisation marker). */
+  /** What `/readyz` answers; by default built from `storage` alone (no records database probe). */
   readiness?: Readiness;
   identity?: IdentityHost;
   tenants?: TenantRegistry;
@@ -81,15 +78,6 @@ const NO_LOGIN: LoginFeature = {
   sessionOnPublicRoute: () => undefined,
   keepBackendCookies: () => Promise.resolve(),
 };
-
-/**
- * The tenant's subscription could not be checked (the store is unreachable): nothing that identifies
- * a user is served for it, not even with a bearer token that would verify without the store, since
- * the tenant may have been removed just before the outage.
- */
-function publicOnlyRefusal(): GatewayError {
-  return new GatewayError('ZG_ERR_STORAGE_UNAVAILABLE', 'The storage is unavailable: only the public routes of this tenant are served until it is back', { expose: true });
-}
 
 function noLogin(): GatewayError {
   return new GatewayError('ZG_ERR_UNAUTHENTICATED', 'This route requires a login, and no identity provider is configured', {
@@ -179,10 +167,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
       // Answers known without I/O come without a promise: no wait on the common path.
-      const admitted = tenant !== undefined && options.tenants ? subscription(tenant) : false;
-      const publicOnly = typeof admitted === 'boolean' ? admitted : await admitted;
+      if (tenant !== undefined && options.tenants) {
+        const admitted = subscription(tenant);
+        if (admitted) await admitted;
+      }
       if (login.ownPaths.has(pathname)) {
-        if (publicOnly) throw publicOnlyRefusal();
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
         if (answer) return redirect(req, res, ctx, answer.redirect, 'no-store');
       }
@@ -200,13 +189,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       const route = (ctx.route = match.route);
       let verdict: Verdict = {};
       if (route.authenticationType !== 'none') {
-        if (publicOnly) throw publicOnlyRefusal();
         const pending = login.check(req, res, ctx);
         const checked = pending instanceof Promise ? await pending : pending;
         // The login's redirect carries state and a login cookie: never cached.
         if ('redirect' in checked) return redirect(req, res, ctx, checked.redirect, 'no-store');
         verdict = checked;
-      } else if (match.destination !== undefined && !publicOnly && maySendSession(req.headers.cookie)) {
+      } else if (match.destination !== undefined && maySendSession(req.headers.cookie)) {
         // A public route still gets a logged-in user's token (forwardAuthToken) and backend cookies,
         // as SAP's router forwards them wherever the session exists; never a login or an error.
         const found = login.sessionOnPublicRoute(req, res, ctx);
@@ -249,22 +237,28 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   /**
-   * Refuses a tenant that is not subscribed; true when only its public routes may be served (the
-   * store is unreachable and the registry answered from memory, src/provisioning/registry.ts).
+   * Refuses a tenant that is not subscribed: throws, or returns a promise that rejects; undefined
+   * (no promise, no wait) when the registry knew the answer without I/O and it was yes.
    */
-  function subscription(tenant: string): boolean | Promise<boolean> {
+  function subscription(tenant: string): Promise<void> | undefined {
     const known = options.tenants!.isSubscribed(tenant);
-    if (typeof known === 'object') return known.then((answer) => admit(tenant, answer, true));
+    if (typeof known === 'object') {
+      return known.then(
+        (answer) => admit(tenant, answer, true),
+        // A records database that lost its schema fails the lookup with a plain error, not a "no".
+        (err: unknown) => (err instanceof GatewayError ? Promise.reject(err) : readiness.confirmRecordsIntact().then(() => Promise.reject(err))),
+      );
+    }
     return admit(tenant, known, false);
   }
 
-  function admit(tenant: string, answer: Subscription, fromStore: boolean): boolean | Promise<never> {
-    if (answer !== false) return answer === 'last-known';
+  function admit(tenant: string, answer: boolean, fromDatabase: boolean): Promise<void> | undefined {
+    if (answer) return undefined;
     const unknown = () => new GatewayError('ZG_ERR_TENANT_UNKNOWN', `The tenant "${tenant}" is not subscribed to this application`);
-    // A "no" the store gave may be an emptied store's, which knows no tenant at all: that is not
-    // "not subscribed" (issue 10). One without I/O (a name no zone can have) says nothing about it.
-    if (!fromStore) throw unknown();
-    return readiness.confirmStoreIntact().then(() => {
+    // A "no" the database gave may be a wiped or replaced database's, which knows no tenant at all:
+    // that is not "not subscribed" (issue 10). One without I/O (a name no zone can have) says nothing about it.
+    if (!fromDatabase) throw unknown();
+    return readiness.confirmRecordsIntact().then(() => {
       throw unknown();
     });
   }
@@ -302,7 +296,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const url = requestTarget(req.url);
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
-      const publicOnly = tenant !== undefined && options.tenants ? await subscription(tenant) : false;
+      if (tenant !== undefined && options.tenants) await subscription(tenant);
       if (!websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
       const match = routes.match(url, 'GET');
       if (url.includes(';')) samePathParameterRoute(routes, url, 'GET', match);
@@ -310,7 +304,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       const route = (ctx.route = match.route);
       let authorization: string | undefined;
       if (route.authenticationType !== 'none') {
-        if (publicOnly) throw publicOnlyRefusal();
         const verdict = await login.checkUpgrade(req, ctx);
         ctx.user = verdict.user;
         authorization = verdict.authorization;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { resolveSecretKey, type XsuaaCredentials } from '../config/environment.js';
+import { GENERATED_KEY_FILE, resolveSecretKey, type Settings, type XsuaaCredentials } from '../config/environment.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
@@ -9,11 +9,10 @@ import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
-import { openRecords, RecordsOpenError } from '../records/index.js';
+import { claimRecordsInstallation, installationIntact, openRecords, RecordsOpenError } from '../records/index.js';
 import type { RecordsDatabase } from '../records/types.js';
 import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
-import { claimStoreMarker } from '../storage/store-marker.js';
 import type { Storage } from '../storage/types.js';
 import { DirectoryError } from '../zones/directory/errors.js';
 import type { ZoneDirectory } from '../zones/directory/types.js';
@@ -76,14 +75,18 @@ export async function startGateway(config: Configuration, options: StartOptions)
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
   try {
-    // Before the application is registered: a store that has the marker has the registration too,
-    // and one that loses the marker has lost it (src/storage/store-marker.ts).
-    const marker = await claimStoreMarker(storage);
-    if (marker.created) reportNewStore(storage, logger);
-    bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
-    const { port } = bound;
     let resolvedKey: Uint8Array | undefined;
     const secretKey = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
+    // The built-in zones seal their signing keys and client secrets in the records database with the
+    // secret key. Checked before the port is bound: an instance with another key refuses to start.
+    const usesZones = !settings.xsuaa && config.security !== undefined;
+    const installation = await claimRecordsInstallation(records, settings.records, {
+      ...(settings.secretKey || usesZones ? { secretKey: secretKey() } : {}),
+      keySource: secretKeySource(settings),
+    });
+    if (installation.created) logger.info('installation recorded in the records database: the first start against it', { records: settings.records.kind, installation: installation.id });
+    bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
+    const { port } = bound;
     // A removed zone (src/zones/removal.ts) or an unsubscribed tenant takes its gateway sessions
     // along. This instance forgets at once; the others' registry caches expire within a second, and
     // the relying party re-reads a zone's keys at least every minute (src/login).
@@ -130,7 +133,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       logger,
       storage,
       server: bound.server,
-      readiness: createReadiness({ storage, marker, logger }),
+      readiness: createReadiness({ storage, records: () => installationIntact(records, installation), logger }),
       errorPages: config.errorPages,
       identity: zones && { uaaDomain: settings.uaaDomain, handle: zones.server.handle },
       login,
@@ -169,15 +172,21 @@ export async function startGateway(config: Configuration, options: StartOptions)
   }
 }
 
+/** What the operator calls the secret key in use: the variable, or the generated development key's file. */
+export function secretKeySource(settings: Pick<Settings, 'secretKey' | 'dataDir'>): string {
+  return settings.secretKey ? 'ZONEGATE_SECRET_KEY' : `the development key in ${path.join(settings.dataDir, GENERATED_KEY_FILE)} (ZONEGATE_SECRET_KEY is not set)`;
+}
+
 /**
- * Expected on the very first start. A Redis lives apart from the instances and can come back empty
- * while they are all down (a restart without persistence): then this line is the only trace of the
- * loss, so it is a warning there.
+ * The secret key the built-in zones seal with, checked against the records database's installation
+ * row (src/records/installation.ts) before anything is sealed or opened: for `zones start` and the
+ * one-shot commands (`zones`, `keys rotate`, `tenants`), which would otherwise write keys sealed with
+ * the wrong one. Rejects with a RecordsOpenError naming the variable.
  */
-function reportNewStore(storage: Storage, logger: Logger): void {
-  const message = 'store initialised: it was empty. Expected on the first start; if it held zones, users and tenants before, they are lost: restore it from a backup';
-  if (storage.kind === 'redis') logger.warn(message, { storage: storage.kind });
-  else logger.info(message, { storage: storage.kind });
+export async function checkedSecretKey(settings: Settings, records: RecordsDatabase, logger: Logger): Promise<Uint8Array> {
+  const secretKey = resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
+  await claimRecordsInstallation(records, settings.records, { secretKey, keySource: secretKeySource(settings) });
+  return secretKey;
 }
 
 async function settledWithin(callbacks: CallbackHandler, ms: number, logger: Logger): Promise<void> {

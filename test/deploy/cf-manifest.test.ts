@@ -136,7 +136,7 @@ describe('cf push with the shipped manifest.yml', () => {
     expect((await viaRouter(PROVIDER_HOST, app['health-check-http-endpoint'])).status).toBe(200);
     const ready = await viaRouter(PROVIDER_HOST, app['readiness-health-check-http-endpoint']);
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', storage: 'ok' });
+    expect(ready.json()).toEqual({ status: 'ready', storage: 'ok', records: 'ok' });
     expect(gateway.output()).toContain('"storage":"redis"');
   });
 

@@ -230,7 +230,7 @@ describe('health', () => {
     expect(live.status).toBe(200);
     const ready = await request(gw.port, { host: 'whatever.invalid', path: '/readyz' });
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', storage: 'ok' });
+    expect(ready.json()).toEqual({ status: 'ready', storage: 'ok', records: 'ok' });
   });
 });
 

@@ -5,11 +5,12 @@
  *    session answers 503 ZG_ERR_STORAGE_UNAVAILABLE; the tenants themselves are in the records
  *    database (issue 19), which stays up, so one never subscribed is still 404;
  *  - /readyz stays 200 (an outage every instance shares must not take them all out) and says so;
- *  - a store emptied under the running gateway is reported (readyz 503, an error log line), and a
- *    tenant it does not know answers 503 ZG_ERR_STORAGE_LOST instead of 404 "not subscribed"; the
- *    subscribed ones, kept in the records database, stay served.
+ *  - a store emptied under the running gateway (FLUSHALL) costs the users their sessions and nothing
+ *    else (issue 19): readyz stays 200, users log in again with the same password, zones, tenants and
+ *    signing keys are intact.
  */
 import { Redis } from 'ioredis';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_ENV, guid, logIn, PASSWORD, ROUTES, securityWithCallbackAuthority } from '../provisioning/gateway-support.js';
@@ -20,13 +21,14 @@ import { startRedisServer, type RedisServerHandle } from '../support/redis-serve
 
 const INDEX = '<!doctype html><title>initech</title>';
 
-async function gatewayOn(redis: RedisServerHandle): Promise<TestGateway> {
+async function gatewayOn(redis: RedisServerHandle, env: Record<string, string> = {}, subscribe = true): Promise<TestGateway> {
   const gw = await startTestGateway({
     routes: ROUTES,
     files: { 'xs-security.json': securityWithCallbackAuthority(), 'public/index.html': INDEX },
     destinations: [{ name: 'echo', url: 'ECHO', forwardAuthToken: true }],
-    env: { ...BASE_ENV, REDIS_URL: redis.url, ZONEGATE_SECRET_KEY: 'd'.repeat(64) },
+    env: { ...BASE_ENV, REDIS_URL: redis.url, ZONEGATE_SECRET_KEY: 'd'.repeat(64), ...env },
   });
+  if (!subscribe) return gw;
   await gw.running.provisioning!.subscribe({ tenantId: guid(1), subdomain: 'initech', userInfo: { userName: 'owner@initech.example' } });
   await gw.running.directory!.createUser(guid(1), { userName: 'peter', email: 'peter@initech.example', password: PASSWORD, roleCollections: ['Demo Administrator'] });
   return gw;
@@ -57,7 +59,7 @@ describe('while Redis is down', () => {
     await redis?.stop();
   });
 
-  it('public routes and static files of a known tenant stay 200; sessions, logins and unknown tenants 503; readyz stays 200', async () => {
+  it('public routes and static files stay 200; sessions and logins 503; tenants still known (records); readyz stays 200', async () => {
     const browser = new ScriptedBrowser();
     const base = `http://initech.localhost:${gw.port}`;
     await logIn(browser, base, 'peter', PASSWORD);
@@ -66,7 +68,7 @@ describe('while Redis is down', () => {
     expect((await get(gw, 'localhost', '/readyz')).status).toBe(200);
 
     await redis.stop();
-    // Past the registry's one-second freshness: what follows is answered from its last known answer.
+    // Past the registry's one-second freshness: what follows asks the records database again.
     await sleep(1100);
 
     const echo = await get(gw, 'initech.localhost', '/echo/during');
@@ -90,14 +92,14 @@ describe('while Redis is down', () => {
 
     const ready = await get(gw, 'localhost', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', storage: 'unavailable' });
+    expect(ready.json()).toEqual({ status: 'ready', storage: 'unavailable', records: 'ok' });
     expect((await get(gw, 'localhost', '/healthz')).status).toBe(200);
     expect(gw.logs.filter((l) => l.includes('"msg":"storage unavailable: this instance stays ready'))).toHaveLength(1);
 
     await redis.start();
     const back = await until(() => get(gw, 'localhost', '/readyz'), (r) => r.json().storage === 'ok');
     expect(back.status).toBe(200);
-    expect(back.json()).toEqual({ status: 'ready', storage: 'ok' });
+    expect(back.json()).toEqual({ status: 'ready', storage: 'ok', records: 'ok' });
     expect(gw.logs.some((l) => l.includes('"msg":"storage available again"'))).toBe(true);
     const whoami = await until(() => browser.get(`${base}/api/whoami`, { accept: 'application/json' }), (r) => r.status === 200);
     expect(whoami.status).toBe(200);
@@ -106,43 +108,70 @@ describe('while Redis is down', () => {
   });
 });
 
-describe('a store emptied under the running gateway', () => {
+describe('Redis flushed under the running gateway (FLUSHALL)', () => {
   let redis: RedisServerHandle;
   let gw: TestGateway;
+  let second: TestGateway | undefined;
   beforeAll(async () => {
     redis = await startRedisServer();
     gw = await gatewayOn(redis);
   });
   afterAll(async () => {
+    await second?.stop();
     await gw?.stop();
     await redis?.stop();
   });
 
-  it('FLUSHALL: readyz 503 with an error line that says what to do; tenants 503 ZG_ERR_STORAGE_LOST, not 404', async () => {
-    expect((await get(gw, 'initech.localhost', '/echo/x')).status).toBe(200);
-    expect((await get(gw, 'localhost', '/readyz')).status).toBe(200);
-    // The empty store it started on was named at start-up: after a loss while all instances were
-    // down, that line is the trace of it.
-    expect(gw.logs.filter((l) => l.includes('"level":"warn"') && l.includes('"msg":"store initialised: it was empty'))).toHaveLength(1);
+  // Issue 19, "Done when": "Redis flushed entirely costs the users their sessions and nothing else
+  // (they log in again, zones, users and keys intact)".
+  it('costs the users their sessions only: readyz stays 200, the user logs in again, zone, tenant and signing key intact', async () => {
+    const base = `http://initech.localhost:${gw.port}`;
+    const browser = new ScriptedBrowser();
+    await logIn(browser, base, 'peter', PASSWORD);
+    const before = await browser.get(`${base}/api/whoami`, { accept: 'application/json' });
+    expect(before.status).toBe(200);
+    const kidBefore = kidOf(before.json().headers.authorization);
 
     const admin = new Redis(redis.url);
     await admin.flushall();
     admin.disconnect();
-    await sleep(1100); // past the registry's freshness
+    // Past the session store's one-second memory of recent reads (src/sessions/store.ts).
+    await sleep(1100);
+
+    // The session is gone: a browser is sent to log in, an API client told 401.
+    const page = await browser.get(`${base}/api/whoami`);
+    expect(page.status).toBe(302);
+    expect(String(page.headers.location)).toContain('/oauth/authorize');
+    expect((await browser.get(`${base}/api/whoami`, { accept: 'application/json' })).status).toBe(401);
 
     const ready = await get(gw, 'localhost', '/readyz');
-    expect(ready.status).toBe(503);
-    expect(ready.json()).toEqual({ status: 'store-lost', storage: 'lost' });
-    const lines = gw.logs.filter((l) => l.includes('"level":"error"') && l.includes('the store lost its data'));
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/Restore the store from a backup/);
+    expect(ready.status).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', storage: 'ok', records: 'ok' });
+    expect(gw.logs.filter((l) => l.includes('"level":"error"'))).toEqual([]);
 
-    // The tenant lives in the records database, which lost nothing; a "no" is not trusted while the store is lost.
+    // Zone and tenant intact: the tenant is served, the user logs in again with the same password.
     expect((await get(gw, 'initech.localhost', '/echo/x')).status).toBe(200);
-    const res = await get(gw, 'globex.localhost', '/echo/x');
-    expect(res.status).toBe(503);
-    expect(res.headers['x-zonegate-error']).toBe('ZG_ERR_STORAGE_LOST');
-    // Liveness is not readiness: restarting the process would not bring the data back.
-    expect((await get(gw, 'localhost', '/healthz')).status).toBe(200);
+    expect(await gw.running.directory!.getZoneBySubdomain('initech')).toMatchObject({ id: guid(1) });
+    expect(await gw.running.provisioning!.findTenant('initech')).toMatchObject({ tenantId: guid(1), subdomain: 'initech' });
+    await logIn(browser, base, 'peter', PASSWORD);
+    expect((await browser.get(`${base}/api/whoami`, { accept: 'application/json' })).status).toBe(200);
+
+    // Keys intact: an instance started after the flush (nothing cached in its memory) signs with the
+    // key that signed before it, and publishes it.
+    second = await gatewayOn(redis, { ZONEGATE_DATA_DIR: path.join(gw.dir, 'data') }, false);
+    const again = new ScriptedBrowser();
+    const secondBase = `http://initech.localhost:${second.port}`;
+    await logIn(again, secondBase, 'peter', PASSWORD);
+    const after = await again.get(`${secondBase}/api/whoami`, { accept: 'application/json' });
+    expect(after.status).toBe(200);
+    expect(kidOf(after.json().headers.authorization)).toBe(kidBefore);
+    const keys = await get(second, `initech.auth.localhost`, '/token_keys');
+    expect(keys.json().keys.map((k: { kid: string }) => k.kid)).toContain(kidBefore);
   });
 });
+
+/** The `kid` of a `Bearer <JWT>` header's token. */
+function kidOf(authorization: string): string {
+  const [header] = authorization.replace(/^Bearer /, '').split('.');
+  return JSON.parse(Buffer.from(header!, 'base64url').toString()).kid as string;
+}

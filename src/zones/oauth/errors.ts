@@ -54,6 +54,9 @@ interface OAuthErrorOptions {
   headers?: Record<string, string>;
 }
 
+/** What may be down behind a `temporarily_unavailable`: the records database or the session store. */
+export type OutageCode = 'ZG_ERR_DATABASE_UNAVAILABLE' | 'ZG_ERR_STORAGE_UNAVAILABLE';
+
 /** The class of one RFC error: its code and status from the registry; only server_error (500) hides its description. */
 function oauthError<E extends OAuthErrorCode>(error: E) {
   const code = OAUTH_ERROR_CODES[error];
@@ -82,7 +85,18 @@ export class AccessDenied extends oauthError('access_denied') {}
 export class UnsupportedResponseType extends oauthError('unsupported_response_type') {}
 export class LoginRequired extends oauthError('login_required') {}
 export class ServerError extends oauthError('server_error') {}
-export class TemporarilyUnavailable extends oauthError('temporarily_unavailable') {}
+/**
+ * 503, `temporarily_unavailable` in the body. When what is down is known (toOAuthError), the header
+ * names it, ZG_ERR_DATABASE_UNAVAILABLE or ZG_ERR_STORAGE_UNAVAILABLE, as the gateway's and the admin
+ * API's answers do: an operator tells a records outage from a session-store outage by the header alone.
+ */
+export class TemporarilyUnavailable extends oauthError('temporarily_unavailable') {
+  constructor(description?: string, options: OAuthErrorOptions & { outage?: OutageCode } = {}) {
+    const { outage, ...rest } = options;
+    super(description, rest);
+    if (outage) (this as { code: ErrorCode }).code = outage;
+  }
+}
 
 /** RFC 6750 §3.1: a bad bearer token is a 401 with the reason in `WWW-Authenticate`. */
 export class InvalidToken extends oauthError('invalid_token') {
@@ -98,7 +112,7 @@ export function toOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
   if (code === 'ZG_ERR_STORAGE_UNAVAILABLE' || code === 'ZG_ERR_DATABASE_UNAVAILABLE') {
-    return new TemporarilyUnavailable('The authorization server storage is unavailable', { cause: err });
+    return new TemporarilyUnavailable('The authorization server storage is unavailable', { cause: err, outage: code });
   }
   return new ServerError('Internal error', { cause: err });
 }

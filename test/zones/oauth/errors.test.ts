@@ -32,10 +32,16 @@ describe('OAuth error classes', () => {
     expect(errors.toOAuthError(new Error('secret detail')).toJSON().error_description).not.toContain('secret');
   });
 
-  it('maps an unavailable store to temporarily_unavailable', () => {
-    const err = errors.toOAuthError(new GatewayError('ZG_ERR_STORAGE_UNAVAILABLE', 'down'));
-    expect(err).toBeInstanceOf(errors.TemporarilyUnavailable);
-    expect(err.status).toBe(503);
+  it('maps an unavailable store or records database to temporarily_unavailable, the header naming which', () => {
+    for (const outage of ['ZG_ERR_STORAGE_UNAVAILABLE', 'ZG_ERR_DATABASE_UNAVAILABLE'] as const) {
+      const err = errors.toOAuthError(new GatewayError(outage, 'down'));
+      expect(err).toBeInstanceOf(errors.TemporarilyUnavailable);
+      expect(err.status).toBe(503);
+      expect(err.code).toBe(outage);
+      expect(err.toJSON().error).toBe('temporarily_unavailable');
+    }
+    // Without an outage behind it (a refresh token in use), the code of the RFC's error.
+    expect(new errors.TemporarilyUnavailable('busy').code).toBe('ZG_ERR_OAUTH_TEMPORARILY_UNAVAILABLE');
   });
 
   it('names the Basic scheme in WWW-Authenticate only when the client used it (RFC 6749 §5.2)', () => {
@@ -56,8 +62,10 @@ describe('internal failures over HTTP', () => {
       const body = res.json();
       expect(['server_error', 'temporarily_unavailable']).toContain(body.error);
       expect(body.error_description).not.toMatch(/sqlite|database|SQLITE/i);
-      // The header carries a documented code (docs/errors.md), the one of the body's RFC 6749 error.
-      expect(res.headers['x-zonegate-error']).toBe(errors.OAUTH_ERROR_CODES[body.error as errors.OAuthErrorCode]);
+      // The header carries a documented code (docs/errors.md): the one of the body's RFC 6749 error,
+      // or, for an outage, the code of what is down.
+      const expected = body.error === 'temporarily_unavailable' ? ['ZG_ERR_STORAGE_UNAVAILABLE', 'ZG_ERR_DATABASE_UNAVAILABLE'] : [errors.OAUTH_ERROR_CODES[body.error as errors.OAuthErrorCode]];
+      expect(expected).toContain(res.headers['x-zonegate-error']);
     } finally {
       await h.close().catch(() => undefined);
     }
