@@ -1,8 +1,10 @@
 /**
- * Whether a Redis can be the system of record it is for zonegate (issue 10). With REDIS_URL set,
- * zones, users, signing keys and tenants live only there: a Redis that does not persist loses them
- * all on its next restart, and one with an evicting `maxmemory-policy` deletes them under memory
- * pressure. Both are common defaults of caches, so start-up says so, one line each.
+ * Whether a Redis keeps what zonegate shares in it (issues 10 and 19). Records (zones, users, keys,
+ * tenants) are in the records database; Redis holds sessions, login state, single-use codes,
+ * refresh-token families and throttles. A Redis that does not persist logs every user out on its
+ * next restart; one with an evicting `maxmemory-policy` drops sessions under memory pressure, and
+ * with them what is remembered for security (a revoked refresh-token family, a throttle's count).
+ * Both are common defaults of caches, so start-up says so, one line each.
  *
  * Managed plans often refuse CONFIG; INFO still tells the eviction policy and whether the
  * append-only file is on. What cannot be found out is said, not guessed.
@@ -20,7 +22,7 @@ export async function checkRedisDurability(client: Redis): Promise<DurabilityWar
     return [
       {
         message:
-          'Redis persistence and eviction policy could not be checked: make sure this Redis persists its data (append-only file or snapshots), is backed up, and has maxmemory-policy noeviction; it holds zones, users, signing keys and tenants',
+          'Redis persistence and eviction policy could not be checked: make sure this Redis persists its data (append-only file or snapshots) and has maxmemory-policy noeviction; it holds the sessions, login state, refresh-token families and throttles',
         fields: { reason: found },
       },
     ];
@@ -29,18 +31,18 @@ export async function checkRedisDurability(client: Redis): Promise<DurabilityWar
   if (found.persists === false) {
     warnings.push({
       message:
-        'Redis does not persist its data (appendonly no, no save snapshots): its next restart empties the store, and with it zones, users, signing keys and tenants. Turn on appendonly (or save) and take backups',
+        'Redis does not persist its data (appendonly no, no save snapshots): its next restart ends every session (users log in again; zones, users and keys are in the records database). Turn on appendonly (or save)',
       fields: { save: found.save, appendonly: 'no' },
     });
   } else if (found.persists === undefined) {
     warnings.push({
-      message: 'Redis persistence could not be checked (CONFIG refused, and the append-only file is off): make sure this Redis takes snapshots and is backed up',
+      message: 'Redis persistence could not be checked (CONFIG refused, and the append-only file is off): make sure this Redis takes snapshots, or every restart ends all sessions',
       fields: { reason: found.reason },
     });
   }
   if (found.maxmemoryPolicy !== 'noeviction') {
     warnings.push({
-      message: `Redis may evict keys (maxmemory-policy ${found.maxmemoryPolicy}): an evicted zone, user or signing key is lost data, not a cache miss. Set maxmemory-policy noeviction`,
+      message: `Redis may evict keys (maxmemory-policy ${found.maxmemoryPolicy}): an evicted key is a session ended, or a revoked refresh-token family or throttle count forgotten, not a cache miss. Set maxmemory-policy noeviction`,
       fields: { maxmemoryPolicy: found.maxmemoryPolicy },
     });
   }

@@ -1,6 +1,6 @@
 /**
- * Issue 10: with Redis, zones, users, signing keys and tenants live only there. The gateway's
- * start-up says, one line each, when that Redis would lose them: no persistence, an evicting
+ * Issues 10 and 19: Redis holds the sessions, login state, refresh-token families and throttles. The
+ * gateway's start-up says, one line each, when that Redis would lose them: no persistence, an evicting
  * maxmemory-policy; and says so when a managed Redis refuses to be asked. Real redis-servers
  * configured each way.
  */
@@ -32,7 +32,7 @@ describe('start-up checks that Redis can hold the system of record', () => {
   it('no persistence (save "" and appendonly no): one warning', async () => {
     const warnings = await warningsWith(['--maxmemory-policy', 'noeviction']);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^Redis does not persist its data \(appendonly no, no save snapshots\): its next restart empties the store/);
+    expect(warnings[0]).toMatch(/^Redis does not persist its data \(appendonly no, no save snapshots\): its next restart ends every session/);
   });
 
   it('an evicting maxmemory-policy: one warning naming it', async () => {
