@@ -61,13 +61,15 @@ beforeAll(async () => {
 describe('zonegate zones', () => {
   it('creates, lists (text and --json) and deletes zones', async () => {
     const created = await cli('zones', 'create', 'Acme', '--name', 'Acme Inc.', '--id', '6f1c3c2e-9a43-4b0e-8f43-2d3f1b0c7a10');
-    expect(created).toEqual({ code: 0, out: 'Created zone acme (id 6f1c3c2e-9a43-4b0e-8f43-2d3f1b0c7a10)', err: '' });
+    expect(created).toMatchObject({ code: 0, err: '' });
+    expect(created.out.split('\n')[0]).toBe('Created zone acme (id 6f1c3c2e-9a43-4b0e-8f43-2d3f1b0c7a10)');
     expect((await cli('zones', 'create', 'globex')).code).toBe(0);
 
     const list = await cli('zones', 'list');
     expect(list.code).toBe(0);
-    expect(list.out.split('\n')[0]).toMatch(/^SUBDOMAIN\s+ID\s+NAME$/);
-    expect(list.out).toMatch(/acme\s+6f1c3c2e-9a43-4b0e-8f43-2d3f1b0c7a10\s+Acme Inc\./);
+    expect(list.out.split('\n')[0]).toMatch(/^SUBDOMAIN\s+ID\s+NAME\s+APPLICATIONS$/);
+    expect(list.out).toMatch(/acme\s+6f1c3c2e-9a43-4b0e-8f43-2d3f1b0c7a10\s+Acme Inc\.\s+- \(zone only\)/);
+    expect(list.out).toMatch(/provider\s+\S+\s+provider\s+myapp \(provider\)/);
     const zones = JSON.parse((await cli('zones', 'list', '--json')).out) as { subdomain: string }[];
     expect(zones.map((z) => z.subdomain)).toEqual(['acme', 'globex', 'provider']);
 
