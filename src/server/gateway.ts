@@ -18,6 +18,7 @@ import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COO
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
+import type { ForwardAuth } from '../forward-auth/forward-auth.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
 export interface IdentityHost {
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   identity?: IdentityHost;
   tenants?: TenantRegistry;
   login?: LoginFeature;
+  /** FORWARD_AUTH: `/_zonegate/auth` and `/_zonegate/start` for proxies in front (src/forward-auth/). */
+  forwardAuth?: ForwardAuth;
   /**
    * Paths the application answers on any host, before tenant routing: the SaaS registry's
    * subscription callbacks (`/callback/v1.0/...`). Resolves true when it answered.
@@ -181,6 +184,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Answers known without I/O come without a promise: no wait on the common path.
       const admitted = tenant !== undefined && options.tenants ? subscription(tenant) : false;
       const publicOnly = typeof admitted === 'boolean' ? admitted : await admitted;
+      if (options.forwardAuth?.paths.has(pathname)) {
+        if (publicOnly) throw publicOnlyRefusal();
+        const answer = await options.forwardAuth.handle(req, res, ctx, pathname);
+        if (answer) redirect(req, res, ctx, answer.redirect, 'no-store');
+        return;
+      }
       if (login.ownPaths.has(pathname)) {
         if (publicOnly) throw publicOnlyRefusal();
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
