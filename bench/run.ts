@@ -18,6 +18,9 @@
  * Each logs the tenant's administrator in once (browser flow), then is loaded with that session
  * cookie on a route with a scope the user has and forwardAuthToken; the backend answers 401 to a
  * request without a bearer token, so every counted answer had the session AND the token.
+ * The SQLite one also runs forward auth (issue 14): after the rounds, `/_zonegate/auth` is loaded
+ * with the same session and the same route as nginx's auth_request would ask, and its decisions/s
+ * are printed after the table (each a 200 with the token; no backend involved).
  *
  *   npm run bench                  print the figures
  *   npm run bench -- --write       also write bench/RESULTS.md
@@ -76,6 +79,8 @@ interface Target {
   processes: RunningChild[];
   headers?: Record<string, string>;
   settings?: LoadSettings;
+  /** The only body accepted; default the backend's. */
+  expectBody?: string;
 }
 
 /** A gateway of the authenticated figures: its process, what seeded it, and a logged-in session. */
@@ -118,6 +123,7 @@ async function main(): Promise<number> {
   const measured: Round[] = [];
   let memory: BenchReport['memory'];
   let login: LoginReport;
+  let forwardAuth: LoadFigures;
   let logLines = 0;
   const handled = new Map<string, number>();
   const logs: string[] = [gatewayLog];
@@ -189,7 +195,8 @@ async function main(): Promise<number> {
       throw new Error(`BENCH_REDIS_URL ${redisUrl}: ${err.message} (the Redis figure needs a Redis; set BENCH_REDIS_URL to a database the benchmark may own)`);
     });
     if (stale) process.stderr.write(`removed ${stale} zonegate: keys a previous run left in ${redisUrl}\n`);
-    const embedded = await withSession(await startLoginGateway('zonegate login, SQLite', 'login-sqlite', 2, {}));
+    // The bench's client stands in for the proxy that asks for forward-auth decisions.
+    const embedded = await withSession(await startLoginGateway('zonegate login, SQLite', 'login-sqlite', 2, { FORWARD_AUTH: 'on', TRUSTED_PROXIES: '127.0.0.1' }));
     database = await createBenchDatabase(postgresUrl);
     const redis = await withSession(await startLoginGateway('zonegate login, Redis + PostgreSQL', 'login-redis', 2, { REDIS_URL: redisUrl, DATABASE_URL: database.url }));
     const manyStarted = await startLoginGateway(`zonegate login, SQLite, ${MANY_TENANTS} tenants`, 'login-many', MANY_TENANTS - SUBSCRIBED_OVER_HTTP, {});
@@ -212,7 +219,7 @@ async function main(): Promise<number> {
       const s = t.settings ?? settings;
       process.stderr.write(`${t.name}: ${s.warmupSeconds} s warm-up, ${s.seconds} s at ${s.connections} connections...\n`);
       const url = `http://127.0.0.1:${t.child.port}${t.path}`;
-      return measure({ name: t.name, url, host: TENANT_HOST, expectBody: BACKEND_BODY, processes: t.processes, ...(t.headers ? { headers: t.headers } : {}) }, s).then((f) => {
+      return measure({ name: t.name, url, host: TENANT_HOST, expectBody: t.expectBody ?? BACKEND_BODY, processes: t.processes, ...(t.headers ? { headers: t.headers } : {}) }, s).then((f) => {
         handled.set(t.name, (handled.get(t.name) ?? 0) + f.handled);
         return f;
       });
@@ -242,6 +249,15 @@ async function main(): Promise<number> {
       for (const k of i % 2 === 0 ? keys : [...keys].reverse()) figures[k] = await load(targets[k]);
       measured.push({ bare: figures.bare, gateway: figures.gateway, login: { embedded: figures.embedded, redis: figures.redis, many: figures.many } });
     }
+    forwardAuth = await load({
+      name: 'forward auth decisions, SQLite',
+      child: embedded.child,
+      path: '/_zonegate/auth',
+      processes: [embedded.child],
+      headers: { cookie: embedded.cookie, 'x-forwarded-host': TENANT_HOST, 'x-forwarded-proto': 'http', 'x-forwarded-uri': LOGIN_PATH, 'x-forwarded-method': 'GET' },
+      settings: loginSettings,
+      expectBody: '',
+    });
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
     const memoryOf = (g: LoginGateway) => ({ afterSetup: g.memoryAfterSetup, afterRun: g.child.memory() });
     const loginMemory = { embedded: memoryOf(embedded), redis: memoryOf(redis), many: memoryOf(many) };
@@ -282,6 +298,10 @@ async function main(): Promise<number> {
     login,
   };
   process.stdout.write(formatTable(report) + '\n');
+  process.stdout.write(
+    `forward auth (/_zonegate/auth, session + route scope, 200 with the token): ${Math.round(forwardAuth.rps)} decisions/s, ` +
+      `p50 ${forwardAuth.p50} ms, p99 ${forwardAuth.p99} ms\n`,
+  );
 
   if (values.profile) {
     const embeddedName = measured[0]!.login!.embedded.name;

@@ -24,6 +24,7 @@ export const ERRORS = {
   ZG_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
   ZG_ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
   ZG_ERR_FORBIDDEN: { status: 403, title: 'Access is forbidden' },
+  ZG_ERR_FORWARD_AUTH_UNTRUSTED: { status: 403, title: 'Forward auth answers only trusted proxies' },
   ZG_ERR_CSRF_REQUIRED: { status: 403, title: 'A valid CSRF token is required' },
   ZG_ERR_LOGIN_FAILED: { status: 401, title: 'The login did not complete' },
   ZG_ERR_IDP_UNAVAILABLE: { status: 503, title: 'The identity provider is unavailable' },

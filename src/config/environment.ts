@@ -10,6 +10,7 @@ import { readRecordsSettings } from './records.js';
 import { readRedisSettings } from './redis.js';
 import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
+import { compileCookieDomains, type CookieDomains } from '../sessions/cookie-domain.js';
 import { parseSessionKeys, type SessionKey } from '../sessions/crypto.js';
 import type { RecordsConfig } from '../records/index.js';
 import type { RedisConnection } from '../storage/redis.js';
@@ -105,6 +106,13 @@ export interface Settings {
   shutdownTimeoutMs: number;
   /** How the gateway bounds what clients may hold (issue 10: slow clients cannot starve a destination). */
   clients: ClientLimits;
+  /**
+   * `FORWARD_AUTH=on`: `/_zonegate/auth` decides for nginx `auth_request`, Traefik `ForwardAuth` and
+   * ingress-nginx, and `/_zonegate/start` begins their logins (src/forward-auth/). Off by default.
+   */
+  forwardAuth: boolean;
+  /** `SESSION_COOKIE_DOMAIN`: the session cookie's Domain per tenant; undefined: host-only (the default). */
+  sessionCookieDomains: CookieDomains | undefined;
 }
 
 export interface ClientLimits {
@@ -289,6 +297,21 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
 
   const clients = readClientLimits(env, problem);
 
+  const forwardAuth = (env.FORWARD_AUTH ?? 'off').toLowerCase();
+  if (forwardAuth !== 'on' && forwardAuth !== 'off') problem('FORWARD_AUTH', `expected "on" or "off", got "${env.FORWARD_AUTH}"`);
+  // The endpoint answers with the user's access token: only proxies named by address may ask, and
+  // they must say which host they ask for. "all" trusts every peer (a client reaching the gateway
+  // through Cloud Foundry's gorouter would read its own token) and believes no X-Forwarded-Host.
+  else if (forwardAuth === 'on' && typeof trusted === 'object' && !trusted.forwardsHost) {
+    problem('FORWARD_AUTH', `needs TRUSTED_PROXIES to list the proxies' addresses or CIDR ranges (it is "${trusted.description}"): only they may ask for a decision`);
+  }
+  let sessionCookieDomains: CookieDomains | undefined;
+  if (env.SESSION_COOKIE_DOMAIN) {
+    const compiled = compileCookieDomains(env.SESSION_COOKIE_DOMAIN, tenantHostPattern !== undefined || Boolean(env.TENANT_HOST_PATTERN));
+    if (typeof compiled === 'string') problem('SESSION_COOKIE_DOMAIN', compiled);
+    else sessionCookieDomains = compiled;
+  }
+
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: port!,
@@ -314,6 +337,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     logLevel,
     shutdownTimeoutMs: shutdownTimeoutMs!,
     clients: Object.freeze(clients),
+    forwardAuth: forwardAuth === 'on',
+    sessionCookieDomains,
   });
 }
 

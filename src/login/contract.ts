@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
 import type { BackendCookies, CookieChange } from '../proxy/backend-cookies.js';
 import type { SessionUser } from '../sessions/types.js';
@@ -12,6 +13,11 @@ export const SESSION_COOKIE = 'zonegate.sid';
  * (cookie tossing); an unprefixed cookie could be set by either.
  */
 export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+/**
+ * Its name over https where the tenant's cookie has a Domain (SESSION_COOKIE_DOMAIN): `__Host-` forbids
+ * one, `__Secure-` still demands Secure, so a plain-http page cannot set it (RFC 6265bis §4.1.3.1).
+ */
+export const DOMAIN_SESSION_COOKIE = `__Secure-${SESSION_COOKIE}`;
 /** One cookie per pending login, `zonegate.login.<id>` (login-binding.ts): backends neither see nor set any. */
 export const LOGIN_COOKIE_PREFIX = 'zonegate.login.';
 
@@ -75,3 +81,24 @@ export interface LoginFeature {
   serveUserApi(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, path: string, verdict: Verdict): Promise<void>;
 }
 
+
+/**
+ * What forward auth (src/forward-auth/) asks of the login: the same session, bearer-token and scope
+ * checks as a proxied request gets, for a request another proxy is about to pass on.
+ */
+export interface ForwardAuthLogin {
+  /**
+   * The verdict for `method` on `route` (a protected one): the session's or bearer token's user when
+   * it holds one of the route's scopes (else a 403 rejection), 'login' when the request has neither.
+   * No CSRF token is checked: the proxy cannot hand one back to the client. Without a promise when
+   * it needs no I/O.
+   */
+  decide(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledRoute, method: string): Verdict | Promise<Verdict | 'login'>;
+  /** Begins a login at the tenant's zone that returns to `returnTo` (from returnTarget) afterwards. */
+  startLogin(res: ServerResponse, ctx: RequestContext, returnTo: string): Promise<LoginRedirect>;
+  /**
+   * Where a login may return when asked to go to `rd` (same-site only): a path of this origin, or a
+   * URL of this origin or of a host the tenant's session cookie covers; `/` for anything else.
+   */
+  returnTarget(rd: string, ctx: RequestContext): string;
+}

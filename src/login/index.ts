@@ -6,7 +6,8 @@ import { localhostAwareFetch } from '../net/localhost.js';
 import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
-import type { LoginFeature } from './contract.js';
+import type { CookieDomains } from '../sessions/cookie-domain.js';
+import type { ForwardAuthLogin, LoginFeature } from './contract.js';
 import { createLogin } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
@@ -20,12 +21,14 @@ export interface LoginSetup {
   sessionTimeoutMinutes: number;
   absoluteLifetimeMs?: number;
   refreshAheadMs?: number;
+  /** SESSION_COOKIE_DOMAIN; host-only cookies without it. */
+  cookieDomains?: CookieDomains;
   logger: Logger;
   fetch?: FetchLike;
 }
 
 /** Assembles the login feature from the binding's credentials: relying party, session store, login. */
-export function setUpLogin(setup: LoginSetup): LoginFeature {
+export function setUpLogin(setup: LoginSetup): LoginFeature & ForwardAuthLogin {
   const { routesFile, credentials } = setup;
   const keyring = createKeyring(setup.sessionKeys);
   const sessionStore = new StorageSessionStore({
@@ -58,6 +61,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
       csrfProtection: (logout as { csrfProtection?: boolean }).csrfProtection,
     },
     providerTenant,
+    cookieDomains: setup.cookieDomains,
     clientId: credentials.clientid,
     logger: setup.logger,
   });

@@ -6,8 +6,9 @@ import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
+import { DOMAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE, type ForwardAuthLogin, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
 import type { Storage } from '../storage/types.js';
+import type { CookieDomains } from '../sessions/cookie-domain.js';
 import type { Keyring } from '../sessions/crypto.js';
 import { createSessionOpener, type OpenedSession, type RecentSession } from '../sessions/request-session.js';
 import type { StorageSessionStore } from '../sessions/store.js';
@@ -44,6 +45,8 @@ export interface LoginOptions {
   /** The zone used without TENANT_HOST_PATTERN (single-tenant): the binding's own zone. */
   providerTenant: string;
   clientId: string;
+  /** SESSION_COOKIE_DOMAIN: the session cookie's Domain per tenant; host-only without it. */
+  cookieDomains?: CookieDomains;
   logger: Logger;
   now?: () => number;
 }
@@ -76,18 +79,20 @@ interface PendingLogin {
  * route scopes, SAP's CSRF protocol, the user API and logout. All login state lives in storage, so
  * any instance finishes a login another began.
  */
-export function createLogin(options: LoginOptions): LoginFeature {
+export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLogin {
   const { relyingParty: rp, storage, logger } = options;
   const now = options.now ?? Date.now;
   const refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
   const sessions = createSessionOpener({
     store: options.sessionStore,
     secrets: options.sessionSecrets,
-    cookieNames: { plain: SESSION_COOKIE, secure: SECURE_SESSION_COOKIE },
+    cookieNames: { plain: SESSION_COOKIE, secure: SECURE_SESSION_COOKIE, secureDomain: DOMAIN_SESSION_COOKIE },
   });
   const isSecure = (ctx: RequestContext) => ctx.origin!.protocol === 'https';
+  /** The session cookie's Domain for this request's tenant and host; undefined: host-only. */
+  const domainOf = (ctx: RequestContext) => options.cookieDomains?.domainFor(ctx.tenant, ctx.origin!.hostname);
 
-  const openSession = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => sessions.open(req, res, isSecure(ctx));
+  const openSession = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => sessions.open(req, res, isSecure(ctx), domainOf(ctx));
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
   const loginCookieOptions = (ctx: RequestContext): LoginCookieOptions => ({
@@ -96,7 +101,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     secure: isSecure(ctx),
   });
   /** The request's session cookie for its trusted origin: over https only the `__Host-` one counts. */
-  const sessionCookieOf = (req: IncomingMessage, ctx: RequestContext) => sessions.cookieOf(req, isSecure(ctx));
+  const sessionCookieOf = (req: IncomingMessage, ctx: RequestContext) => sessions.cookieOf(req, isSecure(ctx), domainOf(ctx));
 
   function unauthenticated(message: string): GatewayError {
     return new GatewayError('ZG_ERR_UNAUTHENTICATED', message, { headers: { 'www-authenticate': 'Bearer realm="zonegate"' } });
@@ -113,7 +118,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     return (req.method !== 'GET' && req.method !== 'HEAD') || !wantsHtml(req);
   }
 
-  async function startLogin(res: ServerResponse, ctx: RequestContext): Promise<LoginRedirect> {
+  async function startLogin(res: ServerResponse, ctx: RequestContext, returnTo = sameOriginPath(ctx.originalUrl)): Promise<LoginRedirect> {
     const tenant = tenantOf(ctx);
     const zone = await rp.zone(tenant);
     const origin = ctx.origin!;
@@ -121,7 +126,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     const nonce = oidc.randomNonce();
     const verifier = oidc.randomPKCECodeVerifier();
     const redirectUri = `${origin.protocol}://${origin.host}${CALLBACK_PATH}`;
-    const pending: PendingLogin = { tenant, verifier, nonce, redirectUri, returnTo: sameOriginPath(ctx.originalUrl) };
+    const pending: PendingLogin = { tenant, verifier, nonce, redirectUri, returnTo };
     // Sealed: the verifier is what makes a stolen code worthless (RFC 7636 §1), the nonce what binds
     // the id token to this login; a dump of the storage must yield neither. Bound to the state, so a
     // record moved under another login's key does not open.
@@ -380,7 +385,7 @@ export function createLogin(options: LoginOptions): LoginFeature {
     // The login cookies (login-binding.ts, `zonegate.login.<id>`) are a family: listed by prefix. Their
     // Path is the callback, so browsers send them only to paths below it; a backend must still never
     // set one (it would plant a login binding).
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`]),
+    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, DOMAIN_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`]),
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
@@ -399,6 +404,45 @@ export function createLogin(options: LoginOptions): LoginFeature {
       } catch (err) {
         return Promise.reject(err);
       }
+    },
+
+    decide(req, res, ctx, route, method) {
+      const permit = (verdict: SessionVerdict | BearerVerdict): Verdict => {
+        requireScopes(route, method, verdict.user.scopes);
+        ctx.session = verdict.session;
+        return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.session?.id };
+      };
+      // A session read moments ago: decided without a promise, as check() does.
+      const raw = sessionCookieOf(req, ctx);
+      const recent = raw === undefined ? undefined : recentSession(req, ctx, raw);
+      if (recent === undefined) return authenticate(req, res, ctx).then((verdict) => (verdict === 'login' ? verdict : permit(verdict)));
+      try {
+        return permit(recent);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+
+    startLogin: (res, ctx, returnTo) => startLogin(res, ctx, returnTo),
+
+    returnTarget(rd, ctx) {
+      if (rd.startsWith('/')) return sameOriginPath(rd);
+      let url: URL;
+      try {
+        url = new URL(rd);
+      } catch {
+        return '/';
+      }
+      const origin = ctx.origin!;
+      if (url.protocol !== `${origin.protocol}:` || url.username !== '' || url.password !== '') return '/';
+      const path = url.pathname + url.search + url.hash;
+      if (sameOriginPath(path) !== path) return '/';
+      if (url.host === origin.host.toLowerCase()) return path;
+      // Another host only where the tenant's session cookie reaches: the user's login is valid there,
+      // and it is the tenant's own site (SESSION_COOKIE_DOMAIN holds {subdomain}).
+      const domain = domainOf(ctx);
+      const covered = domain !== undefined && (url.hostname === domain || url.hostname.endsWith(`.${domain}`));
+      return covered ? url.href : '/';
     },
 
     async checkUpgrade(req, ctx) {
@@ -489,8 +533,9 @@ export function createLogin(options: LoginOptions): LoginFeature {
     if (s.user) await opened.destroy();
     const origin = ctx.origin!;
     const secure = origin.protocol === 'https' ? '; Secure' : '';
-    // The same name, Path and Secure as the cookie being removed (a `__Host-` cookie needs them all).
-    res.setHeader('set-cookie', `${sessions.cookieName(isSecure(ctx))}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
+    const domain = domainOf(ctx);
+    // The same name, Path, Domain and Secure as the cookie being removed (a `__Host-` cookie needs them all).
+    res.setHeader('set-cookie', `${sessions.cookieName(isSecure(ctx), domain)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}${domain === undefined ? '' : `; Domain=${domain}`}`);
     const page = options.logout.page ?? '/';
     const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).

@@ -1,3 +1,5 @@
+import { GatewayError } from '../errors.js';
+
 /**
  * The request target as both the route table and the backend will see it, or undefined when it
  * cannot be made unambiguous (the caller answers 400).
@@ -43,4 +45,14 @@ export function normalizeRequestTarget(url: string): string | undefined {
     if (decoded.split(/[/\\]/).some((part) => part === '.' || part === '..')) return undefined;
   }
   return path + query;
+}
+
+/** The normalised origin-form target (see normalizeRequestTarget), or a 400 (414 when overlong). */
+export function requestTarget(raw: string | undefined): string {
+  if (!raw?.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
+  // Route sources run against it: their worst case is bounded by its length (config/regex-safety.ts).
+  if (raw.length > MAX_URL_LENGTH) throw new GatewayError('ZG_ERR_URI_TOO_LONG', `The request target is longer than ${MAX_URL_LENGTH} characters`);
+  const url = normalizeRequestTarget(raw);
+  if (url === undefined) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request path contains dot-segments, a backslash or malformed percent-encoding');
+  return url;
 }

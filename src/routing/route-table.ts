@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { GatewayError } from '../errors.js';
 import type { AuthenticationType, Destination, RouteFile, RoutesFile, ScopeSpec } from '../config/types.js';
 
 /** A route of routes.json, compiled once at start-up. */
@@ -194,4 +195,21 @@ function reverseMapping(source: string, target: string | undefined): CompiledRou
   const t = /^((?:\/[\w.~-]*)*\/?)\$1$/.exec(target);
   if (!s || !t) return undefined;
   return { sourcePrefix: s[1]!, targetPrefix: t[1]! };
+}
+
+/**
+ * Path parameters (`/a;x=1/b`) mean different things to different backends: Java servers (Tomcat,
+ * Spring) drop them before routing (`/admin;x/` is their `/admin/`), while SAP's OData services need
+ * them (`/sap/opu/odata/sap/SRV;v=2/`). Such a path is forwarded as it is, but only if it picks the
+ * same route with its parameters as without them; otherwise a public route could carry it to a
+ * protected path of a Java backend.
+ */
+export function samePathParameterRoute(routes: RouteTable, url: string, method: string, match: RouteMatch): void {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const without = routes.match(path.replace(/;[^/]*/g, '') + (q === -1 ? '' : url.slice(q)), method);
+  const same = match.kind === 'route' ? without.kind === 'route' && without.route === match.route : without.kind === match.kind;
+  if (!same) {
+    throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The path parameters (";...") of this path change which route it takes; a backend could read it as another path');
+  }
 }

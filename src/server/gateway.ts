@@ -8,8 +8,8 @@ import { compressOwnHeaders, type CompressionOptions } from '../http/compression
 import { sendError, sendRawError } from '../http/render-error.js';
 import { createRepeatedErrorLog, type Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
-import { MAX_URL_LENGTH, normalizeRequestTarget } from '../routing/request-target.js';
-import type { RouteMatch, RouteTable } from '../routing/route-table.js';
+import { requestTarget } from '../routing/request-target.js';
+import { samePathParameterRoute, type RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
@@ -18,6 +18,7 @@ import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COO
 import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
+import type { ForwardAuth } from '../forward-auth/forward-auth.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
 export interface IdentityHost {
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   identity?: IdentityHost;
   tenants?: TenantRegistry;
   login?: LoginFeature;
+  /** FORWARD_AUTH: `/_zonegate/auth` and `/_zonegate/start` for proxies in front (src/forward-auth/). */
+  forwardAuth?: ForwardAuth;
   /**
    * Paths the application answers on any host, before tenant routing: the SaaS registry's
    * subscription callbacks (`/callback/v1.0/...`). Resolves true when it answered.
@@ -170,6 +173,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (tenant !== undefined && options.tenants) {
         const admitted = subscription(tenant);
         if (admitted) await admitted;
+      }
+      if (options.forwardAuth?.paths.has(pathname)) {
+        const answer = await options.forwardAuth.handle(req, res, ctx, pathname);
+        if (answer) redirect(req, res, ctx, answer.redirect, 'no-store');
+        return;
       }
       if (login.ownPaths.has(pathname)) {
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
@@ -406,33 +414,6 @@ export function serverTimeouts(settings: Pick<Settings, 'clients'>): http.Server
   const headersTimeout = requestTimeout > 0 ? Math.min(66_000, requestTimeout) : 66_000;
   const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 10)));
   return { keepAliveTimeout: 65_000, headersTimeout, requestTimeout, connectionsCheckingInterval };
-}
-
-/**
- * Path parameters (`/a;x=1/b`) mean different things to different backends: Java servers (Tomcat,
- * Spring) drop them before routing (`/admin;x/` is their `/admin/`), while SAP's OData services need
- * them (`/sap/opu/odata/sap/SRV;v=2/`). Such a path is forwarded as it is, but only if it picks the
- * same route with its parameters as without them; otherwise a public route could carry it to a
- * protected path of a Java backend.
- */
-function samePathParameterRoute(routes: RouteTable, url: string, method: string, match: RouteMatch): void {
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  const without = routes.match(path.replace(/;[^/]*/g, '') + (q === -1 ? '' : url.slice(q)), method);
-  const same = match.kind === 'route' ? without.kind === 'route' && without.route === match.route : without.kind === match.kind;
-  if (!same) {
-    throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The path parameters (";...") of this path change which route it takes; a backend could read it as another path');
-  }
-}
-
-/** The normalised origin-form target (see normalizeRequestTarget), or a 400 (414 when overlong). */
-function requestTarget(raw: string | undefined): string {
-  if (!raw?.startsWith('/')) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request target must be an absolute path');
-  // Route sources run against it: their worst case is bounded by its length (config/regex-safety.ts).
-  if (raw.length > MAX_URL_LENGTH) throw new GatewayError('ZG_ERR_URI_TOO_LONG', `The request target is longer than ${MAX_URL_LENGTH} characters`);
-  const url = normalizeRequestTarget(raw);
-  if (url === undefined) throw new GatewayError('ZG_ERR_BAD_REQUEST', 'The request path contains dot-segments, a backslash or malformed percent-encoding');
-  return url;
 }
 
 function pathOf(url: string): string {

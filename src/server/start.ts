@@ -3,7 +3,8 @@ import { GENERATED_KEY_FILE, resolveSecretKey, type Settings, type XsuaaCredenti
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
-import type { LoginFeature } from '../login/contract.js';
+import { createForwardAuth } from '../forward-auth/forward-auth.js';
+import type { ForwardAuthLogin, LoginFeature } from '../login/contract.js';
 import type { CallbackHandler } from '../provisioning/callbacks.js';
 import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
@@ -90,7 +91,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     // A removed zone (src/zones/removal.ts) or an unsubscribed tenant takes its gateway sessions
     // along. This instance forgets at once; the others' registry caches expire within a second, and
     // the relying party re-reads a zone's keys at least every minute (src/login).
-    let login: LoginFeature | undefined;
+    let login: (LoginFeature & ForwardAuthLogin) | undefined;
     let tenants: CachedTenantRegistry | undefined;
     const revokeTenantSessions = async (subdomain: string) => {
       tenants?.forget(subdomain);
@@ -118,8 +119,10 @@ export async function startGateway(config: Configuration, options: StartOptions)
       sessionTimeoutMinutes: settings.sessionTimeoutMinutes ?? routesFile.sessionTimeout ?? 15,
       absoluteLifetimeMs: settings.sessionMaxLifetimeMinutes * 60_000,
       refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
+      cookieDomains: settings.sessionCookieDomains,
       logger,
     });
+    if (settings.forwardAuth && !login) logger.warn('FORWARD_AUTH is on, but no identity provider is configured: /_zonegate/auth is not served');
     const zoneTenants = zones && setUpZoneTenants({ settings, storage, records, zones, logger, port, revokeTenantSessions });
     tenants = zoneTenants?.tenants;
     const callbacks: CallbackHandler | undefined = settings.xsuaa
@@ -137,6 +140,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       errorPages: config.errorPages,
       identity: zones && { uaaDomain: settings.uaaDomain, handle: zones.server.handle },
       login,
+      forwardAuth: settings.forwardAuth && login ? createForwardAuth({ routes, trustedProxies: settings.trustedProxies, login }) : undefined,
       tenants,
       callbacks,
     });

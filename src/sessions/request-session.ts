@@ -19,8 +19,11 @@ export interface SessionOpenerOptions {
   store: StorageSessionStore;
   /** Cookie signing secrets; the first signs, all verify (rotation). */
   secrets: string[];
-  /** The cookie's name for plain http, and for https origins (a `__Host-` name). */
-  cookieNames: { plain: string; secure: string };
+  /**
+   * The cookie's name for plain http, for https origins (a `__Host-` name), and for https origins
+   * whose tenant sets a cookie Domain (a `__Secure-` name: `__Host-` forbids a Domain).
+   */
+  cookieNames: { plain: string; secure: string; secureDomain: string };
 }
 
 /** A request's session as express-session opened it. */
@@ -67,17 +70,22 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       // and the user is logged out for good (issue 10). Sessions end only through an explicit destroy
       // (logout, a refused refresh, unsubscription).
       unset: 'keep',
-      cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true }),
+      cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true, domain: domains.get(req) }),
     });
+  // The Domain of the cookie a request's session gets (SESSION_COOKIE_DOMAIN), kept beside the
+  // request for the cookie options above, as `req.secure` is.
+  const domains = new WeakMap<object, string>();
   const plainMiddleware = middlewareFor(options.cookieNames.plain);
   const secureMiddleware = middlewareFor(options.cookieNames.secure);
+  const secureDomainMiddleware = middlewareFor(options.cookieNames.secureDomain);
 
   // A signed cookie value express-session has accepted, and the session id it names. Such a value
   // stays valid as long as the process's secrets do, so it is not checked again; what its session
   // holds is another matter (the store's peek decides).
   const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
 
-  const cookieName = (secure: boolean) => (secure ? options.cookieNames.secure : options.cookieNames.plain);
+  const cookieName = (secure: boolean, domain?: string) =>
+    secure ? (domain === undefined ? options.cookieNames.secure : options.cookieNames.secureDomain) : options.cookieNames.plain;
 
   function typed(req: WithSession): OpenedSession {
     const call = (method: 'regenerate' | 'save' | 'reload' | 'destroy') =>
@@ -97,12 +105,15 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   }
 
   return {
-    /** The session cookie's name for a trusted origin's scheme. */
+    /** The session cookie's name for a trusted origin's scheme and the tenant's cookie Domain. */
     cookieName,
 
-    /** The request's session cookie, as it came: over https only the `__Host-` one counts. */
-    cookieOf(req: IncomingMessage, secure: boolean): string | undefined {
-      return cookieValue(req.headers.cookie, cookieName(secure));
+    /**
+     * The request's session cookie, as it came: over https only the `__Host-` one counts, or the
+     * `__Secure-` one where the tenant's cookie has a Domain.
+     */
+    cookieOf(req: IncomingMessage, secure: boolean, domain?: string): string | undefined {
+      return cookieValue(req.headers.cookie, cookieName(secure, domain));
     },
 
     /**
@@ -120,19 +131,20 @@ export function createSessionOpener(options: SessionOpenerOptions) {
      * Opens the request's session through express-session (once per request): the stored one its
      * cookie names, or a new empty one. Rejects with a GatewayError when the store cannot be read.
      */
-    async open(req: IncomingMessage, res: ServerResponse, secure: boolean): Promise<OpenedSession> {
+    async open(req: IncomingMessage, res: ServerResponse, secure: boolean, domain?: string): Promise<OpenedSession> {
       // What express-session hangs on req says whether it ran: no table keyed by request (see the
       // proxy's request state for what such a table costs under load).
       const r = req as WithSession;
       if (r.session) return typed(r);
       r.secure = secure;
-      const middleware = secure ? secureMiddleware : plainMiddleware;
+      if (domain !== undefined) domains.set(req, domain);
+      const middleware = !secure ? plainMiddleware : domain === undefined ? secureMiddleware : secureDomainMiddleware;
       await new Promise<void>((resolve, reject) =>
         middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
       );
       const result = typed(r);
       // Only a stored session holds a user: its cookie is one express-session accepted for that id.
-      const cookie = cookieValue(req.headers.cookie, cookieName(secure));
+      const cookie = cookieValue(req.headers.cookie, cookieName(secure, domain));
       if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(cookie, result.id);
       return result;
     },

@@ -18,7 +18,7 @@ export interface RequestOrigin {
  * The value the trusted peer itself added: proxies append (gorouter appends its X-Forwarded-Proto
  * to the client's), so earlier entries are whatever the client sent.
  */
-function lastValue(header: string | string[] | undefined): string | undefined {
+export function lastValue(header: string | string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[header.length - 1] : header;
   if (value === undefined) return undefined;
   return value.slice(value.lastIndexOf(',') + 1).trim() || undefined;

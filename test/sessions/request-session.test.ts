@@ -19,7 +19,7 @@ beforeAll(async () => {
   opener = createSessionOpener({
     store: new StorageSessionStore({ storage, keyring }),
     secrets: ['a-cookie-signing-secret-of-32-chars!!!'],
-    cookieNames: { plain: 'sid', secure: '__Host-sid' },
+    cookieNames: { plain: 'sid', secure: '__Host-sid', secureDomain: '__Secure-sid' },
   });
   server = http.createServer((req, res) => {
     void (async () => {
