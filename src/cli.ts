@@ -224,7 +224,7 @@ async function withStorage(
     return 1;
   }
   try {
-    return await run(settings, storage, logger, records, await checkedSecretKey(settings, records, logger));
+    return await run(settings, storage, logger, records, await checkedSecretKey(settings, storage, records, logger));
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
@@ -515,7 +515,7 @@ async function zonesStart(args: string[]): Promise<number> {
     warnAboutExposedDataDir(settings.dataDir, logger);
     storage = await openStorage(settings.storage, logger, { checkDurability: true });
     records = await openRecords(settings.records, logger);
-    const secretKey = await checkedSecretKey(settings, records, logger);
+    const secretKey = await checkedSecretKey(settings, storage, records, logger);
     // Bound first: the zones' URLs carry the port (src/server/bind.ts).
     bound = await bindServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, settings.port, settings.host);
     const { server, port } = bound;

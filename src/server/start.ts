@@ -10,6 +10,7 @@ import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
+import { importEarlierRecords } from '../records/upgrade.js';
 import { claimRecordsInstallation, installationIntact, openRecords, RecordsOpenError } from '../records/index.js';
 import type { RecordsDatabase } from '../records/types.js';
 import { openStorage, StorageOpenError } from '../storage/index.js';
@@ -86,6 +87,8 @@ export async function startGateway(config: Configuration, options: StartOptions)
       keySource: secretKeySource(settings),
     });
     if (installation.created) logger.info('installation recorded in the records database: the first start against it', { records: settings.records.kind, installation: installation.id });
+    // Before the zones create a provider zone or register the application: an upgrade keeps the old ones.
+    if (usesZones) await importEarlierRecords(storage, records, { secretKey: secretKey(), logger });
     bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
     const { port } = bound;
     // A removed zone (src/zones/removal.ts) or an unsubscribed tenant takes its gateway sessions
@@ -185,11 +188,13 @@ export function secretKeySource(settings: Pick<Settings, 'secretKey' | 'dataDir'
  * The secret key the built-in zones seal with, checked against the records database's installation
  * row (src/records/installation.ts) before anything is sealed or opened: for `zones start` and the
  * one-shot commands (`zones`, `keys rotate`, `tenants`), which would otherwise write keys sealed with
- * the wrong one. Rejects with a RecordsOpenError naming the variable.
+ * the wrong one. Rejects with a RecordsOpenError naming the variable. Then, as at the gateway's
+ * start, an earlier release's records still in the store are copied over before anything is made.
  */
-export async function checkedSecretKey(settings: Settings, records: RecordsDatabase, logger: Logger): Promise<Uint8Array> {
+export async function checkedSecretKey(settings: Settings, storage: Storage, records: RecordsDatabase, logger: Logger): Promise<Uint8Array> {
   const secretKey = resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
   await claimRecordsInstallation(records, settings.records, { secretKey, keySource: secretKeySource(settings) });
+  await importEarlierRecords(storage, records, { secretKey, logger });
   return secretKey;
 }
 
