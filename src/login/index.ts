@@ -6,6 +6,7 @@ import { localhostAwareFetch } from '../net/localhost.js';
 import { createKeyring, type SessionKey } from '../sessions/crypto.js';
 import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
+import type { LoginMetrics } from '../metrics/types.js';
 import type { LoginFeature } from './contract.js';
 import { createLogin } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
@@ -22,6 +23,7 @@ export interface LoginSetup {
   refreshAheadMs?: number;
   logger: Logger;
   fetch?: FetchLike;
+  metrics?: LoginMetrics;
 }
 
 /** Assembles the login feature from the binding's credentials: relying party, session store, login. */
@@ -60,6 +62,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature {
     providerTenant,
     clientId: credentials.clientid,
     logger: setup.logger,
+    metrics: setup.metrics,
   });
 }
 

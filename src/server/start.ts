@@ -3,6 +3,7 @@ import { resolveSecretKey, type XsuaaCredentials } from '../config/environment.j
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { LoginFeature } from '../login/contract.js';
 import type { CallbackHandler } from '../provisioning/callbacks.js';
 import type { CachedTenantRegistry } from '../provisioning/registry.js';
@@ -45,6 +46,8 @@ export interface RunningGateway {
    * `zonegate tenants` use. Undefined when it is unavailable (the log says why at start-up).
    */
   provisioning: Provisioning | undefined;
+  /** The port of the metrics' own listener (METRICS_PORT); undefined when metrics are off or on the main port. */
+  metricsPort: number | undefined;
   /** Graceful stop (asynchronous subscriptions report first), then the storage and the records database are closed. */
   stop(): Promise<void>;
 }
@@ -75,6 +78,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   }
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
+  const metrics: Metrics | undefined = settings.metrics && createMetrics(settings.metrics, { storage, records });
   try {
     // Before the application is registered: a store that has the marker has the registration too,
     // and one that loses the marker has lost it (src/storage/store-marker.ts).
@@ -82,6 +86,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     if (marker.created) reportNewStore(storage, logger);
     bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
     const { port } = bound;
+    const metricsPort = await metrics?.listen();
     let resolvedKey: Uint8Array | undefined;
     const secretKey = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
     // A removed zone (src/zones/removal.ts) or an unsubscribed tenant takes its gateway sessions
@@ -95,7 +100,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     };
 
     zones = !settings.xsuaa && config.security
-      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions })
+      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
     const routes = compileRouteTable(routesFile, {
@@ -116,6 +121,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       absoluteLifetimeMs: settings.sessionMaxLifetimeMinutes * 60_000,
       refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
       logger,
+      metrics: metrics?.login,
     });
     const zoneTenants = zones && setUpZoneTenants({ settings, storage, zones, logger, port, revokeTenantSessions });
     tenants = zoneTenants?.tenants;
@@ -136,6 +142,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       login,
       tenants,
       callbacks,
+      metrics: metrics?.requests,
     });
     bound.serve();
     const identity = zones?.server;
@@ -149,11 +156,13 @@ export async function startGateway(config: Configuration, options: StartOptions)
       directory: zones?.directory,
       identity,
       provisioning: zoneTenants?.provisioning,
+      metricsPort,
       async stop() {
         // Reports first, while this process still serves the zones' token endpoint they need; then
         // what arrived meanwhile. A report that still fails is logged with all it takes to repeat it.
         if (callbacks) await settledWithin(callbacks, settings.shutdownTimeoutMs, logger);
         await gateway.shutdown();
+        await metrics?.close();
         await callbacks?.settled();
         await identity?.close();
         await storage.close();
@@ -161,6 +170,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       },
     };
   } catch (err) {
+    await metrics?.close();
     await bound?.close();
     await zones?.server.close();
     await storage.close();
