@@ -172,7 +172,7 @@ async function start(args: string[]): Promise<number> {
     // The application's client in the built-in zones: what a backend validating forwarded tokens, or
     // a second gateway, is bound with. Written as `zones start` writes it, so one command is enough.
     if (running.directory && running.credentials) writeCredentialsFile(config.settings.dataDir, running.credentials, logger);
-    logger.info('listening', { port: running.port, tenantHostPattern: config.settings.tenantHostPattern?.source, storage: running.storage.kind });
+    logger.info('listening', { port: running.port, metricsPort: running.metricsPort, tenantHostPattern: config.settings.tenantHostPattern?.source, storage: running.storage.kind });
     return await untilSignal(running.stop, logger);
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);

@@ -113,6 +113,25 @@ export interface Settings {
   forwardAuth: boolean;
   /** `SESSION_COOKIE_DOMAIN`: the session cookie's Domain per tenant; undefined: host-only (the default). */
   sessionCookieDomains: CookieDomains | undefined;
+  /** Prometheus `/metrics` (issue 17); undefined: off, and nothing is counted. */
+  metrics: MetricsSettings | undefined;
+}
+
+/**
+ * Where `/metrics` is served and who may read it. On when METRICS_PORT or METRICS_TOKEN is set;
+ * never unauthenticated on the port tenants reach.
+ */
+export interface MetricsSettings {
+  /** `METRICS_PORT`: a listener of its own (0: any free port); undefined: `/metrics` on the main port, behind the token. */
+  port: number | undefined;
+  /** `METRICS_HOST`: that listener's bind address; undefined: all interfaces. */
+  host: string | undefined;
+  /** `METRICS_TOKEN`: the bearer credential a scrape must present; required on the main port. */
+  token: string | undefined;
+  /** `METRICS_TENANT_LABEL=true`: requests and logins carry a `tenant` label. */
+  tenantLabel: boolean;
+  /** `METRICS_TENANT_LIMIT`: tenants labelled by name; later ones are counted as `other`. */
+  tenantLimit: number;
 }
 
 export interface ClientLimits {
@@ -296,6 +315,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   if (shutdownTimeoutMs === undefined) problem('SHUTDOWN_TIMEOUT_MS', 'expected milliseconds between 0 and 600000');
 
   const clients = readClientLimits(env, problem);
+  const metrics = readMetricsSettings(env, port, problem);
 
   const forwardAuth = (env.FORWARD_AUTH ?? 'off').toLowerCase();
   if (forwardAuth !== 'on' && forwardAuth !== 'off') problem('FORWARD_AUTH', `expected "on" or "off", got "${env.FORWARD_AUTH}"`);
@@ -339,7 +359,41 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     clients: Object.freeze(clients),
     forwardAuth: forwardAuth === 'on',
     sessionCookieDomains,
+    metrics: metrics && Object.freeze(metrics),
   });
+}
+
+// RFC 6750 §2.1's b68token: what an Authorization header can carry as it is.
+const BEARER_TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
+const MIN_METRICS_TOKEN = 16;
+
+function readMetricsSettings(env: Environment, mainPort: number | undefined, problem: (variable: string, message: string) => void): MetricsSettings | undefined {
+  let port: number | undefined;
+  if (env.METRICS_PORT) {
+    port = integer(env.METRICS_PORT, 0, 0, 65535);
+    if (port === undefined) problem('METRICS_PORT', `expected a port number 0-65535, got "${env.METRICS_PORT}"`);
+    // Both on one port would fail at start with EADDRINUSE; said here, by name, with the rest.
+    else if (port !== 0 && port === mainPort) problem('METRICS_PORT', `must differ from PORT (${mainPort}): metrics get a listener of their own`);
+  }
+  const token = env.METRICS_TOKEN || undefined;
+  if (token !== undefined) {
+    if (!BEARER_TOKEN.test(token)) problem('METRICS_TOKEN', 'expected a bearer token: letters, digits and -._~+/ (e.g. from `openssl rand -hex 32`)');
+    else if (token.length < MIN_METRICS_TOKEN) problem('METRICS_TOKEN', `expected at least ${MIN_METRICS_TOKEN} characters`);
+  }
+  const host = env.METRICS_HOST || undefined;
+  const on = Boolean(env.METRICS_PORT) || token !== undefined;
+  if (host !== undefined && !env.METRICS_PORT) problem('METRICS_HOST', 'only used with METRICS_PORT (the metrics listener it binds)');
+  const label = (env.METRICS_TENANT_LABEL ?? '').toLowerCase();
+  if (label !== '' && label !== 'true' && label !== 'false') problem('METRICS_TENANT_LABEL', `expected true or false, got "${env.METRICS_TENANT_LABEL}"`);
+  const tenantLimit = integer(env.METRICS_TENANT_LIMIT, 100, 1, 10_000);
+  if (tenantLimit === undefined) problem('METRICS_TENANT_LIMIT', 'expected a whole number of tenants between 1 and 10000');
+  if (!on) {
+    for (const name of ['METRICS_TENANT_LABEL', 'METRICS_TENANT_LIMIT'] as const) {
+      if (env[name]) problem(name, 'only used when metrics are on (METRICS_PORT or METRICS_TOKEN)');
+    }
+    return undefined;
+  }
+  return { port, host, token, tenantLabel: label === 'true', tenantLimit: tenantLimit ?? 100 };
 }
 
 const MAX_REQUEST_BUFFER_SIZE = 16 * 1024 * 1024;

@@ -8,6 +8,7 @@ import { StorageSessionStore } from '../sessions/store.js';
 import type { Storage } from '../storage/types.js';
 import type { CookieDomains } from '../sessions/cookie-domain.js';
 import type { ForwardAuthLogin, LoginFeature } from './contract.js';
+import type { LoginMetrics } from '../metrics/types.js';
 import { createLogin } from './login.js';
 import { createRelyingParty, type FetchLike } from './relying-party.js';
 
@@ -25,6 +26,7 @@ export interface LoginSetup {
   cookieDomains?: CookieDomains;
   logger: Logger;
   fetch?: FetchLike;
+  metrics?: LoginMetrics;
 }
 
 /** Assembles the login feature from the binding's credentials: relying party, session store, login. */
@@ -64,6 +66,7 @@ export function setUpLogin(setup: LoginSetup): LoginFeature & ForwardAuthLogin {
     cookieDomains: setup.cookieDomains,
     clientId: credentials.clientid,
     logger: setup.logger,
+    metrics: setup.metrics,
   });
 }
 

@@ -19,6 +19,7 @@ import { bindLoginCookie, LOGIN_COOKIE_PREFIX, settleLoginCookies, type LoginCoo
 import type { RelyingParty } from './relying-party.js';
 import { userFromClaims } from './session-data.js';
 import { applyChanges } from '../proxy/backend-cookies.js';
+import type { LoginMetrics } from '../metrics/types.js';
 
 export const CALLBACK_PATH = '/login/callback';
 const LOGIN_TTL_MS = 10 * 60_000;
@@ -48,6 +49,8 @@ export interface LoginOptions {
   /** SESSION_COOKIE_DOMAIN: the session cookie's Domain per tenant; host-only without it. */
   cookieDomains?: CookieDomains;
   logger: Logger;
+  /** Counts logins started, succeeded and failed (src/metrics/); undefined when metrics are off. */
+  metrics?: LoginMetrics;
   now?: () => number;
 }
 
@@ -141,6 +144,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
       code_challenge_method: 'S256',
     });
     res.setHeader('set-cookie', bindLoginCookie(state, now(), loginCookieOptions(ctx)));
+    options.metrics?.loginStarted(tenant);
     return { redirect: location.href };
   }
 
@@ -389,7 +393,18 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     ownPaths: ownPathsOf(options.logout.endpoint),
 
     async handleOwnPath(req, res, ctx, pathname) {
-      if (pathname === CALLBACK_PATH) return handleCallback(req, res, ctx);
+      ctx.answeredBy = 'login';
+      if (pathname === CALLBACK_PATH) {
+        const { metrics } = options;
+        if (metrics === undefined) return handleCallback(req, res, ctx);
+        return handleCallback(req, res, ctx).then(
+          (done) => (metrics.loginSucceeded(tenantOf(ctx)), done),
+          (err: unknown) => {
+            metrics.loginFailed(tenantOf(ctx));
+            throw err;
+          },
+        );
+      }
       if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) return logout(req, res, ctx);
       return undefined;
     },

@@ -18,7 +18,12 @@ export interface RequestContext {
   session: RecentSession | undefined;
   /** Who the request is for: the session's user, or the bearer token's; none on a public route without a session. */
   user: SessionUser | undefined;
+  /** The part of the gateway that answered instead of a route (what the metrics count it under). */
+  answeredBy: GatewayPart | undefined;
 }
+
+/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, the built-in zones, the login's paths. */
+export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'zones' | 'login';
 
 /** The context of a request that has just come in: its id, and nothing resolved yet. */
 export function newRequestContext(req: IncomingMessage): RequestContext {
@@ -31,6 +36,7 @@ export function newRequestContext(req: IncomingMessage): RequestContext {
     route: undefined,
     session: undefined,
     user: undefined,
+    answeredBy: undefined,
   };
 }
 

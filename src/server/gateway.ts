@@ -19,6 +19,7 @@ import { createSecurityHeaders } from './security-headers.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
 import type { ForwardAuth } from '../forward-auth/forward-auth.js';
+import type { RequestMetrics } from '../metrics/types.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
 export interface IdentityHost {
@@ -60,6 +61,8 @@ export interface GatewayOptions {
    * see ./bind.ts; made with `serverTimeouts`); by default a new one, that `listen` binds.
    */
   server?: http.Server;
+  /** Prometheus metrics (src/metrics/); undefined when they are off. */
+  metrics?: RequestMetrics;
 }
 
 export interface Gateway {
@@ -89,7 +92,7 @@ function noLogin(): GatewayError {
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const { settings, routes, routesFile, logger } = options;
+  const { settings, routes, routesFile, logger, metrics } = options;
   const login = options.login ?? NO_LOGIN;
   const headers = createSecurityHeaders(routesFile.responseHeaders ?? []);
   const compression: CompressionOptions = {
@@ -121,6 +124,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const errorLog = createRepeatedErrorLog(logger);
   const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown, destination?: string) => {
     const error = toGatewayError(err);
+    if (destination !== undefined) metrics?.backendFailed(destination, error.code);
     if (error.status >= 500) {
       errorLog.error(`${destination ?? ''} ${error.code}`, 'request failed', {
         requestId: ctx.id,
@@ -154,17 +158,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.once('close', () => {
       release?.();
       logRequest(req, res, ctx);
+      metrics?.requestClosed(req, res, ctx);
     });
     res.setHeader('x-request-id', ctx.id);
     if (draining) res.setHeader('connection', 'close');
     try {
       const url = requestTarget(req.url);
       const pathname = pathOf(url);
-      if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, pathname);
+      if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, ctx, pathname);
+      if (pathname === '/metrics' && metrics?.scrape) {
+        headers.own(req, res, undefined);
+        return await metrics.scrape(req, res, ctx);
+      }
 
-      if (options.callbacks && pathname.startsWith('/callback/') && (await options.callbacks(req, res))) return;
+      if (options.callbacks && pathname.startsWith('/callback/') && (await options.callbacks(req, res))) return void (ctx.answeredBy = 'callbacks');
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       if (options.identity && (origin.hostname === uaaDomain || origin.hostname.endsWith(uaaSuffix!))) {
+        ctx.answeredBy = 'zones';
         options.identity.handle(req, res);
         return;
       }
@@ -271,7 +281,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
-  async function health(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+  async function health(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<void> {
+    ctx.answeredBy = 'health';
     let status = 200;
     let body: object = { status: 'ok' };
     // Liveness (/healthz) never asks the store: a restart cures nothing there (README, Operations).

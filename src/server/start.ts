@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
 import { createForwardAuth } from '../forward-auth/forward-auth.js';
 import type { ForwardAuthLogin, LoginFeature } from '../login/contract.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { CallbackHandler } from '../provisioning/callbacks.js';
 import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
@@ -46,6 +47,8 @@ export interface RunningGateway {
    * `zonegate tenants` use. Undefined when it is unavailable (the log says why at start-up).
    */
   provisioning: Provisioning | undefined;
+  /** The port of the metrics' own listener (METRICS_PORT); undefined when metrics are off or on the main port. */
+  metricsPort: number | undefined;
   /** Graceful stop (asynchronous subscriptions report first), then the storage and the records database are closed. */
   stop(): Promise<void>;
 }
@@ -76,6 +79,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   }
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
+  const metrics: Metrics | undefined = settings.metrics && createMetrics(settings.metrics, { storage, records });
   try {
     let resolvedKey: Uint8Array | undefined;
     const secretKey = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));
@@ -91,6 +95,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     if (usesZones) await importEarlierRecords(storage, records, { secretKey: secretKey(), logger });
     bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
     const { port } = bound;
+    const metricsPort = await metrics?.listen();
     // A removed zone (src/zones/removal.ts) or an unsubscribed tenant takes its gateway sessions
     // along. This instance forgets at once; the others' registry caches expire within a second, and
     // the relying party re-reads a zone's keys at least every minute (src/login).
@@ -102,7 +107,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     };
 
     zones = !settings.xsuaa && config.security
-      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions })
+      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
     const routes = compileRouteTable(routesFile, {
@@ -124,6 +129,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
       cookieDomains: settings.sessionCookieDomains,
       logger,
+      metrics: metrics?.login,
     });
     if (settings.forwardAuth && !login) logger.warn('FORWARD_AUTH is on, but no identity provider is configured: /_zonegate/auth is not served');
     const zoneTenants = zones && setUpZoneTenants({ settings, storage, records, zones, logger, port, revokeTenantSessions });
@@ -146,6 +152,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       forwardAuth: settings.forwardAuth && login ? createForwardAuth({ routes, trustedProxies: settings.trustedProxies, login }) : undefined,
       tenants,
       callbacks,
+      metrics: metrics?.requests,
     });
     bound.serve();
     const identity = zones?.server;
@@ -159,11 +166,13 @@ export async function startGateway(config: Configuration, options: StartOptions)
       directory: zones?.directory,
       identity,
       provisioning: zoneTenants?.provisioning,
+      metricsPort,
       async stop() {
         // Reports first, while this process still serves the zones' token endpoint they need; then
         // what arrived meanwhile. A report that still fails is logged with all it takes to repeat it.
         if (callbacks) await settledWithin(callbacks, settings.shutdownTimeoutMs, logger);
         await gateway.shutdown();
+        await metrics?.close();
         await callbacks?.settled();
         await identity?.close();
         await storage.close();
@@ -171,6 +180,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       },
     };
   } catch (err) {
+    await metrics?.close();
     await bound?.close();
     await zones?.server.close();
     await storage.close();

@@ -15,6 +15,7 @@ import { decodeJwt } from 'jose';
 import { GatewayError } from '../errors.js';
 import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
+import type { ZoneMetrics } from '../metrics/types.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { requestOrigin } from '../tenant/resolve.js';
 import type { RecordsDatabase } from '../records/types.js';
@@ -89,6 +90,8 @@ export interface IdentityServerOptions {
    */
   refreshTokenReuseSeconds?: number;
   throttle?: Partial<ThrottleOptions>;
+  /** Counts password checks and issued tokens (src/metrics/). */
+  metrics?: ZoneMetrics;
   now?: () => number;
 }
 
@@ -177,6 +180,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     throttle,
     maxTokenValiditySeconds,
     refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
+    metrics: options.metrics,
     now,
   };
 

@@ -2,6 +2,7 @@ import { resolveSecretKey, type Settings, type XsuaaCredentials } from '../confi
 import type { XsSecurity } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ZoneMetrics } from '../metrics/types.js';
 import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { createZoneDirectory } from './directory/directory.js';
@@ -50,6 +51,8 @@ export async function startZones(input: {
   secretKey?: Uint8Array;
   /** Ends the gateway sessions of a removed zone's tenant (the gateway's login); absent without a gateway. */
   revokeTenantSessions?: (subdomain: string) => Promise<void>;
+  /** Counts password checks and issued tokens (the gateway's metrics); absent when they are off. */
+  metrics?: ZoneMetrics | undefined;
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
   const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
@@ -95,6 +98,7 @@ export async function startZones(input: {
     // The same TRUSTED_PROXIES as the gateway's: only those peers may say which address the client
     // has, else a client could pick the address its failed logins are throttled under.
     trustedProxies: settings.trustedProxies,
+    ...(input.metrics !== undefined ? { metrics: input.metrics } : {}),
   });
   return { directory, server, provider, publicUrlFor, registration };
 }

@@ -152,3 +152,36 @@ describe('a saas-registry binding (Cloud Foundry)', () => {
     expect(problemsOf({ VCAP_SERVICES: vcap({ ...binding, clientsecret: undefined }) })).toEqual([expect.stringContaining("saas-registry binding's credentials lack clientsecret")]);
   });
 });
+
+describe('readSettings: metrics (issue 17)', () => {
+  it('leaves metrics off unless METRICS_PORT or METRICS_TOKEN is set', () => {
+    expect(readSettings({}, { cwd }).metrics).toBeUndefined();
+    expect(readSettings({ METRICS_PORT: '9464' }, { cwd }).metrics).toEqual({ port: 9464, host: undefined, token: undefined, tenantLabel: false, tenantLimit: 100 });
+    const token = 'a'.repeat(32);
+    expect(readSettings({ METRICS_TOKEN: token, METRICS_TENANT_LABEL: 'true', METRICS_TENANT_LIMIT: '20' }, { cwd }).metrics).toEqual({
+      port: undefined,
+      host: undefined,
+      token,
+      tenantLabel: true,
+      tenantLimit: 20,
+    });
+  });
+
+  it('names each bad metrics variable', () => {
+    expect(problemsOf({ PORT: '9464', METRICS_PORT: '9464', METRICS_TOKEN: 'short', METRICS_TENANT_LABEL: 'yes', METRICS_TENANT_LIMIT: '0' })).toEqual([
+      'environment variable METRICS_PORT: must differ from PORT (9464): metrics get a listener of their own',
+      'environment variable METRICS_TOKEN: expected at least 16 characters',
+      'environment variable METRICS_TENANT_LABEL: expected true or false, got "yes"',
+      'environment variable METRICS_TENANT_LIMIT: expected a whole number of tenants between 1 and 10000',
+    ]);
+    expect(problemsOf({ METRICS_PORT: 'x', METRICS_TOKEN: 'has spaces in it, sixteen+' })).toEqual([
+      'environment variable METRICS_PORT: expected a port number 0-65535, got "x"',
+      expect.stringMatching(/^environment variable METRICS_TOKEN: expected a bearer token/),
+    ]);
+    // Settings that only mean something with metrics on are not silently ignored.
+    expect(problemsOf({ METRICS_TENANT_LABEL: 'true', METRICS_HOST: '127.0.0.1' })).toEqual([
+      'environment variable METRICS_HOST: only used with METRICS_PORT (the metrics listener it binds)',
+      'environment variable METRICS_TENANT_LABEL: only used when metrics are on (METRICS_PORT or METRICS_TOKEN)',
+    ]);
+  });
+});

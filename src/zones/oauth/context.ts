@@ -7,6 +7,7 @@ import type { Storage } from '../../storage/types.js';
 import type { Zone, ZoneDirectory } from '../directory/types.js';
 import type { InvitationStore } from '../invitations.js';
 import type { KeyStore } from '../keys/keystore.js';
+import type { ZoneMetrics } from '../../metrics/types.js';
 import type { ThrottleOptions } from './throttle.js';
 
 export interface ZoneServices {
@@ -32,6 +33,8 @@ export interface ZoneServices {
   refreshTokenReuseMs: number;
   /** Upper bound on token validity, seconds; also the key rotation overlap. */
   maxTokenValiditySeconds: number;
+  /** Counts password checks and issued tokens (src/metrics/); undefined when metrics are off. */
+  metrics: ZoneMetrics | undefined;
   now(): number;
 }
 

@@ -45,6 +45,7 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   const admission = await admitAttempt(ctx, userName);
   if (!admission.admitted) {
     ctx.services.logger.warn('zone login refused: throttled', { zoneId: ctx.zone.id, clientIp: ctx.clientIp });
+    ctx.services.metrics?.passwordLogin('form', 'locked');
     again(429, lockedMessage(admission.retryAfterSeconds));
     return;
   }
@@ -56,10 +57,12 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
     // No user name in the log line: a mistyped password often sits in that field.
     ctx.services.logger.info('zone login failed', { zoneId: ctx.zone.id, clientIp: ctx.clientIp, clientId: pending.clientId });
     const after = await attempt.failed();
+    ctx.services.metrics?.passwordLogin('form', 'failed');
     again(after.locked ? 429 : 401, after.locked ? lockedMessage(after.retryAfterSeconds) : BAD_CREDENTIALS);
     return;
   }
   await attempt.succeeded();
+  ctx.services.metrics?.passwordLogin('form', 'succeeded');
   if (!(await takePendingAuthorization(ctx, id))) {
     sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form was already used. Go back to the application and start again.'), zoneErrorPage(ctx.zone, 'Sign-in expired'), {
       'set-cookie': endFormBinding(ctx, id),

@@ -43,5 +43,6 @@ export async function handleToken(ctx: ZoneContext, req: IncomingMessage, res: S
       answer = await jwtBearerGrant(ctx, application, form);
       break;
   }
+  ctx.services.metrics?.tokenIssued(grant);
   sendJson(res, 200, answer);
 }

@@ -19,15 +19,20 @@ export async function passwordGrant(ctx: ZoneContext, application: Application, 
   if (!userName || !password) throw new InvalidRequest('username and password are required');
   // Reserved before the password is checked, so a parallel burst cannot outrun the lock (throttle.ts).
   const admission = await admitAttempt(ctx, userName);
-  if (!admission.admitted) throw new InvalidGrant(LOCKED);
+  if (!admission.admitted) {
+    ctx.services.metrics?.passwordLogin('password_grant', 'locked');
+    throw new InvalidGrant(LOCKED);
+  }
   const { attempt } = admission;
   if (attempt.delayMs > 0) await new Promise((r) => setTimeout(r, attempt.delayMs));
   const user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
   if (!user) {
     const after = await attempt.failed();
+    ctx.services.metrics?.passwordLogin('password_grant', 'failed');
     throw new InvalidGrant(after.locked ? LOCKED : 'Bad credentials');
   }
   await attempt.succeeded();
+  ctx.services.metrics?.passwordLogin('password_grant', 'succeeded');
   const scopes = narrowScopes(await ctx.services.directory.userScopes(application, user), form);
   const { response } = await issueForUser(ctx, {
     application,
