@@ -45,6 +45,17 @@ export interface BenchReport {
   gatewayLogLines: number;
   zones: ZoneFigures;
   login?: LoginReport;
+  /** `/_zonegate/auth` decisions (issue 14) on the SQLite login gateway, with its session, after the rounds. */
+  forwardAuth?: LoadFigures;
+}
+
+/** The forward-auth figure as one line, next to the proxy figures. */
+export function forwardAuthLine(report: BenchReport): string | undefined {
+  const f = report.forwardAuth;
+  if (!f) return undefined;
+  const ratioToBare = f.rps / median(report.rounds.map((r) => r.bare.rps));
+  const gatewayCpu = Object.entries(f.cpuPerRequestUs).find(([name]) => name !== 'client')?.[1];
+  return `forward auth (/_zonegate/auth on the SQLite login gateway: session, route scope, 200 with the token): ${Math.round(f.rps)} decisions/s (${ratioToBare.toFixed(2)} of the bare proxy's requests/s, which also carry a backend), p50 ${f.p50} ms, p99 ${f.p99} ms${gatewayCpu !== undefined ? `, ${Math.round(gatewayCpu)} µs of gateway CPU per decision` : ''}`;
 }
 
 export function median(values: number[]): number {
@@ -298,7 +309,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${loginMarkdown(report)}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh

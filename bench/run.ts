@@ -43,7 +43,7 @@ import { BACKEND_BODY, BEARER_PATH } from './backend-body.js';
 import { LoadFailure, measure, type LoadFigures, type LoadSettings } from './load.js';
 import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
-import { formatTable, resultsMarkdown, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
+import { formatTable, forwardAuthLine, resultsMarkdown, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
 import { createBenchDatabase, DEFAULT_BENCH_POSTGRES_URL, type BenchDatabase } from './postgres.js';
 import { ADMIN, clearRedisDb, logIn, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
 
@@ -296,12 +296,10 @@ async function main(): Promise<number> {
     gatewayLogLines: logLines,
     zones,
     login,
+    forwardAuth,
   };
   process.stdout.write(formatTable(report) + '\n');
-  process.stdout.write(
-    `forward auth (/_zonegate/auth, session + route scope, 200 with the token): ${Math.round(forwardAuth.rps)} decisions/s, ` +
-      `p50 ${forwardAuth.p50} ms, p99 ${forwardAuth.p99} ms\n`,
-  );
+  process.stdout.write(`${forwardAuthLine(report)}\n`);
 
   if (values.profile) {
     const embeddedName = measured[0]!.login!.embedded.name;
