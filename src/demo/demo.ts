@@ -112,7 +112,7 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     echo.close();
     return 1;
   }
-  process.stdout.write(banner(running));
+  process.stdout.write(banner(running, commandEnvironment(env, running.port)));
   const stopped = await untilSignal(async () => {
     await running.stop();
     echo.close();
@@ -120,7 +120,25 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
   return stopped;
 }
 
-function banner(running: RunningGateway): string {
+/** A word as a POSIX shell reads it back unchanged. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * What a `zonegate` command run from the package directory needs to act on this demo, as the
+ * assignments to put before it: the demo's data directory unless it is the command's default
+ * (./.zonegate there), and for tenants the host pattern and port that make their URLs.
+ */
+function commandEnvironment(env: Environment, port: number): { data: string; tenants: string } {
+  const data = env.ZONEGATE_DATA_DIR !== undefined && path.resolve(PACKAGE_ROOT, env.ZONEGATE_DATA_DIR) !== path.join(PACKAGE_ROOT, '.zonegate')
+    ? `ZONEGATE_DATA_DIR=${shellWord(path.resolve(PACKAGE_ROOT, env.ZONEGATE_DATA_DIR))} `
+    : '';
+  const tenants = `${data}TENANT_HOST_PATTERN=${shellWord(env.TENANT_HOST_PATTERN ?? '')} ${port === 5000 ? '' : `PORT=${port} `}`;
+  return { data, tenants };
+}
+
+function banner(running: RunningGateway, commandEnv: { data: string; tenants: string }): string {
   const base = (tenant: string) => `http://${tenant}.localhost:${running.port}`;
   const zones = running.identity && running.credentials ? running.credentials : undefined;
   const zoneUrl = (tenant: string) => zones!.url.replace(`//${zones!.identityzone}.`, `//${tenant}.`);
@@ -137,10 +155,10 @@ function banner(running: RunningGateway): string {
           ...DEMO_TENANTS.map((t) => `  zone ${t.padEnd(10)} ${zoneUrl(t)}/.well-known/openid-configuration`),
           `  users in each zone (demo passwords, for this demo only):`,
           ...DEMO_USERS.map((u) => `    ${u.userName.padEnd(8)} password ${u.password.padEnd(18)} role collection "${u.roleCollection}"`),
-          `  manage them (from the package directory): npx zonegate users list acme`,
+          `  manage them (from the package directory): ${commandEnv.data}npx zonegate users list acme`,
           ...(running.provisioning
             ? [
-                `  another tenant: npx zonegate tenants subscribe initech --admin-user you@initech.example`,
+                `  another tenant: ${commandEnv.tenants}npx zonegate tenants subscribe initech --admin-user you@initech.example`,
                 `  subscription callbacks (SaaS registry protocol): http://localhost:${running.port}/callback/v1.0/tenants/{tenantId}`,
               ]
             : []),

@@ -1,5 +1,6 @@
 import { CLI, runCli, startCli, type RunningCli } from '../support/cli.js';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { request } from '../support/http.js';
  * The real `zonegate` command (compiled, its own process) on a temp data dir: the zone and user
  * commands, `keys rotate`, and `zones start` serving the zones alone. Build first (`npm run build`).
  */
+const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const UAA = 'auth.localhost';
 
@@ -219,6 +221,16 @@ describe('npm start (zonegate demo)', () => {
       expect(out).toMatch(/warn.*ZONEGATE_SECRET_KEY is not set/);
       const discovery = await request(port, { path: '/.well-known/openid-configuration', host: `globex.auth.localhost:${port}` });
       expect(discovery.json().issuer).toBe(`http://globex.auth.localhost:${port}/oauth/token`);
+
+      // The printed commands work as printed, from the package directory (issue 17).
+      const hint = (label: string) => new RegExp(`${label}[^:]*: (.*npx zonegate .*)`).exec(out)![1]!;
+      const shell = (command: string) => execFileAsync('sh', ['-c', command], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } });
+      expect((await shell(hint('manage them'))).stdout).toMatch(/^admin\s+admin@acme\.example\.com/m);
+      const subscribed = await shell(hint('another tenant'));
+      expect(subscribed.stdout).toContain(`Subscribed tenant initech`);
+      expect(subscribed.stdout).toContain(`http://initech.localhost:${port}`);
+      // The running demo serves the new tenant at the printed URL.
+      expect((await request(port, { path: '/', host: `initech.localhost:${port}` })).status).toBe(302);
     } finally {
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
