@@ -15,6 +15,15 @@ declare module 'autocannon' {
       /** Responses whose body differs are counted in `mismatches`. */
       expectBody?: string;
       title?: string;
+      /** Requests sent in turn on each connection; `setupRequest` may change each one before it goes. */
+      requests?: { setupRequest?: (req: Request) => Request; onResponse?: (status: number, body: string) => void }[];
+    }
+    /** What `setupRequest` receives and returns (README "requests"). */
+    interface Request {
+      method?: string;
+      path?: string;
+      headers: Record<string, string>;
+      body?: string;
     }
     /** hdr-histogram-percentiles-obj. Latency in milliseconds, requests and throughput per second. */
     interface Histogram {

@@ -23,6 +23,8 @@ export interface LoadTarget {
   expectBody: string;
   /** Sent with every request besides Host and Accept (the session cookie of an authenticated target). */
   headers?: Record<string, string>;
+  /** One `Cookie` header per request, in turn (many users' sessions); the probe uses the first. */
+  cookies?: readonly string[];
   /** Processes whose CPU time per request is reported (the target and what it forwards to). */
   processes: readonly { name: string; cpuMs(): number }[];
 }
@@ -100,15 +102,34 @@ function machineTicks(): { busy: number; steal: number } {
 }
 
 async function run(target: LoadTarget, connections: number, seconds: number, phase: string): Promise<autocannon.Result> {
+  const { cookies } = target;
+  let turn = 0;
+  // autocannon checks expectBody only without `requests`; with them each answer is checked here.
+  let mismatches = 0;
   const result = await autocannon({
     url: target.url,
     connections,
     duration: seconds,
     timeout: 10,
     headers: { ...target.headers, host: target.host, accept: 'application/json' },
-    expectBody: target.expectBody,
+    ...(cookies?.length
+      ? {
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request) => {
+                req.headers = { ...req.headers, cookie: cookies[turn++ % cookies.length]! };
+                return req;
+              },
+              onResponse: (_status: number, body: string) => {
+                if (body !== target.expectBody) mismatches++;
+              },
+            },
+          ],
+        }
+      : { expectBody: target.expectBody }),
     title: target.name,
   });
+  result.mismatches += mismatches;
   const problems = verdict(result);
   if (problems.length) throw new LoadFailure(`${target.name} (${phase}): ${problems.join('; ')}`);
   return result;
@@ -132,7 +153,8 @@ export function verdict(result: autocannon.Result): string[] {
 /** One request first, so a misconfigured target fails with its actual answer, not just a count. */
 async function probe(target: LoadTarget): Promise<void> {
   const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.get(target.url, { headers: { ...target.headers, host: target.host, accept: 'application/json' }, agent: false, timeout: 5_000 }, (res) => {
+    const headers = { ...target.headers, ...(target.cookies?.length ? { cookie: target.cookies[0]! } : {}), host: target.host, accept: 'application/json' };
+    const req = http.get(target.url, { headers, agent: false, timeout: 5_000 }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));

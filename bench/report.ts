@@ -15,6 +15,17 @@ export interface Round {
   gateway: LoadFigures;
   /** The authenticated GET: embedded store and Redis with 2 tenants, embedded store with many. */
   login?: { embedded: LoadFigures; redis: LoadFigures; many: LoadFigures };
+  /** The authenticated GET over many distinct sessions (issue 18): SQLite, Redis + PostgreSQL. */
+  sessions?: { embedded: LoadFigures; redis: LoadFigures };
+}
+
+export interface SessionsReport {
+  count: number;
+  goals: { embedded: number; redis: number };
+  /** Seconds to log the sessions in (single sign-on), per gateway. */
+  created: { embedded: number; redis: number };
+  /** Before the sessions were made, and after every run. */
+  memory: { embedded: MemoryPair; redis: MemoryPair };
 }
 
 type MemoryPair = { afterSetup: Memory; afterRun: Memory };
@@ -45,6 +56,7 @@ export interface BenchReport {
   gatewayLogLines: number;
   zones: ZoneFigures;
   login?: LoginReport;
+  sessions?: SessionsReport;
   /** `/_zonegate/auth` decisions (issue 14) on the SQLite login gateway, with its session, after the rounds. */
   forwardAuth?: LoadFigures;
 }
@@ -107,6 +119,7 @@ function rows(report: BenchReport): string[][] {
     medianRun(report.rounds.map((r) => r.bare)),
     medianRun(report.rounds.map((r) => r.gateway)),
     ...(logins.length ? [medianRun(logins.map((l) => l.embedded)), medianRun(logins.map((l) => l.redis)), medianRun(logins.map((l) => l.many))] : []),
+    ...sessionRuns(report),
   ];
   for (const f of figures) {
     const cpu = f.cpuPerRequestUs;
@@ -114,6 +127,29 @@ function rows(report: BenchReport): string[][] {
     out.push([f.name, f.rps.toFixed(0), ms(f.p50), ms(f.p99), String(f.requests), us(proxy), us(cpu.backend), us(cpu.client)]);
   }
   return out;
+}
+
+function sessionRuns(report: BenchReport): LoadFigures[] {
+  const runs = report.rounds.flatMap((r) => (r.sessions ? [r.sessions] : []));
+  return runs.length ? [medianRun(runs.map((s) => s.embedded)), medianRun(runs.map((s) => s.redis))] : [];
+}
+
+/** Issue 18's figures: the ratio to the bare proxy over many sessions, against its goals, and memory per session. */
+export function sessionLines(report: BenchReport): string[] {
+  const s = report.sessions;
+  if (!s || !report.rounds.some((r) => r.sessions)) return [];
+  const met = (value: number, goal: number) => `${value.toFixed(2)} (goal >= ${goal.toFixed(2)}: ${value >= goal ? 'met' : 'NOT met'})`;
+  const spread = (of: (r: Round) => number | undefined) => report.rounds.map(of).filter((n): n is number => n !== undefined).map((n) => n.toFixed(2)).join(', ');
+  const embedded = (r: Round) => r.sessions && r.sessions.embedded.rps / r.bare.rps;
+  const redis = (r: Round) => r.sessions && r.sessions.redis.rps / r.bare.rps;
+  const perSession = (p: MemoryPair) =>
+    p.afterSetup && p.afterRun ? `${(((p.afterRun.rssMiB - p.afterSetup.rssMiB) * 1024) / s.count).toFixed(1)} KiB per session (RSS ${p.afterSetup.rssMiB.toFixed(0)} -> ${p.afterRun.rssMiB.toFixed(0)} MiB)` : 'n/a';
+  return [
+    `authenticated GET over ${s.count} sessions, SQLite / bare proxy: ${met(roundRatio(report, embedded), s.goals.embedded)}; rounds ${spread(embedded)}`,
+    `authenticated GET over ${s.count} sessions, Redis + PostgreSQL / bare proxy: ${met(roundRatio(report, redis), s.goals.redis)}; rounds ${spread(redis)}`,
+    `sessions logged in by single sign-on: ${s.count} in ${s.created.embedded.toFixed(1)} s (SQLite), ${s.created.redis.toFixed(1)} s (Redis + PostgreSQL)`,
+    `gateway memory, SQLite: ${perSession(s.memory.embedded)}; Redis + PostgreSQL: ${perSession(s.memory.redis)} (goal <= 2 KiB per recently active session)`,
+  ];
 }
 
 const disturbance = (f: LoadFigures) => Math.max(f.otherCores, 0) + Math.max(f.stolenCores, 0);
@@ -166,7 +202,10 @@ function provisioningLines(login: LoginReport): string[] {
 
 /** Other processes and the hypervisor's steal, which the figures cannot tell apart from our own cost. */
 function disturbanceLine(report: BenchReport): string {
-  const all = [report.direct, ...report.rounds.flatMap((r) => [r.bare, r.gateway, ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : [])])];
+  const all = [
+    report.direct,
+    ...report.rounds.flatMap((r) => [r.bare, r.gateway, ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : []), ...(r.sessions ? [r.sessions.embedded, r.sessions.redis] : [])]),
+  ];
   const worst = Math.max(...all.map(disturbance));
   const each = all.map((f) => `${f.otherCores.toFixed(2)}+${f.stolenCores.toFixed(2)}`).join(' ');
   const warning = worst > 0.1 ? ' -- WARNING: the machine was busy with other work, figures are disturbed; rerun when it is idle' : '';
@@ -208,6 +247,8 @@ export function formatTable(report: BenchReport): string {
   ];
   const loginLine = loginRoundsLine(report);
   if (loginLine && report.login) lines.push('', loginLine, ...loginVerdictLines(report), '', ...provisioningLines(report.login));
+  const many = sessionLines(report);
+  if (many.length) lines.push('', ...many);
   const z = zoneRows(report.zones);
   if (z) lines.push('', textTable(z));
   const note = zoneNote(report.zones);
@@ -309,7 +350,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${loginMarkdown(report)}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn, so most requests find a session the gateway has not read within the last second. Rows "..., ${report.sessions!.count} sessions" in the table above.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh

@@ -28,7 +28,8 @@
  *                                  where the time of the bare proxy, zonegate and the SQLite and Redis
  *                                  login gateways goes (figures are then slower than real and are not written)
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
- * BENCH_LOGIN_SECONDS (6: the three authenticated targets' runs; same warm-up and connections),
+ * BENCH_LOGIN_SECONDS (6: the authenticated targets' runs; same warm-up and connections),
+ * BENCH_SESSIONS (10,000: the distinct sessions of the many-sessions rows, issue 18),
  * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres: the database zonegate_bench is
  * created on that server for the run and dropped after).
@@ -43,13 +44,15 @@ import { BACKEND_BODY, BEARER_PATH } from './backend-body.js';
 import { LoadFailure, measure, type LoadFigures, type LoadSettings } from './load.js';
 import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
-import { formatTable, forwardAuthLine, resultsMarkdown, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
+import { formatTable, forwardAuthLine, resultsMarkdown, type SessionsReport, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
 import { createBenchDatabase, DEFAULT_BENCH_POSTGRES_URL, type BenchDatabase } from './postgres.js';
-import { ADMIN, clearRedisDb, logIn, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
+import { ADMIN, clearRedisDb, logIn, logInSessions, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
 
 const GOAL = 0.7;
 const LOGIN_GOALS = { embedded: 0.6, redis: 0.5 };
 const MANY_TENANTS = 10_000;
+/** Issue 18: the authenticated GET spread over this many distinct sessions. */
+const SESSION_GOALS = { embedded: 0.6, redis: 0.5 };
 /** Of MANY_TENANTS, subscribed through the HTTP callback (the subscriptions-per-second figure). */
 const SUBSCRIBED_OVER_HTTP = 200;
 const SUBSCRIPTION_CONCURRENCY = 8;
@@ -81,6 +84,8 @@ interface Target {
   settings?: LoadSettings;
   /** The only body accepted; default the backend's. */
   expectBody?: string;
+  /** Sessions' Cookie headers used in turn (many users); instead of one in `headers`. */
+  cookies?: readonly string[];
 }
 
 /** A gateway of the authenticated figures: its process, what seeded it, and a logged-in session. */
@@ -101,6 +106,7 @@ async function main(): Promise<number> {
   };
   const loginSettings: LoadSettings = { ...settings, seconds: number('BENCH_LOGIN_SECONDS', 6, 1) };
   const rounds = Math.round(number('BENCH_ROUNDS', 3, 1));
+  const sessionCount = Math.round(number('BENCH_SESSIONS', 10_000, 1));
   const redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/7';
   const postgresUrl = process.env.BENCH_POSTGRES_URL || DEFAULT_BENCH_POSTGRES_URL;
   if (values.write && values.profile) throw new Error('--profile slows the proxies down; its figures are not written (drop --write)');
@@ -123,6 +129,7 @@ async function main(): Promise<number> {
   const measured: Round[] = [];
   let memory: BenchReport['memory'];
   let login: LoginReport;
+  let sessions: SessionsReport;
   let forwardAuth: LoadFigures;
   let logLines = 0;
   const handled = new Map<string, number>();
@@ -219,12 +226,24 @@ async function main(): Promise<number> {
       const s = t.settings ?? settings;
       process.stderr.write(`${t.name}: ${s.warmupSeconds} s warm-up, ${s.seconds} s at ${s.connections} connections...\n`);
       const url = `http://127.0.0.1:${t.child.port}${t.path}`;
-      return measure({ name: t.name, url, host: TENANT_HOST, expectBody: t.expectBody ?? BACKEND_BODY, processes: t.processes, ...(t.headers ? { headers: t.headers } : {}) }, s).then((f) => {
+      const target = { name: t.name, url, host: TENANT_HOST, expectBody: t.expectBody ?? BACKEND_BODY, processes: t.processes, ...(t.headers ? { headers: t.headers } : {}), ...(t.cookies ? { cookies: t.cookies } : {}) };
+      return measure(target, s).then((f) => {
         handled.set(t.name, (handled.get(t.name) ?? 0) + f.handled);
         return f;
       });
     };
     direct = await load({ name: 'backend direct', child: backend, path: '/items', processes: [backend] });
+
+    // Issue 18: the same user on `sessionCount` browsers, each its own gateway session (single sign-on
+    // at the zone after one password login), used in turn: most requests find a session this
+    // instance has not read within the last second.
+    const beforeSessions = { embedded: embedded.child.memory(), redis: redis.child.memory() };
+    const sessionsOf = async (g: LoginGateway) => {
+      process.stderr.write(`${g.child.name}: ${sessionCount} distinct sessions (single sign-on at the zone)...\n`);
+      return logInSessions(new URL(`http://${TENANT_HOST}:${g.child.port}${LOGIN_PATH}`), ADMIN, sessionCount);
+    };
+    const embeddedSessions = await sessionsOf(embedded);
+    const redisSessions = await sessionsOf(redis);
     const loginTarget = (g: LoginGateway): Target => ({
       name: g.child.name,
       child: g.child,
@@ -239,6 +258,8 @@ async function main(): Promise<number> {
       embedded: loginTarget(embedded),
       redis: loginTarget(redis),
       many: loginTarget(many),
+      embeddedSessions: { ...loginTarget(embedded), name: `${embedded.child.name}, ${sessionCount} sessions`, headers: {}, cookies: embeddedSessions.cookies },
+      redisSessions: { ...loginTarget(redis), name: `${redis.child.name}, ${sessionCount} sessions`, headers: {}, cookies: redisSessions.cookies },
     };
     type Key = keyof typeof targets;
     const keys = Object.keys(targets) as Key[];
@@ -247,7 +268,12 @@ async function main(): Promise<number> {
     for (let i = 0; i < rounds; i++) {
       const figures = {} as Record<Key, LoadFigures>;
       for (const k of i % 2 === 0 ? keys : [...keys].reverse()) figures[k] = await load(targets[k]);
-      measured.push({ bare: figures.bare, gateway: figures.gateway, login: { embedded: figures.embedded, redis: figures.redis, many: figures.many } });
+      measured.push({
+        bare: figures.bare,
+        gateway: figures.gateway,
+        login: { embedded: figures.embedded, redis: figures.redis, many: figures.many },
+        sessions: { embedded: figures.embeddedSessions, redis: figures.redisSessions },
+      });
     }
     forwardAuth = await load({
       name: 'forward auth decisions, SQLite',
@@ -261,6 +287,15 @@ async function main(): Promise<number> {
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
     const memoryOf = (g: LoginGateway) => ({ afterSetup: g.memoryAfterSetup, afterRun: g.child.memory() });
     const loginMemory = { embedded: memoryOf(embedded), redis: memoryOf(redis), many: memoryOf(many) };
+    sessions = {
+      count: sessionCount,
+      goals: SESSION_GOALS,
+      created: { embedded: embeddedSessions.seconds, redis: redisSessions.seconds },
+      memory: {
+        embedded: { afterSetup: beforeSessions.embedded, afterRun: embedded.child.memory() },
+        redis: { afterSetup: beforeSessions.redis, afterRun: redis.child.memory() },
+      },
+    };
     process.stderr.write(`subscriptions (PostgreSQL + Redis): ${SUBSCRIBED_OVER_HTTP} through the callback...\n`);
     const subscriptionsRedis = await subscribe(redis, 3);
     logLines = countRequestLines(gatewayLog);
@@ -296,6 +331,7 @@ async function main(): Promise<number> {
     gatewayLogLines: logLines,
     zones,
     login,
+    sessions,
     forwardAuth,
   };
   process.stdout.write(formatTable(report) + '\n');

@@ -182,6 +182,68 @@ export async function logIn(gatewayUrl: URL, user: { userName: string; password:
   return cookie;
 }
 
+/**
+ * `count` distinct gateway sessions of one user, as that many browsers of one person would have:
+ * one password login at the zone, then each further gateway login is answered by the zone's single
+ * sign-on (authorize redirects straight back, no form), `concurrency` at a time. Returns each
+ * session's `Cookie` header for the tenant's host, and how long it took.
+ */
+export async function logInSessions(
+  gatewayUrl: URL,
+  user: { userName: string; password: string },
+  count: number,
+  concurrency = 16,
+): Promise<{ cookies: string[]; seconds: number }> {
+  const started = performance.now();
+  const zoneJar = new Map<string, string>();
+  const once = async (withPassword: boolean): Promise<string> => {
+    const gatewayJar = new Map<string, string>();
+    const jarFor = (url: URL) => (url.host === gatewayUrl.host ? gatewayJar : zoneJar);
+    const browse = async (url: URL, method = 'GET', form?: Record<string, string>) => {
+      const jar = jarFor(url);
+      const cookies = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const reply = await send(url, {
+        method,
+        headers: {
+          accept: 'text/html',
+          ...(cookies ? { cookie: cookies } : {}),
+          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+      });
+      keepCookies(jar, reply);
+      return reply;
+    };
+    const start = await browse(gatewayUrl);
+    if (start.status !== 302) throw new LoginFailed(`sessions: the protected URL answered ${start.status}`);
+    const authorize = new URL(String(start.headers.location));
+    let back = await browse(authorize);
+    if (withPassword) {
+      if (back.status !== 200) throw new LoginFailed(`sessions: the zone's authorize answered ${back.status}, expected its form`);
+      const hidden: Record<string, string> = {};
+      for (const m of back.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+        hidden[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))).replace(/&amp;/g, '&');
+      }
+      back = await browse(new URL('/login.do', authorize), 'POST', { ...hidden, username: user.userName, password: user.password });
+    }
+    if (back.status !== 302) throw new LoginFailed(`sessions: the zone answered ${back.status}, expected a redirect back (single sign-on)`);
+    const callback = await browse(new URL(String(back.headers.location)));
+    if (callback.status !== 302 || !gatewayJar.has('zonegate.sid')) throw new LoginFailed(`sessions: the gateway callback answered ${callback.status} without a session`);
+    return [...gatewayJar].map(([k, v]) => `${k}=${v}`).join('; ');
+  };
+  const cookies = [await once(true)];
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        cookies.push(await once(false));
+      }
+    }),
+  );
+  return { cookies, seconds: (performance.now() - started) / 1000 };
+}
+
 export interface SubscriptionFigures {
   subscriptions: number;
   perSecond: number;
