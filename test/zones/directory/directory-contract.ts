@@ -8,7 +8,7 @@ import type { Application, ZoneDirectory } from '../../../src/zones/directory/ty
 import { migrate } from '../../../src/records/migrate.js';
 import { UniqueViolation } from '../../../src/records/types.js';
 import type { RecordsDatabase, Row } from '../../../src/records/types.js';
-import { FAST_SCRYPT, securityFor } from './fixtures.js';
+import { FAST_HASHING, securityFor } from './fixtures.js';
 
 export interface Backend {
   /**
@@ -52,7 +52,7 @@ export function describeDirectory(name: string, backend: Backend): void {
     beforeAll(async () => {
       for (let i = 0; i < 3; i++) handles.push(await backend.open());
       await migrate(handles[0]!);
-      instances = handles.map((h) => createZoneDirectory(h, { passwordHashing: FAST_SCRYPT }));
+      instances = handles.map((h) => createZoneDirectory(h, { passwordHashing: FAST_HASHING }));
       dir = instances[0]!;
     });
     /** An application record as stored, and written back past the directory (records made by older versions). */
@@ -317,7 +317,7 @@ export function describeDirectory(name: string, backend: Backend): void {
           attributes: {},
           roleCollections: [],
         });
-        expect(JSON.stringify(await dir.getUser(zone.id, user.id))).not.toMatch(/scrypt|hash|wonderland/i);
+        expect(JSON.stringify(await dir.getUser(zone.id, user.id))).not.toMatch(/argon2|scrypt|hash|wonderland/i);
         expect(await dir.getUserByName(zone.id, 'ALICE')).toEqual(user);
         await expectCode(instances[1]!.createUser(zone.id, { userName: 'alice', email: 'x@example.com', password: 'whatever1' }), 'USER_EXISTS');
         // The same name in another zone is another user.
@@ -373,7 +373,7 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await instances[2]!.verifyPassword(zone.id, 'gina', 'long enough')).toEqual(invited);
       });
 
-      it('stores passwords only as salted scrypt hashes (raw storage dump)', async () => {
+      it('stores passwords only as salted argon2id hashes (raw storage dump)', async () => {
         const zone = await dir.createZone({ subdomain: unique('raw') });
         const password = `Secret-${randomUUID()}`;
         await dir.createUser(zone.id, { userName: 'erin', email: 'erin@example.com', password });
@@ -385,7 +385,8 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(values.filter((v) => v.includes(Buffer.from(password).toString('base64')))).toEqual([]);
         const hashes = rows.filter((r) => r.zone_id === zone.id && (r.user_name === 'erin' || r.user_name === 'frank')).map((r) => r.password_hash as string);
         expect(hashes).toHaveLength(2);
-        for (const h of hashes) expect(h).toMatch(/^scrypt\$1024\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+        // PHC string format, unpadded standard base64: a 16-byte salt and a 32-byte hash.
+        for (const h of hashes) expect(h).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
         // Random salts: the same password gives two different hashes.
         expect(hashes[0]).not.toBe(hashes[1]);
       });
