@@ -9,7 +9,7 @@ import { openSqliteRecords } from '../../src/records/sqlite.js';
 import type { RecordsDatabase, SqlValue } from '../../src/records/types.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
 import type { Application, ZoneDirectory } from '../../src/zones/directory/types.js';
-import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
+import { FAST_HASHING, securityFor } from '../zones/directory/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'zonegate-registry-'));
 let records: RecordsDatabase;
@@ -29,7 +29,7 @@ beforeAll(async () => {
       return Reflect.get(target, prop, receiver);
     },
   });
-  directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+  directory = createZoneDirectory(records, { passwordHashing: FAST_HASHING });
   const provider = await directory.createZone({ subdomain: 'provider' });
   app = (await directory.registerApplication(securityFor('regapp'), provider.id)).application;
   for (const sub of ['acme', 'globex']) await directory.subscribe(app, (await directory.createZone({ subdomain: sub })).id);
@@ -136,7 +136,7 @@ describe('createTenantRegistry', () => {
     // A handle of its own on the same file, closed below: its calls then reject with
     // ZG_ERR_DATABASE_UNAVAILABLE, as an unreachable PostgreSQL's do.
     const own = openSqliteRecords({ file: join(dir, 'registry.db') });
-    const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_SCRYPT });
+    const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_HASHING });
     let now = 0;
     const registry = createTenantRegistry({ directory: ownDirectory, application: app, ttlMs: 500, now: () => now });
     expect(await registry.isSubscribed('acme')).toBe(true);
@@ -156,7 +156,7 @@ describe('createTenantRegistry', () => {
     // A hung PostgreSQL answers nothing until the pool's connect timeout (3 s): every request would
     // wait that long for its remembered answer if each one asked the database again.
     const own = openSqliteRecords({ file: join(dir, 'registry.db') });
-    const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_SCRYPT });
+    const ownDirectory = createZoneDirectory(own, { passwordHashing: FAST_HASHING });
     let now = 0;
     const registry = createTenantRegistry({ directory: ownDirectory, application: app, ttlMs: 500, now: () => now });
     expect(await registry.isSubscribed('acme')).toBe(true);

@@ -21,7 +21,7 @@ import { openSqliteRecords } from '../../src/records/sqlite.js';
 import type { RecordsDatabase } from '../../src/records/types.js';
 import { createKeyStore } from '../../src/zones/keys/keystore.js';
 import type { Application, ZoneDirectory } from '../../src/zones/directory/types.js';
-import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
+import { FAST_HASHING, securityFor } from '../zones/directory/fixtures.js';
 import { guid, tenantUrlFor } from './support.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -52,7 +52,7 @@ interface Setup {
 async function setUp(storage: Storage, existing?: Application, recordsFile = ':memory:'): Promise<Setup> {
   const records = openSqliteRecords({ file: recordsFile });
   await migrate(records);
-  const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+  const directory = createZoneDirectory(records, { passwordHashing: FAST_HASHING });
   let application = existing;
   if (!application) {
     const provider = await directory.createZone({ subdomain: 'provider' });

@@ -23,7 +23,7 @@ import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/types.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
 import { createKeyStore } from '../../src/zones/keys/keystore.js';
-import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
+import { FAST_HASHING, securityFor } from '../zones/directory/fixtures.js';
 import { startPostgresServer, type PostgresServerHandle } from '../support/postgres.js';
 import { guid, tenantUrlFor } from './support.js';
 
@@ -115,7 +115,7 @@ describe.each(recordsBackends)('tenant records on %s', (_name, openRecords) => {
 
     it('a subscription writes the tenants row, an unsubscription removes it; the store holds no tenant record and no key', async () => {
       let clock = new Date('2025-01-01T10:00:00.000Z');
-      const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+      const directory = createZoneDirectory(records, { passwordHashing: FAST_HASHING });
       const provider = await directory.createZone({ subdomain: `provider-${randomUUID().slice(0, 8)}` });
       const application = (await directory.registerApplication(securityFor(`app${randomUUID().slice(0, 8)}`), provider.id)).application;
       const keys = createKeyStore({ records, notices: store.storage, logger: createMemoryLogger(), maxTokenValiditySeconds: 3600 });

@@ -17,7 +17,7 @@ import { openSecret, type StoredSecret } from '../../src/zones/directory/client-
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
 import { createZoneDirectory as createOldDirectory } from './legacy/directory-on-storage.js';
 import { ALICE_PASSWORD, writeOldKeyspace, type OldKey, type OldKeyspace } from './legacy/keyspace.js';
-import { FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
+import { FAST_HASHING, FAST_SCRYPT, securityFor } from '../zones/directory/fixtures.js';
 import { startPostgresServer, type PostgresServerHandle } from '../support/postgres.js';
 
 const SHARED_REDIS = 'redis://127.0.0.1:6379';
@@ -154,7 +154,7 @@ describe.each([
     expect(await source.dump()).toBe(before);
 
     const oldDirectory = createOldDirectory(source.storage, { secretKey, passwordHashing: FAST_SCRYPT });
-    const directory = createZoneDirectory(records, { secretKey, passwordHashing: FAST_SCRYPT });
+    const directory = createZoneDirectory(records, { secretKey, passwordHashing: FAST_HASHING });
     expect(await directory.listZones()).toEqual(await oldDirectory.listZones());
     expect(await directory.getZoneBySubdomain('acme')).toEqual(old.acme);
     // The password hash came along: Alice logs in with her password, by any case of her name.
@@ -224,7 +224,7 @@ describe.each([
 
   it('leaves a record the database holds otherwise as it is, names the conflict, and copies the rest', async () => {
     // Started on the database before the import: another zone took the subdomain acme.
-    const directory = createZoneDirectory(records, { secretKey, passwordHashing: FAST_SCRYPT });
+    const directory = createZoneDirectory(records, { secretKey, passwordHashing: FAST_HASHING });
     const squatter = await directory.createZone({ subdomain: 'acme' });
     const report = await importRecords(source.storage, records, { secretKey });
     expect(report.conflicts).toEqual([

@@ -42,15 +42,18 @@ import {
 } from './validation.js';
 import type { StoredSecret } from './client-secret.js';
 import { digestSecret, generateClientSecret, openSecret, sealSecret, secretMatchesDigest } from './client-secret.js';
-import type { ScryptParams } from './password.js';
-import { DEFAULT_SCRYPT, burnPasswordCheck, checkScryptParams, hashPassword, verifyPasswordHash } from './password.js';
+import type { Argon2Params } from './password.js';
+import { DEFAULT_ARGON2, burnPasswordCheck, checkArgon2Params, hashPassword, needsRehash, verifyPasswordHash } from './password.js';
 import type { Application, NewUser, RoleTemplate, User, Zone, ZoneDirectory } from './types.js';
 
 export interface ZoneDirectoryOptions {
   /** 32 bytes; seals the client secrets in storage (see ./client-secret.ts). Supplied by the entry point. */
   secretKey?: Uint8Array;
-  /** scrypt cost for new password hashes; existing hashes keep the parameters they were made with. */
-  passwordHashing?: ScryptParams;
+  /**
+   * argon2id cost of new password hashes; default OWASP's m = 19 MiB, t = 2, p = 1 (./password.ts).
+   * A stored hash below it (or a scrypt one) is replaced on the user's next successful login.
+   */
+  passwordHashing?: Argon2Params;
   /** NIST SP 800-63B §5.1.1.2 asks for at least 8 characters; default 8. */
   minPasswordLength?: number;
   now?: () => Date;
@@ -142,8 +145,8 @@ function violates(err: unknown, column: string): boolean {
 }
 
 export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirectoryOptions = {}): ZoneDirectory {
-  const scryptParams = options.passwordHashing ?? DEFAULT_SCRYPT;
-  checkScryptParams(scryptParams);
+  const hashing = options.passwordHashing ?? DEFAULT_ARGON2;
+  checkArgon2Params(hashing);
   if (options.secretKey && options.secretKey.length !== 32) throw new RangeError('secretKey must be 32 bytes (AES-256)');
   const minPasswordLength = options.minPasswordLength ?? 8;
   const now = options.now ?? (() => new Date());
@@ -614,8 +617,8 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
     const user: User = { id: randomUUID(), zoneId: zone.id, userName, email, origin, attributes, roleCollections };
     if (givenName !== undefined) user.givenName = givenName;
     if (familyName !== undefined) user.familyName = familyName;
-    // Hashed before the transaction: scrypt takes tens of milliseconds, the zone's row stays locked for less.
-    const passwordHash = input.password === undefined ? null : await hashPassword(input.password, scryptParams);
+    // Hashed before the transaction: argon2 takes milliseconds, the zone's row stays locked for less.
+    const passwordHash = input.password === undefined ? null : await hashPassword(input.password, hashing);
 
     try {
       await inZone(zone.id, async (tx) => {
@@ -717,7 +720,7 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
   async function setPassword(zoneId: string, userId: string, password: string): Promise<User> {
     const problem = passwordProblem(password);
     if (problem !== undefined) throw invalid(problem);
-    const passwordHash = await hashPassword(password, scryptParams);
+    const passwordHash = await hashPassword(password, hashing);
     return changeUser(zoneId, userId, async (tx, user) => {
       await tx.run('UPDATE users SET password_hash = $1 WHERE zone_id = $2 AND id = $3', [passwordHash, user.zoneId, user.id]);
     });
@@ -730,10 +733,27 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
   async function verifyPassword(zoneId: string, userName: string, password: string): Promise<User | undefined> {
     const stored = typeof userName === 'string' ? await storedUserByName(zoneId, userName) : undefined;
     if (typeof password !== 'string' || !stored?.passwordHash) {
-      await burnPasswordCheck(typeof password === 'string' ? password : '', scryptParams);
+      await burnPasswordCheck(typeof password === 'string' ? password : '', hashing);
       return undefined;
     }
-    return (await verifyPasswordHash(password, stored.passwordHash)) ? stored.user : undefined;
+    if (!(await verifyPasswordHash(password, stored.passwordHash))) return undefined;
+    if (needsRehash(stored.passwordHash, hashing)) await rehashPassword(stored.user, password, stored.passwordHash);
+    return stored.user;
+  }
+
+  /**
+   * Replaces a hash below the configured cost, now that the password is known to match it. Only
+   * while the row still holds the hash that was checked: a password set in the meantime (by the
+   * user, an admin, another instance) is newer and stays. A failure leaves the old hash, which still
+   * verifies, for the next login to try again: it must not fail a login that has succeeded.
+   */
+  async function rehashPassword(user: User, password: string, checked: string): Promise<void> {
+    try {
+      const passwordHash = await hashPassword(password, hashing);
+      await records.run('UPDATE users SET password_hash = $1 WHERE zone_id = $2 AND id = $3 AND password_hash = $4', [passwordHash, user.zoneId, user.id, checked]);
+    } catch {
+      // See above: the next successful login rehashes.
+    }
   }
 
   async function assignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User> {

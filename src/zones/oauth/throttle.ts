@@ -10,7 +10,7 @@
  *   guessing wrong on purpose (OWASP: lockout "can be abused to deny service"); a capped delay still
  *   makes a distributed guesser slow while the user, from their own address, always gets in.
  *
- * An attempt is counted (reserved) BEFORE its password is checked: the check is a slow scrypt, so a
+ * An attempt is counted (reserved) BEFORE its password is checked: the check is a slow argon2 hash, so a
  * read-check-then-count would let a parallel burst all pass the check, and the lock would come after
  * the burst's guesses were all evaluated. With the counters as reservations at most `lockAfter`
  * attempts of a (user, address) or an address are ever evaluated per lock, however they are timed.

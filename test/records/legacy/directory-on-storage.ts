@@ -41,8 +41,8 @@ import {
 import { DirectoryError } from '../../../src/zones/directory/errors.js';
 import type { StoredSecret } from '../../../src/zones/directory/client-secret.js';
 import { digestSecret, generateClientSecret, openSecret, sealSecret, secretMatchesDigest } from '../../../src/zones/directory/client-secret.js';
-import type { ScryptParams } from '../../../src/zones/directory/password.js';
-import { DEFAULT_SCRYPT, burnPasswordCheck, checkScryptParams, hashPassword, verifyPasswordHash } from '../../../src/zones/directory/password.js';
+import type { ScryptParams } from './password-scrypt.js';
+import { DEFAULT_SCRYPT, burnPasswordCheck, checkScryptParams, hashPassword, verifyPasswordHash } from './password-scrypt.js';
 import type { Application, NewUser, RoleTemplate, User, Zone, ZoneDirectory as CurrentZoneDirectory } from '../../../src/zones/directory/types.js';
 
 /** The interface as the old release had it: what was added since is not part of the old code. */

@@ -21,7 +21,7 @@ import { openTestRecords } from '../../support/records.js';
 import type { Application, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createIdentityServer, type IdentityServer } from '../../../src/zones/server.js';
 import { request, type TestResponse } from '../../support/http.js';
-import { FAST_SCRYPT, securityFor } from '../directory/fixtures.js';
+import { FAST_HASHING, securityFor } from '../directory/fixtures.js';
 import { Browser, formFields, pkce } from '../oauth/harness.js';
 
 const BOOTSTRAP = 'bootstrap-secret-for-zone-admins';
@@ -47,7 +47,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'zonegate-zone-admin-'));
   storage = openSqliteStorage({ file: join(dir, 'zones.db') });
   records = await openTestRecords();
-  directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+  directory = createZoneDirectory(records, { passwordHashing: FAST_HASHING });
   provider = await directory.createZone({ subdomain: 'provider' });
   acme = await directory.createZone({ subdomain: 'acme' });
   globex = await directory.createZone({ subdomain: 'globex' });
@@ -359,7 +359,7 @@ describe('the admin client at identity server start', () => {
     const mem = openSqliteStorage({ file: ':memory:' });
     const memRecords = await openTestRecords();
     try {
-      const d = createZoneDirectory(memRecords, { passwordHashing: FAST_SCRYPT });
+      const d = createZoneDirectory(memRecords, { passwordHashing: FAST_HASHING });
       const base = { storage: mem, records: memRecords, directory: d, uaaDomain: 'auth.example.com', publicUrlFor: (s?: string) => `https://${s ? `${s}.` : ''}auth.example.com`, logger: createMemoryLogger() };
       await expect(createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb', 'javascript:alert(1)'] })).rejects.toThrow(/adminClientRedirectUris: "javascript:alert\(1\)"/);
       const first = await createIdentityServer({ ...base, adminClientRedirectUris: ['https://admin.example.com/cb'] });

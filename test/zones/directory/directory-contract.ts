@@ -4,11 +4,11 @@ import { ADMIN_CLIENT_ID, ZONE_ADMIN_ROLE_COLLECTION } from '../../../src/zones/
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import { DirectoryError } from '../../../src/zones/directory/errors.js';
 import type { DirectoryErrorCode } from '../../../src/zones/directory/errors.js';
-import type { Application, ZoneDirectory } from '../../../src/zones/directory/types.js';
+import type { Application, User, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { migrate } from '../../../src/records/migrate.js';
 import { UniqueViolation } from '../../../src/records/types.js';
 import type { RecordsDatabase, Row } from '../../../src/records/types.js';
-import { FAST_SCRYPT, securityFor } from './fixtures.js';
+import { FAST_HASHING, LEGACY_PASSWORD, LEGACY_SCRYPT_DEFAULT, LEGACY_SCRYPT_FAST, securityFor } from './fixtures.js';
 
 export interface Backend {
   /**
@@ -52,7 +52,7 @@ export function describeDirectory(name: string, backend: Backend): void {
     beforeAll(async () => {
       for (let i = 0; i < 3; i++) handles.push(await backend.open());
       await migrate(handles[0]!);
-      instances = handles.map((h) => createZoneDirectory(h, { passwordHashing: FAST_SCRYPT }));
+      instances = handles.map((h) => createZoneDirectory(h, { passwordHashing: FAST_HASHING }));
       dir = instances[0]!;
     });
     /** An application record as stored, and written back past the directory (records made by older versions). */
@@ -317,7 +317,7 @@ export function describeDirectory(name: string, backend: Backend): void {
           attributes: {},
           roleCollections: [],
         });
-        expect(JSON.stringify(await dir.getUser(zone.id, user.id))).not.toMatch(/scrypt|hash|wonderland/i);
+        expect(JSON.stringify(await dir.getUser(zone.id, user.id))).not.toMatch(/argon2|scrypt|hash|wonderland/i);
         expect(await dir.getUserByName(zone.id, 'ALICE')).toEqual(user);
         await expectCode(instances[1]!.createUser(zone.id, { userName: 'alice', email: 'x@example.com', password: 'whatever1' }), 'USER_EXISTS');
         // The same name in another zone is another user.
@@ -373,7 +373,7 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await instances[2]!.verifyPassword(zone.id, 'gina', 'long enough')).toEqual(invited);
       });
 
-      it('stores passwords only as salted scrypt hashes (raw storage dump)', async () => {
+      it('stores passwords only as salted argon2id hashes (raw storage dump)', async () => {
         const zone = await dir.createZone({ subdomain: unique('raw') });
         const password = `Secret-${randomUUID()}`;
         await dir.createUser(zone.id, { userName: 'erin', email: 'erin@example.com', password });
@@ -385,7 +385,8 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(values.filter((v) => v.includes(Buffer.from(password).toString('base64')))).toEqual([]);
         const hashes = rows.filter((r) => r.zone_id === zone.id && (r.user_name === 'erin' || r.user_name === 'frank')).map((r) => r.password_hash as string);
         expect(hashes).toHaveLength(2);
-        for (const h of hashes) expect(h).toMatch(/^scrypt\$1024\$8\$1\$[\w-]{22}\$[\w-]{43}$/);
+        // PHC string format, unpadded standard base64: a 16-byte salt and a 32-byte hash.
+        for (const h of hashes) expect(h).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
         // Random salts: the same password gives two different hashes.
         expect(hashes[0]).not.toBe(hashes[1]);
       });
@@ -415,6 +416,108 @@ export function describeDirectory(name: string, backend: Backend): void {
         expect(await dir.getUserByName(zone.id, 'hank')).toBeUndefined();
         expect(await dir.verifyPassword(zone.id, 'hank', 'hank-pass-1')).toBeUndefined();
         expect((await dir.createUser(zone.id, { userName: 'Hank', email: 'hank@example.com' })).id).not.toBe(user.id);
+      });
+    });
+
+    describe('password hashes', () => {
+      /** The stored hash of a user, read past the directory. */
+      const storedHash = async (user: User) =>
+        (await handles[0]!.one<{ password_hash: string | null }>('SELECT password_hash FROM users WHERE zone_id = $1 AND id = $2', [user.zoneId, user.id]))?.password_hash;
+      const writeHash = (user: User, hash: string) => handles[0]!.run('UPDATE users SET password_hash = $1 WHERE zone_id = $2 AND id = $3', [hash, user.zoneId, user.id]);
+      /** A user whose password was stored by an earlier zonegate: a scrypt hash. */
+      const legacyUser = async (userName: string, hash = LEGACY_SCRYPT_FAST) => {
+        const zone = await dir.createZone({ subdomain: unique('legacy') });
+        const user = await dir.createUser(zone.id, { userName, email: `${userName}@example.com`, password: 'placeholder-1' });
+        await writeHash(user, hash);
+        return user;
+      };
+
+      it('hashes new passwords with OWASP\'s argon2id parameters (m = 19 MiB, t = 2, p = 1) by default, and keeps them on login', async () => {
+        const production = createZoneDirectory(handles[0]!);
+        const zone = await production.createZone({ subdomain: unique('owasp') });
+        const user = await production.createUser(zone.id, { userName: 'olga', email: 'olga@example.com', password: 'olga-pass-1' });
+        const hash = await storedHash(user);
+        expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+        expect(await production.verifyPassword(zone.id, 'olga', 'olga-pass-1')).toEqual(user);
+        expect(await storedHash(user)).toBe(hash);
+        await production.setPassword(zone.id, user.id, 'olga-pass-2');
+        expect(await storedHash(user)).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+      });
+
+      it('verifies a scrypt hash of an earlier version and replaces it with argon2id on the first successful login', async () => {
+        const user = await legacyUser('lena');
+        // A wrong password changes nothing.
+        expect(await dir.verifyPassword(user.zoneId, 'lena', 'legacy-pass-2')).toBeUndefined();
+        expect(await storedHash(user)).toBe(LEGACY_SCRYPT_FAST);
+
+        expect(await instances[1]!.verifyPassword(user.zoneId, 'lena', LEGACY_PASSWORD)).toEqual(user);
+        const rehashed = await storedHash(user);
+        expect(rehashed).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+        // The new hash is of the same password, and a login on it leaves it alone.
+        expect(await instances[2]!.verifyPassword(user.zoneId, 'lena', LEGACY_PASSWORD)).toEqual(user);
+        expect(await dir.verifyPassword(user.zoneId, 'lena', 'legacy-pass-2')).toBeUndefined();
+        expect(await storedHash(user)).toBe(rehashed);
+      });
+
+      it('verifies a scrypt hash at the old default cost (N = 2^15)', async () => {
+        const user = await legacyUser('luis', LEGACY_SCRYPT_DEFAULT);
+        expect(await dir.verifyPassword(user.zoneId, 'luis', LEGACY_PASSWORD)).toEqual(user);
+        expect(await storedHash(user)).toMatch(/^\$argon2id\$/);
+      });
+
+      it('rehashes an argon2 hash below the configured cost, and keeps one above it', async () => {
+        const zone = await dir.createZone({ subdomain: unique('cost') });
+        const user = await dir.createUser(zone.id, { userName: 'max', email: 'max@example.com', password: 'max-pass-1' });
+        const weak = await storedHash(user);
+        const stronger = createZoneDirectory(handles[0]!, { passwordHashing: { memoryCost: 2048, timeCost: 2, parallelism: 1 } });
+        expect(await stronger.verifyPassword(zone.id, 'max', 'max-pass-2')).toBeUndefined();
+        expect(await storedHash(user)).toBe(weak);
+        expect(await stronger.verifyPassword(zone.id, 'max', 'max-pass-1')).toEqual(user);
+        const strong = await storedHash(user);
+        expect(strong).toMatch(/^\$argon2id\$v=19\$m=2048,t=2,p=1\$/);
+        // An instance still configured lower verifies the stronger hash and does not weaken it.
+        expect(await dir.verifyPassword(zone.id, 'max', 'max-pass-1')).toEqual(user);
+        expect(await storedHash(user)).toBe(strong);
+      });
+
+      it('a password set while a login is rehashing the old hash is kept', async () => {
+        const user = await legacyUser('nina');
+        const db = handles[0]!;
+        let racedAt = 0;
+        // The real database, with one moment held open: just before the login's rehash is written,
+        // another instance sets a new password (and commits).
+        const racing: RecordsDatabase = {
+          dialect: db.dialect,
+          all: (sql, params) => db.all(sql, params),
+          one: (sql, params) => db.one(sql, params),
+          run: async (sql, params) => {
+            // Only the rehash writes outside a transaction (setPassword goes through its `tx`).
+            if (/^UPDATE users SET password_hash\b/.test(sql)) {
+              racedAt++;
+              await instances[1]!.setPassword(user.zoneId, user.id, 'changed-meanwhile');
+            }
+            return db.run(sql, params);
+          },
+          transaction: (work) => db.transaction(work),
+          ping: () => db.ping(),
+          close: () => db.close(),
+        };
+        const loggingIn = createZoneDirectory(racing, { passwordHashing: FAST_HASHING });
+        expect(await loggingIn.verifyPassword(user.zoneId, 'nina', LEGACY_PASSWORD)).toEqual(user);
+        expect(racedAt).toBe(1);
+        expect(await storedHash(user)).not.toBe(LEGACY_SCRYPT_FAST);
+        expect(await dir.verifyPassword(user.zoneId, 'nina', 'changed-meanwhile')).toEqual(user);
+        expect(await dir.verifyPassword(user.zoneId, 'nina', LEGACY_PASSWORD)).toBeUndefined();
+      });
+
+      it('verifies nothing against a malformed or foreign hash', async () => {
+        const zone = await dir.createZone({ subdomain: unique('malformed') });
+        const user = await dir.createUser(zone.id, { userName: 'omar', email: 'omar@example.com', password: 'omar-pass-1' });
+        for (const hash of ['', 'omar-pass-1', 'scrypt$1024$8$1$short$short', '$argon2id$v=19$m=1024,t=1,p=1$garbage', '$2b$10$abcdefghijklmnopqrstuuFpA2Iq2kMEWiSbUXCtRjQ4LnzfRCM9m']) {
+          await writeHash(user, hash);
+          expect(await dir.verifyPassword(zone.id, 'omar', 'omar-pass-1')).toBeUndefined();
+          expect(await storedHash(user)).toBe(hash);
+        }
       });
     });
 

@@ -18,12 +18,13 @@ import { parseTrustedProxies } from '../../../src/tenant/trusted-proxies.js';
 import { createZoneDirectory } from '../../../src/zones/directory/directory.js';
 import type { RecordsDatabase } from '../../../src/records/types.js';
 import { openTestRecords } from '../../support/records.js';
-import type { ScryptParams } from '../../../src/zones/directory/password.js';
+import type { Argon2Params } from '../../../src/zones/directory/password.js';
+import { FAST_HASHING } from '../directory/fixtures.js';
 import type { Application, User, Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { createIdentityServer, type IdentityServer, type IdentityServerOptions } from '../../../src/zones/server.js';
 import { request, type TestResponse } from '../../support/http.js';
 
-export const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+export { FAST_HASHING } from '../directory/fixtures.js';
 export const PASSWORD = 'correct-horse-1';
 
 export function security(
@@ -94,8 +95,8 @@ export interface HarnessOptions extends Partial<Pick<IdentityServerOptions, 'thr
    * '127.0.0.1' it plays the proxy in front and says each simulated client's address in X-Forwarded-For.
    */
   trustedProxies?: string;
-  /** scrypt cost of the users' passwords (default FAST_SCRYPT): a slower one keeps a burst in flight. */
-  passwordHashing?: ScryptParams;
+  /** argon2id cost of the users' passwords (default FAST_HASHING): a slower one keeps a burst in flight. */
+  passwordHashing?: Argon2Params;
   /**
    * Also serve the zones over TLS on this port (127.0.0.1); the zones' public URLs become
    * `https://<sub>.localhost[:port]`. The plain HTTP listener stays for the test's own calls.
@@ -129,7 +130,7 @@ export async function startZones(options: HarnessOptions = {}): Promise<Harness>
   const dir = mkdtempSync(join(tmpdir(), 'zonegate-zones-'));
   const storage = openSqliteStorage({ file: join(dir, 'zones.db') });
   const records = await openTestRecords();
-  const directory = createZoneDirectory(records, { passwordHashing: passwordHashing ?? FAST_SCRYPT });
+  const directory = createZoneDirectory(records, { passwordHashing: passwordHashing ?? FAST_HASHING });
   const logger = createMemoryLogger('debug');
   let port = 0;
   const host = (sub?: string) => `${sub ? `${sub}.` : ''}localhost`;

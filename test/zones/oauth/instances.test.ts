@@ -21,7 +21,7 @@ import type { RecordsDatabase } from '../../../src/records/types.js';
 import { openTestRecords } from '../../support/records.js';
 import { createIdentityServer } from '../../../src/zones/server.js';
 import { request } from '../../support/http.js';
-import { Browser, FAST_SCRYPT, PASSWORD, REDIRECT, authorizePath, formFields, pkce, security, type Harness } from './harness.js';
+import { Browser, FAST_HASHING, PASSWORD, REDIRECT, authorizePath, formFields, pkce, security, type Harness } from './harness.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const redisPrefix = `zonegate-test:zones-instances:${randomUUID()}:`;
@@ -44,7 +44,7 @@ interface Instance {
 }
 
 async function instance(storage: Storage, records: RecordsDatabase, uaaPort: { value: number }): Promise<Instance & { port: number }> {
-  const directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+  const directory = createZoneDirectory(records, { passwordHashing: FAST_HASHING });
   // Both instances announce the same public URL (as behind one load balancer).
   const server = await createIdentityServer({ storage, records, directory, uaaDomain: 'localhost', publicUrlFor: (sub) => `http://${sub ? `${sub}.` : ''}localhost:${uaaPort.value}`, logger: createMemoryLogger() });
   const httpServer = http.createServer((req, res) => server.handle(req, res));
@@ -74,7 +74,7 @@ describe.each(backends)('two instances on %s', (_name, open) => {
     const two = await instance(await open(), records, publicPort);
     publicPort.value = one.port;
     try {
-      const setup = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT });
+      const setup = createZoneDirectory(records, { passwordHashing: FAST_HASHING });
       const sub = `z${randomUUID().slice(0, 8)}`;
       const provider = await setup.createZone({ subdomain: `${sub}p` });
       const zone = await setup.createZone({ subdomain: sub });

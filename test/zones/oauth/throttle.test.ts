@@ -5,14 +5,15 @@
  * proxy appended, unknown users answered like real ones, and a binding the server issued itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ARGON2 } from '../../../src/zones/directory/password.js';
 import { LOGIN_COOKIE } from '../../../src/zones/oauth/authorize.js';
 import { Browser, PASSWORD, authorizePath, formFields, startZones, type Harness } from './harness.js';
 
 const LIMIT = 4;
 const STEP_MS = 150;
 const SLOW_AFTER = 2;
-/** Slower than the harness's default: the hash of each guess takes tens of ms, so a burst stays in flight. */
-const REAL_SCRYPT = { N: 2 ** 14, r: 8, p: 1 };
+/** The production cost, not the harness's near-free one: each guess's hash takes milliseconds, so a burst stays in flight. */
+const REAL_HASHING = DEFAULT_ARGON2;
 
 let t: Harness;
 beforeAll(async () => {
@@ -20,7 +21,7 @@ beforeAll(async () => {
   // client each attempt comes from.
   t = await startZones({
     trustedProxies: '127.0.0.1',
-    passwordHashing: REAL_SCRYPT,
+    passwordHashing: REAL_HASHING,
     throttle: { slowAfter: SLOW_AFTER, lockAfter: LIMIT, delayStepMs: STEP_MS, lockMs: 60_000 },
   });
 });
