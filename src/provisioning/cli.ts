@@ -6,7 +6,7 @@
  * `subscribe --admin-user U --admin-email E` creates the tenant's first administrator with a
  * generated initial password, printed once: unlike the registry, which has no channel to hand a
  * password to the subscriber (and XSUAA's subscribers log in at their own identity provider), the
- * operator at this terminal is that channel. The password is stored only as its scrypt hash.
+ * operator at this terminal is that channel. The password is stored only as its password hash.
  *
  * Exit codes as `zonegate zones`: 0 done, 1 refused or failed (message on `err`), 2 usage error.
  */
