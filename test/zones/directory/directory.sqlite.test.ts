@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../../src/records/migrate.js';
@@ -149,31 +148,28 @@ describe('zone directory on a SQLite file across restarts', () => {
     try {
       const zone = await dir.createZone({ subdomain: 'timing' });
       await dir.createUser(zone.id, { userName: 'known', email: 'known@example.com', password: 'the-right-one' });
-      // Wall time is what an observer sees; CPU time (this process's threads, libuv's pool included)
-      // shows the work itself, and is steadier on a busy machine.
+      // CPU time (this process's threads, libuv's pool included) shows the work itself; wall time,
+      // what an observer sees, follows it but swings with the machine's load, so it is not asserted.
       const measure = async (userName: string) => {
-        const wall = performance.now();
         const cpu = process.cpuUsage();
         expect(await dir.verifyPassword(zone.id, userName, 'a-wrong-one')).toBeUndefined();
         const used = process.cpuUsage(cpu);
-        return { wall: performance.now() - wall, cpu: (used.user + used.system) / 1000 };
+        return { cpu: (used.user + used.system) / 1000 };
       };
       await measure('known');
       await measure('unknown-warm'); // makes the decoy hash once
-      const known: Array<{ wall: number; cpu: number }> = [];
-      const unknown: Array<{ wall: number; cpu: number }> = [];
+      const known: Array<{ cpu: number }> = [];
+      const unknown: Array<{ cpu: number }> = [];
       for (let i = 0; i < 5; i++) {
         known.push(await measure('known'));
         unknown.push(await measure(`unknown-${i}`));
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-      const wall = { known: median(known.map((m) => m.wall)), unknown: median(unknown.map((m) => m.wall)) };
       const cpu = { known: median(known.map((m) => m.cpu)), unknown: median(unknown.map((m) => m.cpu)) };
       expect(cpu.known).toBeGreaterThan(10);
       // Without the burned check an unknown user costs well under a millisecond of CPU; the bounds
       // leave room for a busy CI machine.
       expect(cpu.unknown).toBeGreaterThan(cpu.known * 0.5);
-      expect(wall.unknown).toBeGreaterThan(wall.known * 0.5);
     } finally {
       await records.close();
     }
