@@ -153,7 +153,10 @@ function gatewayErrorPage(detail: string | undefined, facts: ErrorFacts, wayOn: 
   const links: PageLink[] = [];
   const again = retry && wayOn.again !== undefined && isSameOriginPath(wayOn.again) ? wayOn.again : undefined;
   if (again !== undefined) links.push({ href: again, label: 'Try again', primary: true });
-  links.push({ href: wayOn.home ?? '/', label: 'Home', primary: again === undefined && facts.status !== 403 });
+  // No home where the host itself is unknown: that link would lead back to this page.
+  if (facts.code !== 'ZG_ERR_TENANT_UNKNOWN' && facts.code !== 'ZG_ERR_HOST_UNMATCHED') {
+    links.push({ href: wayOn.home ?? '/', label: 'Home', primary: again === undefined && facts.status !== 403 });
+  }
   if (wayOn.logout !== undefined) links.push({ href: wayOn.logout, label: 'Log out / switch user', primary: facts.status === 403 });
   // A detail that says no more than the heading (a 5xx's registry title) is left out.
   const shownDetail = detail !== undefined && facts.status < 500 ? `<p>Details: ${escapeHtml(detail)}</p>` : '';
