@@ -69,6 +69,12 @@ export interface GatewayErrorOptions {
   /** Extra response headers, e.g. `Allow` for 405 or `WWW-Authenticate` for 401. */
   headers?: Record<string, string>;
   cause?: unknown;
+  /**
+   * What the person in front of an error page should do, when the thrower knows better than the
+   * code's general advice (src/http/error-advice.ts), e.g. which role collection to ask for. Shown on
+   * pages only, so it must be written for that reader and hold nothing internal.
+   */
+  advice?: string;
 }
 
 /**
@@ -81,6 +87,7 @@ export class ZonegateError extends Error {
   readonly status: number;
   readonly expose: boolean;
   readonly headers: Readonly<Record<string, string>>;
+  readonly advice: string | undefined;
 
   constructor(code: ErrorCode, message?: string, options: GatewayErrorOptions = {}) {
     super(message ?? ERRORS[code].title, { cause: options.cause });
@@ -89,6 +96,7 @@ export class ZonegateError extends Error {
     this.status = options.status ?? ERRORS[code].status;
     this.expose = options.expose ?? this.status < 500;
     this.headers = options.headers ?? {};
+    this.advice = options.advice;
   }
 
   /** What the client may read: the message when exposed, else the registry's title (never internals). */

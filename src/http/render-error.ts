@@ -6,7 +6,11 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERRORS, type ZonegateError } from '../errors.js';
+import type { ErrorCode, ZonegateError } from '../errors.js';
+import { adviceFor } from './error-advice.js';
+import { escapeHtml, renderPage, supportLine, wayOnList, type PageLink } from './page.js';
+
+export { escapeHtml } from './page.js';
 
 /** Marks an answer as the gateway's own, not the backend's (Pomerium and SAP's router both do). */
 export const ERROR_HEADER = 'x-zonegate-error';
@@ -40,7 +44,30 @@ export interface ErrorRenderOptions {
    */
   html?: 'browsers' | 'never' | 'always';
   /** The component's own page for the public message (the zones'); default the gateway's. */
-  page?: (message: string) => ErrorPage;
+  page?: (message: string, facts: ErrorFacts) => ErrorPage;
+  /** Where the gateway's page lets the user go on from here. */
+  wayOn?: WayOn;
+}
+
+/** What a page says about an error besides its message: the code and request id support asks for. */
+export interface ErrorFacts {
+  code: ErrorCode;
+  status: number;
+  /** The thrower's advice for the reader (ZonegateError.advice), if any. */
+  advice: string | undefined;
+  requestId: string | undefined;
+}
+
+/** The gateway's links out of an error page; each is left out when unknown. */
+export interface WayOn {
+  /** The tenant's home (`/`, which leads to the welcome file). */
+  home?: string;
+  /** routes.json's logout endpoint, when the browser may be logged in and logout answers GET. */
+  logout?: string;
+  /** The path the request asked for, for "Try again" on errors that may pass (checked: same origin). */
+  again?: string;
+  /** Who is logged in, to say so on a 403. */
+  user?: string;
 }
 
 /** RFC 6749's `error` of an answer: the error's own where its protocol names one. */
@@ -59,12 +86,15 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: Zonega
     return;
   }
   const message = err.publicMessage;
+  // Zones inside the gateway answer after it named the request (x-request-id); standalone, the zone server names it.
+  const requestId = options.requestId ?? headerText(res.getHeader('x-request-id'));
+  const facts: ErrorFacts = { code: err.code, status: err.status, advice: err.advice, requestId };
   let headers: Readonly<Record<string, string | string[]>>;
   let body: string;
   const html = options.html ?? 'browsers';
   if (html === 'always' || (html === 'browsers' && wantsHtml(req))) {
-    const page = options.page?.(message) ?? {
-      html: options.errorPages?.get(err.status) ?? errorPage(err.status, err.code, message, options.requestId),
+    const page = options.page?.(message, facts) ?? {
+      html: options.errorPages?.get(err.status) ?? gatewayErrorPage(err.expose ? message : undefined, facts, options.wayOn ?? {}),
     };
     headers = { 'content-type': 'text/html; charset=utf-8', ...page.headers };
     body = page.html;
@@ -107,18 +137,37 @@ export function sendRawError(socket: Duplex, err: ZonegateError, requestId?: str
   socket.end(`HTTP/1.1 ${err.status} ${http.STATUS_CODES[err.status] ?? 'Error'}\r\n${head}\r\n${body}`);
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function headerText(value: number | string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
-function errorPage(status: number, code: keyof typeof ERRORS, message: string, requestId: string | undefined): string {
-  const request = requestId === undefined ? '' : ` · request <code>${escapeHtml(requestId)}</code>`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${status} ${escapeHtml(ERRORS[code].title)}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:10vh auto;padding:0 1rem;color:#222}
-h1{font-size:1.4rem}code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}p.meta{color:#666;font-size:.85rem}</style>
-</head><body><h1>${status} — ${escapeHtml(message)}</h1>
-<p class="meta">Error <code>${escapeHtml(code)}</code>${request} · answered by the zonegate gateway</p>
-</body></html>`;
+/**
+ * The gateway's error page: what happened and what to do (./error-advice.ts), the exposed message as
+ * detail, the code and request id for support, and always a way on: try again (where that may help),
+ * home, log out / switch user (when the browser may be logged in).
+ */
+function gatewayErrorPage(detail: string | undefined, facts: ErrorFacts, wayOn: WayOn): string {
+  const { heading, advice, retry } = adviceFor(facts.code, facts.status);
+  let what = facts.advice ?? advice;
+  if (facts.status === 403 && wayOn.user !== undefined) what = `You are signed in as ${wayOn.user}. ${what}`;
+  const links: PageLink[] = [];
+  const again = retry && wayOn.again !== undefined && isSameOriginPath(wayOn.again) ? wayOn.again : undefined;
+  if (again !== undefined) links.push({ href: again, label: 'Try again', primary: true });
+  // No home where the host itself is unknown: that link would lead back to this page.
+  if (facts.code !== 'ZG_ERR_TENANT_UNKNOWN' && facts.code !== 'ZG_ERR_HOST_UNMATCHED') {
+    links.push({ href: wayOn.home ?? '/', label: 'Home', primary: again === undefined && facts.status !== 403 });
+  }
+  if (wayOn.logout !== undefined) links.push({ href: wayOn.logout, label: 'Log out / switch user', primary: facts.status === 403 });
+  // A detail that says no more than the heading (a 5xx's registry title) is left out.
+  const shownDetail = detail !== undefined && facts.status < 500 ? `<p>Details: ${escapeHtml(detail)}</p>` : '';
+  return renderPage({
+    title: `${heading} (${facts.status})`,
+    heading,
+    body: `<p>${escapeHtml(what)}</p>${shownDetail}${wayOnList(links)}${supportLine(facts.code, facts.requestId)}`,
+  });
+}
+
+/** Only a path of this origin becomes a "Try again" link (`//host` is another origin). */
+function isSameOriginPath(path: string): boolean {
+  return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\');
 }

@@ -41,6 +41,11 @@ export interface LoginRedirect {
   readonly redirect: string;
 }
 
+/** A page the login answers itself (the "You have been logged out" page), sent by the gateway with its headers. */
+export interface LoginPage {
+  readonly html: string;
+}
+
 /**
  * Whether a Cookie header may carry a session cookie (either name contains SESSION_COOKIE): a test
  * without allocation, so that public requests without one never ask the login.
@@ -57,10 +62,13 @@ export function maySendSession(cookieHeader: string | undefined): boolean {
 export interface LoginFeature {
   /** The gateway's cookies: names, or `prefix*` for a family of names. Backends neither see nor set them. */
   readonly ownCookies: ReadonlySet<string>;
-  /** The paths handleOwnPath answers (`/login/callback`, the logout endpoint): the gateway asks only for these. */
+  /** The paths handleOwnPath answers (`/login/callback`, the logout endpoint, the logged-out page): the gateway asks only for these. */
   readonly ownPaths: ReadonlySet<string>;
-  /** The redirect that answers `/login/callback` or the logout endpoint; undefined for any other path. */
-  handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<LoginRedirect | undefined>;
+  /**
+   * The redirect that answers `/login/callback` or the logout endpoint, or the page of the logged-out
+   * path; undefined for any other path.
+   */
+  handleOwnPath(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<LoginRedirect | LoginPage | undefined>;
   /** The verdict itself, without a promise, when it needs no I/O (a session read moments ago). */
   check(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Verdict | Promise<Verdict | LoginRedirect>;
   checkUpgrade(req: IncomingMessage, ctx: RequestContext): Promise<Verdict>;

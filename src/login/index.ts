@@ -1,6 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import type { XsuaaCredentials } from '../config/environment.js';
-import type { RoutesFile } from '../config/types.js';
+import type { RoutesFile, XsSecurity } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { localhostAwareFetch } from '../net/localhost.js';
 import { createKeyring, type SessionKey } from '../sessions/crypto.js';
@@ -27,6 +27,8 @@ export interface LoginSetup {
   logger: Logger;
   fetch?: FetchLike;
   metrics?: LoginMetrics;
+  /** The application's xs-security.json, when one was loaded: a 403 page names the role collections to ask for. */
+  security?: XsSecurity;
 }
 
 /** Assembles the login feature from the binding's credentials: relying party, session store, login. */
@@ -65,9 +67,31 @@ export function setUpLogin(setup: LoginSetup): LoginFeature & ForwardAuthLogin {
     providerTenant,
     cookieDomains: setup.cookieDomains,
     clientId: credentials.clientid,
+    roleCollections: roleCollectionsByScope(setup.security, credentials.xsappname),
     logger: setup.logger,
     metrics: setup.metrics,
   });
+}
+
+/**
+ * Which role collections grant each scope, as xs-security.json defines them: collection -> role
+ * templates -> scopes, with `$XSAPPNAME` expanded as the route table expands it (the binding's xsappname).
+ */
+export function roleCollectionsByScope(security: XsSecurity | undefined, xsappname: string): Map<string, string[]> {
+  const byScope = new Map<string, string[]>();
+  if (!security) return byScope;
+  const expand = (name: string) => name.replaceAll('$XSAPPNAME', xsappname);
+  for (const collection of security.roleCollections) {
+    for (const reference of collection.roleTemplateReferences) {
+      const template = security.roleTemplates.find((t) => expand(`$XSAPPNAME.${t.name}`) === expand(reference));
+      for (const scope of template?.scopeReferences ?? []) {
+        const names = byScope.get(expand(scope)) ?? [];
+        if (!names.includes(expand(collection.name))) names.push(expand(collection.name));
+        byScope.set(expand(scope), names);
+      }
+    }
+  }
+  return byScope;
 }
 
 /** A separate secret for cookie signatures, so the sealing key itself is used for one purpose only. */

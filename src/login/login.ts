@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
 import { DOMAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE, type ForwardAuthLogin, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
+import { LOGGED_OUT_PATH, loggedOutPage } from './logged-out-page.js';
 import type { Storage } from '../storage/types.js';
 import type { CookieDomains } from '../sessions/cookie-domain.js';
 import type { Keyring } from '../sessions/crypto.js';
@@ -42,7 +43,13 @@ export interface LoginOptions {
   sessionSecrets: string[];
   /** Refresh the access token this long before it expires (default 5 minutes). */
   refreshAheadMs?: number;
+  /** routes.json `logout`; without a `page`, logout ends on the gateway's own logged-out page (LOGGED_OUT_PATH). */
   logout: { endpoint?: string; page?: string; methods: readonly ('GET' | 'POST')[]; csrfProtection?: boolean };
+  /**
+   * The role collections that grant each scope (expanded, as routes require it), from xs-security.json:
+   * a 403 page names the ones to ask the administrator for. Empty without an xs-security.json.
+   */
+  roleCollections?: ReadonlyMap<string, readonly string[]>;
   /** The zone used without TENANT_HOST_PATTERN (single-tenant): the binding's own zone. */
   providerTenant: string;
   clientId: string;
@@ -113,7 +120,12 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
   function requireScopes(route: CompiledRoute, method: string, scopes: readonly string[]): void {
     const needed = requiredScopes(route, method);
     if (!needed || needed.some((s) => scopes.includes(s))) return;
-    throw new GatewayError('ZG_ERR_FORBIDDEN', needed.length ? `This route needs the scope ${needed.join(' or ')}` : `This route admits no ${method} requests: its scope lists neither ${method} nor a default`);
+    const collections = [...new Set(needed.flatMap((s) => options.roleCollections?.get(s) ?? []))];
+    throw new GatewayError(
+      'ZG_ERR_FORBIDDEN',
+      needed.length ? `This route needs the scope ${needed.join(' or ')}` : `This route admits no ${method} requests: its scope lists neither ${method} nor a default`,
+      collections.length ? { advice: `Your account lacks the role for this page. Ask your administrator for the role collection ${collections.map((c) => `"${c}"`).join(' or ')}, or log in as another user.` } : {},
+    );
   }
 
   /** Requests that must not be sent to a login page (SAP: XHR, non-GET, non-HTML clients). */
@@ -348,6 +360,8 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
   /** Scopes and CSRF for a request the session or a bearer token has authenticated. */
   function authorize(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, verdict: SessionVerdict | BearerVerdict): Verdict {
     const route = ctx.route!;
+    // Known before the scopes are checked: a 403 page says who is logged in.
+    ctx.user = verdict.user;
     requireScopes(route, req.method ?? 'GET', verdict.user.scopes);
     if (!verdict.session) return { authorization: verdict.authorization, user: verdict.user };
     ctx.session = verdict.session;
@@ -390,7 +404,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     // Path is the callback, so browsers send them only to paths below it; a backend must still never
     // set one (it would plant a login binding).
     ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, DOMAIN_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`]),
-    ownPaths: ownPathsOf(options.logout.endpoint),
+    ownPaths: ownPathsOf(options.logout.endpoint, options.logout.page),
 
     async handleOwnPath(req, res, ctx, pathname) {
       ctx.answeredBy = 'login';
@@ -406,6 +420,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
         );
       }
       if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) return logout(req, res, ctx);
+      if (pathname === LOGGED_OUT_PATH && options.logout.page === undefined) return { html: loggedOutPage('/') };
       return undefined;
     },
 
@@ -551,7 +566,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     const domain = domainOf(ctx);
     // The same name, Path, Domain and Secure as the cookie being removed (a `__Host-` cookie needs them all).
     res.setHeader('set-cookie', `${sessions.cookieName(isSecure(ctx), domain)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}${domain === undefined ? '' : `; Domain=${domain}`}`);
-    const page = options.logout.page ?? '/';
+    const page = options.logout.page ?? LOGGED_OUT_PATH;
     const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).
     const zoneLogout = `${rp.zoneUrl(tenantOf(ctx))}/logout.do?redirect=${encodeURIComponent(pageUrl)}&client_id=${encodeURIComponent(options.clientId)}`;
@@ -581,9 +596,13 @@ function currentUser(user: SessionUser) {
   return { ...details, displayName };
 }
 
-/** The paths the login answers itself: the OAuth callback and routes.json's logout endpoint. */
-export function ownPathsOf(logoutEndpoint: string | undefined): ReadonlySet<string> {
-  return new Set(logoutEndpoint === undefined ? [CALLBACK_PATH] : [CALLBACK_PATH, logoutEndpoint]);
+/**
+ * The paths the login answers itself: the OAuth callback, routes.json's logout endpoint, and the
+ * logged-out page where that logout ends when routes.json names no page of its own.
+ */
+export function ownPathsOf(logoutEndpoint: string | undefined, logoutPage?: string): ReadonlySet<string> {
+  if (logoutEndpoint === undefined) return new Set([CALLBACK_PATH]);
+  return new Set(logoutPage === undefined ? [CALLBACK_PATH, logoutEndpoint, LOGGED_OUT_PATH] : [CALLBACK_PATH, logoutEndpoint]);
 }
 
 /** Additional data of a sealed pending login: its purpose and its state (see the session store's aadOf). */

@@ -5,7 +5,7 @@ import type { Settings } from '../config/environment.js';
 import type { RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { compressOwnHeaders, type CompressionOptions } from '../http/compression.js';
-import { sendError, sendRawError } from '../http/render-error.js';
+import { sendError, sendRawError, type WayOn } from '../http/render-error.js';
 import { createRepeatedErrorLog, type Logger } from '../log.js';
 import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
 import { requestTarget } from '../routing/request-target.js';
@@ -135,8 +135,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       });
     }
     if (!res.headersSent) headers.own(req, res, ctx.origin);
-    sendError(req, res, error, { requestId: ctx.id, errorPages: options.errorPages });
+    sendError(req, res, error, { requestId: ctx.id, errorPages: options.errorPages, wayOn: wayOn(req, ctx) });
   };
+
+  // The links of an error page: log out only where a session may exist and a link (GET) can end it.
+  const logoutLink = routesFile.logout?.logoutEndpoint !== undefined && (routesFile.logout.logoutMethods ?? ['GET']).includes('GET') ? routesFile.logout.logoutEndpoint : undefined;
+  const wayOn = (req: IncomingMessage, ctx: RequestContext): WayOn => ({
+    home: '/',
+    again: ctx.originalUrl,
+    ...(logoutLink !== undefined && (ctx.user !== undefined || maySendSession(req.headers.cookie)) ? { logout: logoutLink } : {}),
+    ...(ctx.user !== undefined && !ctx.user.client ? { user: ctx.user.name } : {}),
+  });
 
   const logRequest = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
     logger.info('request', {
@@ -191,7 +200,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       if (login.ownPaths.has(pathname)) {
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
-        if (answer) return redirect(req, res, ctx, answer.redirect, 'no-store');
+        if (answer) return 'redirect' in answer ? redirect(req, res, ctx, answer.redirect, 'no-store') : ownPage(req, res, ctx, answer.html);
       }
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
 
@@ -291,6 +300,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
     res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  function ownPage(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, html: string): void {
+    headers.own(req, res, ctx.origin);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(html) });
+    res.end(req.method === 'HEAD' ? undefined : html);
   }
 
   function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string, cacheControl?: 'no-store'): void {

@@ -130,6 +130,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       cookieDomains: settings.sessionCookieDomains,
       logger,
       metrics: metrics?.login,
+      security: config.security,
     });
     if (settings.forwardAuth && !login) logger.warn('FORWARD_AUTH is on, but no identity provider is configured: /_zonegate/auth is not served');
     const zoneTenants = zones && setUpZoneTenants({ settings, storage, records, zones, logger, port, revokeTenantSessions });

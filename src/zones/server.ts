@@ -10,6 +10,7 @@
  * Creating the server ensures the built-in admin client (directory/admin-client.ts), so zone
  * administrators can log in with it at once; nothing else has to be wired for that.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import { GatewayError } from '../errors.js';
@@ -18,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { ZoneMetrics } from '../metrics/types.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { requestOrigin } from '../tenant/resolve.js';
+import { requestIdOf } from '../server/context.js';
 import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import { createAdminApi, type AdminApiHandler, type AdminPrincipal } from './admin/api.js';
@@ -261,7 +263,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
 
   /** 404 as the gateway's codes say it: no zone at this host, or no such endpoint of it. */
   function notFound(req: IncomingMessage, res: ServerResponse, code: 'ZG_ERR_HOST_UNMATCHED' | 'ZG_ERR_ROUTE_NOT_FOUND', what: string): void {
-    sendError(req, res, new GatewayError(code, what), { oauth: true, page: zonePage(zoneErrorPage(undefined, 'Not found')) });
+    sendError(req, res, new GatewayError(code, what), { oauth: true, page: zonePage(zoneErrorPage(undefined)) });
   }
 
   async function zoneEndpoint(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -380,11 +382,14 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     const oauthErr = toOAuthError(err);
     if (!oauthErr.expose) logger.error('identity server error', { path: req.url?.split('?')[0], err: err instanceof Error ? err.stack : String(err) });
     const path = (req.url ?? '/').split('?')[0]!;
-    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined, 'Error')) });
+    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined)) });
   }
 
   return {
     handle(req, res) {
+      // Inside the gateway the request is named already (its x-request-id); standalone, here, so that
+      // an error page can give support an id to look for.
+      if (!res.hasHeader('x-request-id')) res.setHeader('x-request-id', requestIdOf(req.headers) ?? randomUUID());
       route(req, res).catch((err: unknown) => fail(req, res, err));
     },
     removeZone(zoneId) {

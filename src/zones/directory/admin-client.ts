@@ -59,6 +59,7 @@ export function adminApplication(zonesAdminZoneId: string, redirectUris: readonl
     xsappname: ADMIN_XSAPPNAME,
     instanceName: ADMIN_XSAPPNAME,
     clientId: ADMIN_CLIENT_ID,
+    description: 'zonegate administration',
     tenantMode: 'shared',
     providerZoneId: zonesAdminZoneId,
     scopes: [...SCIM_SCOPES, ...ZONES_SCOPES],

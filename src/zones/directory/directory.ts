@@ -198,6 +198,7 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
       xsappname: security.xsappname,
       instanceName,
       clientId: `sb-${instanceName}`,
+      ...(security.description !== undefined ? { description: security.description } : {}),
       tenantMode: security.tenantMode,
       providerZoneId,
       scopes,

@@ -23,6 +23,11 @@ export interface Application {
   xsappname: string;
   instanceName: string;
   clientId: string; // sb-<instanceName>
+  /**
+   * xs-security.json's `description`: the name people see for the application (the zone's sign-in
+   * page). Absent in records written before it was kept, and where the file has none.
+   */
+  description?: string;
   tenantMode: 'dedicated' | 'shared';
   /** Zone the application was registered in (the provider's zone). */
   providerZoneId: string;

@@ -14,7 +14,7 @@ import type { ZoneContext } from './context.js';
 import { InvalidRequest, InvalidScope, LoginRequired, OAuthError, UnauthorizedClient, UnsupportedResponseType, toOAuthError } from './errors.js';
 import { grantAllowed } from './grants/allowed.js';
 import { cookie, readCookie, redirect, sendErrorPage, sendHtml, zoneErrorPage } from './http.js';
-import { loginPage } from './login-page.js';
+import { displayName, loginPage } from './login-page.js';
 import { compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
 import { readSso } from './sso.js';
 import { sameSecret } from '../../constant-time.js';
@@ -122,14 +122,14 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     (name) => q.getAll(name).length > 1,
   );
   if (repeated) {
-    sendErrorPage(res, new InvalidRequest(`The parameter ${repeated} is repeated.`), zoneErrorPage(zone, 'Invalid request'));
+    sendErrorPage(res, new InvalidRequest(`The parameter ${repeated} is repeated.`), zoneErrorPage(zone));
     return;
   }
 
   // 1. Client and redirect URI: failures here never redirect.
   const application = await clientForZone(ctx, q.get('client_id') ?? undefined);
   if (!application) {
-    sendErrorPage(res, new InvalidRequest('The application is unknown or not available in this zone.'), zoneErrorPage(zone, 'Invalid request'));
+    sendErrorPage(res, new InvalidRequest('The application is unknown or not available in this zone.'), zoneErrorPage(zone));
     return;
   }
   const patterns = compileRedirectPatterns(application.redirectUris);
@@ -138,7 +138,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
   if (sent !== null) {
     if (!isAllowedRedirectUri(patterns, sent)) {
       ctx.services.logger.warn('authorize: redirect_uri not allowed', { zoneId: zone.id, clientId: application.clientId });
-      sendErrorPage(res, new InvalidRequest('The redirect URI is not registered for this application.'), zoneErrorPage(zone, 'Invalid request'));
+      sendErrorPage(res, new InvalidRequest('The redirect URI is not registered for this application.'), zoneErrorPage(zone));
       return;
     }
     redirectUri = sent;
@@ -146,7 +146,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     // §3.1.2.3: without redirect_uri only a single, fully specified registration can be used.
     const only = application.redirectUris.length === 1 && !application.redirectUris[0]!.includes('*') ? application.redirectUris[0]! : undefined;
     if (!only || !isAllowedRedirectUri(patterns, only)) {
-      sendErrorPage(res, new InvalidRequest('A redirect_uri parameter is required.'), zoneErrorPage(zone, 'Invalid request'));
+      sendErrorPage(res, new InvalidRequest('A redirect_uri parameter is required.'), zoneErrorPage(zone));
       return;
     }
     redirectUri = only;
@@ -197,7 +197,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     await ctx.services.storage.set(pendingKey(id), JSON.stringify(pending), { ttlMs: ctx.services.loginTtlMs });
     const loginHint = q.get('login_hint') ?? undefined;
     const maxAgeSeconds = Math.ceil(ctx.services.loginTtlMs / 1000);
-    sendHtml(res, 200, loginPage(zone, { authRequestId: id, csrf, clientId: application.clientId, ...(loginHint ? { userName: loginHint } : {}) }), {
+    sendHtml(res, 200, loginPage(zone, { authRequestId: id, csrf, appName: displayName(application), ...(loginHint ? { userName: loginHint } : {}) }), {
       'set-cookie': [
         cookie(loginCookieName(ctx, id), browser, { secure: ctx.secure, path: '/', maxAgeSeconds }),
         ...oldestFormCookies(ctx, req).map((name) => cookie(name, '', { secure: ctx.secure, path: '/', maxAgeSeconds: 0 })),

@@ -5,7 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ZonegateError } from '../../errors.js';
 import { mediaType, readLimitedBody } from '../../http/read-body.js';
-import { sendError, type ErrorPage } from '../../http/render-error.js';
+import { adviceFor } from '../../http/error-advice.js';
+import { sendError, type ErrorFacts, type ErrorPage } from '../../http/render-error.js';
 import type { Zone } from '../directory/types.js';
 import { InvalidRequest } from './errors.js';
 import { errorPage } from './login-page.js';
@@ -62,21 +63,24 @@ export function sendHtml(res: ServerResponse, status: number, html: string, head
   res.end(html);
 }
 
-/** The zone's error page (its layout), by heading, for the public message of an error. */
-export function zoneErrorPage(zone: Zone | undefined, heading: string): (message: string) => string {
-  return (message) => errorPage(zone, heading, message);
+/** A zone page for an error: its public message, and its code and request id for support. */
+export type ZonePageRenderer = (message: string, facts: ErrorFacts) => string;
+
+/** The zone's error page (its layout) for the public message of an error; the heading defaults to the code's (src/http/error-advice.ts). */
+export function zoneErrorPage(zone: Zone | undefined, heading?: string): ZonePageRenderer {
+  return (message, facts) => errorPage(zone, heading ?? adviceFor(facts.code, facts.status, true).heading, message, facts);
 }
 
 /** A zone page for an error's public message, with the pages' security headers, for src/http/render-error.ts. */
-export function zonePage(render: (message: string) => string, headers: Record<string, string | string[]> = {}): (message: string) => ErrorPage {
-  return (message) => ({ html: render(message), headers: { ...PAGE_HEADERS, ...headers } });
+export function zonePage(render: ZonePageRenderer, headers: Record<string, string | string[]> = {}): (message: string, facts: ErrorFacts) => ErrorPage {
+  return (message, facts) => ({ html: render(message, facts), headers: { ...PAGE_HEADERS, ...headers } });
 }
 
 /**
  * An error of an endpoint only browsers visit (authorize, login, invitations): always a page, the
  * zone's error page or the form shown again with the message.
  */
-export function sendErrorPage(res: ServerResponse, err: ZonegateError, render: (message: string) => string, headers: Record<string, string | string[]> = {}): void {
+export function sendErrorPage(res: ServerResponse, err: ZonegateError, render: ZonePageRenderer, headers: Record<string, string | string[]> = {}): void {
   sendError(res.req, res, err, { html: 'always', page: zonePage(render, headers) });
 }
 

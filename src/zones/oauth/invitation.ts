@@ -28,10 +28,10 @@ import { sameSecret } from '../../constant-time.js';
 const FORM_COOKIE = 'zg_invitation';
 /** How long a rendered form stays usable: enough to think of a password. */
 const FORM_TTL_MS = 30 * 60_000;
-const INVALID = 'This invitation link is invalid, has expired or was already used. Ask your administrator for a new one.';
+const INVALID = 'This invitation link is invalid, has expired or was already used.';
 
 function invalidInvitation(ctx: ZoneContext, res: ServerResponse): void {
-  sendErrorPage(res, new GatewayError('ZG_ERR_INVITATION_INVALID', INVALID), zoneErrorPage(ctx.zone, 'Invitation'));
+  sendErrorPage(res, new GatewayError('ZG_ERR_INVITATION_INVALID', INVALID), zoneErrorPage(ctx.zone));
 }
 
 interface FormRecord {
@@ -80,7 +80,7 @@ export async function handleInvitationSubmit(ctx: ZoneContext, req: IncomingMess
   const admission = await admitAttempt(ctx, `invitation:${invitationHash(reference)}`);
   if (!admission.admitted) {
     logger.warn('invitation refused: throttled', { zoneId: ctx.zone.id, clientIp: ctx.clientIp });
-    sendErrorPage(res, new GatewayError('ZG_ERR_TOO_MANY_ATTEMPTS', lockedMessage(admission.retryAfterSeconds)), zoneErrorPage(ctx.zone, 'Invitation'));
+    sendErrorPage(res, new GatewayError('ZG_ERR_TOO_MANY_ATTEMPTS', lockedMessage(admission.retryAfterSeconds)), zoneErrorPage(ctx.zone));
     return;
   }
   const { attempt } = admission;
@@ -91,7 +91,7 @@ export async function handleInvitationSubmit(ctx: ZoneContext, req: IncomingMess
   const record = raw === undefined ? undefined : (JSON.parse(raw) as FormRecord);
   if (!record || !sameSecret(record.csrf, csrf) || record.invitation !== invitationHash(reference)) {
     await attempt.failed();
-    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This form has expired or was not opened in this browser. Open the invitation link again.'), zoneErrorPage(ctx.zone, 'Invitation'));
+    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This form has expired or was not opened in this browser.', { advice: 'Open the invitation link again.' }), zoneErrorPage(ctx.zone));
     return;
   }
   const pending = await invitationOfZone(ctx, reference, false);

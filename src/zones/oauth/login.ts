@@ -9,7 +9,7 @@ import { completeAuthorization, endFormBinding, readPendingAuthorization, takePe
 import type { ZoneContext } from './context.js';
 import { GatewayError } from '../../errors.js';
 import { readForm, sendErrorPage, zoneErrorPage } from './http.js';
-import { loginPage } from './login-page.js';
+import { displayName, loginPage } from './login-page.js';
 import { startSso } from './sso.js';
 import { admitAttempt } from './throttle.js';
 
@@ -28,17 +28,21 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   const password = form.get('password') ?? '';
   const pending = await readPendingAuthorization(ctx, req, id, csrf);
   if (!pending) {
-    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form has expired or was not opened in this browser. Go back to the application and start again.'), zoneErrorPage(ctx.zone, 'Sign-in expired'));
+    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form has expired or was not opened in this browser.'), zoneErrorPage(ctx.zone, 'Sign-in expired'));
     return;
   }
   // The form again, with why: a wrong password is the zone's ZG_ERR_LOGIN_FAILED, a lock ZG_ERR_TOO_MANY_ATTEMPTS.
-  const again = (status: number, message: string) =>
+  // The application is looked up only for the form shown again: the pending authorization keeps its client id alone.
+  const again = async (status: number, message: string) => {
+    const application = await ctx.services.directory.getApplicationByClientId(pending.clientId);
+    const appName = application ? displayName(application) : 'the application';
     sendErrorPage(res, new GatewayError(status === 429 ? 'ZG_ERR_TOO_MANY_ATTEMPTS' : 'ZG_ERR_LOGIN_FAILED', message, { status }), (shown) =>
-      loginPage(ctx.zone, { authRequestId: id, csrf, clientId: pending.clientId, userName, message: shown }),
+      loginPage(ctx.zone, { authRequestId: id, csrf, appName, userName, message: shown }),
     );
+  };
 
   if (!userName || !password) {
-    again(400, BAD_CREDENTIALS);
+    await again(400, BAD_CREDENTIALS);
     return;
   }
   // Reserved before the password is checked, so a parallel burst cannot outrun the lock (throttle.ts).
@@ -46,7 +50,7 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   if (!admission.admitted) {
     ctx.services.logger.warn('zone login refused: throttled', { zoneId: ctx.zone.id, clientIp: ctx.clientIp });
     ctx.services.metrics?.passwordLogin('form', 'locked');
-    again(429, lockedMessage(admission.retryAfterSeconds));
+    await again(429, lockedMessage(admission.retryAfterSeconds));
     return;
   }
   const { attempt } = admission;
@@ -58,13 +62,13 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
     ctx.services.logger.info('zone login failed', { zoneId: ctx.zone.id, clientIp: ctx.clientIp, clientId: pending.clientId });
     const after = await attempt.failed();
     ctx.services.metrics?.passwordLogin('form', 'failed');
-    again(after.locked ? 429 : 401, after.locked ? lockedMessage(after.retryAfterSeconds) : BAD_CREDENTIALS);
+    await again(after.locked ? 429 : 401, after.locked ? lockedMessage(after.retryAfterSeconds) : BAD_CREDENTIALS);
     return;
   }
   await attempt.succeeded();
   ctx.services.metrics?.passwordLogin('form', 'succeeded');
   if (!(await takePendingAuthorization(ctx, id))) {
-    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form was already used. Go back to the application and start again.'), zoneErrorPage(ctx.zone, 'Sign-in expired'), {
+    sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', 'This sign-in form was already used.'), zoneErrorPage(ctx.zone, 'Sign-in expired'), {
       'set-cookie': endFormBinding(ctx, id),
     });
     return;
