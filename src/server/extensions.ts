@@ -14,13 +14,19 @@ export type Next = (err?: unknown) => void;
 export type ExtensionHandler = (req: IncomingMessage, res: ServerResponse, next: Next) => unknown;
 export type ExtensionErrorHandler = (err: GatewayError, req: IncomingMessage, res: ServerResponse, next: Next) => unknown;
 
+/**
+ * A handler for every request, or (SAP's `{path, handler}`) only for `path` and below; as connect
+ * mounts it, the handler sees `req.url` without that prefix, given back when it calls `next`.
+ */
+export type Mounted<H> = H | { readonly path: string; readonly handler: H };
+
 export interface Extensions {
   /** Before anything else the gateway does for a request (tenant, login, route), after its probes and /metrics. */
-  first?: readonly ExtensionHandler[];
+  first?: readonly Mounted<ExtensionHandler>[];
   /** Once the route is matched and the user logged in (where the route asks for it), before the route is served. */
-  beforeRequestHandler?: readonly ExtensionHandler[];
+  beforeRequestHandler?: readonly Mounted<ExtensionHandler>[];
   /** Before the gateway renders an error (unless the response has begun): a handler may answer instead. */
-  beforeErrorHandler?: readonly ExtensionErrorHandler[];
+  beforeErrorHandler?: readonly Mounted<ExtensionErrorHandler>[];
 }
 
 /** What an extension may know about the request it handles. */
@@ -59,13 +65,29 @@ export function requestContext(req: IncomingMessage): GatewayRequestContext | un
  * `false` when one answered the request instead; rejects with what a handler passed to `next` or
  * threw. A handler that neither answers nor calls `next` leaves the request waiting, as in connect.
  */
-export function runHandlers(handlers: readonly ExtensionHandler[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  return chain(handlers.length, (i, next) => handlers[i]!(req, res, next), res);
+export function runHandlers(handlers: readonly Mounted<ExtensionHandler>[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return chain(handlers.length, (i, next) => mounted(handlers[i]!, req, next, (h, n) => h(req, res, n)), res);
 }
 
 /** Runs error handlers in order; resolves `true` when the gateway is to render the error itself. */
-export function runErrorHandlers(handlers: readonly ExtensionErrorHandler[], err: GatewayError, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  return chain(handlers.length, (i, next) => handlers[i]!(err, req, res, next), res).catch(() => true);
+export function runErrorHandlers(handlers: readonly Mounted<ExtensionErrorHandler>[], err: GatewayError, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return chain(handlers.length, (i, next) => mounted(handlers[i]!, req, next, (h, n) => h(err, req, res, n)), res).catch(() => true);
+}
+
+/** Calls a handler when its path matches (connect's rule: the path, then `/`, `.` or the end), else goes on. */
+function mounted<H>(entry: Mounted<H>, req: IncomingMessage, next: Next, call: (handler: H, next: Next) => unknown): unknown {
+  if (typeof entry === 'function') return call(entry, next);
+  const { path, handler } = entry as { path: string; handler: H };
+  const prefix = path.endsWith('/') ? path.slice(0, -1) : path;
+  const url = req.url ?? '/';
+  const after = url.charAt(prefix.length);
+  if (!url.toLowerCase().startsWith(prefix.toLowerCase()) || (after !== '' && after !== '/' && after !== '.' && after !== '?')) return next();
+  const rest = url.slice(prefix.length);
+  req.url = rest.startsWith('/') ? rest : `/${rest}`;
+  return call(handler, (err) => {
+    req.url = url;
+    next(err);
+  });
 }
 
 function chain(count: number, call: (i: number, next: Next) => unknown, res: ServerResponse): Promise<boolean> {
