@@ -182,15 +182,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
   }
 
-  /** Counts a request against the snapshot it is served with; the returned function ends it. */
-  function enter(snapshot: Snapshot): () => void {
-    snapshot.inFlight++;
-    return () => {
-      if (--snapshot.inFlight === 0 && snapshot.retired) {
-        retiring.delete(snapshot);
-        snapshot.proxy.close();
-      }
-    };
+  /** A request served with `snapshot` has ended (counted up as it began: no closure per request). */
+  function leave(snapshot: Snapshot): void {
+    if (--snapshot.inFlight === 0 && snapshot.retired) {
+      retiring.delete(snapshot);
+      snapshot.proxy.close();
+    }
   }
 
   // One error line per failing request would bury an outage's start under thousands of lines (a
@@ -235,11 +232,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     const ctx = newRequestContext(req);
     const served = current;
     const { headers, routes, login } = served;
-    const leave = enter(served);
+    served.inFlight++;
     let release: (() => void) | undefined;
     res.once('close', () => {
       release?.();
-      leave();
+      leave(served);
       logRequest(req, res, ctx);
       metrics?.requestClosed(req, res, ctx);
     });
@@ -392,12 +389,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     const ctx = newRequestContext(req);
     const served = current;
     const { routes, login } = served;
-    const leave = enter(served);
+    served.inFlight++;
     socket.on('error', () => socket.destroy());
     tunnels.add(socket);
     socket.once('close', () => {
       tunnels.delete(socket);
-      leave();
+      leave(served);
     });
     const refuse = (err: unknown) => {
       const error = toGatewayError(err);
