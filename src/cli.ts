@@ -173,7 +173,7 @@ async function start(args: string[]): Promise<number> {
     // a second gateway, is bound with. Written as `zones start` writes it, so one command is enough.
     if (running.directory && running.credentials) writeCredentialsFile(config.settings.dataDir, running.credentials, logger);
     logger.info('listening', { port: running.port, metricsPort: running.metricsPort, tenantHostPattern: config.settings.tenantHostPattern?.source, storage: running.storage.kind });
-    return await untilSignal(running.stop, logger);
+    return await untilSignal(running.stop, logger, running.reload);
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;

@@ -115,6 +115,8 @@ export interface Settings {
   sessionCookieDomains: CookieDomains | undefined;
   /** Prometheus `/metrics` (issue 17); undefined: off, and nothing is counted. */
   metrics: MetricsSettings | undefined;
+  /** `ZONEGATE_WATCH_CONFIG=true`: a change to routes.json or default-env.json reloads them, as SIGHUP does (src/server/reload.ts). */
+  watchConfig: boolean;
 }
 
 /**
@@ -332,6 +334,9 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     else sessionCookieDomains = compiled;
   }
 
+  const watchConfig = (env.ZONEGATE_WATCH_CONFIG ?? '').toLowerCase();
+  if (watchConfig !== '' && watchConfig !== 'true' && watchConfig !== 'false') problem('ZONEGATE_WATCH_CONFIG', `expected true or false, got "${env.ZONEGATE_WATCH_CONFIG}"`);
+
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze({
     port: port!,
@@ -360,6 +365,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     forwardAuth: forwardAuth === 'on',
     sessionCookieDomains,
     metrics: metrics && Object.freeze(metrics),
+    watchConfig: watchConfig === 'true',
   });
 }
 

@@ -43,10 +43,18 @@ export interface Proxy {
   /** Proxies the request; the returned function must run when `res` closes (it frees the request's state). */
   web(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, onError: (err: GatewayError) => void): () => void;
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget, onError: (err: GatewayError) => void): void;
+  /**
+   * A proxy for other options (a reload's destinations and hooks) that shares this one's agent,
+   * connections and limit for every destination whose settings are the same; the others are new.
+   */
+  withOptions(options: ProxyOptions): Proxy;
+  /** Closes the destinations' agents that no proxy made by withOptions still shares. */
   close(): void;
 }
 
 interface Pending {
+  /** The options of the proxy that took the request (a destination's handlers may serve several). */
+  hooks: ProxyOptions;
   target: ProxyTarget;
   timedOut: boolean;
   onError: (err: GatewayError) => void;
@@ -64,6 +72,10 @@ interface DestinationProxy {
   proxy: httpProxy;
   agent: http.Agent;
   limit: ConnectionLimit;
+  /** The destination's settings: equal ones are shared across reloads. */
+  fingerprint: string;
+  /** How many proxies (this one and those made from it by withOptions) use it; closed at 0. */
+  users: number;
 }
 
 /**
@@ -72,6 +84,10 @@ interface DestinationProxy {
  * fields, redirects and the gateway's own headers are decided in one place.
  */
 export function createProxy(options: ProxyOptions): Proxy {
+  return proxyFor(options, new Map());
+}
+
+function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, DestinationProxy>): Proxy {
   // Each request's state rides on the request itself (a symbol-keyed property), not in a Map or
   // WeakMap keyed by request: measured under the benchmark, an entry per in-flight request in an
   // old-space table got requests promoted by scavenges and full collections ran every ~175 ms (a
@@ -84,6 +100,13 @@ export function createProxy(options: ProxyOptions): Proxy {
   const { requestBufferSize, requestBodyTimeoutMs, backendQueueTimeoutMs } = options.clients;
 
   for (const destination of options.destinations) {
+    const fingerprint = destinationFingerprint(destination);
+    const kept = previous.get(destination.name);
+    if (kept?.fingerprint === fingerprint) {
+      kept.users++;
+      servers.set(destination.name, kept);
+      continue;
+    }
     const secure = destination.url.protocol === 'https:';
     // `timeout` is the destination's: the agent sets it on each new socket and then makes every
     // request on the socket emit 'timeout' after that much inactivity (see proxyReq for reuse).
@@ -135,7 +158,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         // http-proxy relays the 101's headers as they are: the same rules as for every response.
         // (This listener runs before http-proxy's, which is added after proxyReqWs.)
         delete backendRes.headers['x-zonegate-error'];
-        const setCookie = withoutSetCookies(backendRes.headers['set-cookie'], options.ownCookies);
+        const setCookie = withoutSetCookies(backendRes.headers['set-cookie'], (state?.hooks ?? options).ownCookies);
         if (setCookie === undefined) delete backendRes.headers['set-cookie'];
         else backendRes.headers['set-cookie'] = setCookie;
       });
@@ -159,7 +182,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // Only the gateway marks its own errors, and only it sets its own cookies (a backend that
       // could set the session cookie could fix a victim's session).
       delete headers['x-zonegate-error'];
-      const setCookie = withoutSetCookies(proxyRes.headers['set-cookie'], options.ownCookies);
+      const setCookie = withoutSetCookies(proxyRes.headers['set-cookie'], state.hooks.ownCookies);
       if (setCookie === undefined) delete headers['set-cookie'];
       else headers['set-cookie'] = setCookie;
       rewriteLocation(headers, state.target);
@@ -172,12 +195,12 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (browser.length) headers['set-cookie'] = browser;
       else delete headers['set-cookie'];
       if (keep.length === 0) return respondWith(proxyRes, req, res, state, headers);
-      void options.keepBackendCookies(req, sessionId, destination.name, keep).then(() => {
+      void state.hooks.keepBackendCookies(req, sessionId, destination.name, keep).then(() => {
         if (stateOf(req) === state) respondWith(proxyRes, req, res, state, headers);
         else proxyRes.resume();
       });
     });
-    servers.set(destination.name, { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs) });
+    servers.set(destination.name, { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs), fingerprint, users: 1 });
   }
 
   /** Sends the backend's response on, with the headers the gateway has decided. */
@@ -188,7 +211,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // RFC 9110 §15: a status is 100-599. Node's parser accepts any three digits, and
       // writeHead throws below 100: thrown in this event handler, it would end the process.
       if (status < 200 || status > 599) throw new Error(`invalid status ${status}`);
-      body = options.respond(req, res, status, headers, state.target);
+      body = state.hooks.respond(req, res, status, headers, state.target);
     } catch (err) {
       proxyRes.destroy();
       const name = state.target.destination.name;
@@ -359,7 +382,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   return {
     web(req, res, target, onError) {
       const server = servers.get(target.destination.name)!;
-      const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
+      const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
       setState(req, state);
       // Read before prepare(), which drops Transfer-Encoding (hop-by-hop). Body-less requests (GET)
       // take the path they always took: no buffer, no listener, no timer.
@@ -391,19 +414,29 @@ export function createProxy(options: ProxyOptions): Proxy {
     ws(req, socket, head, target, onError) {
       const server = servers.get(target.destination.name)!;
       // WebSockets are not counted against maxSockets: an open one holds no agent connection.
-      const state: Pending = { target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
+      const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
       setState(req, state);
       socket.once('close', () => setState(req, undefined));
       prepare(req, target, true);
       server.proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => onError(classify(err, state, target.destination)));
     },
+    withOptions(next) {
+      return proxyFor(next, servers);
+    },
     close() {
-      for (const { proxy, agent } of servers.values()) {
-        proxy.close();
-        agent.destroy();
+      for (const server of servers.values()) {
+        if (--server.users > 0) continue;
+        server.proxy.close();
+        server.agent.destroy();
       }
+      servers.clear();
     },
   };
+}
+
+/** What a destination's agent and handlers are made from: the same, and they can be kept. */
+function destinationFingerprint(d: Destination): string {
+  return JSON.stringify([d.name, d.url.href, d.forwardAuthToken, d.timeout, d.maxSockets, d.setXForwardedHeaders, d.strictSSL, d.proxyHost, d.proxyPort]);
 }
 
 const STATE = Symbol('zonegate.proxy.state');

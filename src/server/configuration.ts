@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSettings, withDefaultEnv, type Environment, type Settings } from '../config/environment.js';
 import { declaredDestinationNames } from '../config/destinations.js';
-import { loadRoutesFile } from '../config/routes.js';
+import { loadRoutesFile, validateRoutesDocument } from '../config/routes.js';
 import { readXsSecurity } from '../config/security.js';
 import type { RoutesFile, XsSecurity } from '../config/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
@@ -12,6 +12,12 @@ export interface ConfigurationFiles {
   routes?: string;
   /** xs-security.json; default `<cwd>/xs-security.json` when it exists. */
   security?: string;
+  /**
+   * routes.json's content, given as an object instead of a file (the library's `routes` option):
+   * validated the same, with `routes` (or `<cwd>/routes.json`) as the name problems are reported
+   * under and the directory `localDir` is resolved from.
+   */
+  routesDocument?: unknown;
 }
 
 /** Everything the gateway starts from, validated, before anything listens. */
@@ -23,6 +29,13 @@ export interface Configuration {
   errorPages: ReadonlyMap<number, string>;
   /** What the files ask for that zonegate ignores or cannot serve: told at start, never refused. */
   warnings: readonly ConfigProblem[];
+  /**
+   * Reads it all again from where it came from (a reload, src/server/reload.ts): the same environment
+   * as given, and the files as they are now, default-env.json included. Throws as loadConfiguration.
+   */
+  reread?: () => Configuration;
+  /** The files a reload reads: what `ZONEGATE_WATCH_CONFIG` watches. */
+  watchedFiles?: readonly string[];
 }
 
 /**
@@ -57,7 +70,10 @@ export function loadConfiguration(
   // From the names the variable declares, not from the settings: another variable's problem (or one
   // bad destination) leaves no settings, and every route would then be reported as pointing nowhere.
   const destinationNames = declaredDestinationNames(merged.env.destinations);
-  const loaded = fs.existsSync(routesPath)
+  const routesDocument = options.files?.routesDocument;
+  const loaded = routesDocument !== undefined
+    ? collect(() => validateRoutesDocument(structuredClone(routesDocument), routesPath, { destinationNames }))
+    : fs.existsSync(routesPath)
     ? collect(() => loadRoutesFile(routesPath, { destinationNames }))
     : (problems.push({ file: routesPath, path: '', message: 'file not found (zonegate reads routes.json from the working directory, or the file named by --routes)' }), undefined);
 
@@ -80,5 +96,18 @@ export function loadConfiguration(
   }
 
   if (problems.length || !settings || !loaded) throw new ConfigError(problems);
-  return { settings, routesFile: loaded.config, routesPath, security: security?.security, errorPages, warnings: [...loaded.warnings, ...(security?.warnings ?? [])] };
+  return {
+    settings,
+    routesFile: loaded.config,
+    routesPath,
+    security: security?.security,
+    errorPages,
+    warnings: [...loaded.warnings, ...(security?.warnings ?? [])],
+    reread: () => loadConfiguration(env, options),
+    watchedFiles: [...(routesDocument === undefined ? [routesPath] : []), path.join(cwd, 'default-env.json'), ...errorPageFiles(loaded.config, routesPath)],
+  };
+}
+
+function errorPageFiles(routesFile: RoutesFile, routesPath: string): string[] {
+  return (routesFile.errorPage ?? []).map((page) => path.resolve(path.dirname(routesPath), page.file.replace(/^\//, '')));
 }

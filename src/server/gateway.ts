@@ -2,12 +2,12 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/environment.js';
-import type { RoutesFile } from '../config/types.js';
+import type { Destination, RoutesFile } from '../config/types.js';
 import { GatewayError, toGatewayError } from '../errors.js';
 import { compressOwnHeaders, type CompressionOptions } from '../http/compression.js';
 import { sendError, sendRawError, type WayOn } from '../http/render-error.js';
 import { createRepeatedErrorLog, type Logger } from '../log.js';
-import { createProxy, type ProxyTarget } from '../proxy/proxy.js';
+import { createProxy, type Proxy, type ProxyTarget } from '../proxy/proxy.js';
 import { requestTarget } from '../routing/request-target.js';
 import { samePathParameterRoute, type RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
@@ -20,6 +20,7 @@ import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
 import type { ForwardAuth } from '../forward-auth/forward-auth.js';
 import type { RequestMetrics } from '../metrics/types.js';
+import { rememberContext, runErrorHandlers, runHandlers, type Extensions } from './extensions.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
 export interface IdentityHost {
@@ -36,11 +37,29 @@ export interface TenantRegistry {
   isSubscribed(subdomain: string): boolean | Promise<boolean>;
 }
 
+/**
+ * What a reload may replace (routes.json, its error pages, the destinations, and what is built from
+ * them): served as one snapshot that `reconfigure` swaps in one assignment. A request is served to
+ * its end with the snapshot it began with.
+ */
+export interface ServedConfiguration {
+  routesFile: RoutesFile;
+  routes: RouteTable;
+  destinations: readonly Destination[];
+  /** routes.json `errorPage`, read with it: status -> HTML. */
+  errorPages?: ReadonlyMap<number, string>;
+  login?: LoginFeature;
+  /** FORWARD_AUTH: `/_zonegate/auth` and `/_zonegate/start` for proxies in front (src/forward-auth/). */
+  forwardAuth?: ForwardAuth;
+}
+
 export interface GatewayOptions {
   settings: Settings;
   routesFile: RoutesFile;
   routes: RouteTable;
   logger: Logger;
+  /** Extension middleware (src/server/extensions.ts); none: the request path does not look. */
+  extensions?: Extensions;
   storage?: Storage;
   /** What `/readyz` answers; by default built from `storage` alone (no records database probe). */
   readiness?: Readiness;
@@ -70,6 +89,28 @@ export interface Gateway {
   listen(port?: number, host?: string): Promise<number>;
   /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), then close. */
   shutdown(): Promise<void>;
+  /**
+   * Serves `next` from the next request on. Requests under way finish with the snapshot they began
+   * with; the previous snapshot's connections to destinations that changed or went away close once
+   * its last request has (those of unchanged destinations are kept, with their limits).
+   */
+  reconfigure(next: ServedConfiguration): void;
+}
+
+/** One ServedConfiguration as the request path uses it, with the requests it still serves. */
+interface Snapshot {
+  readonly routes: RouteTable;
+  readonly headers: ReturnType<typeof createSecurityHeaders>;
+  readonly compression: CompressionOptions;
+  readonly websocketsEnabled: boolean;
+  readonly errorPages: ReadonlyMap<number, string> | undefined;
+  /** The logout endpoint an error page may link to: only where a link (GET) can end the session. */
+  readonly logoutLink: string | undefined;
+  readonly login: LoginFeature;
+  readonly forwardAuth: ForwardAuth | undefined;
+  readonly proxy: Proxy;
+  inFlight: number;
+  retired: boolean;
 }
 
 /** Without a login feature, protected routes cannot be served; they say so instead of passing through. */
@@ -92,14 +133,8 @@ function noLogin(): GatewayError {
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const { settings, routes, routesFile, logger, metrics } = options;
-  const login = options.login ?? NO_LOGIN;
-  const headers = createSecurityHeaders(routesFile.responseHeaders ?? []);
-  const compression: CompressionOptions = {
-    enabled: routesFile.compression?.enabled ?? true,
-    minSize: routesFile.compression?.minSize,
-  };
-  const websocketsEnabled = routesFile.websockets?.enabled === true;
+  const { settings, logger, metrics } = options;
+  const extensions = activeExtensions(options.extensions);
   const uaaDomain = options.identity?.uaaDomain;
   const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
   const readiness = options.readiness ?? createReadiness({ logger, ...(options.storage ? { storage: options.storage } : {}) });
@@ -107,22 +142,63 @@ export function createGateway(options: GatewayOptions): Gateway {
   /** Upgraded sockets: no longer HTTP connections, so server.close() waits for them but closeAllConnections() does not end them. */
   const tunnels = new Set<Duplex>();
 
-  const proxy = createProxy({
-    destinations: settings.destinations,
-    ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
-    clients: settings.clients,
-    keepBackendCookies: (req, sessionId, destination, changes) => login.keepBackendCookies(req, sessionId, destination, changes),
-    respond(req, res, status, responseHeaders, target) {
-      headers.proxied(responseHeaders, target.origin);
-      return compressOwnHeaders(req, res, status, responseHeaders, compression);
-    },
-  });
+  /** The snapshot new requests are served with; replaced whole by reconfigure(). */
+  let current = snapshotOf(
+    { routesFile: options.routesFile, routes: options.routes, destinations: settings.destinations, errorPages: options.errorPages, login: options.login, forwardAuth: options.forwardAuth },
+    undefined,
+  );
+  /** Replaced snapshots whose requests are still under way: their proxies close after the last one. */
+  const retiring = new Set<Snapshot>();
+
+  function snapshotOf(served: ServedConfiguration, previous: Snapshot | undefined): Snapshot {
+    const { routesFile } = served;
+    const login = served.login ?? NO_LOGIN;
+    const headers = createSecurityHeaders(routesFile.responseHeaders ?? []);
+    const compression: CompressionOptions = {
+      enabled: routesFile.compression?.enabled ?? true,
+      minSize: routesFile.compression?.minSize,
+    };
+    const proxyOptions = {
+      destinations: served.destinations,
+      ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
+      clients: settings.clients,
+      keepBackendCookies: (req: IncomingMessage, sessionId: string, destination: string, changes: Parameters<LoginFeature['keepBackendCookies']>[3]) =>
+        login.keepBackendCookies(req, sessionId, destination, changes),
+      respond(req: IncomingMessage, res: ServerResponse, status: number, responseHeaders: http.OutgoingHttpHeaders, target: ProxyTarget) {
+        headers.proxied(responseHeaders, target.origin);
+        return compressOwnHeaders(req, res, status, responseHeaders, compression);
+      },
+    };
+    return {
+      routes: served.routes,
+      headers,
+      compression,
+      websocketsEnabled: routesFile.websockets?.enabled === true,
+      errorPages: served.errorPages,
+      logoutLink:
+        routesFile.logout?.logoutEndpoint !== undefined && (routesFile.logout.logoutMethods ?? ['GET']).includes('GET') ? routesFile.logout.logoutEndpoint : undefined,
+      login,
+      forwardAuth: served.forwardAuth,
+      // Destinations whose settings did not change keep their connections and their limit.
+      proxy: previous ? previous.proxy.withOptions(proxyOptions) : createProxy(proxyOptions),
+      inFlight: 0,
+      retired: false,
+    };
+  }
+
+  /** A request served with `snapshot` has ended (counted up as it began: no closure per request). */
+  function leave(snapshot: Snapshot): void {
+    if (--snapshot.inFlight === 0 && snapshot.retired) {
+      retiring.delete(snapshot);
+      snapshot.proxy.close();
+    }
+  }
 
   // One error line per failing request would bury an outage's start under thousands of lines (a
   // destination that is down fails every request to it): a series per destination and code. Each
   // request still has its access line (logRequest), with its status.
   const errorLog = createRepeatedErrorLog(logger);
-  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, err: unknown, destination?: string) => {
+  const fail = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, served: Snapshot, err: unknown, destination?: string) => {
     const error = toGatewayError(err);
     if (destination !== undefined) metrics?.backendFailed(destination, error.code);
     if (error.status >= 500) {
@@ -134,13 +210,16 @@ export function createGateway(options: GatewayOptions): Gateway {
         error: String(error.cause ?? error.message),
       });
     }
-    if (!res.headersSent) headers.own(req, res, ctx.origin);
-    sendError(req, res, error, { requestId: ctx.id, errorPages: options.errorPages, wayOn: wayOn(req, ctx) });
+    const render = () => {
+      if (!res.headersSent) served.headers.own(req, res, ctx.origin);
+      sendError(req, res, error, { requestId: ctx.id, errorPages: served.errorPages, wayOn: wayOn(req, ctx, served.logoutLink) });
+    };
+    if (!extensions?.beforeErrorHandler || res.headersSent) return render();
+    void runErrorHandlers(extensions.beforeErrorHandler, error, req, res).then((goOn) => goOn && !res.headersSent && !res.writableEnded && render());
   };
 
   // The links of an error page: log out only where a session may exist and a link (GET) can end it.
-  const logoutLink = routesFile.logout?.logoutEndpoint !== undefined && (routesFile.logout.logoutMethods ?? ['GET']).includes('GET') ? routesFile.logout.logoutEndpoint : undefined;
-  const wayOn = (req: IncomingMessage, ctx: RequestContext): WayOn => ({
+  const wayOn = (req: IncomingMessage, ctx: RequestContext, logoutLink: string | undefined): WayOn => ({
     home: '/',
     again: ctx.originalUrl,
     ...(logoutLink !== undefined && (ctx.user !== undefined || maySendSession(req.headers.cookie)) ? { logout: logoutLink } : {}),
@@ -163,9 +242,13 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ctx = newRequestContext(req);
+    const served = current;
+    const { headers, routes, login } = served;
+    served.inFlight++;
     let release: (() => void) | undefined;
     res.once('close', () => {
       release?.();
+      leave(served);
       logRequest(req, res, ctx);
       metrics?.requestClosed(req, res, ctx);
     });
@@ -174,10 +257,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       const url = requestTarget(req.url);
       const pathname = pathOf(url);
-      if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, ctx, pathname);
+      if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, ctx, pathname, headers);
       if (pathname === '/metrics' && metrics?.scrape) {
         headers.own(req, res, undefined);
         return await metrics.scrape(req, res, ctx);
+      }
+      if (extensions) {
+        rememberContext(req, ctx);
+        if (extensions.first && !(await runHandlers(extensions.first, req, res))) return;
       }
 
       if (options.callbacks && pathname.startsWith('/callback/') && (await options.callbacks(req, res))) return void (ctx.answeredBy = 'callbacks');
@@ -193,16 +280,16 @@ export function createGateway(options: GatewayOptions): Gateway {
         const admitted = subscription(tenant);
         if (admitted) await admitted;
       }
-      if (options.forwardAuth?.paths.has(pathname)) {
-        const answer = await options.forwardAuth.handle(req, res, ctx, pathname);
-        if (answer) redirect(req, res, ctx, answer.redirect, 'no-store');
+      if (served.forwardAuth?.paths.has(pathname)) {
+        const answer = await served.forwardAuth.handle(req, res, ctx, pathname);
+        if (answer) redirect(req, res, ctx, headers, answer.redirect, 'no-store');
         return;
       }
       if (login.ownPaths.has(pathname)) {
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
-        if (answer) return 'redirect' in answer ? redirect(req, res, ctx, answer.redirect, 'no-store') : ownPage(req, res, ctx, answer.html);
+        if (answer) return 'redirect' in answer ? redirect(req, res, ctx, headers, answer.redirect, 'no-store') : ownPage(req, res, ctx, headers, answer.html);
       }
-      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, welcomeTarget(routes.welcomeFile, url));
+      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, headers, welcomeTarget(routes.welcomeFile, url));
 
       const method = req.method ?? 'GET';
       const match = routes.match(url, method);
@@ -219,7 +306,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const pending = login.check(req, res, ctx);
         const checked = pending instanceof Promise ? await pending : pending;
         // The login's redirect carries state and a login cookie: never cached.
-        if ('redirect' in checked) return redirect(req, res, ctx, checked.redirect, 'no-store');
+        if ('redirect' in checked) return redirect(req, res, ctx, headers, checked.redirect, 'no-store');
         verdict = checked;
       } else if (match.destination !== undefined && maySendSession(req.headers.cookie)) {
         // A public route still gets a logged-in user's token (forwardAuthToken) and backend cookies,
@@ -229,6 +316,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       ctx.user = verdict.user;
       const authorization = verdict.authorization;
+      if (extensions?.beforeRequestHandler && !(await runHandlers(extensions.beforeRequestHandler, req, res))) return;
 
       const backend = route.backend;
       if (backend.kind === 'localDir') {
@@ -236,7 +324,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on static files`, { headers: { allow: 'GET, HEAD' } });
         }
         headers.static(req, res, origin);
-        await serveStatic(req, res, { root: backend.root, path: pathOf(match.path), cacheControl: route.cacheControl, compression });
+        await serveStatic(req, res, { root: backend.root, path: pathOf(match.path), cacheControl: route.cacheControl, compression: served.compression });
         return;
       }
       if (backend.kind === 'service') {
@@ -257,9 +345,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         backendCookies: verdict.backendCookies?.[match.destination!.name],
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
-      release = proxy.web(req, res, target, (err) => fail(req, res, ctx, err, target.destination.name));
+      release = served.proxy.web(req, res, target, (err) => fail(req, res, ctx, served, err, target.destination.name));
     } catch (err) {
-      fail(req, res, ctx, err);
+      fail(req, res, ctx, served, err);
     }
   }
 
@@ -290,7 +378,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
-  async function health(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string): Promise<void> {
+  async function health(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, pathname: string, headers: Snapshot['headers']): Promise<void> {
     ctx.answeredBy = 'health';
     let status = 200;
     let body: object = { status: 'ok' };
@@ -302,13 +390,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 
-  function ownPage(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, html: string): void {
+  function ownPage(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, headers: Snapshot['headers'], html: string): void {
     headers.own(req, res, ctx.origin);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(html) });
     res.end(req.method === 'HEAD' ? undefined : html);
   }
 
-  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, location: string, cacheControl?: 'no-store'): void {
+  function redirect(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, headers: Snapshot['headers'], location: string, cacheControl?: 'no-store'): void {
     headers.own(req, res, ctx.origin);
     if (cacheControl) res.setHeader('cache-control', cacheControl);
     res.writeHead(302, { location, 'content-length': 0 });
@@ -317,9 +405,15 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ctx = newRequestContext(req);
+    const served = current;
+    const { routes, login } = served;
+    served.inFlight++;
     socket.on('error', () => socket.destroy());
     tunnels.add(socket);
-    socket.once('close', () => tunnels.delete(socket));
+    socket.once('close', () => {
+      tunnels.delete(socket);
+      leave(served);
+    });
     const refuse = (err: unknown) => {
       const error = toGatewayError(err);
       logger.info('websocket refused', { requestId: ctx.id, tenant: ctx.tenant, route: ctx.route?.index, status: error.status, code: error.code });
@@ -331,7 +425,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
       if (tenant !== undefined && options.tenants) await subscription(tenant);
-      if (!websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
+      if (!served.websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
       const match = routes.match(url, 'GET');
       if (url.includes(';')) samePathParameterRoute(routes, url, 'GET', match);
       if (match.kind !== 'route' || !match.destination) throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No WebSocket route matches ${pathOf(url)}`);
@@ -343,7 +437,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         authorization = verdict.authorization;
       }
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
-      proxy.ws(req, socket, head, {
+      served.proxy.ws(req, socket, head, {
         requestId: ctx.id,
         origin,
         route,
@@ -422,8 +516,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       await closed;
       clearInterval(sweep);
       clearTimeout(deadline);
-      proxy.close();
+      current.proxy.close();
+      for (const snapshot of retiring) snapshot.proxy.close();
+      retiring.clear();
       errorLog.close();
+    },
+    reconfigure(next) {
+      const previous = current;
+      current = snapshotOf(next, previous);
+      previous.retired = true;
+      if (previous.inFlight === 0) previous.proxy.close();
+      else retiring.add(previous);
     },
   };
 }
@@ -440,6 +543,17 @@ export function serverTimeouts(settings: Pick<Settings, 'clients'>): http.Server
   const headersTimeout = requestTimeout > 0 ? Math.min(66_000, requestTimeout) : 66_000;
   const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 10)));
   return { keepAliveTimeout: 65_000, headersTimeout, requestTimeout, connectionsCheckingInterval };
+}
+
+/** Only the extension points that have handlers; undefined when none has. */
+function activeExtensions(extensions: Extensions | undefined): Extensions | undefined {
+  if (!extensions) return undefined;
+  const active: Extensions = {
+    ...(extensions.first?.length ? { first: [...extensions.first] } : {}),
+    ...(extensions.beforeRequestHandler?.length ? { beforeRequestHandler: [...extensions.beforeRequestHandler] } : {}),
+    ...(extensions.beforeErrorHandler?.length ? { beforeErrorHandler: [...extensions.beforeErrorHandler] } : {}),
+  };
+  return Object.keys(active).length ? Object.freeze(active) : undefined;
 }
 
 function pathOf(url: string): string {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { GENERATED_KEY_FILE, resolveSecretKey, type Settings, type XsuaaCredentials } from '../config/environment.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, formatProblem } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sessionKeysFromSecret, setUpLogin } from '../login/index.js';
 import { createForwardAuth } from '../forward-auth/forward-auth.js';
@@ -11,6 +11,7 @@ import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
+import type { Destination, RoutesFile } from '../config/types.js';
 import { importEarlierRecords } from '../records/upgrade.js';
 import { claimRecordsInstallation, installationIntact, openRecords, RecordsOpenError } from '../records/index.js';
 import type { RecordsDatabase } from '../records/types.js';
@@ -23,8 +24,10 @@ import type { IdentityServer } from '../zones/server.js';
 import { startZones, type Zones } from '../zones/start.js';
 import { bindServer, type BoundServer } from './bind.js';
 import type { Configuration } from './configuration.js';
-import { createGateway, serverTimeouts, type Gateway } from './gateway.js';
+import type { Extensions } from './extensions.js';
+import { createGateway, serverTimeouts, type Gateway, type ServedConfiguration } from './gateway.js';
 import { createReadiness } from './readiness.js';
+import { destinationChanges, settingsNeedingRestart, watchConfigurationFiles, type ReloadOutcome } from './reload.js';
 
 export interface RunningGateway {
   gateway: Gateway;
@@ -32,8 +35,8 @@ export interface RunningGateway {
   storage: Storage;
   /** The records database (zones, users, applications, keys, tenants), opened and migrated at start. */
   records: RecordsDatabase;
-  /** The route table as served, `$XSAPPNAME` expanded to the application's instance name. */
-  routes: RouteTable;
+  /** The route table as served, `$XSAPPNAME` expanded to the application's instance name (the latest reload's). */
+  readonly routes: RouteTable;
   /**
    * The credentials the login uses: from the `xsuaa` binding, or of the application registered in
    * the built-in zones; undefined when neither is there (then only routes without login work).
@@ -51,12 +54,22 @@ export interface RunningGateway {
   metricsPort: number | undefined;
   /** Graceful stop (asynchronous subscriptions report first), then the storage and the records database are closed. */
   stop(): Promise<void>;
+  /**
+   * Reads routes.json (its error pages) and default-env.json again, as SIGHUP does: a valid
+   * configuration is served from the next request on, an invalid one is refused and the running one
+   * keeps serving. Both are logged. Settings other than the destinations need a restart: reported, not applied.
+   */
+  reload(): Promise<ReloadOutcome>;
 }
 
 export interface StartOptions {
   logger: Logger;
   /** Overrides PORT (tests pass 0). */
   port?: number;
+  /** Extension middleware at SAP's extension points (src/server/extensions.ts); the library's option. */
+  extensions?: Extensions;
+  /** Watch the configuration's files and reload on a change; default ZONEGATE_WATCH_CONFIG. */
+  watch?: boolean;
 }
 
 /**
@@ -110,28 +123,33 @@ export async function startGateway(config: Configuration, options: StartOptions)
       ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
-    const routes = compileRouteTable(routesFile, {
-      destinations: new Map(settings.destinations.map((d) => [d.name, d])),
-      baseDir: path.dirname(config.routesPath),
-      // SAP's approuter expands $XSAPPNAME in route scopes with the binding's xsappname: the instance name.
-      xsappname: credentials?.xsappname,
-    });
+    const compileRoutes = (from: Configuration, destinations: readonly Destination[]) =>
+      compileRouteTable(from.routesFile, {
+        destinations: new Map(destinations.map((d) => [d.name, d])),
+        baseDir: path.dirname(from.routesPath),
+        // SAP's approuter expands $XSAPPNAME in route scopes with the binding's xsappname: the instance name.
+        xsappname: credentials?.xsappname,
+      });
     // Session keys: SESSION_KEYS, or derived from the secret key (generated with a warning by name
     // when unset). The idle timeout: SESSION_TIMEOUT, else routes.json `sessionTimeout`, else 15
     // minutes (SAP's default). Without credentials protected routes answer 401.
-    login = credentials && setUpLogin({
-      credentials,
-      storage,
-      routesFile,
-      sessionKeys: settings.sessionKeys ?? sessionKeysFromSecret(secretKey()),
-      sessionTimeoutMinutes: settings.sessionTimeoutMinutes ?? routesFile.sessionTimeout ?? 15,
-      absoluteLifetimeMs: settings.sessionMaxLifetimeMinutes * 60_000,
-      refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
-      cookieDomains: settings.sessionCookieDomains,
-      logger,
-      metrics: metrics?.login,
-      security: config.security,
-    });
+    const loginFor = (from: RoutesFile) =>
+      credentials &&
+      setUpLogin({
+        credentials,
+        storage,
+        routesFile: from,
+        sessionKeys: settings.sessionKeys ?? sessionKeysFromSecret(secretKey()),
+        sessionTimeoutMinutes: settings.sessionTimeoutMinutes ?? from.sessionTimeout ?? 15,
+        absoluteLifetimeMs: settings.sessionMaxLifetimeMinutes * 60_000,
+        refreshAheadMs: settings.tokenRefreshAheadSeconds * 1000,
+        cookieDomains: settings.sessionCookieDomains,
+        logger,
+        metrics: metrics?.login,
+        security: config.security,
+      });
+    let routes = compileRoutes(config, settings.destinations);
+    login = loginFor(routesFile);
     if (settings.forwardAuth && !login) logger.warn('FORWARD_AUTH is on, but no identity provider is configured: /_zonegate/auth is not served');
     const zoneTenants = zones && setUpZoneTenants({ settings, storage, records, zones, logger, port, revokeTenantSessions });
     tenants = zoneTenants?.tenants;
@@ -154,21 +172,67 @@ export async function startGateway(config: Configuration, options: StartOptions)
       tenants,
       callbacks,
       metrics: metrics?.requests,
+      extensions: options.extensions,
     });
     bound.serve();
     const identity = zones?.server;
+
+    /** The configuration served now: the start's, then each applied reload's. */
+    let running = config;
+    const reload = (): ReloadOutcome => {
+      let next: Configuration;
+      let nextRoutes: RouteTable;
+      try {
+        if (!running.reread) throw new ConfigError([{ file: running.routesPath, path: '', message: 'this configuration was not read from files: there is nothing to read again' }]);
+        next = running.reread();
+        nextRoutes = compileRoutes(next, next.settings.destinations);
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems.map((p) => formatProblem(p).trim()) : [String(err)];
+        logger.error('configuration reload refused: the running configuration keeps serving', { problems });
+        return { applied: false, problems };
+      }
+      const needsRestart = settingsNeedingRestart(running, next);
+      const { destinations } = next.settings;
+      // The login is made anew only when what it reads of routes.json changed: its sessions live in
+      // the store and survive it; the relying party's caches are refilled on the next login.
+      const loginChanged = ['logout', 'login', 'sessionTimeout'].some((k) => JSON.stringify(running.routesFile[k]) !== JSON.stringify(next.routesFile[k]));
+      if (loginChanged) login = loginFor(next.routesFile);
+      const served: ServedConfiguration = {
+        routesFile: next.routesFile,
+        routes: nextRoutes,
+        destinations,
+        errorPages: next.errorPages,
+        login,
+        forwardAuth: settings.forwardAuth && login ? createForwardAuth({ routes: nextRoutes, trustedProxies: settings.trustedProxies, login }) : undefined,
+      };
+      gateway.reconfigure(served);
+      const changes = destinationChanges(running.settings.destinations, destinations);
+      running = next;
+      routes = nextRoutes;
+      for (const w of next.warnings) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
+      logger.info('configuration reloaded', { routes: nextRoutes.routes.length, destinations: destinations.length, ...changes, ...(needsRestart.length ? { needsRestart } : {}) });
+      if (needsRestart.length) logger.warn('configuration changes that need a restart were not applied', { settings: needsRestart });
+      return { applied: true, routes: nextRoutes.routes.length, destinations: changes, needsRestart };
+    };
+    const stopWatching = (options.watch ?? settings.watchConfig) && config.watchedFiles
+      ? watchConfigurationFiles(config.watchedFiles, () => void reload(), logger)
+      : undefined;
     return {
       gateway,
       port,
       storage,
       records,
-      routes,
+      get routes() {
+        return routes;
+      },
       credentials,
       directory: zones?.directory,
       identity,
       provisioning: zoneTenants?.provisioning,
       metricsPort,
+      reload: () => Promise.resolve(reload()),
       async stop() {
+        stopWatching?.();
         // Reports first, while this process still serves the zones' token endpoint they need; then
         // what arrived meanwhile. A report that still fails is logged with all it takes to repeat it.
         if (callbacks) await settledWithin(callbacks, settings.shutdownTimeoutMs, logger);

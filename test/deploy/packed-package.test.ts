@@ -2,9 +2,11 @@
  * Issue 17: what `npm pack` ships is enough to run the gateway. The package is packed from the
  * Docker build context, installed with production dependencies only into an empty directory (as a
  * container's runtime stage or a consumer installs it), and `zonegate start` is run from there
- * through the package's bin link.
+ * through the package's bin link. The same install is embedded as a library (Operate: "embed as a
+ * library"): an ES module imports it and starts a gateway with extensions, and a TypeScript consumer
+ * is type-checked against the shipped declarations.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type http from 'node:http';
 import os from 'node:os';
@@ -50,8 +52,41 @@ function dockerContext(): string[] {
   return lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
 }
 
+interface PackedInstall {
+  work: string;
+  /** The directory the package is installed into, with production dependencies only. */
+  app: string;
+  /** The files the package holds. */
+  packed: string[];
+}
+
+let install: Promise<PackedInstall> | undefined;
+
+/** Packs and installs once for every test of this file (both take a minute). */
+function packedInstall(): Promise<PackedInstall> {
+  return (install ??= (async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-packed-'));
+    // Packed from what the Dockerfile's build stage gets (the .dockerignore whitelist), not from the
+    // checkout: prepack builds a dist/ of its own there, while other tests run this checkout's.
+    const tree = path.join(work, 'tree');
+    for (const entry of dockerContext()) fs.cpSync(path.join(ROOT, entry), path.join(tree, entry), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
+    const [pack] = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], tree));
+    const app = path.join(work, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'zonegate-install-test', private: true }));
+    await npm(['install', '--omit=dev', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', path.join(work, pack.filename)], app);
+    copySqliteAddon(app);
+    return { work, app, packed: pack.files.map((f: { path: string }) => f.path) };
+  })());
+}
+
+afterAll(async () => {
+  const done = await install?.catch(() => undefined);
+  if (done) fs.rmSync(done.work, { recursive: true, force: true });
+});
+
 describe('the packed package, installed with production dependencies only', () => {
-  let work: string;
   let app: string;
   let packed: string[];
   let echo: http.Server;
@@ -59,19 +94,7 @@ describe('the packed package, installed with production dependencies only', () =
   let gateway: RunningCli | undefined;
 
   beforeAll(async () => {
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-packed-'));
-    // Packed from what the Dockerfile's build stage gets (the .dockerignore whitelist), not from the
-    // checkout: prepack builds a dist/ of its own there, while other tests run this checkout's.
-    const tree = path.join(work, 'tree');
-    for (const entry of dockerContext()) fs.cpSync(path.join(ROOT, entry), path.join(tree, entry), { recursive: true });
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
-    const [pack] = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], tree));
-    packed = pack.files.map((f: { path: string }) => f.path);
-    app = path.join(work, 'app');
-    fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'zonegate-install-test', private: true }));
-    await npm(['install', '--omit=dev', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', path.join(work, pack.filename)], app);
-    copySqliteAddon(app);
+    ({ app, packed } = await packedInstall());
     echo = createEchoBackend();
     echoUrl = await listenEcho(echo);
     fs.writeFileSync(
@@ -84,7 +107,6 @@ describe('the packed package, installed with production dependencies only', () =
     gateway?.child.kill('SIGTERM');
     if (gateway && gateway.child.exitCode === null) await new Promise((resolve) => gateway!.child.once('exit', resolve));
     await new Promise((resolve) => echo?.close(resolve));
-    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   it('a production install of the repository runs no build (npm ci --omit=dev has no TypeScript)', () => {
@@ -95,8 +117,10 @@ describe('the packed package, installed with production dependencies only', () =
   it('ships the compiled command and the demo files, not sources, tests or source maps', () => {
     expect(packed).toContain(manifest.bin.zonegate);
     expect(packed).toEqual(expect.arrayContaining(['routes.json', 'xs-security.json', 'public/index.html']));
-    const stray = packed.filter((f) => /\.(ts|map)$/.test(f) || /^(src|test|bench|dist\/bench)\//.test(f));
+    const stray = packed.filter((f) => (/\.(ts|map)$/.test(f) && !f.endsWith('.d.ts')) || /^(src|test|bench|dist\/bench)\//.test(f));
     expect(stray).toEqual([]);
+    // The library's entry and its declarations.
+    expect(packed).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/server/extensions.d.ts']));
   });
 
   it('installs no development dependency', () => {
@@ -119,5 +143,157 @@ describe('the packed package, installed with production dependencies only', () =
     expect(routed.json()).toMatchObject({ method: 'GET', url: '/hello' });
     // The embedded store lives in the working directory, not inside node_modules.
     expect(fs.existsSync(path.join(app, '.zonegate'))).toBe(true);
+  });
+});
+
+/** An ES module that embeds the installed package: imports it, starts a gateway with extensions, prints its port. */
+const EMBED = `
+import { start, requestContext } from 'zonegate';
+
+const [backend, cwd] = process.argv.slice(2);
+const gateway = await start({
+  cwd,
+  env: { PATH: process.env.PATH },
+  port: 0,
+  routes: {
+    routes: [
+      { source: '^/backend/(.*)$', target: '/$1', destination: 'backend', authenticationType: 'none' },
+    ],
+  },
+  destinations: [{ name: 'backend', url: backend }],
+  log: { level: 'warn' },
+  extensions: {
+    first: [(req, res, next) => {
+      res.setHeader('x-first', requestContext(req).id);
+      next();
+    }],
+    beforeRequestHandler: [{
+      path: '/backend/own',
+      handler: (req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ answeredBy: 'extension', url: req.url, route: requestContext(req).route }));
+      },
+    }],
+    beforeErrorHandler: [(err, req, res, next) => {
+      res.setHeader('x-error-seen', err.code);
+      next();
+    }],
+  },
+});
+process.stdout.write(JSON.stringify({ port: gateway.port }) + '\\n');
+process.once('SIGTERM', async () => {
+  await gateway.stop();
+  process.exit(0);
+});
+`;
+
+/** A TypeScript consumer of the shipped declarations: what it may write compiles, what it may not does not. */
+const CONSUMER = `
+import start, { requestContext, type ExtensionHandler, type ExtensionErrorHandler, type Gateway, type ReloadOutcome } from 'zonegate';
+
+const first: ExtensionHandler = (req, res, next) => {
+  const id: string | undefined = requestContext(req)?.id;
+  if (id) res.setHeader('x-request', id);
+  next();
+};
+const onError: ExtensionErrorHandler = (err, _req, res, next) => {
+  const status: number = err.status;
+  if (status === 404) return void res.end('not here');
+  next(err);
+};
+const gateway: Gateway = await start({
+  routes: { routes: [{ source: '^/(.*)$', destination: 'backend', authenticationType: 'none' }] },
+  destinations: [{ name: 'backend', url: 'http://127.0.0.1:1', timeout: 1000 }],
+  extensions: { first: [first], beforeRequestHandler: [{ path: '/own', handler: (_req, res) => res.end() }], beforeErrorHandler: [onError] },
+});
+const port: number = gateway.port;
+const outcome: ReloadOutcome = await gateway.reload();
+if (!outcome.applied) console.log(outcome.problems.join('\\n'), port);
+// @ts-expect-error the port is a number
+const wrong: string = gateway.port;
+// @ts-expect-error a destination needs a url
+await start({ destinations: [{ name: 'x' }] });
+await gateway.stop();
+void wrong;
+`;
+
+describe('the packed package, embedded as a library', () => {
+  let work: string;
+  let app: string;
+  let echo: http.Server;
+  let echoUrl: string;
+  let embedded: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    ({ work, app } = await packedInstall());
+    echo = createEchoBackend();
+    echoUrl = await listenEcho(echo);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (embedded && embedded.exitCode === null) {
+      embedded.kill('SIGTERM');
+      await new Promise((resolve) => embedded!.once('exit', resolve));
+    }
+    await new Promise((resolve) => echo?.close(resolve));
+  });
+
+  it('an ES module imports it and starts a gateway whose extensions run at first, beforeRequestHandler and beforeErrorHandler', async () => {
+    fs.writeFileSync(path.join(app, 'embed.mjs'), EMBED);
+    const data = fs.mkdtempSync(path.join(work, 'embedded-'));
+    embedded = spawn(process.execPath, [path.join(app, 'embed.mjs'), echoUrl, data], { cwd: app, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    embedded.stderr!.on('data', (d: Buffer) => (out += d));
+    const port = await new Promise<number>((resolve, reject) => {
+      embedded!.stdout!.on('data', (d: Buffer) => {
+        out += d;
+        const line = out.split('\n').find((l) => l.startsWith('{"port"'));
+        if (line) resolve(JSON.parse(line).port);
+      });
+      embedded!.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+    });
+
+    const proxied = await request(port, { path: '/backend/hello' });
+    expect(proxied.status).toBe(200);
+    expect(proxied.json()).toMatchObject({ url: '/hello' });
+    expect(proxied.headers['x-first']).toBe(proxied.headers['x-request-id']);
+
+    // Answered by the extension after the route matched: the route is known, the mount path stripped.
+    const own = await request(port, { path: '/backend/own/thing' });
+    expect(own.status).toBe(200);
+    expect(own.json()).toEqual({ answeredBy: 'extension', url: '/thing', route: { index: 0, source: '^/backend/(.*)$' } });
+    expect(own.headers['x-first']).toBeDefined();
+
+    // An error the extension saw, then rendered by the gateway as its own.
+    const missing = await request(port, { path: '/nowhere', headers: { accept: 'application/json' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers['x-error-seen']).toBe('ZG_ERR_ROUTE_NOT_FOUND');
+    expect(missing.headers['x-zonegate-error']).toBeDefined();
+    expect(fs.existsSync(path.join(data, '.zonegate'))).toBe(true);
+  });
+
+  it('a TypeScript consumer type-checks against the shipped declarations', async () => {
+    const consumer = path.join(app, 'consumer');
+    fs.mkdirSync(consumer, { recursive: true });
+    fs.writeFileSync(path.join(consumer, 'main.mts'), CONSUMER);
+    fs.writeFileSync(
+      path.join(consumer, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules/@types')],
+        },
+        files: ['main.mts'],
+      }),
+    );
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    const result = await run(process.execPath, [tsc, '-p', path.join(consumer, 'tsconfig.json')], { cwd: consumer }).catch((err: { stdout: string; stderr: string }) => err);
+    expect(`${result.stdout}${result.stderr}`).toBe('');
   });
 });
