@@ -79,13 +79,16 @@ export async function readLine(input: NodeJS.ReadableStream): Promise<string> {
 
 /**
  * Asks `question` on `output` and reads one line from the terminal `input` without echoing it: the
- * readline interface writes its echo to a stream that drops it. A newline follows the answer, as
+ * readline interface switches the terminal to raw mode and writes its own echo to a stream that
+ * drops it. A newline follows the answer, as
  * after `sudo`'s and `passwd`'s prompts.
  */
 export function promptHidden(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, question: string): Promise<string> {
   const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
-  output.write(question);
+  // The interface first: it puts the terminal in raw mode (no echo by the terminal itself), and
+  // only then the question invites typing.
   const rl = readline.createInterface({ input, output: muted, terminal: true });
+  output.write(question);
   return new Promise((resolve, reject) => {
     let answered = false;
     rl.once('line', (line) => {
