@@ -75,19 +75,24 @@ function asksForHelp(args: readonly string[], options: CommandOptions): boolean 
   return tokens.some((t) => t.kind === 'option' && t.name === 'help');
 }
 
-/** parseArgs' messages go on about `--` and positional conventions; the first clause is what went wrong. */
+/**
+ * One line for what parseArgs found: its messages go on over several sentences and lines about `--`
+ * and option values starting with a dash; the first sentence is what went wrong.
+ */
 function describeParseError(err: unknown): string {
   const e = err as Error & { code?: string };
   const quoted = /'([^']+)'/.exec(e.message)?.[1];
+  const first = e.message.split(/\.(?:\s|$)/)[0]!.replace(/^Option/, 'option');
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option '${quoted}'`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument '${quoted}'`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return e.message.replace(/\.$/, '').replace(/^Option/, 'option');
+      // `--name -x`: a value that looks like an option (parseArgs' advice, on one line).
+      return /ambiguous/.test(first) ? `${first}: write ${quoted}=VALUE for a value starting with '-'` : first;
     default:
-      return e.message.split('. ')[0]!;
+      return first;
   }
 }
 
