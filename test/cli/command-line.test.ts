@@ -32,6 +32,9 @@ afterAll(() => fs.rmSync(cwd, { recursive: true, force: true }));
 const run = (args: string[], extra: { env?: Record<string, string>; input?: string } = {}) =>
   runCli(args, { cwd, env: { ...env, ...extra.env }, ...(extra.input !== undefined ? { input: extra.input } : {}) });
 
+/** For the tests that run the command a dozen times and more: each start takes seconds on a loaded 2-core machine. */
+const SPAWNS_TIMEOUT = 120_000;
+
 /** No stack trace: no "    at fn (file:line)" frames, no error class names. */
 const NO_TRACE = /^\s+at |TypeError|ERR_PARSE_ARGS/m;
 
@@ -81,7 +84,7 @@ describe('help on every command', () => {
     } finally {
       fs.rmSync(path.join(cwd, 'routes.json'));
     }
-  });
+  }, SPAWNS_TIMEOUT);
 
   it('lists --version, --password-stdin and per-command help in the main help', async () => {
     const { stdout } = await run(['--help']);
@@ -118,7 +121,7 @@ describe('usage errors', () => {
       expect(result.stderr, args.join(' ')).not.toMatch(NO_TRACE);
     }
     expect(fs.existsSync(dataDir)).toBe(false);
-  });
+  }, SPAWNS_TIMEOUT);
 });
 
 /** Whether `password` logs `userName` in to zone `subdomain`, checked in the records database the command wrote. */
