@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
 import { loadXsSecurity, readXsSecurity } from './config/security.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
@@ -19,12 +18,15 @@ import { checkDemoConfiguration, runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
 import type { RecordsDatabase } from './records/types.js';
 import { openRecords } from './records/index.js';
-import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand } from './records/cli.js';
+import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
-import { DIRECTORY_USAGE, runDirectoryCli } from './zones/cli.js';
+import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
-import { runTenantsCli, TENANTS_USAGE } from './provisioning/cli.js';
+import { parseTenantsCommand, runTenantsCommand, TENANTS_GROUP, TENANTS_USAGE, type TenantsInvocation } from './provisioning/cli.js';
+import { isHelp, parseCommand, pickSubcommand, UsageError, USAGE_EXIT_CODE, type CommandGroup, type CommandSpec, type ParsedCommand } from './cli/args.js';
+import { obtainPassword, PasswordUsageError, PromptCancelled } from './cli/password.js';
+import { packageVersion } from './cli/version.js';
 import { ensureRegistryClient, RegistryClientError } from './provisioning/registry-client.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
@@ -53,6 +55,8 @@ Commands:
   keys rotate [--zone SUBDOMAIN]
                   New signing key for one zone (or every zone); old keys stay published until the
                   tokens they signed have expired.
+  version         The version of zonegate (also --version, -v).
+  help [COMMAND]  This help, or a command's: zonegate help zones create is zonegate zones create --help.
 ${DIRECTORY_USAGE.replace(/^Usage:\n/, '')}
 ${TENANTS_USAGE.replace(/^Usage:\n/, '')}
                   Tenants of the application of xs-security.json (--security FILE), as the SaaS
@@ -71,10 +75,12 @@ ${DB_USAGE.replace(/^Usage:\n/, '')}
                   by name and exits ${IMPORT_INCOMPLETE_EXIT_CODE} when anything was left behind. Secrets stay sealed
                   (ZONEGATE_SECRET_KEY); the store is only read.
 
+
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
   --security FILE   xs-security.json to read (default ./xs-security.json when present)
-  -h, --help        This help.
+  -h, --help        This help; after any command or subcommand, that command's help.
+  -v, --version     The version of zonegate.
 
 Environment of the identity zones: UAA_DOMAIN (default auth.localhost), UAA_URL (public scheme and
 port, e.g. https://auth.example.com), PROVIDER_SUBDOMAIN (default provider), ZONEGATE_SECRET_KEY
@@ -95,51 +101,158 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'keys', 'db', 'version', 'help'] as const;
+
+/** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
+const SHORT_USAGE = `Usage: zonegate <command> [options]
+Commands: ${COMMANDS.join(', ')}
+zonegate --help lists them; zonegate <command> --help describes one.`;
+
+const FILE_OPTIONS = { routes: { type: 'string' }, security: { type: 'string' } } as const;
+
+const START: CommandSpec = {
+  name: 'start',
+  synopsis: '[--routes FILE] [--security FILE]',
+  details: `Starts the gateway: reads routes.json (--routes, default ./routes.json) and xs-security.json
+(--security, default ./xs-security.json when present) and the environment (see zonegate --help).
+Without an xsuaa binding, and with an xs-security.json, the built-in identity zones run in the same
+process on <subdomain>.UAA_DOMAIN. Stops on SIGTERM or SIGINT.`,
+  options: FILE_OPTIONS,
+};
+
+const CHECK_CONFIG: CommandSpec = {
+  name: 'check-config',
+  synopsis: '[--routes FILE] [--security FILE]',
+  details: 'Validates the configuration start would read, without starting; exit 1 on any problem.',
+  options: FILE_OPTIONS,
+};
+
+const DEMO: CommandSpec = {
+  name: 'demo',
+  synopsis: '[--check]',
+  details: `Starts the gateway with an echo backend and two demo tenants (npm start); --check validates
+that configuration without starting (npm run check-config).`,
+  options: { check: { type: 'boolean' } },
+};
+
+const ZONES_START: CommandSpec = {
+  name: 'zones start',
+  synopsis: '[--security FILE]',
+  details: `Runs only the identity zones on their own HTTP server (PORT, UAA_DOMAIN); with an xs-security.json
+(--security, default ./xs-security.json when present), registers the application and writes its
+xsuaa credentials to <data dir>/xsuaa-credentials.json for a gateway bound to these zones.`,
+  options: { security: { type: 'string' } },
+};
+
+const REGISTRY_CLIENT: CommandSpec = {
+  name: 'zones registry-client',
+  synopsis: '[--security FILE] [--json]',
+  details: `Creates (once) the SaaS registry's client in the provider zone and prints its credentials: a
+client-credentials client granted $XSAPPNAME.Callback through the callback scope's
+grant-as-authority-to-apps, for calling /callback/v1.0/.`,
+  options: { security: { type: 'string' }, json: { type: 'boolean' } },
+};
+
+const KEYS_ROTATE: CommandSpec = {
+  name: 'keys rotate',
+  synopsis: '[--zone SUBDOMAIN]',
+  details: `A new signing key for one zone (or every zone); the old keys stay published until the tokens they
+signed have expired.`,
+  options: { zone: { type: 'string' } },
+};
+
+const ZONES_GROUP = directoryGroup('zones', {
+  subcommands: ['start', 'registry-client'],
+  lines: [`  zonegate ${ZONES_START.name} ${ZONES_START.synopsis}`, `  zonegate ${REGISTRY_CLIENT.name} ${REGISTRY_CLIENT.synopsis}`],
+});
+const USERS_GROUP = directoryGroup('users');
+const KEYS_GROUP: CommandGroup = { name: 'keys', subcommands: ['rotate'], usage: `Usage:\n  zonegate ${KEYS_ROTATE.name} ${KEYS_ROTATE.synopsis}` };
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
-    process.stdout.write(USAGE);
-    return command ? 0 : 2;
-  }
-  switch (command) {
-    case 'start':
-      return start(rest);
-    case 'check-config':
-      return checkConfig(rest);
-    case 'demo':
-      return demo(rest);
-    case 'zones':
-      if (rest[0] === 'start') return zonesStart(rest.slice(1));
-      if (rest[0] === 'registry-client') return registryClientCommand(rest.slice(1));
-      return directoryCommand(argv);
-    case 'users':
-      return directoryCommand(argv);
-    case 'keys':
-      return keysCommand(rest);
-    case 'tenants':
-      return tenantsCommand(argv);
-    case 'db':
-      return dbCommand(rest);
-    default:
-      process.stderr.write(`zonegate: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n${err.usage}\n`);
+    return USAGE_EXIT_CODE;
   }
 }
 
-function fileOptions(args: string[]): ConfigurationFiles {
-  const { values } = parseArgs({ args, options: { routes: { type: 'string' }, security: { type: 'string' } }, strict: true });
-  return { routes: values.routes, security: values.security };
+function printHelp(help: string): number {
+  process.stdout.write(`${help.replace(/\n+$/, '')}\n`);
+  return 0;
+}
+
+/**
+ * Parses a command's arguments and runs it, or prints its help: `run` (which reads the
+ * configuration and opens stores) is reached only with arguments that parse.
+ */
+async function command(spec: CommandSpec, args: string[], run: (parsed: ParsedCommand) => Promise<number> | number): Promise<number> {
+  const parsed = parseCommand(spec, args);
+  return isHelp(parsed) ? printHelp(parsed.help) : run(parsed);
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  switch (name) {
+    case undefined:
+      throw new UsageError(`zonegate: missing command (${COMMANDS.join(', ')})`, SHORT_USAGE);
+    case '-h':
+    case '--help':
+      return printHelp(USAGE);
+    case 'help':
+      // `zonegate help zones create` is `zonegate zones create --help`.
+      return rest.length === 0 ? printHelp(USAGE) : dispatch([...rest, '--help']);
+    case '-v':
+    case '--version':
+    case 'version':
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    case 'start':
+      return command(START, rest, start);
+    case 'check-config':
+      return command(CHECK_CONFIG, rest, checkConfig);
+    case 'demo':
+      return command(DEMO, rest, demo);
+    case 'zones':
+    case 'users': {
+      const picked = pickSubcommand(name === 'zones' ? ZONES_GROUP : USERS_GROUP, rest);
+      if (isHelp(picked)) return printHelp(picked.help);
+      if (name === 'zones' && picked.name === 'start') return command(ZONES_START, picked.rest, zonesStart);
+      if (name === 'zones' && picked.name === 'registry-client') return command(REGISTRY_CLIENT, picked.rest, registryClientCommand);
+      const invocation = parseDirectoryCommand(name, picked.name, picked.rest);
+      return isHelp(invocation) ? printHelp(invocation.help) : directoryCommand(invocation);
+    }
+    case 'keys': {
+      const picked = pickSubcommand(KEYS_GROUP, rest);
+      return isHelp(picked) ? printHelp(picked.help) : command(KEYS_ROTATE, picked.rest, keysCommand);
+    }
+    case 'tenants': {
+      const picked = pickSubcommand(TENANTS_GROUP, rest);
+      const invocation = isHelp(picked) ? picked : parseTenantsCommand(picked.name, picked.rest);
+      return isHelp(invocation) ? printHelp(invocation.help) : tenantsCommand(invocation);
+    }
+    case 'db': {
+      const parsed = parseDbCommand(rest);
+      return isHelp(parsed) ? printHelp(parsed.help) : dbCommand(parsed);
+    }
+    default:
+      throw new UsageError(`zonegate: unknown command '${name}'`, SHORT_USAGE);
+  }
+}
+
+function fileOptions({ values }: ParsedCommand): ConfigurationFiles {
+  return { routes: values.routes as string | undefined, security: values.security as string | undefined };
 }
 
 /** `zonegate demo [--check]`: --check validates the demo's configuration (`npm run check-config`) and exits. */
-async function demo(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { check: { type: 'boolean' } }, strict: true });
+async function demo({ values }: ParsedCommand): Promise<number> {
   if (!values.check) return runDemo({ env: process.env, cwd: process.cwd() });
   return reportConfiguration(() => checkDemoConfiguration(process.env), ' as npm start runs it (the demo echo backend as "echo")');
 }
 
-function checkConfig(args: string[]): number {
-  return reportConfiguration(() => loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(args) }));
+function checkConfig(parsed: ParsedCommand): number {
+  return reportConfiguration(() => loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(parsed) }));
 }
 
 function reportConfiguration(load: () => ReturnType<typeof loadConfiguration>, how = ''): number {
@@ -157,10 +270,10 @@ function reportConfiguration(load: () => ReturnType<typeof loadConfiguration>, h
   }
 }
 
-async function start(args: string[]): Promise<number> {
+async function start(parsed: ParsedCommand): Promise<number> {
   let config;
   try {
-    config = loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(args) });
+    config = loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(parsed) });
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
@@ -234,32 +347,50 @@ async function withStorage(
   }
 }
 
-function directoryCommand(argv: string[]): Promise<number> {
+/**
+ * A zones or users command, parsed. The password of `users create` is read first (stdin or the
+ * prompt: src/cli/password.ts), before the store is opened and its warnings are printed.
+ */
+async function directoryCommand(invocation: DirectoryInvocation): Promise<number> {
+  let password: string | undefined;
+  if (invocation.password) {
+    const [subdomain, userName] = invocation.parsed.positionals;
+    try {
+      password = await obtainPassword(invocation.password, { input: process.stdin, output: process.stderr }, `Password for ${userName} in zone ${subdomain}`);
+    } catch (err) {
+      if (err instanceof PasswordUsageError) throw new UsageError(`zonegate ${invocation.group} ${invocation.name}: ${err.message}`, invocation.usage);
+      // As a shell reports a command ended by Ctrl-C: 128 + SIGINT.
+      if (err instanceof PromptCancelled) return 130;
+      throw err;
+    }
+  }
   return withStorage((settings, storage, logger, records, secretKey) => {
     // A deleted zone's tenant sessions end in the shared storage, as `tenants unsubscribe` ends them;
     // a running gateway's caches forget within a second on their own.
     const sessions = new StorageSessionStore({ storage, keyring: createKeyring(settings.sessionKeys ?? sessionKeysFromSecret(secretKey)) });
-    return runDirectoryCli(argv, {
-      storage,
-      records,
-      out: (line) => process.stdout.write(`${line}\n`),
-      err: (line) => process.stderr.write(`${line}\n`),
-      directory: { secretKey },
-      zoneUrl: zonesPublicUrl(settings, settings.port),
-      zoneRemoval: {
-        keys: createKeyStore({ records, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey, notices: storage }),
-        revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+    return runDirectoryCommand(
+      invocation,
+      {
+        storage,
+        records,
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+        directory: { secretKey },
+        zoneUrl: zonesPublicUrl(settings, settings.port),
+        zoneRemoval: {
+          keys: createKeyStore({ records, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey, notices: storage }),
+          revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+        },
       },
-    });
+      password,
+    );
   });
 }
 
-/** `zonegate db migrate|status` (src/records/cli.ts): needs the settings, not routes.json or the store. */
-async function dbCommand(args: string[]): Promise<number> {
+/** `zonegate db migrate|status|import` (src/records/cli.ts): needs the settings, not routes.json or the store. */
+async function dbCommand(command: DbCommand): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const command = parseDbCommand(args, { out, err });
-  if (typeof command === 'number') return command;
   let settings: Settings;
   try {
     settings = zoneSettings();
@@ -283,18 +414,8 @@ async function dbCommand(args: string[]): Promise<number> {
   return runDbCommand(command, { records: settings.records, logger, out, err });
 }
 
-const KEYS_USAGE = 'Usage: zonegate keys rotate [--zone SUBDOMAIN]';
-
-async function keysCommand(args: string[]): Promise<number> {
-  let zone: string | undefined;
-  try {
-    const [sub, ...rest] = args;
-    if (sub !== 'rotate') throw new Error(sub === undefined ? 'No command given' : `Unknown command: keys ${sub}`);
-    zone = parseArgs({ args: rest, options: { zone: { type: 'string' } }, strict: true }).values.zone;
-  } catch (err) {
-    process.stderr.write(`zonegate: ${(err as Error).message}\n${KEYS_USAGE}\n`);
-    return 2;
-  }
+async function keysCommand({ values }: ParsedCommand): Promise<number> {
+  const zone = values.zone as string | undefined;
   return withStorage(async (settings, storage, logger, records, secretKey) => {
     const directory = createZoneDirectory(records, { secretKey });
     const zones = zone === undefined ? await directory.listZones() : [await directory.getZoneBySubdomain(zone.toLowerCase())];
@@ -328,23 +449,8 @@ async function keysCommand(args: string[]): Promise<number> {
  * zone as `zones start` does (a repeat finds it), and ends an unsubscribed tenant's gateway sessions
  * in the shared storage.
  */
-async function tenantsCommand(argv: string[]): Promise<number> {
-  let args: string[];
-  let securityPath: string | undefined;
-  try {
-    ({ args, securityPath } = takeSecurityOption(argv));
-  } catch (err) {
-    process.stderr.write(`zonegate: ${(err as Error).message}\n${TENANTS_USAGE}\n`);
-    return 2;
-  }
-  if (args.length < 2) {
-    process.stderr.write(`zonegate: No command given\n${TENANTS_USAGE}\n`);
-    return 2;
-  }
-  if (['help', '--help', '-h'].includes(args[1]!) || args.includes('--help')) {
-    process.stdout.write(`${TENANTS_USAGE}\n`);
-    return 0;
-  }
+async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
+  const securityPath = securityFile(invocation.securityPath);
   return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger, records) => {
     const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
     const sessions = new StorageSessionStore({ storage, keyring: createKeyring(sessionKeys) });
@@ -362,7 +468,7 @@ async function tenantsCommand(argv: string[]): Promise<number> {
       process.stderr.write(`zonegate: tenants are not available: ${set}\n`);
       return 1;
     }
-    return await runTenantsCli(args, {
+    return await runTenantsCommand(invocation, {
       provisioning: set.provisioning,
       directory: zones.directory,
       out: (line) => process.stdout.write(`${line}\n`),
@@ -402,26 +508,13 @@ async function withApplicationZones(
   });
 }
 
-const REGISTRY_CLIENT_USAGE = 'Usage: zonegate zones registry-client [--security FILE] [--json]';
-
 /**
  * `zonegate zones registry-client`: the SaaS registry's client of the application of xs-security.json
  * (src/provisioning/registry-client.ts), created once and printed like a service key. The secret goes
  * to the operator who wires the registry, as `cf service-key` hands out an xsuaa binding's.
  */
-async function registryClientCommand(args: string[]): Promise<number> {
-  let values: { security?: string; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({ args, options: { security: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-  } catch (err) {
-    process.stderr.write(`zonegate: ${(err as Error).message}\n${REGISTRY_CLIENT_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${REGISTRY_CLIENT_USAGE}\n`);
-    return 0;
-  }
-  const securityPath = values.security ? path.resolve(values.security) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
+async function registryClientCommand({ values }: ParsedCommand): Promise<number> {
+  const securityPath = securityFile(values.security as string | undefined);
   return withApplicationZones(securityPath, "the registry client is the callbacks' caller of one application", async (zones, settings) => {
     try {
       const client = await ensureRegistryClient({
@@ -457,20 +550,9 @@ async function registryClientCommand(args: string[]): Promise<number> {
   });
 }
 
-/** `--security FILE` (or `--security=FILE`) anywhere in argv; default ./xs-security.json when present. */
-function takeSecurityOption(argv: string[]): { args: string[]; securityPath: string | undefined } {
-  const args: string[] = [];
-  let given: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--security') {
-      given = argv[++i];
-      if (given === undefined || given.startsWith('--')) throw new Error('--security needs a file');
-    } else if (arg.startsWith('--security=')) given = arg.slice('--security='.length);
-    else args.push(arg);
-  }
-  const securityPath = given ? path.resolve(given) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
-  return { args, securityPath };
+/** `--security FILE`, else ./xs-security.json when present. */
+function securityFile(given: string | undefined): string | undefined {
+  return given ? path.resolve(given) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
 }
 
 /** File in the data directory where `start` and `zones start` leave the application's xsuaa credentials. */
@@ -486,16 +568,9 @@ function writeCredentialsFile(dataDir: string, credentials: XsuaaCredentials, lo
   logger.info('xsuaa credentials written', { file, xsappname: credentials.xsappname });
 }
 
-async function zonesStart(args: string[]): Promise<number> {
+async function zonesStart({ values }: ParsedCommand): Promise<number> {
   let settings: Settings;
-  let securityPath: string | undefined;
-  try {
-    const { values } = parseArgs({ args, options: { security: { type: 'string' } }, strict: true });
-    securityPath = values.security ? path.resolve(values.security) : fs.existsSync('xs-security.json') ? path.resolve('xs-security.json') : undefined;
-  } catch (err) {
-    process.stderr.write(`zonegate: ${(err as Error).message}\nUsage: zonegate zones start [--security FILE]\n`);
-    return 2;
-  }
+  const securityPath = securityFile(values.security as string | undefined);
   let loaded;
   try {
     settings = zoneSettings();

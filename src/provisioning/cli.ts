@@ -11,11 +11,9 @@
  * Exit codes as `zonegate zones`: 0 done, 1 refused or failed (message on `err`), 2 usage error.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DirectoryError } from '../zones/directory/errors.js';
+import { commandUsage, isHelp, parseCommand, pickSubcommand, UsageError, type CommandGroup, type CommandSpec, type HelpRequest, type ParsedCommand } from '../cli/args.js';
 import type { ZoneDirectory } from '../zones/directory/types.js';
 import { isEmail } from '../zones/directory/validation.js';
-import { ProvisioningError } from './errors.js';
 import type { Provisioning, Tenant } from './service.js';
 
 export interface TenantsCliIo {
@@ -26,30 +24,73 @@ export interface TenantsCliIo {
   err: (line: string) => void;
 }
 
-export const TENANTS_USAGE = `Usage:
-  zonegate tenants subscribe <subdomain> [--id GUID] [--admin-user U --admin-email E]
-  zonegate tenants unsubscribe <subdomain|id>
-  zonegate tenants list [--json]`;
+/** Every tenants command reads the application from xs-security.json; the entry point loads it. */
+const SECURITY = { security: { type: 'string' } } as const;
 
-class UsageError extends Error {}
+type TenantsCommandName = 'subscribe' | 'unsubscribe' | 'list';
+
+const SPECS: Record<TenantsCommandName, CommandSpec> = {
+  subscribe: {
+    name: 'tenants subscribe',
+    synopsis: '<subdomain> [--id GUID] [--admin-user U --admin-email E] [--security FILE]',
+    details: `Subscribes the application of xs-security.json (--security FILE, default ./xs-security.json) in a
+new zone <subdomain>, as the SaaS registry's callback does (--id: the tenant id, default a new UUID,
+or the id of a zone made with \`zones create\`). --admin-user/--admin-email create the tenant's first
+administrator with a generated initial password, printed once.`,
+    options: { ...SECURITY, id: { type: 'string' }, 'admin-user': { type: 'string' }, 'admin-email': { type: 'string' } },
+    positionals: ['subdomain'],
+  },
+  unsubscribe: {
+    name: 'tenants unsubscribe',
+    synopsis: '<subdomain|id> [--security FILE]',
+    details: "Removes the tenant's zone, users and gateway sessions; an unknown tenant is nothing to do (exit 0).",
+    options: SECURITY,
+    positionals: ['subdomain|id'],
+  },
+  list: {
+    name: 'tenants list',
+    synopsis: '[--json] [--security FILE]',
+    options: { ...SECURITY, json: { type: 'boolean' } },
+  },
+};
+
+const usageLine = (spec: CommandSpec) => `  zonegate ${spec.name} ${spec.synopsis!.replace(' [--security FILE]', '')}`;
+
+export const TENANTS_USAGE = `Usage:
+${Object.values(SPECS).map(usageLine).join('\n')}`;
+
+export const TENANTS_GROUP: CommandGroup = {
+  name: 'tenants',
+  subcommands: Object.keys(SPECS),
+  usage: `${TENANTS_USAGE}
+Each takes --security FILE (default ./xs-security.json); zonegate tenants <subcommand> --help says more.`,
+};
+
+/** A tenants command, parsed and checked; `securityPath` is its --security. */
+export interface TenantsInvocation {
+  name: TenantsCommandName;
+  parsed: ParsedCommand;
+  securityPath?: string;
+}
+
+/** `zonegate tenants <name> ...rest`, checked before anything is opened. Throws UsageError. */
+export function parseTenantsCommand(name: string, rest: readonly string[]): TenantsInvocation | HelpRequest {
+  if (!Object.hasOwn(SPECS, name)) throw new UsageError(`zonegate tenants: unknown subcommand '${name}'`, TENANTS_GROUP.usage);
+  const spec = SPECS[name as TenantsCommandName];
+  const parsed = parseCommand(spec, rest);
+  if (isHelp(parsed)) return parsed;
+  const adminUser = parsed.values['admin-user'];
+  // The zone's administrator is created only with an e-mail address: the name must be one (the directory's rule) or come with one.
+  if (typeof adminUser === 'string' && parsed.values['admin-email'] === undefined && !isEmail(adminUser)) {
+    throw new UsageError('zonegate tenants subscribe: --admin-user needs --admin-email (every user of a zone has an e-mail address)', commandUsage(spec));
+  }
+  const security = parsed.values.security;
+  return { name: name as TenantsCommandName, parsed, ...(typeof security === 'string' ? { securityPath: security } : {}) };
+}
 
 /** 24 characters of base64url: 144 bits, well past NIST SP 800-63B's minimum for a generated secret. */
 function generatePassword(): string {
   return randomBytes(18).toString('base64url');
-}
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: string[]) {
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.positionals.length !== positionals.length) {
-    const expected = positionals.map((p) => `<${p}>`).join(' ') || 'no arguments';
-    throw new UsageError(`takes ${expected}, got ${parsed.positionals.length} argument${parsed.positionals.length === 1 ? '' : 's'}`);
-  }
-  return parsed;
 }
 
 function table(rows: string[][], out: (line: string) => void): void {
@@ -57,19 +98,10 @@ function table(rows: string[][], out: (line: string) => void): void {
   for (const row of rows) out(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
 }
 
-async function subscribe(args: string[], { provisioning, directory, out }: TenantsCliIo): Promise<void> {
-  const { values, positionals } = parse(
-    args,
-    { id: { type: 'string' }, 'admin-user': { type: 'string' }, 'admin-email': { type: 'string' } },
-    ['subdomain'],
-  );
+async function subscribe({ values, positionals }: ParsedCommand, { provisioning, directory, out }: TenantsCliIo): Promise<void> {
   const subdomain = positionals[0]!;
   const adminUser = values['admin-user'] as string | undefined;
   const adminEmail = values['admin-email'] as string | undefined;
-  // The zone's administrator is created only with an e-mail address: the name must be one (the directory's rule) or come with one.
-  if (adminUser !== undefined && adminEmail === undefined && !isEmail(adminUser)) {
-    throw new UsageError('--admin-user needs --admin-email (every user of a zone has an e-mail address)');
-  }
   // Repeating the command without --id is idempotent: it finds the tenant it subscribed before. A
   // zone made with `zones create` is adopted under its own id, with the users made in it meanwhile.
   const before = await provisioning.findTenant(subdomain);
@@ -96,8 +128,7 @@ async function subscribe(args: string[], { provisioning, directory, out }: Tenan
   }
 }
 
-async function unsubscribe(args: string[], { provisioning, out }: TenantsCliIo): Promise<void> {
-  const { positionals } = parse(args, {}, ['subdomain|id']);
+async function unsubscribe({ positionals }: ParsedCommand, { provisioning, out }: TenantsCliIo): Promise<void> {
   const which = positionals[0]!;
   const tenant = await provisioning.findTenant(which);
   const result = await provisioning.unsubscribe(tenant?.tenantId ?? which);
@@ -106,44 +137,42 @@ async function unsubscribe(args: string[], { provisioning, out }: TenantsCliIo):
   else out(`No tenant "${which}"; nothing to do`);
 }
 
-async function list(args: string[], { provisioning, out }: TenantsCliIo): Promise<void> {
-  const { values } = parse(args, { json: { type: 'boolean' } }, []);
+async function list({ values }: ParsedCommand, { provisioning, out }: TenantsCliIo): Promise<void> {
   const tenants: Tenant[] = await provisioning.listTenants();
   if (values.json) return out(JSON.stringify(tenants, null, 2));
   if (tenants.length === 0) return out('No tenants.');
   table([['SUBDOMAIN', 'ID', 'URL', 'SUBSCRIBED'], ...tenants.map((t) => [t.subdomain, t.tenantId, t.url, t.subscribedAt ?? '-'])], out);
 }
 
-const COMMANDS: Record<string, (args: string[], io: TenantsCliIo) => Promise<void>> = { subscribe, unsubscribe, list };
+const COMMANDS: Record<TenantsCommandName, (parsed: ParsedCommand, io: TenantsCliIo) => Promise<void>> = { subscribe, unsubscribe, list };
 
-/** `argv` as after `zonegate`: `['tenants', 'subscribe', 'acme', ...]`. */
-export async function runTenantsCli(argv: string[], io: TenantsCliIo): Promise<number> {
-  const [group, name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || rest.includes('--help')) {
-    if (name === undefined) {
-      io.err('zonegate: No command given');
-      io.err(TENANTS_USAGE);
-      return 2;
-    }
-    io.out(TENANTS_USAGE);
-    return 0;
-  }
+/** Runs a parsed command: exit 0, or 1 with the reason on `err` when the service refuses or fails. */
+export async function runTenantsCommand(invocation: TenantsInvocation, io: TenantsCliIo): Promise<number> {
   try {
-    const command = group === 'tenants' ? COMMANDS[name] : undefined;
-    if (!command) throw new UsageError(`Unknown command: ${[group, name].join(' ')}`);
-    await command(rest, io);
+    await COMMANDS[invocation.name](invocation.parsed, io);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`zonegate: ${group} ${name}: ${err.message}`);
-      io.err(TENANTS_USAGE);
-      return 2;
-    }
-    if (err instanceof ProvisioningError || err instanceof DirectoryError) {
-      io.err(`zonegate: ${err.message}`);
-      return 1;
-    }
     io.err(`zonegate: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
+  }
+}
+
+/** Parse and run in one, with the provisioning service already set up: for driving the commands in-process. `argv` as after `zonegate`: `['tenants', 'subscribe', 'acme', ...]`. */
+export async function runTenantsCli(argv: string[], io: TenantsCliIo): Promise<number> {
+  const [group, ...rest] = argv;
+  try {
+    if (group !== 'tenants') throw new UsageError(`zonegate: unknown command '${group}'`, TENANTS_GROUP.usage);
+    const picked = pickSubcommand(TENANTS_GROUP, rest);
+    const invocation = isHelp(picked) ? picked : parseTenantsCommand(picked.name, picked.rest);
+    if (isHelp(invocation)) {
+      io.out(invocation.help);
+      return 0;
+    }
+    return await runTenantsCommand(invocation, io);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(err.message);
+    io.err(err.usage);
+    return 2;
   }
 }

@@ -10,7 +10,7 @@
  * but left records behind (conflicts, unreadable records), apart from 1 for the same reason.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { commandUsage, isHelp, parseCommand, pickSubcommand, UsageError, type CommandGroup, type CommandSpec, type HelpRequest } from '../cli/args.js';
 import type { Logger } from '../log.js';
 import { describeConnection, openStorage, StorageOpenError, type StorageConfig } from '../storage/index.js';
 import { redactedUrl } from '../storage/open-problems.js';
@@ -22,13 +22,33 @@ import { migrationStatus, newerSchemaProblem } from './migrate.js';
 import { MIGRATIONS, type Migration } from './schema.js';
 import type { RecordsDatabase } from './types.js';
 
-export const DB_USAGE = `Usage:
-  zonegate db migrate
-  zonegate db status
-  zonegate db import [--from redis://HOST[:PORT][/DB] | --from FILE]`;
-
 export const PENDING_EXIT_CODE = 3;
 export const IMPORT_INCOMPLETE_EXIT_CODE = 4;
+
+type DbCommandName = 'migrate' | 'status' | 'import';
+
+const SPECS: Record<DbCommandName, CommandSpec> = {
+  migrate: {
+    name: 'db migrate',
+    details: 'Applies the pending migrations of the records database (start-up does too) and prints them, or "Up to date".',
+  },
+  status: {
+    name: 'db status',
+    details: `Lists the applied and the pending migrations; exits ${PENDING_EXIT_CODE} when any are pending, 1 when the database cannot be reached.`,
+  },
+  import: {
+    name: 'db import',
+    synopsis: '[--from redis://HOST[:PORT][/DB] | --from FILE]',
+    details: `Copies, once, what an earlier release kept in the store (REDIS_URL, else <data dir>/zonegate.db; or
+--from) into the records database, never overwriting; exits ${IMPORT_INCOMPLETE_EXIT_CODE} when anything was left behind.`,
+    options: { from: { type: 'string' } },
+  },
+};
+
+export const DB_USAGE = `Usage:
+${Object.values(SPECS).map((spec) => `  zonegate ${spec.name}${spec.synopsis ? ` ${spec.synopsis}` : ''}`).join('\n')}`;
+
+export const DB_GROUP: CommandGroup = { name: 'db', subcommands: Object.keys(SPECS), usage: DB_USAGE };
 
 export interface DbCliIo {
   records: RecordsConfig;
@@ -52,34 +72,19 @@ export interface DbImportCommand {
 export type DbCommand = 'migrate' | 'status' | DbImportCommand;
 
 /**
- * `args`: what follows `db`. The command, or the exit code when there is none to run (help, usage
- * error), before the settings are read: help needs no valid environment.
+ * `args`: what follows `db`. The command to run, or help, before the settings are read: help needs
+ * no valid environment. Throws UsageError.
  */
-export function parseDbCommand(args: readonly string[], io: Pick<DbCliIo, 'out' | 'err'>): DbCommand | number {
-  const [command, ...rest] = args;
-  if (command === 'help' || command === '--help' || command === '-h' || rest.some((a) => a === '--help' || a === '-h')) {
-    io.out(DB_USAGE);
-    return 0;
-  }
-  if (command === 'import') {
-    try {
-      const { values } = parseArgs({ args: rest, options: { from: { type: 'string' } }, strict: true });
-      if (values.from === '') throw new Error('--from needs a redis:// URL or a file');
-      return { name: 'import', ...(values.from !== undefined ? { from: values.from } : {}) };
-    } catch (err) {
-      io.err(`zonegate: db import: ${(err as Error).message}\n${DB_USAGE}`);
-      return 2;
-    }
-  }
-  if (command !== 'migrate' && command !== 'status') {
-    io.err(`zonegate: ${command === undefined ? 'No command given' : `Unknown command: db ${command}`}\n${DB_USAGE}`);
-    return 2;
-  }
-  if (rest.length > 0) {
-    io.err(`zonegate: db ${command} takes no arguments, got "${rest.join(' ')}"\n${DB_USAGE}`);
-    return 2;
-  }
-  return command;
+export function parseDbCommand(args: readonly string[]): DbCommand | HelpRequest {
+  const picked = pickSubcommand(DB_GROUP, args);
+  if (isHelp(picked)) return picked;
+  const name = picked.name as DbCommandName;
+  const parsed = parseCommand(SPECS[name], picked.rest);
+  if (isHelp(parsed)) return parsed;
+  if (name !== 'import') return name;
+  const from = parsed.values.from as string | undefined;
+  if (from === '') throw new UsageError('zonegate db import: --from needs a redis:// URL or a file', commandUsage(SPECS.import));
+  return { name: 'import', ...(from !== undefined ? { from } : {}) };
 }
 
 export async function runDbCommand(command: DbCommand, io: DbCliIo): Promise<number> {

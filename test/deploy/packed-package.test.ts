@@ -128,6 +128,11 @@ describe('the packed package, installed with production dependencies only', () =
     for (const dep of Object.keys(manifest.dependencies)) expect(fs.existsSync(path.join(app, 'node_modules', dep)), dep).toBe(true);
   });
 
+  it('zonegate --version answers the installed package\'s version', async () => {
+    const { stdout } = await run(path.join(app, 'node_modules/.bin/zonegate'), ['--version'], { cwd: app, env: { PATH: process.env.PATH } });
+    expect(stdout).toBe(`${manifest.version}\n`);
+  });
+
   it('zonegate start runs from the install: health, readiness and a route', async () => {
     gateway = await startCli(['start'], {
       command: path.join(app, 'node_modules/.bin/zonegate'),

@@ -111,7 +111,7 @@ describe('zonegate db import (the command)', () => {
     expect(unconfigured.stderr).toContain(`no store at ${path.join(dir, 'fresh', 'zonegate.db')} (ZONEGATE_DATA_DIR): nothing to import`);
     const wrong = await runCli(['db', 'import', '--form', 'x'], { cwd: dir, env: env({}) });
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toMatch(/^zonegate: db import: Unknown option '--form'/);
+    expect(wrong.stderr).toMatch(/^zonegate db import: unknown option '--form'\nUsage: zonegate db import /);
     const help = await runCli(['--help'], { cwd: dir, env: env({}) });
     expect(help.stdout).toContain('zonegate db import [--from redis://HOST[:PORT][/DB] | --from FILE]');
     expect(help.stdout).toContain(`${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind`);

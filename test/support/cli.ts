@@ -50,13 +50,20 @@ export function startCli(
   });
 }
 
-/** Runs a `zonegate` command to its end. */
-export async function runCli(args: string[], options: { cwd: string; env: Record<string, string | undefined> }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a `zonegate` command to its end; `input` is written to its stdin (else stdin is /dev/null, not a terminal). */
+export async function runCli(
+  args: string[],
+  options: { cwd: string; env: Record<string, string | undefined>; input?: string },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  const [code] = await once(child, 'exit');
+  child.stdout!.on('data', (d: Buffer) => (stdout += d));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  // A command that exits before reading all of it closes the pipe: not the test's failure.
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(options.input);
+  // 'close', not 'exit': the output is all read only once the pipes have closed.
+  const [code] = await once(child, 'close');
   return { code: code as number | null, stdout, stderr };
 }

@@ -209,7 +209,7 @@ describe('zonegate users', () => {
       expect(r.err).toContain('Usage:');
       expect(r.out).toBe('');
     }
-    expect((await cli('users', 'create', 'provider', 'dora', '--email', 'd@example.com')).err).toMatch(/^zonegate: users create needs --password/);
+    expect((await cli('users', 'create', 'provider', 'dora', '--email', 'd@example.com')).err).toMatch(/^zonegate users create: needs --password\n/);
     expect(await cli('help')).toMatchObject({ code: 0, out: expect.stringContaining('zonegate zones create') });
   });
 });
