@@ -31,8 +31,15 @@ button{margin-top:1.2rem;width:100%;padding:.6rem;background:${b.color};color:#f
 <body><main>${b.logo}<h1>${escapeHtml(b.title)}</h1>${body}</main></body></html>`;
 }
 
-export function loginPage(zone: Zone, input: { authRequestId: string; csrf: string; userName?: string; message?: string; clientId: string }): string {
+export function loginPage(
+  zone: Zone,
+  input: { authRequestId: string; csrf: string; userName?: string; message?: string; clientId: string; providers?: { name: string; href: string }[] },
+): string {
   const message = input.message ? `<p class="msg" role="alert">${escapeHtml(input.message)}</p>` : '';
+  // The zone's external identity providers (issue 13): plain links, each the same authorization request naming the provider.
+  const providers = input.providers?.length
+    ? `\n<nav aria-label="Other ways to sign in"><ul>${input.providers.map((p) => `<li><a href="${escapeHtml(p.href)}">Sign in with ${escapeHtml(p.name)}</a></li>`).join('')}</ul></nav>`
+    : '';
   return layout(
     zone,
     'Sign in',
@@ -43,7 +50,7 @@ export function loginPage(zone: Zone, input: { authRequestId: string; csrf: stri
 <label for="username">User name or e-mail</label><input id="username" name="username" autocomplete="username" required value="${escapeHtml(input.userName ?? '')}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>`,
+</form>${providers}`,
   );
 }
 
