@@ -28,6 +28,7 @@ export const ERRORS = {
   ZG_ERR_CSRF_REQUIRED: { status: 403, title: 'A valid CSRF token is required' },
   ZG_ERR_LOGIN_FAILED: { status: 401, title: 'The login did not complete' },
   ZG_ERR_IDP_UNAVAILABLE: { status: 503, title: 'The identity provider is unavailable' },
+  ZG_ERR_IDP_REFUSED: { status: 403, title: 'The identity provider did not sign the user in' },
   ZG_ERR_NOT_SUPPORTED: { status: 501, title: 'This feature is not supported by zonegate' },
   ZG_ERR_BACKEND_UNREACHABLE: { status: 502, title: 'The backend could not be reached' },
   ZG_ERR_BACKEND_TIMEOUT: { status: 504, title: 'The backend did not answer in time' },

@@ -152,4 +152,46 @@ const KEYS_AND_TENANTS: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS];
+/**
+ * Version 3: identity brokering (issue 13, src/zones/idp/).
+ * - identity_providers: a zone's external identity providers (UAA's model: `origin_key` unique per
+ *   zone, the `origin` its users' tokens carry). `config` is the IdP's configuration as JSON without
+ *   its client secret; `sealed_secret` the secret sealed with ZONEGATE_SECRET_KEY (a StoredSecret as
+ *   JSON, associated data `idp:<zone>:<origin>`), never in clear. A zone takes its IdPs with it.
+ * - role_collection_mappings: XSUAA's "role collection mappings": a group value the IdP asserts
+ *   grants a role collection of the zone, at each login. They go with their IdP.
+ * - user_role_collections.mapped_from: the origin whose mapping assigned the row, NULL for a direct
+ *   assignment. A login replaces the rows its origin mapped and never touches direct ones.
+ */
+const IDENTITY_PROVIDERS: Migration = {
+  version: 3,
+  name: 'identity providers, role collection mappings',
+  statements: [
+    `CREATE TABLE identity_providers (
+      zone_id TEXT NOT NULL,
+      id TEXT NOT NULL,
+      origin_key TEXT NOT NULL,
+      type TEXT NOT NULL,
+      name TEXT NOT NULL,
+      config TEXT NOT NULL,
+      sealed_secret TEXT,
+      active INTEGER NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      CONSTRAINT identity_providers_pkey PRIMARY KEY (zone_id, id),
+      CONSTRAINT identity_providers_origin_key_unique UNIQUE (zone_id, origin_key),
+      CONSTRAINT identity_providers_zone_fk FOREIGN KEY (zone_id) REFERENCES zones (id) ON DELETE CASCADE
+    )`,
+    `CREATE TABLE role_collection_mappings (
+      zone_id TEXT NOT NULL,
+      origin_key TEXT NOT NULL,
+      group_value TEXT NOT NULL,
+      role_collection TEXT NOT NULL,
+      CONSTRAINT role_collection_mappings_pkey PRIMARY KEY (zone_id, origin_key, group_value, role_collection),
+      CONSTRAINT role_collection_mappings_idp_fk FOREIGN KEY (zone_id, origin_key) REFERENCES identity_providers (zone_id, origin_key) ON DELETE CASCADE
+    )`,
+    'ALTER TABLE user_role_collections ADD COLUMN mapped_from TEXT',
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS];

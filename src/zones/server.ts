@@ -43,6 +43,10 @@ import { DEFAULT_THROTTLE, type ThrottleOptions } from './oauth/throttle.js';
 import { handleToken } from './oauth/token.js';
 import { verifyZoneToken } from './oauth/tokens.js';
 import { handleUserinfo } from './oauth/userinfo.js';
+import { identityProviderAdminRoutes } from './idp/admin.js';
+import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
+import { createRelyingParties } from './idp/relying-party.js';
+import { createIdentityProviderStore } from './idp/store.js';
 
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
@@ -168,6 +172,8 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   });
 
   const invitations = createInvitationStore(options.storage, { now });
+  // Issue 13: each zone's external identity providers, sealed with the key that seals client secrets.
+  const idpStore = createIdentityProviderStore(options.records, options.directory, options.secretKey !== undefined ? { secretKey: options.secretKey } : {});
   const services: ZoneServices = {
     storage: options.storage,
     directory: options.directory,
@@ -183,6 +189,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     maxTokenValiditySeconds,
     refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
     metrics: options.metrics,
+    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), startLogin: startExternalLogin },
     now,
   };
 
@@ -252,6 +259,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   const adminApi: AdminApiHandler = createAdminApi({
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
+    zoneRoutes: identityProviderAdminRoutes(idpStore),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,
@@ -304,6 +312,16 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
         await handleIntrospect(ctx, req, res);
         return true;
       default:
+        if (url.pathname.startsWith(CALLBACK_PREFIX) && method === 'GET') {
+          let origin: string;
+          try {
+            origin = decodeURIComponent(url.pathname.slice(CALLBACK_PREFIX.length));
+          } catch {
+            return false;
+          }
+          await handleIdpCallback(ctx, req, res, url, origin);
+          return true;
+        }
         return false;
     }
   }
@@ -382,7 +400,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     const oauthErr = toOAuthError(err);
     if (!oauthErr.expose) logger.error('identity server error', { path: req.url?.split('?')[0], err: err instanceof Error ? err.stack : String(err) });
     const path = (req.url ?? '/').split('?')[0]!;
-    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined)) });
+    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) || path.startsWith(CALLBACK_PREFIX) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined)) });
   }
 
   return {

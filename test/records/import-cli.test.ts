@@ -57,6 +57,7 @@ describe('zonegate db import (the command)', () => {
         `Importing from the SQLite store ${store} into the records database ${path.join(data, 'records.db')} (ZONEGATE_DATA_DIR)`,
         'Applied 1 zone directory',
         'Applied 2 signing keys, tenants, installation',
+        'Applied 3 identity providers, role collection mappings',
         '                    copied  already present  conflicts',
         '  zones                  3                0          0',
         '  users                  2                0          0',

@@ -2,7 +2,8 @@
  * The zones' admin API: JSON over HTTP on UAA's paths, so UAA-minded tooling finds its way.
  *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id}
  *   zone host:       GET/POST /Users, GET/DELETE /Users/{id},
- *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections
+ *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections,
+ *                    and what `zoneRoutes` adds (/identity-providers, src/zones/idp/admin.ts)
  * Users are written in SCIM's shape (RFC 7643 §4.1: userName, name.givenName, emails[].value), as
  * UAA's /Users endpoint reads and writes them.
  *
@@ -49,6 +50,8 @@ export interface AdminApiOptions {
   authenticate: (req: IncomingMessage) => Promise<AdminPrincipal | undefined>;
   /** Zone whose tokens may manage zones on the bare uaadomain. Unset: only the bootstrap credential can. */
   zonesAdminZoneId?: string;
+  /** Further resources on zone hosts, authorized as the rest (src/zones/idp/admin.ts: /identity-providers). */
+  zoneRoutes?: AdminRoutes;
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -89,7 +92,18 @@ type Resource = 'zones' | 'scim';
 interface Operation {
   resource: Resource;
   access: Access;
+  /** The operation reads a JSON body (POST always does). */
+  readsBody?: boolean;
   run: (body: unknown) => Promise<{ status: number; body: unknown }>;
+}
+
+export type AdminOperation = Operation;
+
+/** Resources another module adds on zone hosts: the first path segments it owns, its routes and their Allow header. */
+export interface AdminRoutes {
+  roots: readonly string[];
+  route(method: string, segments: string[], zone: Zone): Operation | 'method' | undefined;
+  allowed(segments: string[]): string;
 }
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -186,6 +200,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
 
     const zoneId = zone.id;
+    if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.route(method, segments, zone);
     if (root === 'role-collections' && id === undefined) {
       if (method === 'GET') {
         return { resource: 'scim', access: 'read', run: async () => ({ status: 200, body: await directory.listRoleCollections(zoneId, { includeBuiltIn: true }) }) };
@@ -255,6 +270,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   function allowed(segments: string[], zone: Zone | undefined): string {
     const [root, id, sub] = segments;
     if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
+    if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
     if (id === undefined) return 'GET, POST';
     return sub === undefined ? 'GET, DELETE' : 'PUT, DELETE';
@@ -358,7 +374,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
       return false;
     }
     const first = segments[0];
-    if (zone === undefined ? first !== 'identity-zones' : first !== 'Users' && first !== 'role-collections') return false;
+    const zoneRoot = first === 'Users' || first === 'role-collections' || (first !== undefined && options.zoneRoutes?.roots.includes(first) === true);
+    if (zone === undefined ? first !== 'identity-zones' : !zoneRoot) return false;
     if (segments.some((s) => s === '')) return false;
 
     const method = (req.method ?? 'GET').toUpperCase();
@@ -367,7 +384,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     try {
       if (op === 'method') throw new AdminError('ZG_ERR_METHOD_NOT_ALLOWED', 'method_not_allowed', `${method} is not allowed here`, { headers: { allow: allowed(segments, zone) } });
       const who = await authorize(req, zone, op);
-      const body = method === 'POST' ? await readJson(req) : undefined;
+      const body = method === 'POST' || op.readsBody ? await readJson(req) : undefined;
       const result = await op.run(body);
       if (op.access === 'write') {
         logger?.info('zones admin change', { method, path: pathname, zone: zone?.subdomain, by: who, status: result.status });

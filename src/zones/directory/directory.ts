@@ -757,6 +757,7 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
     }
   }
 
+  /** A direct assignment; one a role collection mapping made before becomes direct (src/zones/idp/store.ts leaves those alone). */
   async function assignRoleCollection(zoneId: string, userId: string, roleCollection: string): Promise<User> {
     checkText(roleCollection, 'role collection name');
     if (!(await getUser(zoneId, userId))) throw new DirectoryError('USER_NOT_FOUND', `User ${userId} does not exist in this zone`);
@@ -765,7 +766,7 @@ export function createZoneDirectory(records: RecordsDatabase, options: ZoneDirec
       await tx.run(
         `INSERT INTO user_role_collections (zone_id, user_id, role_collection, position)
          SELECT $1, $2, $3, COALESCE(MAX(position), 0) + 1 FROM user_role_collections WHERE zone_id = $1 AND user_id = $2
-         ON CONFLICT (zone_id, user_id, role_collection) DO NOTHING`,
+         ON CONFLICT (zone_id, user_id, role_collection) DO UPDATE SET mapped_from = NULL`,
         [user.zoneId, user.id, roleCollection],
       );
     });

@@ -18,6 +18,7 @@ import { displayName, loginPage } from './login-page.js';
 import { compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
 import { readSso } from './sso.js';
 import { sameSecret } from '../../constant-time.js';
+import { chooseIdentityProvider } from '../idp/choose.js';
 
 /** An authorization request waiting for the user to sign in. */
 export interface PendingAuthorization {
@@ -189,15 +190,23 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     }
     if (prompt.includes('none')) throw new LoginRequired('The user is not signed in');
 
+    // Issue 13: the zone's external identity providers (src/zones/idp/choose.ts).
+    const choice = await chooseIdentityProvider(ctx, url);
+    if (choice.kind === 'external') {
+      await ctx.services.identityProviders!.startLogin(ctx, res, choice.idp, base);
+      return;
+    }
+
     const id = randomBytes(24).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
     const issuedAt = ctx.services.now();
     const browser = `${issuedAt}.${randomBytes(24).toString('base64url')}`;
     const pending: PendingAuthorization = { ...base, zoneId: zone.id, csrf, browser: sha(browser) };
     await ctx.services.storage.set(pendingKey(id), JSON.stringify(pending), { ttlMs: ctx.services.loginTtlMs });
-    const loginHint = q.get('login_hint') ?? undefined;
+    const loginHint = choice.userNameHint;
     const maxAgeSeconds = Math.ceil(ctx.services.loginTtlMs / 1000);
-    sendHtml(res, 200, loginPage(zone, { authRequestId: id, csrf, appName: displayName(application), ...(loginHint ? { userName: loginHint } : {}) }), {
+    const page = { authRequestId: id, csrf, appName: displayName(application), providers: choice.providers, ...(loginHint ? { userName: loginHint } : {}) };
+    sendHtml(res, 200, loginPage(zone, page), {
       'set-cookie': [
         cookie(loginCookieName(ctx, id), browser, { secure: ctx.secure, path: '/', maxAgeSeconds }),
         ...oldestFormCookies(ctx, req).map((name) => cookie(name, '', { secure: ctx.secure, path: '/', maxAgeSeconds: 0 })),

@@ -9,6 +9,7 @@ import type { InvitationStore } from '../invitations.js';
 import type { KeyStore } from '../keys/keystore.js';
 import type { ZoneMetrics } from '../../metrics/types.js';
 import type { ThrottleOptions } from './throttle.js';
+import type { IdpServices } from '../idp/services.js';
 
 export interface ZoneServices {
   storage: Storage;
@@ -33,6 +34,8 @@ export interface ZoneServices {
   refreshTokenReuseMs: number;
   /** Upper bound on token validity, seconds; also the key rotation overlap. */
   maxTokenValiditySeconds: number;
+  /** The zones' external identity providers (issue 13, ../idp/); undefined: every zone signs in with passwords only. */
+  identityProviders?: IdpServices;
   /** Counts password checks and issued tokens (src/metrics/); undefined when metrics are off. */
   metrics: ZoneMetrics | undefined;
   now(): number;

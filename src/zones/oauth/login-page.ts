@@ -47,9 +47,16 @@ function messageBox(message: string | undefined): string {
   return message ? `<p class="msg" role="alert">${escapeHtml(message)}</p>` : '';
 }
 
-export function loginPage(zone: Zone, input: { authRequestId: string; csrf: string; appName: string; userName?: string; message?: string }): string {
+export function loginPage(
+  zone: Zone,
+  input: { authRequestId: string; csrf: string; appName: string; userName?: string; message?: string; providers?: { name: string; href: string }[] },
+): string {
   // The first field to fill gets the focus: the password when the user name is known (login_hint, a retry).
   const knownUser = (input.userName ?? '') !== '';
+  // The zone's external identity providers (issue 13): plain links, each the same authorization request naming the provider.
+  const providers = input.providers?.length
+    ? `\n<nav aria-label="Other ways to sign in"><ul>${input.providers.map((p) => `<li><a href="${escapeHtml(p.href)}">Sign in with ${escapeHtml(p.name)}</a></li>`).join('')}</ul></nav>`
+    : '';
   return layout(zone, {
     title: `Sign in to ${input.appName}`,
     heading: input.appName,
@@ -60,7 +67,7 @@ export function loginPage(zone: Zone, input: { authRequestId: string; csrf: stri
 <label for="username">User name or e-mail</label><input id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required${knownUser ? '' : ' autofocus'} value="${escapeHtml(input.userName ?? '')}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required${knownUser ? ' autofocus' : ''}>
 <button type="submit">Sign in</button>
-</form>`,
+</form>${providers}`,
   });
 }
 

@@ -1,0 +1,190 @@
+/**
+ * The admin API's identity provider documents (UAA's `/identity-providers` shape) read into an
+ * IdentityProvider and written back. Every problem is reported at once, each naming its field
+ * (`config.discoveryUrl`, `originKey`, ...), as configuration errors are elsewhere.
+ */
+import { DirectoryError } from '../directory/errors.js';
+import { DEFAULT_ORIGIN } from '../directory/directory.js';
+import { DEFAULT_ATTRIBUTE_MAPPINGS, type AttributeMappings, type IdentityProvider, type OidcConfig, type RoleCollectionMapping } from './types.js';
+
+/** Origins a zone's own users (`sap.default`, XSUAA) and UAA's internal users (`uaa`) have: never an external IdP's. */
+export const RESERVED_ORIGINS: readonly string[] = [DEFAULT_ORIGIN, 'uaa'];
+/** Also what the callback path `/login/callback/<origin>` carries: no `/`, no escapes needed. */
+const ORIGIN_KEY = /^[A-Za-z0-9._-]{1,64}$/;
+const CLAIM = /^[A-Za-z0-9_.:/-]{1,128}$/;
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** What a POST or PUT asks for; `secret` undefined keeps the stored one (PUT) or stores none. */
+export interface IdentityProviderInput {
+  originKey: string;
+  type: 'oidc1.0';
+  name: string;
+  active: boolean;
+  config: OidcConfig;
+  secret: string | undefined;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function problemsError(problems: string[]): DirectoryError {
+  return new DirectoryError('INVALID_INPUT', problems.length === 1 ? problems[0]! : `The identity provider is invalid:\n  ${problems.join('\n  ')}`);
+}
+
+/** Whether an http(s) URL may be used for an IdP: https, or http on a loopback host (RFC 8252 §8.3's exception, for tests and local IdPs). */
+export function isAllowedIdpUrl(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && isLoopback(url.hostname);
+}
+
+export function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Reads a POST (no `previous`) or PUT body. On PUT the origin key and type cannot change (the
+ * origin is in every shadow user and token), and an absent `config.relyingPartySecret` keeps the
+ * stored secret, as UAA does.
+ */
+export function readIdentityProvider(body: unknown, previous?: IdentityProvider): IdentityProviderInput {
+  const problems: string[] = [];
+  const b = record(body);
+  if (!b) throw problemsError(['The body must be a JSON object']);
+
+  const originKey = b.originKey ?? previous?.originKey;
+  if (typeof originKey !== 'string' || !ORIGIN_KEY.test(originKey)) {
+    problems.push('originKey must be 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"');
+  } else if (RESERVED_ORIGINS.includes(originKey.toLowerCase())) {
+    problems.push(`originKey "${originKey}" is reserved for the zone's own users`);
+  } else if (previous && originKey !== previous.originKey) {
+    problems.push(`originKey cannot change (it is the origin of the provider's users); delete the provider and add a new one`);
+  }
+  const type = b.type ?? previous?.type;
+  if (type !== 'oidc1.0') problems.push(`type must be "oidc1.0" (SAML comes in a later version), got ${JSON.stringify(type)}`);
+  const name = b.name ?? previous?.name ?? originKey;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || CONTROL.test(name)) problems.push('name must be a non-empty string of at most 255 characters');
+  const active = b.active ?? previous?.active ?? true;
+  if (typeof active !== 'boolean') problems.push('active must be true or false');
+
+  const c = record(b.config);
+  let config: OidcConfig | undefined;
+  let secret: string | undefined;
+  if (!c) {
+    problems.push('config must be an object (discoveryUrl, relyingPartyId, relyingPartySecret, scopes, attributeMappings)');
+  } else {
+    const discoveryUrl = c.discoveryUrl ?? c.issuer;
+    let url: URL | undefined;
+    try {
+      url = typeof discoveryUrl === 'string' ? new URL(discoveryUrl) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url) problems.push('config.discoveryUrl must be the URL of the IdP\'s discovery document (or its issuer)');
+    else if (!isAllowedIdpUrl(url)) problems.push(`config.discoveryUrl must be https (http only on a loopback host), got ${url.href}`);
+    else if (url.username || url.password || url.hash) problems.push('config.discoveryUrl must not carry credentials or a fragment');
+    const relyingPartyId = c.relyingPartyId;
+    if (typeof relyingPartyId !== 'string' || relyingPartyId.length === 0 || relyingPartyId.length > 255 || CONTROL.test(relyingPartyId)) {
+      problems.push('config.relyingPartyId must be the zone\'s client id at the IdP');
+    }
+    if (c.relyingPartySecret !== undefined) {
+      if (typeof c.relyingPartySecret !== 'string' || c.relyingPartySecret.length === 0 || c.relyingPartySecret.length > 1024) {
+        problems.push('config.relyingPartySecret must be a non-empty string');
+      } else {
+        secret = c.relyingPartySecret;
+      }
+    } else if (!previous?.hasSecret) {
+      problems.push('config.relyingPartySecret is required (the zone is a confidential client of the IdP)');
+    }
+    const scopes = c.scopes ?? ['openid', 'profile', 'email'];
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && SCOPE.test(s))) {
+      problems.push('config.scopes must be an array of scope names');
+    }
+    const pkce = c.pkce ?? true;
+    if (typeof pkce !== 'boolean') problems.push('config.pkce must be true or false');
+    const clientAuthInBody = c.clientAuthInBody ?? false;
+    if (typeof clientAuthInBody !== 'boolean') problems.push('config.clientAuthInBody must be true or false');
+    const attributeMappings = readAttributeMappings(c.attributeMappings, problems);
+    if (problems.length === 0) {
+      config = {
+        discoveryUrl: url!.href,
+        relyingPartyId: relyingPartyId as string,
+        scopes: [...new Set(['openid', ...(scopes as string[])])],
+        pkce: pkce as boolean,
+        clientAuthInBody: clientAuthInBody as boolean,
+        attributeMappings,
+      };
+    }
+  }
+  if (problems.length > 0 || !config) throw problemsError(problems);
+  return { originKey: originKey as string, type: 'oidc1.0', name: name as string, active: active as boolean, config, secret };
+}
+
+function readAttributeMappings(value: unknown, problems: string[]): AttributeMappings {
+  if (value === undefined) return structuredClone(DEFAULT_ATTRIBUTE_MAPPINGS);
+  const m = record(value);
+  if (!m) {
+    problems.push('config.attributeMappings must be an object');
+    return structuredClone(DEFAULT_ATTRIBUTE_MAPPINGS);
+  }
+  const known = ['user_name', 'email', 'given_name', 'family_name', 'external_groups'];
+  for (const key of Object.keys(m)) if (!known.includes(key)) problems.push(`config.attributeMappings.${key} is not known (use ${known.join(', ')})`);
+  const claim = (key: 'user_name' | 'email' | 'given_name' | 'family_name'): string => {
+    const v = m[key] ?? DEFAULT_ATTRIBUTE_MAPPINGS[key];
+    if (typeof v !== 'string' || !CLAIM.test(v)) problems.push(`config.attributeMappings.${key} must be a claim name`);
+    return String(v);
+  };
+  // UAA writes external_groups as a list of claims; one claim as a string is read the same.
+  const groupsValue = m.external_groups ?? DEFAULT_ATTRIBUTE_MAPPINGS.external_groups;
+  const groups = typeof groupsValue === 'string' ? [groupsValue] : groupsValue;
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string' && CLAIM.test(g))) {
+    problems.push('config.attributeMappings.external_groups must be a claim name or a list of them');
+  }
+  return {
+    user_name: claim('user_name'),
+    email: claim('email'),
+    given_name: claim('given_name'),
+    family_name: claim('family_name'),
+    external_groups: Array.isArray(groups) ? (groups as string[]) : [],
+  };
+}
+
+/** UAA's representation; the client secret is never part of it. */
+export function identityProviderView(idp: IdentityProvider) {
+  return {
+    id: idp.id,
+    identityZoneId: idp.zoneId,
+    originKey: idp.originKey,
+    type: idp.type,
+    name: idp.name,
+    active: idp.active,
+    created: idp.createdAt,
+    last_modified: idp.updatedAt,
+    config: { ...idp.config, attributeMappings: { ...idp.config.attributeMappings } },
+  };
+}
+
+/** The mappings a PUT .../role-collection-mappings body holds: `[{group, roleCollection}]` (duplicates dropped). */
+export function readMappings(body: unknown): RoleCollectionMapping[] {
+  const problems: string[] = [];
+  if (!Array.isArray(body)) throw problemsError(['The body must be a JSON array of {"group": ..., "roleCollection": ...}']);
+  const seen = new Set<string>();
+  const result: RoleCollectionMapping[] = [];
+  body.forEach((item, i) => {
+    const m = record(item);
+    const group = m?.group;
+    const roleCollection = m?.roleCollection;
+    if (typeof group !== 'string' || group.length === 0 || group.length > 255 || CONTROL.test(group)) problems.push(`[${i}].group must be a non-empty string`);
+    if (typeof roleCollection !== 'string' || roleCollection.length === 0 || roleCollection.length > 255 || CONTROL.test(roleCollection)) {
+      problems.push(`[${i}].roleCollection must be a non-empty string`);
+    }
+    if (problems.length > 0) return;
+    const key = JSON.stringify([group, roleCollection]);
+    if (!seen.has(key)) result.push({ group: group as string, roleCollection: roleCollection as string });
+    seen.add(key);
+  });
+  if (problems.length > 0) throw problemsError(problems);
+  return result;
+}

@@ -1,0 +1,18 @@
+/**
+ * What a zone's endpoints need of its identity providers (issue 13), built once by ../server.ts and
+ * handed to them in ZoneServices. /oauth/authorize reaches the login through `startLogin`, so the
+ * OAuth endpoints do not import the brokering code that itself completes their requests.
+ */
+import type { ServerResponse } from 'node:http';
+import type { PendingAuthorization } from '../oauth/authorize.js';
+import type { ZoneContext } from '../oauth/context.js';
+import type { RelyingParties } from './relying-party.js';
+import type { IdentityProviderStore } from './store.js';
+import type { IdentityProvider } from './types.js';
+
+export interface IdpServices {
+  store: IdentityProviderStore;
+  relyingParties: RelyingParties;
+  /** Sends the browser to the IdP for this authorization request (./login.ts). */
+  startLogin(ctx: ZoneContext, res: ServerResponse, idp: IdentityProvider, request: Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>): Promise<void>;
+}
