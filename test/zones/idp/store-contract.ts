@@ -11,7 +11,7 @@ import { DirectoryError } from '../../../src/zones/directory/errors.js';
 import type { Zone, ZoneDirectory } from '../../../src/zones/directory/types.js';
 import { readIdentityProvider } from '../../../src/zones/idp/config.js';
 import { createIdentityProviderStore, type IdentityProviderStore } from '../../../src/zones/idp/store.js';
-import { FAST_SCRYPT, securityFor } from '../directory/fixtures.js';
+import { FAST_HASHING, securityFor } from '../directory/fixtures.js';
 
 const SECRET = 'the-relying-party-secret-123';
 
@@ -40,7 +40,7 @@ export function describeIdentityProviderStore(name: string, open: () => Promise<
     beforeAll(async () => {
       records = await open();
       await migrate(records);
-      directory = createZoneDirectory(records, { passwordHashing: FAST_SCRYPT, secretKey: key });
+      directory = createZoneDirectory(records, { passwordHashing: FAST_HASHING, secretKey: key });
       store = createIdentityProviderStore(records, directory, { secretKey: key });
       const provider = await directory.createZone({ subdomain: `p${randomBytes(4).toString('hex')}` });
       const { application } = await directory.registerApplication(securityFor(`app${randomBytes(3).toString('hex')}`), provider.id);
