@@ -8,6 +8,7 @@ import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-prox
 import { parseDestinations } from './destinations.js';
 import { readRecordsSettings } from './records.js';
 import { readRedisSettings } from './redis.js';
+import { readTracingSettings, type TracingSettings } from './tracing.js';
 import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { compileCookieDomains, type CookieDomains } from '../sessions/cookie-domain.js';
@@ -117,6 +118,8 @@ export interface Settings {
   metrics: MetricsSettings | undefined;
   /** `ZONEGATE_WATCH_CONFIG=true`: a change to routes.json or default-env.json reloads them, as SIGHUP does (src/server/reload.ts). */
   watchConfig: boolean;
+  /** OpenTelemetry spans exported over OTLP/HTTP (issue 17, src/tracing/); undefined: off, and nothing is loaded. */
+  tracing: TracingSettings | undefined;
 }
 
 /**
@@ -318,6 +321,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
 
   const clients = readClientLimits(env, problem);
   const metrics = readMetricsSettings(env, port, problem);
+  const tracing = readTracingSettings(env, problem);
 
   const forwardAuth = (env.FORWARD_AUTH ?? 'off').toLowerCase();
   if (forwardAuth !== 'on' && forwardAuth !== 'off') problem('FORWARD_AUTH', `expected "on" or "off", got "${env.FORWARD_AUTH}"`);
@@ -366,6 +370,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     sessionCookieDomains,
     metrics: metrics && Object.freeze(metrics),
     watchConfig: watchConfig === 'true',
+    tracing,
   });
 }
 
