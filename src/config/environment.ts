@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import type { Level } from '../log.js';
+import type { Level, LogFormat } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
@@ -104,6 +104,8 @@ export interface Settings {
   zonesRefreshTokenReuseSeconds: number;
   provisioning: ProvisioningSettings;
   logLevel: Level;
+  /** `LOG_FORMAT`: `json` (one object per line, the default) or `pretty` (pino-pretty, for people at a terminal). */
+  logFormat: LogFormat;
   shutdownTimeoutMs: number;
   /** How the gateway bounds what clients may hold (issue 10: slow clients cannot starve a destination). */
   clients: ClientLimits;
@@ -315,6 +317,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
 
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
   if (!LEVELS.includes(logLevel)) problem('LOG_LEVEL', `expected one of ${LEVELS.join(', ')}`);
+  const logFormat = (env.LOG_FORMAT || 'json').toLowerCase() as LogFormat;
+  if (logFormat !== 'json' && logFormat !== 'pretty') problem('LOG_FORMAT', `expected "json" or "pretty", got "${env.LOG_FORMAT}"`);
 
   const shutdownTimeoutMs = integer(env.SHUTDOWN_TIMEOUT_MS, 10_000, 0, 600_000);
   if (shutdownTimeoutMs === undefined) problem('SHUTDOWN_TIMEOUT_MS', 'expected milliseconds between 0 and 600000');
@@ -364,6 +368,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     zonesRefreshTokenReuseSeconds: zonesRefreshTokenReuseSeconds!,
     provisioning: Object.freeze(provisioning),
     logLevel,
+    logFormat,
     shutdownTimeoutMs: shutdownTimeoutMs!,
     clients: Object.freeze(clients),
     forwardAuth: forwardAuth === 'on',
