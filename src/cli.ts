@@ -278,7 +278,7 @@ async function start(parsed: ParsedCommand): Promise<number> {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }
-  const logger = createLogger({ level: config.settings.logLevel });
+  const logger = createLogger({ level: config.settings.logLevel, format: config.settings.logFormat });
   for (const w of config.warnings) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   try {
     const running = await startGateway(config, { logger });
@@ -579,7 +579,7 @@ async function zonesStart({ values }: ParsedCommand): Promise<number> {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }
-  const logger = createLogger({ level: settings.logLevel });
+  const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
   // What XSUAA accepts and the zones cannot serve (e.g. tenant-mode "external") is said at start.
   for (const w of loaded?.warnings ?? []) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   const security = loaded?.security;

@@ -94,7 +94,7 @@ export async function start(options: StartOptions = {}): Promise<Gateway> {
   } catch (err) {
     throw new Error(describeStartupError(err), { cause: err });
   }
-  const logger = createLogger({ level: options.log?.level ?? config.settings.logLevel, sink: options.log?.sink });
+  const logger = createLogger({ level: options.log?.level ?? config.settings.logLevel, sink: options.log?.sink, format: config.settings.logFormat });
   for (const w of config.warnings) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   const running = await startGateway(config, { logger, extensions: extensionsOf(options.extensions), watch: options.watch }).catch((err: unknown) => {
     throw new Error(describeStartupError(err), { cause: err });

@@ -1,4 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { readSettings } from '../src/config/environment.js';
 import { createMemoryLogger, createRepeatedErrorLog } from '../src/log.js';
 
 describe('logger', () => {
@@ -58,16 +64,16 @@ describe('logger', () => {
     expect(JSON.parse(log.lines[0]!).component).toBe('zones');
   });
 
-  it('writes time, level and msg first, then the child\'s fields, then the call\'s (a later key wins in place)', () => {
+  it('writes level and time first, then the child\'s fields, then the call\'s (a later key wins in place), msg last (pino\'s order)', () => {
     const log = createMemoryLogger('info');
     const inherited = Object.assign(Object.create({ fromPrototype: 1 }) as Record<string, unknown>, { own: 2 });
     log.child({ component: 'zones', tenant: 'base' }).info('x', { tenant: 'acme', skipped: undefined, ...{ n: 1 } });
     log.info('y', inherited);
     log.info('z', JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as Record<string, unknown>);
     const [first, second, third] = log.lines.map((l) => l.trimEnd());
-    expect(first).toMatch(/^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"info","msg":"x","component":"zones","tenant":"acme","n":1\}$/);
-    expect(second).toMatch(/"msg":"y","own":2\}$/);
-    expect(third).toMatch(/"msg":"z","__proto__":\{"polluted":true\},"a":1\}$/);
+    expect(first).toMatch(/^\{"level":"info","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","component":"zones","tenant":"acme","n":1,"msg":"x"\}$/);
+    expect(second).toMatch(/Z","own":2,"msg":"y"\}$/);
+    expect(third).toMatch(/Z","__proto__":\{"polluted":true\},"a":1,"msg":"z"\}$/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
@@ -80,5 +86,35 @@ describe('logger', () => {
     const [a, b] = log.lines.map((l) => Date.parse(JSON.parse(l).time as string));
     expect(a).toBeGreaterThanOrEqual(before);
     expect(b! - a!).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('LOG_FORMAT', () => {
+  const built = path.join(path.dirname(fileURLToPath(import.meta.url)), '../dist/src/log.js');
+  const run = (format: string) =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', `const { createLogger } = await import(${JSON.stringify(pathToFileURL(built).href)}); const log = createLogger({ format: ${JSON.stringify(format)} }); log.info('request', { tenant: 'acme', authorization: 'Bearer abc' }); log.debug('hidden');`], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
+
+  it('is JSON on standard output by default, flushed at exit', () => {
+    expect(fs.existsSync(built), 'run `npm run build` first (npm test does)').toBe(true);
+    const line = JSON.parse(run('json'));
+    expect(line).toMatchObject({ level: 'info', msg: 'request', tenant: 'acme', authorization: '[redacted]' });
+  });
+
+  it('is pino-pretty text with LOG_FORMAT=pretty, redacted the same', () => {
+    const text = run('pretty');
+    expect(text).toMatch(/INFO.*: request/);
+    expect(text).toContain('tenant: "acme"');
+    expect(text).toContain('authorization: "[redacted]"');
+    expect(text).not.toContain('Bearer abc');
+    expect(text).not.toContain('hidden');
+  });
+
+  it('is refused by name when neither', () => {
+    expect(() => readSettings({ LOG_FORMAT: 'xml' }, { cwd: os.tmpdir() })).toThrow(/LOG_FORMAT: expected "json" or "pretty", got "xml"/);
+    expect(readSettings({ LOG_FORMAT: 'pretty' }, { cwd: os.tmpdir() }).logFormat).toBe('pretty');
+    expect(readSettings({}, { cwd: os.tmpdir() }).logFormat).toBe('json');
   });
 });

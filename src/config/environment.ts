@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import type { Level } from '../log.js';
+import type { Level, LogFormat } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
 import { readRecordsSettings } from './records.js';
 import { readRedisSettings } from './redis.js';
+import { readTracingSettings, type TracingSettings } from './tracing.js';
 import { checkRegexSafety, describeUnsafe } from './regex-safety.js';
 import { compileTenantUrl } from '../provisioning/tenant-url.js';
 import { compileCookieDomains, type CookieDomains } from '../sessions/cookie-domain.js';
@@ -103,6 +104,8 @@ export interface Settings {
   zonesRefreshTokenReuseSeconds: number;
   provisioning: ProvisioningSettings;
   logLevel: Level;
+  /** `LOG_FORMAT`: `json` (one object per line, the default) or `pretty` (pino-pretty, for people at a terminal). */
+  logFormat: LogFormat;
   shutdownTimeoutMs: number;
   /** How the gateway bounds what clients may hold (issue 10: slow clients cannot starve a destination). */
   clients: ClientLimits;
@@ -117,6 +120,8 @@ export interface Settings {
   metrics: MetricsSettings | undefined;
   /** `ZONEGATE_WATCH_CONFIG=true`: a change to routes.json or default-env.json reloads them, as SIGHUP does (src/server/reload.ts). */
   watchConfig: boolean;
+  /** OpenTelemetry spans exported over OTLP/HTTP (issue 17, src/tracing/); undefined: off, and nothing is loaded. */
+  tracing: TracingSettings | undefined;
 }
 
 /**
@@ -312,12 +317,15 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
 
   const logLevel = (env.LOG_LEVEL ?? 'info').toLowerCase() as Level;
   if (!LEVELS.includes(logLevel)) problem('LOG_LEVEL', `expected one of ${LEVELS.join(', ')}`);
+  const logFormat = (env.LOG_FORMAT || 'json').toLowerCase() as LogFormat;
+  if (logFormat !== 'json' && logFormat !== 'pretty') problem('LOG_FORMAT', `expected "json" or "pretty", got "${env.LOG_FORMAT}"`);
 
   const shutdownTimeoutMs = integer(env.SHUTDOWN_TIMEOUT_MS, 10_000, 0, 600_000);
   if (shutdownTimeoutMs === undefined) problem('SHUTDOWN_TIMEOUT_MS', 'expected milliseconds between 0 and 600000');
 
   const clients = readClientLimits(env, problem);
   const metrics = readMetricsSettings(env, port, problem);
+  const tracing = readTracingSettings(env, problem);
 
   const forwardAuth = (env.FORWARD_AUTH ?? 'off').toLowerCase();
   if (forwardAuth !== 'on' && forwardAuth !== 'off') problem('FORWARD_AUTH', `expected "on" or "off", got "${env.FORWARD_AUTH}"`);
@@ -360,12 +368,14 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     zonesRefreshTokenReuseSeconds: zonesRefreshTokenReuseSeconds!,
     provisioning: Object.freeze(provisioning),
     logLevel,
+    logFormat,
     shutdownTimeoutMs: shutdownTimeoutMs!,
     clients: Object.freeze(clients),
     forwardAuth: forwardAuth === 'on',
     sessionCookieDomains,
     metrics: metrics && Object.freeze(metrics),
     watchConfig: watchConfig === 'true',
+    tracing,
   });
 }
 

@@ -95,7 +95,7 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     echo.close();
     return 1;
   }
-  const logger = createLogger({ level: config.settings.logLevel });
+  const logger = createLogger({ level: config.settings.logLevel, format: config.settings.logFormat });
   let running;
   try {
     running = await startGateway(config, { logger });

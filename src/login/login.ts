@@ -410,8 +410,10 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
       ctx.answeredBy = 'login';
       if (pathname === CALLBACK_PATH) {
         const { metrics } = options;
-        if (metrics === undefined) return handleCallback(req, res, ctx);
-        return handleCallback(req, res, ctx).then(
+        // The span covers the code exchange at the zone (RFC 6749 §4.1.3) and the session it opens.
+        const callback = ctx.trace === undefined ? handleCallback(req, res, ctx) : ctx.trace.inSpan('login callback', { 'zonegate.tenant': tenantOf(ctx) }, () => handleCallback(req, res, ctx));
+        if (metrics === undefined) return callback;
+        return callback.then(
           (done) => (metrics.loginSucceeded(tenantOf(ctx)), done),
           (err: unknown) => {
             metrics.loginFailed(tenantOf(ctx));

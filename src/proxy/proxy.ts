@@ -8,6 +8,7 @@ import { GatewayError } from '../errors.js';
 import { ConnectionLimit, type Waiter } from './connection-limit.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
 import type { CompiledRoute } from '../routing/route-table.js';
+import type { BackendSpan, RequestTrace } from '../tracing/types.js';
 import { sortSetCookies, withKeptCookies, type CookieChange, type StoredCookie } from './backend-cookies.js';
 import { responseHeadersWithoutHopByHop, stripHopByHop, withoutCookies, withoutSetCookies } from './headers.js';
 
@@ -25,6 +26,8 @@ export interface ProxyTarget {
   sessionId?: string;
   /** The cookies the session keeps for this destination. */
   backendCookies?: readonly StoredCookie[];
+  /** The request's span when tracing is on: the backend call gets a span under it, and its traceparent. */
+  trace?: RequestTrace;
 }
 
 export interface ProxyOptions {
@@ -66,6 +69,8 @@ interface Pending {
   waiter: Waiter | undefined;
   /** The client's response has closed: whatever was still under way stops. */
   closed: boolean;
+  /** The backend call's span, when tracing is on. */
+  span: BackendSpan | undefined;
 }
 
 interface DestinationProxy {
@@ -177,6 +182,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
         return;
       }
       state.proxyRes = proxyRes;
+      state.span?.answered(proxyRes.statusCode ?? 0);
       proxyRes.on('error', () => res.destroy());
       const headers = responseHeadersWithoutHopByHop(proxyRes.headers);
       // Only the gateway marks its own errors, and only it sets its own cookies (a backend that
@@ -215,7 +221,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
     } catch (err) {
       proxyRes.destroy();
       const name = state.target.destination.name;
-      state.onError(new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${name}" sent an invalid response`, { cause: err, expose: true }));
+      failed(state, new GatewayError('ZG_ERR_BACKEND_UNREACHABLE', `The destination "${name}" sent an invalid response`, { cause: err, expose: true }));
       return;
     }
     proxyRes.pipe(body as NodeJS.WritableStream & { end(): void });
@@ -298,7 +304,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 
   /** Sends the request to the destination; `body` replaces the request as the body's source. */
   function forward(server: DestinationProxy, req: IncomingMessage, res: ServerResponse, state: Pending, body: Readable | undefined): void {
-    const callback = (err: NodeJS.ErrnoException) => state.onError(classify(err, state, state.target.destination));
+    const callback = (err: NodeJS.ErrnoException) => failed(state, classify(err, state, state.target.destination));
     if (body === undefined) {
       // (req, res, callback): with no per-call options http-proxy uses the server's own, instead of
       // copying them for every request.
@@ -324,11 +330,17 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       () => {
         state.waiter = undefined;
         const { name, maxSockets } = state.target.destination;
-        state.onError(
+        failed(
+          state,
           new GatewayError('ZG_ERR_BACKEND_BUSY', `All ${maxSockets} connections of the destination "${name}" stayed busy for ${backendQueueTimeoutMs} ms`, { expose: true }),
         );
       },
     );
+  }
+
+  function failed(state: Pending, error: GatewayError): void {
+    state.span?.failed(error.code, error.message);
+    state.onError(error);
   }
 
   /**
@@ -382,13 +394,16 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
   return {
     web(req, res, target, onError) {
       const server = servers.get(target.destination.name)!;
-      const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
+      const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
       // Read before prepare(), which drops Transfer-Encoding (hop-by-hop). Body-less requests (GET)
       // take the path they always took: no buffer, no listener, no timer.
       const h = req.headers;
       const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
       prepare(req, target, false);
+      // With tracing off a caller's traceparent and tracestate pass through unchanged, as SAP's router
+      // passes headers it does not know: the backend continues the caller's trace, the gateway unseen.
+      if (target.trace !== undefined) state.span = target.trace.backendCall(target.destination, req.method ?? 'GET', target.path, h);
       if (!hasBody) admit(server, req, res, state, undefined);
       else {
         boundBodyPauses(req, res);
@@ -401,6 +416,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       return () => {
         setState(req, undefined);
         state.closed = true;
+        state.span?.end();
         if (state.waiter) server.limit.cancel(state.waiter);
         if (state.holdsConnection) {
           state.holdsConnection = false;
@@ -414,7 +430,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
     ws(req, socket, head, target, onError) {
       const server = servers.get(target.destination.name)!;
       // WebSockets are not counted against maxSockets: an open one holds no agent connection.
-      const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false };
+      const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
       socket.once('close', () => setState(req, undefined));
       prepare(req, target, true);

@@ -4,6 +4,7 @@ import type { CompiledRoute } from '../routing/route-table.js';
 import type { RecentSession } from '../sessions/request-session.js';
 import type { SessionUser } from '../sessions/types.js';
 import type { RequestOrigin } from '../tenant/resolve.js';
+import type { RequestTrace } from '../tracing/types.js';
 
 /** One typed context per request, passed explicitly (nothing is hung on `req`). */
 export interface RequestContext {
@@ -20,6 +21,8 @@ export interface RequestContext {
   user: SessionUser | undefined;
   /** The part of the gateway that answered instead of a route (what the metrics count it under). */
   answeredBy: GatewayPart | undefined;
+  /** The request's span, when tracing is on (src/tracing/); undefined: off. */
+  trace: RequestTrace | undefined;
 }
 
 /** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, the built-in zones, the login's paths. */
@@ -37,6 +40,7 @@ export function newRequestContext(req: IncomingMessage): RequestContext {
     session: undefined,
     user: undefined,
     answeredBy: undefined,
+    trace: undefined,
   };
 }
 

@@ -20,6 +20,7 @@ import { createReadiness, type Readiness } from './readiness.js';
 import { USER_API_SERVICE } from '../config/routes.js';
 import type { ForwardAuth } from '../forward-auth/forward-auth.js';
 import type { RequestMetrics } from '../metrics/types.js';
+import type { Tracing } from '../tracing/types.js';
 import { rememberContext, runErrorHandlers, runHandlers, type Extensions } from './extensions.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
@@ -82,6 +83,8 @@ export interface GatewayOptions {
   server?: http.Server;
   /** Prometheus metrics (src/metrics/); undefined when they are off. */
   metrics?: RequestMetrics;
+  /** OpenTelemetry spans (src/tracing/); undefined when tracing is off. */
+  tracing?: Tracing;
 }
 
 export interface Gateway {
@@ -133,7 +136,7 @@ function noLogin(): GatewayError {
 }
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const { settings, logger, metrics } = options;
+  const { settings, logger, metrics, tracing } = options;
   const extensions = activeExtensions(options.extensions);
   const uaaDomain = options.identity?.uaaDomain;
   const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
@@ -242,6 +245,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ctx = newRequestContext(req);
+    if (tracing !== undefined) ctx.trace = tracing.requestStarted(req);
     const served = current;
     const { headers, routes, login } = served;
     served.inFlight++;
@@ -251,6 +255,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       leave(served);
       logRequest(req, res, ctx);
       metrics?.requestClosed(req, res, ctx);
+      ctx.trace?.end(req, res, ctx);
     });
     res.setHeader('x-request-id', ctx.id);
     if (draining) res.setHeader('connection', 'close');
@@ -343,6 +348,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         authorization: match.destination!.forwardAuthToken ? authorization : undefined,
         sessionId: verdict.sessionId,
         backendCookies: verdict.backendCookies?.[match.destination!.name],
+        trace: ctx.trace,
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
       release = served.proxy.web(req, res, target, (err) => fail(req, res, ctx, served, err, target.destination.name));

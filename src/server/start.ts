@@ -17,6 +17,9 @@ import { claimRecordsInstallation, installationIntact, openRecords, RecordsOpenE
 import type { RecordsDatabase } from '../records/types.js';
 import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
+import { packageVersion } from '../cli/version.js';
+import { startTracing } from '../tracing/tracing.js';
+import type { Tracing } from '../tracing/types.js';
 import type { Storage } from '../storage/types.js';
 import { DirectoryError } from '../zones/directory/errors.js';
 import type { ZoneDirectory } from '../zones/directory/types.js';
@@ -92,6 +95,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   }
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
+  let tracing: Tracing | undefined;
   const metrics: Metrics | undefined = settings.metrics && createMetrics(settings.metrics, { storage, records });
   try {
     let resolvedKey: Uint8Array | undefined;
@@ -109,6 +113,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     bound = await bindServer(serverTimeouts(settings), options.port ?? settings.port, settings.host);
     const { port } = bound;
     const metricsPort = await metrics?.listen();
+    if (settings.tracing) tracing = await startTracing(settings.tracing, { logger, version: packageVersion() });
     // A removed zone (src/zones/removal.ts) or an unsubscribed tenant takes its gateway sessions
     // along. This instance forgets at once; the others' registry caches expire within a second, and
     // the relying party re-reads a zone's keys at least every minute (src/login).
@@ -172,6 +177,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       tenants,
       callbacks,
       metrics: metrics?.requests,
+      tracing,
       extensions: options.extensions,
     });
     bound.serve();
@@ -237,6 +243,8 @@ export async function startGateway(config: Configuration, options: StartOptions)
         // what arrived meanwhile. A report that still fails is logged with all it takes to repeat it.
         if (callbacks) await settledWithin(callbacks, settings.shutdownTimeoutMs, logger);
         await gateway.shutdown();
+        // After the last request has ended its span: those spans are exported before the process ends.
+        await tracing?.shutdown();
         await metrics?.close();
         await callbacks?.settled();
         await identity?.close();
@@ -245,6 +253,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       },
     };
   } catch (err) {
+    await tracing?.shutdown();
     await metrics?.close();
     await bound?.close();
     await zones?.server.close();
