@@ -30,7 +30,8 @@
  * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
  * BENCH_LOGIN_SECONDS (6: the authenticated targets' runs; same warm-up and connections),
  * BENCH_SESSIONS (10,000: the distinct sessions of the many-sessions rows, issue 18),
- * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after),
+ * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after; the
+ * many-sessions gateway uses the next database, 8, the same way),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres: the database zonegate_bench is
  * created on that server for the run and dropped after).
  */
@@ -136,6 +137,8 @@ async function main(): Promise<number> {
   const logs: string[] = [gatewayLog];
   let redisUsed = false;
   let database: BenchDatabase | undefined;
+  let sessionsDatabase: BenchDatabase | undefined;
+  let redisSessionsUrl: string | undefined;
   try {
     const backend = await children.start({ name: 'backend', args: [path.join(here, 'backend.js')] });
     const backendUrl = `http://127.0.0.1:${backend.port}`;
@@ -237,13 +240,22 @@ async function main(): Promise<number> {
     // Issue 18: the same user on `sessionCount` browsers, each its own gateway session (single sign-on
     // at the zone after one password login), used in turn: most requests find a session this
     // instance has not read within the last second.
-    const beforeSessions = { embedded: embedded.child.memory(), redis: redis.child.memory() };
+    // Gateways of their own (the 10,000 sessions would otherwise weigh on the one-session rows): an
+    // embedded one, and one in the production layout on the next Redis database and its own PostgreSQL database.
+    redisSessionsUrl = nextRedisDb(redisUrl);
+    await clearRedisDb(redisSessionsUrl);
+    sessionsDatabase = await createBenchDatabase(postgresUrl, 'zonegate_bench_sessions');
+    const embeddedForSessions = await withSession(await startLoginGateway('zonegate login, SQLite', 'sessions-sqlite', 2, {}));
+    const redisForSessions = await withSession(
+      await startLoginGateway('zonegate login, Redis + PostgreSQL', 'sessions-redis', 2, { REDIS_URL: redisSessionsUrl, DATABASE_URL: sessionsDatabase.url }),
+    );
+    const beforeSessions = { embedded: embeddedForSessions.child.memory(), redis: redisForSessions.child.memory() };
     const sessionsOf = async (g: LoginGateway) => {
       process.stderr.write(`${g.child.name}: ${sessionCount} distinct sessions (single sign-on at the zone)...\n`);
       return logInSessions(new URL(`http://${TENANT_HOST}:${g.child.port}${LOGIN_PATH}`), ADMIN, sessionCount);
     };
-    const embeddedSessions = await sessionsOf(embedded);
-    const redisSessions = await sessionsOf(redis);
+    const embeddedSessions = await sessionsOf(embeddedForSessions);
+    const redisSessions = await sessionsOf(redisForSessions);
     const loginTarget = (g: LoginGateway): Target => ({
       name: g.child.name,
       child: g.child,
@@ -258,8 +270,8 @@ async function main(): Promise<number> {
       embedded: loginTarget(embedded),
       redis: loginTarget(redis),
       many: loginTarget(many),
-      embeddedSessions: { ...loginTarget(embedded), name: `${embedded.child.name}, ${sessionCount} sessions`, headers: {}, cookies: embeddedSessions.cookies },
-      redisSessions: { ...loginTarget(redis), name: `${redis.child.name}, ${sessionCount} sessions`, headers: {}, cookies: redisSessions.cookies },
+      embeddedSessions: { ...loginTarget(embeddedForSessions), name: `zonegate login, SQLite, ${sessionCount} sessions`, headers: {}, cookies: embeddedSessions.cookies },
+      redisSessions: { ...loginTarget(redisForSessions), name: `zonegate login, Redis + PostgreSQL, ${sessionCount} sessions`, headers: {}, cookies: redisSessions.cookies },
     };
     type Key = keyof typeof targets;
     const keys = Object.keys(targets) as Key[];
@@ -292,8 +304,8 @@ async function main(): Promise<number> {
       goals: SESSION_GOALS,
       created: { embedded: embeddedSessions.seconds, redis: redisSessions.seconds },
       memory: {
-        embedded: { afterSetup: beforeSessions.embedded, afterRun: embedded.child.memory() },
-        redis: { afterSetup: beforeSessions.redis, afterRun: redis.child.memory() },
+        embedded: { afterSetup: beforeSessions.embedded, afterRun: embeddedForSessions.child.memory() },
+        redis: { afterSetup: beforeSessions.redis, afterRun: redisForSessions.child.memory() },
       },
     };
     process.stderr.write(`subscriptions (PostgreSQL + Redis): ${SUBSCRIBED_OVER_HTTP} through the callback...\n`);
@@ -314,7 +326,8 @@ async function main(): Promise<number> {
   } finally {
     await children.stopAll();
     if (redisUsed) await clearRedisDb(redisUrl).catch((err: Error) => process.stderr.write(`could not delete the benchmark's keys from ${redisUrl}: ${err.message}\n`));
-    await database?.drop().catch((err: Error) => process.stderr.write(`could not drop the benchmark's PostgreSQL database: ${err.message}\n`));
+    for (const db of [database, sessionsDatabase]) await db?.drop().catch((err: Error) => process.stderr.write(`could not drop the benchmark's PostgreSQL database: ${err.message}\n`));
+    if (redisSessionsUrl) await clearRedisDb(redisSessionsUrl).catch((err: Error) => process.stderr.write(`could not delete the benchmark's keys from ${redisSessionsUrl}: ${err.message}\n`));
   }
 
   const zones = await zoneFigures(settings.seconds, { redisUrl, postgresUrl });
@@ -357,6 +370,13 @@ async function main(): Promise<number> {
   }
   fs.rmSync(work, { recursive: true, force: true });
   return zones.kind === 'failed' ? 1 : 0;
+}
+
+/** The Redis database after the one `url` names (the many-sessions gateway's own, also owned by the benchmark). */
+function nextRedisDb(url: string): string {
+  const u = new URL(url);
+  u.pathname = `/${Number(u.pathname.slice(1) || 0) + 1}`;
+  return u.href;
 }
 
 /** The gateway must really have logged every request (info level), or the figure flatters it. */
