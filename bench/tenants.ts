@@ -141,45 +141,14 @@ export class LoginFailed extends Error {}
 
 /**
  * Logs the administrator in as a browser does and returns the gateway's `Cookie` header for the
- * tenant's host. `gatewayUrl` is `http://<tenant host>:<gateway port><protected path>`; the zones run
- * in the same process (`<sub>.<UAA_DOMAIN>` on the same port).
+ * tenant's host, checked by one request with it. `gatewayUrl` is `http://<tenant host>:<gateway
+ * port><protected path>`; the zones run in the same process (`<sub>.<UAA_DOMAIN>` on the same port).
  */
 export async function logIn(gatewayUrl: URL, user: { userName: string; password: string }): Promise<string> {
-  const jars = new Map<string, Map<string, string>>();
-  const jar = (host: string) => jars.get(host) ?? jars.set(host, new Map()).get(host)!;
-  const browse = async (url: URL, method = 'GET', form?: Record<string, string>) => {
-    const cookies = [...jar(url.host)].map(([k, v]) => `${k}=${v}`).join('; ');
-    const reply = await send(url, {
-      method,
-      headers: {
-        accept: 'text/html',
-        ...(cookies ? { cookie: cookies } : {}),
-        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-    });
-    keepCookies(jar(url.host), reply);
-    return reply;
-  };
-  const step = (what: string, reply: Reply, status: number) => {
-    if (reply.status !== status) throw new LoginFailed(`login: ${what} answered ${reply.status}, expected ${status}: ${reply.body.slice(0, 300)}`);
-    return reply;
-  };
-  const start = step('the protected URL', await browse(gatewayUrl), 302);
-  const authorize = new URL(String(start.headers.location));
-  const page = step(`the zone's authorize (${authorize.href})`, await browse(authorize), 200);
-  const hidden: Record<string, string> = {};
-  for (const m of page.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
-    hidden[m[1]!] = m[2]!.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))).replace(/&amp;/g, '&');
-  }
-  const form = step('the login form', await browse(new URL('/login.do', authorize), 'POST', { ...hidden, username: user.userName, password: user.password }), 302);
-  const callback = new URL(String(form.headers.location));
-  step('the gateway callback', await browse(callback), 302);
-  const cookie = [...jar(gatewayUrl.host)].map(([k, v]) => `${k}=${v}`).join('; ');
-  if (!jar(gatewayUrl.host).has('zonegate.sid')) throw new LoginFailed(`login: no zonegate.sid cookie after the callback (cookies: ${cookie || 'none'})`);
-  const check = await send(gatewayUrl, { headers: { cookie, accept: 'application/json' } });
+  const [cookie] = (await logInSessions(gatewayUrl, user, 1)).cookies;
+  const check = await send(gatewayUrl, { headers: { cookie: cookie!, accept: 'application/json' } });
   if (check.status !== 200) throw new LoginFailed(`login: with the new session ${gatewayUrl.pathname} answered ${check.status}: ${check.body.slice(0, 300)}`);
-  return cookie;
+  return cookie!;
 }
 
 /**
