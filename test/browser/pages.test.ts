@@ -102,7 +102,7 @@ describe('the pages people see, in Chromium at 1280 and 390 px', () => {
   async function expectSupportLine(page: Page, response: Response | null, code: string): Promise<void> {
     expect(response!.headers()['x-zonegate-error']).toBe(code);
     const requestId = response!.headers()['x-request-id'];
-    expect(requestId).toBeTruthy();
+    expect(requestId).toMatch(/^[\w-]{8,}$/);
     const support = await page.textContent('.support');
     expect(support).toContain(code);
     expect(support).toContain(requestId);

@@ -267,13 +267,13 @@ describe('the packed package, embedded as a library', () => {
     const own = await request(port, { path: '/backend/own/thing' });
     expect(own.status).toBe(200);
     expect(own.json()).toEqual({ answeredBy: 'extension', url: '/thing', route: { index: 0, source: '^/backend/(.*)$' } });
-    expect(own.headers['x-first']).toBeDefined();
+    expect(own.headers['x-first']).toBe(own.headers['x-request-id']);
 
     // An error the extension saw, then rendered by the gateway as its own.
     const missing = await request(port, { path: '/nowhere', headers: { accept: 'application/json' } });
     expect(missing.status).toBe(404);
     expect(missing.headers['x-error-seen']).toBe('ZG_ERR_ROUTE_NOT_FOUND');
-    expect(missing.headers['x-zonegate-error']).toBeDefined();
+    expect(missing.headers['x-zonegate-error']).toBe('ZG_ERR_ROUTE_NOT_FOUND');
     expect(fs.existsSync(path.join(data, '.zonegate'))).toBe(true);
   });
 
