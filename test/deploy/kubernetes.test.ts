@@ -82,6 +82,23 @@ describe('deploy/kubernetes', () => {
     expect(new RegExp(env.TENANT_HOST_PATTERN!, 'i').exec('acme.apps.example.com')?.[1]).toBe('acme');
   });
 
+  it('serves metrics on a port of their own that the Service names and the Ingress does not route', () => {
+    const metrics = container.ports.find((p: any) => p.name === 'metrics');
+    expect(String(metrics.containerPort)).toBe(env.METRICS_PORT);
+    const annotations = deployment.spec.template.metadata.annotations;
+    expect(annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': env.METRICS_PORT, 'prometheus.io/path': '/metrics' });
+    const service = find('Service', 'zonegate');
+    expect(service.spec.ports.find((p: any) => p.name === 'metrics')).toEqual({ name: 'metrics', port: metrics.containerPort, targetPort: 'metrics' });
+    for (const rule of find('Ingress', 'zonegate').spec.rules as any[]) {
+      for (const route of rule.http.paths) expect(route.backend.service.port.name).toBe('http');
+    }
+    // The ServiceMonitor (not in the kustomization: it needs the operator's CRD) scrapes that port.
+    const monitor = parseYamlSubset(fs.readFileSync(path.join(DIR, 'servicemonitor.yaml'), 'utf8')) as Doc;
+    expect(monitor.kind).toBe('ServiceMonitor');
+    expect(monitor.spec.selector.matchLabels).toEqual(service.metadata.labels);
+    expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+  });
+
   it('holds a configuration zonegate start accepts', () => {
     for (const [name, content] of Object.entries(find('ConfigMap', pod.volumes.find((v: any) => v.name === 'files').configMap.name).data as Record<string, string>)) {
       fs.writeFileSync(path.join(work, name), content);
