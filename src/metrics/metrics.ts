@@ -17,13 +17,14 @@ import type { RequestContext } from '../server/context.js';
 import type { Storage } from '../storage/types.js';
 import { serveMetrics, startMetricsListener, type MetricsListener } from './scrape.js';
 import { TenantLabels } from './tenant-labels.js';
-import type { LoginMetrics, RequestMetrics, ZoneLoginOutcome, ZoneMetrics } from './types.js';
+import type { ConfigurationMetrics, LoginMetrics, RequestMetrics, ZoneLoginOutcome, ZoneMetrics } from './types.js';
 
 export interface Metrics {
   readonly registry: Registry;
   readonly requests: RequestMetrics;
   readonly login: LoginMetrics;
   readonly zones: ZoneMetrics;
+  readonly configuration: ConfigurationMetrics;
   /**
    * Binds the metrics' own listener (METRICS_PORT; 0 picks a free port) and resolves with its port;
    * undefined when metrics are served on the main port instead (METRICS_TOKEN alone).
@@ -117,6 +118,20 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
     labelNames: ['grant_type'],
     registers,
   });
+  // As Prometheus itself reports its own reloads: a count by outcome, and when the last good one was.
+  const reloads = new Counter({
+    name: 'zonegate_config_reloads_total',
+    help: 'Reloads of routes.json and the destinations (SIGHUP, the file watch), by outcome: applied, or refused (the running configuration keeps serving)',
+    labelNames: ['outcome'],
+    registers,
+  });
+  for (const outcome of ['applied', 'refused']) reloads.inc({ outcome }, 0);
+  const lastApplied = new Gauge({
+    name: 'zonegate_config_last_applied_timestamp_seconds',
+    help: 'When the configuration served now was applied: the start, or the last applied reload (Unix time)',
+    registers,
+  });
+  lastApplied.setToCurrentTime();
   registerStoreProbes(registry, stores);
 
   function seriesOf(route: string, tenant: string | undefined, method: number, status: number): Series {
@@ -172,6 +187,12 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
       },
       tokenIssued(grantType: string) {
         tokensIssued.inc({ grant_type: grantType });
+      },
+    },
+    configuration: {
+      reloaded(applied: boolean) {
+        reloads.inc({ outcome: applied ? 'applied' : 'refused' });
+        if (applied) lastApplied.setToCurrentTime();
       },
     },
     async listen() {

@@ -39,3 +39,9 @@ export interface ZoneMetrics {
   /** The token endpoint answered with a token. */
   tokenIssued(grantType: string): void;
 }
+
+/** Reloads of the configuration (src/server/start.ts: SIGHUP, the file watch, `reload()`). */
+export interface ConfigurationMetrics {
+  /** A reload was applied, or refused (the running configuration keeps serving). */
+  reloaded(applied: boolean): void;
+}

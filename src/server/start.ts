@@ -195,6 +195,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems.map((p) => formatProblem(p).trim()) : [String(err)];
         logger.error('configuration reload refused: the running configuration keeps serving', { problems });
+        metrics?.configuration.reloaded(false);
         return { applied: false, problems };
       }
       const needsRestart = settingsNeedingRestart(running, next);
@@ -218,6 +219,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       for (const w of next.warnings) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
       logger.info('configuration reloaded', { routes: nextRoutes.routes.length, destinations: destinations.length, ...changes, ...(needsRestart.length ? { needsRestart } : {}) });
       if (needsRestart.length) logger.warn('configuration changes that need a restart were not applied', { settings: needsRestart });
+      metrics?.configuration.reloaded(true);
       return { applied: true, routes: nextRoutes.routes.length, destinations: changes, needsRestart };
     };
     const stopWatching = (options.watch ?? settings.watchConfig) && config.watchedFiles

@@ -95,7 +95,7 @@ describe('deploy/kubernetes', () => {
     // The ServiceMonitor (not in the kustomization: it needs the operator's CRD) scrapes that port.
     const monitor = parseYamlSubset(fs.readFileSync(path.join(DIR, 'servicemonitor.yaml'), 'utf8')) as Doc;
     expect(monitor.kind).toBe('ServiceMonitor');
-    expect(monitor.spec.selector.matchLabels).toEqual(service.metadata.labels);
+    expect(monitor.spec.selector.matchLabels).toEqual((service.metadata as any).labels);
     expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
   });
 

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
 import { CLI, startCli, type RunningCli } from '../support/cli.js';
 import { request } from '../support/http.js';
+import { parseExposition } from '../metrics/exposition.js';
 
 let first: http.Server;
 let second: http.Server;
@@ -96,11 +97,17 @@ describe('SIGHUP', () => {
     expect(gateway.child.exitCode).toBeNull();
   });
 
-  it('refuses an invalid configuration, naming the file and the JSON path, and keeps serving the last good one', async () => {
+  it('refuses an invalid configuration, naming the file and the JSON path, and keeps serving the last good one; metrics count both', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-reload-'));
     writeConfig([echoRoute], [{ name: 'echo', url: firstUrl }]);
-    gateway = await start();
+    const token = 'reload-metrics-token-0123456789';
+    gateway = await start({ METRICS_TOKEN: token });
     const { port } = gateway;
+    const scrape = async () => parseExposition((await request(port, { path: '/metrics', headers: { authorization: `Bearer ${token}` } })).text);
+    const atStart = await scrape();
+    expect(atStart.value('zonegate_config_reloads_total', { outcome: 'refused' })).toBe(0);
+    const startedAt = atStart.value('zonegate_config_last_applied_timestamp_seconds');
+    expect(Math.abs(startedAt - Date.now() / 1000)).toBeLessThan(120);
 
     writeConfig([echoRoute, { source: '^/x/(.*)$', target: '/$1', destination: 'nowhere' }], [{ name: 'echo', url: firstUrl }]);
     gateway.child.kill('SIGHUP');
@@ -122,6 +129,11 @@ describe('SIGHUP', () => {
     await logged('"msg":"configuration reloaded"');
     expect((await request(port, { path: '/second/now' })).status).toBe(200);
     expect((await request(port, { path: '/echo/gone' })).status).toBe(404);
+
+    const after = await scrape();
+    expect(after.value('zonegate_config_reloads_total', { outcome: 'refused' })).toBe(2);
+    expect(after.value('zonegate_config_reloads_total', { outcome: 'applied' })).toBe(1);
+    expect(after.value('zonegate_config_last_applied_timestamp_seconds')).toBeGreaterThan(startedAt);
   });
 
   it('reports a setting that only a restart applies, and does not apply it', async () => {
