@@ -28,6 +28,8 @@ export interface ProxyTarget {
   backendCookies?: readonly StoredCookie[];
   /** The request's span when tracing is on: the backend call gets a span under it, and its traceparent. */
   trace?: RequestTrace;
+  /** A WebSocket's handshake has ended at the backend: 101, or the status it answered instead. */
+  handshakeEnded?: (status: number) => void;
 }
 
 export interface ProxyOptions {
@@ -158,7 +160,16 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       const state = stateOf(req);
       // http-proxy ends the backend side only when the client's side ends cleanly or fails; a
       // client socket destroyed otherwise (e.g. at shutdown) would leave the backend's open.
+      const handshakeEnded = (status: number) => {
+        state?.span?.answered(status);
+        state?.span?.end();
+        state?.target.handshakeEnded?.(status);
+      };
+      // A backend that refuses the upgrade answers an ordinary response, which http-proxy relays
+      // (Node emits 'response' only for an answer that is not a switch of protocols).
+      proxyReq.once('response', (backendRes: IncomingMessage) => handshakeEnded(backendRes.statusCode ?? 0));
       proxyReq.once('upgrade', (backendRes, backendSocket) => {
+        handshakeEnded(101);
         socket.once('close', () => backendSocket.destroy());
         // http-proxy relays the 101's headers as they are: the same rules as for every response.
         // (This listener runs before http-proxy's, which is added after proxyReqWs.)
@@ -432,9 +443,18 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       // WebSockets are not counted against maxSockets: an open one holds no agent connection.
       const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
-      socket.once('close', () => setState(req, undefined));
+      socket.once('close', () => {
+        setState(req, undefined);
+        state.span?.end();
+      });
       prepare(req, target, true);
-      server.proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => onError(classify(err, state, target.destination)));
+      if (target.trace !== undefined) state.span = target.trace.backendCall(target.destination, req.method ?? 'GET', target.path, req.headers);
+      server.proxy.ws(req, socket, head, {}, (err: NodeJS.ErrnoException) => {
+        const error = classify(err, state, target.destination);
+        state.span?.failed(error.code, error.message);
+        state.span?.end();
+        onError(error);
+      });
     },
     withOptions(next) {
       return proxyFor(next, servers);

@@ -411,19 +411,24 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ctx = newRequestContext(req);
+    if (tracing !== undefined) ctx.trace = tracing.requestStarted(req);
     const served = current;
     const { routes, login } = served;
     served.inFlight++;
     socket.on('error', () => socket.destroy());
     tunnels.add(socket);
+    // The server span covers the handshake (the tunnel may stay open for hours); ended once.
+    const handshakeEnded = (status: number | undefined) => ctx.trace?.endUpgrade(req, ctx, status);
     socket.once('close', () => {
       tunnels.delete(socket);
       leave(served);
+      handshakeEnded(undefined);
     });
     const refuse = (err: unknown) => {
       const error = toGatewayError(err);
       logger.info('websocket refused', { requestId: ctx.id, tenant: ctx.tenant, route: ctx.route?.index, status: error.status, code: error.code });
       sendRawError(socket, error, ctx.id);
+      handshakeEnded(error.status);
     };
     try {
       if (draining) throw new GatewayError('ZG_ERR_SHUTTING_DOWN');
@@ -450,6 +455,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         destination: match.destination,
         path: match.path,
         authorization: match.destination.forwardAuthToken ? authorization : undefined,
+        trace: ctx.trace,
+        handshakeEnded,
       }, (err) => refuse(err));
     } catch (err) {
       refuse(err);

@@ -67,35 +67,41 @@ export async function startTracing(settings: TracingSettings, options: { logger:
   };
 
   function requestTrace(span: Span, context: Context): RequestTrace {
+    let ended = false;
+    const finish = (req: IncomingMessage, ctx: RequestContext, status: number | undefined, aborted: boolean) => {
+      if (ended) return;
+      ended = true;
+      const route = ctx.route;
+      const attributes: Attributes = { 'zonegate.request_id': ctx.id };
+      if (status !== undefined) attributes[S.ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+      if (ctx.origin) {
+        attributes[S.ATTR_URL_SCHEME] = ctx.origin.protocol;
+        attributes[S.ATTR_SERVER_ADDRESS] = ctx.origin.hostname;
+      }
+      if (ctx.tenant !== undefined) attributes['zonegate.tenant'] = ctx.tenant;
+      if (route) {
+        // routes.json's `source` is the route's template: one per route, never the request's own path.
+        attributes[S.ATTR_HTTP_ROUTE] = route.sourceText;
+        attributes['zonegate.route'] = route.index;
+        span.updateName(`${req.method ?? 'GET'} ${route.sourceText}`);
+      } else if (ctx.answeredBy !== undefined) {
+        attributes['zonegate.answered_by'] = ctx.answeredBy;
+      }
+      // Semantic conventions, HTTP server spans: 5xx is an error, 4xx is the client's.
+      if (status !== undefined && status >= 500) {
+        attributes[S.ATTR_ERROR_TYPE] = String(status);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      if (aborted) attributes['zonegate.aborted'] = true;
+      span.setAttributes(attributes);
+      span.end();
+    };
     return {
       end(req: IncomingMessage, res: ServerResponse, ctx: RequestContext) {
-        const status = res.statusCode;
-        const route = ctx.route;
-        const attributes: Attributes = {
-          [S.ATTR_HTTP_RESPONSE_STATUS_CODE]: status,
-          'zonegate.request_id': ctx.id,
-        };
-        if (ctx.origin) {
-          attributes[S.ATTR_URL_SCHEME] = ctx.origin.protocol;
-          attributes[S.ATTR_SERVER_ADDRESS] = ctx.origin.hostname;
-        }
-        if (ctx.tenant !== undefined) attributes['zonegate.tenant'] = ctx.tenant;
-        if (route) {
-          // routes.json's `source` is the route's template: one per route, never the request's own path.
-          attributes[S.ATTR_HTTP_ROUTE] = route.sourceText;
-          attributes['zonegate.route'] = route.index;
-          span.updateName(`${req.method ?? 'GET'} ${route.sourceText}`);
-        } else if (ctx.answeredBy !== undefined) {
-          attributes['zonegate.answered_by'] = ctx.answeredBy;
-        }
-        // Semantic conventions, HTTP server spans: 5xx is an error, 4xx is the client's.
-        if (status >= 500) {
-          attributes[S.ATTR_ERROR_TYPE] = String(status);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-        if (!res.writableFinished) attributes['zonegate.aborted'] = true;
-        span.setAttributes(attributes);
-        span.end();
+        finish(req, ctx, res.statusCode, !res.writableFinished);
+      },
+      endUpgrade(req: IncomingMessage, ctx: RequestContext, status: number | undefined) {
+        finish(req, ctx, status, status === undefined);
       },
       async inSpan(name, attributes, work) {
         const child = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: definedOnly(attributes) }, context);

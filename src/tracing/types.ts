@@ -21,6 +21,12 @@ export interface Tracing {
 export interface RequestTrace {
   /** Ends the server span with what the request resolved to (route, tenant, status). */
   end(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
+  /**
+   * Ends a WebSocket upgrade's server span when its handshake has ended: `status` 101 when the
+   * backend switched protocols, the status the client was sent otherwise, undefined when the client
+   * left first. The tunnel that follows is not a span: it may stay open for hours.
+   */
+  endUpgrade(req: IncomingMessage, ctx: RequestContext, status: number | undefined): void;
   /** Runs `work` in a span of its own under the request's (the login callback's code exchange). */
   inSpan<T>(name: string, attributes: Readonly<Record<string, string | number | undefined>>, work: () => Promise<T>): Promise<T>;
   /**

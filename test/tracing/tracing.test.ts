@@ -1,5 +1,8 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USERS, seedDemoZones } from '../../src/demo/demo.js';
 import { ScriptedBrowser } from '../support/browser.js';
@@ -143,6 +146,76 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): spans exported over OTLP/HTT
     const request = spans.find((s) => s.spanId === login.parentSpanId)!;
     expect(request).toMatchObject({ kind: SERVER, traceId: login.traceId });
     expect(request.attributes).toMatchObject({ 'url.path': '/login/callback', 'http.response.status_code': 302, 'zonegate.answered_by': 'login' });
+  });
+});
+
+describe('tracing on: WebSocket upgrades', () => {
+  const WS_TRACE = '0af7651916cd43dd8448eb211c80319c';
+  let spans: ReceivedSpan[];
+  let backendTraceparent: string | undefined;
+  let refusedStatus: number | undefined;
+
+  beforeAll(async () => {
+    const receiver = await startOtlpReceiver();
+    // A backend that accepts /live and refuses everything else with a 403 of its own.
+    const backend = http.createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    backend.on('upgrade', (req, socket, head) => {
+      if (req.url !== '/live') return void socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+      backendTraceparent = req.headers.traceparent as string | undefined;
+      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(d.toString())));
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const gw = await startTestGateway({
+      routes: { websockets: { enabled: true }, routes: [{ source: '^/ws/(.*)$', target: '/$1', destination: 'live', authenticationType: 'none' }] },
+      destinations: [{ name: 'live', url: `http://127.0.0.1:${(backend.address() as AddressInfo).port}` }],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+    });
+    const open = (path: string) =>
+      new Promise<{ ws?: WebSocket; status?: number }>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${path}`, { headers: { traceparent: `00-${WS_TRACE}-${CALLER_SPAN}-01` } });
+        ws.once('open', () => resolve({ ws }));
+        ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+        ws.once('error', () => resolve({}));
+      });
+    try {
+      const { ws } = await open('/ws/live');
+      const echoed = new Promise<string>((r) => ws!.once('message', (d) => r(d.toString())));
+      ws!.send('ping');
+      expect(await echoed).toBe('ping');
+      ws!.close();
+      refusedStatus = (await open('/ws/other')).status;
+      expect((await open('/nowhere')).status).toBe(404);
+    } finally {
+      await gw.stop();
+      backend.closeAllConnections();
+      await new Promise((r) => backend.close(r));
+    }
+    spans = receiver.spans;
+    receiver.close();
+  }, 60_000);
+
+  it('exports the handshake as a server span (101) and the backend handshake as a client span, traceparent passed on', () => {
+    const servers = spans.filter((s) => s.kind === SERVER && s.traceId === WS_TRACE);
+    const live = servers.find((s) => s.attributes['url.path'] === '/ws/live')!;
+    expect(live.parentSpanId).toBe(CALLER_SPAN);
+    expect(live.attributes).toMatchObject({ 'http.route': '^/ws/(.*)$', 'http.response.status_code': 101 });
+    expect(live.attributes['zonegate.aborted']).toBeUndefined();
+    const client = spans.find((s) => s.kind === CLIENT && s.parentSpanId === live.spanId)!;
+    expect(client.attributes).toMatchObject({ 'zonegate.destination': 'live', 'http.response.status_code': 101 });
+    expect(backendTraceparent).toBe(`00-${WS_TRACE}-${client.spanId}-01`);
+  });
+
+  it("records the backend's refusal and the gateway's own (no route) with their statuses", () => {
+    expect(refusedStatus).toBe(403);
+    const servers = spans.filter((s) => s.kind === SERVER && s.traceId === WS_TRACE);
+    const refused = servers.find((s) => s.attributes['url.path'] === '/ws/other')!;
+    expect(refused.attributes['http.response.status_code']).toBe(403);
+    const client = spans.find((s) => s.kind === CLIENT && s.parentSpanId === refused.spanId)!;
+    expect(client.attributes['http.response.status_code']).toBe(403);
+    const unrouted = servers.find((s) => s.attributes['url.path'] === '/nowhere')!;
+    expect(unrouted.attributes['http.response.status_code']).toBe(404);
+    expect(servers).toHaveLength(3);
   });
 });
 
