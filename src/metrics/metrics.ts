@@ -118,6 +118,11 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
     labelNames: ['grant_type'],
     registers,
   });
+  const tunnels = new Gauge({
+    name: 'zonegate_websockets_open',
+    help: 'WebSocket tunnels open now (upgrades the backend accepted, not yet closed)',
+    registers,
+  });
   // As Prometheus itself reports its own reloads: a count by outcome, and when the last good one was.
   const reloads = new Counter({
     name: 'zonegate_config_reloads_total',
@@ -164,6 +169,16 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
         const series = seriesOf(route, tenants && tenants.label(tenantOf(ctx)), methodClass(req.method), status);
         series.requests++;
         duration.observe(series.durationLabels, (performance.now() - ctx.startedAt) / 1000);
+      },
+      upgradeEnded(req, ctx, status) {
+        const route = ctx.route !== undefined ? ctx.route.sourceText : ctx.answeredBy ?? 'none';
+        const series = seriesOf(route, tenants && tenants.label(tenantOf(ctx)), methodClass(req.method), status === undefined ? ABORTED : statusClass(status));
+        series.requests++;
+        duration.observe(series.durationLabels, (performance.now() - ctx.startedAt) / 1000);
+        if (status === 101) tunnels.inc();
+      },
+      tunnelClosed() {
+        tunnels.dec();
       },
       backendFailed(destination: string, code: ErrorCode) {
         backendErrors.inc({ destination, code });

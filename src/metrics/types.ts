@@ -11,6 +11,13 @@ import type { RequestContext } from '../server/context.js';
 export interface RequestMetrics {
   /** Once per request, when its response has closed (answered, failed or abandoned by the client). */
   requestClosed(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
+  /**
+   * A WebSocket upgrade's handshake ended: 101 (the tunnel is open), the status the client was sent
+   * instead, or undefined when the client left first. Counted as a request.
+   */
+  upgradeEnded(req: IncomingMessage, ctx: RequestContext, status: number | undefined): void;
+  /** An open WebSocket tunnel closed (it was counted by `upgradeEnded` with 101). */
+  tunnelClosed(): void;
   /** A request that a destination failed (unreachable, timed out, all connections busy, an invalid answer). */
   backendFailed(destination: string, code: ErrorCode): void;
   /**

@@ -417,11 +417,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     served.inFlight++;
     socket.on('error', () => socket.destroy());
     tunnels.add(socket);
-    // The server span covers the handshake (the tunnel may stay open for hours); ended once.
-    const handshakeEnded = (status: number | undefined) => ctx.trace?.endUpgrade(req, ctx, status);
+    // The span and the request count cover the handshake (the tunnel may stay open for hours).
+    let handshake: number | undefined | 'pending' = 'pending';
+    const handshakeEnded = (status: number | undefined) => {
+      if (handshake !== 'pending') return;
+      handshake = status;
+      ctx.trace?.endUpgrade(req, ctx, status);
+      metrics?.upgradeEnded(req, ctx, status);
+    };
     socket.once('close', () => {
       tunnels.delete(socket);
       leave(served);
+      if (handshake === 101) metrics?.tunnelClosed();
       handshakeEnded(undefined);
     });
     const refuse = (err: unknown) => {

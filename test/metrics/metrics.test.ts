@@ -1,5 +1,8 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USERS, seedDemoZones } from '../../src/demo/demo.js';
 import { hiddenFields, ScriptedBrowser } from '../support/browser.js';
@@ -167,6 +170,53 @@ describe('metrics on the gateway\'s port behind METRICS_TOKEN', () => {
     expect(m.value('zonegate_http_requests_total', { route: 'metrics', status_class: '4xx' })).toBe(3);
     // No tenant label unless asked for.
     expect(m.find('zonegate_http_requests_total').every((s) => !('tenant' in s.labels))).toBe(true);
+  });
+});
+
+describe('metrics of WebSocket upgrades', () => {
+  let gw: TestGateway;
+  let backend: http.Server;
+  beforeAll(async () => {
+    backend = http.createServer();
+    const wss = new WebSocketServer({ server: backend });
+    wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d.toString())));
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    gw = await startTestGateway({
+      routes: { websockets: { enabled: true }, routes: [{ source: '^/ws/(.*)$', target: '/$1', destination: 'live', authenticationType: 'none' }] },
+      destinations: [{ name: 'live', url: `http://127.0.0.1:${(backend.address() as AddressInfo).port}` }],
+      env: { METRICS_TOKEN: TOKEN },
+    });
+  });
+  afterAll(async () => {
+    await gw.stop();
+    backend.closeAllConnections();
+    await new Promise((r) => backend.close(r));
+  });
+  const open = (path: string) =>
+    new Promise<{ ws?: WebSocket; status?: number }>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${gw.port}${path}`);
+      ws.once('open', () => resolve({ ws }));
+      ws.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+    });
+
+  it('counts each handshake as a request (101 as 1xx, a refusal by its status) and the tunnels open now', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const { ws: first } = await open('/ws/a');
+    const { ws: second } = await open('/ws/b');
+    expect((await open('/elsewhere')).status).toBe(404);
+    let m = await scrape(gw.port, auth);
+    expect(m.value('zonegate_http_requests_total', { route: '^/ws/(.*)$', method: 'GET', status_class: '1xx' })).toBe(2);
+    expect(m.value('zonegate_http_requests_total', { route: 'none', method: 'GET', status_class: '4xx' })).toBe(1);
+    expect(m.value('zonegate_websockets_open')).toBe(2);
+
+    const closed = new Promise((r) => first!.once('close', r));
+    first!.close();
+    await closed;
+    // The gateway sees its side close a moment after the client's close handshake.
+    for (let i = 0; i < 100 && (await scrape(gw.port, auth)).value('zonegate_websockets_open') !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    m = await scrape(gw.port, auth);
+    expect(m.value('zonegate_websockets_open')).toBe(1);
+    second!.close();
   });
 });
 
