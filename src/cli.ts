@@ -3,6 +3,7 @@
  * The `zonegate` command. This file (with the demo) is the only reader of process.env: it hands
  * plain objects to everything else (STYLE.md, "one reader of the environment").
  */
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
@@ -16,6 +17,7 @@ import { ConfigError, formatProblem } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { checkDemoConfiguration, runDemo } from './demo/demo.js';
 import { untilSignal } from './server/signals.js';
+import { parseWorkers, reportListening, runWorkers, workersProblem } from './server/workers.js';
 import type { RecordsDatabase } from './records/types.js';
 import { openRecords } from './records/index.js';
 import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from './records/cli.js';
@@ -112,12 +114,14 @@ const FILE_OPTIONS = { routes: { type: 'string' }, security: { type: 'string' } 
 
 const START: CommandSpec = {
   name: 'start',
-  synopsis: '[--routes FILE] [--security FILE]',
+  synopsis: '[--routes FILE] [--security FILE] [--workers N|auto]',
   details: `Starts the gateway: reads routes.json (--routes, default ./routes.json) and xs-security.json
 (--security, default ./xs-security.json when present) and the environment (see zonegate --help).
 Without an xsuaa binding, and with an xs-security.json, the built-in identity zones run in the same
-process on <subdomain>.UAA_DOMAIN. Stops on SIGTERM or SIGINT.`,
-  options: FILE_OPTIONS,
+process on <subdomain>.UAA_DOMAIN. Stops on SIGTERM or SIGINT.
+--workers N|auto: N processes serve the same port (auto: one per core); they share sessions and
+records through the stores. Default 1.`,
+  options: { ...FILE_OPTIONS, workers: { type: 'string' } },
 };
 
 const CHECK_CONFIG: CommandSpec = {
@@ -271,6 +275,11 @@ function reportConfiguration(load: () => ReturnType<typeof loadConfiguration>, h
 }
 
 async function start(parsed: ParsedCommand): Promise<number> {
+  const workers = parseWorkers((parsed.values.workers as string | undefined) ?? '1');
+  if (typeof workers !== 'number') {
+    process.stderr.write(`${workers.problem}\n`);
+    return USAGE_EXIT_CODE;
+  }
   let config;
   try {
     config = loadConfiguration(process.env, { cwd: process.cwd(), files: fileOptions(parsed) });
@@ -278,14 +287,25 @@ async function start(parsed: ParsedCommand): Promise<number> {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
   }
-  const logger = createLogger({ level: config.settings.logLevel, format: config.settings.logFormat });
+  const problem = workersProblem(workers, config.settings.metrics);
+  if (problem) {
+    process.stderr.write(`Invalid configuration: ${problem}\n`);
+    return 1;
+  }
+  const worker = cluster.isWorker ? { worker: cluster.worker!.id } : undefined;
+  const logger = createLogger({ level: config.settings.logLevel, format: config.settings.logFormat, ...(worker ? { base: worker } : {}) });
+  // The primary of --workers: the configuration is valid (said once, here), the workers serve it.
+  if (workers > 1 && cluster.isPrimary) {
+    return runWorkers({ workers, logger, metrics: config.settings.metrics, shutdownTimeoutMs: config.settings.shutdownTimeoutMs });
+  }
   for (const w of config.warnings) logger.warn('configuration', { file: w.file, path: w.path, problem: w.message });
   try {
-    const running = await startGateway(config, { logger });
+    const running = await startGateway(config, { logger, clusterWorker: cluster.isWorker });
     // The application's client in the built-in zones: what a backend validating forwarded tokens, or
     // a second gateway, is bound with. Written as `zones start` writes it, so one command is enough.
     if (running.directory && running.credentials) writeCredentialsFile(config.settings.dataDir, running.credentials, logger);
     logger.info('listening', { port: running.port, metricsPort: running.metricsPort, tenantHostPattern: config.settings.tenantHostPattern?.source, storage: running.storage.kind });
+    reportListening(running.port);
     return await untilSignal(running.stop, logger, running.reload);
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);

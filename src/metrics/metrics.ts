@@ -9,7 +9,7 @@
  * destinations, the gateway's codes, and tenants only when asked for and capped (tenant-labels.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSettings } from '../config/environment.js';
 import { ConfigError, type ErrorCode } from '../errors.js';
 import type { RecordsDatabase } from '../records/types.js';
@@ -61,8 +61,18 @@ interface Series {
   requests: number;
 }
 
-export function createMetrics(settings: MetricsSettings, stores: ProbedStores): Metrics {
+/**
+ * `sharedWithPrimary`: in a worker of `zonegate start --workers` (src/server/workers.ts), the
+ * registry answers the primary's aggregation requests (prom-client's AggregatorRegistry), and the
+ * worker neither binds METRICS_PORT (the primary does) nor answers /metrics on its own port.
+ */
+export function createMetrics(settings: MetricsSettings, stores: ProbedStores, options: { sharedWithPrimary?: boolean } = {}): Metrics {
   const registry = new Registry();
+  if (options.sharedWithPrimary) {
+    AggregatorRegistry.setRegistries([registry]);
+    // Constructing one adds the worker's listener for the primary's requests (prom-client's API).
+    new AggregatorRegistry();
+  }
   // The process metrics every Node dashboard reads (CPU, memory, event-loop lag, GC, handles), under
   // their usual unprefixed names.
   collectDefaultMetrics({ register: registry });
@@ -129,12 +139,16 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
     help: 'Reloads of routes.json and the destinations (SIGHUP, the file watch), by outcome: applied, or refused (the running configuration keeps serving)',
     labelNames: ['outcome'],
     registers,
+    // Several workers (--workers) each reload on one SIGHUP: a reload counts once, not once per worker.
+    aggregator: 'max',
   });
   for (const outcome of ['applied', 'refused']) reloads.inc({ outcome }, 0);
   const lastApplied = new Gauge({
     name: 'zonegate_config_last_applied_timestamp_seconds',
     help: 'When the configuration served now was applied: the start, or the last applied reload (Unix time)',
     registers,
+    // Across workers: the oldest configuration still served.
+    aggregator: 'min',
   });
   lastApplied.setToCurrentTime();
   registerStoreProbes(registry, stores);
@@ -183,8 +197,8 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
       backendFailed(destination: string, code: ErrorCode) {
         backendErrors.inc({ destination, code });
       },
-      // With a listener of its own, /metrics is not the gateway's on the tenants' port.
-      scrape: settings.port === undefined
+      // With a listener of its own (or the primary's), /metrics is not the gateway's on the tenants' port.
+      scrape: settings.port === undefined && !options.sharedWithPrimary
         ? async (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => {
             ctx.answeredBy = 'metrics';
             await scrape(req, res, ctx.id);
@@ -212,7 +226,7 @@ export function createMetrics(settings: MetricsSettings, stores: ProbedStores): 
     },
     async listen() {
       const { port } = settings;
-      if (port === undefined) return undefined;
+      if (port === undefined || options.sharedWithPrimary) return undefined;
       try {
         listener = await startMetricsListener(port, settings.host, (req, res) => scrape(req, res));
       } catch (err) {
@@ -270,6 +284,8 @@ function registerStoreProbes(registry: Registry, stores: ProbedStores): void {
       help: `Whether ${what} answered a probe within ${PROBE_TIMEOUT_MS} ms at this scrape (1) or not (0)`,
       labelNames: ['kind'],
       registers: [registry],
+      // Across workers (--workers): up only while every worker reaches it.
+      aggregator: 'min',
       async collect() {
         this.set({ kind }, (await probe()).up ? 1 : 0);
       },
@@ -279,6 +295,7 @@ function registerStoreProbes(registry: Registry, stores: ProbedStores): void {
       help: `How long the probe of ${what} took at this scrape (at most ${PROBE_TIMEOUT_MS / 1000} s: it gives up then)`,
       labelNames: ['kind'],
       registers: [registry],
+      aggregator: 'max',
       async collect() {
         this.set({ kind }, (await probe()).seconds);
       },

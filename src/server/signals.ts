@@ -16,6 +16,8 @@ export function untilSignal(stop: () => Promise<void>, logger: Logger, reload?: 
     };
     if (reload) process.on('SIGHUP', onHangUp);
     const onSignal = (signal: NodeJS.Signals) => {
+      // Ctrl-C reaches the workers of --workers twice: from the terminal and from their primary.
+      if (stopping) return;
       stopping = true;
       logger.info('shutting down', { signal });
       stop().then(

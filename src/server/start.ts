@@ -73,6 +73,8 @@ export interface StartOptions {
   extensions?: Extensions;
   /** Watch the configuration's files and reload on a change; default ZONEGATE_WATCH_CONFIG. */
   watch?: boolean;
+  /** A worker of `zonegate start --workers` (./workers.ts): its metrics are served, summed, by the primary. */
+  clusterWorker?: boolean;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
   let tracing: Tracing | undefined;
-  const metrics: Metrics | undefined = settings.metrics && createMetrics(settings.metrics, { storage, records });
+  const metrics: Metrics | undefined = settings.metrics && createMetrics(settings.metrics, { storage, records }, { sharedWithPrimary: options.clusterWorker });
   try {
     let resolvedKey: Uint8Array | undefined;
     const secretKey = () => (resolvedKey ??= resolveSecretKey(settings, (message, fields) => logger.warn(message, fields)));

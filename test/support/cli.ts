@@ -21,7 +21,7 @@ export interface RunningCli {
  */
 export function startCli(
   args: string[],
-  options: { cwd: string; env: Record<string, string | undefined>; command?: string },
+  options: { cwd: string; env: Record<string, string | undefined>; command?: string; readyTimeoutMs?: number },
 ): Promise<RunningCli> {
   const [file, argv] = options.command ? [options.command, args] : [process.execPath, [CLI, ...args]];
   const child = spawn(file, argv, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -32,7 +32,7 @@ export function startCli(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`no listening line: ${out}`));
-    }, 15_000);
+    }, options.readyTimeoutMs ?? 15_000);
     const onData = () => {
       const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
       if (!line) return;
