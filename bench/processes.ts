@@ -87,7 +87,8 @@ export class ChildProcesses {
       pid: child.pid!,
       port,
       memory: () => memoryOf(child.pid!),
-      cpuMs: () => cpuMsOf(child.pid!),
+      // With its workers (zonegate start --workers): the CPU of a live child is not in its parent's.
+      cpuMs: () => descendantsOf(child.pid!).reduce((sum, pid) => sum + cpuMsOf(pid), cpuMsOf(child.pid!)),
       stop,
     };
   }
@@ -196,6 +197,33 @@ function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | undefined 
 }
 
 const TICKS_PER_SECOND = 100;
+
+/** The live processes below `pid` (children, their children, ...), from /proc. */
+function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The 4th field, after the parenthesised command name: the parent's pid.
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(parent);
+      if (list) list.push(Number(entry));
+      else children.set(parent, [Number(entry)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const out: number[] = [];
+  const visit = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      visit(c);
+    }
+  };
+  visit(pid);
+  return out;
+}
 
 function cpuMsOf(pid: number): number {
   try {

@@ -17,6 +17,8 @@ export interface Round {
   login?: { embedded: LoadFigures; redis: LoadFigures; many: LoadFigures };
   /** The authenticated GET over many distinct sessions (issue 18): SQLite, Redis + PostgreSQL. */
   sessions?: { embedded: LoadFigures; redis: LoadFigures };
+  /** The public route of `gateway`, served by `zonegate start --workers 2` (issue 18, all cores). */
+  workers?: LoadFigures;
 }
 
 export interface SessionsReport {
@@ -120,6 +122,7 @@ function rows(report: BenchReport): string[][] {
     medianRun(report.rounds.map((r) => r.gateway)),
     ...(logins.length ? [medianRun(logins.map((l) => l.embedded)), medianRun(logins.map((l) => l.redis)), medianRun(logins.map((l) => l.many))] : []),
     ...sessionRuns(report),
+    ...(report.rounds.some((r) => r.workers) ? [medianRun(report.rounds.flatMap((r) => (r.workers ? [r.workers] : [])))] : []),
   ];
   for (const f of figures) {
     const cpu = f.cpuPerRequestUs;
@@ -149,6 +152,25 @@ export function sessionLines(report: BenchReport): string[] {
     `authenticated GET over ${s.count} sessions, Redis + PostgreSQL / bare proxy: ${met(roundRatio(report, redis), s.goals.redis)}; rounds ${spread(redis)}`,
     `sessions logged in by single sign-on: ${s.count} in ${s.created.embedded.toFixed(1)} s (SQLite), ${s.created.redis.toFixed(1)} s (Redis + PostgreSQL)`,
     `gateway memory, SQLite: ${perSession(s.memory.embedded)}; Redis + PostgreSQL: ${perSession(s.memory.redis)} (goal <= 2 KiB per recently active session)`,
+  ];
+}
+
+/**
+ * Issue 18, all cores: the public route with two workers against one, each round's runs compared.
+ * On 2 cores the load generator and the backend share the cores with the workers, so two workers
+ * cannot be twice one: the figure says what a second process buys on such a machine.
+ */
+export function workersLines(report: BenchReport): string[] {
+  const rounds = report.rounds.filter((r) => r.workers);
+  if (!rounds.length) return [];
+  const ratio = (r: Round) => r.workers && r.workers.rps / r.gateway.rps;
+  const spread = rounds.map((r) => ratio(r)!.toFixed(2)).join(', ');
+  const one = medianRun(rounds.map((r) => r.gateway));
+  const two = medianRun(rounds.map((r) => r.workers!));
+  const proxyCpu = (f: LoadFigures) => Object.entries(f.cpuPerRequestUs).find(([name]) => name !== 'client' && name !== 'backend')?.[1];
+  return [
+    `public route, zonegate start --workers 2 / one worker: ${roundRatio(report, ratio).toFixed(2)} (rounds ${spread}); ${two.rps.toFixed(0)} against ${one.rps.toFixed(0)} requests/s`,
+    `CPU per request, all workers: ${us(proxyCpu(two))} against ${us(proxyCpu(one))} for one (${report.cpus} cores, shared with the load generator and the backend: a second worker helps only as far as cores are idle)`,
   ];
 }
 
@@ -204,7 +226,7 @@ function provisioningLines(login: LoginReport): string[] {
 function disturbanceLine(report: BenchReport): string {
   const all = [
     report.direct,
-    ...report.rounds.flatMap((r) => [r.bare, r.gateway, ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : []), ...(r.sessions ? [r.sessions.embedded, r.sessions.redis] : [])]),
+    ...report.rounds.flatMap((r) => [r.bare, r.gateway, ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : []), ...(r.sessions ? [r.sessions.embedded, r.sessions.redis] : []), ...(r.workers ? [r.workers] : [])]),
   ];
   const worst = Math.max(...all.map(disturbance));
   const each = all.map((f) => `${f.otherCores.toFixed(2)}+${f.stolenCores.toFixed(2)}`).join(' ');
@@ -263,6 +285,8 @@ export function formatTable(report: BenchReport): string {
   if (loginLine && report.login) lines.push('', loginLine, ...loginVerdictLines(report), '', ...provisioningLines(report.login));
   const many = sessionLines(report);
   if (many.length) lines.push('', ...many);
+  const workers = workersLines(report);
+  if (workers.length) lines.push('', ...workers);
   const z = zoneRows(report.zones);
   if (z) lines.push('', textTable(z), ...passwordLoginLines(report));
   const note = zoneNote(report.zones);
@@ -364,7 +388,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn, so most requests find a session the gateway has not read within the last second. Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn, so most requests find a session the gateway has not read within the last second. Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh

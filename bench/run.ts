@@ -166,6 +166,24 @@ async function main(): Promise<number> {
       stdoutFile: gatewayLog,
     });
 
+    // Issue 18, all cores: the same gateway as two workers (node:cluster), in a directory of its own.
+    const workersDir = path.join(work, 'workers');
+    fs.mkdirSync(workersDir);
+    const workersLog = path.join(work, 'workers.log');
+    logs.push(workersLog);
+    const workersGateway = await children.start({
+      name: 'zonegate, 2 workers',
+      args: [path.join(root, 'dist', 'src', 'cli.js'), 'start', '--routes', routesFile, '--workers', '2'],
+      cwd: workersDir,
+      env: { ...baseEnv, destinations: JSON.stringify([{ name: 'backend', url: backendUrl }]) },
+      stdoutFile: workersLog,
+    });
+    // The first worker's "listening" line made it ready; the second starts once the first serves.
+    for (let waited = 0; !fs.readFileSync(workersLog, 'utf8').includes('"msg":"workers started"'); waited += 100) {
+      if (waited > 30_000) throw new Error(`zonegate --workers 2: no "workers started" line in ${workersLog} within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
     /**
      * A gateway with the built-in zones (xs-security.json in its working directory), its storage
      * seeded with `tenants` tenants before it starts, and the tenant's administrator logged in.
@@ -267,6 +285,7 @@ async function main(): Promise<number> {
     const targets = {
       bare: { name: 'bare http-proxy', child: bare, path: '/items', processes: [bare, backend] } as Target,
       gateway: { name: 'zonegate', child: gateway, path: '/public/items', processes: [gateway, backend] } as Target,
+      workers: { name: 'zonegate, 2 workers', child: workersGateway, path: '/public/items', processes: [workersGateway, backend] } as Target,
       embedded: loginTarget(embedded),
       redis: loginTarget(redis),
       many: loginTarget(many),
@@ -285,6 +304,7 @@ async function main(): Promise<number> {
         gateway: figures.gateway,
         login: { embedded: figures.embedded, redis: figures.redis, many: figures.many },
         sessions: { embedded: figures.embeddedSessions, redis: figures.redisSessions },
+        workers: figures.workers,
       });
     }
     forwardAuth = await load({
