@@ -3,8 +3,10 @@
  * 0 of 127.0.0.1, with one static confidential client (the zone), accounts whose `groups` claim the
  * test changes, and oidc-provider's own development login and consent forms, driven over HTTP.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { expect } from 'vitest';
 import type { ScriptedBrowser } from '../../support/browser.js';
@@ -22,7 +24,21 @@ export interface TestIdp {
   clientSecret: string;
   accounts: Map<string, Account>;
   provider: Provider;
+  /** The `kid` the IdP signs ID tokens with now. */
+  readonly signingKid: string;
+  /**
+   * Key rotation as an IdP does it: a new signing key, published first in the JWKS with the old one
+   * after it, and ID tokens signed with the new one from now on. (Same issuer and port; the IdP's
+   * own sessions are gone, as after a restart.)
+   */
+  rotateKeys(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A new RS256 signing key as a private JWK with a fresh `kid`. */
+async function signingKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  return { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
 export async function startTestIdp(options: { clientId: string; clientSecret: string; redirectUris: string[]; accounts: Record<string, Account> }): Promise<TestIdp> {
@@ -30,7 +46,9 @@ export async function startTestIdp(options: { clientId: string; clientSecret: st
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const accounts = new Map(Object.entries(options.accounts));
-  const provider = new Provider(issuer, {
+  let keys = [await signingKey()];
+  const providerWith = (jwks: JWK[]) => new Provider(issuer, {
+    jwks: { keys: jwks as never },
     clients: [
       {
         client_id: options.clientId,
@@ -58,13 +76,26 @@ export async function startTestIdp(options: { clientId: string; clientSecret: st
       };
     },
   });
-  server.on('request', provider.callback());
+  let provider = providerWith(keys);
+  let handler = provider.callback();
+  server.on('request', (req, res) => handler(req, res));
   return {
     issuer,
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     accounts,
-    provider,
+    get provider() {
+      return provider;
+    },
+    get signingKid() {
+      return keys[0]!.kid!;
+    },
+    async rotateKeys() {
+      // oidc-provider signs with the first key of its JWKS that fits the algorithm.
+      keys = [await signingKey(), keys[0]!];
+      provider = providerWith(keys);
+      handler = provider.callback();
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
