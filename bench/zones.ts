@@ -29,6 +29,8 @@ import { createBenchDatabase } from './postgres.js';
 import { clearRedisDb } from './tenants.js';
 import { createZoneDirectory } from '../src/zones/directory/directory.js';
 import { createIdentityServer } from '../src/zones/server.js';
+import { readIdentityProvider } from '../src/zones/idp/config.js';
+import { createIdentityProviderStore } from '../src/zones/idp/store.js';
 
 export interface BenchResult {
   name: string;
@@ -214,13 +216,133 @@ async function measureZones(options: ZonesBenchOptions, layout: string, storage:
       const token = await send(agent, port, host, 'POST', '/oauth/token', { ...form, authorization: basic }, new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }).toString());
       if (token.status !== 200) throw new Error(`code exchange answered ${token.status}: ${token.body}`);
     });
-    return [clientCredentials, codeLogin, ssoLogin];
+    const idpLogin = await externalIdpLogins({ layout, seconds: options.seconds, concurrency, records, directory, zoneId: acme.id, port, host, clientId: application.clientId, basic });
+    return [clientCredentials, codeLogin, ssoLogin, ...(idpLogin ? [idpLogin] : [])];
   } finally {
     httpServer.closeAllConnections();
     await new Promise<void>((r) => httpServer.close(() => r()));
     await server.close();
     await storage.close();
     await records.close();
+  }
+}
+
+/**
+ * Issue 13: logins per second through a tenant's own OpenID provider. The zone brokers to a real,
+ * independent IdP (panva's oidc-provider, a devDependency: the row is left out without it) started
+ * here on port 0; each login is a new browser: the zone's authorize (to the IdP), the IdP's login and
+ * consent forms, the zone's callback (code exchange at the IdP, ID token checked against its keys,
+ * shadow user and mappings written), the client's code exchange at the zone. The IdP runs in this
+ * process, on the same cores: its cost is in the figure, as a tenant's IdP on the same machine would be.
+ */
+async function externalIdpLogins(o: {
+  layout: string;
+  seconds: number;
+  concurrency: number;
+  records: RecordsDatabase;
+  directory: ReturnType<typeof createZoneDirectory>;
+  zoneId: string;
+  port: number;
+  host: string;
+  clientId: string;
+  basic: string;
+}): Promise<BenchResult | undefined> {
+  let Provider: new (issuer: string, configuration: Record<string, unknown>) => { callback(): http.RequestListener };
+  try {
+    Provider = ((await import('oidc-provider' as string)) as { default: typeof Provider }).default;
+  } catch {
+    process.stderr.write('oidc-provider is not installed (a devDependency): no external-IdP login row\n');
+    return undefined;
+  }
+  const idpServer = http.createServer();
+  idpServer.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => idpServer.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+  const origin = 'corp';
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: 'zone-acme', client_secret: 'zone-acme-secret-0123456789', redirect_uris: [`http://${o.host}/login/callback/${origin}`], grant_types: ['authorization_code'], response_types: ['code'] }],
+    scopes: ['openid', 'profile', 'email', 'groups'],
+    claims: { openid: ['sub'], profile: ['preferred_username'], email: ['email'], groups: ['groups'] },
+    conformIdTokenClaims: false,
+    features: { devInteractions: { enabled: true } },
+    cookies: { keys: ['bench-cookie-key-0123456789abcdef'] },
+    async findAccount(_ctx: unknown, id: string) {
+      return { accountId: id, claims: async () => ({ sub: id, preferred_username: id, email: `${id}@corp.example`, groups: ['admins'] }) };
+    },
+  });
+  idpServer.on('request', provider.callback());
+  try {
+    const idps = createIdentityProviderStore(o.records, o.directory);
+    await idps.create(
+      o.zoneId,
+      readIdentityProvider({
+        type: 'oidc1.0',
+        originKey: origin,
+        name: 'Corporate IdP',
+        config: {
+          discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+          relyingPartyId: 'zone-acme',
+          relyingPartySecret: 'zone-acme-secret-0123456789',
+          scopes: ['openid', 'profile', 'email', 'groups'],
+          attributeMappings: { user_name: 'preferred_username', external_groups: ['groups'] },
+        },
+      }),
+    );
+    await idps.replaceMappings(o.zoneId, origin, [{ group: 'admins', roleCollection: 'benchapp_Administrator' }]);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const once = async (agent: http.Agent) => {
+      // A browser of its own: its cookies by host, the zone's and the IdP's.
+      const jar = new Map<string, Map<string, string>>();
+      const hostOf = (url: URL) => (url.port === String(o.port) ? o.host : url.host);
+      const visit = async (url: URL, method = 'GET', body?: string) => {
+        const host = hostOf(url);
+        const cookies = jar.get(host) ?? new Map<string, string>();
+        jar.set(host, cookies);
+        const headers: Record<string, string> = { accept: 'text/html', ...(body ? form : {}) };
+        if (cookies.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+        const res = await send(agent, Number(url.port), host, method, url.pathname + url.search, headers, body);
+        for (const line of res.headers['set-cookie'] ?? []) {
+          const [pair] = line.split(';');
+          const eq = pair!.indexOf('=');
+          cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1));
+        }
+        return res;
+      };
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const query = new URLSearchParams({ response_type: 'code', client_id: o.clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', idp: origin });
+      let url = new URL(`http://127.0.0.1:${o.port}/oauth/authorize?${query}`);
+      let res = await visit(url);
+      // Through the IdP until it sends the browser back to the zone's callback.
+      for (let hops = 0; ; hops++) {
+        if (hops > 20) throw new Error('the external IdP never sent the browser back');
+        if (res.status === 302 || res.status === 303) {
+          url = new URL(String(res.headers.location), url);
+          if (url.origin !== issuer) break;
+          res = await visit(url);
+          continue;
+        }
+        if (res.status !== 200) throw new Error(`the IdP answered ${res.status}: ${res.body.slice(0, 200)}`);
+        const action = /<form[^>]*action="([^"]+)"/.exec(res.body)?.[1];
+        const prompt = /name="prompt" value="(\w+)"/.exec(res.body)?.[1] ?? 'consent';
+        if (!action) throw new Error('no form at the IdP');
+        res = await visit(new URL(action, url), 'POST', new URLSearchParams(prompt === 'login' ? { prompt, login: 'idp-user', password: 'any' } : { prompt }).toString());
+      }
+      // The zone's callback (the URL is the zone's public one, on acme.localhost).
+      const callback = await visit(new URL(url.pathname + url.search, `http://127.0.0.1:${o.port}`));
+      const code = callback.headers.location ? new URL(callback.headers.location).searchParams.get('code') : null;
+      if (!code) throw new Error(`the zone's IdP callback answered ${callback.status}: ${callback.body.slice(0, 200)}`);
+      const token = await send(agent, o.port, o.host, 'POST', '/oauth/token', { ...form, authorization: o.basic }, new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }).toString());
+      if (token.status !== 200) throw new Error(`code exchange answered ${token.status}: ${token.body}`);
+    };
+    // Warm-up: discovery and the IdP's key set, fetched once per zone process.
+    const warm = new http.Agent({ keepAlive: true });
+    await once(warm);
+    warm.destroy();
+    return await loop(`zones, ${o.layout}: login through an external OpenID provider (zone + IdP forms + token)`, o.seconds, o.concurrency, once);
+  } finally {
+    idpServer.closeAllConnections();
+    await new Promise<void>((r) => idpServer.close(() => r()));
   }
 }
 
