@@ -10,6 +10,7 @@ import type { CallbackHandler } from '../provisioning/callbacks.js';
 import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
+import { setUpPlatform } from '../platform/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import type { Destination, RoutesFile } from '../config/types.js';
 import { importEarlierRecords } from '../records/upgrade.js';
@@ -176,6 +177,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       forwardAuth: settings.forwardAuth && login ? createForwardAuth({ routes, trustedProxies: settings.trustedProxies, login }) : undefined,
       tenants,
       callbacks,
+      platform: setUpPlatform({ settings, storage, records, zones, provisioning: zoneTenants?.provisioning, secretKey: secretKey(), logger }),
       metrics: metrics?.requests,
       tracing,
       extensions: options.extensions,
