@@ -148,19 +148,59 @@ interface StateRecord {
   state?: string;
 }
 
+/**
+ * The installation name of the zones' own callbacks (`/login/callback/<origin>` on a zone's host):
+ * not a registration (it cannot be one: ids start with a letter or digit), a rule. Their relay states
+ * are issued in-process, never through the HTTP endpoint.
+ */
+export const ZONES_INSTALLATION = '$zones';
+
+export interface ZoneCallbacks {
+  uaaDomain: string;
+  /** A zone's public base URL (the zones' publicUrlFor). */
+  publicUrlFor(subdomain?: string): string;
+}
+
+/** Whether `url` is a zone's brokering callback: `<zone base URL>/login/callback/<origin>`, nothing else. */
+export function isZoneCallback(zones: ZoneCallbacks, url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const suffix = `.${zones.uaaDomain}`;
+  if (!parsed.hostname.endsWith(suffix) || parsed.search || parsed.hash || parsed.username || parsed.password) return false;
+  const subdomain = parsed.hostname.slice(0, -suffix.length);
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(subdomain)) return false;
+  const base = new URL(zones.publicUrlFor(subdomain));
+  return parsed.origin === base.origin && /^\/login\/callback\/[A-Za-z0-9._-]{1,64}$/.test(parsed.pathname);
+}
+
 export interface Relay {
   /** Issues a relay state for an authenticated installation's authorization request. */
   issueState(req: IncomingMessage, input: { redirectUri: unknown; state: unknown }, relayUrl: string): Promise<{ state: string; redirect_uri: string; expires_in: number }>;
   /** Where the callback's answer goes: the installation's URL with code/error and its own state. */
   relayCallback(query: URLSearchParams): Promise<string>;
+  /** A relay state for a zone's own brokering callback (in-process; see ZONES_INSTALLATION). */
+  stateForZone(zoneCallbackUrl: string, zoneState: string): Promise<string>;
 }
 
 export const RELAYED_PARAMETERS = ['code', 'error', 'error_description', 'error_uri', 'iss'] as const;
 
-export function createRelay(options: { installations: RelayInstallations; storage: Storage; secretKey: Uint8Array; audit: Audit; now?: () => number }): Relay {
+export function createRelay(options: {
+  installations: RelayInstallations;
+  storage: Storage;
+  /** ZONEGATE_SECRET_KEY, or how to get it when first needed (a gateway that never relays resolves no key for it). */
+  secretKey: Uint8Array | (() => Uint8Array);
+  audit: Audit;
+  zones?: ZoneCallbacks;
+  now?: () => number;
+}): Relay {
   const { installations, storage, audit } = options;
   const now = options.now ?? Date.now;
-  const key = new Uint8Array(hkdfSync('sha256', options.secretKey, 'zonegate', 'relay state', 32));
+  let derived: Uint8Array | undefined;
+  const key = () => (derived ??= new Uint8Array(hkdfSync('sha256', typeof options.secretKey === 'function' ? options.secretKey() : options.secretKey, 'zonegate', 'relay state', 32)));
   const stateKey = (jti: string) => `relay:state:${jti}`;
   const invalidState = (reason: string, message = 'This answer cannot be delivered: its state is missing, invalid, expired or was used already. Start the sign-in again.') =>
     new PlatformError('ZG_ERR_RELAY_STATE_INVALID', reason, message);
@@ -176,7 +216,28 @@ export function createRelay(options: { installations: RelayInstallations; storag
     return installation;
   }
 
+  async function sign(record: StateRecord): Promise<string> {
+    const jti = randomBytes(16).toString('base64url');
+    await storage.set(stateKey(jti), JSON.stringify(record), { ttlMs: RELAY_STATE_TTL_S * 1000 });
+    const nowS = Math.floor(now() / 1000);
+    return new SignJWT({ ins: record.installationId }).setProtectedHeader({ alg: 'HS256', typ: STATE_TYPE }).setJti(jti).setIssuedAt(nowS).setExpirationTime(nowS + RELAY_STATE_TTL_S).sign(key());
+  }
+
+  /** Where a state's record may still go: a registered installation's URL, or a zone's callback. */
+  async function stillAllowed(record: StateRecord): Promise<boolean> {
+    if (record.installationId === ZONES_INSTALLATION) return options.zones !== undefined && isZoneCallback(options.zones, record.redirectUri);
+    const installation = await installations.get(record.installationId);
+    return installation !== undefined && installation.callbackUrls.includes(record.redirectUri);
+  }
+
   return {
+    async stateForZone(zoneCallbackUrl, zoneState) {
+      if (!options.zones || !isZoneCallback(options.zones, zoneCallbackUrl)) throw new RangeError(`${zoneCallbackUrl} is not a zone's callback`);
+      const state = await sign({ installationId: ZONES_INSTALLATION, redirectUri: zoneCallbackUrl, state: zoneState });
+      audit.success('relay.state', { installation: ZONES_INSTALLATION });
+      return state;
+    },
+
     async issueState(req, input, relayUrl) {
       let installationId: string | undefined;
       try {
@@ -186,16 +247,7 @@ export function createRelay(options: { installations: RelayInstallations; storag
           throw new PlatformError('ZG_ERR_BAD_REQUEST', 'redirect_uri', 'redirect_uri must be one of the installation\'s registered callback URLs, exactly');
         }
         if (input.state !== undefined && (typeof input.state !== 'string' || input.state.length > 1024)) throw badRequest('state must be a string of at most 1024 characters');
-        const jti = randomBytes(16).toString('base64url');
-        const record: StateRecord = { installationId: installation.id, redirectUri: input.redirectUri, ...(input.state !== undefined ? { state: input.state as string } : {}) };
-        await storage.set(stateKey(jti), JSON.stringify(record), { ttlMs: RELAY_STATE_TTL_S * 1000 });
-        const nowS = Math.floor(now() / 1000);
-        const state = await new SignJWT({ ins: installation.id })
-          .setProtectedHeader({ alg: 'HS256', typ: STATE_TYPE })
-          .setJti(jti)
-          .setIssuedAt(nowS)
-          .setExpirationTime(nowS + RELAY_STATE_TTL_S)
-          .sign(key);
+        const state = await sign({ installationId: installation.id, redirectUri: input.redirectUri, ...(input.state !== undefined ? { state: input.state as string } : {}) });
         audit.success('relay.state', { installation: installation.id });
         return { state, redirect_uri: relayUrl, expires_in: RELAY_STATE_TTL_S };
       } catch (err) {
@@ -212,7 +264,7 @@ export function createRelay(options: { installations: RelayInstallations; storag
         let jti: string;
         let claimed: string;
         try {
-          const { payload } = await jwtVerify(states[0], key, { algorithms: ['HS256'], typ: STATE_TYPE, requiredClaims: ['jti', 'exp'], currentDate: new Date(now()) });
+          const { payload } = await jwtVerify(states[0], key(), { algorithms: ['HS256'], typ: STATE_TYPE, requiredClaims: ['jti', 'exp'], currentDate: new Date(now()) });
           jti = String(payload.jti);
           claimed = String(payload.ins);
         } catch (err) {
@@ -226,8 +278,7 @@ export function createRelay(options: { installations: RelayInstallations; storag
         if (raw === undefined) throw invalidState('used_or_unknown');
         const record = JSON.parse(raw) as StateRecord;
         if (record.installationId !== claimed) throw invalidState('mismatch');
-        const installation = await installations.get(record.installationId);
-        if (!installation || !installation.callbackUrls.includes(record.redirectUri)) throw invalidState('unregistered', 'The installation this answer is for is no longer registered with the relay.');
+        if (!(await stillAllowed(record))) throw invalidState('unregistered', 'The installation this answer is for is no longer registered with the relay.');
         const target = new URL(record.redirectUri);
         for (const name of RELAYED_PARAMETERS) {
           const value = query.get(name);
@@ -235,7 +286,7 @@ export function createRelay(options: { installations: RelayInstallations; storag
         }
         if (record.state !== undefined) target.searchParams.set('state', record.state);
         else target.searchParams.delete('state');
-        audit.success('relay.callback', { installation: installation.id, answer: query.has('code') ? 'code' : 'error' });
+        audit.success('relay.callback', { installation: record.installationId, answer: query.has('code') ? 'code' : 'error' });
         return target.href;
       } catch (err) {
         if (err instanceof PlatformError) audit.refused('relay.callback', err.reason, { installation: installationId });

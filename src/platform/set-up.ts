@@ -13,8 +13,34 @@ import type { Zones } from '../zones/start.js';
 import { createAssertionVerifier } from './assertion.js';
 import { createAudit } from './audit.js';
 import { createPlatformHandler, type PlatformHandler } from './handler.js';
-import { createRelay, createRelayInstallations } from './relay.js';
+import { createRelay, createRelayInstallations, RELAY_CALLBACK_PATH, type Relay } from './relay.js';
+import type { ZoneRelay } from '../zones/idp/services.js';
+import { zonesPublicUrl } from '../zones/start.js';
 import { createTrustedPlatforms } from './trusted-platforms.js';
+
+/**
+ * The redirect relay, made before the zones so that their identity providers can answer through it
+ * (`useRelay`): its zone-facing side is the relay's callback on the bare UAA_DOMAIN (the gateway
+ * answers /platform/ there before it hands a host to the zones), one URL for every zone.
+ */
+export function createGatewayRelay(input: {
+  settings: Pick<Settings, 'uaaDomain' | 'uaaUrl'>;
+  port: number;
+  storage: Storage;
+  records: RecordsDatabase;
+  secretKey: () => Uint8Array;
+  logger: Logger;
+}): Relay & { zones: ZoneRelay } {
+  const publicUrlFor = zonesPublicUrl(input.settings, input.port);
+  const relay = createRelay({
+    installations: createRelayInstallations(input.records),
+    storage: input.storage,
+    secretKey: input.secretKey,
+    audit: createAudit(input.logger.child({ component: 'platform' })),
+    zones: { uaaDomain: input.settings.uaaDomain, publicUrlFor },
+  });
+  return { ...relay, zones: { callbackUrl: `${publicUrlFor()}${RELAY_CALLBACK_PATH}`, stateFor: (url, state) => relay.stateForZone(url, state) } };
+}
 
 export function setUpPlatform(input: {
   settings: Pick<Settings, 'trustedProxies' | 'uaaDomain'>;
@@ -22,15 +48,17 @@ export function setUpPlatform(input: {
   records: RecordsDatabase;
   zones: Zones | undefined;
   provisioning: Provisioning | undefined;
-  secretKey: Uint8Array;
+  secretKey: () => Uint8Array;
   logger: Logger;
+  /** The relay made by createGatewayRelay; by default one without the zones' side. */
+  relay?: Relay;
 }): PlatformHandler {
   const { storage, records, zones, provisioning } = input;
   const logger = input.logger.child({ component: 'platform' });
   const audit = createAudit(logger);
   const platforms = createTrustedPlatforms(records);
   const verifier = createAssertionVerifier({ platforms, storage });
-  const relay = createRelay({ installations: createRelayInstallations(records), storage, secretKey: input.secretKey, audit });
+  const relay = input.relay ?? createRelay({ installations: createRelayInstallations(records), storage, secretKey: input.secretKey, audit });
   return createPlatformHandler({
     trustedProxies: input.settings.trustedProxies,
     logger,

@@ -47,6 +47,7 @@ import { identityProviderAdminRoutes } from './idp/admin.js';
 import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createIdentityProviderStore } from './idp/store.js';
+import type { ZoneRelay } from './idp/services.js';
 import { platformAdminRoutes } from '../platform/admin.js';
 import { createAudit } from '../platform/audit.js';
 import { handleOneTimeLogin, ONE_TIME_LOGIN_PATH } from '../platform/one-time-login.js';
@@ -101,6 +102,8 @@ export interface IdentityServerOptions {
   throttle?: Partial<ThrottleOptions>;
   /** Counts password checks and issued tokens (src/metrics/). */
   metrics?: ZoneMetrics;
+  /** The gateway's redirect relay, for identity providers with `useRelay` (src/platform/relay.ts). */
+  relay?: ZoneRelay;
   now?: () => number;
 }
 
@@ -192,7 +195,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     maxTokenValiditySeconds,
     refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
     metrics: options.metrics,
-    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), startLogin: startExternalLogin },
+    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), startLogin: startExternalLogin, ...(options.relay ? { relay: options.relay } : {}) },
     now,
   };
 

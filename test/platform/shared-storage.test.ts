@@ -128,3 +128,36 @@ describe('expiry, with the clock moved on', () => {
     await expect(relay.relayCallback(new URLSearchParams({ code: 'c', state }))).rejects.toMatchObject({ reason: 'expired' });
   });
 });
+
+describe("the zones' side of the relay", () => {
+  const zones = { uaaDomain: 'auth.example.com', publicUrlFor: (sub?: string) => `https://${sub ? `${sub}.` : ''}auth.example.com` };
+
+  it('relays only to a zone\'s brokering callback, never to anything else', async () => {
+    const { isZoneCallback } = await import('../../src/platform/relay.js');
+    expect(isZoneCallback(zones, 'https://acme.auth.example.com/login/callback/corp')).toBe(true);
+    for (const url of [
+      'https://acme.auth.example.com/login/callback/corp?next=x',
+      'https://acme.auth.example.com/oauth/authorize',
+      'https://acme.auth.example.com/login/callback/../../evil',
+      'http://acme.auth.example.com/login/callback/corp',
+      'https://acme.auth.example.com:8443/login/callback/corp',
+      'https://auth.example.com/login/callback/corp',
+      'https://evil.example/login/callback/corp',
+      'https://acme.auth.example.com.evil.example/login/callback/corp',
+      'https://u:p@acme.auth.example.com/login/callback/corp',
+    ]) {
+      expect(isZoneCallback(zones, url), url).toBe(false);
+    }
+    const storage = await openStorage({ kind: 'sqlite', file: path.join(dir, 'zones.db') });
+    const relay = createRelay({ installations: createRelayInstallations(records), storage, secretKey: new Uint8Array(32).fill(3), audit: createAudit(createMemoryLogger('info')), zones });
+    await expect(relay.stateForZone('https://evil.example/login/callback/corp', 's')).rejects.toThrow(RangeError);
+    const state = await relay.stateForZone('https://acme.auth.example.com/login/callback/corp', 'zone-state');
+    expect(await relay.relayCallback(new URLSearchParams({ code: 'c', state, iss: 'https://idp.example' }))).toBe(
+      'https://acme.auth.example.com/login/callback/corp?code=c&iss=https%3A%2F%2Fidp.example&state=zone-state',
+    );
+    // Nobody can ask for a zones state over HTTP: "$zones" is no installation one can authenticate as.
+    const req = { headers: { authorization: `Basic ${Buffer.from('$zones:anything').toString('base64')}` } } as never;
+    await expect(relay.issueState(req, { redirectUri: 'https://acme.auth.example.com/login/callback/corp', state: 's' }, 'https://r')).rejects.toMatchObject({ reason: 'bad_credentials' });
+    await storage.close();
+  });
+});
