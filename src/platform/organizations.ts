@@ -70,7 +70,8 @@ export async function ensureOrganization(options: OrganizationsOptions, token: s
         headers: { 'www-authenticate': 'Bearer realm="zonegate platforms"' },
       });
     }
-    fields.claimedPlatform = options.verifier.peek(token)?.iss;
+    const claimed = options.verifier.peek(token)?.iss;
+    if (typeof claimed === 'string') fields.claimedPlatform = claimed.slice(0, 64);
     // Checked before the body is read: an unauthenticated caller gets nothing parsed.
     const { platform, jti } = await options.verifier.verify(token, audience);
     Object.assign(fields, { platform: platform.id, jti });
