@@ -211,7 +211,13 @@ export function createRelay(options: {
     if (!/^basic /i.test(header)) throw new PlatformError('ZG_ERR_UNAUTHENTICATED', 'no_credentials', 'The installation\'s id and secret are required (HTTP Basic)', { headers: challenge });
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    const installation = colon > 0 ? await installations.authenticate(decodeURIComponent(decoded.slice(0, colon)), decodeURIComponent(decoded.slice(colon + 1))) : undefined;
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded inside Basic; a malformed escape is bad credentials, not a fault.
+    let installation: RelayInstallation | undefined;
+    try {
+      installation = colon > 0 ? await installations.authenticate(decodeURIComponent(decoded.slice(0, colon)), decodeURIComponent(decoded.slice(colon + 1))) : undefined;
+    } catch (err) {
+      if (!(err instanceof URIError)) throw err;
+    }
     if (!installation) throw new PlatformError('ZG_ERR_UNAUTHENTICATED', 'bad_credentials', 'Bad installation credentials', { headers: challenge });
     return installation;
   }

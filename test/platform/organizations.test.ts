@@ -81,6 +81,15 @@ describe('POST /platform/v1/organizations', () => {
     expect(res.status, res.text).toBe(201);
   });
 
+  it('a registration changed over the admin API (PUT) takes effect at once', async () => {
+    const body = { organizationId: 'o3', subdomain: 'pem-three', admin: { userName: 'c@d.example', email: 'c@d.example' } };
+    expect((await postOrganization(gw, await organizationToken(gw, pem), body)).status).toBe(403);
+    const put = await admin(gw, 'PUT', '/trusted-platforms/pem-platform', { publicKeyPem: pem.publicKeyPem, algorithm: 'RS256', subdomainPattern: 'pem-*', roleCollections: ['Demo Viewer', 'Demo Administrator'] });
+    expect(put.status, put.text).toBe(200);
+    expect((await postOrganization(gw, await organizationToken(gw, pem), body)).status).toBe(201);
+    await admin(gw, 'PUT', '/trusted-platforms/pem-platform', { publicKeyPem: pem.publicKeyPem, algorithm: 'RS256', subdomainPattern: 'pem-*', roleCollections: ['Demo Viewer'] });
+  });
+
   it('two concurrent first calls for one organization make one tenant', async () => {
     const body = { organizationId: 'org-race', subdomain: 'tix-race' };
     const answers = await Promise.all([1, 2, 3].map(async () => postOrganization(gw, await organizationToken(gw, tix), body)));
@@ -98,6 +107,12 @@ describe('POST /platform/v1/organizations', () => {
       ['a JWT living longer than 5 minutes', () => organizationToken(gw, tix, { lifetimeS: 3600 }), 401, 'lifetime'],
       ['a JWT for another audience (a zone\'s token endpoint)', () => tix.sign({ aud: `http://tix-acme.auth.localhost:${gw.port}/oauth/token` }), 401, 'audience'],
       ['a JWT without jti', () => organizationToken(gw, tix, { jti: null }), 401, 'missing_jti'],
+      ['an HMAC JWT keyed with the platform\'s public key (algorithm confusion)', async () => {
+        const { SignJWT } = await import('jose');
+        return new SignJWT({ aud: `http://localhost:${gw.port}/platform/v1/organizations` })
+          .setProtectedHeader({ alg: 'HS256' }).setIssuer('pem-platform').setExpirationTime('60s').setJti('hmac-confusion-1')
+          .sign(new TextEncoder().encode(pem.publicKeyPem!));
+      }, 401, 'algorithm'],
       ['an unsigned JWT (alg none)', async () => `${b64({ alg: 'none' })}.${b64({ iss: 'tix', aud: `http://localhost:${gw.port}/platform/v1/organizations`, exp: Math.floor(Date.now() / 1000) + 60, jti: 'none-jti-1' })}.`, 401, 'algorithm'],
     ];
     for (const [name, token, status, reason] of cases) {

@@ -160,6 +160,7 @@ describe('POST /platform/v1/relay/states', () => {
   it('refuses wrong, missing or another installation\'s credentials', async () => {
     expect((await askState({ redirect_uri: CALLBACK }, `shop-one:${'x'.repeat(43)}`)).status).toBe(401);
     expect((await askState({ redirect_uri: CALLBACK }, `nobody:${secret}`)).status).toBe(401);
+    expect((await askState({ redirect_uri: CALLBACK }, 'shop-one:%E0%A4%A')).status).toBe(401);
     const none = await new ScriptedBrowser().request(`${relayBase()}/states`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: '{}' });
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toContain('Basic');
