@@ -454,12 +454,6 @@ async function keysCommand({ values }: ParsedCommand): Promise<number> {
   });
 }
 
-/**
- * `zonegate tenants ...` through the gateway's own provisioning service, so a tenant subscribed here
- * is what a registry callback makes. It registers xs-security.json's application in the provider
- * zone as `zones start` does (a repeat finds it), and ends an unsubscribed tenant's gateway sessions
- * in the shared storage.
- */
 /** `zonegate platforms|relay ...`: registrations in the records database (src/platform/cli.ts). */
 async function platformCommand(invocation: PlatformInvocation): Promise<number> {
   return withStorage(async (_settings, _storage, _logger, records) =>
@@ -467,6 +461,12 @@ async function platformCommand(invocation: PlatformInvocation): Promise<number> 
   );
 }
 
+/**
+ * `zonegate tenants ...` through the gateway's own provisioning service, so a tenant subscribed here
+ * is what a registry callback makes. It registers xs-security.json's application in the provider
+ * zone as `zones start` does (a repeat finds it), and ends an unsubscribed tenant's gateway sessions
+ * in the shared storage.
+ */
 async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
   const securityPath = securityFile(invocation.securityPath);
   return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger, records) => {
