@@ -30,11 +30,11 @@ export interface VerifiedAssertion {
 
 export interface AssertionVerifier {
   /**
-   * Verifies and consumes the assertion. `audience(payload)` is what `aud` must be; it may depend on
-   * the unverified payload (the zone a login names), and is checked on the verified one.
+   * Verifies the assertion and spends its `jti`. `audience` is what `aud` must name; the caller may
+   * have chosen it from the unverified payload (the zone a login names), it is checked on the verified one.
    */
   verify(jwt: string, audience: string): Promise<VerifiedAssertion>;
-  /** The platform the assertion claims to come from, unverified (to choose the audience). */
+  /** The payload, unverified: only to choose the audience and to name the claimed platform in a refusal's audit line. */
   peek(jwt: string): JWTPayload | undefined;
 }
 
