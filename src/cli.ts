@@ -26,6 +26,7 @@ import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
 import { parseTenantsCommand, runTenantsCommand, TENANTS_GROUP, TENANTS_USAGE, type TenantsInvocation } from './provisioning/cli.js';
+import { parsePlatformCommand, PLATFORMS_GROUP, PLATFORMS_USAGE, RELAY_GROUP, RELAY_USAGE, runPlatformCommand, type PlatformInvocation } from './platform/cli.js';
 import { isHelp, parseCommand, pickSubcommand, UsageError, USAGE_EXIT_CODE, type CommandGroup, type CommandSpec, type ParsedCommand } from './cli/args.js';
 import { obtainPassword, PasswordUsageError, PromptCancelled } from './cli/password.js';
 import { packageVersion } from './cli/version.js';
@@ -64,6 +65,10 @@ ${TENANTS_USAGE.replace(/^Usage:\n/, '')}
                   Tenants of the application of xs-security.json (--security FILE), as the SaaS
                   registry's callbacks make them; for self-hosted use without a registry. The
                   tenant URL comes from TENANT_URL_TEMPLATE, else TENANT_HOST_PATTERN and PORT.
+${PLATFORMS_USAGE.replace(/^Usage:\n/, '')}
+${RELAY_USAGE.replace(/^Usage:\n/, '')}
+                  Trusted platforms (POST /platform/v1/organizations and /platform/v1/autologin) and
+                  the redirect relay's installations (/platform/v1/relay/), in the records database.
 ${DB_USAGE.replace(/^Usage:\n/, '')}
                   The records database's schema (zones, users, clients, keys, tenants). migrate
                   applies what is pending (start-up does too) and prints it, or "Up to date";
@@ -103,7 +108,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'keys', 'db', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'platforms', 'relay', 'keys', 'db', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -235,6 +240,12 @@ async function dispatch(argv: string[]): Promise<number> {
       const picked = pickSubcommand(TENANTS_GROUP, rest);
       const invocation = isHelp(picked) ? picked : parseTenantsCommand(picked.name, picked.rest);
       return isHelp(invocation) ? printHelp(invocation.help) : tenantsCommand(invocation);
+    }
+    case 'platforms':
+    case 'relay': {
+      const picked = pickSubcommand(name === 'platforms' ? PLATFORMS_GROUP : RELAY_GROUP, rest);
+      const invocation = isHelp(picked) ? picked : parsePlatformCommand(name, picked.name, picked.rest);
+      return isHelp(invocation) ? printHelp(invocation.help) : platformCommand(invocation);
     }
     case 'db': {
       const parsed = parseDbCommand(rest);
@@ -461,6 +472,13 @@ async function keysCommand({ values }: ParsedCommand): Promise<number> {
     await identity.close();
     return 0;
   });
+}
+
+/** `zonegate platforms|relay ...`: registrations in the records database (src/platform/cli.ts). */
+async function platformCommand(invocation: PlatformInvocation): Promise<number> {
+  return withStorage(async (_settings, _storage, _logger, records) =>
+    runPlatformCommand(invocation, { records, out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) }),
+  );
 }
 
 /**

@@ -58,6 +58,11 @@ export const ERRORS = {
   ZG_ERR_TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed attempts; try again later' },
   ZG_ERR_ADMIN_NOT_FOUND: { status: 404, title: 'No such zone, user or application' },
   ZG_ERR_ADMIN_CONFLICT: { status: 409, title: 'The zone, user or role collection exists already or is in use' },
+  // Trusted platforms and the redirect relay (issue 15, src/platform/).
+  ZG_ERR_PLATFORM_ASSERTION_INVALID: { status: 401, title: 'The platform assertion is invalid, expired or replayed' },
+  ZG_ERR_PLATFORM_NOT_ALLOWED: { status: 403, title: 'The platform may not do this' },
+  ZG_ERR_ONE_TIME_LOGIN_INVALID: { status: 404, title: 'The login link is invalid, used or expired' },
+  ZG_ERR_RELAY_STATE_INVALID: { status: 400, title: 'The relayed answer is invalid, expired or already used' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

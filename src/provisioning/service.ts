@@ -93,6 +93,8 @@ export interface UnsubscribeResult {
 
 export interface Provisioning {
   readonly application: Application;
+  /** The role collection a tenant's administrator gets (trusted platforms may grant it only when allowed, src/platform/). */
+  readonly adminRoleCollection: string;
   subscribe(input: SubscriptionInput): Promise<SubscriptionResult>;
   unsubscribe(tenantId: string): Promise<UnsubscribeResult>;
   listTenants(): Promise<Tenant[]>;
@@ -374,7 +376,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
     return toTenant(zone, await readRecord(zone.id));
   }
 
-  return { application, subscribe, unsubscribe, listTenants, findTenant, tenantUrlFor: options.tenantUrlFor };
+  return { application, adminRoleCollection, subscribe, unsubscribe, listTenants, findTenant, tenantUrlFor: options.tenantUrlFor };
 }
 
 /**

@@ -194,4 +194,52 @@ const IDENTITY_PROVIDERS: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS];
+/**
+ * Version 6: trusted platforms and the redirect relay (issue 15, src/platform/).
+ * - trusted_platforms: partner platforms that may create tenants and log their users in without a
+ *   second login. A platform is known by its key (a JWKS URL, or a public key in PEM with its JWS
+ *   algorithm), never by a shared secret; `subdomain_pattern` says which tenants it may create,
+ *   `role_collections` (JSON array) which role collections it may grant.
+ * - platform_organizations: which tenant a platform created for which of its organizations; the
+ *   primary key makes the creation idempotent per (platform, organization), and a tenant belongs to
+ *   one platform at most (a platform acts only on its own tenants).
+ * - relay_installations: installations the redirect relay forwards OAuth answers to, with their exact
+ *   callback URLs (JSON array) and the SHA-256 of the secret they ask for a relay state with.
+ */
+const PLATFORMS_AND_RELAY: Migration = {
+  version: 6,
+  name: 'trusted platforms, platform organizations, relay installations',
+  statements: [
+    `CREATE TABLE trusted_platforms (
+      id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      jwks_uri TEXT,
+      public_key_pem TEXT,
+      algorithm TEXT,
+      subdomain_pattern TEXT NOT NULL,
+      role_collections TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      CONSTRAINT trusted_platforms_pkey PRIMARY KEY (id)
+    )`,
+    `CREATE TABLE platform_organizations (
+      platform_id TEXT NOT NULL,
+      organization_id TEXT NOT NULL,
+      tenant_id TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      CONSTRAINT platform_organizations_pkey PRIMARY KEY (platform_id, organization_id),
+      CONSTRAINT platform_organizations_tenant_unique UNIQUE (tenant_id),
+      CONSTRAINT platform_organizations_platform_fk FOREIGN KEY (platform_id) REFERENCES trusted_platforms (id) ON DELETE CASCADE
+    )`,
+    `CREATE TABLE relay_installations (
+      id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      callback_urls TEXT NOT NULL,
+      secret_hash TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      CONSTRAINT relay_installations_pkey PRIMARY KEY (id)
+    )`,
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, PLATFORMS_AND_RELAY];

@@ -26,7 +26,7 @@ export interface RequestContext {
 }
 
 /** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, the built-in zones, the login's paths. */
-export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'zones' | 'login';
+export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'platform' | 'zones' | 'login';
 
 /** The context of a request that has just come in: its id, and nothing resolved yet. */
 export function newRequestContext(req: IncomingMessage): RequestContext {

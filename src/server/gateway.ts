@@ -74,6 +74,8 @@ export interface GatewayOptions {
    * subscription callbacks (`/callback/v1.0/...`). Resolves true when it answered.
    */
   callbacks?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** `/platform/v1/...` on any host: trusted platforms and the redirect relay (src/platform/). */
+  platform?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   /** routes.json `errorPage`, read at start-up: status -> HTML. */
   errorPages?: ReadonlyMap<number, string>;
   /**
@@ -273,6 +275,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
 
       if (options.callbacks && pathname.startsWith('/callback/') && (await options.callbacks(req, res))) return void (ctx.answeredBy = 'callbacks');
+      if (options.platform && pathname.startsWith('/platform/') && (await options.platform(req, res))) return void (ctx.answeredBy = 'platform');
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       if (options.identity && (origin.hostname === uaaDomain || origin.hostname.endsWith(uaaSuffix!))) {
         ctx.answeredBy = 'zones';

@@ -10,6 +10,7 @@ import type { CallbackHandler } from '../provisioning/callbacks.js';
 import type { CachedTenantRegistry } from '../provisioning/registry.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { setUpBoundCallbacks, setUpZoneTenants } from '../provisioning/set-up.js';
+import { createGatewayRelay, setUpPlatform } from '../platform/set-up.js';
 import { compileRouteTable, type RouteTable } from '../routing/route-table.js';
 import type { Destination, RoutesFile } from '../config/types.js';
 import { importEarlierRecords } from '../records/upgrade.js';
@@ -126,8 +127,9 @@ export async function startGateway(config: Configuration, options: StartOptions)
       await login?.forgetTenant(subdomain);
     };
 
+    const relay = createGatewayRelay({ settings, port, storage, records, secretKey, logger });
     zones = !settings.xsuaa && config.security
-      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones })
+      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones, relay: relay.zones })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
     const compileRoutes = (from: Configuration, destinations: readonly Destination[]) =>
@@ -178,6 +180,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       forwardAuth: settings.forwardAuth && login ? createForwardAuth({ routes, trustedProxies: settings.trustedProxies, login }) : undefined,
       tenants,
       callbacks,
+      platform: setUpPlatform({ settings, storage, records, zones, provisioning: zoneTenants?.provisioning, secretKey, logger, relay }),
       metrics: metrics?.requests,
       tracing,
       extensions: options.extensions,

@@ -47,6 +47,10 @@ import { identityProviderAdminRoutes } from './idp/admin.js';
 import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createIdentityProviderStore } from './idp/store.js';
+import type { ZoneRelay } from './idp/services.js';
+import { platformAdminRoutes } from '../platform/admin.js';
+import { createAudit } from '../platform/audit.js';
+import { handleOneTimeLogin, ONE_TIME_LOGIN_PATH } from '../platform/one-time-login.js';
 
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
@@ -98,6 +102,8 @@ export interface IdentityServerOptions {
   throttle?: Partial<ThrottleOptions>;
   /** Counts password checks and issued tokens (src/metrics/). */
   metrics?: ZoneMetrics;
+  /** The gateway's redirect relay, for identity providers with `useRelay` (src/platform/relay.ts). */
+  relay?: ZoneRelay;
   now?: () => number;
 }
 
@@ -123,7 +129,7 @@ export const DEFAULT_MAX_TOKEN_VALIDITY_SECONDS = 43200;
 export const DEFAULT_REFRESH_TOKEN_REUSE_SECONDS = 10;
 
 /** Endpoints that answer a browser with pages rather than JSON. */
-const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do', INVITATION_PATH]);
+const PAGE_PATHS = new Set(['/oauth/authorize', '/login.do', '/logout.do', INVITATION_PATH, ONE_TIME_LOGIN_PATH]);
 
 export async function createIdentityServer(options: IdentityServerOptions): Promise<IdentityServer> {
   const uaaDomain = options.uaaDomain.toLowerCase();
@@ -189,7 +195,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     maxTokenValiditySeconds,
     refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
     metrics: options.metrics,
-    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), startLogin: startExternalLogin },
+    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), startLogin: startExternalLogin, ...(options.relay ? { relay: options.relay } : {}) },
     now,
   };
 
@@ -260,6 +266,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
+    domainRoutes: platformAdminRoutes(options.records, createAudit(logger)),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,
@@ -292,6 +299,10 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
         if (method === 'GET') await handleInvitationPage(ctx, res, url);
         else if (method === 'POST') await handleInvitationSubmit(ctx, req, res);
         else return false;
+        return true;
+      case ONE_TIME_LOGIN_PATH:
+        if (method !== 'GET') return false;
+        await handleOneTimeLogin(ctx, res, url);
         return true;
       case '/token_keys':
         await sendTokenKeys(res, url.searchParams.has('zid') ? await zoneOfQuery(url) : ctx.zone);

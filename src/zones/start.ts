@@ -10,6 +10,7 @@ import { DirectoryError } from './directory/errors.js';
 import type { Application, Zone, ZoneDirectory } from './directory/types.js';
 import { credentialsFor } from './oauth/credentials.js';
 import { createIdentityServer, type IdentityServer } from './server.js';
+import type { ZoneRelay } from './idp/services.js';
 
 /** The built-in identity zones, and the application registered in the provider's zone (when there is an xs-security.json). */
 export interface Zones {
@@ -53,6 +54,8 @@ export async function startZones(input: {
   revokeTenantSessions?: (subdomain: string) => Promise<void>;
   /** Counts password checks and issued tokens (the gateway's metrics); absent when they are off. */
   metrics?: ZoneMetrics | undefined;
+  /** The gateway's redirect relay (src/platform/relay.ts), for identity providers that answer through it. */
+  relay?: ZoneRelay;
 }): Promise<Zones> {
   const { settings, storage, logger } = input;
   const secretKey = input.secretKey ?? resolveSecretKey(settings, (message, fields) => logger.warn(message, fields));
@@ -99,6 +102,7 @@ export async function startZones(input: {
     // has, else a client could pick the address its failed logins are throttled under.
     trustedProxies: settings.trustedProxies,
     ...(input.metrics !== undefined ? { metrics: input.metrics } : {}),
+    ...(input.relay !== undefined ? { relay: input.relay } : {}),
   });
   return { directory, server, provider, publicUrlFor, registration };
 }

@@ -97,12 +97,14 @@ describe('help on every command', () => {
 describe('usage errors', () => {
   it('say in one line what is missing or unknown, then the usage; exit 2, no stack trace', async () => {
     for (const [args, first] of [
-      [[], 'zonegate: missing command (start, check-config, demo, zones, users, tenants, keys, db, version, help)'],
+      [[], 'zonegate: missing command (start, check-config, demo, zones, users, tenants, platforms, relay, keys, db, version, help)'],
       [['frobnicate'], "zonegate: unknown command 'frobnicate'"],
       [['zones'], 'zonegate zones: missing subcommand (start, registry-client, create, list, delete, admin-client)'],
       [['users'], 'zonegate users: missing subcommand (create, list, assign, unassign, invite, delete)'],
       [['tenants'], 'zonegate tenants: missing subcommand (subscribe, unsubscribe, list)'],
       [['db'], 'zonegate db: missing subcommand (migrate, status, import)'],
+      [['platforms'], 'zonegate platforms: missing subcommand (add, list, remove)'],
+      [['relay', 'rename'], "zonegate relay: unknown subcommand 'rename' (add, list, remove)"],
       [['keys'], 'zonegate keys: missing subcommand (rotate)'],
       [['zones', 'rename', 'a'], "zonegate zones: unknown subcommand 'rename' (start, registry-client, create, list, delete, admin-client)"],
       [['start', '--bogus'], "zonegate start: unknown option '--bogus'"],

@@ -52,6 +52,8 @@ export interface AdminApiOptions {
   zonesAdminZoneId?: string;
   /** Further resources on zone hosts, authorized as the rest (src/zones/idp/admin.ts: /identity-providers). */
   zoneRoutes?: AdminRoutes;
+  /** Further resources on the bare uaadomain, authorized as /identity-zones (src/platform/admin.ts: trusted platforms, relay installations). */
+  domainRoutes?: DomainAdminRoutes;
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -103,6 +105,13 @@ export type AdminOperation = Operation;
 export interface AdminRoutes {
   roots: readonly string[];
   route(method: string, segments: string[], zone: Zone): Operation | 'method' | undefined;
+  allowed(segments: string[]): string;
+}
+
+/** Resources another module adds on the bare uaadomain (`zones.read`/`zones.write`, as /identity-zones). */
+export interface DomainAdminRoutes {
+  roots: readonly string[];
+  route(method: string, segments: string[]): Operation | 'method' | undefined;
   allowed(segments: string[]): string;
 }
 
@@ -161,6 +170,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
     const [root, id, sub, name, ...rest] = segments;
     if (zone === undefined) {
+      if (root !== undefined && options.domainRoutes?.roots.includes(root)) return options.domainRoutes.route(method, segments);
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -269,6 +279,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
   function allowed(segments: string[], zone: Zone | undefined): string {
     const [root, id, sub] = segments;
+    if (zone === undefined && root !== undefined && options.domainRoutes?.roots.includes(root)) return options.domainRoutes.allowed(segments);
     if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
     if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
@@ -375,7 +386,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
     const first = segments[0];
     const zoneRoot = first === 'Users' || first === 'role-collections' || (first !== undefined && options.zoneRoutes?.roots.includes(first) === true);
-    if (zone === undefined ? first !== 'identity-zones' : !zoneRoot) return false;
+    const domainRoot = first === 'identity-zones' || (first !== undefined && options.domainRoutes?.roots.includes(first) === true);
+    if (zone === undefined ? !domainRoot : !zoneRoot) return false;
     if (segments.some((s) => s === '')) return false;
 
     const method = (req.method ?? 'GET').toUpperCase();

@@ -107,6 +107,8 @@ export function readIdentityProvider(body: unknown, previous?: IdentityProvider)
     const clientAuthInBody = c.clientAuthInBody ?? false;
     if (typeof clientAuthInBody !== 'boolean') problems.push('config.clientAuthInBody must be true or false');
     const attributeMappings = readAttributeMappings(c.attributeMappings, problems);
+    const useRelay = c.useRelay ?? false;
+    if (typeof useRelay !== 'boolean') problems.push('config.useRelay must be true or false');
     if (problems.length === 0) {
       config = {
         discoveryUrl: url!.href,
@@ -115,6 +117,7 @@ export function readIdentityProvider(body: unknown, previous?: IdentityProvider)
         pkce: pkce as boolean,
         clientAuthInBody: clientAuthInBody as boolean,
         attributeMappings,
+        ...(useRelay ? { useRelay: true } : {}),
       };
     }
   }

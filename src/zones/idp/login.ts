@@ -36,6 +36,8 @@ interface ExternalLogin {
   /** SHA-256 of the browser-binding cookie's value. */
   browser: string;
   request: AuthorizationRequest;
+  /** The redirect_uri sent to the IdP, when it is the relay's (the token request must repeat it, RFC 6749 §4.1.3). */
+  redirectUri?: string;
 }
 
 export const CALLBACK_PREFIX = '/login/callback/';
@@ -66,6 +68,11 @@ export async function startExternalLogin(ctx: ZoneContext, res: ServerResponse, 
     failed(ctx, res, new GatewayError('ZG_ERR_IDP_UNAVAILABLE', `The identity provider "${idp.name}" cannot be reached. Try again later.`, { expose: true, cause: err }));
     return;
   }
+  if (idp.config.useRelay && !idps.relay) {
+    ctx.services.logger.warn('identity provider configured for the redirect relay, and no relay runs here', { zoneId: ctx.zone.id, origin: idp.originKey });
+    failed(ctx, res, new GatewayError('ZG_ERR_IDP_UNAVAILABLE', `The identity provider "${idp.name}" cannot be used here. Try again later.`, { expose: true }));
+    return;
+  }
   const state = client.randomState();
   const nonce = client.randomNonce();
   const codeVerifier = idp.config.pkce ? client.randomPKCECodeVerifier() : undefined;
@@ -78,13 +85,16 @@ export async function startExternalLogin(ctx: ZoneContext, res: ServerResponse, 
     ...(codeVerifier !== undefined ? { codeVerifier } : {}),
     browser: sha(secret),
     request,
+    ...(idp.config.useRelay ? { redirectUri: idps.relay!.callbackUrl } : {}),
   };
   await ctx.services.storage.set(loginKey(state), JSON.stringify(login), { ttlMs: ctx.services.loginTtlMs });
+  // Through the relay the IdP sees the relay's URL and a relay state naming this zone's callback;
+  // the relay hands the zone's own state back, so the callback below runs as without it.
   const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: callbackUrl(ctx, idp.originKey),
+    redirect_uri: login.redirectUri ?? callbackUrl(ctx, idp.originKey),
     response_type: 'code',
     scope: idp.config.scopes.join(' '),
-    state,
+    state: idp.config.useRelay ? await idps.relay!.stateFor(callbackUrl(ctx, idp.originKey), state) : state,
     nonce,
     ...(codeVerifier !== undefined ? { code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256' } : {}),
   });
@@ -138,7 +148,8 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
   let claims: Record<string, unknown>;
   try {
     const config = await idps.relyingParties.configuration(idp, await idps.store.clientSecret(idp));
-    const current = new URL(callbackUrl(ctx, originKey));
+    // openid-client sends this URL without its query as the token request's redirect_uri.
+    const current = new URL(login.redirectUri ?? callbackUrl(ctx, originKey));
     current.search = url.search;
     const tokens = await client.authorizationCodeGrant(config, current, {
       expectedState: state,

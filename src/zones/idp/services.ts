@@ -10,9 +10,20 @@ import type { RelyingParties } from './relying-party.js';
 import type { IdentityProviderStore } from './store.js';
 import type { IdentityProvider } from './types.js';
 
+/**
+ * The gateway's redirect relay as the zones use it (src/platform/relay.ts): its one callback URL,
+ * and a relay state that forwards the IdP's answer to a zone's own callback with the zone's state.
+ */
+export interface ZoneRelay {
+  readonly callbackUrl: string;
+  stateFor(zoneCallbackUrl: string, zoneState: string): Promise<string>;
+}
+
 export interface IdpServices {
   store: IdentityProviderStore;
   relyingParties: RelyingParties;
+  /** Absent where no relay runs (`zonegate zones start` alone): a provider with useRelay then cannot start a login. */
+  relay?: ZoneRelay;
   /** Sends the browser to the IdP for this authorization request (./login.ts). */
   startLogin(ctx: ZoneContext, res: ServerResponse, idp: IdentityProvider, request: Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>): Promise<void>;
 }

@@ -21,6 +21,12 @@ export interface OidcConfig {
   clientAuthInBody: boolean;
   /** Which ID token claim holds each part of the shadow user (UAA's `attributeMappings`). */
   attributeMappings: AttributeMappings;
+  /**
+   * The IdP answers at the gateway's redirect relay (src/platform/relay.ts) instead of the zone's
+   * own `/login/callback/<origin>`: one redirect URI registered at the IdP serves every zone (issue
+   * 15). Absent in providers stored before it: false.
+   */
+  useRelay?: boolean;
 }
 
 export interface AttributeMappings {
