@@ -58,6 +58,11 @@ export const ERRORS = {
   ZG_ERR_TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed attempts; try again later' },
   ZG_ERR_ADMIN_NOT_FOUND: { status: 404, title: 'No such zone, user or application' },
   ZG_ERR_ADMIN_CONFLICT: { status: 409, title: 'The zone, user or role collection exists already or is in use' },
+  // The HTML5 application repository (src/html5-apps/).
+  ZG_ERR_APP_INVALID: { status: 400, title: 'The HTML5 application package is invalid' },
+  ZG_ERR_APP_VERSION_EXISTS: { status: 409, title: 'This version of the HTML5 application is deployed already, with other content' },
+  ZG_ERR_APP_NOT_FOUND: { status: 404, title: 'No such HTML5 application or version' },
+  ZG_ERR_APP_DESTINATION_UNKNOWN: { status: 502, title: 'The application names a destination this gateway does not have' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
