@@ -6,12 +6,11 @@
 import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppInvalid, readAppPackage, readAppZip, type PackageLimits } from '../../src/html5-apps/package.js';
 import { makeZip, type ZipEntry } from '../support/zip.js';
+import { ORDERS_APP } from './fixtures.js';
 
-export const ORDERS_APP = fileURLToPath(new URL('./fixtures/orders/', import.meta.url));
 
 const manifest = (id = 'com.example.orders', version = '1.0.0', cloud: object = { public: true, service: 'com.example.shop' }) =>
   JSON.stringify({ 'sap.app': { id, applicationVersion: { version } }, 'sap.cloud': cloud });
