@@ -44,6 +44,8 @@ import { handleToken } from './oauth/token.js';
 import { verifyZoneToken } from './oauth/tokens.js';
 import { handleUserinfo } from './oauth/userinfo.js';
 import { identityProviderAdminRoutes } from './idp/admin.js';
+import { html5AppsAdminRoutes } from '../html5-apps/admin.js';
+import { createHtml5AppStore } from '../html5-apps/store.js';
 import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createIdentityProviderStore } from './idp/store.js';
@@ -260,6 +262,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
+    rootRoutes: html5AppsAdminRoutes(createHtml5AppStore(options.records)),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,

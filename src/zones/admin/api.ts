@@ -52,6 +52,8 @@ export interface AdminApiOptions {
   zonesAdminZoneId?: string;
   /** Further resources on zone hosts, authorized as the rest (src/zones/idp/admin.ts: /identity-providers). */
   zoneRoutes?: AdminRoutes;
+  /** Further resources on the bare uaadomain, authorized as /identity-zones (src/html5-apps/admin.ts: /html5-applications). */
+  rootRoutes?: RootAdminRoutes;
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -94,6 +96,8 @@ interface Operation {
   access: Access;
   /** The operation reads a JSON body (POST always does). */
   readsBody?: boolean;
+  /** The operation reads its body as bytes of these media types instead (a zip), up to `maxBytes`. */
+  rawBody?: { mediaTypes: readonly string[]; maxBytes: number };
   run: (body: unknown) => Promise<{ status: number; body: unknown }>;
 }
 
@@ -103,6 +107,13 @@ export type AdminOperation = Operation;
 export interface AdminRoutes {
   roots: readonly string[];
   route(method: string, segments: string[], zone: Zone): Operation | 'method' | undefined;
+  allowed(segments: string[]): string;
+}
+
+/** The same, on the bare uaadomain (no zone). */
+export interface RootAdminRoutes {
+  roots: readonly string[];
+  route(method: string, segments: string[]): Operation | 'method' | undefined;
   allowed(segments: string[]): string;
 }
 
@@ -161,6 +172,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
     const [root, id, sub, name, ...rest] = segments;
     if (zone === undefined) {
+      if (root !== undefined && options.rootRoutes?.roots.includes(root)) return options.rootRoutes.route(method, segments);
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -269,6 +281,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
   function allowed(segments: string[], zone: Zone | undefined): string {
     const [root, id, sub] = segments;
+    if (zone === undefined && root !== undefined && options.rootRoutes?.roots.includes(root)) return options.rootRoutes.allowed(segments);
     if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
     if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
@@ -353,6 +366,15 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
   }
 
+  async function readRaw(req: IncomingMessage, accepted: NonNullable<Operation['rawBody']>): Promise<Buffer> {
+    if (!accepted.mediaTypes.includes(mediaType(req))) {
+      throw new AdminError('ZG_ERR_UNSUPPORTED_MEDIA_TYPE', 'invalid_request', `The body must be ${accepted.mediaTypes.join(' or ')}`);
+    }
+    const raw = await readLimitedBody(req, accepted.maxBytes);
+    if (raw === 'too-large') throw new AdminError('ZG_ERR_PAYLOAD_TOO_LARGE', 'invalid_request', `The body exceeds ${accepted.maxBytes} bytes`, { headers: { connection: 'close' } });
+    return raw;
+  }
+
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const payload = JSON.stringify(body);
     res.writeHead(status, {
@@ -375,7 +397,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
     const first = segments[0];
     const zoneRoot = first === 'Users' || first === 'role-collections' || (first !== undefined && options.zoneRoutes?.roots.includes(first) === true);
-    if (zone === undefined ? first !== 'identity-zones' : !zoneRoot) return false;
+    const root = first === 'identity-zones' || (first !== undefined && options.rootRoutes?.roots.includes(first) === true);
+    if (zone === undefined ? !root : !zoneRoot) return false;
     if (segments.some((s) => s === '')) return false;
 
     const method = (req.method ?? 'GET').toUpperCase();
@@ -384,7 +407,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     try {
       if (op === 'method') throw new AdminError('ZG_ERR_METHOD_NOT_ALLOWED', 'method_not_allowed', `${method} is not allowed here`, { headers: { allow: allowed(segments, zone) } });
       const who = await authorize(req, zone, op);
-      const body = method === 'POST' || op.readsBody ? await readJson(req) : undefined;
+      const body = op.rawBody ? await readRaw(req, op.rawBody) : method === 'POST' || op.readsBody ? await readJson(req) : undefined;
       const result = await op.run(body);
       if (op.access === 'write') {
         logger?.info('zones admin change', { method, path: pathname, zone: zone?.subdomain, by: who, status: result.status });
