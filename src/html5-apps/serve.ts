@@ -103,9 +103,11 @@ export function createHtml5Apps(options: Html5AppsOptions): Html5Apps {
     const now = Date.now();
     const hit = versions.get(key);
     if (hit && hit.until > now) return hit.value;
-    const value = store.version(name, version);
+    // While the records database is down, what was last known keeps serving (as tenants already
+    // served stay served, README "Errors"); without it the lookup fails with its 503.
+    const value = store.version(name, version).catch((err: unknown) => (hit ? hit.value : Promise.reject(err)));
     versions.set(key, { until: now + ttl, value });
-    // A failed lookup (the database is down) is not remembered.
+    // A failed lookup is not remembered: the next request asks again.
     value.catch(() => versions.delete(key));
     return value;
   }
