@@ -161,7 +161,9 @@ export function createHtml5Apps(options: Html5AppsOptions): Html5Apps {
       const q = match.path.indexOf('?');
       const query = q === -1 ? '' : match.path.slice(q);
       const pathname = q === -1 ? match.path : match.path.slice(0, q);
-      const segments = (pathname.startsWith('/') ? pathname : `/${pathname}`).split('/');
+      // A target without its leading slash (`"target": "lectures/$1"`, as real xs-app.json files write
+      // it) and the doubled slash it leaves name the same file, as SAP's URL joining makes them.
+      const segments = `/${pathname}`.replace(/\/{2,}/g, '/').split('/');
       const key = segments[1] ?? '';
       const parsed = APP_KEY.exec(key);
       if (!parsed) throw appNotFound(key);

@@ -23,6 +23,8 @@ const ROUTES = {
   routes: [
     { source: '^/public-apps/(.*)$', target: '/$1', service: 'html5-apps-repo-rt', authenticationType: 'none' },
     { source: '^/admin-apps/(.*)$', target: '/$1', service: 'html5-apps-repo-rt', scope: '$XSAPPNAME.Admin' },
+    // As xs-app/035.json of the corpus writes it: a target without its leading slash.
+    { source: '^/lectures(/.*)$', target: 'plainapp/$1', service: 'html5-apps-repo-rt', authenticationType: 'none' },
     { source: '^/user-api(.*)', target: '$1', service: 'sap-approuter-userapi' },
     { source: '^(.*)$', target: '$1', service: 'html5-apps-repo-rt', authenticationType: 'xsuaa' },
   ],
@@ -157,6 +159,7 @@ describe('the application and its own xs-app.json', () => {
 describe('names, versions and services', () => {
   it('an application without xs-app.json is served as it is; an unknown name is 404', async () => {
     expect((await alice.get(url('/plainapp/index.html'))).text).toBe('<p>plain</p>');
+    expect((await new ScriptedBrowser().get(url('/lectures/index.html'))).text).toBe('<p>plain</p>');
     const res = await alice.get(url('/nosuchapp/index.html'), xhr);
     expect(res.status).toBe(404);
     expect(res.headers['x-zonegate-error']).toBe('ZG_ERR_APP_NOT_FOUND');
