@@ -75,6 +75,17 @@ describe('zonegate apps', () => {
   });
 });
 
+describe('zonegate check-config', () => {
+  it('accepts a real xs-app.json that serves its UI from html5-apps-repo-rt (corpus xs-app/001.json), once its destinations exist', async () => {
+    const corpusFile = new URL('../../../shared/corpus/xs-app/001.json', import.meta.url).pathname;
+    const destinations = JSON.stringify(['abap-cloud-default_abap-trial-3a911ab4trial-dev', 'ui5'].map((name) => ({ name, url: 'http://127.0.0.1:9' })));
+    const checked = await runCli(['check-config', '--routes', corpusFile], { cwd: dir, env: { ...env, destinations } });
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain('OK (4 routes, 2 destinations');
+  });
+});
+
 describe('a running gateway serves what was deployed', () => {
   let gw: RunningCli | undefined;
   afterAll(() => {
