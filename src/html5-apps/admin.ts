@@ -10,13 +10,16 @@
  */
 import type { AdminOperation, RootAdminRoutes } from '../zones/admin/api.js';
 import { DEFAULT_PACKAGE_LIMITS, readAppZip } from './package.js';
+import type { Storage } from '../storage/types.js';
+import { HTML5_APPS_NOTICE } from './serve.js';
 import type { Html5AppStore } from './store.js';
 
 export const HTML5_APPLICATIONS_PATH = 'html5-applications';
 
-export function html5AppsAdminRoutes(store: Html5AppStore, options: { onChange?: () => void } = {}): RootAdminRoutes {
-  const changed = <T>(value: T): T => {
-    options.onChange?.();
+export function html5AppsAdminRoutes(store: Html5AppStore, options: { notices?: Pick<Storage, 'announce'> } = {}): RootAdminRoutes {
+  // Every instance's gateway hears of the change at once (./serve.ts), not after its lookup window.
+  const changed = async <T>(value: T): Promise<T> => {
+    await options.notices?.announce(HTML5_APPS_NOTICE);
     return value;
   };
   return {

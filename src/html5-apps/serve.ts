@@ -30,6 +30,7 @@ import type { Destination } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import { compressResponse, type CompressionOptions } from '../http/compression.js';
 import { LruMap } from '../lru-map.js';
+import type { Storage } from '../storage/types.js';
 import { compileRouteTable, type CompiledRoute, type RouteMatch, type RouteTable } from '../routing/route-table.js';
 import { isNotModified } from '../static/conditional.js';
 import { contentTypeFor, isHtml } from '../static/content-type.js';
@@ -52,7 +53,15 @@ export interface Html5AppsOptions {
   versionTtlMs?: number;
   /** Bytes of file content kept in memory; default 64 MiB. */
   cacheBytes?: number;
+  /**
+   * The store's change notices (src/storage/): a deployment or removal announced through them
+   * (the admin API's, ./admin.ts) is seen at once, on every instance, not after `versionTtlMs`.
+   */
+  notices?: Pick<Storage, 'onForeignChange'>;
 }
+
+/** The change notice a deployment or removal announces. */
+export const HTML5_APPS_NOTICE = 'html5-apps';
 
 /** A file of a deployed application to answer with. */
 export interface AppFileRequest {
@@ -97,6 +106,8 @@ export function createHtml5Apps(options: Html5AppsOptions): Html5Apps {
   const versions = new LruMap<string, { until: number; value: Promise<AppVersion | undefined> }>(1000);
   const compiled = new LruMap<AppVersion, CompiledApp>(200);
   const files = new ByteBudgetCache(options.cacheBytes ?? 64 * 1024 * 1024);
+  // Files need no notice: a version's content never changes.
+  options.notices?.onForeignChange((key) => (key === undefined || key === HTML5_APPS_NOTICE) && versions.clear());
 
   function lookup(name: string, version: string | undefined): Promise<AppVersion | undefined> {
     const key = `${name}\0${version ?? ''}`;

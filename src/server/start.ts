@@ -181,7 +181,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       metrics: metrics?.requests,
       tracing,
       extensions: options.extensions,
-      html5Apps: createHtml5Apps({ store: createHtml5AppStore(records), xsappname: credentials?.xsappname }),
+      html5Apps: createHtml5Apps({ store: createHtml5AppStore(records), xsappname: credentials?.xsappname, notices: storage }),
     });
     bound.serve();
     const identity = zones?.server;

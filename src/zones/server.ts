@@ -262,7 +262,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
-    rootRoutes: html5AppsAdminRoutes(createHtml5AppStore(options.records)),
+    rootRoutes: html5AppsAdminRoutes(createHtml5AppStore(options.records), { notices: options.storage }),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,

@@ -5,12 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { html5AppsAdminRoutes } from '../../src/html5-apps/admin.js';
 import { createHtml5AppStore } from '../../src/html5-apps/store.js';
 import type { RecordsDatabase } from '../../src/records/types.js';
 import { createAdminApi } from '../../src/zones/admin/api.js';
 import { createZoneDirectory } from '../../src/zones/directory/directory.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { request } from '../support/http.js';
 import { openTestRecords } from '../support/records.js';
 import { makeZip } from '../support/zip.js';
@@ -82,5 +86,39 @@ describe('/html5-applications', () => {
     const put = await request(port, { method: 'PUT', path: '/html5-applications', headers: { authorization: basic } });
     expect(put.status).toBe(405);
     expect(put.headers['allow']).toBe('GET, POST');
+  });
+});
+
+describe('through a running gateway with its zones', () => {
+  let gw: TestGateway;
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      routes: { routes: [{ source: '^(.*)$', target: '$1', service: 'html5-apps-repo-rt', authenticationType: 'none' }] },
+      files: { 'xs-security.json': fs.readFileSync(path.join(root, 'xs-security.json'), 'utf8') },
+      env: { ZONEGATE_ADMIN_SECRET: BOOTSTRAP, UAA_DOMAIN: 'auth.localhost' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('a deployment through the admin API is served at once: its change notice reaches the gateway', async () => {
+    const deploy = (version: string, text: string) =>
+      request(gw.port, {
+        method: 'POST',
+        path: '/html5-applications',
+        host: `auth.localhost:${gw.port}`,
+        headers: { authorization: basic, 'content-type': 'application/zip' },
+        body: makeZip([{ name: 'manifest.json', content: manifest('live', version) }, { name: 'index.html', content: text }]),
+      });
+    const get = () => request(gw.port, { path: '/live/index.html', host: `localhost:${gw.port}` });
+    expect((await deploy('1.0.0', 'one')).status).toBe(201);
+    expect((await get()).text).toBe('one');
+    // The current version was just looked up (and would be reused for 5 s): only the notice makes this "two".
+    expect((await deploy('1.0.1', 'two')).status).toBe(201);
+    expect((await get()).text).toBe('two');
+    expect((await request(gw.port, { method: 'DELETE', path: '/html5-applications/live/1.0.1', host: `auth.localhost:${gw.port}`, headers: { authorization: basic } })).status).toBe(200);
+    expect((await get()).text).toBe('one');
   });
 });
