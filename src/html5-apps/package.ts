@@ -104,7 +104,10 @@ function packageFrom(source: string, files: Map<string, Buffer>): AppPackage {
   let service: string | undefined;
   let isPublic = false;
   if (manifest === undefined) {
-    problems.push({ file: source, path: '', message: 'has no manifest.json at its root (expected the built application: manifest.json beside index.html)' });
+    // A zip of the build folder rather than of its content is the usual mistake: say where it is.
+    const nested = [...files.keys()].filter((p) => p.endsWith('/manifest.json')).sort((a, b) => a.length - b.length)[0];
+    const hint = nested ? `; found ${nested.slice(1)}: deploy that folder, or zip its content` : '';
+    problems.push({ file: source, path: '', message: `has no manifest.json at its root (expected the built application: manifest.json beside index.html)${hint}` });
   } else {
     const parsed = parseJsonText(manifest.toString('utf8'), manifestFile);
     if (!parsed.ok) problems.push(parsed.problem);

@@ -95,6 +95,8 @@ describe('refused, naming the file and the path', () => {
   it('a missing manifest.json', async () => {
     const err = await refusal(readAppZip('empty.zip', makeZip([{ name: 'index.html', content: '<p>' }])));
     expect(err.problems).toEqual([{ file: 'empty.zip', path: '', message: expect.stringContaining('has no manifest.json at its root') }]);
+    const nested = await refusal(readAppZip('dist.zip', makeZip([{ name: 'dist/manifest.json', content: manifest() }, { name: 'dist/i18n/manifest.json', content: '{}' }])));
+    expect(nested.problems[0]!.message).toMatch(/; found dist\/manifest\.json: deploy that folder, or zip its content$/);
   });
 
   it('a manifest.json that is not JSON, or lacks or misspells id and version (every problem at once)', async () => {
