@@ -28,7 +28,7 @@ import { finished } from 'node:stream/promises';
 import { HTML5_REPO_SERVICE } from '../config/routes.js';
 import type { Destination } from '../config/types.js';
 import { GatewayError } from '../errors.js';
-import { compressResponse, type CompressionOptions } from '../http/compression.js';
+import { compressResponse, isCompressionCandidate, type CompressionOptions } from '../http/compression.js';
 import { LruMap } from '../lru-map.js';
 import type { Storage } from '../storage/types.js';
 import { compileRouteTable, type CompiledRoute, type RouteMatch, type RouteTable } from '../routing/route-table.js';
@@ -236,6 +236,8 @@ export function createHtml5Apps(options: Html5AppsOptions): Html5Apps {
       const cache = cacheControl ?? (file.cacheBuster ? CACHE_BUSTED : isHtml(contentType) ? 'no-cache' : undefined);
       if (cache !== undefined) headers['cache-control'] = cache;
       if (isNotModified(req.headers, etag, lastModified)) {
+        // A 304 names what the 200 would vary on (RFC 9110 §15.4.5).
+        if (isCompressionCandidate({ method: 'GET', headers: req.headers }, 200, { ...headers, 'content-length': stored.content.length }, compression)) headers['vary'] = 'Accept-Encoding';
         delete headers['content-type'];
         res.writeHead(304, headers);
         res.end();

@@ -107,6 +107,9 @@ describe('the application and its own xs-app.json', () => {
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers['vary']).toMatch(/accept-encoding/i);
     expect(gunzipSync(res.body).toString()).toContain('ns.orders.Component');
+    const notModified = await alice.get(url('/comexampleorders/Component.js'), { 'accept-encoding': 'gzip', 'if-none-match': String(res.headers['etag']) });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers['vary']).toBe('Accept-Encoding');
   });
 
   it('answers /<app>/ with its welcomeFile and /<app> with /<app>/, relative to the URL asked for', async () => {
