@@ -191,7 +191,8 @@ export function createHtml5Apps(options: Html5AppsOptions): Html5Apps {
       if (!app.xsApp) return { kind: 'route', route: match.route, path: inner + query, file: { app, path: inner, cacheBuster } };
 
       if (inner === '/' && app.xsApp.welcomeFile) {
-        return { kind: 'redirect', location: `./${app.xsApp.welcomeFile.replace(/^\/+/, '')}` };
+        // The query goes along, as the gateway's own welcomeFile keeps it (SAP's behaviour).
+        return { kind: 'redirect', location: `./${app.xsApp.welcomeFile.replace(/^\/+/, '')}${query}` };
       }
       const own = compile(app, destinations);
       const found = own.table.match(inner + query, method);
@@ -207,8 +208,8 @@ export function createHtml5Apps(options: Html5AppsOptions): Html5Apps {
         const localDir = app.xsApp.routes?.[found.route.index]?.localDir;
         const folder = localDir === undefined ? '' : (appFolder(localDir) ?? '');
         const q2 = found.path.indexOf('?');
-        const filePath = folder + (q2 === -1 ? found.path : found.path.slice(0, q2));
-        return { kind: 'route', route, path: found.path, file: { app, path: filePath.startsWith('/') ? filePath : `/${filePath}`, cacheBuster } };
+        const filePath = `/${folder}/${q2 === -1 ? found.path : found.path.slice(0, q2)}`.replace(/\/{2,}/g, '/');
+        return { kind: 'route', route, path: found.path, file: { app, path: filePath, cacheBuster } };
       }
       return { kind: 'route', route, path: found.path, ...(found.destination ? { destination: found.destination } : {}) };
     },

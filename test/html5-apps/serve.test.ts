@@ -116,6 +116,7 @@ describe('the application and its own xs-app.json', () => {
     const root = await alice.get(url('/comexampleorders/'));
     expect(root.status).toBe(302);
     expect(root.headers.location).toBe('./index.html');
+    expect((await alice.get(url('/comexampleorders/?sap-language=de'))).headers.location).toBe('./index.html?sap-language=de');
     const bare = await alice.get(url('/comexampleorders?x=1'));
     expect(bare.status).toBe(302);
     expect(bare.headers.location).toBe('./comexampleorders/?x=1');
