@@ -20,6 +20,7 @@ import { untilSignal } from './server/signals.js';
 import { parseWorkers, reportListening, runWorkers, workersProblem } from './server/workers.js';
 import type { RecordsDatabase } from './records/types.js';
 import { openRecords } from './records/index.js';
+import { APPS_USAGE, parseAppsCommand, runAppsCommand, type AppsCommand } from './html5-apps/cli.js';
 import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
@@ -81,7 +82,10 @@ ${DB_USAGE.replace(/^Usage:\n/, '')}
                   there is skipped, one there with other content is a conflict; it reports both
                   by name and exits ${IMPORT_INCOMPLETE_EXIT_CODE} when anything was left behind. Secrets stay sealed
                   (ZONEGATE_SECRET_KEY); the store is only read.
-
+${APPS_USAGE.replace(/^Usage:\n/, '')}
+                  The HTML5 application repository (routes with service "html5-apps-repo-rt"):
+                  deploy built applications (a directory or a zip each, in one transaction),
+                  list them, remove a version or an application. Needs the records database only.
 
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
@@ -108,7 +112,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'platforms', 'relay', 'keys', 'db', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'platforms', 'relay', 'keys', 'db', 'apps', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -250,6 +254,10 @@ async function dispatch(argv: string[]): Promise<number> {
     case 'db': {
       const parsed = parseDbCommand(rest);
       return isHelp(parsed) ? printHelp(parsed.help) : dbCommand(parsed);
+    }
+    case 'apps': {
+      const parsed = parseAppsCommand(rest);
+      return isHelp(parsed) ? printHelp(parsed.help) : appsCommand(parsed);
     }
     default:
       throw new UsageError(`zonegate: unknown command '${name}'`, SHORT_USAGE);
@@ -443,6 +451,20 @@ async function dbCommand(command: DbCommand): Promise<number> {
     return runDbCommand(command, { records: settings.records, storage: settings.storage, secretKey, logger, out, err });
   }
   return runDbCommand(command, { records: settings.records, logger, out, err });
+}
+
+/** `zonegate apps deploy|list|remove` (src/html5-apps/cli.ts): the records database only. */
+async function appsCommand(command: AppsCommand): Promise<number> {
+  let settings: Settings;
+  try {
+    settings = zoneSettings();
+  } catch (e) {
+    process.stderr.write(`${describeStartupError(e)}\n`);
+    return 1;
+  }
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  return runAppsCommand(command, { records: settings.records, logger: stderrLogger(), out, err });
 }
 
 async function keysCommand({ values }: ParsedCommand): Promise<number> {

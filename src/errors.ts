@@ -63,6 +63,11 @@ export const ERRORS = {
   ZG_ERR_PLATFORM_NOT_ALLOWED: { status: 403, title: 'The platform may not do this' },
   ZG_ERR_ONE_TIME_LOGIN_INVALID: { status: 404, title: 'The login link is invalid, used or expired' },
   ZG_ERR_RELAY_STATE_INVALID: { status: 400, title: 'The relayed answer is invalid, expired or already used' },
+  // The HTML5 application repository (src/html5-apps/).
+  ZG_ERR_APP_INVALID: { status: 400, title: 'The HTML5 application package is invalid' },
+  ZG_ERR_APP_VERSION_EXISTS: { status: 409, title: 'This version of the HTML5 application is deployed already, with other content' },
+  ZG_ERR_APP_NOT_FOUND: { status: 404, title: 'No such HTML5 application or version' },
+  ZG_ERR_APP_DESTINATION_UNKNOWN: { status: 502, title: 'The application names a destination this gateway does not have' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

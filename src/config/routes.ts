@@ -26,11 +26,13 @@ export interface RoutesValidationResult {
   warnings: ConfigProblem[];
 }
 
-/** The one service zonegate implements itself (REFERENCE.md §6: /user-api/currentUser, /attributes). */
+/** A service zonegate implements itself (REFERENCE.md §6: /user-api/currentUser, /attributes). */
 export const USER_API_SERVICE = 'sap-approuter-userapi';
 
+/** SAP's HTML5 application repository, which zonegate keeps itself (src/html5-apps/, issue 16). */
+export const HTML5_REPO_SERVICE = 'html5-apps-repo-rt';
+
 const KNOWN_SERVICES: Record<string, string> = {
-  'html5-apps-repo-rt': 'SAP HTML5 application repository',
   'html5-apps-rt': 'SAP HTML5 application repository',
   'html5-apps-repo-dt': 'SAP HTML5 application repository',
   'html5-apps-dt': 'SAP HTML5 application repository',
@@ -178,7 +180,7 @@ function checkRoute(route: Record<string, unknown>, path: string, doc: Record<st
   if (localDir !== undefined && service !== undefined) error(ctx, path, 'expected either localDir or service, not both');
 
   if (typeof destination === 'string') checkDestination(destination, groups, `${path}/destination`, ctx);
-  if (typeof service === 'string' && service !== USER_API_SERVICE) {
+  if (typeof service === 'string' && service !== USER_API_SERVICE && service !== HTML5_REPO_SERVICE) {
     const what = KNOWN_SERVICES[service];
     error(ctx, path, `service "${service}" (${what ?? 'a bound SAP business service'}) is not supported by zonegate`);
   }

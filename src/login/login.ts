@@ -118,6 +118,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
   }
 
   function requireScopes(route: CompiledRoute, method: string, scopes: readonly string[]): void {
+    if (route.gate) requireScopes(route.gate, method, scopes);
     const needed = requiredScopes(route, method);
     if (!needed || needed.some((s) => scopes.includes(s))) return;
     const collections = [...new Set(needed.flatMap((s) => options.roleCollections?.get(s) ?? []))];

@@ -195,6 +195,52 @@ const IDENTITY_PROVIDERS: Migration = {
 };
 
 /**
+ * Version 4: the HTML5 application repository (issue 16, src/html5-apps/).
+ * - html5_apps: one row per deployed version of an application. `name` is `sap.app.id` without its
+ *   dots (the URL's application name, as SAP's repository names it); `app_id` the id itself, so two ids
+ *   that lose their dots to the same name cannot both be deployed. `current` marks the version served
+ *   when a URL names none: at most one per application, a constraint (a partial unique index), so two
+ *   deployments racing cannot both make theirs current. `digest` (SHA-256 over the files' paths and
+ *   digests) tells a repeated deployment of the same content (accepted) from other content under a
+ *   version number already taken (refused: versions are immutable). `xs_app` is the application's own
+ *   xs-app.json as deployed (NULL: none).
+ * - html5_app_files: the files, base64 in TEXT (portable SQL, see ./types.ts; UI assets are small,
+ *   and each instance caches what it serves), with their SHA-256 (the strong ETag). They go with
+ *   their version.
+ */
+const HTML5_APPS: Migration = {
+  version: 4,
+  name: 'html5 application repository',
+  statements: [
+    `CREATE TABLE html5_apps (
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      app_id TEXT NOT NULL,
+      service TEXT,
+      public INTEGER NOT NULL,
+      xs_app TEXT,
+      current INTEGER NOT NULL,
+      digest TEXT NOT NULL,
+      file_count INTEGER NOT NULL,
+      total_bytes BIGINT NOT NULL,
+      deployed_at TEXT NOT NULL,
+      CONSTRAINT html5_apps_pkey PRIMARY KEY (name, version)
+    )`,
+    'CREATE UNIQUE INDEX html5_apps_current_unique ON html5_apps (name) WHERE current = 1',
+    `CREATE TABLE html5_app_files (
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      path TEXT NOT NULL,
+      content TEXT NOT NULL,
+      size BIGINT NOT NULL,
+      sha256 TEXT NOT NULL,
+      CONSTRAINT html5_app_files_pkey PRIMARY KEY (name, version, path),
+      CONSTRAINT html5_app_files_app_fk FOREIGN KEY (name, version) REFERENCES html5_apps (name, version) ON DELETE CASCADE
+    )`,
+  ],
+};
+
+/**
  * Version 6: trusted platforms and the redirect relay (issue 15, src/platform/).
  * - trusted_platforms: partner platforms that may create tenants and log their users in without a
  *   second login. A platform is known by its key (a JWKS URL, or a public key in PEM with its JWS
@@ -242,4 +288,4 @@ const PLATFORMS_AND_RELAY: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, PLATFORMS_AND_RELAY];
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, PLATFORMS_AND_RELAY];

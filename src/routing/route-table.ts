@@ -22,6 +22,11 @@ export interface CompiledRoute {
   cacheControl: string | undefined;
   /** For rewriting backend redirects: the literal prefixes of source and target, when both are simple. */
   reverse: { sourcePrefix: string; targetPrefix: string } | undefined;
+  /**
+   * A route of a deployed HTML5 application's own xs-app.json (src/html5-apps/): the routes.json route
+   * that led into the application, whose scopes must hold too.
+   */
+  gate?: CompiledRoute;
 }
 
 export type RouteBackend =

@@ -10,6 +10,7 @@ import { createRepeatedErrorLog, type Logger } from '../log.js';
 import { createProxy, type Proxy, type ProxyTarget } from '../proxy/proxy.js';
 import { requestTarget } from '../routing/request-target.js';
 import { samePathParameterRoute, type RouteTable } from '../routing/route-table.js';
+import { isHtml5AppsRoute, type AppFileRequest, type Html5Apps } from '../html5-apps/serve.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
@@ -87,6 +88,8 @@ export interface GatewayOptions {
   metrics?: RequestMetrics;
   /** OpenTelemetry spans (src/tracing/); undefined when tracing is off. */
   tracing?: Tracing;
+  /** Deployed HTML5 applications behind `html5-apps-repo-rt` routes (src/html5-apps/); none: such routes answer 501. */
+  html5Apps?: Html5Apps;
 }
 
 export interface Gateway {
@@ -105,6 +108,7 @@ export interface Gateway {
 /** One ServedConfiguration as the request path uses it, with the requests it still serves. */
 interface Snapshot {
   readonly routes: RouteTable;
+  readonly destinations: readonly Destination[];
   readonly headers: ReturnType<typeof createSecurityHeaders>;
   readonly compression: CompressionOptions;
   readonly websocketsEnabled: boolean;
@@ -176,6 +180,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     return {
       routes: served.routes,
+      destinations: served.destinations,
       headers,
       compression,
       websocketsEnabled: routesFile.websockets?.enabled === true,
@@ -300,13 +305,22 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, headers, welcomeTarget(routes.welcomeFile, url));
 
       const method = req.method ?? 'GET';
-      const match = routes.match(url, method);
-      if (pathname.includes(';')) samePathParameterRoute(routes, url, method, match);
-      if (match.kind === 'not-found') throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No route matches ${pathname}`);
-      if (match.kind === 'method-not-allowed') {
+      const found = routes.match(url, method);
+      if (pathname.includes(';')) samePathParameterRoute(routes, url, method, found);
+      if (found.kind === 'not-found') throw new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', `No route matches ${pathname}`);
+      if (found.kind === 'method-not-allowed') {
         throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}`, {
-          headers: { allow: match.allow.join(', ') },
+          headers: { allow: found.allow.join(', ') },
         });
+      }
+      let match = found;
+      let appFile: AppFileRequest | undefined;
+      if (options.html5Apps && isHtml5AppsRoute(match.route)) {
+        // The application's own xs-app.json decides from here (src/html5-apps/serve.ts).
+        const app = await options.html5Apps.resolve(match, method, served.destinations, pathname);
+        if (app.kind === 'redirect') return redirect(req, res, ctx, headers, app.location);
+        match = app;
+        appFile = app.file;
       }
       const route = (ctx.route = match.route);
       let verdict: Verdict = {};
@@ -336,6 +350,10 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       }
       if (backend.kind === 'service') {
+        if (appFile) {
+          headers.static(req, res, origin);
+          return await options.html5Apps!.serve(req, res, appFile, route.cacheControl, served.compression);
+        }
         if (backend.service === USER_API_SERVICE && route.authenticationType !== 'none') {
           headers.own(req, res, origin);
           return await login.serveUserApi(req, res, ctx, pathOf(match.path), verdict);

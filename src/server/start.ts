@@ -29,6 +29,8 @@ import { startZones, type Zones } from '../zones/start.js';
 import { bindServer, type BoundServer } from './bind.js';
 import type { Configuration } from './configuration.js';
 import type { Extensions } from './extensions.js';
+import { createHtml5Apps } from '../html5-apps/serve.js';
+import { createHtml5AppStore } from '../html5-apps/store.js';
 import { createGateway, serverTimeouts, type Gateway, type ServedConfiguration } from './gateway.js';
 import { createReadiness } from './readiness.js';
 import { destinationChanges, settingsNeedingRestart, watchConfigurationFiles, type ReloadOutcome } from './reload.js';
@@ -184,6 +186,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       metrics: metrics?.requests,
       tracing,
       extensions: options.extensions,
+      html5Apps: createHtml5Apps({ store: createHtml5AppStore(records), xsappname: credentials?.xsappname, notices: storage }),
     });
     bound.serve();
     const identity = zones?.server;

@@ -44,6 +44,8 @@ import { handleToken } from './oauth/token.js';
 import { verifyZoneToken } from './oauth/tokens.js';
 import { handleUserinfo } from './oauth/userinfo.js';
 import { identityProviderAdminRoutes } from './idp/admin.js';
+import { html5AppsAdminRoutes } from '../html5-apps/admin.js';
+import { createHtml5AppStore } from '../html5-apps/store.js';
 import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createIdentityProviderStore } from './idp/store.js';
@@ -266,7 +268,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
-    domainRoutes: platformAdminRoutes(options.records, createAudit(logger)),
+    domainRoutes: [platformAdminRoutes(options.records, createAudit(logger)), html5AppsAdminRoutes(createHtml5AppStore(options.records), { notices: options.storage })],
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,

@@ -387,17 +387,21 @@ describe('headers', () => {
 });
 
 describe('features zonegate does not implement', () => {
-  test('a service other than the user API is refused, naming the route', () => {
-    const p = onlyProblem({ routes: [withRoute({}).routes[0], { source: '^(.*)$', target: '$1', service: 'html5-apps-repo-rt' }] });
+  test('a service other than the user API and the HTML5 application repository is refused, naming the route', () => {
+    const p = onlyProblem({ routes: [withRoute({}).routes[0], { source: '^/wf/(.*)$', target: '/$1', service: 'com.sap.bpm.workflow', endpoint: 'workflow_rest_url' }] });
     expect(p).toEqual({
       file: FILE,
       path: '/routes/1',
-      message: 'service "html5-apps-repo-rt" (SAP HTML5 application repository) is not supported by zonegate',
+      message: 'service "com.sap.bpm.workflow" (SAP Workflow service) is not supported by zonegate',
     });
-    expect(new ConfigError([p]).message).toContain('routes.json at /routes/1: service "html5-apps-repo-rt"');
+    expect(new ConfigError([p]).message).toContain('routes.json at /routes/1: service "com.sap.bpm.workflow"');
     expect(onlyProblem({ routes: [{ source: '^/x$', service: 'com.acme.thing', endpoint: 'api' }] }).message).toBe(
       'service "com.acme.thing" (a bound SAP business service) is not supported by zonegate',
     );
+  });
+
+  test('html5-apps-repo-rt, the HTML5 application repository, is accepted (issue 16: src/html5-apps/)', () => {
+    expect(accepted({ routes: [withRoute({}).routes[0], { source: '^(.*)$', target: '$1', service: 'html5-apps-repo-rt', authenticationType: 'xsuaa' }] }).warnings).toEqual([]);
   });
 
   test('authenticationType ias', () => {

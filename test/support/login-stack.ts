@@ -10,6 +10,7 @@ import { setUpLogin } from '../../src/login/index.js';
 import type { FetchLike } from '../../src/login/relying-party.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { compileRouteTable } from '../../src/routing/route-table.js';
+import type { Html5Apps } from '../../src/html5-apps/serve.js';
 import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -61,6 +62,8 @@ export async function startLoginStack(
     fetch?: FetchLike;
     /** More gateway environment (e.g. TRUSTED_PROXIES, to test behind a TLS-terminating proxy). */
     env?: Record<string, string>;
+    /** Deployed HTML5 applications (src/html5-apps/), made with the registered application's xsappname. */
+    html5Apps?: (xsappname: string) => Html5Apps;
   } = {},
 ): Promise<LoginStack> {
   const zones = await startZones();
@@ -107,7 +110,8 @@ export async function startLoginStack(
       logger,
       fetch: options.fetch,
     });
-    const gateway = createGateway({ settings, routesFile, routes, logger, storage, login });
+    const html5Apps = options.html5Apps?.(app.instanceName);
+    const gateway = createGateway({ settings, routesFile, routes, logger, storage, login, ...(html5Apps ? { html5Apps } : {}) });
     const port = await gateway.listen(0, '127.0.0.1');
     gateways.push({ port, gateway, storage, logs: logger.lines });
   }

@@ -52,8 +52,11 @@ export interface AdminApiOptions {
   zonesAdminZoneId?: string;
   /** Further resources on zone hosts, authorized as the rest (src/zones/idp/admin.ts: /identity-providers). */
   zoneRoutes?: AdminRoutes;
-  /** Further resources on the bare uaadomain, authorized as /identity-zones (src/platform/admin.ts: trusted platforms, relay installations). */
-  domainRoutes?: DomainAdminRoutes;
+  /**
+   * Further resources on the bare uaadomain, authorized as /identity-zones (src/platform/admin.ts:
+   * trusted platforms, relay installations; src/html5-apps/admin.ts: /html5-applications).
+   */
+  domainRoutes?: readonly DomainAdminRoutes[];
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -96,6 +99,8 @@ interface Operation {
   access: Access;
   /** The operation reads a JSON body (POST always does). */
   readsBody?: boolean;
+  /** The operation reads its body as bytes of these media types instead (a zip), up to `maxBytes`. */
+  rawBody?: { mediaTypes: readonly string[]; maxBytes: number };
   run: (body: unknown) => Promise<{ status: number; body: unknown }>;
 }
 
@@ -167,10 +172,16 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   const bootstrapDigest = options.bootstrapSecret === undefined ? undefined : digest(`${BOOTSTRAP_USER}:${options.bootstrapSecret}`);
 
   /** The operation a request names, or undefined when the path is not the admin API's (on this host). */
+  /** The module's routes that serve `root` on the bare uaadomain, if one does. */
+  function domainRoutesOf(root: string): DomainAdminRoutes | undefined {
+    return options.domainRoutes?.find((routes) => routes.roots.includes(root));
+  }
+
   function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
     const [root, id, sub, name, ...rest] = segments;
     if (zone === undefined) {
-      if (root !== undefined && options.domainRoutes?.roots.includes(root)) return options.domainRoutes.route(method, segments);
+      const domain = root === undefined ? undefined : domainRoutesOf(root);
+      if (domain) return domain.route(method, segments);
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -279,7 +290,8 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
   function allowed(segments: string[], zone: Zone | undefined): string {
     const [root, id, sub] = segments;
-    if (zone === undefined && root !== undefined && options.domainRoutes?.roots.includes(root)) return options.domainRoutes.allowed(segments);
+    const domain = zone === undefined && root !== undefined ? domainRoutesOf(root) : undefined;
+    if (domain) return domain.allowed(segments);
     if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
     if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
@@ -364,6 +376,15 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
   }
 
+  async function readRaw(req: IncomingMessage, accepted: NonNullable<Operation['rawBody']>): Promise<Buffer> {
+    if (!accepted.mediaTypes.includes(mediaType(req))) {
+      throw new AdminError('ZG_ERR_UNSUPPORTED_MEDIA_TYPE', 'invalid_request', `The body must be ${accepted.mediaTypes.join(' or ')}`);
+    }
+    const raw = await readLimitedBody(req, accepted.maxBytes);
+    if (raw === 'too-large') throw new AdminError('ZG_ERR_PAYLOAD_TOO_LARGE', 'invalid_request', `The body exceeds ${accepted.maxBytes} bytes`, { headers: { connection: 'close' } });
+    return raw;
+  }
+
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const payload = JSON.stringify(body);
     res.writeHead(status, {
@@ -386,7 +407,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
     const first = segments[0];
     const zoneRoot = first === 'Users' || first === 'role-collections' || (first !== undefined && options.zoneRoutes?.roots.includes(first) === true);
-    const domainRoot = first === 'identity-zones' || (first !== undefined && options.domainRoutes?.roots.includes(first) === true);
+    const domainRoot = first === 'identity-zones' || (first !== undefined && domainRoutesOf(first) !== undefined);
     if (zone === undefined ? !domainRoot : !zoneRoot) return false;
     if (segments.some((s) => s === '')) return false;
 
@@ -396,7 +417,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     try {
       if (op === 'method') throw new AdminError('ZG_ERR_METHOD_NOT_ALLOWED', 'method_not_allowed', `${method} is not allowed here`, { headers: { allow: allowed(segments, zone) } });
       const who = await authorize(req, zone, op);
-      const body = method === 'POST' || op.readsBody ? await readJson(req) : undefined;
+      const body = op.rawBody ? await readRaw(req, op.rawBody) : method === 'POST' || op.readsBody ? await readJson(req) : undefined;
       const result = await op.run(body);
       if (op.access === 'write') {
         logger?.info('zones admin change', { method, path: pathname, zone: zone?.subdomain, by: who, status: result.status });
