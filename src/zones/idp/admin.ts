@@ -13,6 +13,7 @@ import { DirectoryError } from '../directory/errors.js';
 import type { Zone } from '../directory/types.js';
 import { identityProviderView, readIdentityProvider, readMappings, type IdentityProviderInput } from './config.js';
 import { discover, IdpUnavailable } from './relying-party.js';
+import { loadIdpMetadata, SamlMetadataError } from './saml-metadata.js';
 import type { IdentityProviderStore } from './store.js';
 
 export const IDENTITY_PROVIDERS_PATH = 'identity-providers';
@@ -27,12 +28,16 @@ export function identityProviderAdminRoutes(store: IdentityProviderStore): Admin
     return idp;
   }
 
-  /** The discovery document must answer before a provider is stored: a typo is found now, not at the first login. */
+  /**
+   * The discovery document (OIDC) or the metadata (SAML) must answer and be usable before a provider
+   * is stored: a typo is found now, not at the first login.
+   */
   async function checkReachable(input: IdentityProviderInput): Promise<void> {
     try {
-      await discover(input.config, undefined);
+      if (input.type === 'saml') await loadIdpMetadata(input.config);
+      else await discover(input.config, undefined);
     } catch (err) {
-      if (err instanceof IdpUnavailable) throw new DirectoryError('INVALID_INPUT', err.message);
+      if (err instanceof IdpUnavailable || err instanceof SamlMetadataError) throw new DirectoryError('INVALID_INPUT', err.message);
       throw err;
     }
   }

@@ -7,12 +7,15 @@ import type { ServerResponse } from 'node:http';
 import type { PendingAuthorization } from '../oauth/authorize.js';
 import type { ZoneContext } from '../oauth/context.js';
 import type { RelyingParties } from './relying-party.js';
+import type { SamlMetadataCache } from './saml-metadata.js';
 import type { IdentityProviderStore } from './store.js';
 import type { IdentityProvider } from './types.js';
 
 export interface IdpServices {
   store: IdentityProviderStore;
   relyingParties: RelyingParties;
+  /** SAML IdPs' metadata (entity id, SSO endpoint, signing certificates), cached per provider version. */
+  samlMetadata: SamlMetadataCache;
   /** Sends the browser to the IdP for this authorization request (./login.ts). */
   startLogin(ctx: ZoneContext, res: ServerResponse, idp: IdentityProvider, request: Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>): Promise<void>;
 }

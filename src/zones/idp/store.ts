@@ -15,7 +15,7 @@ import { DirectoryError } from '../directory/errors.js';
 import { DEFAULT_ORIGIN } from '../directory/directory.js';
 import type { ZoneDirectory } from '../directory/types.js';
 import type { IdentityProviderInput } from './config.js';
-import type { IdentityProvider, OidcConfig, RoleCollectionMapping } from './types.js';
+import type { IdentityProvider, OidcConfig, RoleCollectionMapping, SamlConfig } from './types.js';
 
 type IdpRow = {
   zone_id: string;
@@ -65,18 +65,19 @@ export interface IdentityProviderStore {
 const COLUMNS = 'zone_id, id, origin_key, type, name, config, sealed_secret, active, created_at, updated_at';
 
 function providerOf(row: IdpRow): IdentityProvider {
-  return {
+  const base = {
     id: row.id,
     zoneId: row.zone_id,
     originKey: row.origin_key,
-    type: row.type as 'oidc1.0',
     name: row.name,
     active: row.active === 1,
-    config: JSON.parse(row.config) as OidcConfig,
     hasSecret: row.sealed_secret !== null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+  return row.type === 'saml'
+    ? { ...base, type: 'saml', config: JSON.parse(row.config) as SamlConfig }
+    : { ...base, type: 'oidc1.0', config: JSON.parse(row.config) as OidcConfig };
 }
 
 const secretContext = (zoneId: string, originKey: string) => `idp:${zoneId}:${originKey}`;
@@ -124,14 +125,15 @@ export function createIdentityProviderStore(
     getByOrigin,
     async create(zoneIdInput, input) {
       const zoneId = await requireZone(zoneIdInput);
-      if (input.secret === undefined) throw new DirectoryError('INVALID_INPUT', 'config.relyingPartySecret is required');
+      // OpenID providers need their client secret; a SAML provider has none (the IdP signs, the zone checks).
+      if (input.secret === undefined && input.type === 'oidc1.0') throw new DirectoryError('INVALID_INPUT', 'config.relyingPartySecret is required');
       const at = now().toISOString();
       const id = randomUUID();
-      const sealed: StoredSecret = sealSecret(input.secret, options.secretKey, secretContext(zoneId, input.originKey));
+      const sealed: StoredSecret | null = input.secret === undefined ? null : sealSecret(input.secret, options.secretKey, secretContext(zoneId, input.originKey));
       try {
         await records.run(
           `INSERT INTO identity_providers (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [zoneId, id, input.originKey, input.type, input.name, JSON.stringify(input.config), JSON.stringify(sealed), input.active ? 1 : 0, at, at],
+          [zoneId, id, input.originKey, input.type, input.name, JSON.stringify(input.config), sealed === null ? null : JSON.stringify(sealed), input.active ? 1 : 0, at, at],
         );
       } catch (err) {
         if (err instanceof UniqueViolation) throw conflict(input.originKey);
