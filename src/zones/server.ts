@@ -46,6 +46,7 @@ import { handleUserinfo } from './oauth/userinfo.js';
 import { identityProviderAdminRoutes } from './idp/admin.js';
 import { handleIdpEndpoint, startIdpLogin } from './idp/endpoints.js';
 import { CALLBACK_PREFIX } from './idp/login.js';
+import { checkPasswordAtBackend } from './idp/password-login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createSamlMetadataCache } from './idp/saml-metadata.js';
 import { createIdentityProviderStore } from './idp/store.js';
@@ -191,7 +192,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     maxTokenValiditySeconds,
     refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
     metrics: options.metrics,
-    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), samlMetadata: createSamlMetadataCache(now), startLogin: startIdpLogin },
+    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), samlMetadata: createSamlMetadataCache(now), startLogin: startIdpLogin, checkPassword: checkPasswordAtBackend },
     now,
   };
 

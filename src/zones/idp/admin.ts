@@ -35,7 +35,8 @@ export function identityProviderAdminRoutes(store: IdentityProviderStore): Admin
   async function checkReachable(input: IdentityProviderInput): Promise<void> {
     try {
       if (input.type === 'saml') await loadIdpMetadata(input.config);
-      else await discover(input.config, undefined);
+      else if (input.type === 'oidc1.0') await discover(input.config, undefined);
+      // A user backend cannot be asked anything without a user's password: its first login tells.
     } catch (err) {
       if (err instanceof IdpUnavailable || err instanceof SamlMetadataError) throw new DirectoryError('INVALID_INPUT', err.message);
       throw err;

@@ -3,6 +3,7 @@
  * IdentityProvider and written back. Every problem is reported at once, each naming its field
  * (`config.discoveryUrl`, `originKey`, ...), as configuration errors are elsewhere.
  */
+import { X509Certificate } from 'node:crypto';
 import { DirectoryError } from '../directory/errors.js';
 import { DEFAULT_ORIGIN } from '../directory/directory.js';
 import { isAllowedIdpUrl } from './config-urls.js';
@@ -16,6 +17,8 @@ import {
   type OidcConfig,
   type RoleCollectionMapping,
   type SamlConfig,
+  type UserBackendConfig,
+  DEFAULT_USER_BACKEND_TIMEOUT_MS,
 } from './types.js';
 
 export { isAllowedIdpUrl, isLoopback } from './config-urls.js';
@@ -35,9 +38,12 @@ export type IdentityProviderInput = {
   name: string;
   active: boolean;
   secret: string | undefined;
-} & ({ type: 'oidc1.0'; config: OidcConfig } | { type: 'saml'; config: SamlConfig });
+} & ({ type: 'oidc1.0'; config: OidcConfig } | { type: 'saml'; config: SamlConfig } | { type: 'userbackend'; config: UserBackendConfig });
 
-const TYPES = ['oidc1.0', 'saml'] as const;
+const TYPES = ['oidc1.0', 'saml', 'userbackend'] as const;
+const USER_BACKEND_MAPPINGS: AttributeMappings = { ...DEFAULT_ATTRIBUTE_MAPPINGS, user_name: 'user_name' };
+/** A shared secret short enough to guess would let anyone sign calls to the backend. */
+const MIN_SHARED_SECRET = 32;
 
 function record(value: unknown): Record<string, unknown> | undefined {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
@@ -80,6 +86,22 @@ export function readIdentityProvider(body: unknown, previous?: IdentityProvider)
     const config = c ? readSamlConfig(c, problems) : undefined;
     if (problems.length > 0 || !config) throw problemsError(problems);
     return { ...base, type, config, secret: undefined };
+  }
+  if (type === 'userbackend') {
+    if (!c) problems.push('config must be an object (url, sharedSecret, caCertificate, timeoutMs, attributeMappings)');
+    const config = c ? readUserBackendConfig(c, problems) : undefined;
+    let secret: string | undefined;
+    if (c?.sharedSecret !== undefined) {
+      if (typeof c.sharedSecret !== 'string' || c.sharedSecret.length < MIN_SHARED_SECRET || c.sharedSecret.length > 1024 || CONTROL.test(c.sharedSecret)) {
+        problems.push(`config.sharedSecret must be a string of at least ${MIN_SHARED_SECRET} characters (e.g. openssl rand -hex 32)`);
+      } else {
+        secret = c.sharedSecret;
+      }
+    } else if (!previous?.hasSecret) {
+      problems.push('config.sharedSecret is required (the zone signs its calls to the backend with it)');
+    }
+    if (problems.length > 0 || !config) throw problemsError(problems);
+    return { ...base, type, config, secret };
   }
   let config: OidcConfig | undefined;
   let secret: string | undefined;
@@ -135,6 +157,38 @@ function readOidcConfig(c: Record<string, unknown>, problems: string[]): OidcCon
     clientAuthInBody: clientAuthInBody as boolean,
     attributeMappings,
   };
+}
+
+function readUserBackendConfig(c: Record<string, unknown>, problems: string[]): UserBackendConfig | undefined {
+  const before = problems.length;
+  const known = ['url', 'sharedSecret', 'caCertificate', 'timeoutMs', 'attributeMappings'];
+  for (const key of Object.keys(c)) if (!known.includes(key)) problems.push(`config.${key} is not known for a user backend (use ${known.join(', ')})`);
+  let url: URL | undefined;
+  try {
+    url = typeof c.url === 'string' ? new URL(c.url) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url) problems.push('config.url must be the URL of the backend\'s check endpoint');
+  else if (!isAllowedIdpUrl(url)) problems.push(`config.url must be https (http only on a loopback host), got ${url.href}`);
+  else if (url.username || url.password || url.hash) problems.push('config.url must not carry credentials or a fragment');
+  const ca = c.caCertificate;
+  if (ca !== undefined) {
+    if (typeof ca !== 'string' || !/-----BEGIN CERTIFICATE-----/.test(ca)) {
+      problems.push('config.caCertificate must be PEM (-----BEGIN CERTIFICATE-----)');
+    } else {
+      try {
+        for (const pem of ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) new X509Certificate(pem);
+      } catch {
+        problems.push('config.caCertificate holds a certificate that cannot be read');
+      }
+    }
+  }
+  const timeoutMs = c.timeoutMs ?? DEFAULT_USER_BACKEND_TIMEOUT_MS;
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 30_000) problems.push('config.timeoutMs must be an integer from 100 to 30000');
+  const attributeMappings = readAttributeMappings(c.attributeMappings, problems, USER_BACKEND_MAPPINGS);
+  if (problems.length > before) return undefined;
+  return { url: url!.href, ...(typeof ca === 'string' ? { caCertificate: ca } : {}), timeoutMs: timeoutMs as number, attributeMappings };
 }
 
 /** UAA's SAML config; XML metadata is read now (a URL is fetched by the admin API before the provider is stored). */

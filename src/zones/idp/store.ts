@@ -3,7 +3,7 @@
  * and the shadow users their logins create. Every read and write names the zone: a zone can never
  * read, change or log in through another zone's provider (the zone is part of every key).
  *
- * The client secret is sealed with ZONEGATE_SECRET_KEY under the associated data
+ * The client secret (a user backend's shared secret) is sealed with ZONEGATE_SECRET_KEY under the associated data
  * `idp:<zone id>:<origin key>` (../directory/client-secret.ts), so a database dump yields no secret
  * and a sealed secret copied onto another zone's or provider's row fails to open.
  */
@@ -15,7 +15,7 @@ import { DirectoryError } from '../directory/errors.js';
 import { DEFAULT_ORIGIN } from '../directory/directory.js';
 import type { ZoneDirectory } from '../directory/types.js';
 import type { IdentityProviderInput } from './config.js';
-import type { IdentityProvider, OidcConfig, RoleCollectionMapping, SamlConfig } from './types.js';
+import type { IdentityProvider, OidcConfig, RoleCollectionMapping, SamlConfig, UserBackendConfig } from './types.js';
 
 type IdpRow = {
   zone_id: string;
@@ -75,9 +75,9 @@ function providerOf(row: IdpRow): IdentityProvider {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-  return row.type === 'saml'
-    ? { ...base, type: 'saml', config: JSON.parse(row.config) as SamlConfig }
-    : { ...base, type: 'oidc1.0', config: JSON.parse(row.config) as OidcConfig };
+  if (row.type === 'saml') return { ...base, type: 'saml', config: JSON.parse(row.config) as SamlConfig };
+  if (row.type === 'userbackend') return { ...base, type: 'userbackend', config: JSON.parse(row.config) as UserBackendConfig };
+  return { ...base, type: 'oidc1.0', config: JSON.parse(row.config) as OidcConfig };
 }
 
 const secretContext = (zoneId: string, originKey: string) => `idp:${zoneId}:${originKey}`;
@@ -125,8 +125,8 @@ export function createIdentityProviderStore(
     getByOrigin,
     async create(zoneIdInput, input) {
       const zoneId = await requireZone(zoneIdInput);
-      // OpenID providers need their client secret; a SAML provider has none (the IdP signs, the zone checks).
-      if (input.secret === undefined && input.type === 'oidc1.0') throw new DirectoryError('INVALID_INPUT', 'config.relyingPartySecret is required');
+      // OpenID providers need their client secret, user backends their shared secret; a SAML provider has none (the IdP signs, the zone checks).
+      if (input.secret === undefined && input.type !== 'saml') throw new DirectoryError('INVALID_INPUT', `config.${input.type === 'oidc1.0' ? 'relyingPartySecret' : 'sharedSecret'} is required`);
       const at = now().toISOString();
       const id = randomUUID();
       const sealed: StoredSecret | null = input.secret === undefined ? null : sealSecret(input.secret, options.secretKey, secretContext(zoneId, input.originKey));
