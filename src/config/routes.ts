@@ -220,7 +220,7 @@ function checkRoute(route: Record<string, unknown>, path: string, doc: Record<st
   }
   const idp = route['identityProvider'];
   if (idp !== undefined) {
-    warn(ctx, `${path}/identityProvider`, ignored('identityProvider'));
+    // Honoured: a login started on this route names the IdP to the zone as login_hint (src/login/login.ts).
     if (authType !== undefined && authType !== 'xsuaa' && authType !== 'ias') {
       error(ctx, `${path}/identityProvider`, `cannot be combined with authenticationType "${String(authType)}"; expected "xsuaa"`);
     }

@@ -431,7 +431,6 @@ describe('accepted but ignored (warnings)', () => {
       '/logout/backChannelLogoutEndpoint',
       '/routes/0/replace',
       '/routes/1/dynamicIdentityProvider',
-      '/routes/1/identityProvider',
       '/routes/1/preferLocal',
       '/whitelistService',
     ]);

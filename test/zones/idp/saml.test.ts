@@ -62,7 +62,8 @@ function expectRefused(res: { status: number; headers: Record<string, unknown>; 
 }
 
 beforeAll(async () => {
-  gw = await startDemoGateway();
+  // A route that names its IdP, as SAP's routes.json can (identityProvider).
+  gw = await startDemoGateway({}, [{ source: '^/corp/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'xsuaa', scope: '$XSAPPNAME.Viewer', identityProvider: 'corp-b' }]);
   const directory = gw.running.directory!;
   const application = (await directory.getApplicationByClientId(gw.running.credentials!.clientid))!;
   instance = application.instanceName;
@@ -256,5 +257,24 @@ describe('login through the tenant\'s SAML IdP', () => {
     expect(done.status, `${done.url} ${done.headers['x-zonegate-error']} ${done.text.replace(/<style[\s\S]*<\/style>/, '').slice(0, 1500)}`).toBe(200);
     expect(done.json().jwt.claims).toMatchObject({ origin: 'corp-b', user_name: 'bob', zid: zoneB.id });
     expect(done.json().jwt.claims.scope).toContain(`${instance}.Viewer`);
+  });
+
+  it('a route\'s identityProvider (routes.json) takes the login straight to that IdP, past the zone\'s login page', async () => {
+    const browser = new ScriptedBrowser();
+    const start = await browser.get(`${appUrl(gw, 'samlb')}/corp/whoami`);
+    expect(start.status).toBe(302);
+    const authorize = new URL(String(start.headers.location));
+    expect(authorize.searchParams.get('login_hint')).toBe('{"origin":"corp-b"}');
+    // Tenant B has a local user, so without the hint its login page would answer (200).
+    const zone = await browser.get(authorize.href);
+    expect(zone.status).toBe(302);
+    const request = idpB.readRequest(String(zone.headers.location));
+    const done = await browser.follow(await postToAcs(browser, 'samlb', 'corp-b', idpB.response(request, { user: 'bob' })));
+    expect(done.status, done.text.slice(0, 300)).toBe(200);
+    expect(done.url.pathname).toBe('/corp/whoami');
+    expect(done.json().jwt.claims).toMatchObject({ origin: 'corp-b', user_name: 'bob' });
+    // The sample's own routes name no IdP: the zone's login page, as before.
+    const plain = await new ScriptedBrowser().get(`${appUrl(gw, 'samlb')}/api/whoami`);
+    expect(new URL(String(plain.headers.location)).searchParams.has('login_hint')).toBe(false);
   });
 });
