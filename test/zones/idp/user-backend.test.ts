@@ -5,7 +5,13 @@
  * no record. A backend that is down, slow, behind an untrusted certificate or refusing the signature
  * ends on a clear 503 page, never a crash and never "wrong password".
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,4 +211,50 @@ describe('login at the zone\'s form, checked by the tenant\'s backend', () => {
       expect(ok.status, ok.text.slice(0, 300)).toBe(302);
     });
   }
+});
+
+describe('the README\'s sample backend', () => {
+  let child: ChildProcess | undefined;
+  let dir: string;
+  afterAll(() => {
+    child?.kill();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs as written and logs carol in through the zone', async () => {
+    const readme = fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../README.md'), 'utf8');
+    const code = /<!-- user-backend-example -->\n```js\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    expect(code, 'README block after <!-- user-backend-example -->').toBeDefined();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-readme-backend-'));
+    fs.writeFileSync(path.join(dir, 'user-backend.mjs'), code!);
+    fs.writeFileSync(path.join(dir, 'key.pem'), tls.key);
+    fs.writeFileSync(path.join(dir, 'cert.pem'), tls.cert);
+    const free = net.createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    child = spawn(process.execPath, ['user-backend.mjs'], { cwd: dir, env: { SHARED_SECRET: SECRET, TLS_KEY: 'key.pem', TLS_CERT: 'cert.pem', PORT: String(port) }, stdio: 'ignore' });
+    // Listening once a connection is accepted.
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(true)));
+        socket.on('error', () => resolve(false));
+      });
+      if (up) break;
+      if (i > 200) throw new Error('the README backend did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const created = await admin('POST', '/identity-providers', { type: 'userbackend', originKey: 'readme', name: 'README backend', config: { url: `https://127.0.0.1:${port}/check`, caCertificate: tls.ca, sharedSecret: SECRET } });
+    expect(created.status, created.text).toBe(201);
+    expect((await admin('PUT', `/identity-providers/${created.json().id}/role-collection-mappings`, [{ group: 'app-admins', roleCollection: 'Demo Administrator' }])).status).toBe(200);
+    const wrong = await signIn(new ScriptedBrowser(), 'readme', 'carol', 'not-carols');
+    expect(wrong.status).toBe(401);
+    const browser = new ScriptedBrowser();
+    const login = await signIn(browser, 'readme', 'carol', 'carol-pass-1');
+    expect(login.status, login.text.slice(0, 300)).toBe(302);
+    const done = await browser.follow(login);
+    expect(done.status, done.text.slice(0, 300)).toBe(200);
+    expect(done.json().jwt.claims).toMatchObject({ origin: 'readme', user_name: 'carol', email: 'carol@acme.example' });
+    expect(done.json().jwt.claims.scope).toContain(`${instance}.Admin`);
+  }, 60_000);
 });
