@@ -4,6 +4,7 @@
  * answer makes (or refreshes) the shadow user of the backend's origin, with its mapped role
  * collections, exactly as an external IdP's login does; the password is never stored.
  */
+import { DirectoryError } from '../directory/errors.js';
 import type { ZoneContext } from '../oauth/context.js';
 import { profileOf, groupsOf } from './login.js';
 import { askUserBackend } from './user-backend.js';
@@ -18,7 +19,16 @@ export async function checkPasswordAtBackend(ctx: ZoneContext, originKey: string
   const idps = ctx.services.identityProviders!;
   const idp = await idps.store.getByOrigin(ctx.zone.id, originKey);
   if (!idp || !idp.active || idp.type !== 'userbackend') return { kind: 'unavailable', name: originKey };
-  const answer = await askUserBackend(idp.config, await idps.store.clientSecret(idp), {
+  let sharedSecret: string;
+  try {
+    sharedSecret = await idps.store.clientSecret(idp);
+  } catch (err) {
+    // Sealed with another ZONEGATE_SECRET_KEY: the operator's problem, the user's 503.
+    if (!(err instanceof DirectoryError)) throw err;
+    ctx.services.logger.error('user backend shared secret cannot be opened', { zoneId: ctx.zone.id, origin: originKey, error: err.message });
+    return { kind: 'unavailable', name: idp.name };
+  }
+  const answer = await askUserBackend(idp.config, sharedSecret, {
     zoneId: ctx.zone.id,
     originKey,
     userName,
