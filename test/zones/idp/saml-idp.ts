@@ -42,8 +42,8 @@ export interface ResponseOptions {
   sign?: 'assertion' | 'response-only' | 'none' | 'other-key';
   audience?: string;
   recipient?: string;
-  /** InResponseTo on the Response and the SubjectConfirmationData. */
-  inResponseTo?: string;
+  /** InResponseTo on the Response and the SubjectConfirmationData; null: none (an unsolicited, IdP-initiated response). */
+  inResponseTo?: string | null;
   notOnOrAfter?: Date;
   destination?: string;
   status?: string;
@@ -131,7 +131,8 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
       const now = new Date();
       const notOnOrAfter = (o.notOnOrAfter ?? new Date(now.getTime() + 5 * 60_000)).toISOString();
       const notBefore = new Date(now.getTime() - 60_000).toISOString();
-      const inResponseTo = o.inResponseTo ?? request.id;
+      const inResponseTo = o.inResponseTo === undefined ? request.id : o.inResponseTo;
+      const answering = (attr: string) => (inResponseTo === null ? '' : ` ${attr}="${esc(inResponseTo)}"`);
       const responseId = newId();
       const assertionId = newId();
       const attribute = (name: string, values: (string | undefined)[]) => {
@@ -147,14 +148,14 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
         ? `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${assertionId}" Version="2.0" IssueInstant="${now.toISOString()}">` +
           `<saml:Issuer>${esc(idp.entityId)}</saml:Issuer>` +
           `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${esc(o.user)}</saml:NameID>` +
-          `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="${esc(inResponseTo)}" NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(o.recipient ?? acs)}"/></saml:SubjectConfirmation></saml:Subject>` +
+          `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${answering('InResponseTo')} NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(o.recipient ?? acs)}"/></saml:SubjectConfirmation></saml:Subject>` +
           `<saml:Conditions NotBefore="${notBefore}" NotOnOrAfter="${notOnOrAfter}"><saml:AudienceRestriction><saml:Audience>${esc(o.audience ?? request.issuer)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
           `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${newId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
           `<saml:AttributeStatement>${attribute('email', [account.email])}${attribute('given_name', [account.givenName])}${attribute('family_name', [account.familyName])}${attribute('groups', account.groups)}</saml:AttributeStatement>` +
           `</saml:Assertion>`
         : '';
       let xml =
-        `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${esc(o.destination ?? acs)}" InResponseTo="${esc(inResponseTo)}">` +
+        `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${responseId}" Version="2.0" IssueInstant="${now.toISOString()}" Destination="${esc(o.destination ?? acs)}"${answering('InResponseTo')}>` +
         `<saml:Issuer>${esc(idp.entityId)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${esc(status)}"/></samlp:Status>${assertion}</samlp:Response>`;
       const mode = o.sign ?? 'assertion';
       if (assertion && (mode === 'assertion' || mode === 'other-key')) {

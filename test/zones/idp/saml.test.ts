@@ -196,6 +196,7 @@ describe('login through the tenant\'s SAML IdP', () => {
     ['another recipient', (r) => idpA.response(r, { user: 'alice', recipient: `${zoneUrl(gw, 'samlb')}/login/callback/shared-a` })],
     ['an expired assertion (NotOnOrAfter passed)', (r) => idpA.response(r, { user: 'alice', notOnOrAfter: new Date(Date.now() - 5 * 60_000) })],
     ['an answer to no request of this zone', (r) => idpA.response(r, { user: 'alice', inResponseTo: '_never-sent' })],
+    ['an unsolicited (IdP-initiated) response', (r) => idpA.response(r, { user: 'alice', inResponseTo: null })],
   ];
   for (const [what, make] of attacks) {
     it(`refuses ${what}`, async () => {
@@ -232,6 +233,22 @@ describe('login through the tenant\'s SAML IdP', () => {
     expect(acs.status).toBe(303);
     expectRefused(await victim.follow(acs), 'ZG_ERR_FORM_EXPIRED');
     expect((await victim.get(`${appUrl(gw, 'samla')}/api/whoami`)).status).toBe(302);
+  });
+
+  it('answers 503 ZG_ERR_IDP_UNAVAILABLE when the IdP\'s metadata URL no longer answers', async () => {
+    const gone = await startTestSamlIdp({ name: 'gone', accounts: {} });
+    const created = await admin('samla', 'POST', '/identity-providers', samlProvider('gone', gone.metadataUrl));
+    expect(created.status, created.text).toBe(201);
+    await gone.stop();
+    const browser = new ScriptedBrowser();
+    const start = await browser.get(`${appUrl(gw, 'samla')}/api/whoami`);
+    const authorize = new URL(String(start.headers.location));
+    authorize.searchParams.set('idp', 'gone');
+    const page = await browser.get(authorize.href);
+    expect(page.status).toBe(503);
+    expect(page.headers['x-zonegate-error']).toBe('ZG_ERR_IDP_UNAVAILABLE');
+    expect(page.text).toContain('SAML gone');
+    expect((await admin('samla', 'DELETE', `/identity-providers/${created.json().id}`)).status).toBe(200);
   });
 
   it('shows a clear zone error page when the IdP answers with an error status', async () => {
