@@ -213,6 +213,17 @@ describe('login at the zone\'s form, checked by the tenant\'s backend', () => {
   }
 });
 
+describe('an outage and the login lockout', () => {
+  it('attempts the backend could not decide do not count: twelve 503s (the lock is at ten) and the user still logs in', async () => {
+    for (let i = 0; i < 12; i++) {
+      const res = await signIn(new ScriptedBrowser(), 'down', 'erin', PASSWORDS.erin!);
+      expect(res.status, `attempt ${i + 1}`).toBe(503);
+    }
+    const ok = await signIn(new ScriptedBrowser(), 'backend', 'erin', PASSWORDS.erin!);
+    expect(ok.status, ok.text.slice(0, 300)).toBe(302);
+  }, 60_000);
+});
+
 describe('the README\'s sample backend', () => {
   let child: ChildProcess | undefined;
   let dir: string;
