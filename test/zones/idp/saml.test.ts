@@ -173,7 +173,7 @@ describe('login through the tenant\'s SAML IdP', () => {
       [zoneA.id, 'corp-a'],
     );
     expect(rows).toEqual([{ user_name: 'alice', origin: 'corp-a', password_hash: null }]);
-  });
+  }, 60_000);
 
   it('a replayed response is refused (its request is answered, its assertion seen)', async () => {
     const browser = new ScriptedBrowser();

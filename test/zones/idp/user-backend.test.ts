@@ -72,7 +72,7 @@ function startBackend(): Promise<void> {
 }
 
 function userBackend(originKey: string, config: Record<string, unknown>) {
-  return { type: 'userbackend', originKey, name: `Backend ${originKey}`, config: { url: `${backendUrl}/check`, caCertificate: tls.ca, sharedSecret: SECRET, timeoutMs: 2000, ...config } };
+  return { type: 'userbackend', originKey, name: `Backend ${originKey}`, config: { url: `${backendUrl}/check`, caCertificate: tls.ca, sharedSecret: SECRET, timeoutMs: 10_000, ...config } };
 }
 
 /** The zone's form for the backend `origin`, opened from the application. */
@@ -115,7 +115,7 @@ describe('a tenant\'s user backend over the admin API', () => {
   it('is added with its shared secret sealed, never shown', async () => {
     const created = await admin('POST', '/identity-providers', userBackend('backend', {}));
     expect(created.status, created.text).toBe(201);
-    expect(created.json()).toMatchObject({ type: 'userbackend', originKey: 'backend', config: { url: `${backendUrl}/check`, timeoutMs: 2000 } });
+    expect(created.json()).toMatchObject({ type: 'userbackend', originKey: 'backend', config: { url: `${backendUrl}/check`, timeoutMs: 10_000 } });
     expect(created.text).not.toContain(SECRET);
     const mapped = await admin('PUT', `/identity-providers/${created.json().id}/role-collection-mappings`, [{ group: 'admins', roleCollection: 'Demo Administrator' }]);
     expect(mapped.status, mapped.text).toBe(200);
@@ -255,7 +255,7 @@ describe('the README\'s sample backend', () => {
       if (i > 200) throw new Error('the README backend did not start');
       await new Promise((r) => setTimeout(r, 50));
     }
-    const created = await admin('POST', '/identity-providers', { type: 'userbackend', originKey: 'readme', name: 'README backend', config: { url: `https://127.0.0.1:${port}/check`, caCertificate: tls.ca, sharedSecret: SECRET } });
+    const created = await admin('POST', '/identity-providers', { type: 'userbackend', originKey: 'readme', name: 'README backend', config: { url: `https://127.0.0.1:${port}/check`, caCertificate: tls.ca, sharedSecret: SECRET, timeoutMs: 10_000 } });
     expect(created.status, created.text).toBe(201);
     expect((await admin('PUT', `/identity-providers/${created.json().id}/role-collection-mappings`, [{ group: 'app-admins', roleCollection: 'Demo Administrator' }])).status).toBe(200);
     const wrong = await signIn(new ScriptedBrowser(), 'readme', 'carol', 'not-carols');
