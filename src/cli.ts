@@ -25,6 +25,7 @@ import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_COD
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
+import { IDP_USAGE, idpGroup, parseIdpCommand, runIdpCommand, type IdpInvocation } from './zones/idp/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
 import { parseTenantsCommand, runTenantsCommand, TENANTS_GROUP, TENANTS_USAGE, type TenantsInvocation } from './provisioning/cli.js';
 import { parsePlatformCommand, PLATFORMS_GROUP, PLATFORMS_USAGE, RELAY_GROUP, RELAY_USAGE, runPlatformCommand, type PlatformInvocation } from './platform/cli.js';
@@ -62,6 +63,9 @@ Commands:
   version         The version of zonegate (also --version, -v).
   help [COMMAND]  This help, or a command's: zonegate help zones create is zonegate zones create --help.
 ${DIRECTORY_USAGE.replace(/^Usage:\n/, '')}
+${IDP_USAGE.replace(/^Usage:\n/, '')}
+                  A zone's identity providers and role collection mappings (issue 13), as the
+                  admin API's /identity-providers manages them.
 ${TENANTS_USAGE.replace(/^Usage:\n/, '')}
                   Tenants of the application of xs-security.json (--security FILE), as the SaaS
                   registry's callbacks make them; for self-hosted use without a registry. The
@@ -112,7 +116,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'platforms', 'relay', 'keys', 'db', 'apps', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'idps', 'role-mappings', 'tenants', 'platforms', 'relay', 'keys', 'db', 'apps', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -235,6 +239,12 @@ async function dispatch(argv: string[]): Promise<number> {
       if (name === 'zones' && picked.name === 'registry-client') return command(REGISTRY_CLIENT, picked.rest, registryClientCommand);
       const invocation = parseDirectoryCommand(name, picked.name, picked.rest);
       return isHelp(invocation) ? printHelp(invocation.help) : directoryCommand(invocation);
+    }
+    case 'idps':
+    case 'role-mappings': {
+      const picked = pickSubcommand(idpGroup(name), rest);
+      const invocation = isHelp(picked) ? picked : parseIdpCommand(name, picked.name, picked.rest);
+      return isHelp(invocation) ? printHelp(invocation.help) : idpCommand(invocation);
     }
     case 'keys': {
       const picked = pickSubcommand(KEYS_GROUP, rest);
@@ -424,6 +434,19 @@ async function directoryCommand(invocation: DirectoryInvocation): Promise<number
       password,
     );
   });
+}
+
+/** `zonegate idps ...` / `zonegate role-mappings ...` (src/zones/idp/cli.ts) on the records database the server uses. */
+async function idpCommand(invocation: IdpInvocation): Promise<number> {
+  return withStorage((settings, _storage, _logger, records, secretKey) =>
+    runIdpCommand(invocation, {
+      records,
+      secretKey,
+      zoneUrl: zonesPublicUrl(settings, settings.port),
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    }),
+  );
 }
 
 /** `zonegate db migrate|status|import` (src/records/cli.ts): needs the settings, not routes.json or the store. */

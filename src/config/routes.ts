@@ -222,7 +222,11 @@ function checkRoute(route: Record<string, unknown>, path: string, doc: Record<st
   }
   const idp = route['identityProvider'];
   if (idp !== undefined) {
-    warn(ctx, `${path}/identityProvider`, ignored('identityProvider'));
+    // Honoured: a login started on this route names the IdP to the zone as login_hint (src/login/login.ts).
+    // An origin key is what a zone can have (src/zones/idp/config.ts): anything else could never match.
+    if (typeof idp === 'string' && !/^[A-Za-z0-9._-]{1,64}$/.test(idp)) {
+      error(ctx, `${path}/identityProvider`, 'expected the origin key of an identity provider: 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"');
+    }
     if (authType !== undefined && authType !== 'xsuaa' && authType !== 'ias') {
       error(ctx, `${path}/identityProvider`, `cannot be combined with authenticationType "${String(authType)}"; expected "xsuaa"`);
     }

@@ -155,6 +155,8 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
+      // A route's identityProvider, as SAP's router passes it: XSUAA's login_hint {"origin": "<key>"} (REFERENCE.md §9).
+      ...(ctx.route?.identityProvider !== undefined ? { login_hint: JSON.stringify({ origin: ctx.route.identityProvider }) } : {}),
     });
     res.setHeader('set-cookie', bindLoginCookie(state, now(), loginCookieOptions(ctx)));
     options.metrics?.loginStarted(tenant);

@@ -20,6 +20,8 @@ export interface CompiledRoute {
   /** Undefined: every method. */
   methods: ReadonlySet<string> | undefined;
   cacheControl: string | undefined;
+  /** The IdP a login started on this route asks the zone for (SAP's `identityProvider`, sent as XSUAA's `login_hint`). */
+  identityProvider: string | undefined;
   /** For rewriting backend redirects: the literal prefixes of source and target, when both are simple. */
   reverse: { sourcePrefix: string; targetPrefix: string } | undefined;
   /**
@@ -120,6 +122,7 @@ function compileRoute(
     csrfProtection: route.csrfProtection ?? true,
     methods,
     cacheControl: route.cacheControl,
+    identityProvider: route.identityProvider,
     reverse: reverseMapping(sourceText, route.target),
   };
 }

@@ -46,8 +46,11 @@ import { handleUserinfo } from './oauth/userinfo.js';
 import { identityProviderAdminRoutes } from './idp/admin.js';
 import { html5AppsAdminRoutes } from '../html5-apps/admin.js';
 import { createHtml5AppStore } from '../html5-apps/store.js';
-import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
+import { handleIdpEndpoint, startIdpLogin } from './idp/endpoints.js';
+import { CALLBACK_PREFIX } from './idp/login.js';
+import { checkPasswordAtBackend } from './idp/password-login.js';
 import { createRelyingParties } from './idp/relying-party.js';
+import { createSamlMetadataCache } from './idp/saml-metadata.js';
 import { createIdentityProviderStore } from './idp/store.js';
 import type { ZoneRelay } from './idp/services.js';
 import { platformAdminRoutes } from '../platform/admin.js';
@@ -197,7 +200,14 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     maxTokenValiditySeconds,
     refreshTokenReuseMs: refreshTokenReuseSeconds * 1000,
     metrics: options.metrics,
-    identityProviders: { store: idpStore, relyingParties: createRelyingParties(now), startLogin: startExternalLogin, ...(options.relay ? { relay: options.relay } : {}) },
+    identityProviders: {
+      store: idpStore,
+      relyingParties: createRelyingParties(now),
+      samlMetadata: createSamlMetadataCache(now),
+      startLogin: startIdpLogin,
+      checkPassword: checkPasswordAtBackend,
+      ...(options.relay ? { relay: options.relay } : {}),
+    },
     now,
   };
 
@@ -325,17 +335,8 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
         await handleIntrospect(ctx, req, res);
         return true;
       default:
-        if (url.pathname.startsWith(CALLBACK_PREFIX) && method === 'GET') {
-          let origin: string;
-          try {
-            origin = decodeURIComponent(url.pathname.slice(CALLBACK_PREFIX.length));
-          } catch {
-            return false;
-          }
-          await handleIdpCallback(ctx, req, res, url, origin);
-          return true;
-        }
-        return false;
+        // Issue 13: the IdPs' callbacks, the SAML ACS and SP metadata (src/zones/idp/endpoints.ts).
+        return handleIdpEndpoint(ctx, req, res, url);
     }
   }
 

@@ -435,7 +435,6 @@ describe('accepted but ignored (warnings)', () => {
       '/logout/backChannelLogoutEndpoint',
       '/routes/0/replace',
       '/routes/1/dynamicIdentityProvider',
-      '/routes/1/identityProvider',
       '/routes/1/preferLocal',
       '/whitelistService',
     ]);
@@ -470,6 +469,11 @@ describe('accepted but ignored (warnings)', () => {
     expect(onlyProblem(withRoute({ identityProvider: 'corp', authenticationType: 'basic' })).message).toBe(
       'cannot be combined with authenticationType "basic"; expected "xsuaa"',
     );
+    expect(onlyProblem(withRoute({ identityProvider: 'corp idp/1' }))).toEqual({
+      file: FILE,
+      path: '/routes/0/identityProvider',
+      message: 'expected the origin key of an identity provider: 1 to 64 of A-Z, a-z, 0-9, ".", "_" and "-"',
+    });
     expect(onlyProblem({ logout: { logoutEndpoint: '/l', backChannelLogoutEndpoint: '/l' } }).message).toBe(
       'expected a path different from logout.logoutEndpoint',
     );

@@ -66,11 +66,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /**
  * The gateway as `npm start` runs it: the sample routes.json and xs-security.json, the built-in zones
  * in the process on `<tenant>.auth.localhost`, tenants from `<tenant>.localhost`, and the demo's
- * tenants and users seeded. `env` adds to (or overrides) that environment.
+ * tenants and users seeded. `env` adds to (or overrides) that environment; `extraRoutes` go before the sample's routes.
  */
-export async function startDemoGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startDemoGateway(env: Record<string, string> = {}, extraRoutes: object[] = []): Promise<TestGateway> {
+  const routes = JSON.parse(fs.readFileSync(path.join(ROOT, 'routes.json'), 'utf8')) as { routes: object[] };
+  // Routes a test adds come first, so they win over the sample's catch-all.
+  routes.routes = [...extraRoutes, ...routes.routes];
   const gw = await startTestGateway({
-    routes: JSON.parse(fs.readFileSync(path.join(ROOT, 'routes.json'), 'utf8')),
+    routes,
     files: {
       'xs-security.json': fs.readFileSync(path.join(ROOT, 'xs-security.json'), 'utf8'),
       'public/index.html': '<!doctype html><title>demo</title>',

@@ -13,10 +13,26 @@ import { DirectoryError } from '../directory/errors.js';
 import type { Zone } from '../directory/types.js';
 import { identityProviderView, readIdentityProvider, readMappings, type IdentityProviderInput } from './config.js';
 import { discover, IdpUnavailable } from './relying-party.js';
+import { loadIdpMetadata, SamlMetadataError } from './saml-metadata.js';
 import type { IdentityProviderStore } from './store.js';
 
 export const IDENTITY_PROVIDERS_PATH = 'identity-providers';
 const MAPPINGS = 'role-collection-mappings';
+
+/**
+ * The discovery document (OIDC) or the metadata (SAML) must answer and be usable before a provider
+ * is stored: a typo is found now, not at the first login. Also `zonegate idps create` (./cli.ts).
+ */
+export async function checkIdentityProviderReachable(input: IdentityProviderInput): Promise<void> {
+  try {
+    if (input.type === 'saml') await loadIdpMetadata(input.config);
+    else if (input.type === 'oidc1.0') await discover(input.config, undefined);
+    // A user backend cannot be asked anything without a user's password: its first login tells.
+  } catch (err) {
+    if (err instanceof IdpUnavailable || err instanceof SamlMetadataError) throw new DirectoryError('INVALID_INPUT', err.message);
+    throw err;
+  }
+}
 
 export function identityProviderAdminRoutes(store: IdentityProviderStore): AdminRoutes {
   const notFound = () => new DirectoryError('IDENTITY_PROVIDER_NOT_FOUND', 'Identity provider not found');
@@ -25,16 +41,6 @@ export function identityProviderAdminRoutes(store: IdentityProviderStore): Admin
     const idp = await store.get(zone.id, id);
     if (!idp) throw notFound();
     return idp;
-  }
-
-  /** The discovery document must answer before a provider is stored: a typo is found now, not at the first login. */
-  async function checkReachable(input: IdentityProviderInput): Promise<void> {
-    try {
-      await discover(input.config, undefined);
-    } catch (err) {
-      if (err instanceof IdpUnavailable) throw new DirectoryError('INVALID_INPUT', err.message);
-      throw err;
-    }
   }
 
   const read = (run: AdminOperation['run']): AdminOperation => ({ resource: 'scim', access: 'read', run });
@@ -50,7 +56,7 @@ export function identityProviderAdminRoutes(store: IdentityProviderStore): Admin
         if (method === 'POST') {
           return write(async (body) => {
             const input = readIdentityProvider(body);
-            await checkReachable(input);
+            await checkIdentityProviderReachable(input);
             return { status: 201, body: identityProviderView(await store.create(zone.id, input)) };
           });
         }
@@ -61,7 +67,7 @@ export function identityProviderAdminRoutes(store: IdentityProviderStore): Admin
         if (method === 'PUT') {
           return write(async (body) => {
             const input = readIdentityProvider(body, await existing(zone, id));
-            await checkReachable(input);
+            await checkIdentityProviderReachable(input);
             return { status: 200, body: identityProviderView(await store.update(zone.id, id, input)) };
           });
         }

@@ -22,7 +22,7 @@ import { cookie, readCookie, redirect, sendErrorPage, zoneErrorPage } from '../o
 import { startSso } from '../oauth/sso.js';
 import { client, IdpUnavailable } from './relying-party.js';
 import type { ShadowProfile } from './store.js';
-import type { IdentityProvider } from './types.js';
+import type { IdentityProvider, OidcIdentityProvider } from './types.js';
 
 
 type AuthorizationRequest = Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>;
@@ -57,7 +57,7 @@ function failed(ctx: ZoneContext, res: ServerResponse, err: GatewayError, header
 }
 
 /** Sends the browser to the IdP's authorization endpoint with state, nonce and (unless turned off) PKCE S256. */
-export async function startExternalLogin(ctx: ZoneContext, res: ServerResponse, idp: IdentityProvider, request: AuthorizationRequest): Promise<void> {
+export async function startExternalLogin(ctx: ZoneContext, res: ServerResponse, idp: OidcIdentityProvider, request: AuthorizationRequest): Promise<void> {
   const idps = ctx.services.identityProviders!;
   let config: client.Configuration;
   try {
@@ -132,7 +132,7 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
   }
   const headers = { 'set-cookie': clearBinding };
   const idp = await idps.store.get(ctx.zone.id, login.idpId);
-  if (!idp || !idp.active || idp.originKey !== originKey) {
+  if (!idp || !idp.active || idp.originKey !== originKey || idp.type !== 'oidc1.0') {
     failed(ctx, res, new GatewayError('ZG_ERR_LOGIN_FAILED', 'This identity provider is no longer available in this zone.'), headers);
     return;
   }

@@ -11,7 +11,7 @@
  */
 import * as client from 'openid-client';
 import { isAllowedIdpUrl } from './config.js';
-import type { IdentityProvider, OidcConfig } from './types.js';
+import type { OidcConfig, OidcIdentityProvider } from './types.js';
 
 /** How long discovered metadata is used before it is fetched again. */
 const DISCOVERY_TTL_MS = 10 * 60 * 1000;
@@ -49,7 +49,7 @@ function reason(err: unknown): string {
 
 export interface RelyingParties {
   /** The provider's openid-client configuration, discovered once per provider version. */
-  configuration(idp: IdentityProvider, clientSecret: string): Promise<client.Configuration>;
+  configuration(idp: OidcIdentityProvider, clientSecret: string): Promise<client.Configuration>;
 }
 
 export function createRelyingParties(now: () => number = Date.now): RelyingParties {

@@ -6,9 +6,11 @@
 import type { ServerResponse } from 'node:http';
 import type { PendingAuthorization } from '../oauth/authorize.js';
 import type { ZoneContext } from '../oauth/context.js';
+import type { PasswordCheck } from './password-login.js';
 import type { RelyingParties } from './relying-party.js';
+import type { SamlMetadataCache } from './saml-metadata.js';
 import type { IdentityProviderStore } from './store.js';
-import type { IdentityProvider } from './types.js';
+import type { RedirectingIdentityProvider } from './types.js';
 
 /**
  * The gateway's redirect relay as the zones use it (src/platform/relay.ts): its one callback URL,
@@ -24,6 +26,10 @@ export interface IdpServices {
   relyingParties: RelyingParties;
   /** Absent where no relay runs (`zonegate zones start` alone): a provider with useRelay then cannot start a login. */
   relay?: ZoneRelay;
+  /** SAML IdPs' metadata (entity id, SSO endpoint, signing certificates), cached per provider version. */
+  samlMetadata: SamlMetadataCache;
   /** Sends the browser to the IdP for this authorization request (./login.ts). */
-  startLogin(ctx: ZoneContext, res: ServerResponse, idp: IdentityProvider, request: Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>): Promise<void>;
+  /** The zone's form with a user backend's origin: the backend checks the password (./password-login.ts). */
+  checkPassword(ctx: ZoneContext, originKey: string, userName: string, password: string): Promise<PasswordCheck>;
+  startLogin(ctx: ZoneContext, res: ServerResponse, idp: RedirectingIdentityProvider, request: Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>): Promise<void>;
 }

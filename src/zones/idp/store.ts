@@ -3,7 +3,7 @@
  * and the shadow users their logins create. Every read and write names the zone: a zone can never
  * read, change or log in through another zone's provider (the zone is part of every key).
  *
- * The client secret is sealed with ZONEGATE_SECRET_KEY under the associated data
+ * The client secret (a user backend's shared secret) is sealed with ZONEGATE_SECRET_KEY under the associated data
  * `idp:<zone id>:<origin key>` (../directory/client-secret.ts), so a database dump yields no secret
  * and a sealed secret copied onto another zone's or provider's row fails to open.
  */
@@ -15,7 +15,7 @@ import { DirectoryError } from '../directory/errors.js';
 import { DEFAULT_ORIGIN } from '../directory/directory.js';
 import type { ZoneDirectory } from '../directory/types.js';
 import type { IdentityProviderInput } from './config.js';
-import type { IdentityProvider, OidcConfig, RoleCollectionMapping } from './types.js';
+import type { IdentityProvider, OidcConfig, RoleCollectionMapping, SamlConfig, UserBackendConfig } from './types.js';
 
 type IdpRow = {
   zone_id: string;
@@ -65,18 +65,19 @@ export interface IdentityProviderStore {
 const COLUMNS = 'zone_id, id, origin_key, type, name, config, sealed_secret, active, created_at, updated_at';
 
 function providerOf(row: IdpRow): IdentityProvider {
-  return {
+  const base = {
     id: row.id,
     zoneId: row.zone_id,
     originKey: row.origin_key,
-    type: row.type as 'oidc1.0',
     name: row.name,
     active: row.active === 1,
-    config: JSON.parse(row.config) as OidcConfig,
     hasSecret: row.sealed_secret !== null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+  if (row.type === 'saml') return { ...base, type: 'saml', config: JSON.parse(row.config) as SamlConfig };
+  if (row.type === 'userbackend') return { ...base, type: 'userbackend', config: JSON.parse(row.config) as UserBackendConfig };
+  return { ...base, type: 'oidc1.0', config: JSON.parse(row.config) as OidcConfig };
 }
 
 const secretContext = (zoneId: string, originKey: string) => `idp:${zoneId}:${originKey}`;
@@ -124,14 +125,15 @@ export function createIdentityProviderStore(
     getByOrigin,
     async create(zoneIdInput, input) {
       const zoneId = await requireZone(zoneIdInput);
-      if (input.secret === undefined) throw new DirectoryError('INVALID_INPUT', 'config.relyingPartySecret is required');
+      // OpenID providers need their client secret, user backends their shared secret; a SAML provider has none (the IdP signs, the zone checks).
+      if (input.secret === undefined && input.type !== 'saml') throw new DirectoryError('INVALID_INPUT', `config.${input.type === 'oidc1.0' ? 'relyingPartySecret' : 'sharedSecret'} is required`);
       const at = now().toISOString();
       const id = randomUUID();
-      const sealed: StoredSecret = sealSecret(input.secret, options.secretKey, secretContext(zoneId, input.originKey));
+      const sealed: StoredSecret | null = input.secret === undefined ? null : sealSecret(input.secret, options.secretKey, secretContext(zoneId, input.originKey));
       try {
         await records.run(
           `INSERT INTO identity_providers (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [zoneId, id, input.originKey, input.type, input.name, JSON.stringify(input.config), JSON.stringify(sealed), input.active ? 1 : 0, at, at],
+          [zoneId, id, input.originKey, input.type, input.name, JSON.stringify(input.config), sealed === null ? null : JSON.stringify(sealed), input.active ? 1 : 0, at, at],
         );
       } catch (err) {
         if (err instanceof UniqueViolation) throw conflict(input.originKey);

@@ -34,6 +34,9 @@ export interface PendingAuthorization {
   csrf: string;
   /** SHA-256 of the browser-binding cookie: the form only works in the browser that opened it (login CSRF). */
   browser: string;
+  /** Issue 13: the tenant's user backend that checks this form's password (its origin and name), not the zone's users. */
+  passwordOrigin?: string;
+  accountName?: string;
 }
 
 /**
@@ -201,11 +204,12 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     const csrf = randomBytes(24).toString('base64url');
     const issuedAt = ctx.services.now();
     const browser = `${issuedAt}.${randomBytes(24).toString('base64url')}`;
-    const pending: PendingAuthorization = { ...base, zoneId: zone.id, csrf, browser: sha(browser) };
+    const backend = choice.passwordOrigin !== undefined ? { passwordOrigin: choice.passwordOrigin, accountName: choice.accountName ?? choice.passwordOrigin } : {};
+    const pending: PendingAuthorization = { ...base, zoneId: zone.id, csrf, browser: sha(browser), ...backend };
     await ctx.services.storage.set(pendingKey(id), JSON.stringify(pending), { ttlMs: ctx.services.loginTtlMs });
     const loginHint = choice.userNameHint;
     const maxAgeSeconds = Math.ceil(ctx.services.loginTtlMs / 1000);
-    const page = { authRequestId: id, csrf, appName: displayName(application), providers: choice.providers, ...(loginHint ? { userName: loginHint } : {}) };
+    const page = { authRequestId: id, csrf, appName: displayName(application), providers: choice.providers, ...(loginHint ? { userName: loginHint } : {}), ...(backend.accountName ? { accountName: backend.accountName } : {}) };
     sendHtml(res, 200, loginPage(zone, page), {
       'set-cookie': [
         cookie(loginCookieName(ctx, id), browser, { secure: ctx.secure, path: '/', maxAgeSeconds }),

@@ -49,7 +49,7 @@ function messageBox(message: string | undefined): string {
 
 export function loginPage(
   zone: Zone,
-  input: { authRequestId: string; csrf: string; appName: string; userName?: string; message?: string; providers?: { name: string; href: string }[] },
+  input: { authRequestId: string; csrf: string; appName: string; userName?: string; message?: string; providers?: { name: string; href: string }[]; accountName?: string },
 ): string {
   // The first field to fill gets the focus: the password when the user name is known (login_hint, a retry).
   const knownUser = (input.userName ?? '') !== '';
@@ -60,7 +60,7 @@ export function loginPage(
   return layout(zone, {
     title: `Sign in to ${input.appName}`,
     heading: input.appName,
-    body: `<p>Sign in with your ${escapeHtml(zoneTitle(zone))} account to continue.</p>${messageBox(input.message)}
+    body: `<p>Sign in with your ${escapeHtml(input.accountName ?? zoneTitle(zone))} account to continue.</p>${messageBox(input.message)}
 <form method="post" action="/login.do">
 <input type="hidden" name="auth_request" value="${escapeHtml(input.authRequestId)}">
 <input type="hidden" name="X-Uaa-Csrf" value="${escapeHtml(input.csrf)}">

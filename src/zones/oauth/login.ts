@@ -37,7 +37,7 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
     const application = await ctx.services.directory.getApplicationByClientId(pending.clientId);
     const appName = application ? displayName(application) : 'the application';
     sendErrorPage(res, new GatewayError(status === 429 ? 'ZG_ERR_TOO_MANY_ATTEMPTS' : 'ZG_ERR_LOGIN_FAILED', message, { status }), (shown) =>
-      loginPage(ctx.zone, { authRequestId: id, csrf, appName, userName, message: shown }),
+      loginPage(ctx.zone, { authRequestId: id, csrf, appName, userName, message: shown, ...(pending.accountName ? { accountName: pending.accountName } : {}) }),
     );
   };
 
@@ -56,7 +56,20 @@ export async function handleLogin(ctx: ZoneContext, req: IncomingMessage, res: S
   const { attempt } = admission;
   if (attempt.delayMs > 0) await new Promise((r) => setTimeout(r, attempt.delayMs));
 
-  const user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
+  let user: { id: string } | undefined;
+  if (pending.passwordOrigin !== undefined) {
+    // Issue 13: the tenant's user backend decides (src/zones/idp/password-login.ts). Cannot decide:
+    // 503, and the attempt is given back (throttle.ts: undecided).
+    const checked = await ctx.services.identityProviders!.checkPassword(ctx, pending.passwordOrigin, userName, password);
+    if (checked.kind === 'unavailable') {
+      await attempt.undecided();
+      sendErrorPage(res, new GatewayError('ZG_ERR_IDP_UNAVAILABLE', `The sign-in service "${checked.name}" cannot be reached. Try again later.`, { expose: true }), zoneErrorPage(ctx.zone, 'Sign-in unavailable'));
+      return;
+    }
+    user = checked.kind === 'valid' ? { id: checked.userId } : undefined;
+  } else {
+    user = await ctx.services.directory.verifyPassword(ctx.zone.id, userName, password);
+  }
   if (!user) {
     // No user name in the log line: a mistyped password often sits in that field.
     ctx.services.logger.info('zone login failed', { zoneId: ctx.zone.id, clientIp: ctx.clientIp, clientId: pending.clientId });

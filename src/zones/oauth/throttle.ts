@@ -104,6 +104,11 @@ export interface Attempt {
   failed(): Promise<{ locked: false } | { locked: true; retryAfterSeconds: number }>;
   /** The password was right: the reservations are given back. */
   succeeded(): Promise<void>;
+  /**
+   * Nobody could tell (a tenant's user backend was unreachable, issue 13): the reservations are given
+   * back and nothing is forgotten, so an outage neither locks users out nor wipes a guesser's count.
+   */
+  undecided(): Promise<void>;
 }
 
 /** Reserves an attempt for `userName` from the context's client address, or refuses it. */
@@ -157,6 +162,10 @@ export async function admitAttempt(ctx: ZoneContext, userName: string): Promise<
         await storage.delete(counter(s.pair));
         await storage.decrement(counter(s.address));
         await storage.decrement(counter(s.user));
+      },
+      async undecided() {
+        once();
+        for (const subject of [s.pair, s.address, s.user]) await storage.decrement(counter(subject));
       },
     },
   };

@@ -114,6 +114,24 @@ export function describeIdentityProviderStore(name: string, open: () => Promise<
       expect(await store.recordLogin(a.id, 'corp', { userName: 'alice', email: 'alice@new.example' }, [])).toBe(id);
     });
 
+    it('keeps a SAML provider without a secret and a user backend with its shared secret sealed; neither type can change', async () => {
+      const metaDataLocation = 'https://idp.example.com/saml/metadata';
+      const saml = await store.create(b.id, readIdentityProvider({ type: 'saml', originKey: 'saml', config: { metaDataLocation } }));
+      expect(saml).toMatchObject({ type: 'saml', hasSecret: false, config: { metaDataLocation, attributeMappings: { user_name: 'NameID' } } });
+      const shared = 'the-shared-secret-of-the-backend-0123456789';
+      const backend = await store.create(b.id, readIdentityProvider({ type: 'userbackend', originKey: 'users', config: { url: 'https://users.example.com/check', sharedSecret: shared } }));
+      expect(backend).toMatchObject({ type: 'userbackend', hasSecret: true, config: { timeoutMs: 5000 } });
+      const row = await records.one<{ config: string; sealed_secret: string }>('SELECT config, sealed_secret FROM identity_providers WHERE zone_id = $1 AND id = $2', [b.id, backend.id]);
+      expect(row!.config + row!.sealed_secret).not.toContain(shared);
+      expect(await store.clientSecret(backend)).toBe(shared);
+      // A PUT without the secret keeps it; the type is fixed.
+      const kept = await store.update(b.id, backend.id, readIdentityProvider({ config: { url: 'https://users.example.com/v2/check' } }, backend));
+      expect(await store.clientSecret(kept)).toBe(shared);
+      expect(() => readIdentityProvider({ type: 'saml', config: { metaDataLocation } }, backend)).toThrow(/type cannot change/);
+      await store.remove(b.id, saml.id);
+      await store.remove(b.id, backend.id);
+    });
+
     it('goes with its zone, and its mappings with it', async () => {
       const idp = (await store.getByOrigin(b.id, 'corp'))!;
       expect(await store.remove(a.id, idp.id)).toBeUndefined();
