@@ -57,7 +57,7 @@ export interface EventsSetup {
   destinations: () => readonly Destination[];
   /** Overrides for the worker (tests, bench). */
   worker?: Partial<Pick<WorkerOptions, 'concurrency' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs' | 'idleMs'>>;
-  /** The queue's lease, ms (default 60 s: well above the worker's 10 s delivery timeout). */
+  /** The queue's lease, ms (default twice EVENTS_DELIVERY_TIMEOUT_MS plus a second: a delivery always ends within its lease). */
   leaseMs?: number;
   /** Redis key prefix of the queue (default the storage's, `zonegate:`). */
   keyPrefix?: string;
@@ -72,7 +72,7 @@ function decodeSegment(segment: string): string {
 }
 
 export async function openEventQueue(setup: Pick<EventsSetup, 'settings' | 'leaseMs' | 'keyPrefix'>): Promise<EventQueue> {
-  const leaseMs = setup.leaseMs ?? 60_000;
+  const leaseMs = setup.leaseMs ?? 21_000;
   const { storage } = setup.settings;
   return storage.kind === 'redis'
     ? openRedisQueue(storage.connection, { keyPrefix: setup.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX, leaseMs })
@@ -83,11 +83,12 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
   const { records, logger, settings } = setup;
   const store = createEventStore(records, setup.secretKey);
   const webhooks = createWebhookStore(records, setup.secretKey);
-  const queue = await openEventQueue(setup);
+  const queue = await openEventQueue({ ...setup, leaseMs: setup.leaseMs ?? 2 * setup.events.deliveryTimeoutMs + 1000 });
   const worker = startDeliveryWorker({
     queue,
     logger,
     maxAttempts: setup.events.maxAttempts,
+    timeoutMs: setup.events.deliveryTimeoutMs,
     ...setup.worker,
     endpoint: async (id) => {
       const s = await store.subscriptionWithSecret(id);

@@ -10,6 +10,11 @@ export interface EventsSettings {
   pollPerMinute: number;
   /** `EVENTS_MAX_ATTEMPTS`: delivery attempts before a delivery goes to the dead letters. */
   maxAttempts: number;
+  /**
+   * `EVENTS_DELIVERY_TIMEOUT_MS`: the longest wait for a subscriber's answer. A delivery is leased
+   * for twice this plus a second: an instance that dies mid-delivery leaves it to another after that.
+   */
+  deliveryTimeoutMs: number;
 }
 
 type Environment = Readonly<Record<string, string | undefined>>;
@@ -24,7 +29,7 @@ export function readEventsSettings(env: Environment, problem: (variable: string,
     if (!BEARER_TOKEN.test(token)) problem('EVENTS_ADMIN_TOKEN', 'expected a bearer token: letters, digits and -._~+/ (e.g. from `openssl rand -hex 32`)');
     else if (token.length < MIN_TOKEN) problem('EVENTS_ADMIN_TOKEN', `expected at least ${MIN_TOKEN} characters`);
   }
-  const whole = (name: 'EVENTS_POLL_RATE_LIMIT' | 'EVENTS_MAX_ATTEMPTS', fallback: number, max: number): number => {
+  const whole = (name: 'EVENTS_POLL_RATE_LIMIT' | 'EVENTS_MAX_ATTEMPTS' | 'EVENTS_DELIVERY_TIMEOUT_MS', fallback: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
@@ -35,11 +40,12 @@ export function readEventsSettings(env: Environment, problem: (variable: string,
   };
   const pollPerMinute = whole('EVENTS_POLL_RATE_LIMIT', 60, 100_000);
   const maxAttempts = whole('EVENTS_MAX_ATTEMPTS', 8, 100);
+  const deliveryTimeoutMs = whole('EVENTS_DELIVERY_TIMEOUT_MS', 10_000, 300_000);
   if (token === undefined) {
-    for (const name of ['EVENTS_POLL_RATE_LIMIT', 'EVENTS_MAX_ATTEMPTS'] as const) {
+    for (const name of ['EVENTS_POLL_RATE_LIMIT', 'EVENTS_MAX_ATTEMPTS', 'EVENTS_DELIVERY_TIMEOUT_MS'] as const) {
       if (env[name]) problem(name, 'only used when the event relay is on (EVENTS_ADMIN_TOKEN)');
     }
     return undefined;
   }
-  return Object.freeze({ adminToken: token, pollPerMinute, maxAttempts });
+  return Object.freeze({ adminToken: token, pollPerMinute, maxAttempts, deliveryTimeoutMs });
 }
