@@ -7,7 +7,7 @@
  *
  * Each token may poll `pollPerMinute` times a minute, counted atomically in the shared storage (one
  * INCR with its expiry, src/storage/), so several instances share one budget; beyond it `429` with
- * `Retry-After` (RFC 6585 §4) until the minute ends.
+ * `Retry-After` (RFC 6585 §4) until the minute that began with its first poll ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
@@ -19,7 +19,6 @@ export interface PollingOptions {
   store: EventStore;
   storage: Storage;
   pollPerMinute: number;
-  now?: () => number;
 }
 
 const MAX_PER = 100;
@@ -55,11 +54,12 @@ export async function handlePolling(req: IncomingMessage, res: ServerResponse, h
     throw new GatewayError('ZG_ERR_UNAUTHENTICATED', 'The polling token is not valid for this tenant', { headers: { 'www-authenticate': 'Bearer realm="zonegate events", error="invalid_token"' } });
   }
 
-  const now = (options.now ?? Date.now)();
-  const window = Math.floor(now / 60_000);
-  const used = await options.storage.increment(`evpoll:${owner.id}:${window}`, { ttlMs: 61_000 });
+  // A window that starts with the token's first poll (the counter's expiry is set when INCR creates it).
+  const counter = `evpoll:${owner.id}`;
+  const used = await options.storage.increment(counter, { ttlMs: 60_000 });
   if (used > options.pollPerMinute) {
-    const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
+    const left = (await options.storage.ttl(counter)) ?? 1000;
+    const retryAfter = Math.max(1, Math.min(60, Math.ceil(left / 1000)));
     throw new GatewayError('ZG_ERR_RATE_LIMITED', `At most ${options.pollPerMinute} polls a minute per token`, { headers: { 'retry-after': String(retryAfter) } });
   }
 
