@@ -94,7 +94,6 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
       const s = await store.subscriptionWithSecret(id);
       return s && { url: s.url, secret: s.secret };
     },
-    fetch: (url, init) => localhostAwareFetch(url, init),
   });
   const publish = async (request: PublishRequest) => {
     const published = await publishEvent(store, queue, request);
