@@ -17,13 +17,12 @@ import type { Settings } from '../config/environment.js';
 import type { Destination } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { localhostAwareFetch } from '../net/localhost.js';
 import type { RecordsDatabase } from '../records/types.js';
 import type { RequestContext } from '../server/context.js';
 import { DEFAULT_REDIS_KEY_PREFIX } from '../storage/index.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
-import { handleInboundWebhook } from '../webhooks/inbound.js';
+import { handleInboundWebhook, postToDestination } from '../webhooks/inbound.js';
 import { createWebhookStore } from '../webhooks/store.js';
 import { createEventsAdmin, TENANT } from './admin.js';
 import { handlePolling } from './polling.js';
@@ -149,7 +148,7 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
           destinations: setup.destinations,
           zoneIdOf,
           publish: async (request) => ({ id: (await publish(request)).event.id }),
-          fetch: (u, init) => localhostAwareFetch(u, init),
+          post: postToDestination,
           logger,
         });
       }

@@ -11,6 +11,8 @@
  * signature never reach the destination.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errors as undiciErrors, request } from 'undici';
+import { localhostAwareAgent } from '../net/localhost.js';
 import type { Destination } from '../config/types.js';
 import { sameSecret } from '../constant-time.js';
 import { GatewayError } from '../errors.js';
@@ -30,7 +32,8 @@ export interface InboundWebhookOptions {
   zoneIdOf: (tenant: string) => Promise<string | undefined>;
   /** Publishes a verified body as the tenant's event (the event relay). */
   publish: (request: { tenant: string; name: string; data: string; id?: string }) => Promise<{ id: string }>;
-  fetch: (url: string, init: RequestInit) => Promise<Response>;
+  /** Sends the body to the destination (postToDestination; a test may watch it). */
+  post: typeof postToDestination;
   logger: Logger;
   nowSeconds?: () => number;
 }
@@ -99,28 +102,41 @@ export async function handleInboundWebhook(
   // Under the destination's own path, as a route's target is.
   const url = destination.url.href.replace(/\/$/, '') + action.forward.path.replace(/^\/?/, '/');
   const zone = await options.zoneIdOf(tenant);
-  let answer: Response;
+  let status: number;
+  let type: string | undefined;
+  let reply: Buffer;
   try {
-    answer = await options.fetch(url, {
-      method: 'POST',
-      headers: {
-        ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}),
-        'x-zonegate-tenant': tenant,
-        ...(zone ? { 'x-zonegate-zone': zone } : {}),
-        'x-zonegate-webhook': name,
-        'x-request-id': ctx.id,
-        'x-correlationid': ctx.id,
-      },
-      body: new Uint8Array(body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(destination.timeout),
-    });
+    const answer = await options.post(url, {
+      ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}),
+      'x-zonegate-tenant': tenant,
+      ...(zone ? { 'x-zonegate-zone': zone } : {}),
+      'x-zonegate-webhook': name,
+      'x-request-id': ctx.id,
+      'x-correlationid': ctx.id,
+    }, body, destination.timeout);
+    ({ status, reply } = answer);
+    type = answer.contentType;
   } catch (err) {
-    const timedOut = (err as Error).name === 'TimeoutError';
+    const timedOut = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as Error).name === 'TimeoutError';
     throw new GatewayError(timedOut ? 'ZG_ERR_BACKEND_TIMEOUT' : 'ZG_ERR_BACKEND_UNREACHABLE', undefined, { cause: err });
   }
-  const reply = Buffer.from(await answer.arrayBuffer());
-  const type = answer.headers.get('content-type');
-  res.writeHead(answer.status, { ...(type ? { 'content-type': type } : {}), 'content-length': reply.length, 'cache-control': 'no-store' });
+  res.writeHead(status, { ...(type ? { 'content-type': type } : {}), 'content-length': reply.length, 'cache-control': 'no-store' });
   res.end(reply);
+}
+
+/**
+ * The forward: undici's request on the process's keep-alive pool (which resolves `*.localhost`),
+ * with the destination's timeout; the answer is read whole (at most 1 MiB) to be relayed.
+ */
+export async function postToDestination(url: string, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<{ status: number; contentType?: string; reply: Buffer }> {
+  const answer = await request(url, { method: 'POST', headers, body, dispatcher: localhostAwareAgent(), headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of answer.body) {
+    size += (chunk as Buffer).length;
+    if (size > 1024 * 1024) throw new Error('the destination answered more than 1 MiB');
+    chunks.push(chunk as Buffer);
+  }
+  const type = answer.headers['content-type'];
+  return { status: answer.statusCode, ...(typeof type === 'string' ? { contentType: type } : {}), reply: Buffer.concat(chunks) };
 }

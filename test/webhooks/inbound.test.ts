@@ -134,6 +134,14 @@ describe('inbound webhooks', () => {
     expect((await post('/webhooks/acme/legacy', body)).status).toBe(401);
   });
 
+  it('answers 502 when the destination cannot be reached', async () => {
+    const made = await admin('PUT', '/_zonegate/webhooks/acme/down', { auth: 'hmac', destination: 'echo' });
+    const body = '{}';
+    const res = await post('/webhooks/acme/down', body, { 'x-zonegate-signature': signBody(made.json().secret, body) });
+    expect(res.status).toBe(502);
+    expect(res.headers['x-zonegate-error']).toBe('ZG_ERR_BACKEND_UNREACHABLE');
+  });
+
   it('allows only POST', async () => {
     const res = await request(gw.port, { path: '/webhooks/acme/orders' });
     expect(res.status).toBe(405);
@@ -149,7 +157,7 @@ describe('inbound webhooks', () => {
     }
     const list = await admin('GET', '/_zonegate/webhooks?tenant=acme');
     expect(list.status).toBe(200);
-    expect(list.json().map((w: { name: string }) => w.name)).toEqual(['legacy', 'orders']);
+    expect(list.json().map((w: { name: string }) => w.name)).toEqual(['down', 'legacy', 'orders']);
     expect(list.text).not.toContain(hmacSecret);
   });
 
