@@ -13,7 +13,9 @@
  */
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Settings } from '../config/environment.js';
+import type { Settings, XsuaaCredentials } from '../config/environment.js';
+import { createRelyingParty } from '../login/relying-party.js';
+import { localhostAwareFetch } from '../net/localhost.js';
 import type { Destination } from '../config/types.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -54,6 +56,8 @@ export interface EventsSetup {
   /** Subscribed tenants (provisioning); without it any tenant name is accepted. */
   isSubscribed?: (tenant: string) => boolean | Promise<boolean>;
   destinations: () => readonly Destination[];
+  /** The application's client (xsuaa binding or the built-in zones' registration): `GET /events` then also takes access tokens of the tenant's zone. */
+  credentials?: XsuaaCredentials;
   /** Overrides for the worker (tests, bench). */
   worker?: Partial<Pick<WorkerOptions, 'concurrency' | 'baseDelayMs' | 'maxDelayMs' | 'timeoutMs' | 'idleMs'>>;
   /** The queue's lease, ms (default twice EVENTS_DELIVERY_TIMEOUT_MS plus a second: a delivery always ends within its lease). */
@@ -102,6 +106,13 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
   };
   const admin = createEventsAdmin({ adminToken: setup.events.adminToken, store, webhooks, queue, publish, destinations: setup.destinations });
 
+  // Over HTTP to the tenant's zone, as the gateway's login checks bearer tokens (one relying party of its own).
+  const relyingParty = setup.credentials && createRelyingParty({ credentials: setup.credentials, fetch: localhostAwareFetch });
+  const verifyZoneToken = relyingParty && (async (tenant: string, token: string) => {
+    const claims = await (await relyingParty.zone(tenant)).verifyAccessToken(token);
+    return claims.user_name !== undefined ? `user:${claims.user_name}` : `client:${claims.cid ?? claims.client_id ?? claims.sub ?? 'unknown'}`;
+  });
+
   const zoneIdOf = async (tenant: string) => {
     const zone = await records.one<{ id: string }>('SELECT id FROM zones WHERE subdomain = $1', [tenant]);
     if (zone) return zone.id;
@@ -130,7 +141,7 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
       if (pathname === '/events') {
         const tenant = (ctx.tenant = hostTenant(req));
         if (tenant !== undefined) await admitTenant(tenant);
-        return handlePolling(req, res, tenant, url, { store, storage: setup.storage, pollPerMinute: setup.events.pollPerMinute });
+        return handlePolling(req, res, tenant, url, { store, storage: setup.storage, pollPerMinute: setup.events.pollPerMinute, ...(verifyZoneToken ? { verifyZoneToken } : {}) });
       }
       if (pathname.startsWith('/webhooks/')) {
         const parts = pathname.slice('/webhooks/'.length).split('/').map(decodeSegment);

@@ -1,7 +1,7 @@
 /**
  * Polling for installations that cannot be reached (behind a firewall; Zaikio's Loom): `GET /events`
  * on the tenant's host, with a polling token of that tenant (`Authorization: Bearer zgev_…`, issued
- * by the admin API) returns the tenant's events, oldest first, a page at a time:
+ * by the admin API) or an access token of the tenant's zone for this application, returns the tenant's events, oldest first, a page at a time:
  * `filter[name]`, `filter[from]` and `filter[to]` (ISO 8601 times, `to` exclusive), `page` (from 1)
  * and `per` (1–100, default 25). A token of another tenant is refused like an unknown one.
  *
@@ -17,6 +17,12 @@ import type { EventFilter, EventStore } from './store.js';
 
 export interface PollingOptions {
   store: EventStore;
+  /**
+   * Checks an access token of the tenant's identity zone, issued for this application (the rule the
+   * gateway applies to every bearer token, src/login/relying-party.ts); resolves with who it is for.
+   * Undefined without a login configuration: then only polling tokens are accepted.
+   */
+  verifyZoneToken?: (tenant: string, token: string) => Promise<string>;
   storage: Storage;
   pollPerMinute: number;
 }
@@ -43,17 +49,36 @@ function whole(params: URLSearchParams, name: string, fallback: number, max: num
   return Number(raw);
 }
 
+/**
+ * Whose poll this is: a polling token's (its tenant must be the host's; another tenant's token is
+ * answered as an unknown one, so the host cannot be used to learn whose it is), or an access token of
+ * the host's tenant's zone. `id` names the client the rate limit counts.
+ */
+async function pollingClient(token: string, hostTenant: string | undefined, options: PollingOptions): Promise<{ id: string; tenant: string } | undefined> {
+  if (token.startsWith('zgev_') || !options.verifyZoneToken || hostTenant === undefined) {
+    const owner = await options.store.tokenOwner(token);
+    return owner && (hostTenant === undefined || owner.tenant === hostTenant) ? owner : undefined;
+  }
+  try {
+    const subject = await options.verifyZoneToken(hostTenant, token);
+    return { id: `zone:${hostTenant}:${subject}`, tenant: hostTenant };
+  } catch (err) {
+    // The zone's own verdict (expired, another tenant's, another application's) is a 401; a zone that
+    // cannot be asked is its 503.
+    if (err instanceof GatewayError && err.code === 'ZG_ERR_UNAUTHENTICATED') return undefined;
+    throw err;
+  }
+}
+
 export async function handlePolling(req: IncomingMessage, res: ServerResponse, hostTenant: string | undefined, url: URL, options: PollingOptions): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatewayError('ZG_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on /events`, { headers: { allow: 'GET, HEAD' } });
   const challenge = { 'www-authenticate': 'Bearer realm="zonegate events"' };
   const token = bearer(req);
   if (token === undefined) throw new GatewayError('ZG_ERR_UNAUTHENTICATED', 'A polling token is required (Authorization: Bearer …)', { headers: challenge });
-  const owner = await options.store.tokenOwner(token);
-  // Another tenant's token is answered as an unknown one: the host cannot be used to learn whose it is.
-  if (!owner || (hostTenant !== undefined && owner.tenant !== hostTenant)) {
-    throw new GatewayError('ZG_ERR_UNAUTHENTICATED', 'The polling token is not valid for this tenant', { headers: { 'www-authenticate': 'Bearer realm="zonegate events", error="invalid_token"' } });
+  const owner = await pollingClient(token, hostTenant, options);
+  if (!owner) {
+    throw new GatewayError('ZG_ERR_UNAUTHENTICATED', 'The token is not valid for this tenant', { headers: { 'www-authenticate': 'Bearer realm="zonegate events", error="invalid_token"' } });
   }
-
   // A window that starts with the token's first poll (the counter's expiry is set when INCR creates it).
   const counter = `evpoll:${owner.id}`;
   const used = await options.storage.increment(counter, { ttlMs: 60_000 });

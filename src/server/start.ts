@@ -165,7 +165,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       : zoneTenants?.callbacks;
 
     // Webhooks and the event relay (issue 15 part 3); the destinations a webhook forwards to follow reloads.
-    if (settings.events) events = await setUpEvents({ events: settings.events, settings, records, storage, secretKey: secretKey(), logger, isSubscribed: tenants && ((t) => tenants!.isSubscribed(t)), destinations: () => running.settings.destinations });
+    if (settings.events) events = await setUpEvents({ events: settings.events, settings, records, storage, secretKey: secretKey(), logger, isSubscribed: tenants && ((t) => tenants!.isSubscribed(t)), destinations: () => running.settings.destinations, credentials });
     const gateway = createGateway({
       settings,
       routesFile,
