@@ -28,6 +28,7 @@ import { isHelp, parseCommand, pickSubcommand, UsageError, USAGE_EXIT_CODE, type
 import { obtainPassword, PasswordUsageError, PromptCancelled } from './cli/password.js';
 import { packageVersion } from './cli/version.js';
 import { ensureRegistryClient, RegistryClientError } from './provisioning/registry-client.js';
+import { EVENTS_USAGE, parseEventsCommand, runEventsCommand, type EventsCommand } from './events/cli.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
 import { createKeyStore } from './zones/keys/keystore.js';
@@ -74,6 +75,9 @@ ${DB_USAGE.replace(/^Usage:\n/, '')}
                   there is skipped, one there with other content is a conflict; it reports both
                   by name and exits ${IMPORT_INCOMPLETE_EXIT_CODE} when anything was left behind. Secrets stay sealed
                   (ZONEGATE_SECRET_KEY); the store is only read.
+${EVENTS_USAGE.replace(/^Usage:\n/, '')}
+                  The event relay's dead letters (Redis with REDIS_URL, else <data dir>/events.db):
+                  list them, or queue them again for a running gateway to deliver.
 
 
 Options:
@@ -101,7 +105,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'keys', 'db', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'keys', 'db', 'events', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -235,6 +239,10 @@ async function dispatch(argv: string[]): Promise<number> {
     case 'db': {
       const parsed = parseDbCommand(rest);
       return isHelp(parsed) ? printHelp(parsed.help) : dbCommand(parsed);
+    }
+    case 'events': {
+      const parsed = parseEventsCommand(rest);
+      return isHelp(parsed) ? printHelp(parsed.help) : eventsCommand(parsed);
     }
     default:
       throw new UsageError(`zonegate: unknown command '${name}'`, SHORT_USAGE);
@@ -388,6 +396,18 @@ async function directoryCommand(invocation: DirectoryInvocation): Promise<number
 }
 
 /** `zonegate db migrate|status|import` (src/records/cli.ts): needs the settings, not routes.json or the store. */
+/** `zonegate events dead-letters|redrive` on the configured queue (src/events/cli.ts). */
+async function eventsCommand(command: EventsCommand): Promise<number> {
+  let settings: Settings;
+  try {
+    settings = zoneSettings();
+  } catch (e) {
+    process.stderr.write(`${describeStartupError(e)}\n`);
+    return 1;
+  }
+  return runEventsCommand(command, { settings, out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) });
+}
+
 async function dbCommand(command: DbCommand): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const err = (line: string) => process.stderr.write(`${line}\n`);

@@ -74,7 +74,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
-export async function openEventQueue(setup: Pick<EventsSetup, 'settings' | 'leaseMs' | 'keyPrefix'>): Promise<EventQueue> {
+export async function openEventQueue(setup: { settings: Pick<Settings, 'storage' | 'dataDir'>; leaseMs?: number; keyPrefix?: string }): Promise<EventQueue> {
   const leaseMs = setup.leaseMs ?? 21_000;
   const { storage } = setup.settings;
   return storage.kind === 'redis'
