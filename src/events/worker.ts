@@ -103,6 +103,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const counts = { delivered: 0, retried: 0, dead: 0 };
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
+  let queueDown = false;
   let wake: (() => void) | undefined;
 
   async function deliver(claimed: Claimed): Promise<void> {
@@ -163,8 +164,12 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       if (free > 0) {
         try {
           claimed = await queue.claim(consumer, free, blocks ? idleMs : undefined);
+          if (queueDown) logger.info('event queue available again');
+          queueDown = false;
         } catch (err) {
-          if (!stopping) logger.warn('event queue unavailable', { error: (err as Error).message });
+          // Logged once per outage; then looked at again after the idle wait, not in a tight loop.
+          if (!stopping && !queueDown) logger.warn('event queue unavailable', { error: (err as Error).message });
+          queueDown = true;
         }
       }
       for (const c of claimed) {
@@ -178,7 +183,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       }
       if (stopping) break;
       // Full, or nothing to do: wait for a slot, a new event (poke) or a moment.
-      if (free <= 0 || (claimed.length === 0 && !blocks)) {
+      if (free <= 0 || (claimed.length === 0 && (!blocks || queueDown))) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, idleMs);
           wake = () => {
