@@ -104,6 +104,16 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
     logger.info('event published', { tenant: published.event.tenant, event: published.event.name, id: published.event.id, deliveries: published.deliveries, duplicate: !published.fresh || undefined });
     return published;
   };
+  // Published events stay pollable for EVENTS_RETENTION_DAYS: purged at start and every hour (on
+  // every instance; a second DELETE finds nothing). Deliveries still queued carry their own copy.
+  const purge = () =>
+    store.purgeBefore(Date.now() - setup.events.retentionDays * 86_400_000).then(
+      (n) => n > 0 && logger.info('events past their retention deleted', { events: n, retentionDays: setup.events.retentionDays }),
+      (err: unknown) => logger.warn('events past their retention could not be deleted', { error: String(err) }),
+    );
+  void purge();
+  const purgeTimer = setInterval(() => void purge(), 3_600_000);
+  purgeTimer.unref();
   const admin = createEventsAdmin({ adminToken: setup.events.adminToken, store, webhooks, queue, publish, destinations: setup.destinations });
 
   // Over HTTP to the tenant's zone, as the gateway's login checks bearer tokens (one relying party of its own).
@@ -168,6 +178,7 @@ export async function setUpEvents(setup: EventsSetup): Promise<EventsFeature> {
     queue,
     worker,
     async stop() {
+      clearInterval(purgeTimer);
       await worker.stop();
       await queue.close();
     },

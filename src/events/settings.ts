@@ -15,6 +15,8 @@ export interface EventsSettings {
    * for twice this plus a second: an instance that dies mid-delivery leaves it to another after that.
    */
   deliveryTimeoutMs: number;
+  /** `EVENTS_RETENTION_DAYS`: how long published events stay pollable (and their ids recognised as repeats). */
+  retentionDays: number;
 }
 
 type Environment = Readonly<Record<string, string | undefined>>;
@@ -29,7 +31,7 @@ export function readEventsSettings(env: Environment, problem: (variable: string,
     if (!BEARER_TOKEN.test(token)) problem('EVENTS_ADMIN_TOKEN', 'expected a bearer token: letters, digits and -._~+/ (e.g. from `openssl rand -hex 32`)');
     else if (token.length < MIN_TOKEN) problem('EVENTS_ADMIN_TOKEN', `expected at least ${MIN_TOKEN} characters`);
   }
-  const whole = (name: 'EVENTS_POLL_RATE_LIMIT' | 'EVENTS_MAX_ATTEMPTS' | 'EVENTS_DELIVERY_TIMEOUT_MS', fallback: number, max: number): number => {
+  const whole = (name: 'EVENTS_POLL_RATE_LIMIT' | 'EVENTS_MAX_ATTEMPTS' | 'EVENTS_DELIVERY_TIMEOUT_MS' | 'EVENTS_RETENTION_DAYS', fallback: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
@@ -41,11 +43,12 @@ export function readEventsSettings(env: Environment, problem: (variable: string,
   const pollPerMinute = whole('EVENTS_POLL_RATE_LIMIT', 60, 100_000);
   const maxAttempts = whole('EVENTS_MAX_ATTEMPTS', 8, 100);
   const deliveryTimeoutMs = whole('EVENTS_DELIVERY_TIMEOUT_MS', 10_000, 300_000);
+  const retentionDays = whole('EVENTS_RETENTION_DAYS', 30, 3650);
   if (token === undefined) {
-    for (const name of ['EVENTS_POLL_RATE_LIMIT', 'EVENTS_MAX_ATTEMPTS', 'EVENTS_DELIVERY_TIMEOUT_MS'] as const) {
+    for (const name of ['EVENTS_POLL_RATE_LIMIT', 'EVENTS_MAX_ATTEMPTS', 'EVENTS_DELIVERY_TIMEOUT_MS', 'EVENTS_RETENTION_DAYS'] as const) {
       if (env[name]) problem(name, 'only used when the event relay is on (EVENTS_ADMIN_TOKEN)');
     }
     return undefined;
   }
-  return Object.freeze({ adminToken: token, pollPerMinute, maxAttempts, deliveryTimeoutMs });
+  return Object.freeze({ adminToken: token, pollPerMinute, maxAttempts, deliveryTimeoutMs, retentionDays });
 }

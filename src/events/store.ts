@@ -83,6 +83,8 @@ export interface EventStore {
    */
   record(event: StoredEvent): Promise<{ fresh: boolean; fannedOut: boolean; event: StoredEvent }>;
   markFannedOut(tenant: string, id: string): Promise<void>;
+  /** Deletes the events published before `before` (epoch ms); resolves with how many. */
+  purgeBefore(before: number): Promise<number>;
   /** A page of the tenant's events, oldest first, and whether more follow. */
   page(tenant: string, filter: EventFilter, page: number, per: number): Promise<{ events: StoredEvent[]; more: boolean }>;
 }
@@ -147,6 +149,9 @@ export function createEventStore(records: RecordsDatabase, secretKey: Uint8Array
     },
     async markFannedOut(tenant, id) {
       await records.run('UPDATE events SET fanned_out = 1 WHERE tenant = $1 AND id = $2', [tenant, id]);
+    },
+    async purgeBefore(before) {
+      return records.run('DELETE FROM events WHERE occurred_at < $1', [before]);
     },
     async page(tenant, filter, page, per) {
       const where = ['tenant = $1'];

@@ -11,7 +11,7 @@ describe('readSettings: events (issue 15 part 3)', () => {
   it('leaves webhooks and events off without EVENTS_ADMIN_TOKEN, and reads their defaults with it', () => {
     expect(readSettings({}, { cwd }).events).toBeUndefined();
     const token = 'e'.repeat(32);
-    expect(readSettings({ EVENTS_ADMIN_TOKEN: token }, { cwd }).events).toEqual({ adminToken: token, pollPerMinute: 60, maxAttempts: 8, deliveryTimeoutMs: 10_000 });
+    expect(readSettings({ EVENTS_ADMIN_TOKEN: token }, { cwd }).events).toEqual({ adminToken: token, pollPerMinute: 60, maxAttempts: 8, deliveryTimeoutMs: 10_000, retentionDays: 30 });
     expect(readSettings({ EVENTS_ADMIN_TOKEN: token, EVENTS_POLL_RATE_LIMIT: '5', EVENTS_MAX_ATTEMPTS: '3', EVENTS_DELIVERY_TIMEOUT_MS: '2500' }, { cwd }).events).toMatchObject({ pollPerMinute: 5, maxAttempts: 3, deliveryTimeoutMs: 2500 });
   });
 
