@@ -29,6 +29,7 @@ import { obtainPassword, PasswordUsageError, PromptCancelled } from './cli/passw
 import { packageVersion } from './cli/version.js';
 import { ensureRegistryClient, RegistryClientError } from './provisioning/registry-client.js';
 import { EVENTS_USAGE, parseEventsCommand, runEventsCommand, type EventsCommand } from './events/cli.js';
+import { forgetTenantEvents } from './events/store.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
 import { createKeyStore } from './zones/keys/keystore.js';
@@ -387,7 +388,10 @@ async function directoryCommand(invocation: DirectoryInvocation): Promise<number
         zoneUrl: zonesPublicUrl(settings, settings.port),
         zoneRemoval: {
           keys: createKeyStore({ records, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey, notices: storage }),
-          revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+          revokeTenantSessions: async (subdomain) => {
+            await sessions.destroyTenantSessions(subdomain);
+            await forgetTenantEvents(records, subdomain);
+          },
         },
       },
       password,
@@ -482,7 +486,10 @@ async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
       logger,
       port: settings.port,
       // A running gateway's tenant cache forgets within a second on its own.
-      revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+      revokeTenantSessions: async (subdomain) => {
+        await sessions.destroyTenantSessions(subdomain);
+        await forgetTenantEvents(records, subdomain);
+      },
     });
     if (typeof set === 'string') {
       process.stderr.write(`zonegate: tenants are not available: ${set}\n`);

@@ -168,3 +168,15 @@ export function createEventStore(records: RecordsDatabase, secretKey: Uint8Array
     },
   };
 }
+
+/**
+ * Removes everything of a tenant's webhooks and events (its webhooks, subscriptions, polling tokens
+ * and events) when the tenant goes (unsubscription, zone deletion), as its sessions go: a tenant
+ * subscribed again under the same subdomain starts with none of the old secrets or tokens. Its
+ * deliveries still queued are dropped when they come up (their subscription is gone).
+ */
+export async function forgetTenantEvents(records: RecordsDatabase, tenant: string): Promise<void> {
+  await records.transaction(async (tx) => {
+    for (const table of ['webhooks', 'event_subscriptions', 'event_tokens', 'events']) await tx.run(`DELETE FROM ${table} WHERE tenant = $1`, [tenant]);
+  });
+}

@@ -20,6 +20,7 @@ import { exposedDataFiles } from '../storage/private-files.js';
 import { packageVersion } from '../cli/version.js';
 import { startTracing } from '../tracing/tracing.js';
 import { setUpEvents, type EventsFeature } from '../events/feature.js';
+import { forgetTenantEvents } from '../events/store.js';
 import type { Tracing } from '../tracing/types.js';
 import type { Storage } from '../storage/types.js';
 import { DirectoryError } from '../zones/directory/errors.js';
@@ -124,6 +125,8 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const revokeTenantSessions = async (subdomain: string) => {
       tenants?.forget(subdomain);
       await login?.forgetTenant(subdomain);
+      // Its webhooks, event subscriptions, polling tokens and events go too (src/events/store.ts).
+      await forgetTenantEvents(records, subdomain);
     };
 
     zones = !settings.xsuaa && config.security

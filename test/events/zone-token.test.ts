@@ -62,3 +62,23 @@ describe('polling with a zone access token', () => {
     expect((await poll('globex', forged)).status).toBe(401);
   });
 });
+
+describe('a tenant that goes', () => {
+  it('takes its webhooks, subscriptions, polling tokens and events along', async () => {
+    const admin = (method: string, path: string, body?: unknown) =>
+      request(gw.port, { method, path, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    expect((await admin('PUT', '/_zonegate/webhooks/globex/orders', { auth: 'hmac', event: 'order.created' })).status).toBe(201);
+    expect((await admin('POST', '/_zonegate/events/subscriptions', { tenant: 'globex', url: 'http://127.0.0.1:1/hook' })).status).toBe(201);
+    const { token } = (await admin('POST', '/_zonegate/events/tokens', { tenant: 'globex' })).json();
+    expect((await poll('globex', token)).status).toBe(200);
+
+    const zone = await gw.running.records.one<{ id: string }>('SELECT id FROM zones WHERE subdomain = $1', ['globex']);
+    expect(await gw.running.provisioning!.unsubscribe(zone!.id)).toMatchObject({ removed: true });
+    for (const table of ['webhooks', 'event_subscriptions', 'event_tokens', 'events']) {
+      expect(await gw.running.records.all(`SELECT * FROM ${table} WHERE tenant = $1`, ['globex']), table).toEqual([]);
+    }
+    // acme keeps its own.
+    expect((await gw.running.records.all('SELECT * FROM events WHERE tenant = $1', ['acme'])).length).toBe(1);
+    expect((await admin('GET', '/_zonegate/events/subscriptions?tenant=globex')).json()).toEqual([]);
+  });
+});
