@@ -47,6 +47,7 @@ import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
 import { formatTable, forwardAuthLine, resultsMarkdown, type SessionsReport, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
 import { createBenchDatabase, DEFAULT_BENCH_POSTGRES_URL, type BenchDatabase } from './postgres.js';
+import { benchEvents, eventRelayLines, type EventRelayRow } from './events.js';
 import { ADMIN, clearRedisDb, logIn, logInSessions, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
 
 const GOAL = 0.7;
@@ -351,6 +352,9 @@ async function main(): Promise<number> {
   }
 
   const zones = await zoneFigures(settings.seconds, { redisUrl, postgresUrl });
+  // The event relay (issue 15 part 3): in this process, after every child has stopped.
+  process.stderr.write(`event relay: ${settings.seconds} s per figure...\n`);
+  const relay: EventRelayRow[] = await benchEvents({ seconds: settings.seconds, redisUrl });
   const report: BenchReport = {
     date: new Date(),
     cpus: os.availableParallelism(),
@@ -369,6 +373,7 @@ async function main(): Promise<number> {
   };
   process.stdout.write(formatTable(report) + '\n');
   process.stdout.write(`${forwardAuthLine(report)}\n`);
+  process.stdout.write(`${eventRelayLines(relay).join('\n')}\n`);
 
   if (values.profile) {
     const embeddedName = measured[0]!.login!.embedded.name;
@@ -385,7 +390,7 @@ async function main(): Promise<number> {
   }
   if (values.write) {
     const file = path.join(root, 'bench', 'RESULTS.md');
-    fs.writeFileSync(file, resultsMarkdown(report));
+    fs.writeFileSync(file, `${resultsMarkdown(report)}\n## Event relay (issue 15)\n\n${eventRelayLines(relay).map((l) => `- ${l}.`).join('\n')}\n`);
     process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
   }
   fs.rmSync(work, { recursive: true, force: true });

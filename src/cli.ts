@@ -33,6 +33,8 @@ import { isHelp, parseCommand, pickSubcommand, UsageError, USAGE_EXIT_CODE, type
 import { obtainPassword, PasswordUsageError, PromptCancelled } from './cli/password.js';
 import { packageVersion } from './cli/version.js';
 import { ensureRegistryClient, RegistryClientError } from './provisioning/registry-client.js';
+import { EVENTS_USAGE, parseEventsCommand, runEventsCommand, type EventsCommand } from './events/cli.js';
+import { forgetTenantEvents } from './events/store.js';
 import { createKeyring, StorageSessionStore } from './sessions/index.js';
 import { createZoneDirectory } from './zones/directory/directory.js';
 import { createKeyStore } from './zones/keys/keystore.js';
@@ -90,6 +92,10 @@ ${APPS_USAGE.replace(/^Usage:\n/, '')}
                   The HTML5 application repository (routes with service "html5-apps-repo-rt"):
                   deploy built applications (a directory or a zip each, in one transaction),
                   list them, remove a version or an application. Needs the records database only.
+${EVENTS_USAGE.replace(/^Usage:\n/, '')}
+                  The event relay's dead letters (Redis with REDIS_URL, else <data dir>/events.db):
+                  list them, or queue them again for a running gateway to deliver.
+
 
 Options:
   --routes FILE     routes.json to read (default ./routes.json)
@@ -116,7 +122,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'idps', 'role-mappings', 'tenants', 'platforms', 'relay', 'keys', 'db', 'apps', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'idps', 'role-mappings', 'tenants', 'platforms', 'relay', 'events', 'keys', 'db', 'apps', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -268,6 +274,10 @@ async function dispatch(argv: string[]): Promise<number> {
     case 'apps': {
       const parsed = parseAppsCommand(rest);
       return isHelp(parsed) ? printHelp(parsed.help) : appsCommand(parsed);
+    }
+    case 'events': {
+      const parsed = parseEventsCommand(rest);
+      return isHelp(parsed) ? printHelp(parsed.help) : eventsCommand(parsed);
     }
     default:
       throw new UsageError(`zonegate: unknown command '${name}'`, SHORT_USAGE);
@@ -428,7 +438,10 @@ async function directoryCommand(invocation: DirectoryInvocation): Promise<number
         zoneUrl: zonesPublicUrl(settings, settings.port),
         zoneRemoval: {
           keys: createKeyStore({ records, logger, maxTokenValiditySeconds: DEFAULT_MAX_TOKEN_VALIDITY_SECONDS, secretKey, notices: storage }),
-          revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+          revokeTenantSessions: async (subdomain) => {
+            await sessions.destroyTenantSessions(subdomain);
+            await forgetTenantEvents(records, subdomain);
+          },
         },
       },
       password,
@@ -450,6 +463,18 @@ async function idpCommand(invocation: IdpInvocation): Promise<number> {
 }
 
 /** `zonegate db migrate|status|import` (src/records/cli.ts): needs the settings, not routes.json or the store. */
+/** `zonegate events dead-letters|redrive` on the configured queue (src/events/cli.ts). */
+async function eventsCommand(command: EventsCommand): Promise<number> {
+  let settings: Settings;
+  try {
+    settings = zoneSettings();
+  } catch (e) {
+    process.stderr.write(`${describeStartupError(e)}\n`);
+    return 1;
+  }
+  return runEventsCommand(command, { settings, out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) });
+}
+
 async function dbCommand(command: DbCommand): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -545,7 +570,10 @@ async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
       logger,
       port: settings.port,
       // A running gateway's tenant cache forgets within a second on its own.
-      revokeTenantSessions: async (subdomain) => void (await sessions.destroyTenantSessions(subdomain)),
+      revokeTenantSessions: async (subdomain) => {
+        await sessions.destroyTenantSessions(subdomain);
+        await forgetTenantEvents(records, subdomain);
+      },
     });
     if (typeof set === 'string') {
       process.stderr.write(`zonegate: tenants are not available: ${set}\n`);

@@ -38,6 +38,11 @@ export const ERRORS = {
   ZG_ERR_RECORDS_LOST: { status: 503, title: 'The records database has lost its data' },
   ZG_ERR_SHUTTING_DOWN: { status: 503, title: 'The gateway is shutting down' },
   ZG_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  // Webhooks and the event relay (issue 15 part 3, src/webhooks/, src/events/).
+  ZG_ERR_WEBHOOK_UNKNOWN: { status: 404, title: 'No such webhook for this tenant' },
+  ZG_ERR_SIGNATURE_INVALID: { status: 401, title: 'The request signature is missing, stale or wrong' },
+  ZG_ERR_RATE_LIMITED: { status: 429, title: 'Too many requests; try again later' },
+  ZG_ERR_EVENTS_NOT_FOUND: { status: 404, title: 'No such subscription, token, webhook or dead letter' },
   // The identity zones. Their OAuth answers keep RFC 6749's `error` in the body; the header carries
   // the code of that `error` (one code per RFC 6749 §4.1.2.1/§5.2 and RFC 6750 §3.1 error).
   ZG_ERR_OAUTH_INVALID_REQUEST: { status: 400, title: 'The request is invalid' },

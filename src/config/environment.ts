@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readEventsSettings, type EventsSettings } from '../events/settings.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
@@ -122,6 +123,8 @@ export interface Settings {
   watchConfig: boolean;
   /** OpenTelemetry spans exported over OTLP/HTTP (issue 17, src/tracing/); undefined: off, and nothing is loaded. */
   tracing: TracingSettings | undefined;
+  /** Tenant-routed webhooks and the event relay (issue 15 part 3, src/events/); undefined: off. */
+  events: EventsSettings | undefined;
 }
 
 /**
@@ -326,6 +329,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   const clients = readClientLimits(env, problem);
   const metrics = readMetricsSettings(env, port, problem);
   const tracing = readTracingSettings(env, problem);
+  const events = readEventsSettings(env, problem);
 
   const forwardAuth = (env.FORWARD_AUTH ?? 'off').toLowerCase();
   if (forwardAuth !== 'on' && forwardAuth !== 'off') problem('FORWARD_AUTH', `expected "on" or "off", got "${env.FORWARD_AUTH}"`);
@@ -376,6 +380,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     metrics: metrics && Object.freeze(metrics),
     watchConfig: watchConfig === 'true',
     tracing,
+    events,
   });
 }
 

@@ -288,4 +288,65 @@ const PLATFORMS_AND_RELAY: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, PLATFORMS_AND_RELAY];
+/**
+ * Version 7: tenant-routed webhooks and the event relay (issue 15 part 3, src/webhooks/, src/events/).
+ * - webhooks: a tenant's inbound webhook `<name>`: how callers authenticate (`hmac`: a signature
+ *   with the secret; `basic`: `username` and the secret as password), the secret sealed with
+ *   ZONEGATE_SECRET_KEY (a StoredSecret as JSON, associated data `webhook:<tenant>:<name>`), and what
+ *   a verified call does (`action`, JSON: forward to a destination, or publish an event).
+ * - event_subscriptions: an endpoint of a tenant (an installation) that events are delivered to,
+ *   signed with its own secret (sealed, associated data `event-subscription:<id>`); `events` a JSON
+ *   array of event names, NULL for all.
+ * - event_tokens: bearer tokens with which a tenant's installations poll `GET /events`, kept only as
+ *   their SHA-256 (the token is 32 random bytes: a slow hash adds nothing).
+ * - events: what was published for a tenant, for polling and for idempotent publishing: the
+ *   publisher's id is unique per tenant. `fanned_out` is set once its deliveries are queued, so a
+ *   publisher's retry after a crash between the two queues them (again: deliveries have stable ids).
+ */
+const EVENTS_AND_WEBHOOKS: Migration = {
+  version: 7,
+  name: 'webhooks, event subscriptions, event tokens, events',
+  statements: [
+    `CREATE TABLE webhooks (
+      tenant TEXT NOT NULL,
+      name TEXT NOT NULL,
+      auth TEXT NOT NULL,
+      username TEXT,
+      sealed_secret TEXT NOT NULL,
+      action TEXT NOT NULL,
+      max_bytes INTEGER NOT NULL,
+      created_at BIGINT NOT NULL,
+      CONSTRAINT webhooks_pkey PRIMARY KEY (tenant, name)
+    )`,
+    `CREATE TABLE event_subscriptions (
+      id TEXT NOT NULL,
+      tenant TEXT NOT NULL,
+      url TEXT NOT NULL,
+      events TEXT,
+      sealed_secret TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      CONSTRAINT event_subscriptions_pkey PRIMARY KEY (id)
+    )`,
+    'CREATE INDEX event_subscriptions_tenant ON event_subscriptions (tenant)',
+    `CREATE TABLE event_tokens (
+      id TEXT NOT NULL,
+      tenant TEXT NOT NULL,
+      digest TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      CONSTRAINT event_tokens_pkey PRIMARY KEY (id),
+      CONSTRAINT event_tokens_digest_unique UNIQUE (digest)
+    )`,
+    `CREATE TABLE events (
+      tenant TEXT NOT NULL,
+      id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      data TEXT NOT NULL,
+      occurred_at BIGINT NOT NULL,
+      fanned_out INTEGER NOT NULL,
+      CONSTRAINT events_pkey PRIMARY KEY (tenant, id)
+    )`,
+    'CREATE INDEX events_by_time ON events (tenant, occurred_at, id)',
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, PLATFORMS_AND_RELAY, EVENTS_AND_WEBHOOKS];

@@ -25,8 +25,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
 }
 
-/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, the built-in zones, the login's paths. */
-export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'platform' | 'zones' | 'login';
+/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, trusted platforms, the built-in zones, the login's paths, webhooks and events. */
+export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'platform' | 'zones' | 'login' | 'events';
 
 /** The context of a request that has just come in: its id, and nothing resolved yet. */
 export function newRequestContext(req: IncomingMessage): RequestContext {

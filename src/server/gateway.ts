@@ -23,6 +23,7 @@ import type { ForwardAuth } from '../forward-auth/forward-auth.js';
 import type { RequestMetrics } from '../metrics/types.js';
 import type { Tracing } from '../tracing/types.js';
 import { rememberContext, runErrorHandlers, runHandlers, type Extensions } from './extensions.js';
+import type { EventsFeature } from '../events/feature.js';
 
 /** The built-in identity zones, when they run in this process (served on `<uaaDomain>` hosts). */
 export interface IdentityHost {
@@ -90,6 +91,8 @@ export interface GatewayOptions {
   tracing?: Tracing;
   /** Deployed HTML5 applications behind `html5-apps-repo-rt` routes (src/html5-apps/); none: such routes answer 501. */
   html5Apps?: Html5Apps;
+  /** Webhooks, event polling and the events admin API (src/events/); undefined when off (no EVENTS_ADMIN_TOKEN). */
+  events?: Pick<EventsFeature, 'claims' | 'handle'>;
 }
 
 export interface Gateway {
@@ -281,6 +284,11 @@ export function createGateway(options: GatewayOptions): Gateway {
 
       if (options.callbacks && pathname.startsWith('/callback/') && (await options.callbacks(req, res))) return void (ctx.answeredBy = 'callbacks');
       if (options.platform && pathname.startsWith('/platform/') && (await options.platform(req, res))) return void (ctx.answeredBy = 'platform');
+      if (options.events?.claims(pathname)) {
+        ctx.answeredBy = 'events';
+        headers.own(req, res, undefined);
+        return await options.events.handle(req, res, ctx, pathname);
+      }
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
       if (options.identity && (origin.hostname === uaaDomain || origin.hostname.endsWith(uaaSuffix!))) {
         ctx.answeredBy = 'zones';

@@ -20,6 +20,8 @@ import { openStorage, StorageOpenError } from '../storage/index.js';
 import { exposedDataFiles } from '../storage/private-files.js';
 import { packageVersion } from '../cli/version.js';
 import { startTracing } from '../tracing/tracing.js';
+import { setUpEvents, type EventsFeature } from '../events/feature.js';
+import { forgetTenantEvents } from '../events/store.js';
 import type { Tracing } from '../tracing/types.js';
 import type { Storage } from '../storage/types.js';
 import { DirectoryError } from '../zones/directory/errors.js';
@@ -101,6 +103,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
   let bound: BoundServer | undefined;
   let zones: Zones | undefined;
   let tracing: Tracing | undefined;
+  let events: EventsFeature | undefined;
   const metrics: Metrics | undefined = settings.metrics && createMetrics(settings.metrics, { storage, records }, { sharedWithPrimary: options.clusterWorker });
   try {
     let resolvedKey: Uint8Array | undefined;
@@ -127,6 +130,8 @@ export async function startGateway(config: Configuration, options: StartOptions)
     const revokeTenantSessions = async (subdomain: string) => {
       tenants?.forget(subdomain);
       await login?.forgetTenant(subdomain);
+      // Its webhooks, event subscriptions, polling tokens and events go too (src/events/store.ts).
+      await forgetTenantEvents(records, subdomain);
     };
 
     const relay = createGatewayRelay({ settings, port, storage, records, secretKey, logger });
@@ -168,6 +173,8 @@ export async function startGateway(config: Configuration, options: StartOptions)
       ? setUpBoundCallbacks({ settings, xsuaa: settings.xsuaa, storage, records, logger, port, revokeTenantSessions })
       : zoneTenants?.callbacks;
 
+    // Webhooks and the event relay (issue 15 part 3); the destinations a webhook forwards to follow reloads.
+    if (settings.events) events = await setUpEvents({ events: settings.events, settings, records, storage, secretKey: secretKey(), logger, isSubscribed: tenants && ((t) => tenants!.isSubscribed(t)), destinations: () => running.settings.destinations, credentials });
     const gateway = createGateway({
       settings,
       routesFile,
@@ -187,6 +194,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       tracing,
       extensions: options.extensions,
       html5Apps: createHtml5Apps({ store: createHtml5AppStore(records), xsappname: credentials?.xsappname, notices: storage }),
+      events,
     });
     bound.serve();
     const identity = zones?.server;
@@ -253,6 +261,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
         // what arrived meanwhile. A report that still fails is logged with all it takes to repeat it.
         if (callbacks) await settledWithin(callbacks, settings.shutdownTimeoutMs, logger);
         await gateway.shutdown();
+        await events?.stop();
         // After the last request has ended its span: those spans are exported before the process ends.
         await tracing?.shutdown();
         await metrics?.close();
@@ -263,6 +272,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
       },
     };
   } catch (err) {
+    await events?.stop();
     await tracing?.shutdown();
     await metrics?.close();
     await bound?.close();

@@ -405,6 +405,15 @@ function tlsOptions(c: RedisConnection): ConnectionOptions | undefined {
   return { ...(c.tls.ca ? { ca: c.tls.ca } : {}), ...(c.tls.servername ? { servername: c.tls.servername } : {}) };
 }
 
+/**
+ * A client of its own on the connection the storage uses (same topology, TLS, credentials and
+ * fail-fast options), not yet connected: for the event queue (src/events/redis-queue.ts), whose
+ * blocking reads must not hold up the storage's commands.
+ */
+export function createRedisClient(c: RedisConnection, timeouts: { connectTimeoutMs: number; commandTimeoutMs: number }): Redis | Cluster {
+  return createClient(c, connectionOptions(c, timeouts.connectTimeoutMs, timeouts.commandTimeoutMs));
+}
+
 function createClient(c: RedisConnection, base: RedisOptions): Redis | Cluster {
   const nodes = c.nodes.map((n) => ({ host: n.host, port: n.port }));
   switch (c.mode) {
