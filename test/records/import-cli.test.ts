@@ -58,6 +58,7 @@ describe('zonegate db import (the command)', () => {
         'Applied 1 zone directory',
         'Applied 2 signing keys, tenants, installation',
         'Applied 3 identity providers, role collection mappings',
+        'Applied 5 oauth clients',
         '                    copied  already present  conflicts',
         '  zones                  3                0          0',
         '  users                  2                0          0',
