@@ -47,6 +47,8 @@ import { identityProviderAdminRoutes } from './idp/admin.js';
 import { CALLBACK_PREFIX, handleIdpCallback, startExternalLogin } from './idp/login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createIdentityProviderStore } from './idp/store.js';
+import { createClientStore, type ClientStore } from './clients/store.js';
+import { withClients } from './clients/view.js';
 
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
@@ -112,6 +114,8 @@ export interface IdentityServer {
   /** The built-in admin client `zonegate-admin` and its secret, for the operator to hand to admin tooling. */
   readonly adminClient: { clientId: string; clientSecret: string };
   readonly keys: KeyStore;
+  /** The applications' further OAuth clients (issue 14, ./clients/). */
+  readonly clients: ClientStore;
   /** One-time set-password links for users without a password (provisioning issues them). */
   readonly invitations: InvitationStore;
   close(): Promise<void>;
@@ -174,9 +178,11 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   const invitations = createInvitationStore(options.storage, { now });
   // Issue 13: each zone's external identity providers, sealed with the key that seals client secrets.
   const idpStore = createIdentityProviderStore(options.records, options.directory, options.secretKey !== undefined ? { secretKey: options.secretKey } : {});
+  // Issue 14: the applications' further clients, known to every endpoint through the directory's client lookups.
+  const clients = createClientStore(options.records, { ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}), now });
   const services: ZoneServices = {
     storage: options.storage,
-    directory: options.directory,
+    directory: withClients(options.directory, clients),
     keys,
     invitations,
     logger,
@@ -424,6 +430,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     },
     adminClient: { clientId: admin.application.clientId, clientSecret: admin.clientSecret },
     keys,
+    clients,
     invitations,
     async close() {
       // Nothing of its own to release: storage and directory belong to the caller.
