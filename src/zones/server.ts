@@ -49,6 +49,7 @@ import { createRelyingParties } from './idp/relying-party.js';
 import { createIdentityProviderStore } from './idp/store.js';
 import { createClientStore, type ClientStore } from './clients/store.js';
 import { withClients } from './clients/view.js';
+import { clientAdminRoutes } from './clients/admin.js';
 
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
@@ -266,6 +267,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
+    domainRoutes: clientAdminRoutes(clients, options.directory),
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,

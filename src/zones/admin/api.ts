@@ -52,6 +52,8 @@ export interface AdminApiOptions {
   zonesAdminZoneId?: string;
   /** Further resources on zone hosts, authorized as the rest (src/zones/idp/admin.ts: /identity-providers). */
   zoneRoutes?: AdminRoutes;
+  /** Further resources on the bare uaadomain, authorized as /identity-zones (src/zones/clients/admin.ts: /oauth/clients). */
+  domainRoutes?: DomainRoutes;
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -103,6 +105,13 @@ export type AdminOperation = Operation;
 export interface AdminRoutes {
   roots: readonly string[];
   route(method: string, segments: string[], zone: Zone): Operation | 'method' | undefined;
+  allowed(segments: string[]): string;
+}
+
+/** Resources another module adds on the bare uaadomain: the first path segments it owns, its routes (with the query) and their Allow header. */
+export interface DomainRoutes {
+  roots: readonly string[];
+  route(method: string, segments: string[], query: URLSearchParams): Operation | 'method' | undefined;
   allowed(segments: string[]): string;
 }
 
@@ -158,9 +167,10 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   const bootstrapDigest = options.bootstrapSecret === undefined ? undefined : digest(`${BOOTSTRAP_USER}:${options.bootstrapSecret}`);
 
   /** The operation a request names, or undefined when the path is not the admin API's (on this host). */
-  function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
+  function route(method: string, segments: string[], zone: Zone | undefined, query: URLSearchParams): Operation | 'method' | undefined {
     const [root, id, sub, name, ...rest] = segments;
     if (zone === undefined) {
+      if (root !== undefined && options.domainRoutes?.roots.includes(root)) return options.domainRoutes.route(method, segments, query);
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -269,6 +279,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
   function allowed(segments: string[], zone: Zone | undefined): string {
     const [root, id, sub] = segments;
+    if (zone === undefined && root !== undefined && options.domainRoutes?.roots.includes(root)) return options.domainRoutes.allowed(segments);
     if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
     if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
@@ -375,11 +386,12 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     }
     const first = segments[0];
     const zoneRoot = first === 'Users' || first === 'role-collections' || (first !== undefined && options.zoneRoutes?.roots.includes(first) === true);
-    if (zone === undefined ? first !== 'identity-zones' : !zoneRoot) return false;
+    const domainRoot = first === 'identity-zones' || (first !== undefined && options.domainRoutes?.roots.includes(first) === true);
+    if (zone === undefined ? !domainRoot : !zoneRoot) return false;
     if (segments.some((s) => s === '')) return false;
 
     const method = (req.method ?? 'GET').toUpperCase();
-    const op = route(method === 'HEAD' ? 'GET' : method, segments, zone);
+    const op = route(method === 'HEAD' ? 'GET' : method, segments, zone, new URLSearchParams((req.url ?? '').split('?')[1] ?? ''));
     if (op === undefined) return false;
     try {
       if (op === 'method') throw new AdminError('ZG_ERR_METHOD_NOT_ALLOWED', 'method_not_allowed', `${method} is not allowed here`, { headers: { allow: allowed(segments, zone) } });

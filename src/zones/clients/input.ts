@@ -213,3 +213,15 @@ function strings(b: Raw, key: string, problem: (path: string, message: string) =
   });
   return out;
 }
+
+/** What a registered application lets its clients name (its scopes and authorities, as xs-security.json writes them). */
+export function clientContextOf(application: { xsappname: string; instanceName: string; scopes: readonly string[]; authorities: readonly string[] }): ClientContext {
+  const prefix = `${application.instanceName}.`;
+  const asWritten = (s: string) => (s.startsWith(prefix) ? `${OWN_PREFIX}${s.slice(prefix.length)}` : s);
+  return {
+    xsappname: application.xsappname,
+    instanceName: application.instanceName,
+    scopes: application.scopes.map(asWritten),
+    authorities: application.authorities.map(asWritten),
+  };
+}
