@@ -21,6 +21,7 @@ import { openRecords } from './records/index.js';
 import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
+import { CLIENTS_GROUP, CLIENTS_USAGE, parseClientsCommand, runClientsCommand, type ClientsInvocation } from './zones/clients/cli.js';
 import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
 import { parseTenantsCommand, runTenantsCommand, TENANTS_GROUP, TENANTS_USAGE, type TenantsInvocation } from './provisioning/cli.js';
@@ -58,6 +59,9 @@ Commands:
   version         The version of zonegate (also --version, -v).
   help [COMMAND]  This help, or a command's: zonegate help zones create is zonegate zones create --help.
 ${DIRECTORY_USAGE.replace(/^Usage:\n/, '')}
+${CLIENTS_USAGE.replace(/^Usage:\n/, '')}
+                  Further OAuth clients of the application (a portal, a mobile app, a partner's
+                  server) besides its own sb-<xsappname>!t<N>; also declared in clients.json.
 ${TENANTS_USAGE.replace(/^Usage:\n/, '')}
                   Tenants of the application of xs-security.json (--security FILE), as the SaaS
                   registry's callbacks make them; for self-hosted use without a registry. The
@@ -101,7 +105,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'tenants', 'keys', 'db', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'clients', 'tenants', 'keys', 'db', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -222,6 +226,11 @@ async function dispatch(argv: string[]): Promise<number> {
       if (name === 'zones' && picked.name === 'registry-client') return command(REGISTRY_CLIENT, picked.rest, registryClientCommand);
       const invocation = parseDirectoryCommand(name, picked.name, picked.rest);
       return isHelp(invocation) ? printHelp(invocation.help) : directoryCommand(invocation);
+    }
+    case 'clients': {
+      const picked = pickSubcommand(CLIENTS_GROUP, rest);
+      const invocation = isHelp(picked) ? picked : parseClientsCommand(picked.name, picked.rest);
+      return isHelp(invocation) ? printHelp(invocation.help) : clientsCommand(invocation);
     }
     case 'keys': {
       const picked = pickSubcommand(KEYS_GROUP, rest);
@@ -385,6 +394,13 @@ async function directoryCommand(invocation: DirectoryInvocation): Promise<number
       password,
     );
   });
+}
+
+/** `zonegate clients ...` (src/zones/clients/cli.ts) on the records database, with the secret key that seals new secrets. */
+async function clientsCommand(invocation: ClientsInvocation): Promise<number> {
+  return withStorage((_settings, _storage, _logger, records, secretKey) =>
+    runClientsCommand(invocation, { records, secretKey, out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) }),
+  );
 }
 
 /** `zonegate db migrate|status|import` (src/records/cli.ts): needs the settings, not routes.json or the store. */

@@ -97,7 +97,7 @@ describe('help on every command', () => {
 describe('usage errors', () => {
   it('say in one line what is missing or unknown, then the usage; exit 2, no stack trace', async () => {
     for (const [args, first] of [
-      [[], 'zonegate: missing command (start, check-config, demo, zones, users, tenants, keys, db, version, help)'],
+      [[], 'zonegate: missing command (start, check-config, demo, zones, users, clients, tenants, keys, db, version, help)'],
       [['frobnicate'], "zonegate: unknown command 'frobnicate'"],
       [['zones'], 'zonegate zones: missing subcommand (start, registry-client, create, list, delete, admin-client)'],
       [['users'], 'zonegate users: missing subcommand (create, list, assign, unassign, invite, delete)'],
