@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
 import { loadXsSecurity, readXsSecurity } from './config/security.js';
+import { readClientsBeside, type DeclaredClients } from './config/clients.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
 import { checkedSecretKey, describeStartupError, startGateway, warnAboutExposedDataDir } from './server/start.js';
 import { bindServer, type BoundServer } from './server/bind.js';
@@ -270,7 +271,8 @@ function reportConfiguration(load: () => ReturnType<typeof loadConfiguration>, h
     for (const w of config.warnings) process.stdout.write(`warning: ${formatProblem(w).trim()}\n`);
     process.stdout.write(
       `${config.routesPath}: OK (${config.routesFile.routes?.length ?? 0} routes, ${config.settings.destinations.length} destinations` +
-        `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''})${how}\n`,
+        `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''}` +
+        `${config.clients ? `, clients.json with ${config.clients.clients.length} client${config.clients.clients.length === 1 ? '' : 's'}` : ''})${how}\n`,
     );
     return 0;
   } catch (err) {
@@ -588,9 +590,11 @@ async function zonesStart({ values }: ParsedCommand): Promise<number> {
   let settings: Settings;
   const securityPath = securityFile(values.security as string | undefined);
   let loaded;
+  let clients: DeclaredClients | undefined;
   try {
     settings = zoneSettings();
     loaded = securityPath ? readXsSecurity(securityPath) : undefined;
+    clients = securityPath && loaded ? readClientsBeside(securityPath, loaded.security) : undefined;
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
@@ -610,7 +614,7 @@ async function zonesStart({ values }: ParsedCommand): Promise<number> {
     // Bound first: the zones' URLs carry the port (src/server/bind.ts).
     bound = await bindServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, settings.port, settings.host);
     const { server, port } = bound;
-    const zones = await startZones({ settings, storage, records, security, logger, port, secretKey });
+    const zones = await startZones({ settings, storage, records, security, clients, logger, port, secretKey });
     server.on('request', zones.server.handle);
     bound.serve();
     if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials, logger);

@@ -125,7 +125,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
     };
 
     zones = !settings.xsuaa && config.security
-      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones })
+      ? await startZones({ settings, storage, records, security: config.security, clients: config.clients, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
     const compileRoutes = (from: Configuration, destinations: readonly Destination[]) =>
