@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/errors.js';
 import { createMemoryLogger } from '../../../src/log.js';
 import { loadConfiguration } from '../../../src/server/configuration.js';
+import { settingsNeedingRestart } from '../../../src/server/reload.js';
 import { startGateway } from '../../../src/server/start.js';
 import { runCli } from '../../support/cli.js';
 import { request } from '../../support/http.js';
@@ -75,6 +76,16 @@ describe('clients.json is validated with the configuration', () => {
     expect(ok.stderr).toBe('');
     expect(ok.stdout).toContain('xs-security.json for zonegate-demo, clients.json with 1 client)');
   }, 60_000);
+});
+
+describe('clients.json and a reload', () => {
+  it('a changed file is reported as needing a restart, not applied half-way', () => {
+    const dir = project({ clients: [{ client_id: 'mobile', public: true, redirect_uri: ['https://app.example.com/callback'] }] });
+    const before = loadConfiguration(env(dir), { cwd: dir });
+    expect(settingsNeedingRestart(before, loadConfiguration(env(dir), { cwd: dir }))).toEqual([]);
+    fs.writeFileSync(path.join(dir, 'clients.json'), JSON.stringify({ clients: [] }));
+    expect(settingsNeedingRestart(before, loadConfiguration(env(dir), { cwd: dir }))).toEqual(['clients.json']);
+  });
 });
 
 describe('clients.json is applied at start', () => {
