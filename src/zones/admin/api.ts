@@ -1,6 +1,7 @@
 /**
  * The zones' admin API: JSON over HTTP on UAA's paths, so UAA-minded tooling finds its way.
- *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id}
+ *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id},
+ *                    and what `domainRoutes` adds (/oauth/clients, src/zones/clients/admin.ts)
  *   zone host:       GET/POST /Users, GET/DELETE /Users/{id},
  *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections,
  *                    and what `zoneRoutes` adds (/identity-providers, src/zones/idp/admin.ts)
