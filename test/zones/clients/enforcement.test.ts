@@ -112,6 +112,19 @@ describe('a confidential client with regex redirect patterns and narrowed scopes
   });
 });
 
+describe('logout of a further client', () => {
+  it('redirects only to the client\'s own patterns (its regular expressions included)', async () => {
+    const ok = await h.call('acme', { path: `/logout.do?${new URLSearchParams({ client_id: 'portal', redirect: 'https://portal.example.com/login/done' })}` });
+    expect(ok.status).toBe(302);
+    expect(ok.headers.location).toBe('https://portal.example.com/login/done');
+    for (const redirect of ['https://attacker.invalid/', 'https://portal.example.com.attacker.invalid/callback']) {
+      const refused = await h.call('acme', { path: `/logout.do?${new URLSearchParams({ client_id: 'portal', redirect })}` });
+      expect(refused.status, redirect).toBe(200);
+      expect(refused.headers.location).toBeUndefined();
+    }
+  });
+});
+
 describe('the password grant, only where listed', () => {
   it('works for a client that lists it', async () => {
     const res = await h.token('acme', { grant_type: 'password', username: 'alice', password: PASSWORD }, basic('acme-only'));
