@@ -5,6 +5,8 @@
  *   POST   /oauth/clients                        creates one: {xsappname, client_id?, ...}; 201 with
  *                                                `client_secret`, the only time it is shown
  *   GET    /oauth/clients/{id}, DELETE /oauth/clients/{id}
+ *   PUT    /oauth/clients/{id}                   replaces the client's settings (the whole client, as
+ *                                                UAA's update); its secret stays, never in the body
  *   PUT    /oauth/clients/{id}/secret            UAA's secret change: `{"changeMode": "ADD"}` (default)
  *                                                makes a new secret and keeps the old one valid for
  *                                                `graceSeconds` (default a day); `"DELETE"` ends the old one
@@ -25,15 +27,22 @@ export function clientAdminRoutes(store: ClientStore, directory: ZoneDirectory):
   const read = (run: AdminOperation['run']): AdminOperation => ({ resource: 'zones', access: 'read', run });
   const write = (run: AdminOperation['run'], readsBody = false): AdminOperation => ({ resource: 'zones', access: 'write', readsBody, run });
 
-  async function create(body: unknown) {
+  /** The body as a client of its application (`xsappname`), every problem in one INVALID_INPUT. */
+  async function clientFrom(body: unknown, fixed?: { clientId: string; xsappname: string }) {
     const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
-    const xsappname = b.xsappname;
+    const xsappname = fixed?.xsappname ?? b.xsappname;
     if (typeof xsappname !== 'string' || xsappname === '') throw new DirectoryError('INVALID_INPUT', 'xsappname: the application the client belongs to is required');
+    if (fixed && b.xsappname !== undefined && b.xsappname !== fixed.xsappname) throw new DirectoryError('INVALID_INPUT', `xsappname: the client belongs to ${fixed.xsappname}`);
+    if (fixed && b.client_id !== undefined && b.client_id !== fixed.clientId) throw new DirectoryError('INVALID_INPUT', `client_id: the path names ${fixed.clientId}`);
     const application = await directory.getApplication(xsappname);
     if (!application || application.clientId === 'zonegate-admin') throw new DirectoryError('APPLICATION_NOT_FOUND', `Application ${xsappname} is not registered`);
-    const { input, problems } = readClient(body, clientContextOf(application), { newId: randomUUID });
+    const { input, problems } = readClient(fixed ? { ...b, client_id: fixed.clientId } : b, clientContextOf(application), { newId: randomUUID });
     if (!input) throw new DirectoryError('INVALID_INPUT', problems.map((p) => `${p.path.slice(1) || 'client'}: ${p.message}`).join('; '));
-    const { client, clientSecret } = await store.create(input);
+    return input;
+  }
+
+  async function create(body: unknown) {
+    const { client, clientSecret } = await store.create(await clientFrom(body));
     return { status: 201, body: { ...clientView(client), ...(clientSecret !== undefined ? { client_secret: clientSecret } : {}) } };
   }
 
@@ -54,6 +63,13 @@ export function clientAdminRoutes(store: ClientStore, directory: ZoneDirectory):
             if (!client) throw notFound(id);
             return { status: 200, body: clientView(client) };
           });
+        }
+        if (method === 'PUT') {
+          return write(async (body) => {
+            const existing = await store.get(id);
+            if (!existing) throw notFound(id);
+            return { status: 200, body: clientView(await store.update(await clientFrom(body, existing))) };
+          }, true);
         }
         if (method === 'DELETE') {
           return write(async () => {
@@ -78,7 +94,7 @@ export function clientAdminRoutes(store: ClientStore, directory: ZoneDirectory):
     allowed(segments) {
       const [, , id, sub] = segments;
       if (id === undefined) return 'GET, POST';
-      return sub === undefined ? 'GET, DELETE' : 'PUT';
+      return sub === undefined ? 'GET, PUT, DELETE' : 'PUT';
     },
   };
 }

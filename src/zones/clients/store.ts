@@ -45,6 +45,11 @@ export interface ClientStore {
   /** CLIENT_EXISTS for a taken id, APPLICATION_NOT_FOUND for an unregistered application. A confidential client gets its secret here, once. */
   create(input: ClientInput, source?: OAuthClient['source']): Promise<{ client: OAuthClient; clientSecret?: string }>;
   get(clientId: string): Promise<OAuthClient | undefined>;
+  /**
+   * Replaces a client's profile, keeping its secrets (UAA's PUT /oauth/clients/{id}); a client made
+   * public loses them. CLIENT_NOT_FOUND; INVALID_INPUT when it would move to another application.
+   */
+  update(input: ClientInput): Promise<OAuthClient>;
   /** Every client, or an application's; ordered by client id. */
   list(xsappname?: string): Promise<OAuthClient[]>;
   /** The removed client, or undefined when there was none. */
@@ -134,6 +139,17 @@ export function createClientStore(records: RecordsDatabase, options: { secretKey
   async function get(clientId: string): Promise<OAuthClient | undefined> {
     const r = await row(records, clientId);
     return r && clientOf(r);
+  }
+
+  async function update(input: ClientInput): Promise<OAuthClient> {
+    await records.transaction(async (tx) => {
+      const r = await row(tx, input.clientId, true);
+      if (!r) throw notFound(input.clientId);
+      if (r.xsappname !== input.xsappname) throw new DirectoryError('INVALID_INPUT', `Client ${input.clientId} belongs to ${r.xsappname}; a client cannot move to another application`);
+      const clearSecrets = input.public ? ', secret_digest = NULL, sealed_secret = NULL, previous_secret_digest = NULL, previous_secret_expires_at = NULL' : '';
+      await tx.run(`UPDATE oauth_clients SET client = $1, updated_at = $2${clearSecrets} WHERE client_id = $3`, [profileJson(input), new Date(now()).toISOString(), input.clientId]);
+    });
+    return (await get(input.clientId))!;
   }
 
   async function list(xsappname?: string): Promise<OAuthClient[]> {
@@ -233,5 +249,5 @@ export function createClientStore(records: RecordsDatabase, options: { secretKey
     });
   }
 
-  return { create, get, list, remove, rotateSecret, verifySecret, applyDeclared };
+  return { create, get, update, list, remove, rotateSecret, verifySecret, applyDeclared };
 }

@@ -129,6 +129,20 @@ describe('/oauth/clients', () => {
     expect((await api('PUT', '/oauth/clients/rotor/secret', { changeMode: 'UPDATE' })).status).toBe(400);
   });
 
+  it('PUT replaces the settings and keeps the secret: narrowed to acme, the client stops working at globex', async () => {
+    const created = (await api('POST', '/oauth/clients', { xsappname: 'myapp', client_id: 'narrowed', authorized_grant_types: ['client_credentials'] })).json();
+    expect((await h.token('globex', { grant_type: 'client_credentials' }, { id: 'narrowed', secret: created.client_secret })).status).toBe(200);
+    const put = await api('PUT', '/oauth/clients/narrowed', { name: 'Narrowed', zones: ['acme'], authorized_grant_types: ['client_credentials'] });
+    expect(put.status).toBe(200);
+    expect(put.json()).toMatchObject({ client_id: 'narrowed', name: 'Narrowed', zones: ['acme'], has_secret: true });
+    expect(put.json().client_secret).toBeUndefined();
+    expect((await h.token('globex', { grant_type: 'client_credentials' }, { id: 'narrowed', secret: created.client_secret })).status).toBe(401);
+    expect((await h.token('acme', { grant_type: 'client_credentials' }, { id: 'narrowed', secret: created.client_secret })).status).toBe(200);
+    expect((await api('PUT', '/oauth/clients/narrowed', { xsappname: 'resapp', authorized_grant_types: ['client_credentials'] })).status).toBe(400);
+    expect((await api('PUT', '/oauth/clients/narrowed', { client_id: 'other', authorized_grant_types: ['client_credentials'] })).status).toBe(400);
+    expect((await api('PUT', '/oauth/clients/nobody', { authorized_grant_types: ['client_credentials'] })).status).toBe(404);
+  });
+
   it('deletes: the client stops working at once', async () => {
     const created = (await api('POST', '/oauth/clients', { xsappname: 'myapp', client_id: 'gone', authorized_grant_types: ['client_credentials'] })).json();
     expect((await api('DELETE', '/oauth/clients/gone')).status).toBe(200);

@@ -93,7 +93,7 @@ describe('README: more clients per application', () => {
         statuses.push(res.status);
         if (method === 'POST') expect(res.json().client_secret).toMatch(/^\S{43}$/);
       }
-      expect(statuses).toEqual([201, 200, 200, 200, 200]);
+      expect(statuses).toEqual([201, 200, 200, 200, 200, 200]);
     });
   });
 });

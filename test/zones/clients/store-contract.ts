@@ -118,6 +118,18 @@ export function describeClientStore(name: string, open: () => Promise<RecordsDat
       expect(await code(store.rotateSecret('nobody'))).toBe('CLIENT_NOT_FOUND');
     });
 
+    it('update replaces the settings and keeps the secret; made public, the client loses it; it never changes application', async () => {
+      const { clientSecret } = await store.create(clientInput('updating'));
+      const updated = await store.update(clientInput('updating', { name: 'Renamed', zones: ['acme'], scopes: ['$XSAPPNAME.Viewer'] }));
+      expect(updated).toMatchObject({ name: 'Renamed', zones: ['acme'], scopes: ['$XSAPPNAME.Viewer'], hasSecret: true });
+      expect(await store.verifySecret('updating', clientSecret!)).toBe(true);
+      expect(await code(store.update(clientInput('updating', { xsappname: 'otherapp' })))).toBe('INVALID_INPUT');
+      expect(await code(store.update(clientInput('nobody')))).toBe('CLIENT_NOT_FOUND');
+      expect((await store.update(clientInput('updating', { public: true }))).hasSecret).toBe(false);
+      expect(await store.verifySecret('updating', clientSecret!)).toBe(false);
+      await store.remove('updating');
+    });
+
     it('applies clients.json: creates without secrets, updates keeping secrets, removes what the file dropped, leaves API clients alone', async () => {
       const first = await store.applyDeclared('myapp', [clientInput('mobile', { public: true }), clientInput('server')]);
       expect(first).toEqual({ created: ['mobile', 'server'], updated: [], removed: [], withoutSecret: ['server'] });
