@@ -125,7 +125,7 @@ default all. --referrer: pages the authorization request must come from.`,
   'rotate-secret': {
     positionals: ['client_id'],
     synopsis: `<client_id> [--grace SECONDS] [--delete-previous] [--json]`,
-    summary: 'a new secret; the old one stays valid for --grace seconds (default a day)',
+    summary: 'a new secret, printed once; the old one works a day more (--grace)',
     details: `Makes a new secret and prints it once; the old one stays valid for --grace seconds (default
 ${DEFAULT_SECRET_GRACE_SECONDS}, 0 ends it at once), so the client's servers can switch one by one.
 --delete-previous ends the old secret now and makes no new one.`,
@@ -145,7 +145,7 @@ ${DEFAULT_SECRET_GRACE_SECONDS}, 0 ends it at once), so the client's servers can
   delete: {
     positionals: ['client_id'],
     synopsis: '<client_id>',
-    summary: 'removes the client; its tokens expire as issued, its refresh tokens stop working',
+    summary: 'its access tokens run out; its refresh tokens stop at once',
     async run({ positionals: [clientId] }, io) {
       const removed = await createClientStore(io.records).remove(clientId!);
       if (!removed) throw new CommandError(`No client "${clientId}"`);
@@ -156,7 +156,7 @@ ${DEFAULT_SECRET_GRACE_SECONDS}, 0 ends it at once), so the client's servers can
 
 function usageLines(): string[] {
   return Object.entries(COMMANDS).map(([name, c]) => {
-    const line = `  zonegate clients ${name} ${name === 'create' ? '<client_id> [options]' : c.synopsis}`;
+    const line = `  zonegate clients ${name} ${name === 'create' || name === 'rotate-secret' ? '<client_id> [options]' : c.synopsis}`;
     return `${line}${line.length < 40 ? ' '.repeat(42 - line.length) : '   '}${c.summary}`;
   });
 }
