@@ -18,7 +18,8 @@ import { randomUUID } from 'node:crypto';
 import type { AdminOperation, DomainRoutes } from '../admin/api.js';
 import { DirectoryError } from '../directory/errors.js';
 import type { ZoneDirectory } from '../directory/types.js';
-import { clientContextOf, readClient } from './input.js';
+import { analyseRegexesInBackground } from '../../config/regex-safety.js';
+import { clientContextOf, clientRegexes, readClient } from './input.js';
 import type { ClientStore } from './store.js';
 import { clientView } from './wire.js';
 
@@ -36,6 +37,8 @@ export function clientAdminRoutes(store: ClientStore, directory: ZoneDirectory):
     if (fixed && b.client_id !== undefined && b.client_id !== fixed.clientId) throw new DirectoryError('INVALID_INPUT', `client_id: the path names ${fixed.clientId}`);
     const application = await directory.getApplication(xsappname);
     if (!application || application.clientId === 'zonegate-admin') throw new DirectoryError('APPLICATION_NOT_FOUND', `Application ${xsappname} is not registered`);
+    // The backtracking analysis runs in a child process; the server keeps serving meanwhile.
+    await analyseRegexesInBackground(clientRegexes(b));
     const { input, problems } = readClient(fixed ? { ...b, client_id: fixed.clientId } : b, clientContextOf(application), { newId: randomUUID });
     if (!input) throw new DirectoryError('INVALID_INPUT', problems.map((p) => `${p.path.slice(1) || 'client'}: ${p.message}`).join('; '));
     return input;

@@ -6,7 +6,7 @@
  * `redirect_uri_regex`). Every problem is reported at once, each with its JSON path, as for the
  * configuration files.
  */
-import { analyseRegexes, checkRegexSafety, describeUnsafe } from '../../config/regex-safety.js';
+import { analyseRegexes, checkRegexSafety, describeUnsafe, type RegexToCheck } from '../../config/regex-safety.js';
 import { OWN_PREFIX, UAA_RESOURCE } from '../../config/xs-references.js';
 import { ADMIN_CLIENT_ID } from '../directory/admin-client.js';
 import { isSubdomain, isZoneId } from '../directory/validation.js';
@@ -224,4 +224,14 @@ export function clientContextOf(application: { xsappname: string; instanceName: 
     scopes: application.scopes.map(asWritten),
     authorities: application.authorities.map(asWritten),
   };
+}
+
+/**
+ * The expressions readClient will ask the analyser about, for a caller that analyses them first
+ * without blocking (regex-safety.ts, analyseRegexesInBackground): then readClient answers from memory.
+ */
+export function clientRegexes(raw: unknown): RegexToCheck[] {
+  const list = typeof raw === 'object' && raw !== null ? (raw as Raw).redirect_uri_regex : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.filter((r): r is string => typeof r === 'string' && r !== '' && r.length <= 2048 && redirectRegexProblem(r) === undefined).map((r) => ({ source: `^(?:${r})$` }));
 }
