@@ -10,6 +10,7 @@ import { clientInput } from './store-contract.js';
 
 let h: Harness;
 let portalSecret: string;
+let exchangerSecret: string;
 const PORTAL = 'https://portal.example.com/callback';
 const MOBILE = 'https://app.example.com/callback';
 
@@ -18,6 +19,7 @@ beforeAll(async () => {
   portalSecret = (await h.server.clients.create(clientInput('portal', { redirectUris: [PORTAL] }))).clientSecret!;
   await h.server.clients.create(clientInput('mobile', { public: true, redirectUris: [MOBILE], scopes: ['$XSAPPNAME.Viewer'] }));
   await h.server.clients.create(clientInput('acme-only', { public: true, redirectUris: [MOBILE], zones: ['acme'] }));
+  exchangerSecret = (await h.server.clients.create(clientInput('exchanger', { redirectUris: [], grantTypes: ['urn:ietf:params:oauth:grant-type:jwt-bearer'], scopes: ['$XSAPPNAME.Viewer'] }))).clientSecret!;
 });
 afterAll(async () => {
   await h?.close();
@@ -27,12 +29,16 @@ const authorize = (clientId: string, redirect: string, params: Record<string, st
   `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirect, state: 's', ...params }).toString()}`;
 
 async function portalLogin(browser: Browser, zone: string, userName: string): Promise<Record<string, unknown>> {
+  return decodeJwt(await portalToken(browser, zone, userName));
+}
+
+async function portalToken(browser: Browser, zone: string, userName: string): Promise<string> {
   const page = await browser.get(zone, authorize('portal', PORTAL));
   expect(page.status).toBe(200);
   const done = await browser.post(zone, '/login.do', { ...formFields(page.text), username: userName, password: PASSWORD });
   const code = new URL(done.headers.location!).searchParams.get('code')!;
   const res = await h.token(zone, { grant_type: 'authorization_code', code, redirect_uri: PORTAL }, { id: 'portal', secret: portalSecret });
-  return decodeJwt(res.json().access_token);
+  return res.json().access_token;
 }
 
 describe('SSO handover between two clients of one zone', () => {
@@ -70,5 +76,18 @@ describe('SSO handover between two clients of one zone', () => {
     expect(new URL(replayed.headers.location!).searchParams.get('error')).toBe('login_required');
     const foreign = await browser.get('globex', authorize('acme-only', MOBILE, { prompt: 'none', code_challenge: challenge, code_challenge_method: 'S256' }));
     expect(foreign.status).toBe(400);
+  });
+
+  it('a token of one client exchanged for another\'s (jwt-bearer), only by a client that lists the grant, and only within the zone', async () => {
+    const token = await portalToken(new Browser(h), 'acme', 'alice');
+    const portal = decodeJwt(token);
+    const grant = { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: token };
+    const exchanged = await h.token('acme', grant, { id: 'exchanger', secret: exchangerSecret });
+    expect(exchanged.status).toBe(200);
+    expect(decodeJwt(exchanged.json().access_token)).toMatchObject({ cid: 'exchanger', sub: portal.sub, scope: ['openid', `${h.app.instanceName}.Viewer`] });
+    // The portal does not list the grant.
+    expect((await h.token('acme', grant, { id: 'portal', secret: portalSecret })).json().error).toBe('unauthorized_client');
+    // Another zone does not take acme's token.
+    expect((await h.token('globex', grant, { id: 'exchanger', secret: exchangerSecret })).json().error).toBe('invalid_grant');
   });
 });
