@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSettings, resolveSecretKey, withDefaultEnv, type Settings, type XsuaaCredentials } from './config/environment.js';
 import { loadXsSecurity, readXsSecurity } from './config/security.js';
+import { readClientsBeside, type DeclaredClients } from './config/clients.js';
 import { loadConfiguration, type ConfigurationFiles } from './server/configuration.js';
 import { checkedSecretKey, describeStartupError, startGateway, warnAboutExposedDataDir } from './server/start.js';
 import { bindServer, type BoundServer } from './server/bind.js';
@@ -24,6 +25,7 @@ import { APPS_USAGE, parseAppsCommand, runAppsCommand, type AppsCommand } from '
 import { DB_USAGE, IMPORT_INCOMPLETE_EXIT_CODE, parseDbCommand, PENDING_EXIT_CODE, runDbCommand, type DbCommand } from './records/cli.js';
 import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
+import { CLIENTS_GROUP, CLIENTS_USAGE, parseClientsCommand, runClientsCommand, type ClientsInvocation } from './zones/clients/cli.js';
 import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
 import { IDP_USAGE, idpGroup, parseIdpCommand, runIdpCommand, type IdpInvocation } from './zones/idp/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
@@ -68,6 +70,9 @@ ${DIRECTORY_USAGE.replace(/^Usage:\n/, '')}
 ${IDP_USAGE.replace(/^Usage:\n/, '')}
                   A zone's identity providers and role collection mappings (issue 13), as the
                   admin API's /identity-providers manages them.
+${CLIENTS_USAGE.replace(/^Usage:\n/, '')}
+                  Further OAuth clients of the application (a portal, a mobile app, a partner's
+                  server) besides its own sb-<xsappname>!t<N>; also declared in clients.json.
 ${TENANTS_USAGE.replace(/^Usage:\n/, '')}
                   Tenants of the application of xs-security.json (--security FILE), as the SaaS
                   registry's callbacks make them; for self-hosted use without a registry. The
@@ -122,7 +127,7 @@ Exit codes: 0 done, 1 refused or failed, 2 usage error, ${PENDING_EXIT_CODE} (db
 ${IMPORT_INCOMPLETE_EXIT_CODE} (db import) records left behind.
 `;
 
-const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'idps', 'role-mappings', 'tenants', 'platforms', 'relay', 'events', 'keys', 'db', 'apps', 'version', 'help'] as const;
+const COMMANDS = ['start', 'check-config', 'demo', 'zones', 'users', 'idps', 'role-mappings', 'clients', 'tenants', 'platforms', 'relay', 'events', 'keys', 'db', 'apps', 'version', 'help'] as const;
 
 /** After a usage error at the top level: the full help is long, the line that says what went wrong would scroll away. */
 const SHORT_USAGE = `Usage: zonegate <command> [options]
@@ -252,6 +257,11 @@ async function dispatch(argv: string[]): Promise<number> {
       const invocation = isHelp(picked) ? picked : parseIdpCommand(name, picked.name, picked.rest);
       return isHelp(invocation) ? printHelp(invocation.help) : idpCommand(invocation);
     }
+    case 'clients': {
+      const picked = pickSubcommand(CLIENTS_GROUP, rest);
+      const invocation = isHelp(picked) ? picked : parseClientsCommand(picked.name, picked.rest);
+      return isHelp(invocation) ? printHelp(invocation.help) : clientsCommand(invocation);
+    }
     case 'keys': {
       const picked = pickSubcommand(KEYS_GROUP, rest);
       return isHelp(picked) ? printHelp(picked.help) : command(KEYS_ROTATE, picked.rest, keysCommand);
@@ -304,7 +314,8 @@ function reportConfiguration(load: () => ReturnType<typeof loadConfiguration>, h
     for (const w of config.warnings) process.stdout.write(`warning: ${formatProblem(w).trim()}\n`);
     process.stdout.write(
       `${config.routesPath}: OK (${config.routesFile.routes?.length ?? 0} routes, ${config.settings.destinations.length} destinations` +
-        `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''})${how}\n`,
+        `${config.security ? `, xs-security.json for ${config.security.xsappname}` : ''}` +
+        `${config.clients ? `, clients.json with ${config.clients.clients.length} client${config.clients.clients.length === 1 ? '' : 's'}` : ''})${how}\n`,
     );
     return 0;
   } catch (err) {
@@ -459,6 +470,13 @@ async function idpCommand(invocation: IdpInvocation): Promise<number> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
     }),
+  );
+}
+
+/** `zonegate clients ...` (src/zones/clients/cli.ts) on the records database, with the secret key that seals new secrets. */
+async function clientsCommand(invocation: ClientsInvocation): Promise<number> {
+  return withStorage((_settings, _storage, _logger, records, secretKey) =>
+    runClientsCommand(invocation, { records, secretKey, out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) }),
   );
 }
 
@@ -683,9 +701,11 @@ async function zonesStart({ values }: ParsedCommand): Promise<number> {
   let settings: Settings;
   const securityPath = securityFile(values.security as string | undefined);
   let loaded;
+  let clients: DeclaredClients | undefined;
   try {
     settings = zoneSettings();
     loaded = securityPath ? readXsSecurity(securityPath) : undefined;
+    clients = securityPath && loaded ? readClientsBeside(securityPath, loaded.security) : undefined;
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     return 1;
@@ -705,7 +725,7 @@ async function zonesStart({ values }: ParsedCommand): Promise<number> {
     // Bound first: the zones' URLs carry the port (src/server/bind.ts).
     bound = await bindServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, settings.port, settings.host);
     const { server, port } = bound;
-    const zones = await startZones({ settings, storage, records, security, logger, port, secretKey });
+    const zones = await startZones({ settings, storage, records, security, clients, logger, port, secretKey });
     server.on('request', zones.server.handle);
     bound.serve();
     if (zones.registration) writeCredentialsFile(settings.dataDir, zones.registration.credentials, logger);

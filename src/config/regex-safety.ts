@@ -17,7 +17,7 @@
  * recheck is a 5 MB Scala.js program whose synchronous API keeps a worker thread with a second copy
  * of it, about 75 MB of a long-running gateway's memory for a check made once at start-up.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 export type RegexSafety =
@@ -59,26 +59,52 @@ process.stdin.on('end', async () => {
 });
 `;
 
-/** Analyses every pattern not yet known, in one child process; later checkRegexSafety calls are answered from memory. */
-export function analyseRegexes(patterns: readonly RegexToCheck[]): void {
-  const pending = [...new Map(patterns.filter((p) => !verdicts.has(keyOf(p))).map((p) => [keyOf(p), p])).values()];
-  if (pending.length === 0) return;
-  const child = spawnSync(process.execPath, ['-e', CHILD, createRequire(import.meta.url).resolve('recheck')], {
-    input: JSON.stringify(pending.map((p) => [p.source, p.flags ?? ''])),
-    encoding: 'utf8',
-    timeout: 30_000 + pending.length * ANALYSIS_TIMEOUT_MS,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+function pendingOf(patterns: readonly RegexToCheck[]): RegexToCheck[] {
+  return [...new Map(patterns.filter((p) => !verdicts.has(keyOf(p))).map((p) => [keyOf(p), p])).values()];
+}
+
+function childOptions(pending: readonly RegexToCheck[]) {
+  return { encoding: 'utf8' as const, timeout: 30_000 + pending.length * ANALYSIS_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 };
+}
+
+function record(pending: readonly RegexToCheck[], child: { ok: boolean; stdout: string; stderr: string; failure: string | undefined }): void {
   let diagnoses: Diagnosis[] | undefined;
   try {
-    if (child.status === 0) diagnoses = JSON.parse(child.stdout) as Diagnosis[];
+    if (child.ok) diagnoses = JSON.parse(child.stdout) as Diagnosis[];
   } catch {
     diagnoses = undefined;
   }
   pending.forEach((p, i) => {
     const d = diagnoses?.[i];
-    verdicts.set(keyOf(p), d ? policy(d) : { verdict: 'unanalysable', reason: `the analyser failed (${child.error?.message ?? (child.stderr.trim().split('\n').pop() || `exit ${child.status}`)})` });
+    verdicts.set(keyOf(p), d ? policy(d) : { verdict: 'unanalysable', reason: `the analyser failed (${child.failure ?? (child.stderr.trim().split('\n').pop() || 'no answer')})` });
   });
+}
+
+/** Analyses every pattern not yet known, in one child process; later checkRegexSafety calls are answered from memory. */
+export function analyseRegexes(patterns: readonly RegexToCheck[]): void {
+  const pending = pendingOf(patterns);
+  if (pending.length === 0) return;
+  const child = spawnSync(process.execPath, ['-e', CHILD, createRequire(import.meta.url).resolve('recheck')], {
+    input: JSON.stringify(pending.map((p) => [p.source, p.flags ?? ''])),
+    ...childOptions(pending),
+  });
+  record(pending, { ok: child.status === 0, stdout: child.stdout, stderr: child.stderr, failure: child.error?.message ?? (child.status === 0 ? undefined : `exit ${child.status}`) });
+}
+
+/**
+ * analyseRegexes without blocking the event loop, for a running server (the admin API checks a
+ * client's redirect expressions while the gateway keeps serving); checkRegexSafety then answers from memory.
+ */
+export async function analyseRegexesInBackground(patterns: readonly RegexToCheck[]): Promise<void> {
+  const pending = pendingOf(patterns);
+  if (pending.length === 0) return;
+  const outcome = await new Promise<{ ok: boolean; stdout: string; stderr: string; failure: string | undefined }>((resolve) => {
+    const child = execFile(process.execPath, ['-e', CHILD, createRequire(import.meta.url).resolve('recheck')], childOptions(pending), (err, stdout, stderr) =>
+      resolve({ ok: !err, stdout, stderr, failure: err?.message }),
+    );
+    child.stdin?.end(JSON.stringify(pending.map((p) => [p.source, p.flags ?? ''])));
+  });
+  record(pending, outcome);
 }
 
 export function checkRegexSafety(source: string, flags = ''): RegexSafety {

@@ -349,4 +349,36 @@ const EVENTS_AND_WEBHOOKS: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, PLATFORMS_AND_RELAY, EVENTS_AND_WEBHOOKS];
+/**
+ * Version 5: further OAuth clients of an application (issue 14), beside its own `sb-<xsappname>!t<N>`:
+ * a web portal, a mobile app, a partner's server (src/zones/clients/). `client` is the client's
+ * profile as JSON (redirect patterns, grant types, scopes, zones, referrers; no secret). A confidential
+ * client's secret is kept as a SHA-256 digest (verification) and sealed with ZONEGATE_SECRET_KEY
+ * (a StoredSecret as JSON, associated data `client:<client id>`), never in clear; a public client has
+ * neither. A rotation keeps the previous secret's digest until `previous_secret_expires_at` (epoch ms).
+ * `source` is `api` or `file` (clients.json: a start removes the file's clients it no longer lists).
+ * A client goes with its application.
+ */
+const OAUTH_CLIENTS: Migration = {
+  version: 5,
+  name: 'oauth clients',
+  statements: [
+    `CREATE TABLE oauth_clients (
+      client_id TEXT NOT NULL,
+      xsappname TEXT NOT NULL,
+      client TEXT NOT NULL,
+      source TEXT NOT NULL,
+      secret_digest TEXT,
+      sealed_secret TEXT,
+      previous_secret_digest TEXT,
+      previous_secret_expires_at BIGINT,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      CONSTRAINT oauth_clients_pkey PRIMARY KEY (client_id),
+      CONSTRAINT oauth_clients_application_fk FOREIGN KEY (xsappname) REFERENCES applications (xsappname) ON DELETE CASCADE
+    )`,
+    'CREATE INDEX oauth_clients_application ON oauth_clients (xsappname)',
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, OAUTH_CLIENTS, PLATFORMS_AND_RELAY, EVENTS_AND_WEBHOOKS];

@@ -4,6 +4,7 @@ import { readSettings, withDefaultEnv, type Environment, type Settings } from '.
 import { declaredDestinationNames } from '../config/destinations.js';
 import { loadRoutesFile, validateRoutesDocument } from '../config/routes.js';
 import { readXsSecurity } from '../config/security.js';
+import { readClientsBeside, type DeclaredClients } from '../config/clients.js';
 import type { RoutesFile, XsSecurity } from '../config/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 
@@ -26,6 +27,8 @@ export interface Configuration {
   routesFile: RoutesFile;
   routesPath: string;
   security: XsSecurity | undefined;
+  /** clients.json beside xs-security.json (issue 14): the further clients a start applies. */
+  clients?: DeclaredClients;
   errorPages: ReadonlyMap<number, string>;
   /** What the files ask for that zonegate ignores or cannot serve: told at start, never refused. */
   warnings: readonly ConfigProblem[];
@@ -83,6 +86,7 @@ export function loadConfiguration(
       ? path.join(cwd, 'xs-security.json')
       : undefined;
   const security = securityPath ? collect(() => readXsSecurity(securityPath)) : undefined;
+  const clients = securityPath && security ? collect(() => readClientsBeside(securityPath, security.security)) : undefined;
 
   const errorPages = new Map<number, string>();
   for (const [i, page] of (loaded?.config.errorPage ?? []).entries()) {
@@ -101,6 +105,7 @@ export function loadConfiguration(
     routesFile: loaded.config,
     routesPath,
     security: security?.security,
+    ...(clients ? { clients } : {}),
     errorPages,
     warnings: [...loaded.warnings, ...(security?.warnings ?? [])],
     reread: () => loadConfiguration(env, options),

@@ -32,6 +32,7 @@ export function settingsNeedingRestart(running: Configuration, next: Configurati
     if (comparable(running.settings[key]) !== comparable(next.settings[key])) changed.push(key);
   }
   if (comparable(running.security) !== comparable(next.security)) changed.push('xs-security.json');
+  if (comparable(running.clients) !== comparable(next.clients)) changed.push('clients.json');
   return changed;
 }
 

@@ -136,7 +136,7 @@ export async function startGateway(config: Configuration, options: StartOptions)
 
     const relay = createGatewayRelay({ settings, port, storage, records, secretKey, logger });
     zones = !settings.xsuaa && config.security
-      ? await startZones({ settings, storage, records, security: config.security, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones, relay: relay.zones })
+      ? await startZones({ settings, storage, records, security: config.security, clients: config.clients, logger, port, secretKey: secretKey(), revokeTenantSessions, metrics: metrics?.zones, relay: relay.zones })
       : undefined;
     const credentials = zones?.registration?.credentials ?? settings.xsuaa;
     const compileRoutes = (from: Configuration, destinations: readonly Destination[]) =>

@@ -56,6 +56,9 @@ import type { ZoneRelay } from './idp/services.js';
 import { platformAdminRoutes } from '../platform/admin.js';
 import { createAudit } from '../platform/audit.js';
 import { handleOneTimeLogin, ONE_TIME_LOGIN_PATH } from '../platform/one-time-login.js';
+import { createClientStore, type ClientStore } from './clients/store.js';
+import { withClients } from './clients/view.js';
+import { clientAdminRoutes } from './clients/admin.js';
 
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
@@ -123,6 +126,8 @@ export interface IdentityServer {
   /** The built-in admin client `zonegate-admin` and its secret, for the operator to hand to admin tooling. */
   readonly adminClient: { clientId: string; clientSecret: string };
   readonly keys: KeyStore;
+  /** The applications' further OAuth clients (issue 14, ./clients/). */
+  readonly clients: ClientStore;
   /** One-time set-password links for users without a password (provisioning issues them). */
   readonly invitations: InvitationStore;
   close(): Promise<void>;
@@ -185,9 +190,11 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
   const invitations = createInvitationStore(options.storage, { now });
   // Issue 13: each zone's external identity providers, sealed with the key that seals client secrets.
   const idpStore = createIdentityProviderStore(options.records, options.directory, options.secretKey !== undefined ? { secretKey: options.secretKey } : {});
+  // Issue 14: the applications' further clients, known to every endpoint through the directory's client lookups.
+  const clients = createClientStore(options.records, { ...(options.secretKey !== undefined ? { secretKey: options.secretKey } : {}), now });
   const services: ZoneServices = {
     storage: options.storage,
-    directory: options.directory,
+    directory: withClients(options.directory, clients),
     keys,
     invitations,
     logger,
@@ -278,7 +285,11 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
-    domainRoutes: [platformAdminRoutes(options.records, createAudit(logger)), html5AppsAdminRoutes(createHtml5AppStore(options.records), { notices: options.storage })],
+    domainRoutes: [
+      platformAdminRoutes(options.records, createAudit(logger)),
+      html5AppsAdminRoutes(createHtml5AppStore(options.records), { notices: options.storage }),
+      clientAdminRoutes(clients, options.directory),
+    ],
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,
@@ -438,6 +449,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     },
     adminClient: { clientId: admin.application.clientId, clientSecret: admin.clientSecret },
     keys,
+    clients,
     invitations,
     async close() {
       // Nothing of its own to release: storage and directory belong to the caller.

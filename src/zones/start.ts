@@ -1,5 +1,6 @@
 import { resolveSecretKey, type Settings, type XsuaaCredentials } from '../config/environment.js';
 import type { XsSecurity } from '../config/types.js';
+import type { DeclaredClients } from '../config/clients.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ZoneMetrics } from '../metrics/types.js';
@@ -45,6 +46,8 @@ export async function startZones(input: {
   /** The records database (zones, users, applications, keys, tenants; issue 19), opened and migrated. */
   records: RecordsDatabase;
   security: XsSecurity | undefined;
+  /** clients.json beside xs-security.json (issue 14): applied once the application is registered. */
+  clients?: DeclaredClients | undefined;
   logger: Logger;
   /** The port the zones are served on (bound already), for their URLs unless UAA_URL names one. */
   port: number;
@@ -104,6 +107,7 @@ export async function startZones(input: {
     ...(input.metrics !== undefined ? { metrics: input.metrics } : {}),
     ...(input.relay !== undefined ? { relay: input.relay } : {}),
   });
+  if (input.clients && registration) await applyDeclaredClients(server, input.clients, logger);
   return { directory, server, provider, publicUrlFor, registration };
 }
 
@@ -118,5 +122,25 @@ export async function ensureZone(directory: ZoneDirectory, subdomain: string, na
     const raced = await directory.getZoneBySubdomain(subdomain);
     if (!raced) throw err;
     return raced;
+  }
+}
+
+/**
+ * Makes the application's clients of clients.json what the file says (src/zones/clients/store.ts,
+ * applyDeclared) and says what changed. A confidential client declared there has no secret until the
+ * operator makes one: named in a warning with the command, never a secret in the log.
+ */
+async function applyDeclaredClients(server: IdentityServer, declared: DeclaredClients, logger: Logger): Promise<void> {
+  let result;
+  try {
+    result = await server.clients.applyDeclared(declared.xsappname, declared.clients);
+  } catch (err) {
+    if (err instanceof DirectoryError && err.code === 'CLIENT_EXISTS') throw new ConfigError([{ file: declared.file, path: '/clients', message: err.message }]);
+    throw err;
+  }
+  const { created, updated, removed, withoutSecret } = result;
+  if (created.length + updated.length + removed.length > 0) logger.info('clients.json applied', { file: declared.file, created, updated, removed });
+  for (const clientId of withoutSecret) {
+    logger.warn('client has no secret yet: it cannot sign in until one is made', { clientId, command: `zonegate clients rotate-secret ${clientId}` });
   }
 }

@@ -98,7 +98,7 @@ describe('help on every command', () => {
 describe('usage errors', () => {
   it('say in one line what is missing or unknown, then the usage; exit 2, no stack trace', async () => {
     for (const [args, first] of [
-      [[], 'zonegate: missing command (start, check-config, demo, zones, users, idps, role-mappings, tenants, platforms, relay, events, keys, db, apps, version, help)'],
+      [[], 'zonegate: missing command (start, check-config, demo, zones, users, idps, role-mappings, clients, tenants, platforms, relay, events, keys, db, apps, version, help)'],
       [['frobnicate'], "zonegate: unknown command 'frobnicate'"],
       [['zones'], 'zonegate zones: missing subcommand (start, registry-client, create, list, delete, admin-client)'],
       [['users'], 'zonegate users: missing subcommand (create, list, assign, unassign, invite, delete)'],

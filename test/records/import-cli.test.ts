@@ -59,6 +59,7 @@ describe('zonegate db import (the command)', () => {
         'Applied 2 signing keys, tenants, installation',
         'Applied 3 identity providers, role collection mappings',
         'Applied 4 html5 application repository',
+        'Applied 5 oauth clients',
         'Applied 6 trusted platforms, platform organizations, relay installations',
         'Applied 7 webhooks, event subscriptions, event tokens, events',
         '                    copied  already present  conflicts',

@@ -1,6 +1,7 @@
 /**
  * The zones' admin API: JSON over HTTP on UAA's paths, so UAA-minded tooling finds its way.
- *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id}
+ *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id},
+ *                    and what `domainRoutes` adds (/oauth/clients, src/zones/clients/admin.ts)
  *   zone host:       GET/POST /Users, GET/DELETE /Users/{id},
  *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections,
  *                    and what `zoneRoutes` adds (/identity-providers, src/zones/idp/admin.ts)
@@ -54,7 +55,8 @@ export interface AdminApiOptions {
   zoneRoutes?: AdminRoutes;
   /**
    * Further resources on the bare uaadomain, authorized as /identity-zones (src/platform/admin.ts:
-   * trusted platforms, relay installations; src/html5-apps/admin.ts: /html5-applications).
+   * trusted platforms, relay installations; src/html5-apps/admin.ts: /html5-applications;
+   * src/zones/clients/admin.ts: /oauth/clients).
    */
   domainRoutes?: readonly DomainAdminRoutes[];
   /** Largest accepted request body; default 64 KiB. */
@@ -113,10 +115,10 @@ export interface AdminRoutes {
   allowed(segments: string[]): string;
 }
 
-/** Resources another module adds on the bare uaadomain (`zones.read`/`zones.write`, as /identity-zones). */
+/** Resources another module adds on the bare uaadomain (`zones.read`/`zones.write`, as /identity-zones): the first path segments it owns, its routes (with the query) and their Allow header. */
 export interface DomainAdminRoutes {
   roots: readonly string[];
-  route(method: string, segments: string[]): Operation | 'method' | undefined;
+  route(method: string, segments: string[], query: URLSearchParams): Operation | 'method' | undefined;
   allowed(segments: string[]): string;
 }
 
@@ -177,11 +179,11 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     return options.domainRoutes?.find((routes) => routes.roots.includes(root));
   }
 
-  function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
+  function route(method: string, segments: string[], zone: Zone | undefined, query: URLSearchParams): Operation | 'method' | undefined {
     const [root, id, sub, name, ...rest] = segments;
     if (zone === undefined) {
       const domain = root === undefined ? undefined : domainRoutesOf(root);
-      if (domain) return domain.route(method, segments);
+      if (domain) return domain.route(method, segments, query);
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -412,7 +414,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     if (segments.some((s) => s === '')) return false;
 
     const method = (req.method ?? 'GET').toUpperCase();
-    const op = route(method === 'HEAD' ? 'GET' : method, segments, zone);
+    const op = route(method === 'HEAD' ? 'GET' : method, segments, zone, new URLSearchParams((req.url ?? '').split('?')[1] ?? ''));
     if (op === undefined) return false;
     try {
       if (op === 'method') throw new AdminError('ZG_ERR_METHOD_NOT_ALLOWED', 'method_not_allowed', `${method} is not allowed here`, { headers: { allow: allowed(segments, zone) } });

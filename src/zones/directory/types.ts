@@ -7,6 +7,7 @@
  * and provisioning write it. Implementation: src/zones/directory/directory.ts.
  */
 import type { XsSecurity } from '../../config/types.js';
+import type { ClientProfile } from '../clients/types.js';
 
 export interface Zone {
   /** GUID; also the tenant id (SaaS `subscribedTenantId`). */
@@ -51,6 +52,11 @@ export interface Application {
   grantTypes: string[];
   tokenValiditySeconds: number;
   refreshTokenValiditySeconds: number;
+  /**
+   * Set on the view of a further client of the application (issue 14, src/zones/clients/view.ts):
+   * then `clientId`, `redirectUris`, `grantTypes` and `scopes` are that client's. Never stored.
+   */
+  client?: ClientProfile;
 }
 
 /**

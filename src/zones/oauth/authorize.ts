@@ -11,11 +11,11 @@ import type { Application } from '../directory/types.js';
 import { clientForZone } from './client-auth.js';
 import { issueCode } from './codes.js';
 import type { ZoneContext } from './context.js';
-import { InvalidRequest, InvalidScope, LoginRequired, OAuthError, UnauthorizedClient, UnsupportedResponseType, toOAuthError } from './errors.js';
+import { AccessDenied, InvalidRequest, InvalidScope, LoginRequired, OAuthError, UnauthorizedClient, UnsupportedResponseType, toOAuthError } from './errors.js';
 import { grantAllowed } from './grants/allowed.js';
 import { cookie, readCookie, redirect, sendErrorPage, sendHtml, zoneErrorPage } from './http.js';
 import { displayName, loginPage } from './login-page.js';
-import { compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
+import { clientRedirectPatterns, compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
 import { readSso } from './sso.js';
 import { sameSecret } from '../../constant-time.js';
 import { chooseIdentityProvider } from '../idp/choose.js';
@@ -136,7 +136,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     sendErrorPage(res, new InvalidRequest('The application is unknown or not available in this zone.'), zoneErrorPage(zone));
     return;
   }
-  const patterns = compileRedirectPatterns(application.redirectUris);
+  const patterns = clientRedirectPatterns(application);
   const sent = q.get('redirect_uri');
   let redirectUri: string;
   if (sent !== null) {
@@ -161,6 +161,7 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
   try {
     if (q.get('response_type') !== 'code') throw new UnsupportedResponseType('Only response_type=code is supported');
     if (!grantAllowed(application, 'authorization_code')) throw new UnauthorizedClient('The client may not use the authorization code grant');
+    checkReferrer(application, req);
     const challenge = q.get('code_challenge') ?? undefined;
     const method = q.get('code_challenge_method') ?? undefined;
     if (challenge !== undefined) {
@@ -172,6 +173,10 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     } else if (isAdminClient(application)) {
       // Its secret ships with every admin tool, so it is as good as public: PKCE is its protection (RFC 9700 §2.1.1).
       throw new InvalidRequest('The administration client must use PKCE (code_challenge with S256)');
+    } else if (application.client?.pkceOnly) {
+      // Issue 14: a public client has no secret, so PKCE is all that binds the code to it (RFC 9700 §2.1.1);
+      // a confidential client may require it too (`pkceOnly`).
+      throw new InvalidRequest(`The client ${application.clientId} must use PKCE (code_challenge with S256)`);
     }
     const scopes = requestedScopes(application, q.get('scope'));
     const nonce = q.get('nonce') ?? undefined;
@@ -220,6 +225,21 @@ export async function handleAuthorize(ctx: ZoneContext, req: IncomingMessage, re
     const oauthErr = toOAuthError(err);
     if (!oauthErr.expose) ctx.services.logger.error('authorize failed', { zoneId: zone.id, err: String(err) });
     errorToClient(res, redirectUri, oauthErr, state);
+  }
+}
+
+/**
+ * A further client's `referrers` (issue 14, Uitsmijter's): when it lists any, the authorization
+ * request must come from one of those pages, as the browser's Referer says. A request without a
+ * Referer (a policy of `no-referrer`, a typed URL) is refused too, or the rule would be one header
+ * away from nothing.
+ */
+function checkReferrer(application: Application, req: IncomingMessage): void {
+  const referrers = application.client?.referrers ?? [];
+  if (referrers.length === 0) return;
+  const referer = req.headers.referer;
+  if (typeof referer !== 'string' || !isAllowedRedirectUri(compileRedirectPatterns(referrers), referer)) {
+    throw new AccessDenied(`The request did not come from a page the client ${application.clientId} allows`);
   }
 }
 

@@ -50,13 +50,19 @@ export async function authenticateClient(ctx: ZoneContext, req: IncomingMessage,
   const credentials = readClientCredentials(req, form);
   if (!credentials) throw new InvalidClient('Client authentication is required');
   const basic = credentials.method === 'basic';
-  if (credentials.clientSecret === undefined || credentials.clientSecret === '') {
-    throw new InvalidClient('Client authentication is required', { basic });
-  }
   const { directory } = ctx.services;
-  const application = await directory.getApplicationByClientId(credentials.clientId);
-  const secretOk = application !== undefined && (await directory.verifyClientSecret(credentials.clientId, credentials.clientSecret));
-  if (!application || !secretOk) throw new InvalidClient('Bad credentials', { basic });
+  let application: Application | undefined;
+  if (credentials.clientSecret === undefined || credentials.clientSecret === '') {
+    // RFC 6749 §3.2.1: a public client (issue 14) names itself with client_id alone; it cannot
+    // authenticate, so what it may do rests on PKCE (authorize.ts) and its grants (public ones only).
+    application = credentials.method === 'none' ? await directory.getApplicationByClientId(credentials.clientId) : undefined;
+    if (!application?.client?.public) throw new InvalidClient('Client authentication is required', { basic });
+  } else {
+    application = await directory.getApplicationByClientId(credentials.clientId);
+    // A public client has no secret: whatever it sends does not verify.
+    const secretOk = application !== undefined && (await directory.verifyClientSecret(credentials.clientId, credentials.clientSecret));
+    if (!application || !secretOk) throw new InvalidClient('Bad credentials', { basic });
+  }
   if (!(await directory.isClientAllowedInZone(application, ctx.zone.id))) {
     // Named by x-zid, the zone is the caller's explicit request and the client has proven who it is:
     // RFC 6749 §5.2 unauthorized_client (400), "the authenticated client is not authorized" for this

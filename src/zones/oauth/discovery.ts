@@ -25,7 +25,8 @@ export function handleDiscovery(ctx: ZoneContext, res: ServerResponse): void {
       grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', 'password', JWT_BEARER],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      // `none`: public clients (issue 14) name themselves with client_id and prove the code with PKCE.
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       code_challenge_methods_supported: ['S256'],
       scopes_supported: ['openid'],

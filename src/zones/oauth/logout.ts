@@ -8,14 +8,14 @@ import { clientForZone } from './client-auth.js';
 import type { ZoneContext } from './context.js';
 import { redirect, sendHtml } from './http.js';
 import { loggedOutPage } from './login-page.js';
-import { compileRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
+import { clientRedirectPatterns, isAllowedRedirectUri } from './redirect-uri.js';
 import { endSso } from './sso.js';
 
 export async function handleLogout(ctx: ZoneContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const clear = await endSso(ctx, req);
   const target = url.searchParams.get('redirect') ?? url.searchParams.get('post_logout_redirect_uri') ?? undefined;
   const application = await clientForZone(ctx, url.searchParams.get('client_id') ?? undefined);
-  if (target && application && isAllowedRedirectUri(compileRedirectPatterns(application.redirectUris), target)) {
+  if (target && application && isAllowedRedirectUri(clientRedirectPatterns(application), target)) {
     redirect(res, target, { 'set-cookie': clear });
     return;
   }

@@ -12,6 +12,8 @@
  * the `https://good.example\@evil.example` and `https://good.example/..;/` families).
  */
 
+import type { Application } from '../directory/types.js';
+
 export interface RedirectPattern {
   readonly source: string;
   matches(candidate: string): boolean;
@@ -160,4 +162,49 @@ export function compileRedirectPatterns(sources: readonly string[]): RedirectPat
 
 export function isAllowedRedirectUri(patterns: readonly RedirectPattern[], candidate: string): boolean {
   return patterns.some((p) => p.matches(candidate));
+}
+
+/**
+ * A redirect pattern written as a regular expression (a further client's `redirect_uri_regex`,
+ * issue 14, as Uitsmijter's `redirect_urls`): matched against the whole candidate (anchored), and only
+ * a candidate that passes redirectUriDefect (canonical, no userinfo, no fragment, http(s), at most
+ * 2048 characters) reaches it, so `.` in a host cannot be abused through parser differences and the
+ * regex never runs on unbounded input.
+ */
+export function compileRedirectRegex(source: string): RedirectPattern {
+  const regex = new RegExp(`^(?:${source})$`);
+  return { source, matches: (candidate) => redirectUriDefect(candidate) === undefined && regex.test(candidate) };
+}
+
+/** URLs on hosts nobody can own (RFC 2606 `.invalid`): a pattern matching one allows any host. */
+const FOREIGN_HOST_PROBES = ['https://attacker.invalid/', 'http://attacker.invalid/', 'https://attacker.invalid/callback', 'https://attacker.invalid/login/callback'];
+
+/**
+ * Why a regular expression cannot be a redirect pattern, undefined when it can: it must compile, start
+ * with its scheme written out, and not match a URL on a host nobody owns. Catastrophic backtracking is
+ * checked by the caller (src/config/regex-safety.ts needs its analyser process).
+ */
+export function redirectRegexProblem(source: string): string | undefined {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(`^(?:${source})$`);
+  } catch (err) {
+    return `is not a regular expression (${err instanceof Error ? err.message : String(err)})`;
+  }
+  if (!/^\^?(https|http|https\?|http\(s\)\?):\/\//.test(source)) {
+    return 'expected the scheme written out at the start: "https://", "http://" or "https?://"';
+  }
+  const foreign = FOREIGN_HOST_PROBES.find((probe) => regex.test(probe));
+  if (foreign !== undefined) return `matches ${foreign}, a host nobody owns: expected a pattern that names the hosts it allows, e.g. https://portal\\.example\\.com/callback`;
+  return undefined;
+}
+
+/** The redirect patterns of a client: its wildcard ones, and a further client's regular expressions. */
+export function clientRedirectPatterns(application: Pick<Application, 'redirectUris' | 'client'>): RedirectPattern[] {
+  const compiled = compileRedirectPatterns(application.redirectUris);
+  for (const source of application.client?.redirectUriRegex ?? []) {
+    // Validated on creation; an unusable one can only fail to match (as above).
+    if (redirectRegexProblem(source) === undefined) compiled.push(compileRedirectRegex(source));
+  }
+  return compiled;
 }

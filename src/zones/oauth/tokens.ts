@@ -48,9 +48,13 @@ export interface IssuedToken {
   scopes: string[];
 }
 
-/** UAA's audience rule: the client id plus every scope's part before its first `.` (the whole scope if none). */
-export function audienceFor(clientId: string, scopes: readonly string[]): string[] {
-  const aud = new Set<string>([clientId]);
+/**
+ * UAA's audience rule: the client id plus every scope's part before its first `.` (the whole scope if
+ * none). `also`: further audiences first (a further client's tokens name its application's instance,
+ * issue 14, so the application's gateway and @sap/xssec accept them whatever scopes they carry).
+ */
+export function audienceFor(clientId: string, scopes: readonly string[], also: readonly string[] = []): string[] {
+  const aud = new Set<string>([clientId, ...also]);
   for (const scope of scopes) {
     const dot = scope.indexOf('.');
     aud.add(dot === -1 ? scope : scope.slice(0, dot));
@@ -85,7 +89,7 @@ function zoneClaims(ctx: ZoneContext, application: Application, scopes: string[]
     cid: application.clientId,
     client_id: application.clientId,
     azp: application.clientId,
-    aud: audienceFor(application.clientId, scopes),
+    aud: audienceFor(application.clientId, scopes, application.client ? [application.instanceName] : []),
     scope: scopes,
     grant_type: grantType,
   };

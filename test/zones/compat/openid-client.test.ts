@@ -96,4 +96,42 @@ describe('openid-client against a zone', () => {
       cause: [{ scheme: 'basic', parameters: { error: 'invalid_client' } }],
     });
   });
+
+  it('signs a public client in (issue 14): PKCE, no secret (token_endpoint_auth_method none), refresh and userinfo', async () => {
+    await h.server.clients.create({
+      clientId: 'public-spa',
+      name: 'SPA',
+      xsappname: 'myapp',
+      public: true,
+      pkceOnly: true,
+      zones: 'subscribed',
+      redirectUris: [REDIRECT],
+      redirectUriRegex: [],
+      grantTypes: ['authorization_code', 'refresh_token'],
+      scopes: ['$XSAPPNAME.Viewer'],
+      authorities: [],
+      referrers: [],
+    });
+    const config = await client.discovery(new URL(`${h.url('acme')}/oauth/token`), 'public-spa', undefined, client.None(), {
+      execute: [client.allowInsecureRequests],
+      [client.customFetch]: localhostAwareFetch as never,
+    });
+    const verifier = client.randomPKCECodeVerifier();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      nonce,
+    });
+    const browser = new Browser(h);
+    const page = await browser.get('acme', url.pathname + url.search);
+    const login = await browser.post('acme', '/login.do', { ...formFields(page.text), username: 'alice', password: PASSWORD });
+    const tokens = await client.authorizationCodeGrant(config, new URL(login.headers.location!), { pkceCodeVerifier: verifier, expectedNonce: nonce, idTokenExpected: true });
+    expect(tokens.claims()!.aud).toEqual(['public-spa']);
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    const info = await client.fetchUserInfo(config, refreshed.access_token, tokens.claims()!.sub);
+    expect(info).toMatchObject({ sub: h.alice.id, user_name: 'alice' });
+  });
 });

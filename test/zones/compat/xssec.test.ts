@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFor, type XsuaaCredentials } from '../../../src/zones/index.js';
 import { makeTestTls, type TestTls } from '../../support/tls.js';
-import { Browser, REDIRECT, loginForCode, startZones, type Harness } from '../oauth/harness.js';
+import { Browser, PASSWORD, REDIRECT, formFields, loginForCode, startZones, type Harness } from '../oauth/harness.js';
 
 /** Runs in the child: each case builds an XsuaaService and reports what xssec made of the token. */
 const CHILD = `
@@ -169,5 +169,38 @@ describe('@sap/xssec 4 against the zones', () => {
     ]);
     expect(wrongApp).toMatchObject({ ok: false, error: 'WrongAudienceError' });
     expect(badSig).toMatchObject({ ok: false, error: 'InvalidTokenSignatureError' });
+  }, 60_000);
+
+  it('accepts a further client\'s token as the application\'s (issue 14), and another application\'s credentials still refuse it', async () => {
+    const { clientSecret } = await h.server.clients.create({
+      clientId: 'xssec-portal',
+      name: 'portal',
+      xsappname: 'myapp',
+      public: false,
+      pkceOnly: false,
+      zones: 'subscribed',
+      redirectUris: [REDIRECT],
+      redirectUriRegex: [],
+      grantTypes: ['authorization_code', 'client_credentials'],
+      scopes: ['$XSAPPNAME.Viewer'],
+      authorities: ['$XSAPPNAME.Callback'],
+      referrers: [],
+    });
+    const browser = new Browser(h);
+    const page = await browser.get('acme', `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: 'xssec-portal', redirect_uri: REDIRECT })}`);
+    const done = await browser.post('acme', '/login.do', { ...formFields(page.text), username: 'alice', password: PASSWORD });
+    const code = new URL(done.headers.location!).searchParams.get('code')!;
+    const token = (await h.token('acme', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT }, { id: 'xssec-portal', secret: clientSecret! })).json().access_token;
+    const machine = (await h.token('acme', { grant_type: 'client_credentials' }, { id: 'xssec-portal', secret: clientSecret! })).json().access_token;
+    const foreign = { ...credentials, clientid: 'sb-otherapp!t9', xsappname: 'otherapp!t9' };
+    const [user, client, wrongApp] = await runXssec(tls, [
+      { credentials, token },
+      { credentials, token: machine },
+      { credentials: foreign, token },
+    ]);
+    // alice is an administrator, but this client's tokens carry Viewer only.
+    expect(user).toMatchObject({ ok: true, clientId: 'xssec-portal', localAdmin: false, subdomain: 'acme', logonName: 'alice' });
+    expect(client).toMatchObject({ ok: true, clientId: 'xssec-portal', localCallback: true, grantType: 'client_credentials' });
+    expect(wrongApp).toMatchObject({ ok: false, error: 'WrongAudienceError' });
   }, 60_000);
 });

@@ -298,7 +298,7 @@ describe('other endpoints', () => {
         end_session_endpoint: `${h.url('acme')}/logout.do`,
         code_challenge_methods_supported: ['S256'],
       });
-      expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
+      expect(doc.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
     }
   });
 

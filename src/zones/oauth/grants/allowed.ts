@@ -18,7 +18,8 @@ export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const DEFAULT_GRANTS: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER];
 
 export function grantAllowed(application: Application, grant: GrantType): boolean {
-  if (isAdminClient(application)) return application.grantTypes.includes(grant);
+  // A further client of an application (issue 14) has exactly the grants it lists, as the admin client.
+  if (isAdminClient(application) || application.client) return application.grantTypes.includes(grant);
   if (grant === 'client_credentials') return true;
   const listed = application.grantTypes.length > 0 ? application.grantTypes : DEFAULT_GRANTS;
   // xs-security.json files spell it both ways.

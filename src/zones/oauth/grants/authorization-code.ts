@@ -40,6 +40,9 @@ export async function authorizationCodeGrant(ctx: ZoneContext, application: Appl
     if (computed.length !== expected.length || !timingSafeEqual(computed, expected)) {
       throw new InvalidGrant('code_verifier does not match the code challenge');
     }
+  } else if (application.client?.pkceOnly) {
+    // authorize.ts refuses such a request already; a code without a challenge is never this client's.
+    throw new InvalidGrant('The client must use PKCE');
   } else if (verifier !== undefined) {
     // RFC 9700 §2.1.1: a verifier for a code issued without a challenge signals a downgrade attempt.
     throw new InvalidGrant('The authorization request had no code_challenge');
