@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { Level, LogFormat } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
+import { compileTenantPathPattern } from '../tenant/path.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
 import { readRecordsSettings } from './records.js';
@@ -62,6 +63,8 @@ export interface Settings {
   /** Bind address; undefined = all interfaces. */
   host: string | undefined;
   tenantHostPattern: RegExp | undefined;
+  /** `TENANT_PATH_PATTERN`: the tenant from the path's prefix (src/tenant/path.ts); undefined: from the host only. */
+  tenantPathPattern: RegExp | undefined;
   trustedProxies: TrustedProxies;
   destinations: readonly Destination[];
   storage: StorageSettings;
@@ -212,6 +215,16 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
       else tenantHostPattern = compiled;
     }
   }
+  let tenantPathPattern: RegExp | undefined;
+  if (env.TENANT_PATH_PATTERN) {
+    const compiled = compileTenantPathPattern(env.TENANT_PATH_PATTERN);
+    if (typeof compiled === 'string') problem('TENANT_PATH_PATTERN', compiled);
+    else {
+      const safety = checkRegexSafety(env.TENANT_PATH_PATTERN);
+      if (safety.verdict === 'unsafe') problem('TENANT_PATH_PATTERN', `${describeUnsafe(env.TENANT_PATH_PATTERN, safety, 'request path')}, such as ^/t/([^/]+)/`);
+      else tenantPathPattern = compiled;
+    }
+  }
 
   const trusted = parseTrustedProxies(env.TRUSTED_PROXIES);
   if (typeof trusted === 'string') problem('TRUSTED_PROXIES', trusted);
@@ -350,6 +363,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     port: port!,
     host: env.HOST || undefined,
     tenantHostPattern,
+    tenantPathPattern,
     trustedProxies: trusted as TrustedProxies,
     destinations: Object.freeze(destinations),
     storage,
@@ -448,7 +462,7 @@ function readProvisioningSettings(
 ): ProvisioningSettings {
   const tenantUrlTemplate = env.TENANT_URL_TEMPLATE || undefined;
   if (tenantUrlTemplate !== undefined) {
-    const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' });
+    const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' }, Boolean(env.TENANT_PATH_PATTERN));
     if (typeof compiled === 'string') problem('TENANT_URL_TEMPLATE', compiled);
   }
 

@@ -211,5 +211,5 @@ export function setUpProvisioning(input: ProvisioningSetUp): { provisioning: Pro
  * what a developer's browser reaches. A string: why the template does not fit the host pattern.
  */
 function tenantUrls(settings: Settings, port: number): TenantUrlFor | string {
-  return compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http', ...(port > 0 ? { port } : {}) });
+  return compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http', ...(port > 0 ? { port } : {}) }, settings.tenantPathPattern !== undefined);
 }

@@ -19,8 +19,10 @@ export function compileTenantUrl(
   pattern: RegExp | undefined,
   template: string | undefined,
   base: { protocol: 'http' | 'https'; port?: number },
+  /** TENANT_PATH_PATTERN is set: the template may put the tenant into the path (`https://app.example.com/t/{subdomain}/`). */
+  pathTenants = false,
 ): TenantUrlFor | string {
-  if (template !== undefined) return compileTemplate(template);
+  if (template !== undefined) return compileTemplate(template, pathTenants);
   if (pattern === undefined) return 'a tenant URL needs TENANT_HOST_PATTERN or TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)';
   const match = INVERTIBLE.exec(pattern.source);
   if (!match) {
@@ -34,7 +36,7 @@ export function compileTenantUrl(
   return (subdomain) => `${base.protocol}://${subdomain}${suffix}${port}`;
 }
 
-function compileTemplate(template: string): TenantUrlFor | string {
+function compileTemplate(template: string, pathTenants: boolean): TenantUrlFor | string {
   if (!template.includes(PLACEHOLDER)) return `TENANT_URL_TEMPLATE must contain ${PLACEHOLDER}, got ${JSON.stringify(template)}`;
   let probe: URL;
   try {
@@ -43,7 +45,10 @@ function compileTemplate(template: string): TenantUrlFor | string {
     return `TENANT_URL_TEMPLATE is not a URL: ${JSON.stringify(template)}`;
   }
   if (probe.protocol !== 'https:' && probe.protocol !== 'http:') return `TENANT_URL_TEMPLATE must be an http(s) URL, got ${JSON.stringify(template)}`;
-  if (!probe.hostname.includes('tenant')) return `TENANT_URL_TEMPLATE must put ${PLACEHOLDER} into the host name, got ${JSON.stringify(template)}`;
+  // In the host name (a host per tenant), or in the path (tenants in the path, TENANT_PATH_PATTERN).
+  if (!probe.hostname.includes('tenant') && !(pathTenants && probe.pathname.includes('tenant'))) {
+    return `TENANT_URL_TEMPLATE must put ${PLACEHOLDER} into the host name${pathTenants ? ' or the path' : ' (into the path only with TENANT_PATH_PATTERN)'}, got ${JSON.stringify(template)}`;
+  }
   if (probe.username || probe.password) return 'TENANT_URL_TEMPLATE must not contain credentials';
   return (subdomain) => template.replaceAll(PLACEHOLDER, subdomain);
 }

@@ -12,7 +12,8 @@ import { requestTarget } from '../routing/request-target.js';
 import { samePathParameterRoute, type RouteTable } from '../routing/route-table.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
-import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
+import { requestOrigin, resolveRequestTenant } from '../tenant/resolve.js';
+import { withinPrefix } from '../tenant/path.js';
 import { newRequestContext, type RequestContext } from './context.js';
 import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
@@ -140,6 +141,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const extensions = activeExtensions(options.extensions);
   const uaaDomain = options.identity?.uaaDomain;
   const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
+  const tenantPatterns = { host: settings.tenantHostPattern, path: settings.tenantPathPattern };
   const readiness = options.readiness ?? createReadiness({ logger, ...(options.storage ? { storage: options.storage } : {}) });
   let draining = false;
   /** Upgraded sockets: no longer HTTP connections, so server.close() waits for them but closeAllConnections() does not end them. */
@@ -223,9 +225,9 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // The links of an error page: log out only where a session may exist and a link (GET) can end it.
   const wayOn = (req: IncomingMessage, ctx: RequestContext, logoutLink: string | undefined): WayOn => ({
-    home: '/',
+    home: withinPrefix(ctx.tenantPrefix, '/'),
     again: ctx.originalUrl,
-    ...(logoutLink !== undefined && (ctx.user !== undefined || maySendSession(req.headers.cookie)) ? { logout: logoutLink } : {}),
+    ...(logoutLink !== undefined && (ctx.user !== undefined || maySendSession(req.headers.cookie)) ? { logout: withinPrefix(ctx.tenantPrefix, logoutLink) } : {}),
     ...(ctx.user !== undefined && !ctx.user.client ? { user: ctx.user.name } : {}),
   });
 
@@ -260,8 +262,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.setHeader('x-request-id', ctx.id);
     if (draining) res.setHeader('connection', 'close');
     try {
-      const url = requestTarget(req.url);
-      const pathname = pathOf(url);
+      let url = requestTarget(req.url);
+      let pathname = pathOf(url);
       if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, ctx, pathname, headers);
       if (pathname === '/metrics' && metrics?.scrape) {
         headers.own(req, res, undefined);
@@ -279,7 +281,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         options.identity.handle(req, res);
         return;
       }
-      const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
+      const resolved = resolveRequestTenant(origin.hostname, url, req.url!, tenantPatterns);
+      const tenant = (ctx.tenant = resolved.tenant);
+      if (resolved.prefix !== undefined) {
+        // A path tenant: from here on the gateway serves the path inside its prefix (src/tenant/path.ts).
+        ctx.tenantPrefix = resolved.prefix;
+        url = resolved.url;
+        pathname = pathOf(url);
+      }
       // Answers known without I/O come without a promise: no wait on the common path.
       if (tenant !== undefined && options.tenants) {
         const admitted = subscription(tenant);
@@ -294,7 +303,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
         if (answer) return 'redirect' in answer ? redirect(req, res, ctx, headers, answer.redirect, 'no-store') : ownPage(req, res, ctx, headers, answer.html);
       }
-      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, headers, welcomeTarget(routes.welcomeFile, url));
+      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, headers, withinPrefix(ctx.tenantPrefix, welcomeTarget(routes.welcomeFile, url)));
 
       const method = req.method ?? 'GET';
       const match = routes.match(url, method);
@@ -349,6 +358,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         sessionId: verdict.sessionId,
         backendCookies: verdict.backendCookies?.[match.destination!.name],
         trace: ctx.trace,
+        tenantPrefix: ctx.tenantPrefix,
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
       release = served.proxy.web(req, res, target, (err) => fail(req, res, ctx, served, err, target.destination.name));
@@ -427,9 +437,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     try {
       if (draining) throw new GatewayError('ZG_ERR_SHUTTING_DOWN');
-      const url = requestTarget(req.url);
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
-      const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
+      const resolved = resolveRequestTenant(origin.hostname, requestTarget(req.url), req.url!, tenantPatterns);
+      const tenant = (ctx.tenant = resolved.tenant);
+      ctx.tenantPrefix = resolved.prefix;
+      const url = resolved.url;
       if (tenant !== undefined && options.tenants) await subscription(tenant);
       if (!served.websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
       const match = routes.match(url, 'GET');
@@ -450,6 +462,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         destination: match.destination,
         path: match.path,
         authorization: match.destination.forwardAuthToken ? authorization : undefined,
+        tenantPrefix: ctx.tenantPrefix,
       }, (err) => refuse(err));
     } catch (err) {
       refuse(err);
