@@ -23,6 +23,8 @@ import { openStorage, type Storage } from './storage/index.js';
 import { makePrivateDir, writePrivateFile } from './storage/private-files.js';
 import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
+import { createTenantConfigurations } from './tenant/configuration.js';
+import { runTenantConfigCommand } from './tenant/config-cli.js';
 import { parseTenantsCommand, runTenantsCommand, TENANTS_GROUP, TENANTS_USAGE, type TenantsInvocation } from './provisioning/cli.js';
 import { isHelp, parseCommand, pickSubcommand, UsageError, USAGE_EXIT_CODE, type CommandGroup, type CommandSpec, type ParsedCommand } from './cli/args.js';
 import { obtainPassword, PasswordUsageError, PromptCancelled } from './cli/password.js';
@@ -450,6 +452,8 @@ async function keysCommand({ values }: ParsedCommand): Promise<number> {
  * in the shared storage.
  */
 async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
+  // A tenant's configuration needs only the records database and the storage (its change notices).
+  if (invocation.name === 'config') return withStorage((settings, storage, _logger, records) => tenantConfigCommand(invocation, settings, storage, records));
   const securityPath = securityFile(invocation.securityPath);
   return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger, records) => {
     const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
@@ -474,6 +478,16 @@ async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
     });
+  });
+}
+
+/** `zonegate tenants config ...` (src/tenant/config-cli.ts). */
+function tenantConfigCommand(invocation: TenantsInvocation, settings: Settings, storage: Storage, records: RecordsDatabase): Promise<number> {
+  return runTenantConfigCommand(invocation.parsed, {
+    store: createTenantConfigurations(records, storage),
+    destinations: settings.destinations,
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
   });
 }
 

@@ -65,6 +65,8 @@ export interface Settings {
   tenantHostPattern: RegExp | undefined;
   /** `TENANT_PATH_PATTERN`: the tenant from the path's prefix (src/tenant/path.ts); undefined: from the host only. */
   tenantPathPattern: RegExp | undefined;
+  /** `TENANT_METADATA_PATH`, e.g. `/metadata`: the tenant metadata endpoint (src/tenant/metadata.ts); undefined: off. */
+  tenantMetadataPath: string | undefined;
   trustedProxies: TrustedProxies;
   destinations: readonly Destination[];
   storage: StorageSettings;
@@ -225,6 +227,10 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
       else tenantPathPattern = compiled;
     }
   }
+  const tenantMetadataPath = env.TENANT_METADATA_PATH || undefined;
+  if (tenantMetadataPath !== undefined && !/^(\/[A-Za-z0-9._~-]+)+$/.test(tenantMetadataPath)) {
+    problem('TENANT_METADATA_PATH', `expected a path such as /metadata (segments of letters, digits, ".", "_", "~", "-"), got "${tenantMetadataPath}"`);
+  }
 
   const trusted = parseTrustedProxies(env.TRUSTED_PROXIES);
   if (typeof trusted === 'string') problem('TRUSTED_PROXIES', trusted);
@@ -364,6 +370,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     host: env.HOST || undefined,
     tenantHostPattern,
     tenantPathPattern,
+    tenantMetadataPath,
     trustedProxies: trusted as TrustedProxies,
     destinations: Object.freeze(destinations),
     storage,

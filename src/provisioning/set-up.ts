@@ -8,6 +8,7 @@ import { INVITATION_PATH } from '../zones/invitations.js';
 import type { Zones } from '../zones/start.js';
 import { createBoundSubscriptions } from './bound.js';
 import { createCallbackHandler, type CallbackHandler } from './callbacks.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
 import { createClientTokenGetter } from './client-token.js';
 import { createTenantRegistry, type CachedTenantRegistry } from './registry.js';
 import { createProvisioning, defaultAdminRoleCollection, type Provisioning } from './service.js';
@@ -65,6 +66,8 @@ export function setUpZoneTenants(input: ProvisioningSetUp): ZoneTenants | undefi
   const { registryUrl } = settings.provisioning;
   const callbacks = createCallbackHandler({
     provisioning,
+    // subscriptionParams become the tenant's configuration (src/tenant/configuration.ts).
+    tenantConfigurations: { store: createTenantConfigurations(input.records, input.storage), destinations: settings.destinations },
     verifyToken: createProviderTokenVerifier({
       providerZoneId: zones.provider.id,
       tokenKeysUrl: `${zones.publicUrlFor(zones.provider.subdomain)}/token_keys`,
@@ -137,6 +140,8 @@ export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { 
   });
   const callbacks = createCallbackHandler({
     provisioning,
+    // subscriptionParams become the tenant's configuration (src/tenant/configuration.ts).
+    tenantConfigurations: { store: createTenantConfigurations(input.records, input.storage), destinations: settings.destinations },
     verifyToken: verify,
     scopeName,
     dependencies: settings.provisioning.dependencies,

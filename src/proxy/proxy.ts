@@ -111,10 +111,10 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 
   for (const destination of options.destinations) {
     const fingerprint = destinationFingerprint(destination);
-    const kept = previous.get(destination.name);
+    const kept = previous.get(keyOf(destination));
     if (kept?.fingerprint === fingerprint) {
       kept.users++;
-      servers.set(destination.name, kept);
+      servers.set(keyOf(destination), kept);
       continue;
     }
     const secure = destination.url.protocol === 'https:';
@@ -217,7 +217,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
         else proxyRes.resume();
       });
     });
-    servers.set(destination.name, { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs), fingerprint, users: 1 });
+    servers.set(keyOf(destination), { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs), fingerprint, users: 1 });
   }
 
   /** Sends the backend's response on, with the headers the gateway has decided. */
@@ -407,7 +407,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 
   return {
     web(req, res, target, onError) {
-      const server = servers.get(target.destination.name)!;
+      const server = servers.get(keyOf(target.destination))!;
       const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
       // Read before prepare(), which drops Transfer-Encoding (hop-by-hop). Body-less requests (GET)
@@ -442,7 +442,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       };
     },
     ws(req, socket, head, target, onError) {
-      const server = servers.get(target.destination.name)!;
+      const server = servers.get(keyOf(target.destination))!;
       // WebSockets are not counted against maxSockets: an open one holds no agent connection.
       const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
@@ -465,8 +465,16 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 }
 
 /** What a destination's agent and handlers are made from: the same, and they can be kept. */
+/**
+ * Which connections a destination uses: its name, or, for a tenant's override of it
+ * (src/tenant/configuration.ts), its name and the tenant's (another service, its own agent and limit).
+ */
+function keyOf(d: Destination): string {
+  return d.tenant === undefined ? d.name : `${d.name}\u0000${d.tenant}`;
+}
+
 function destinationFingerprint(d: Destination): string {
-  return JSON.stringify([d.name, d.url.href, d.forwardAuthToken, d.timeout, d.maxSockets, d.setXForwardedHeaders, d.strictSSL, d.proxyHost, d.proxyPort]);
+  return JSON.stringify([d.name, d.tenant, d.url.href, d.forwardAuthToken, d.timeout, d.maxSockets, d.setXForwardedHeaders, d.strictSSL, d.proxyHost, d.proxyPort]);
 }
 
 const STATE = Symbol('zonegate.proxy.state');

@@ -27,8 +27,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
 }
 
-/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, the built-in zones, the login's paths. */
-export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'zones' | 'login';
+/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, the built-in zones, the login's paths, the tenant metadata. */
+export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'zones' | 'login' | 'metadata';
 
 /** The context of a request that has just come in: its id, and nothing resolved yet. */
 export function newRequestContext(req: IncomingMessage): RequestContext {

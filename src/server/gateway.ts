@@ -14,6 +14,8 @@ import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
 import { requestOrigin, resolveRequestTenant } from '../tenant/resolve.js';
 import { withinPrefix } from '../tenant/path.js';
+import type { TenantMetadata } from '../tenant/metadata.js';
+import { NO_TENANT_DESTINATIONS, tenantDestinationsOf, type LiveTenantConfigurations, type TenantDestinations } from '../tenant/live-configurations.js';
 import { newRequestContext, type RequestContext } from './context.js';
 import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
@@ -86,6 +88,10 @@ export interface GatewayOptions {
   metrics?: RequestMetrics;
   /** OpenTelemetry spans (src/tracing/); undefined when tracing is off. */
   tracing?: Tracing;
+  /** Per-tenant configuration (src/tenant/live-configurations.ts): tenants' destination overrides. */
+  tenantConfigurations?: LiveTenantConfigurations;
+  /** TENANT_METADATA_PATH: the tenant metadata endpoint (src/tenant/metadata.ts). */
+  tenantMetadata?: TenantMetadata;
 }
 
 export interface Gateway {
@@ -112,6 +118,8 @@ interface Snapshot {
   readonly logoutLink: string | undefined;
   readonly login: LoginFeature;
   readonly forwardAuth: ForwardAuth | undefined;
+  /** Tenants' overrides of the destinations: one map lookup per request, a miss for tenants without any. */
+  readonly tenantDestinations: TenantDestinations['byTenant'];
   readonly proxy: Proxy;
   inFlight: number;
   retired: boolean;
@@ -154,6 +162,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   /** Replaced snapshots whose requests are still under way: their proxies close after the last one. */
   const retiring = new Set<Snapshot>();
+  /** What the current snapshot was made of: made again when a tenant's configuration changes. */
+  let servedNow: ServedConfiguration = { routesFile: options.routesFile, routes: options.routes, destinations: settings.destinations, errorPages: options.errorPages, login: options.login, forwardAuth: options.forwardAuth };
+  options.tenantConfigurations?.onChange(() => reconfigure(servedNow));
 
   function snapshotOf(served: ServedConfiguration, previous: Snapshot | undefined): Snapshot {
     const { routesFile } = served;
@@ -163,8 +174,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       enabled: routesFile.compression?.enabled ?? true,
       minSize: routesFile.compression?.minSize,
     };
+    const tenantConfigurations = options.tenantConfigurations?.current();
+    const perTenant = tenantConfigurations?.size ? tenantDestinationsOf(tenantConfigurations, served.destinations, logger) : NO_TENANT_DESTINATIONS;
     const proxyOptions = {
-      destinations: served.destinations,
+      destinations: perTenant.all.length ? [...served.destinations, ...perTenant.all] : served.destinations,
       ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
       clients: settings.clients,
       keepBackendCookies: (req: IncomingMessage, sessionId: string, destination: string, changes: Parameters<LoginFeature['keepBackendCookies']>[3]) =>
@@ -184,6 +197,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         routesFile.logout?.logoutEndpoint !== undefined && (routesFile.logout.logoutMethods ?? ['GET']).includes('GET') ? routesFile.logout.logoutEndpoint : undefined,
       login,
       forwardAuth: served.forwardAuth,
+      tenantDestinations: perTenant.byTenant,
       // Destinations whose settings did not change keep their connections and their limit.
       proxy: previous ? previous.proxy.withOptions(proxyOptions) : createProxy(proxyOptions),
       inFlight: 0,
@@ -294,6 +308,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const admitted = subscription(tenant);
         if (admitted) await admitted;
       }
+      if (options.tenantMetadata?.path === pathname) return await options.tenantMetadata.handle(req, res, ctx);
       if (served.forwardAuth?.paths.has(pathname)) {
         const answer = await served.forwardAuth.handle(req, res, ctx, pathname);
         if (answer) redirect(req, res, ctx, headers, answer.redirect, 'no-store');
@@ -348,15 +363,17 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
         throw new GatewayError('ZG_ERR_NOT_SUPPORTED', `The service "${backend.service}" is not available on this gateway`);
       }
+      // The tenant's own destination where its configuration overrides the application's.
+      const destination = (tenant !== undefined && served.tenantDestinations.get(tenant)?.get(match.destination!.name)) || match.destination!;
       const target: ProxyTarget = {
         requestId: ctx.id,
         origin,
         route,
-        destination: match.destination!,
+        destination,
         path: match.path,
-        authorization: match.destination!.forwardAuthToken ? authorization : undefined,
+        authorization: destination.forwardAuthToken ? authorization : undefined,
         sessionId: verdict.sessionId,
-        backendCookies: verdict.backendCookies?.[match.destination!.name],
+        backendCookies: verdict.backendCookies?.[destination.name],
         trace: ctx.trace,
         tenantPrefix: ctx.tenantPrefix,
       };
@@ -455,13 +472,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         authorization = verdict.authorization;
       }
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
+      const destination = (tenant !== undefined && served.tenantDestinations.get(tenant)?.get(match.destination.name)) || match.destination;
       served.proxy.ws(req, socket, head, {
         requestId: ctx.id,
         origin,
         route,
-        destination: match.destination,
+        destination,
         path: match.path,
-        authorization: match.destination.forwardAuthToken ? authorization : undefined,
+        authorization: destination.forwardAuthToken ? authorization : undefined,
         tenantPrefix: ctx.tenantPrefix,
       }, (err) => refuse(err));
     } catch (err) {
@@ -540,14 +558,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       retiring.clear();
       errorLog.close();
     },
-    reconfigure(next) {
-      const previous = current;
-      current = snapshotOf(next, previous);
-      previous.retired = true;
-      if (previous.inFlight === 0) previous.proxy.close();
-      else retiring.add(previous);
-    },
+    reconfigure,
   };
+
+  function reconfigure(next: ServedConfiguration): void {
+    servedNow = next;
+    const previous = current;
+    current = snapshotOf(next, previous);
+    previous.retired = true;
+    if (previous.inFlight === 0) previous.proxy.close();
+    else retiring.add(previous);
+  }
 }
 
 /**

@@ -28,6 +28,9 @@ import { startZones, type Zones } from '../zones/start.js';
 import { bindServer, type BoundServer } from './bind.js';
 import type { Configuration } from './configuration.js';
 import type { Extensions } from './extensions.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
+import { loadTenantConfigurations } from '../tenant/live-configurations.js';
+import { createTenantMetadata, zoneUrlOf } from '../tenant/metadata.js';
 import { createGateway, serverTimeouts, type Gateway, type ServedConfiguration } from './gateway.js';
 import { createReadiness } from './readiness.js';
 import { destinationChanges, settingsNeedingRestart, watchConfigurationFiles, type ReloadOutcome } from './reload.js';
@@ -162,7 +165,18 @@ export async function startGateway(config: Configuration, options: StartOptions)
       ? setUpBoundCallbacks({ settings, xsuaa: settings.xsuaa, storage, records, logger, port, revokeTenantSessions })
       : zoneTenants?.callbacks;
 
+    const tenantConfigurationStore = createTenantConfigurations(records, storage);
+    const tenantConfigurations = await loadTenantConfigurations({ store: tenantConfigurationStore, notices: storage, logger });
     const gateway = createGateway({
+      tenantConfigurations,
+      tenantMetadata: settings.tenantMetadataPath === undefined ? undefined : createTenantMetadata({
+        path: settings.tenantMetadataPath,
+        store: tenantConfigurationStore,
+        configurations: tenantConfigurations,
+        zoneUrlFor: credentials && zoneUrlOf(credentials),
+        logoutEndpoint: routesFile.logout?.logoutEndpoint,
+        logger,
+      }),
       settings,
       routesFile,
       routes,

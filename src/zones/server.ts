@@ -10,6 +10,8 @@
  * Creating the server ensures the built-in admin client (directory/admin-client.ts), so zone
  * administrators can log in with it at once; nothing else has to be wired for that.
  */
+import type { Destination } from '../config/types.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
@@ -51,6 +53,8 @@ import { createIdentityProviderStore } from './idp/store.js';
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
   storage: Storage;
+  /** The application's destinations: the admin API's tenant configurations may override them (src/tenant/configuration.ts). */
+  destinations?: readonly Destination[];
   /** The records database the directory is on; the zones' signing keys live there too (issue 19). */
   records: RecordsDatabase;
   directory: ZoneDirectory;
@@ -260,6 +264,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     directory: options.directory,
     removeZone: (zoneId) => removeZone(removal, zoneId),
     zoneRoutes: identityProviderAdminRoutes(idpStore),
+    tenantConfigurations: { store: createTenantConfigurations(options.records, options.storage), destinations: options.destinations ?? [] },
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,

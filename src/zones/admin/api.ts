@@ -1,6 +1,7 @@
 /**
  * The zones' admin API: JSON over HTTP on UAA's paths, so UAA-minded tooling finds its way.
- *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id}
+ *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id},
+ *                    GET/PUT/DELETE /identity-zones/{id}/tenant-config (src/tenant/configuration.ts)
  *   zone host:       GET/POST /Users, GET/DELETE /Users/{id},
  *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections,
  *                    and what `zoneRoutes` adds (/identity-providers, src/zones/idp/admin.ts)
@@ -21,7 +22,9 @@
 import { isJsonMediaType, mediaType, readLimitedBody } from '../../http/read-body.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, ZonegateError, type ErrorCode, type GatewayErrorOptions } from '../../errors.js';
+import { ConfigError, GatewayError, ZonegateError, type ErrorCode, type GatewayErrorOptions } from '../../errors.js';
+import type { Destination } from '../../config/types.js';
+import { EMPTY_CONFIGURATION, setTenantConfiguration, type TenantConfigurations } from '../../tenant/configuration.js';
 import { sendError } from '../../http/render-error.js';
 import type { Logger } from '../../log.js';
 import { ADMIN_CLIENT_ID, isAdminScope } from '../directory/admin-client.js';
@@ -52,6 +55,12 @@ export interface AdminApiOptions {
   zonesAdminZoneId?: string;
   /** Further resources on zone hosts, authorized as the rest (src/zones/idp/admin.ts: /identity-providers). */
   zoneRoutes?: AdminRoutes;
+  /**
+   * `/identity-zones/{id}/tenant-config` (issue 14, part 3): the configuration of the tenant whose zone
+   * this is, for the provider's zone administrators (resource `zones`): a tenant's own administrators
+   * cannot point the gateway at other services.
+   */
+  tenantConfigurations?: { store: TenantConfigurations; destinations: readonly Destination[] };
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -157,10 +166,45 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   }
   const bootstrapDigest = options.bootstrapSecret === undefined ? undefined : digest(`${BOOTSTRAP_USER}:${options.bootstrapSecret}`);
 
+  /** GET, PUT (the whole document) and DELETE of a zone's tenant configuration. */
+  function tenantConfigOperation(method: string, zoneId: string, configurations: NonNullable<AdminApiOptions['tenantConfigurations']>): Operation | 'method' {
+    const subdomainOf = async () => {
+      const zone = await directory.getZone(zoneId);
+      if (!zone) throw notFound('Zone');
+      return zone.subdomain;
+    };
+    if (method === 'GET') {
+      return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: (await configurations.store.get(await subdomainOf()))?.configuration ?? EMPTY_CONFIGURATION }) };
+    }
+    if (method === 'PUT') {
+      return {
+        resource: 'zones',
+        access: 'write',
+        readsBody: true,
+        run: async (body) => {
+          const subdomain = await subdomainOf();
+          try {
+            return { status: 200, body: await setTenantConfiguration(configurations.store, subdomain, body, configurations.destinations, 'request body') };
+          } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            throw new AdminError('ZG_ERR_BAD_REQUEST', 'invalid_tenant_config', err.problems.map((p) => `${p.path || '/'}: ${p.message}`).join('; '), { expose: true });
+          }
+        },
+      };
+    }
+    if (method === 'DELETE') {
+      return { resource: 'zones', access: 'write', run: async () => ({ status: 200, body: { removed: await configurations.store.delete(await subdomainOf()) } }) };
+    }
+    return 'method';
+  }
+
   /** The operation a request names, or undefined when the path is not the admin API's (on this host). */
   function route(method: string, segments: string[], zone: Zone | undefined): Operation | 'method' | undefined {
     const [root, id, sub, name, ...rest] = segments;
     if (zone === undefined) {
+      if (root === 'identity-zones' && id !== undefined && sub === 'tenant-config' && name === undefined && options.tenantConfigurations) {
+        return tenantConfigOperation(method, id, options.tenantConfigurations);
+      }
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -269,7 +313,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
 
   function allowed(segments: string[], zone: Zone | undefined): string {
     const [root, id, sub] = segments;
-    if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
+    if (zone === undefined) return id === undefined ? 'GET, POST' : sub === 'tenant-config' ? 'GET, PUT, DELETE' : 'GET, DELETE';
     if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
     if (id === undefined) return 'GET, POST';
