@@ -112,7 +112,7 @@ function statusReports(settings: Settings, application: XsuaaCredentials): { reg
  */
 export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { xsuaa: XsuaaCredentials }): CallbackHandler | undefined {
   const { settings, xsuaa, logger } = input;
-  if (settings.tenantHostPattern === undefined && settings.provisioning.tenantUrlTemplate === undefined) {
+  if (settings.tenantHostPattern === undefined && settings.tenantPathPattern === undefined && settings.provisioning.tenantUrlTemplate === undefined) {
     logger.info('subscription callbacks not mounted', { reason: 'no TENANT_HOST_PATTERN: the gateway serves a single tenant' });
     return undefined;
   }
@@ -182,7 +182,7 @@ export function setUpProvisioning(input: ProvisioningSetUp): { provisioning: Pro
   if (configured.callbackScopeExplicit && !application.scopes.includes(`${application.instanceName}.${configured.callbackScope}`)) {
     problem('CALLBACK_SCOPE', `xs-security.json of ${application.xsappname} declares no scope "$XSAPPNAME.${configured.callbackScope}"`);
   }
-  if (settings.tenantHostPattern === undefined && configured.tenantUrlTemplate === undefined) {
+  if (settings.tenantHostPattern === undefined && settings.tenantPathPattern === undefined && configured.tenantUrlTemplate === undefined) {
     if (problems.length) throw new ConfigError(problems);
     return 'no TENANT_HOST_PATTERN: the gateway serves a single tenant';
   }

@@ -23,7 +23,11 @@ export function compileTenantUrl(
   pathTenants = false,
 ): TenantUrlFor | string {
   if (template !== undefined) return compileTemplate(template, pathTenants);
-  if (pattern === undefined) return 'a tenant URL needs TENANT_HOST_PATTERN or TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)';
+  if (pattern === undefined) {
+    // A path tenant's URL names the gateway's public host, which no pattern says (TENANT_PATH_PATTERN matches paths only).
+    if (pathTenants) return 'tenants in the path (TENANT_PATH_PATTERN) need TENANT_URL_TEMPLATE for their URL, e.g. https://app.example.com/t/{subdomain}/';
+    return 'a tenant URL needs TENANT_HOST_PATTERN or TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)';
+  }
   const match = INVERTIBLE.exec(pattern.source);
   if (!match) {
     return `TENANT_HOST_PATTERN ${pattern.source} is not of the form ^(<group>)<literal host suffix>$, so the tenant URL cannot be derived from it; set TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)`;
