@@ -273,7 +273,6 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
       };
     }
     const result = await provisioning.unsubscribe(op.tenantId);
-    if (result.removed && result.subdomain !== undefined) await options.tenantConfigurations?.store.delete(result.subdomain);
     return { text: result.removed ? `Tenant ${op.tenantId} unsubscribed` : `Tenant ${op.tenantId} was not subscribed` };
   }
 

@@ -21,7 +21,7 @@
  * The record is written before the zone and deleted after everything else, so a subscription or an
  * unsubscription that failed half-way is finished by the registry's retry of the same call.
  */
-import type { TenantConfiguration } from '../tenant/configuration.js';
+import { createTenantConfigurations, type TenantConfiguration } from '../tenant/configuration.js';
 import type { Logger } from '../log.js';
 import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
@@ -200,6 +200,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
   }
 
   const tenantRecords = createTenantRecords(options.records);
+  const tenantConfigurations = createTenantConfigurations(options.records, options.storage);
   const readRecord = (tenantId: string) => tenantRecords.get(tenantId);
 
   /**
@@ -338,6 +339,8 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
           tenantId,
           subdomain,
         );
+        // Its own configuration and metadata credential too (src/tenant/configuration.ts).
+        await tenantConfigurations.delete(subdomain);
         await tenantRecords.delete(tenantId);
         logger.info('tenant unsubscribed', { tenantId, subdomain });
         return { removed: true, subdomain };

@@ -127,6 +127,7 @@ export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { 
   const scopeName = settings.provisioning.callbackScope;
   const provisioning = createBoundSubscriptions({
     records: input.records,
+    notices: input.storage,
     application: { xsappname: xsuaa.xsappname, instanceName: xsuaa.xsappname, providerZoneId: xsuaa.tenantid },
     tenantUrlFor,
     revokeTenantSessions: input.revokeTenantSessions,

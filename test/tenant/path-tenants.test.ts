@@ -19,7 +19,7 @@ beforeAll(async () => {
     // The test's requests come from 127.0.0.1 like the proxy's: forward auth is asked with X-Forwarded-Host.
     env: { TENANT_HOST_PATTERN: '', TENANT_PATH_PATTERN: '^/t/([^/]+)/', FORWARD_AUTH: 'on', TRUSTED_PROXIES: '127.0.0.1' },
     forwardAuth: true,
-    redirectUris: ['http://gw.localhost:*/t/*/login/callback', 'http://gw.localhost:*/t/*/bye.html'],
+    redirectUris: ['http*://gw.localhost:*/t/*/login/callback', 'http://gw.localhost:*/t/*/bye.html'],
   });
   base = `http://gw.localhost:${stack.gateways[0]!.port}`;
   host = new URL(base).host;
@@ -223,5 +223,29 @@ describe('two path tenants in one browser', () => {
     }
     // A tenant whose name begins with another's is not under its Path.
     expect(cookieHeaderFor(jar, '/t/acmeco/api/x')).toBe('');
+  });
+});
+
+describe('over https (behind a trusted TLS-terminating proxy)', () => {
+  const viaTls = { 'x-forwarded-proto': 'https' };
+
+  it('names the session cookie __Secure-zonegate.sid, Secure with Path=/t/acme (a __Host- cookie must have Path=/), and reads only that name', async () => {
+    const browser = new ScriptedBrowser();
+    const start = await browser.get(`${base}/t/acme/api/x`, viaTls);
+    expect(new URL(String(start.headers.location)).searchParams.get('redirect_uri')).toBe(`https://${host}/t/acme/login/callback`);
+    const page = await browser.get(String(start.headers.location));
+    const form = await browser.post(new URL('/login.do', page.url).href, { ...hiddenFields(page.text), username: 'alice', password: PASSWORD });
+    // The zone sends the browser to https; the proxy in front would take it: the test goes to the gateway with the proxy's header.
+    const callbackUrl = new URL(String(form.headers.location));
+    expect(callbackUrl.protocol).toBe('https:');
+    const callback = await browser.get(`${base}${callbackUrl.pathname}${callbackUrl.search}`, viaTls);
+    expect(callback.status, callback.text.slice(0, 300)).toBe(302);
+    const sid = (callback.headers['set-cookie'] as string[]).find((c) => c.includes('zonegate.sid='))!;
+    expect(sid).toMatch(/^__Secure-zonegate\.sid=s%3A[^;]+; Path=\/t\/acme; .*HttpOnly; Secure/);
+    const value = browser.cookies(host).get('__Secure-zonegate.sid')!;
+    expect((await browser.get(`${base}/t/acme/api/x`, { ...xhr, ...viaTls })).status).toBe(200);
+    // The plain name, planted over http (or by anyone who may set cookies on the host), counts for nothing over https.
+    const planted = await request(stack.gateways[0]!.port, { path: '/t/acme/api/x', host, headers: { ...xhr, ...viaTls, cookie: `zonegate.sid=${value}` } });
+    expect(planted.status).toBe(401);
   });
 });
