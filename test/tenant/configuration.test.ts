@@ -9,6 +9,7 @@ import { parseDestinations } from '../../src/config/destinations.js';
 import { ConfigError } from '../../src/errors.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
+import { openStorage } from '../../src/storage/index.js';
 import { runTenantConfigCommand } from '../../src/tenant/config-cli.js';
 import { createTenantConfigurations, parseTenantConfiguration } from '../../src/tenant/configuration.js';
 import { loadTenantConfigurations } from '../../src/tenant/live-configurations.js';
@@ -97,6 +98,28 @@ describe('the records and their change notices', () => {
     live.close();
     await storage.close();
     await records.close();
+  });
+});
+
+describe('across instances, through Redis', () => {
+  it("a configuration written by one instance (or the CLI) reaches another's view through the notices' pub/sub", async () => {
+    const records = await openTestRecords();
+    const keyPrefix = `zonegate-test:tenant-config:${process.pid}-${Date.now()}:`;
+    const [writer, reader] = await Promise.all([
+      openStorage({ kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix }),
+      openStorage({ kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix }),
+    ]);
+    try {
+      const live = await loadTenantConfigurations({ store: createTenantConfigurations(records), notices: reader, logger: createMemoryLogger('info') });
+      await createTenantConfigurations(records, writer).put('acme', parseTenantConfiguration({ destinations: { backend: { url: 'https://acme.example.com' } } }, 'doc', base));
+      await eventually(async () => live.current().get('acme')?.destinations.backend?.url === 'https://acme.example.com', 'the notice');
+      await createTenantConfigurations(records, writer).delete('acme');
+      await eventually(async () => !live.current().has('acme'), 'the removal');
+      live.close();
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+      await records.close();
+    }
   });
 });
 
