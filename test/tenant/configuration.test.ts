@@ -10,6 +10,9 @@ import { ConfigError } from '../../src/errors.js';
 import { createMemoryLogger } from '../../src/log.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import { openStorage } from '../../src/storage/index.js';
+import { migrate } from '../../src/records/migrate.js';
+import { openPostgresRecords } from '../../src/records/postgres.js';
+import { startPostgresServer } from '../support/postgres.js';
 import { runTenantConfigCommand } from '../../src/tenant/config-cli.js';
 import { createTenantConfigurations, parseTenantConfiguration } from '../../src/tenant/configuration.js';
 import { loadTenantConfigurations } from '../../src/tenant/live-configurations.js';
@@ -99,6 +102,29 @@ describe('the records and their change notices', () => {
     await storage.close();
     await records.close();
   });
+});
+
+describe('the same records on PostgreSQL', () => {
+  it('stores, replaces, keeps the credential digest apart from the document, and deletes', async () => {
+    const server = await startPostgresServer();
+    const records = openPostgresRecords({ connectionString: await server.createDatabase('tenant_configurations') });
+    try {
+      await migrate(records);
+      const store = createTenantConfigurations(records);
+      await store.setMetadataCredentialDigest('acme', 'a'.repeat(64));
+      await store.put('acme', parseTenantConfiguration({ settings: { plan: 'gold' } }, 'doc'));
+      await store.put('acme', parseTenantConfiguration({ destinations: { backend: { url: 'https://acme.example.com' } } }, 'doc', base));
+      expect((await store.get('acme'))?.configuration).toEqual({ destinations: { backend: { url: 'https://acme.example.com' } }, settings: {} });
+      expect(await store.metadataCredentialDigest('acme')).toBe('a'.repeat(64));
+      expect((await store.all()).map((c) => c.subdomain)).toEqual(['acme']);
+      expect(await store.delete('acme')).toBe(true);
+      expect(await store.delete('acme')).toBe(false);
+      expect(await store.metadataCredentialDigest('acme')).toBeUndefined();
+    } finally {
+      await records.close();
+      await server.dispose();
+    }
+  }, 120_000);
 });
 
 describe('across instances, through Redis', () => {
