@@ -92,6 +92,8 @@ describe('staying inside the prefix', () => {
     expect(withinTenantPath('a=1; path=/app; Max-Age=60', '/t/acme')).toBe('a=1; Path=/t/acme/app; Max-Age=60');
     expect(withinTenantPath('a=1; Max-Age=60', '/t/acme')).toBe('a=1; Max-Age=60; Path=/t/acme');
     expect(withinTenantPath('a=1; Path=relative', '/t/acme')).toBe('a=1; Path=/t/acme/');
+    // A backend of globex that aims a cookie at acme's prefix only reaches a path under its own.
+    expect(withinTenantPath('sid=x; Path=/t/acme', '/t/globex')).toBe('sid=x; Path=/t/globex/t/acme');
   });
 
   it('names the session cookie __Secure- over https when it has a Path (a __Host- cookie must have Path=/)', () => {
