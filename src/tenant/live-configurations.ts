@@ -22,7 +22,7 @@ export interface LiveTenantConfigurations {
 
 export async function loadTenantConfigurations(options: {
   store: TenantConfigurations;
-  notices?: Pick<Storage, 'onForeignChange'>;
+  notices?: Pick<Storage, 'onForeignChange' | 'changesTracked'>;
   logger: Logger;
   /** The least time between two reloads of everything (default 1000 ms). */
   reloadEveryMs?: number;
@@ -83,6 +83,11 @@ export async function loadTenantConfigurations(options: {
     if (key === undefined) scheduleFullReload();
     else if (key.startsWith(NOTICE_PREFIX)) void reloadTenant(key.slice(NOTICE_PREFIX.length));
   });
+  // SQLite notices other processes' writes only when asked (changesTracked reads its data_version),
+  // and only requests that a session cache serves ask: asked here too, once a second, so that a
+  // change the CLI made reaches an idle gateway. Redis answers from its subscription, without I/O.
+  const poll = options.notices && setInterval(() => options.notices!.changesTracked(), reloadEveryMs);
+  poll?.unref();
 
   return {
     current: () => map,
@@ -90,6 +95,7 @@ export async function loadTenantConfigurations(options: {
     close() {
       clearTimeout(timer);
       timer = undefined;
+      clearInterval(poll);
     },
   };
 }

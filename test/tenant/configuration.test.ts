@@ -3,6 +3,9 @@
  * the gateway resolving each request's destination by its tenant, over real HTTP, written by each of
  * the three writers (`zonegate tenants config`, the admin API, the registry's subscriptionParams).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDestinations } from '../../src/config/destinations.js';
@@ -125,6 +128,28 @@ describe('the same records on PostgreSQL', () => {
       await server.dispose();
     }
   }, 120_000);
+});
+
+describe('across processes, through one SQLite store', () => {
+  it('a change the CLI made (its own store handle, which names no key to others) reaches an idle gateway within a second or so', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zonegate-tenant-config-sqlite-'));
+    const records = await openTestRecords();
+    const gateway = openSqliteStorage({ file: path.join(dir, 'store.db') });
+    const cli = openSqliteStorage({ file: path.join(dir, 'store.db') });
+    try {
+      const live = await loadTenantConfigurations({ store: createTenantConfigurations(records), notices: gateway, logger: createMemoryLogger('info'), reloadEveryMs: 200 });
+      await createTenantConfigurations(records, cli).put('acme', parseTenantConfiguration({ settings: { plan: 'gold' } }, 'doc'));
+      // No request asks the gateway's store meanwhile: the view's own poll notices the file changed.
+      await eventually(async () => live.current().get('acme')?.settings.plan === 'gold', 'the change');
+      await createTenantConfigurations(records, cli).delete('acme');
+      await eventually(async () => !live.current().has('acme'), 'the removal');
+      live.close();
+    } finally {
+      await Promise.all([gateway.close(), cli.close()]);
+      await records.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('across instances, through Redis', () => {
