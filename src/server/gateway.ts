@@ -155,15 +155,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   /** Upgraded sockets: no longer HTTP connections, so server.close() waits for them but closeAllConnections() does not end them. */
   const tunnels = new Set<Duplex>();
 
-  /** The snapshot new requests are served with; replaced whole by reconfigure(). */
-  let current = snapshotOf(
-    { routesFile: options.routesFile, routes: options.routes, destinations: settings.destinations, errorPages: options.errorPages, login: options.login, forwardAuth: options.forwardAuth },
-    undefined,
-  );
-  /** Replaced snapshots whose requests are still under way: their proxies close after the last one. */
-  const retiring = new Set<Snapshot>();
   /** What the current snapshot was made of: made again when a tenant's configuration changes. */
   let servedNow: ServedConfiguration = { routesFile: options.routesFile, routes: options.routes, destinations: settings.destinations, errorPages: options.errorPages, login: options.login, forwardAuth: options.forwardAuth };
+  /** The snapshot new requests are served with; replaced whole by reconfigure(). */
+  let current = snapshotOf(servedNow, undefined);
+  /** Replaced snapshots whose requests are still under way: their proxies close after the last one. */
+  const retiring = new Set<Snapshot>();
   options.tenantConfigurations?.onChange(() => reconfigure(servedNow));
 
   function snapshotOf(served: ServedConfiguration, previous: Snapshot | undefined): Snapshot {
