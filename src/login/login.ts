@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { GatewayError } from '../errors.js';
 import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
+import { normalizeRequestTarget } from '../routing/request-target.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
 import { DOMAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE, type ForwardAuthLogin, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
@@ -634,6 +635,8 @@ function pendingLoginAad(state: string): string {
  */
 export function tenantReturnPath(url: string, prefix: string | undefined): string {
   if (prefix === undefined) return sameOriginPath(url);
+  // `/t/acme/../globex/` starts with acme's prefix and is globex's page once the browser resolves it.
+  if (normalizeRequestTarget(url) !== url) return `${prefix}/`;
   const inside = url.startsWith(prefix) && (url.length === prefix.length || url[prefix.length] === '/' || url[prefix.length] === '?');
   if (!inside) return `${prefix}/`;
   const rest = url.slice(prefix.length);

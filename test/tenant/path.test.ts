@@ -81,7 +81,7 @@ describe('staying inside the prefix', () => {
   it("returns a login only inside the tenant's prefix: another prefix, the root, protocol-relative and the callback go to the prefix", () => {
     expect(tenantReturnPath('/t/acme/api/x?y', '/t/acme')).toBe('/t/acme/api/x?y');
     expect(tenantReturnPath('/t/acme', '/t/acme')).toBe('/t/acme/');
-    for (const url of ['/t/globex/api/x', '/t/acmex/api', '/api/x', '//evil.example/', '/t/acme//evil.example/', '/t/acme/login/callback?code=x', 'https://evil.example/']) {
+    for (const url of ['/t/acme/../globex/api/x', '/t/acme/%2e%2e/globex/', '/t/acme/..%2fglobex/', '/t/globex/api/x', '/t/acmex/api', '/api/x', '//evil.example/', '/t/acme//evil.example/', '/t/acme/login/callback?code=x', 'https://evil.example/']) {
       expect(tenantReturnPath(url, '/t/acme'), url).toBe('/t/acme/');
     }
     expect(tenantReturnPath('/api/x', undefined)).toBe('/api/x');
