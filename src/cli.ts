@@ -29,6 +29,8 @@ import { CLIENTS_GROUP, CLIENTS_USAGE, parseClientsCommand, runClientsCommand, t
 import { DIRECTORY_USAGE, directoryGroup, parseDirectoryCommand, runDirectoryCommand, type DirectoryInvocation } from './zones/cli.js';
 import { IDP_USAGE, idpGroup, parseIdpCommand, runIdpCommand, type IdpInvocation } from './zones/idp/cli.js';
 import { sessionKeysFromSecret } from './login/index.js';
+import { createTenantConfigurations } from './tenant/configuration.js';
+import { runTenantConfigCommand } from './tenant/config-cli.js';
 import { parseTenantsCommand, runTenantsCommand, TENANTS_GROUP, TENANTS_USAGE, type TenantsInvocation } from './provisioning/cli.js';
 import { parsePlatformCommand, PLATFORMS_GROUP, PLATFORMS_USAGE, RELAY_GROUP, RELAY_USAGE, runPlatformCommand, type PlatformInvocation } from './platform/cli.js';
 import { isHelp, parseCommand, pickSubcommand, UsageError, USAGE_EXIT_CODE, type CommandGroup, type CommandSpec, type ParsedCommand } from './cli/args.js';
@@ -576,6 +578,8 @@ async function platformCommand(invocation: PlatformInvocation): Promise<number> 
  * in the shared storage.
  */
 async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
+  // A tenant's configuration needs only the records database and the storage (its change notices).
+  if (invocation.name === 'config') return withStorage((settings, storage, _logger, records) => tenantConfigCommand(invocation, settings, storage, records));
   const securityPath = securityFile(invocation.securityPath);
   return withApplicationZones(securityPath, 'tenants need the application they subscribe to', async (zones, settings, storage, logger, records) => {
     const sessionKeys = settings.sessionKeys ?? sessionKeysFromSecret(resolveSecretKey(settings, () => undefined));
@@ -603,6 +607,16 @@ async function tenantsCommand(invocation: TenantsInvocation): Promise<number> {
       out: (line) => process.stdout.write(`${line}\n`),
       err: (line) => process.stderr.write(`${line}\n`),
     });
+  });
+}
+
+/** `zonegate tenants config ...` (src/tenant/config-cli.ts). */
+function tenantConfigCommand(invocation: TenantsInvocation, settings: Settings, storage: Storage, records: RecordsDatabase): Promise<number> {
+  return runTenantConfigCommand(invocation.parsed, {
+    store: createTenantConfigurations(records, storage),
+    destinations: settings.destinations,
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
   });
 }
 

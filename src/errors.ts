@@ -7,6 +7,8 @@
  */
 export const ERRORS = {
   ZG_ERR_HOST_UNMATCHED: { status: 404, title: 'This host is not served by the gateway' },
+  ZG_ERR_TENANT_PATH_UNMATCHED: { status: 404, title: 'This path does not name a tenant served by the gateway' },
+  ZG_ERR_TENANT_AMBIGUOUS: { status: 400, title: 'The host and the path name a tenant each' },
   ZG_ERR_TENANT_UNKNOWN: { status: 404, title: 'This tenant is not subscribed' },
   ZG_ERR_TENANT_INVALID: { status: 400, title: 'The subscription request is invalid' },
   ZG_ERR_TENANT_SUBDOMAIN_TAKEN: { status: 409, title: 'Another tenant uses this subdomain' },

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import type { Level, LogFormat } from '../log.js';
 import { compileTenantHostPattern } from '../tenant/resolve.js';
+import { compileTenantPathPattern } from '../tenant/path.js';
 import { parseTrustedProxies, type TrustedProxies } from '../tenant/trusted-proxies.js';
 import { parseDestinations } from './destinations.js';
 import { readRecordsSettings } from './records.js';
@@ -63,6 +64,10 @@ export interface Settings {
   /** Bind address; undefined = all interfaces. */
   host: string | undefined;
   tenantHostPattern: RegExp | undefined;
+  /** `TENANT_PATH_PATTERN`: the tenant from the path's prefix (src/tenant/path.ts); undefined: from the host only. */
+  tenantPathPattern: RegExp | undefined;
+  /** `TENANT_METADATA_PATH`, e.g. `/metadata`: the tenant metadata endpoint (src/tenant/metadata.ts); undefined: off. */
+  tenantMetadataPath: string | undefined;
   trustedProxies: TrustedProxies;
   destinations: readonly Destination[];
   storage: StorageSettings;
@@ -215,6 +220,20 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
       else tenantHostPattern = compiled;
     }
   }
+  let tenantPathPattern: RegExp | undefined;
+  if (env.TENANT_PATH_PATTERN) {
+    const compiled = compileTenantPathPattern(env.TENANT_PATH_PATTERN);
+    if (typeof compiled === 'string') problem('TENANT_PATH_PATTERN', compiled);
+    else {
+      const safety = checkRegexSafety(env.TENANT_PATH_PATTERN);
+      if (safety.verdict === 'unsafe') problem('TENANT_PATH_PATTERN', `${describeUnsafe(env.TENANT_PATH_PATTERN, safety, 'request path')}, such as ^/t/([^/]+)/`);
+      else tenantPathPattern = compiled;
+    }
+  }
+  const tenantMetadataPath = env.TENANT_METADATA_PATH || undefined;
+  if (tenantMetadataPath !== undefined && !/^(\/[A-Za-z0-9._~-]+)+$/.test(tenantMetadataPath)) {
+    problem('TENANT_METADATA_PATH', `expected a path such as /metadata (segments of letters, digits, ".", "_", "~", "-"), got "${tenantMetadataPath}"`);
+  }
 
   const trusted = parseTrustedProxies(env.TRUSTED_PROXIES);
   if (typeof trusted === 'string') problem('TRUSTED_PROXIES', trusted);
@@ -354,6 +373,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     port: port!,
     host: env.HOST || undefined,
     tenantHostPattern,
+    tenantPathPattern,
+    tenantMetadataPath,
     trustedProxies: trusted as TrustedProxies,
     destinations: Object.freeze(destinations),
     storage,
@@ -453,7 +474,7 @@ function readProvisioningSettings(
 ): ProvisioningSettings {
   const tenantUrlTemplate = env.TENANT_URL_TEMPLATE || undefined;
   if (tenantUrlTemplate !== undefined) {
-    const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' });
+    const compiled = compileTenantUrl(undefined, tenantUrlTemplate, { protocol: 'https' }, Boolean(env.TENANT_PATH_PATTERN));
     if (typeof compiled === 'string') problem('TENANT_URL_TEMPLATE', compiled);
   }
 

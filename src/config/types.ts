@@ -98,6 +98,8 @@ export interface Destination {
   strictSSL: boolean;
   proxyHost?: string;
   proxyPort?: number;
+  /** Set on a tenant's override of the destination (src/tenant/configuration.ts): whose it is. */
+  tenant?: string;
 }
 
 // ---- xs-security.json (REFERENCE.md §5) -------------------------------------------------------

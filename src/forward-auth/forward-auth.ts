@@ -55,16 +55,23 @@ export function createForwardAuth(options: ForwardAuthOptions): ForwardAuth {
       throw new GatewayError('ZG_ERR_FORWARD_AUTH_UNTRUSTED', `${AUTH_PATH} answers only the proxies of TRUSTED_PROXIES`);
     }
     const forwarded = forwardedRequest(req);
+    const prefix = ctx.tenantPrefix;
+    // A path tenant decides only for its own prefix: the session was checked for the tenant of the
+    // auth request's path, so a URI of another tenant's prefix must not ride it (src/tenant/path.ts).
+    const routed = prefix === undefined ? forwarded.url : insidePrefix(forwarded.url, prefix);
+    if (routed === undefined) {
+      throw new GatewayError('ZG_ERR_FORBIDDEN', `The forwarded URI is not inside the tenant's prefix ${prefix}: ask ${prefix}${AUTH_PATH} about that tenant's URIs only`);
+    }
     // A proxy that routes the client's own request for this endpoint here would hand it its token.
-    if (pathOf(forwarded.url).startsWith(FORWARD_AUTH_PREFIX)) {
+    if (pathOf(routed).startsWith(FORWARD_AUTH_PREFIX)) {
       throw new GatewayError('ZG_ERR_FORBIDDEN', `${FORWARD_AUTH_PREFIX} is the gateway's own: a proxy must not pass clients' requests for it through forward auth`);
     }
-    const match = routes.match(forwarded.url, forwarded.method);
-    if (forwarded.url.includes(';')) samePathParameterRoute(routes, forwarded.url, forwarded.method, match);
+    const match = routes.match(routed, forwarded.method);
+    if (routed.includes(';')) samePathParameterRoute(routes, routed, forwarded.method, match);
     // Proxies know 2xx, 401 and 403 (nginx answers 500 to anything else): a request no route
     // admits is denied, never let through.
     if (match.kind !== 'route') {
-      throw new GatewayError('ZG_ERR_FORBIDDEN', `No route of routes.json admits ${forwarded.method} ${pathOf(forwarded.url)}`);
+      throw new GatewayError('ZG_ERR_FORBIDDEN', `No route of routes.json admits ${forwarded.method} ${pathOf(routed)}`);
     }
     const route = (ctx.route = match.route);
     let verdict: Verdict | 'login' | undefined;
@@ -82,7 +89,7 @@ export function createForwardAuth(options: ForwardAuthOptions): ForwardAuth {
         const redirect = new URL(req.url ?? '/', 'http://x').searchParams.get('redirect');
         if (redirect !== '1' || isApiRequest(req, forwarded.method)) throw unauthenticated('This route requires a login');
         const origin = ctx.origin!;
-        return { redirect: `${origin.protocol}://${origin.host}${START_PATH}?rd=${encodeURIComponent(forwarded.url)}` };
+        return { redirect: `${origin.protocol}://${origin.host}${prefix ?? ''}${START_PATH}?rd=${encodeURIComponent(forwarded.url)}` };
       }
     }
     ctx.user = verdict?.user;
@@ -157,6 +164,14 @@ function isApiRequest(req: IncomingMessage, method: string): boolean {
 function headerSafe(value: string): string {
   // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+/** `url` without the tenant's prefix, or undefined when it is not inside it. */
+function insidePrefix(url: string, prefix: string): string | undefined {
+  if (!url.startsWith(prefix)) return undefined;
+  const rest = url.slice(prefix.length);
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
+  return rest.startsWith('/') ? rest : undefined;
 }
 
 function pathOf(url: string): string {

@@ -4,14 +4,16 @@ import * as oidc from 'openid-client';
 import { GatewayError } from '../errors.js';
 import { wantsHtml } from '../http/render-error.js';
 import type { Logger } from '../log.js';
+import { normalizeRequestTarget } from '../routing/request-target.js';
 import { requiredScopes, type CompiledRoute } from '../routing/route-table.js';
 import type { RequestContext } from '../server/context.js';
 import { DOMAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE, type ForwardAuthLogin, type LoginFeature, type LoginRedirect, type Verdict } from './contract.js';
 import { LOGGED_OUT_PATH, loggedOutPage } from './logged-out-page.js';
 import type { Storage } from '../storage/types.js';
 import type { CookieDomains } from '../sessions/cookie-domain.js';
+import { withinPrefix } from '../tenant/path.js';
 import type { Keyring } from '../sessions/crypto.js';
-import { createSessionOpener, type OpenedSession, type RecentSession } from '../sessions/request-session.js';
+import { createSessionOpener, type CookieScope, type OpenedSession, type RecentSession } from '../sessions/request-session.js';
 import type { StorageSessionStore } from '../sessions/store.js';
 import type { SessionUser } from '../sessions/types.js';
 import { LockTimeoutError, withLock } from '../storage/lock.js';
@@ -102,16 +104,27 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
   /** The session cookie's Domain for this request's tenant and host; undefined: host-only. */
   const domainOf = (ctx: RequestContext) => options.cookieDomains?.domainFor(ctx.tenant, ctx.origin!.hostname);
 
-  const openSession = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => sessions.open(req, res, isSecure(ctx), domainOf(ctx));
+  /**
+   * The session cookie's scope: the tenant's Domain, and a path tenant's prefix as its Path, so that
+   * the sessions of two path tenants in one browser stay apart (src/tenant/path.ts).
+   */
+  const scopeOf = (ctx: RequestContext): CookieScope | undefined => {
+    const domain = domainOf(ctx);
+    return domain === undefined && ctx.tenantPrefix === undefined ? undefined : { domain, path: ctx.tenantPrefix };
+  };
+  /** A path of the gateway as the client addresses it: inside a path tenant's prefix. */
+  const tenantUrl = (ctx: RequestContext, path: string) => withinPrefix(ctx.tenantPrefix, path);
+
+  const openSession = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => sessions.open(req, res, isSecure(ctx), scopeOf(ctx));
 
   const tenantOf = (ctx: RequestContext) => ctx.tenant ?? options.providerTenant;
   const loginCookieOptions = (ctx: RequestContext): LoginCookieOptions => ({
-    path: CALLBACK_PATH,
+    path: tenantUrl(ctx, CALLBACK_PATH),
     maxAgeSeconds: LOGIN_TTL_MS / 1000,
     secure: isSecure(ctx),
   });
   /** The request's session cookie for its trusted origin: over https only the `__Host-` one counts. */
-  const sessionCookieOf = (req: IncomingMessage, ctx: RequestContext) => sessions.cookieOf(req, isSecure(ctx), domainOf(ctx));
+  const sessionCookieOf = (req: IncomingMessage, ctx: RequestContext) => sessions.cookieOf(req, isSecure(ctx), scopeOf(ctx));
 
   function unauthenticated(message: string): GatewayError {
     return new GatewayError('ZG_ERR_UNAUTHENTICATED', message, { headers: { 'www-authenticate': 'Bearer realm="zonegate"' } });
@@ -134,14 +147,14 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     return (req.method !== 'GET' && req.method !== 'HEAD') || !wantsHtml(req);
   }
 
-  async function startLogin(res: ServerResponse, ctx: RequestContext, returnTo = sameOriginPath(ctx.originalUrl)): Promise<LoginRedirect> {
+  async function startLogin(res: ServerResponse, ctx: RequestContext, returnTo = tenantReturnPath(ctx.originalUrl, ctx.tenantPrefix)): Promise<LoginRedirect> {
     const tenant = tenantOf(ctx);
     const zone = await rp.zone(tenant);
     const origin = ctx.origin!;
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const verifier = oidc.randomPKCECodeVerifier();
-    const redirectUri = `${origin.protocol}://${origin.host}${CALLBACK_PATH}`;
+    const redirectUri = `${origin.protocol}://${origin.host}${tenantUrl(ctx, CALLBACK_PATH)}`;
     const pending: PendingLogin = { tenant, verifier, nonce, redirectUri, returnTo };
     // Sealed: the verifier is what makes a stolen code worthless (RFC 7636 §1), the nonce what binds
     // the id token to this login; a dump of the storage must yield neither. Bound to the state, so a
@@ -425,7 +438,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
         );
       }
       if (options.logout.endpoint !== undefined && pathname === options.logout.endpoint) return logout(req, res, ctx);
-      if (pathname === LOGGED_OUT_PATH && options.logout.page === undefined) return { html: loggedOutPage('/') };
+      if (pathname === LOGGED_OUT_PATH && options.logout.page === undefined) return { html: loggedOutPage(tenantUrl(ctx, '/')) };
       return undefined;
     },
 
@@ -461,23 +474,24 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     startLogin: (res, ctx, returnTo) => startLogin(res, ctx, returnTo),
 
     returnTarget(rd, ctx) {
-      if (rd.startsWith('/')) return sameOriginPath(rd);
+      const home = tenantUrl(ctx, '/');
+      if (rd.startsWith('/')) return tenantReturnPath(rd, ctx.tenantPrefix);
       let url: URL;
       try {
         url = new URL(rd);
       } catch {
-        return '/';
+        return home;
       }
       const origin = ctx.origin!;
-      if (url.protocol !== `${origin.protocol}:` || url.username !== '' || url.password !== '') return '/';
+      if (url.protocol !== `${origin.protocol}:` || url.username !== '' || url.password !== '') return home;
       const path = url.pathname + url.search + url.hash;
-      if (sameOriginPath(path) !== path) return '/';
+      if (tenantReturnPath(path, ctx.tenantPrefix) !== path) return home;
       if (url.host === origin.host.toLowerCase()) return path;
       // Another host only where the tenant's session cookie reaches: the user's login is valid there,
       // and it is the tenant's own site (SESSION_COOKIE_DOMAIN holds {subdomain}).
       const domain = domainOf(ctx);
       const covered = domain !== undefined && (url.hostname === domain || url.hostname.endsWith(`.${domain}`));
-      return covered ? url.href : '/';
+      return covered ? url.href : home;
     },
 
     async checkUpgrade(req, ctx) {
@@ -568,11 +582,13 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     if (s.user) await opened.destroy();
     const origin = ctx.origin!;
     const secure = origin.protocol === 'https' ? '; Secure' : '';
-    const domain = domainOf(ctx);
+    const scope = scopeOf(ctx);
+    const domain = scope?.domain;
     // The same name, Path, Domain and Secure as the cookie being removed (a `__Host-` cookie needs them all).
-    res.setHeader('set-cookie', `${sessions.cookieName(isSecure(ctx), domain)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}${domain === undefined ? '' : `; Domain=${domain}`}`);
+    res.setHeader('set-cookie', `${sessions.cookieName(isSecure(ctx), scope)}=; Path=${scope?.path ?? '/'}; Max-Age=0; HttpOnly; SameSite=Lax${secure}${domain === undefined ? '' : `; Domain=${domain}`}`);
     const page = options.logout.page ?? LOGGED_OUT_PATH;
-    const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${page.startsWith('/') ? page : `/${page}`}`;
+    // A page of the gateway is the tenant's: inside a path tenant's prefix.
+    const pageUrl = /^https?:\/\//.test(page) ? page : `${origin.protocol}://${origin.host}${tenantUrl(ctx, page.startsWith('/') ? page : `/${page}`)}`;
     // The zone ends its own SSO session too, then sends the browser to the logout page (REFERENCE.md §4).
     const zoneLogout = `${rp.zoneUrl(tenantOf(ctx))}/logout.do?redirect=${encodeURIComponent(pageUrl)}&client_id=${encodeURIComponent(options.clientId)}`;
     logger.info('logout', { requestId: ctx.id, tenant: ctx.tenant, user: s.user?.name });
@@ -613,6 +629,22 @@ export function ownPathsOf(logoutEndpoint: string | undefined, logoutPage?: stri
 /** Additional data of a sealed pending login: its purpose and its state (see the session store's aadOf). */
 function pendingLoginAad(state: string): string {
   return JSON.stringify(['zonegate-login', state]);
+}
+
+/**
+ * Where a login of a path tenant may return: a path inside its prefix (`/t/acme/...`), judged as
+ * sameOriginPath judges the path without it; anything else returns to the prefix itself, never to
+ * another tenant's prefix. Without a prefix: sameOriginPath.
+ */
+export function tenantReturnPath(url: string, prefix: string | undefined): string {
+  if (prefix === undefined) return sameOriginPath(url);
+  // `/t/acme/../globex/` starts with acme's prefix and is globex's page once the browser resolves it.
+  if (normalizeRequestTarget(url) !== url) return `${prefix}/`;
+  const inside = url.startsWith(prefix) && (url.length === prefix.length || url[prefix.length] === '/' || url[prefix.length] === '?');
+  if (!inside) return `${prefix}/`;
+  const rest = url.slice(prefix.length);
+  const path = rest.startsWith('/') ? rest : `/${rest}`;
+  return prefix + sameOriginPath(path);
 }
 
 /** Only a path on this origin may be returned to after login (no open redirect). */

@@ -12,12 +12,16 @@
  */
 import type { Logger } from '../log.js';
 import type { RecordsDatabase } from '../records/types.js';
+import type { Storage } from '../storage/types.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
 import { ProvisioningError } from './errors.js';
 import { checkSubscription, normaliseTenantId, type SubscriptionInput, type SubscriptionResult, type UnsubscribeResult } from './service.js';
 import { createTenantRecords, type TenantRecord } from './tenant-records.js';
 
 export interface BoundSubscriptionsOptions {
   records: RecordsDatabase;
+  /** The storage's change notices: a removed tenant configuration is announced to running gateways. */
+  notices?: Pick<Storage, 'announce' | 'set'>;
   /** The binding's `xsappname` (the instance name, `<xsappname>!t<N>`) and its provider zone id (`tenantid`). */
   application: { xsappname: string; instanceName: string; providerZoneId: string };
   tenantUrlFor(subdomain: string): string;
@@ -30,6 +34,7 @@ export interface BoundSubscriptionsOptions {
 export function createBoundSubscriptions(options: BoundSubscriptionsOptions) {
   const { application, logger } = options;
   const tenantRecords = createTenantRecords(options.records);
+  const tenantConfigurations = createTenantConfigurations(options.records, options.notices);
   const now = options.now ?? (() => new Date());
 
   async function subscribe(input: SubscriptionInput): Promise<SubscriptionResult> {
@@ -66,6 +71,8 @@ export function createBoundSubscriptions(options: BoundSubscriptionsOptions) {
     const { subdomain } = previous;
     // Sessions first: should this fail, the record stays and the registry's retry finishes the job.
     await options.revokeTenantSessions(subdomain);
+    // Its own configuration and metadata credential too (src/tenant/configuration.ts).
+    await tenantConfigurations.delete(subdomain);
     await tenantRecords.delete(tenantId);
     logger.info('tenant unsubscribed', { tenantId, subdomain, identity: 'xsuaa binding' });
     return { removed: true, subdomain };

@@ -20,7 +20,9 @@
 import { isJsonMediaType, mediaType, readLimitedBody } from '../http/read-body.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, toGatewayError, ZonegateError } from '../errors.js';
+import { ConfigError, GatewayError, toGatewayError, ZonegateError } from '../errors.js';
+import type { Destination } from '../config/types.js';
+import { parseTenantConfiguration, type TenantConfiguration, type TenantConfigurations } from '../tenant/configuration.js';
 import { sendError } from '../http/render-error.js';
 import type { Logger } from '../log.js';
 import { ProvisioningError } from './errors.js';
@@ -62,6 +64,11 @@ export interface CallbackHandlerOptions {
   /** Largest accepted body; default 64 KiB (a subscription payload is about 1 KiB). */
   maxBodyBytes?: number;
   statusRetry?: { attempts?: number; baseDelayMs?: number; timeoutMs?: number };
+  /**
+   * Where `subscriptionParams` go (issue 14, part 3): the tenant's configuration, checked against the
+   * application's destinations. Without it the parameters are ignored, as before.
+   */
+  tenantConfigurations?: { store: TenantConfigurations; destinations: readonly Destination[] };
 }
 
 export interface CallbackHandler {
@@ -187,6 +194,24 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
     return new GatewayError('ZG_ERR_ROUTE_NOT_FOUND', 'No such callback');
   }
 
+  /**
+   * `subscriptionParams` (the registry passes what the subscriber entered, per the application's
+   * paramsSchema) as the tenant's configuration: `destinations` as in `zonegate tenants config`, every
+   * other parameter a setting. Checked before anything is done: a 400 naming each problem.
+   */
+  function configurationOf(body: Record<string, unknown>): TenantConfiguration | undefined {
+    const params = body.subscriptionParams;
+    if (options.tenantConfigurations === undefined || params === undefined || params === null) return undefined;
+    if (typeof params !== 'object' || Array.isArray(params)) throw badRequest('subscriptionParams must be an object');
+    const { destinations, ...settings } = params as Record<string, unknown>;
+    try {
+      return parseTenantConfiguration({ ...(destinations !== undefined ? { destinations } : {}), settings }, 'subscriptionParams', options.tenantConfigurations.destinations);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new GatewayError('ZG_ERR_TENANT_INVALID', `subscriptionParams: ${err.problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}`, { expose: true });
+    }
+  }
+
   async function authorize(req: IncomingMessage): Promise<void> {
     const token = bearerToken(req);
     if (!token) {
@@ -237,6 +262,9 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
   async function perform(op: Exclude<Operation, { kind: 'dependencies' }>, input: SubscriptionInput | undefined): Promise<{ text: string; url?: string; invitation?: string }> {
     if (op.kind === 'subscribe') {
       const result = await provisioning.subscribe(input!);
+      // The parameters the subscriber gave replace the tenant's configuration; a subscription without
+      // any (an UPDATE that only renews) leaves what the operator set alone.
+      if (input!.configuration !== undefined) await options.tenantConfigurations!.store.put(result.subdomain, input!.configuration);
       const invited = result.admin?.invitation;
       return {
         text: result.url,
@@ -284,7 +312,9 @@ export function createCallbackHandler(options: CallbackHandlerOptions): Callback
       }
       // Checked before any 202: a malformed request is refused now, not reported as FAILED later.
       const tenantId = normaliseTenantId(op.tenantId);
-      const input = op.kind === 'subscribe' ? checkSubscription(parseSubscriptionBody(await readJson(req), tenantId)) : undefined;
+      const body = op.kind === 'subscribe' ? await readJson(req) : undefined;
+      const input = op.kind === 'subscribe' ? checkSubscription(parseSubscriptionBody(body, tenantId)) : undefined;
+      if (input !== undefined) input.configuration = configurationOf(body as Record<string, unknown>);
       const statusCallback = req.headers.status_callback;
       if (typeof statusCallback === 'string' && statusCallback !== '') {
         if (!reporter) {

@@ -15,9 +15,12 @@ import { commandUsage, isHelp, parseCommand, pickSubcommand, UsageError, type Co
 import type { ZoneDirectory } from '../zones/directory/types.js';
 import { isEmail } from '../zones/directory/validation.js';
 import type { Provisioning, Tenant } from './service.js';
+import { runTenantConfigCommand, type TenantConfigIo } from '../tenant/config-cli.js';
 
 export interface TenantsCliIo {
   provisioning: Provisioning;
+  /** For `tenants config`: the configuration store and the application's destinations. */
+  configurations?: Omit<TenantConfigIo, 'out' | 'err'>;
   /** To adopt a zone made with `zones create` (its id becomes the tenant id). */
   directory?: ZoneDirectory;
   out: (line: string) => void;
@@ -27,7 +30,7 @@ export interface TenantsCliIo {
 /** Every tenants command reads the application from xs-security.json; the entry point loads it. */
 const SECURITY = { security: { type: 'string' } } as const;
 
-type TenantsCommandName = 'subscribe' | 'unsubscribe' | 'list';
+type TenantsCommandName = 'subscribe' | 'unsubscribe' | 'list' | 'config';
 
 const SPECS: Record<TenantsCommandName, CommandSpec> = {
   subscribe: {
@@ -51,6 +54,17 @@ administrator with a generated initial password, printed once.`,
     name: 'tenants list',
     synopsis: '[--json] [--security FILE]',
     options: { ...SECURITY, json: { type: 'boolean' } },
+  },
+  config: {
+    name: 'tenants config',
+    synopsis: 'get|set|unset|credential <subdomain> [--json DOC | --file FILE]',
+    details: `A tenant's own configuration (src/tenant/configuration.ts), served by running gateways within a
+second: \`set\` replaces it with the document of --json or --file, {"destinations": {"<name>": {"url": ...}},
+"settings": {...}} (destination overrides are checked against the \`destinations\` variable); \`get\`
+prints it; \`unset\` removes it; \`credential\` makes the tenant's metadata credential (TENANT_METADATA_PATH),
+printed once. Needs no xs-security.json.`,
+    options: { json: { type: 'string' }, file: { type: 'string' } },
+    positionals: ['action', 'subdomain'],
   },
 };
 
@@ -144,10 +158,17 @@ async function list({ values }: ParsedCommand, { provisioning, out }: TenantsCli
   table([['SUBDOMAIN', 'ID', 'URL', 'SUBSCRIBED'], ...tenants.map((t) => [t.subdomain, t.tenantId, t.url, t.subscribedAt ?? '-'])], out);
 }
 
-const COMMANDS: Record<TenantsCommandName, (parsed: ParsedCommand, io: TenantsCliIo) => Promise<void>> = { subscribe, unsubscribe, list };
+const COMMANDS: Record<Exclude<TenantsCommandName, 'config'>, (parsed: ParsedCommand, io: TenantsCliIo) => Promise<void>> = { subscribe, unsubscribe, list };
 
 /** Runs a parsed command: exit 0, or 1 with the reason on `err` when the service refuses or fails. */
 export async function runTenantsCommand(invocation: TenantsInvocation, io: TenantsCliIo): Promise<number> {
+  if (invocation.name === 'config') {
+    if (!io.configurations) {
+      io.err('zonegate: tenants config is not available here');
+      return 1;
+    }
+    return runTenantConfigCommand(invocation.parsed, { ...io.configurations, out: io.out, err: io.err });
+  }
   try {
     await COMMANDS[invocation.name](invocation.parsed, io);
     return 0;

@@ -21,6 +21,7 @@
  * The record is written before the zone and deleted after everything else, so a subscription or an
  * unsubscription that failed half-way is finished by the registry's retry of the same call.
  */
+import { createTenantConfigurations, type TenantConfiguration } from '../tenant/configuration.js';
 import type { Logger } from '../log.js';
 import type { RecordsDatabase } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
@@ -58,6 +59,8 @@ export interface SubscriptionInput {
   adminPassword?: string;
   globalAccountId?: string;
   subscriptionAppName?: string;
+  /** The tenant's configuration from the registry's `subscriptionParams` (./callbacks.ts), stored by the callback once subscribed. */
+  configuration?: TenantConfiguration;
 }
 
 export interface SubscriptionResult {
@@ -199,6 +202,7 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
   }
 
   const tenantRecords = createTenantRecords(options.records);
+  const tenantConfigurations = createTenantConfigurations(options.records, options.storage);
   const readRecord = (tenantId: string) => tenantRecords.get(tenantId);
 
   /**
@@ -337,6 +341,8 @@ export function createProvisioning(options: ProvisioningOptions): Provisioning {
           tenantId,
           subdomain,
         );
+        // Its own configuration and metadata credential too (src/tenant/configuration.ts).
+        await tenantConfigurations.delete(subdomain);
         await tenantRecords.delete(tenantId);
         logger.info('tenant unsubscribed', { tenantId, subdomain });
         return { removed: true, subdomain };

@@ -8,6 +8,7 @@ import { INVITATION_PATH } from '../zones/invitations.js';
 import type { Zones } from '../zones/start.js';
 import { createBoundSubscriptions } from './bound.js';
 import { createCallbackHandler, type CallbackHandler } from './callbacks.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
 import { createClientTokenGetter } from './client-token.js';
 import { createTenantRegistry, type CachedTenantRegistry } from './registry.js';
 import { createProvisioning, defaultAdminRoleCollection, type Provisioning } from './service.js';
@@ -65,6 +66,8 @@ export function setUpZoneTenants(input: ProvisioningSetUp): ZoneTenants | undefi
   const { registryUrl } = settings.provisioning;
   const callbacks = createCallbackHandler({
     provisioning,
+    // subscriptionParams become the tenant's configuration (src/tenant/configuration.ts).
+    tenantConfigurations: { store: createTenantConfigurations(input.records, input.storage), destinations: settings.destinations },
     verifyToken: createProviderTokenVerifier({
       providerZoneId: zones.provider.id,
       tokenKeysUrl: `${zones.publicUrlFor(zones.provider.subdomain)}/token_keys`,
@@ -109,7 +112,7 @@ function statusReports(settings: Settings, application: XsuaaCredentials): { reg
  */
 export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { xsuaa: XsuaaCredentials }): CallbackHandler | undefined {
   const { settings, xsuaa, logger } = input;
-  if (settings.tenantHostPattern === undefined && settings.provisioning.tenantUrlTemplate === undefined) {
+  if (settings.tenantHostPattern === undefined && settings.tenantPathPattern === undefined && settings.provisioning.tenantUrlTemplate === undefined) {
     logger.info('subscription callbacks not mounted', { reason: 'no TENANT_HOST_PATTERN: the gateway serves a single tenant' });
     return undefined;
   }
@@ -124,6 +127,7 @@ export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { 
   const scopeName = settings.provisioning.callbackScope;
   const provisioning = createBoundSubscriptions({
     records: input.records,
+    notices: input.storage,
     application: { xsappname: xsuaa.xsappname, instanceName: xsuaa.xsappname, providerZoneId: xsuaa.tenantid },
     tenantUrlFor,
     revokeTenantSessions: input.revokeTenantSessions,
@@ -137,6 +141,8 @@ export function setUpBoundCallbacks(input: Omit<ProvisioningSetUp, 'zones'> & { 
   });
   const callbacks = createCallbackHandler({
     provisioning,
+    // subscriptionParams become the tenant's configuration (src/tenant/configuration.ts).
+    tenantConfigurations: { store: createTenantConfigurations(input.records, input.storage), destinations: settings.destinations },
     verifyToken: verify,
     scopeName,
     dependencies: settings.provisioning.dependencies,
@@ -177,7 +183,7 @@ export function setUpProvisioning(input: ProvisioningSetUp): { provisioning: Pro
   if (configured.callbackScopeExplicit && !application.scopes.includes(`${application.instanceName}.${configured.callbackScope}`)) {
     problem('CALLBACK_SCOPE', `xs-security.json of ${application.xsappname} declares no scope "$XSAPPNAME.${configured.callbackScope}"`);
   }
-  if (settings.tenantHostPattern === undefined && configured.tenantUrlTemplate === undefined) {
+  if (settings.tenantHostPattern === undefined && settings.tenantPathPattern === undefined && configured.tenantUrlTemplate === undefined) {
     if (problems.length) throw new ConfigError(problems);
     return 'no TENANT_HOST_PATTERN: the gateway serves a single tenant';
   }
@@ -211,5 +217,5 @@ export function setUpProvisioning(input: ProvisioningSetUp): { provisioning: Pro
  * what a developer's browser reaches. A string: why the template does not fit the host pattern.
  */
 function tenantUrls(settings: Settings, port: number): TenantUrlFor | string {
-  return compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http', ...(port > 0 ? { port } : {}) });
+  return compileTenantUrl(settings.tenantHostPattern, settings.provisioning.tenantUrlTemplate, { protocol: 'http', ...(port > 0 ? { port } : {}) }, settings.tenantPathPattern !== undefined);
 }

@@ -19,9 +19,15 @@ export function compileTenantUrl(
   pattern: RegExp | undefined,
   template: string | undefined,
   base: { protocol: 'http' | 'https'; port?: number },
+  /** TENANT_PATH_PATTERN is set: the template may put the tenant into the path (`https://app.example.com/t/{subdomain}/`). */
+  pathTenants = false,
 ): TenantUrlFor | string {
-  if (template !== undefined) return compileTemplate(template);
-  if (pattern === undefined) return 'a tenant URL needs TENANT_HOST_PATTERN or TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)';
+  if (template !== undefined) return compileTemplate(template, pathTenants);
+  if (pattern === undefined) {
+    // A path tenant's URL names the gateway's public host, which no pattern says (TENANT_PATH_PATTERN matches paths only).
+    if (pathTenants) return 'tenants in the path (TENANT_PATH_PATTERN) need TENANT_URL_TEMPLATE for their URL, e.g. https://app.example.com/t/{subdomain}/';
+    return 'a tenant URL needs TENANT_HOST_PATTERN or TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)';
+  }
   const match = INVERTIBLE.exec(pattern.source);
   if (!match) {
     return `TENANT_HOST_PATTERN ${pattern.source} is not of the form ^(<group>)<literal host suffix>$, so the tenant URL cannot be derived from it; set TENANT_URL_TEMPLATE (e.g. https://{subdomain}.app.example.com)`;
@@ -34,7 +40,7 @@ export function compileTenantUrl(
   return (subdomain) => `${base.protocol}://${subdomain}${suffix}${port}`;
 }
 
-function compileTemplate(template: string): TenantUrlFor | string {
+function compileTemplate(template: string, pathTenants: boolean): TenantUrlFor | string {
   if (!template.includes(PLACEHOLDER)) return `TENANT_URL_TEMPLATE must contain ${PLACEHOLDER}, got ${JSON.stringify(template)}`;
   let probe: URL;
   try {
@@ -43,7 +49,10 @@ function compileTemplate(template: string): TenantUrlFor | string {
     return `TENANT_URL_TEMPLATE is not a URL: ${JSON.stringify(template)}`;
   }
   if (probe.protocol !== 'https:' && probe.protocol !== 'http:') return `TENANT_URL_TEMPLATE must be an http(s) URL, got ${JSON.stringify(template)}`;
-  if (!probe.hostname.includes('tenant')) return `TENANT_URL_TEMPLATE must put ${PLACEHOLDER} into the host name, got ${JSON.stringify(template)}`;
+  // In the host name (a host per tenant), or in the path (tenants in the path, TENANT_PATH_PATTERN).
+  if (!probe.hostname.includes('tenant') && !(pathTenants && probe.pathname.includes('tenant'))) {
+    return `TENANT_URL_TEMPLATE must put ${PLACEHOLDER} into the host name${pathTenants ? ' or the path' : ' (into the path only with TENANT_PATH_PATTERN)'}, got ${JSON.stringify(template)}`;
+  }
   if (probe.username || probe.password) return 'TENANT_URL_TEMPLATE must not contain credentials';
   return (subdomain) => template.replaceAll(PLACEHOLDER, subdomain);
 }

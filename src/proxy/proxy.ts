@@ -30,6 +30,11 @@ export interface ProxyTarget {
   trace?: RequestTrace;
   /** A WebSocket's handshake has ended at the backend: 101, or the status it answered instead. */
   handshakeEnded?: (status: number) => void;
+  /**
+   * A path tenant's prefix (`/t/acme`, src/tenant/path.ts): the backend sees the path without it, and
+   * its redirects and browser cookies are put back inside it.
+   */
+  tenantPrefix?: string;
 }
 
 export interface ProxyOptions {
@@ -108,10 +113,10 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 
   for (const destination of options.destinations) {
     const fingerprint = destinationFingerprint(destination);
-    const kept = previous.get(destination.name);
+    const kept = previous.get(keyOf(destination));
     if (kept?.fingerprint === fingerprint) {
       kept.users++;
-      servers.set(destination.name, kept);
+      servers.set(keyOf(destination), kept);
       continue;
     }
     const secure = destination.url.protocol === 'https:';
@@ -176,7 +181,10 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
         delete backendRes.headers['x-zonegate-error'];
         const setCookie = withoutSetCookies(backendRes.headers['set-cookie'], (state?.hooks ?? options).ownCookies);
         if (setCookie === undefined) delete backendRes.headers['set-cookie'];
-        else backendRes.headers['set-cookie'] = setCookie;
+        else {
+          const prefix = state?.target.tenantPrefix;
+          backendRes.headers['set-cookie'] = prefix === undefined ? setCookie : setCookie.map((line) => withinTenantPath(line, prefix));
+        }
       });
       // http-proxy sets no timeout on an upgrade: a backend that accepts the connection and never
       // answers the handshake would hold the client for ever. http-proxy clears the socket's
@@ -200,8 +208,11 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       // could set the session cookie could fix a victim's session).
       delete headers['x-zonegate-error'];
       const setCookie = withoutSetCookies(proxyRes.headers['set-cookie'], state.hooks.ownCookies);
+      const prefix = state.target.tenantPrefix;
+      // What the browser gets of them, for a path tenant inside its prefix (kept ones keep the backend's paths).
+      const toBrowser = (lines: string[]) => (prefix === undefined ? lines : lines.map((line) => withinTenantPath(line, prefix)));
       if (setCookie === undefined) delete headers['set-cookie'];
-      else headers['set-cookie'] = setCookie;
+      else headers['set-cookie'] = toBrowser(setCookie);
       rewriteLocation(headers, state.target);
       const { sessionId } = state.target;
       if (sessionId === undefined || setCookie === undefined) return respondWith(proxyRes, req, res, state, headers);
@@ -209,7 +220,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       // to be stored, as SAP's router's does (express-session saves before the response ends): the
       // browser's next request must find them there.
       const { keep, browser } = sortSetCookies(setCookie, backendPath(state.target), Date.now());
-      if (browser.length) headers['set-cookie'] = browser;
+      if (browser.length) headers['set-cookie'] = toBrowser(browser);
       else delete headers['set-cookie'];
       if (keep.length === 0) return respondWith(proxyRes, req, res, state, headers);
       void state.hooks.keepBackendCookies(req, sessionId, destination.name, keep).then(() => {
@@ -217,7 +228,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
         else proxyRes.resume();
       });
     });
-    servers.set(destination.name, { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs), fingerprint, users: 1 });
+    servers.set(keyOf(destination), { proxy, agent, limit: new ConnectionLimit(destination.maxSockets, backendQueueTimeoutMs), fingerprint, users: 1 });
   }
 
   /** Sends the backend's response on, with the headers the gateway has decided. */
@@ -293,6 +304,9 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       // router sends it (backend-request/headers.js: url.parse(req.url).pathname); a trusted
       // proxy's own x-forwarded-path is kept, as SAP keeps it.
       if (!origin.forwarded || h['x-forwarded-path'] === undefined) h['x-forwarded-path'] = pathOf(req.url ?? '/');
+      // A path tenant's prefix, which the backend does not see (Spring's ForwardedHeaderFilter, ASP.NET's
+      // UsePathBase and Werkzeug's ProxyFix build their links with it).
+      if (target.tenantPrefix !== undefined) h['x-forwarded-prefix'] = target.tenantPrefix;
     } else if (!origin.forwarded) {
       for (const name of X_FORWARDED) if (h[name] !== undefined) delete h[name];
     }
@@ -404,7 +418,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 
   return {
     web(req, res, target, onError) {
-      const server = servers.get(target.destination.name)!;
+      const server = servers.get(keyOf(target.destination))!;
       const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
       // Read before prepare(), which drops Transfer-Encoding (hop-by-hop). Body-less requests (GET)
@@ -439,7 +453,7 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
       };
     },
     ws(req, socket, head, target, onError) {
-      const server = servers.get(target.destination.name)!;
+      const server = servers.get(keyOf(target.destination))!;
       // WebSockets are not counted against maxSockets: an open one holds no agent connection.
       const state: Pending = { hooks: options, target, timedOut: false, onError, proxyReq: undefined, proxyRes: undefined, holdsConnection: false, waiter: undefined, closed: false, span: undefined };
       setState(req, state);
@@ -471,8 +485,16 @@ function proxyFor(options: ProxyOptions, previous: ReadonlyMap<string, Destinati
 }
 
 /** What a destination's agent and handlers are made from: the same, and they can be kept. */
+/**
+ * Which connections a destination uses: its name, or, for a tenant's override of it
+ * (src/tenant/configuration.ts), its name and the tenant's (another service, its own agent and limit).
+ */
+function keyOf(d: Destination): string {
+  return d.tenant === undefined ? d.name : `${d.name}\u0000${d.tenant}`;
+}
+
 function destinationFingerprint(d: Destination): string {
-  return JSON.stringify([d.name, d.url.href, d.forwardAuthToken, d.timeout, d.maxSockets, d.setXForwardedHeaders, d.strictSSL, d.proxyHost, d.proxyPort]);
+  return JSON.stringify([d.name, d.tenant, d.url.href, d.forwardAuthToken, d.timeout, d.maxSockets, d.setXForwardedHeaders, d.strictSSL, d.proxyHost, d.proxyPort]);
 }
 
 const STATE = Symbol('zonegate.proxy.state');
@@ -530,6 +552,25 @@ function rewriteLocation(headers: OutgoingHttpHeaders, target: ProxyTarget): voi
   if (reverse && pathname.startsWith(reverse.targetPrefix)) {
     pathname = reverse.sourcePrefix + pathname.slice(reverse.targetPrefix.length);
   }
-  const path = pathname + url.search + url.hash;
+  const path = (target.tenantPrefix ?? '') + pathname + url.search + url.hash;
   headers.location = absoluteToBackend ? `${target.origin.protocol}://${target.origin.host}${path}` : path;
+}
+
+/**
+ * A backend's Set-Cookie line for a path tenant's browser: its Path put inside the tenant's prefix
+ * (`Path=/` becomes `Path=/t/acme/`, none becomes the prefix), so that one tenant's backend cookies
+ * are never sent with another tenant's requests from the same browser. The backend's Path is a path
+ * of the backend, which sees the paths without the prefix.
+ */
+export function withinTenantPath(line: string, prefix: string): string {
+  const parts = line.split(';');
+  let found = false;
+  for (let i = 1; i < parts.length; i++) {
+    const m = /^\s*path\s*=\s*(.*?)\s*$/i.exec(parts[i]!);
+    if (m === null) continue;
+    found = true;
+    const value = m[1]!.startsWith('/') ? m[1]! : '/';
+    parts[i] = ` Path=${prefix}${value}`;
+  }
+  return found ? parts.join(';') : `${line}; Path=${prefix}`;
 }

@@ -381,4 +381,24 @@ const OAUTH_CLIENTS: Migration = {
   ],
 };
 
-export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, OAUTH_CLIENTS, PLATFORMS_AND_RELAY, EVENTS_AND_WEBHOOKS];
+/**
+ * Version 8: per-tenant configuration (issue 14, part 3; src/tenant/configuration.ts). Keyed by the
+ * tenant's subdomain, which is what the gateway knows a request's tenant by (host or path). `config`
+ * is the tenant's document as JSON (destination overrides, settings); `metadata_secret_digest` the
+ * SHA-256 of the tenant's metadata credential (src/tenant/metadata.ts), never the credential itself.
+ */
+const TENANT_CONFIGURATIONS: Migration = {
+  version: 8,
+  name: 'tenant configurations',
+  statements: [
+    `CREATE TABLE tenant_configurations (
+      subdomain TEXT NOT NULL,
+      config TEXT NOT NULL,
+      metadata_secret_digest TEXT,
+      updated_at TEXT NOT NULL,
+      CONSTRAINT tenant_configurations_pkey PRIMARY KEY (subdomain)
+    )`,
+  ],
+};
+
+export const MIGRATIONS: readonly Migration[] = [ZONE_DIRECTORY, KEYS_AND_TENANTS, IDENTITY_PROVIDERS, HTML5_APPS, OAUTH_CLIENTS, PLATFORMS_AND_RELAY, EVENTS_AND_WEBHOOKS, TENANT_CONFIGURATIONS];

@@ -14,6 +14,8 @@ export interface RequestContext {
   readonly originalUrl: string;
   origin: RequestOrigin | undefined;
   tenant: string | undefined;
+  /** The tenant's path prefix (`/t/acme`, TENANT_PATH_PATTERN) that the client's URLs carry; undefined for host tenants. */
+  tenantPrefix: string | undefined;
   route: CompiledRoute | undefined;
   /** The session the request is served with (src/sessions/request-session.ts): its user's, of this tenant; none for a bearer token. */
   session: RecentSession | undefined;
@@ -25,8 +27,8 @@ export interface RequestContext {
   trace: RequestTrace | undefined;
 }
 
-/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, trusted platforms, the built-in zones, the login's paths, webhooks and events. */
-export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'platform' | 'zones' | 'login' | 'events';
+/** The gateway's own answers: probes, the metrics, the SaaS registry's callbacks, trusted platforms, the built-in zones, the login's paths, webhooks and events, the tenant metadata. */
+export type GatewayPart = 'health' | 'metrics' | 'callbacks' | 'platform' | 'zones' | 'login' | 'events' | 'metadata';
 
 /** The context of a request that has just come in: its id, and nothing resolved yet. */
 export function newRequestContext(req: IncomingMessage): RequestContext {
@@ -36,6 +38,7 @@ export function newRequestContext(req: IncomingMessage): RequestContext {
     originalUrl: req.url ?? '/',
     origin: undefined,
     tenant: undefined,
+    tenantPrefix: undefined,
     route: undefined,
     session: undefined,
     user: undefined,

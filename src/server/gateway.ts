@@ -13,7 +13,10 @@ import { samePathParameterRoute, type RouteTable } from '../routing/route-table.
 import { isHtml5AppsRoute, type AppFileRequest, type Html5Apps } from '../html5-apps/serve.js';
 import { serveStatic } from '../static/serve.js';
 import type { Storage } from '../storage/types.js';
-import { requestOrigin, resolveTenant } from '../tenant/resolve.js';
+import { requestOrigin, resolveRequestTenant } from '../tenant/resolve.js';
+import { withinPrefix } from '../tenant/path.js';
+import type { TenantMetadata } from '../tenant/metadata.js';
+import { NO_TENANT_DESTINATIONS, tenantDestinationsOf, type LiveTenantConfigurations, type TenantDestinations } from '../tenant/live-configurations.js';
 import { newRequestContext, type RequestContext } from './context.js';
 import { LOGIN_COOKIE_PREFIX, maySendSession, SECURE_SESSION_COOKIE, SESSION_COOKIE, type LoginFeature, type Verdict } from '../login/contract.js';
 import { createSecurityHeaders } from './security-headers.js';
@@ -93,6 +96,10 @@ export interface GatewayOptions {
   html5Apps?: Html5Apps;
   /** Webhooks, event polling and the events admin API (src/events/); undefined when off (no EVENTS_ADMIN_TOKEN). */
   events?: Pick<EventsFeature, 'claims' | 'handle'>;
+  /** Per-tenant configuration (src/tenant/live-configurations.ts): tenants' destination overrides. */
+  tenantConfigurations?: LiveTenantConfigurations;
+  /** TENANT_METADATA_PATH: the tenant metadata endpoint (src/tenant/metadata.ts). */
+  tenantMetadata?: TenantMetadata;
 }
 
 export interface Gateway {
@@ -120,6 +127,8 @@ interface Snapshot {
   readonly logoutLink: string | undefined;
   readonly login: LoginFeature;
   readonly forwardAuth: ForwardAuth | undefined;
+  /** Tenants' overrides of the destinations: one map lookup per request, a miss for tenants without any. */
+  readonly tenantDestinations: TenantDestinations['byTenant'];
   readonly proxy: Proxy;
   inFlight: number;
   retired: boolean;
@@ -149,18 +158,19 @@ export function createGateway(options: GatewayOptions): Gateway {
   const extensions = activeExtensions(options.extensions);
   const uaaDomain = options.identity?.uaaDomain;
   const uaaSuffix = uaaDomain ? `.${uaaDomain}` : undefined;
+  const tenantPatterns = { host: settings.tenantHostPattern, path: settings.tenantPathPattern };
   const readiness = options.readiness ?? createReadiness({ logger, ...(options.storage ? { storage: options.storage } : {}) });
   let draining = false;
   /** Upgraded sockets: no longer HTTP connections, so server.close() waits for them but closeAllConnections() does not end them. */
   const tunnels = new Set<Duplex>();
 
+  /** What the current snapshot was made of: made again when a tenant's configuration changes. */
+  let servedNow: ServedConfiguration = { routesFile: options.routesFile, routes: options.routes, destinations: settings.destinations, errorPages: options.errorPages, login: options.login, forwardAuth: options.forwardAuth };
   /** The snapshot new requests are served with; replaced whole by reconfigure(). */
-  let current = snapshotOf(
-    { routesFile: options.routesFile, routes: options.routes, destinations: settings.destinations, errorPages: options.errorPages, login: options.login, forwardAuth: options.forwardAuth },
-    undefined,
-  );
+  let current = snapshotOf(servedNow, undefined);
   /** Replaced snapshots whose requests are still under way: their proxies close after the last one. */
   const retiring = new Set<Snapshot>();
+  options.tenantConfigurations?.onChange(() => reconfigure(servedNow));
 
   function snapshotOf(served: ServedConfiguration, previous: Snapshot | undefined): Snapshot {
     const { routesFile } = served;
@@ -170,8 +180,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       enabled: routesFile.compression?.enabled ?? true,
       minSize: routesFile.compression?.minSize,
     };
+    const tenantConfigurations = options.tenantConfigurations?.current();
+    const perTenant = tenantConfigurations?.size ? tenantDestinationsOf(tenantConfigurations, served.destinations, logger) : NO_TENANT_DESTINATIONS;
     const proxyOptions = {
-      destinations: served.destinations,
+      destinations: perTenant.all.length ? [...served.destinations, ...perTenant.all] : served.destinations,
       ownCookies: new Set([SESSION_COOKIE, SECURE_SESSION_COOKIE, `${LOGIN_COOKIE_PREFIX}*`, ...login.ownCookies]),
       clients: settings.clients,
       keepBackendCookies: (req: IncomingMessage, sessionId: string, destination: string, changes: Parameters<LoginFeature['keepBackendCookies']>[3]) =>
@@ -192,6 +204,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         routesFile.logout?.logoutEndpoint !== undefined && (routesFile.logout.logoutMethods ?? ['GET']).includes('GET') ? routesFile.logout.logoutEndpoint : undefined,
       login,
       forwardAuth: served.forwardAuth,
+      tenantDestinations: perTenant.byTenant,
       // Destinations whose settings did not change keep their connections and their limit.
       proxy: previous ? previous.proxy.withOptions(proxyOptions) : createProxy(proxyOptions),
       inFlight: 0,
@@ -233,9 +246,9 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // The links of an error page: log out only where a session may exist and a link (GET) can end it.
   const wayOn = (req: IncomingMessage, ctx: RequestContext, logoutLink: string | undefined): WayOn => ({
-    home: '/',
+    home: withinPrefix(ctx.tenantPrefix, '/'),
     again: ctx.originalUrl,
-    ...(logoutLink !== undefined && (ctx.user !== undefined || maySendSession(req.headers.cookie)) ? { logout: logoutLink } : {}),
+    ...(logoutLink !== undefined && (ctx.user !== undefined || maySendSession(req.headers.cookie)) ? { logout: withinPrefix(ctx.tenantPrefix, logoutLink) } : {}),
     ...(ctx.user !== undefined && !ctx.user.client ? { user: ctx.user.name } : {}),
   });
 
@@ -270,8 +283,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.setHeader('x-request-id', ctx.id);
     if (draining) res.setHeader('connection', 'close');
     try {
-      const url = requestTarget(req.url);
-      const pathname = pathOf(url);
+      let url = requestTarget(req.url);
+      let pathname = pathOf(url);
       if (pathname === '/healthz' || pathname === '/readyz') return await health(req, res, ctx, pathname, headers);
       if (pathname === '/metrics' && metrics?.scrape) {
         headers.own(req, res, undefined);
@@ -295,12 +308,20 @@ export function createGateway(options: GatewayOptions): Gateway {
         options.identity.handle(req, res);
         return;
       }
-      const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
+      const resolved = resolveRequestTenant(origin.hostname, url, req.url!, tenantPatterns);
+      const tenant = (ctx.tenant = resolved.tenant);
+      if (resolved.prefix !== undefined) {
+        // A path tenant: from here on the gateway serves the path inside its prefix (src/tenant/path.ts).
+        ctx.tenantPrefix = resolved.prefix;
+        url = resolved.url;
+        pathname = pathOf(url);
+      }
       // Answers known without I/O come without a promise: no wait on the common path.
       if (tenant !== undefined && options.tenants) {
         const admitted = subscription(tenant);
         if (admitted) await admitted;
       }
+      if (options.tenantMetadata?.path === pathname) return await options.tenantMetadata.handle(req, res, ctx);
       if (served.forwardAuth?.paths.has(pathname)) {
         const answer = await served.forwardAuth.handle(req, res, ctx, pathname);
         if (answer) redirect(req, res, ctx, headers, answer.redirect, 'no-store');
@@ -310,7 +331,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const answer = await login.handleOwnPath(req, res, ctx, pathname);
         if (answer) return 'redirect' in answer ? redirect(req, res, ctx, headers, answer.redirect, 'no-store') : ownPage(req, res, ctx, headers, answer.html);
       }
-      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, headers, welcomeTarget(routes.welcomeFile, url));
+      if (pathname === '/' && routes.welcomeFile) return redirect(req, res, ctx, headers, withinPrefix(ctx.tenantPrefix, welcomeTarget(routes.welcomeFile, url)));
 
       const method = req.method ?? 'GET';
       const found = routes.match(url, method);
@@ -368,16 +389,19 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
         throw new GatewayError('ZG_ERR_NOT_SUPPORTED', `The service "${backend.service}" is not available on this gateway`);
       }
+      // The tenant's own destination where its configuration overrides the application's.
+      const destination = (tenant !== undefined && served.tenantDestinations.get(tenant)?.get(match.destination!.name)) || match.destination!;
       const target: ProxyTarget = {
         requestId: ctx.id,
         origin,
         route,
-        destination: match.destination!,
+        destination,
         path: match.path,
-        authorization: match.destination!.forwardAuthToken ? authorization : undefined,
+        authorization: destination.forwardAuthToken ? authorization : undefined,
         sessionId: verdict.sessionId,
-        backendCookies: verdict.backendCookies?.[match.destination!.name],
+        backendCookies: verdict.backendCookies?.[destination.name],
         trace: ctx.trace,
+        tenantPrefix: ctx.tenantPrefix,
       };
       // (The proxy removes the client's credentials on protected routes, for upgrades too.)
       release = served.proxy.web(req, res, target, (err) => fail(req, res, ctx, served, err, target.destination.name));
@@ -468,9 +492,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     };
     try {
       if (draining) throw new GatewayError('ZG_ERR_SHUTTING_DOWN');
-      const url = requestTarget(req.url);
       const origin = (ctx.origin = requestOrigin(req, settings.trustedProxies));
-      const tenant = (ctx.tenant = resolveTenant(origin.hostname, settings.tenantHostPattern));
+      const resolved = resolveRequestTenant(origin.hostname, requestTarget(req.url), req.url!, tenantPatterns);
+      const tenant = (ctx.tenant = resolved.tenant);
+      ctx.tenantPrefix = resolved.prefix;
+      const url = resolved.url;
       if (tenant !== undefined && options.tenants) await subscription(tenant);
       if (!served.websocketsEnabled) throw new GatewayError('ZG_ERR_NOT_SUPPORTED', 'WebSockets are not enabled (routes.json websockets.enabled)', { status: 400 });
       const match = routes.match(url, 'GET');
@@ -484,15 +510,17 @@ export function createGateway(options: GatewayOptions): Gateway {
         authorization = verdict.authorization;
       }
       logger.info('websocket', { requestId: ctx.id, tenant, route: route.index, path: pathOf(url) });
+      const destination = (tenant !== undefined && served.tenantDestinations.get(tenant)?.get(match.destination.name)) || match.destination;
       served.proxy.ws(req, socket, head, {
         requestId: ctx.id,
         origin,
         route,
-        destination: match.destination,
+        destination,
         path: match.path,
-        authorization: match.destination.forwardAuthToken ? authorization : undefined,
+        authorization: destination.forwardAuthToken ? authorization : undefined,
         trace: ctx.trace,
         handshakeEnded,
+        tenantPrefix: ctx.tenantPrefix,
       }, (err) => refuse(err));
     } catch (err) {
       refuse(err);
@@ -570,14 +598,17 @@ export function createGateway(options: GatewayOptions): Gateway {
       retiring.clear();
       errorLog.close();
     },
-    reconfigure(next) {
-      const previous = current;
-      current = snapshotOf(next, previous);
-      previous.retired = true;
-      if (previous.inFlight === 0) previous.proxy.close();
-      else retiring.add(previous);
-    },
+    reconfigure,
   };
+
+  function reconfigure(next: ServedConfiguration): void {
+    servedNow = next;
+    const previous = current;
+    current = snapshotOf(next, previous);
+    previous.retired = true;
+    if (previous.inFlight === 0) previous.proxy.close();
+    else retiring.add(previous);
+  }
 }
 
 /**

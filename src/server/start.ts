@@ -33,6 +33,9 @@ import type { Configuration } from './configuration.js';
 import type { Extensions } from './extensions.js';
 import { createHtml5Apps } from '../html5-apps/serve.js';
 import { createHtml5AppStore } from '../html5-apps/store.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
+import { loadTenantConfigurations } from '../tenant/live-configurations.js';
+import { createTenantMetadata, zoneUrlOf } from '../tenant/metadata.js';
 import { createGateway, serverTimeouts, type Gateway, type ServedConfiguration } from './gateway.js';
 import { createReadiness } from './readiness.js';
 import { destinationChanges, settingsNeedingRestart, watchConfigurationFiles, type ReloadOutcome } from './reload.js';
@@ -175,7 +178,18 @@ export async function startGateway(config: Configuration, options: StartOptions)
 
     // Webhooks and the event relay (issue 15 part 3); the destinations a webhook forwards to follow reloads.
     if (settings.events) events = await setUpEvents({ events: settings.events, settings, records, storage, secretKey: secretKey(), logger, isSubscribed: tenants && ((t) => tenants!.isSubscribed(t)), destinations: () => running.settings.destinations, credentials });
+    const tenantConfigurationStore = createTenantConfigurations(records, storage);
+    const tenantConfigurations = await loadTenantConfigurations({ store: tenantConfigurationStore, notices: storage, logger });
     const gateway = createGateway({
+      tenantConfigurations,
+      tenantMetadata: settings.tenantMetadataPath === undefined ? undefined : createTenantMetadata({
+        path: settings.tenantMetadataPath,
+        store: tenantConfigurationStore,
+        configurations: tenantConfigurations,
+        zoneUrlFor: credentials && zoneUrlOf(credentials),
+        logoutEndpoint: routesFile.logout?.logoutEndpoint,
+        logger,
+      }),
       settings,
       routesFile,
       routes,

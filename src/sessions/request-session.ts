@@ -21,7 +21,8 @@ export interface SessionOpenerOptions {
   secrets: string[];
   /**
    * The cookie's name for plain http, for https origins (a `__Host-` name), and for https origins
-   * whose tenant sets a cookie Domain (a `__Secure-` name: `__Host-` forbids a Domain).
+   * whose tenant sets a cookie Domain or Path (a `__Secure-` name: `__Host-` forbids a Domain and
+   * demands `Path=/`).
    */
   cookieNames: { plain: string; secure: string; secureDomain: string };
 }
@@ -42,6 +43,15 @@ export interface OpenedSession {
 export interface RecentSession {
   readonly id: string;
   readonly data: Readonly<GatewaySessionData>;
+}
+
+/**
+ * Where a tenant's session cookie applies beyond its host: a Domain (SESSION_COOKIE_DOMAIN) and a
+ * Path (a path tenant's prefix, TENANT_PATH_PATTERN); both undefined: host-only, `Path=/`.
+ */
+export interface CookieScope {
+  domain?: string;
+  path?: string;
 }
 
 export type SessionOpener = ReturnType<typeof createSessionOpener>;
@@ -70,11 +80,11 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       // and the user is logged out for good (issue 10). Sessions end only through an explicit destroy
       // (logout, a refused refresh, unsubscription).
       unset: 'keep',
-      cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: '/', secure: req.secure === true, domain: domains.get(req) }),
+      cookie: (req) => ({ httpOnly: true, sameSite: 'lax', path: scopes.get(req)?.path ?? '/', secure: req.secure === true, domain: scopes.get(req)?.domain }),
     });
-  // The Domain of the cookie a request's session gets (SESSION_COOKIE_DOMAIN), kept beside the
-  // request for the cookie options above, as `req.secure` is.
-  const domains = new WeakMap<object, string>();
+  // The Domain and Path of the cookie a request's session gets (SESSION_COOKIE_DOMAIN, a path
+  // tenant's prefix), kept beside the request for the cookie options above, as `req.secure` is.
+  const scopes = new WeakMap<object, CookieScope>();
   const plainMiddleware = middlewareFor(options.cookieNames.plain);
   const secureMiddleware = middlewareFor(options.cookieNames.secure);
   const secureDomainMiddleware = middlewareFor(options.cookieNames.secureDomain);
@@ -84,8 +94,8 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   // holds is another matter (the store's peek decides).
   const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
 
-  const cookieName = (secure: boolean, domain?: string) =>
-    secure ? (domain === undefined ? options.cookieNames.secure : options.cookieNames.secureDomain) : options.cookieNames.plain;
+  const cookieName = (secure: boolean, scope?: CookieScope) =>
+    secure ? (scope?.domain === undefined && scope?.path === undefined ? options.cookieNames.secure : options.cookieNames.secureDomain) : options.cookieNames.plain;
 
   function typed(req: WithSession): OpenedSession {
     const call = (method: 'regenerate' | 'save' | 'reload' | 'destroy') =>
@@ -105,15 +115,15 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   }
 
   return {
-    /** The session cookie's name for a trusted origin's scheme and the tenant's cookie Domain. */
+    /** The session cookie's name for a trusted origin's scheme and the tenant's cookie scope. */
     cookieName,
 
     /**
      * The request's session cookie, as it came: over https only the `__Host-` one counts, or the
-     * `__Secure-` one where the tenant's cookie has a Domain.
+     * `__Secure-` one where the tenant's cookie has a Domain or Path.
      */
-    cookieOf(req: IncomingMessage, secure: boolean, domain?: string): string | undefined {
-      return cookieValue(req.headers.cookie, cookieName(secure, domain));
+    cookieOf(req: IncomingMessage, secure: boolean, scope?: CookieScope): string | undefined {
+      return cookieValue(req.headers.cookie, cookieName(secure, scope));
     },
 
     /**
@@ -131,20 +141,20 @@ export function createSessionOpener(options: SessionOpenerOptions) {
      * Opens the request's session through express-session (once per request): the stored one its
      * cookie names, or a new empty one. Rejects with a GatewayError when the store cannot be read.
      */
-    async open(req: IncomingMessage, res: ServerResponse, secure: boolean, domain?: string): Promise<OpenedSession> {
+    async open(req: IncomingMessage, res: ServerResponse, secure: boolean, scope?: CookieScope): Promise<OpenedSession> {
       // What express-session hangs on req says whether it ran: no table keyed by request (see the
       // proxy's request state for what such a table costs under load).
       const r = req as WithSession;
       if (r.session) return typed(r);
       r.secure = secure;
-      if (domain !== undefined) domains.set(req, domain);
-      const middleware = !secure ? plainMiddleware : domain === undefined ? secureMiddleware : secureDomainMiddleware;
+      if (scope?.domain !== undefined || scope?.path !== undefined) scopes.set(req, scope);
+      const middleware = !secure ? plainMiddleware : cookieName(true, scope) === options.cookieNames.secure ? secureMiddleware : secureDomainMiddleware;
       await new Promise<void>((resolve, reject) =>
         middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
       );
       const result = typed(r);
       // Only a stored session holds a user: its cookie is one express-session accepted for that id.
-      const cookie = cookieValue(req.headers.cookie, cookieName(secure, domain));
+      const cookie = cookieValue(req.headers.cookie, cookieName(secure, scope));
       if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(cookie, result.id);
       return result;
     },

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import { hostnameOf } from '../http/host.js';
+import { tenantFromPath } from './path.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /** Where a request came from, as the gateway is willing to believe it. */
@@ -66,4 +67,44 @@ export function compileTenantHostPattern(source: string): RegExp | string {
   const groups = new RegExp(`${source}|`).exec('')!.length - 1;
   if (groups < 1) return 'expected a regular expression with one capturing group for the tenant subdomain, e.g. ^(.*)\\.app\\.example\\.com$';
   return regex;
+}
+
+/** The tenant of a request and where it came from; `prefix` and the remaining `url` for path tenants. */
+export interface RequestTenant {
+  tenant: string | undefined;
+  /** The tenant's path prefix (`/t/acme`); undefined for host tenants and single-tenant gateways. */
+  prefix: string | undefined;
+  /** The normalised request target the route table matches (without the prefix). */
+  url: string;
+}
+
+/**
+ * The request's tenant from TENANT_PATH_PATTERN and TENANT_HOST_PATTERN (README, "Tenants in the
+ * path"). The path comes first: a path that names a tenant makes it a path tenant, whatever the host.
+ * With both patterns a request whose host names a tenant too is ambiguous and refused: two tenants
+ * (or one tenant under two URLs, with two cookie scopes) for one request is never the operator's
+ * intent, and guessing would let one tenant's URL reach another's session. A path that names none
+ * falls back to the host pattern; with no host pattern it is refused, never mapped to the provider.
+ */
+export function resolveRequestTenant(
+  hostname: string,
+  url: string,
+  raw: string,
+  patterns: { host: RegExp | undefined; path: RegExp | undefined },
+): RequestTenant {
+  if (patterns.path === undefined) return { tenant: resolveTenant(hostname, patterns.host), prefix: undefined, url };
+  const fromPath = tenantFromPath(url, raw, patterns.path);
+  if (fromPath !== undefined) {
+    const hostTenant = patterns.host?.exec(hostname)?.[1];
+    if (hostTenant) {
+      throw new GatewayError(
+        'ZG_ERR_TENANT_AMBIGUOUS',
+        `The host names the tenant "${hostTenant}" and the path the tenant "${fromPath.tenant}": use either the tenant's host or its path prefix, not both`,
+        { expose: true },
+      );
+    }
+    return { tenant: fromPath.tenant, prefix: fromPath.prefix, url: fromPath.url };
+  }
+  if (patterns.host !== undefined) return { tenant: resolveTenant(hostname, patterns.host), prefix: undefined, url };
+  throw new GatewayError('ZG_ERR_TENANT_PATH_UNMATCHED', 'The path does not begin with a tenant prefix (TENANT_PATH_PATTERN)', { expose: true });
 }

@@ -10,6 +10,8 @@
  * Creating the server ensures the built-in admin client (directory/admin-client.ts), so zone
  * administrators can log in with it at once; nothing else has to be wired for that.
  */
+import type { Destination } from '../config/types.js';
+import { createTenantConfigurations } from '../tenant/configuration.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
@@ -63,6 +65,8 @@ import { clientAdminRoutes } from './clients/admin.js';
 export interface IdentityServerOptions {
   /** Short-lived shared state: codes, login forms, SSO sessions, refresh-token families, throttles. */
   storage: Storage;
+  /** The application's destinations: the admin API's tenant configurations may override them (src/tenant/configuration.ts). */
+  destinations?: readonly Destination[];
   /** The records database the directory is on; the zones' signing keys live there too (issue 19). */
   records: RecordsDatabase;
   directory: ZoneDirectory;
@@ -290,6 +294,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       html5AppsAdminRoutes(createHtml5AppStore(options.records), { notices: options.storage }),
       clientAdminRoutes(clients, options.directory),
     ],
+    tenantConfigurations: { store: createTenantConfigurations(options.records, options.storage), destinations: options.destinations ?? [] },
     ...(options.bootstrapSecret !== undefined ? { bootstrapSecret: options.bootstrapSecret } : {}),
     ...(options.zonesAdminZoneId !== undefined ? { zonesAdminZoneId: options.zonesAdminZoneId } : {}),
     logger,

@@ -100,6 +100,7 @@ export async function startZones(input: {
     ...(input.revokeTenantSessions !== undefined ? { revokeTenantSessions: input.revokeTenantSessions } : {}),
     ...(settings.adminSecret !== undefined ? { bootstrapSecret: settings.adminSecret } : {}),
     zonesAdminZoneId: provider.id,
+    destinations: settings.destinations,
     refreshTokenReuseSeconds: settings.zonesRefreshTokenReuseSeconds,
     // The same TRUSTED_PROXIES as the gateway's: only those peers may say which address the client
     // has, else a client could pick the address its failed logins are throttled under.

@@ -102,7 +102,7 @@ describe('usage errors', () => {
       [['frobnicate'], "zonegate: unknown command 'frobnicate'"],
       [['zones'], 'zonegate zones: missing subcommand (start, registry-client, create, list, delete, admin-client)'],
       [['users'], 'zonegate users: missing subcommand (create, list, assign, unassign, invite, delete)'],
-      [['tenants'], 'zonegate tenants: missing subcommand (subscribe, unsubscribe, list)'],
+      [['tenants'], 'zonegate tenants: missing subcommand (subscribe, unsubscribe, list, config)'],
       [['db'], 'zonegate db: missing subcommand (migrate, status, import)'],
       [['platforms'], 'zonegate platforms: missing subcommand (add, list, remove)'],
       [['relay', 'rename'], "zonegate relay: unknown subcommand 'rename' (add, list, remove)"],

@@ -46,6 +46,8 @@ describe('compileTenantUrl', () => {
     expect(compileTenantUrl(undefined, 'https://app.example.com', { protocol: 'https' })).toMatch(/must contain \{subdomain\}/);
     expect(compileTenantUrl(undefined, 'javascript:{subdomain}', { protocol: 'https' })).toMatch(/http\(s\)/);
     expect(compileTenantUrl(undefined, 'https://app.example.com/{subdomain}', { protocol: 'https' })).toMatch(/host name/);
+    // Tenants in the path (TENANT_PATH_PATTERN): the tenant's URL is a prefix of one host.
+    expect((compileTenantUrl(undefined, 'https://app.example.com/t/{subdomain}/', { protocol: 'https' }, true) as (s: string) => string)('acme')).toBe('https://app.example.com/t/acme/');
     expect(compileTenantUrl(undefined, 'https://u:p@{subdomain}.example.com', { protocol: 'https' })).toMatch(/credentials/);
     expect(compileTenantUrl(undefined, 'not a url {subdomain}', { protocol: 'https' })).toMatch(/not a URL/);
   });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMPORT_INCOMPLETE_EXIT_CODE } from '../../src/records/cli.js';
+import { MIGRATIONS } from '../../src/records/schema.js';
 import { openRedisStorage } from '../../src/storage/redis.js';
 import { DEFAULT_REDIS_KEY_PREFIX } from '../../src/storage/index.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
@@ -55,13 +56,8 @@ describe('zonegate db import (the command)', () => {
     expect(first.stdout).toBe(
       [
         `Importing from the SQLite store ${store} into the records database ${path.join(data, 'records.db')} (ZONEGATE_DATA_DIR)`,
-        'Applied 1 zone directory',
-        'Applied 2 signing keys, tenants, installation',
-        'Applied 3 identity providers, role collection mappings',
-        'Applied 4 html5 application repository',
-        'Applied 5 oauth clients',
-        'Applied 6 trusted platforms, platform organizations, relay installations',
-        'Applied 7 webhooks, event subscriptions, event tokens, events',
+        // Every migration of this build, in order (a new one adds its line).
+        ...MIGRATIONS.map((m) => `Applied ${m.version} ${m.name}`),
         '                    copied  already present  conflicts',
         '  zones                  3                0          0',
         '  users                  2                0          0',

@@ -6,6 +6,7 @@ import { readSettings } from '../../src/config/environment.js';
 import type { RoutesFile } from '../../src/config/types.js';
 import { validateRoutesDocument } from '../../src/config/routes.js';
 import { createEchoBackend, listenEcho } from '../../src/demo/echo-backend.js';
+import { createForwardAuth } from '../../src/forward-auth/forward-auth.js';
 import { setUpLogin } from '../../src/login/index.js';
 import type { FetchLike } from '../../src/login/relying-party.js';
 import { createMemoryLogger } from '../../src/log.js';
@@ -60,16 +61,20 @@ export async function startLoginStack(
     destinations?: { name: string; url: string }[];
     /** The fetch the gateways call the zones with (default: the gateway's own), e.g. to act at a precise step of a refresh. */
     fetch?: FetchLike;
-    /** More gateway environment (e.g. TRUSTED_PROXIES, to test behind a TLS-terminating proxy). */
+    /** More gateway environment (e.g. TRUSTED_PROXIES, to test behind a TLS-terminating proxy; TENANT_HOST_PATTERN '' for none). */
     env?: Record<string, string>;
     /** Deployed HTML5 applications (src/html5-apps/), made with the registered application's xsappname. */
     html5Apps?: (xsappname: string) => Html5Apps;
+    /** FORWARD_AUTH's paths on the gateways (src/forward-auth/); set TRUSTED_PROXIES in `env` too. */
+    forwardAuth?: boolean;
+    /** The application's redirect-uris (default: the callback on every `*.gw.localhost` host). */
+    redirectUris?: string[];
   } = {},
 ): Promise<LoginStack> {
   const zones = await startZones();
   const { directory } = zones;
   const { application: app, clientSecret: secret } = await directory.registerApplication(
-    security('gwapp', { redirectUris: ['http*://*.gw.localhost:*/login/callback'], tokenValidity: options.tokenValidity }),
+    security('gwapp', { redirectUris: options.redirectUris ?? ['http*://*.gw.localhost:*/login/callback'], tokenValidity: options.tokenValidity }),
     zones.provider.id,
   );
   await directory.subscribe(app, zones.acme.id);
@@ -84,7 +89,7 @@ export async function startLoginStack(
   const credentials = { clientid: app.clientId, clientsecret: secret, url: zones.url('provider'), uaadomain: 'localhost', xsappname: app.instanceName };
   const extra = options.destinations ?? [];
   const routesFile = validateRoutesDocument(options.routes ?? LOGIN_ROUTES, 'routes.json', { destinationNames: new Set(['echo', 'plain', ...extra.map((d) => d.name)]) }).config as RoutesFile;
-  const settings = readSettings({ ...options.env, TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', destinations: JSON.stringify([
+  const settings = readSettings({ TENANT_HOST_PATTERN: '^([a-z0-9-]+)\\.gw\\.localhost$', ...options.env, destinations: JSON.stringify([
         { name: 'echo', url: echoUrl, forwardAuthToken: true },
         { name: 'plain', url: echoUrl },
         ...extra.map((d) => ({ forwardAuthToken: true, ...d })),
@@ -111,7 +116,8 @@ export async function startLoginStack(
       fetch: options.fetch,
     });
     const html5Apps = options.html5Apps?.(app.instanceName);
-    const gateway = createGateway({ settings, routesFile, routes, logger, storage, login, ...(html5Apps ? { html5Apps } : {}) });
+    const forwardAuth = options.forwardAuth ? createForwardAuth({ routes, trustedProxies: settings.trustedProxies, login }) : undefined;
+    const gateway = createGateway({ settings, routesFile, routes, logger, storage, login, forwardAuth, ...(html5Apps ? { html5Apps } : {}) });
     const port = await gateway.listen(0, '127.0.0.1');
     gateways.push({ port, gateway, storage, logs: logger.lines });
   }

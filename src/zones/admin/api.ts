@@ -1,7 +1,9 @@
 /**
  * The zones' admin API: JSON over HTTP on UAA's paths, so UAA-minded tooling finds its way.
  *   bare uaadomain:  POST/GET /identity-zones, GET/DELETE /identity-zones/{id},
- *                    and what `domainRoutes` adds (/oauth/clients, src/zones/clients/admin.ts)
+ *                    GET/PUT/DELETE /identity-zones/{id}/tenant-config (src/tenant/configuration.ts),
+ *                    and what `domainRoutes` adds (/oauth/clients, /trusted-platforms,
+ *                    /relay-installations, /html5-applications)
  *   zone host:       GET/POST /Users, GET/DELETE /Users/{id},
  *                    PUT/DELETE /Users/{id}/role-collections/{name}, GET/POST /role-collections,
  *                    and what `zoneRoutes` adds (/identity-providers, src/zones/idp/admin.ts)
@@ -22,7 +24,9 @@
 import { isJsonMediaType, mediaType, readLimitedBody } from '../../http/read-body.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, ZonegateError, type ErrorCode, type GatewayErrorOptions } from '../../errors.js';
+import { ConfigError, GatewayError, ZonegateError, type ErrorCode, type GatewayErrorOptions } from '../../errors.js';
+import type { Destination } from '../../config/types.js';
+import { EMPTY_CONFIGURATION, setTenantConfiguration, type TenantConfigurations } from '../../tenant/configuration.js';
 import { sendError } from '../../http/render-error.js';
 import type { Logger } from '../../log.js';
 import { ADMIN_CLIENT_ID, isAdminScope } from '../directory/admin-client.js';
@@ -59,6 +63,12 @@ export interface AdminApiOptions {
    * src/zones/clients/admin.ts: /oauth/clients).
    */
   domainRoutes?: readonly DomainAdminRoutes[];
+  /**
+   * `/identity-zones/{id}/tenant-config` (issue 14, part 3): the configuration of the tenant whose zone
+   * this is, for the provider's zone administrators (resource `zones`): a tenant's own administrators
+   * cannot point the gateway at other services.
+   */
+  tenantConfigurations?: { store: TenantConfigurations; destinations: readonly Destination[] };
   /** Largest accepted request body; default 64 KiB. */
   maxBodyBytes?: number;
   logger?: Logger;
@@ -173,6 +183,38 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
   }
   const bootstrapDigest = options.bootstrapSecret === undefined ? undefined : digest(`${BOOTSTRAP_USER}:${options.bootstrapSecret}`);
 
+  /** GET, PUT (the whole document) and DELETE of a zone's tenant configuration. */
+  function tenantConfigOperation(method: string, zoneId: string, configurations: NonNullable<AdminApiOptions['tenantConfigurations']>): Operation | 'method' {
+    const subdomainOf = async () => {
+      const zone = await directory.getZone(zoneId);
+      if (!zone) throw notFound('Zone');
+      return zone.subdomain;
+    };
+    if (method === 'GET') {
+      return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: (await configurations.store.get(await subdomainOf()))?.configuration ?? EMPTY_CONFIGURATION }) };
+    }
+    if (method === 'PUT') {
+      return {
+        resource: 'zones',
+        access: 'write',
+        readsBody: true,
+        run: async (body) => {
+          const subdomain = await subdomainOf();
+          try {
+            return { status: 200, body: await setTenantConfiguration(configurations.store, subdomain, body, configurations.destinations, 'request body') };
+          } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            throw new AdminError('ZG_ERR_BAD_REQUEST', 'invalid_tenant_config', err.problems.map((p) => `${p.path || '/'}: ${p.message}`).join('; '), { expose: true });
+          }
+        },
+      };
+    }
+    if (method === 'DELETE') {
+      return { resource: 'zones', access: 'write', run: async () => ({ status: 200, body: { removed: await configurations.store.delete(await subdomainOf()) } }) };
+    }
+    return 'method';
+  }
+
   /** The operation a request names, or undefined when the path is not the admin API's (on this host). */
   /** The module's routes that serve `root` on the bare uaadomain, if one does. */
   function domainRoutesOf(root: string): DomainAdminRoutes | undefined {
@@ -184,6 +226,9 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     if (zone === undefined) {
       const domain = root === undefined ? undefined : domainRoutesOf(root);
       if (domain) return domain.route(method, segments, query);
+      if (root === 'identity-zones' && id !== undefined && sub === 'tenant-config' && name === undefined && options.tenantConfigurations) {
+        return tenantConfigOperation(method, id, options.tenantConfigurations);
+      }
       if (root !== 'identity-zones' || sub !== undefined) return undefined;
       if (id === undefined) {
         if (method === 'GET') return { resource: 'zones', access: 'read', run: async () => ({ status: 200, body: await directory.listZones() }) };
@@ -294,7 +339,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApiHandler {
     const [root, id, sub] = segments;
     const domain = zone === undefined && root !== undefined ? domainRoutesOf(root) : undefined;
     if (domain) return domain.allowed(segments);
-    if (zone === undefined) return id === undefined ? 'GET, POST' : 'GET, DELETE';
+    if (zone === undefined) return id === undefined ? 'GET, POST' : sub === 'tenant-config' ? 'GET, PUT, DELETE' : 'GET, DELETE';
     if (root !== undefined && options.zoneRoutes?.roots.includes(root)) return options.zoneRoutes.allowed(segments);
     if (root === 'role-collections') return 'GET, POST';
     if (id === undefined) return 'GET, POST';
