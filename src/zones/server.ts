@@ -48,7 +48,7 @@ import { handleUserinfo } from './oauth/userinfo.js';
 import { identityProviderAdminRoutes } from './idp/admin.js';
 import { html5AppsAdminRoutes } from '../html5-apps/admin.js';
 import { createHtml5AppStore } from '../html5-apps/store.js';
-import { handleIdpEndpoint, startIdpLogin } from './idp/endpoints.js';
+import { handleIdpEndpoint, startIdpLogin, startIdpLogout } from './idp/endpoints.js';
 import { CALLBACK_PREFIX } from './idp/login.js';
 import { checkPasswordAtBackend } from './idp/password-login.js';
 import { createRelyingParties } from './idp/relying-party.js';
@@ -216,6 +216,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       relyingParties: createRelyingParties(now),
       samlMetadata: createSamlMetadataCache(now),
       startLogin: startIdpLogin,
+      startLogout: startIdpLogout,
       checkPassword: checkPasswordAtBackend,
       ...(options.relay ? { relay: options.relay } : {}),
     },

@@ -146,6 +146,7 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
   }
 
   let claims: Record<string, unknown>;
+  let idToken: string | undefined;
   try {
     const config = await idps.relyingParties.configuration(idp, await idps.store.clientSecret(idp));
     // openid-client sends this URL without its query as the token request's redirect_uri.
@@ -158,6 +159,7 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
       ...(login.codeVerifier !== undefined ? { pkceCodeVerifier: login.codeVerifier } : {}),
     });
     claims = (tokens.claims() ?? {}) as Record<string, unknown>;
+    idToken = tokens.id_token;
   } catch (err) {
     if (err instanceof IdpUnavailable || isNetworkFailure(err)) {
       ctx.services.logger.warn('identity provider unavailable', { zoneId: ctx.zone.id, origin: originKey, error: String(err) });
@@ -179,7 +181,9 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
   const groups = groupsOf(claims, idp.config.attributeMappings.external_groups);
   const userId = await idps.store.recordLogin(ctx.zone.id, originKey, profile, groups);
   const authTime = typeof claims.auth_time === 'number' ? Math.floor(claims.auth_time) : Math.floor(ctx.services.now() / 1000);
-  const sso = await startSso(ctx, { zoneId: ctx.zone.id, userId, authTime });
+  // The ID token stays with the zone's session (sealed, ../oauth/sso.ts): the hint of a later logout at the IdP (./logout.ts).
+  const upstream = idToken === undefined ? undefined : { protocol: 'oidc' as const, idpId: idp.id, originKey, idToken };
+  const sso = await startSso(ctx, { zoneId: ctx.zone.id, userId, authTime }, upstream);
   ctx.services.logger.info('zone login', { zoneId: ctx.zone.id, userId, origin: originKey, clientId: login.request.clientId });
   await completeAuthorization(ctx, res, login.request, { userId, authTime }, { 'set-cookie': [sso, clearBinding] });
 }
