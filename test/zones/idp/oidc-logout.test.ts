@@ -5,6 +5,7 @@
  * plain logout would have. The zone's post-logout endpoint refuses forged, replayed and other
  * zones' states. A provider with `logout: false` logs out as before (the IdP session stays).
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrowser } from '../../support/browser.js';
 import { startDemoGateway, type TestGateway } from '../../support/gateway.js';
@@ -114,6 +115,10 @@ describe('OpenID Connect RP-initiated logout', () => {
   it('logout ends the zone session and the IdP session, and ends where the plain logout would', async () => {
     const browser = new ScriptedBrowser();
     await logIn(browser, 'acme');
+    // The zone session as storage holds it (under the hash of the cookie's ticket).
+    const ticket = browser.cookies(`acme.auth.localhost:${gw.port}`).get('zg_zone_session')!;
+    const stored = await gw.running.storage.get(`zsso:${createHash('sha256').update(ticket).digest('base64url')}`);
+    expect(stored).toBeDefined();
     const { atZone, plainTarget } = await logOut(browser, 'acme');
     expect(atZone.status).toBe(302);
     // The zone's cookie is cleared on the way to the IdP.
@@ -123,7 +128,10 @@ describe('OpenID Connect RP-initiated logout', () => {
     expect(endSession.pathname).toBe('/session/end');
     expect(endSession.searchParams.get('client_id')).toBe(idp.clientId);
     expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${zoneUrl('acme')}/logout/callback/corp`);
-    expect(endSession.searchParams.get('id_token_hint')?.split('.')).toHaveLength(3);
+    const idToken = endSession.searchParams.get('id_token_hint')!;
+    expect(idToken.split('.')).toHaveLength(3);
+    // Sealed under a key derived from the ticket: a storage dump yields no part of the ID token.
+    for (const part of idToken.split('.')) expect(stored).not.toContain(part.slice(0, 40));
     const state = endSession.searchParams.get('state');
     expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
