@@ -52,6 +52,14 @@ export function callbackUrl(ctx: ZoneContext, originKey: string): string {
   return `${ctx.baseUrl}${CALLBACK_PREFIX}${encodeURIComponent(originKey)}`;
 }
 
+/** Where the IdP returns the browser after a logout there (./logout.ts). */
+export const LOGOUT_CALLBACK_PREFIX = '/logout/callback/';
+
+/** The zone's post-logout redirect URI (OpenID) and single logout service (SAML) for this IdP; to be registered at the IdP. */
+export function postLogoutUrl(ctx: ZoneContext, originKey: string): string {
+  return `${ctx.baseUrl}${LOGOUT_CALLBACK_PREFIX}${encodeURIComponent(originKey)}`;
+}
+
 function failed(ctx: ZoneContext, res: ServerResponse, err: GatewayError, headers: Record<string, string | string[]> = {}): void {
   sendErrorPage(res, err, zoneErrorPage(ctx.zone, 'Sign-in failed'), headers);
 }
