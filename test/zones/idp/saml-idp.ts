@@ -132,7 +132,7 @@ function sign(xml: string, keys: KeyPair, elementId: string, location: { referen
   return sig.getSignedXml();
 }
 
-export async function startTestSamlIdp(options: { accounts: Record<string, SamlAccount>; name?: string; sessions?: boolean }): Promise<TestSamlIdp> {
+export async function startTestSamlIdp(options: { accounts: Record<string, SamlAccount>; name?: string; sessions?: boolean; singleLogout?: boolean }): Promise<TestSamlIdp> {
   const keys = makeKeyPair(`${options.name ?? 'test'} SAML IdP`);
   const otherKeys = makeKeyPair('an attacker');
   const accounts = new Map(Object.entries(options.accounts));
@@ -346,7 +346,7 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
     `<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
     `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certBody(keys.cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
     `<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>` +
-    `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/slo"/>` +
+    (options.singleLogout === false ? '' : `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/slo"/>`) +
     `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/sso"/>` +
     `</md:IDPSSODescriptor></md:EntityDescriptor>`;
   return idp;

@@ -14,6 +14,8 @@ import { startTestSamlIdp, type LogoutRequestSeen, type TestSamlIdp } from './sa
 const ADMIN_SECRET = 'saml-logout-admin-secret';
 let gw: TestGateway;
 let idp: TestSamlIdp;
+/** An IdP whose metadata names no SingleLogoutService (registered at globex as `plain`). */
+let plainIdp: TestSamlIdp;
 const zoneUrl = (sub: string) => `http://${sub}.auth.localhost:${gw.port}`;
 const appUrl = (sub: string) => `http://${sub}.localhost:${gw.port}`;
 const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c))).replace(/&amp;/g, '&');
@@ -49,19 +51,25 @@ beforeAll(async () => {
     expect(mapped.status, mapped.text).toBe(200);
     idp.trustSp((await new ScriptedBrowser().get(`${zoneUrl(sub)}/saml/metadata/corp`)).text);
   }
+  plainIdp = await startTestSamlIdp({ name: 'plain', sessions: true, singleLogout: false, accounts: { alice: { email: 'alice@corp.example', groups: ['staff'] } } });
+  const plain = await admin('globex', 'POST', '/identity-providers', { type: 'saml', originKey: 'plain', config: { metaDataLocation: plainIdp.metadataUrl, attributeMappings: { external_groups: ['groups'] } } });
+  expect(plain.status, plain.text).toBe(201);
+  expect((await admin('globex', 'PUT', `/identity-providers/${plain.json().id}/role-collection-mappings`, [{ group: 'staff', roleCollection: 'Demo Viewer' }])).status).toBe(200);
+  plainIdp.trustSp((await new ScriptedBrowser().get(`${zoneUrl('globex')}/saml/metadata/plain`)).text);
 }, 60_000);
 
 afterAll(async () => {
+  await plainIdp?.stop();
   await idp?.stop();
   await gw?.stop();
 });
 
 /** From the application to the IdP's SSO endpoint, and the IdP's answer: its login form, or (a live session) the form posting back. */
-async function toIdp(browser: ScriptedBrowser, sub: string) {
+async function toIdp(browser: ScriptedBrowser, sub: string, origin = 'corp') {
   const start = await browser.get(`${appUrl(sub)}/api/whoami`);
   expect(start.status).toBe(302);
   const authorize = new URL(String(start.headers.location));
-  authorize.searchParams.set('idp', 'corp');
+  authorize.searchParams.set('idp', origin);
   const zone = await browser.get(authorize.href);
   expect(zone.status, zone.text.slice(0, 300)).toBe(302);
   const atIdp = await browser.get(String(zone.headers.location));
@@ -69,8 +77,8 @@ async function toIdp(browser: ScriptedBrowser, sub: string) {
   return atIdp;
 }
 
-async function logIn(browser: ScriptedBrowser, sub: string): Promise<void> {
-  const loginForm = await toIdp(browser, sub);
+async function logIn(browser: ScriptedBrowser, sub: string, origin = 'corp'): Promise<void> {
+  const loginForm = await toIdp(browser, sub, origin);
   expect(loginForm.text).toContain('Test IdP sign-in');
   const { action, fields } = formOf(loginForm.text);
   const posting = await browser.post(new URL(action, loginForm.url).href, { ...fields, username: 'alice' });
@@ -174,5 +182,16 @@ describe('SAML single logout', () => {
     const genuine = await new ScriptedBrowser().post(slo('acme'), { SAMLResponse: idp.logoutResponse(request) });
     expect(genuine.status).toBe(302);
     expect(genuine.headers.location).toBe(`${appUrl('acme')}/index.html`);
+  });
+
+  it('an IdP without a SingleLogoutService: logout at the zone as before', async () => {
+    const browser = new ScriptedBrowser();
+    await logIn(browser, 'globex', 'plain');
+    const out = await browser.get(`${appUrl('globex')}/logout`);
+    const zoneLogout = new URL(String(out.headers.location));
+    const atZone = await browser.get(zoneLogout.href);
+    expect(atZone.status).toBe(302);
+    expect(atZone.headers.location).toBe(zoneLogout.searchParams.get('redirect'));
+    expect(plainIdp.logoutRequests).toHaveLength(0);
   });
 });
