@@ -41,7 +41,7 @@ async function signingKey(): Promise<JWK> {
   return { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
-export async function startTestIdp(options: { clientId: string; clientSecret: string; redirectUris: string[]; postLogoutRedirectUris?: string[]; accounts: Record<string, Account> }): Promise<TestIdp> {
+export async function startTestIdp(options: { clientId: string; clientSecret: string; redirectUris: string[]; postLogoutRedirectUris?: string[]; rpInitiatedLogout?: boolean; accounts: Record<string, Account> }): Promise<TestIdp> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -64,7 +64,7 @@ export async function startTestIdp(options: { clientId: string; clientSecret: st
     claims: { openid: ['sub'], profile: ['preferred_username', 'given_name', 'family_name'], email: ['email'], groups: ['groups'] },
     // The claims of the granted scopes in the ID token itself, as corporate IdPs put `groups` there.
     conformIdTokenClaims: false,
-    features: { devInteractions: { enabled: true } },
+    features: { devInteractions: { enabled: true }, ...(options.rpInitiatedLogout === false ? { rpInitiatedLogout: { enabled: false } } : {}) },
     cookies: { keys: ['test-cookie-key-0123456789abcdef'] },
     async findAccount(_ctx, id) {
       const account = accounts.get(id);

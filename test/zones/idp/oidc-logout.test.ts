@@ -14,9 +14,10 @@ import { signInAtIdp, signOutAtIdp, startTestIdp, type TestIdp } from './oidc-id
 const ADMIN_SECRET = 'oidc-logout-admin-secret';
 let gw: TestGateway;
 let idp: TestIdp;
+/** An IdP whose discovery document names no end_session_endpoint (registered at globex as `plain`). */
+let plainIdp: TestIdp;
 const zoneUrl = (sub: string) => `http://${sub}.auth.localhost:${gw.port}`;
 const appUrl = (sub: string) => `http://${sub}.localhost:${gw.port}`;
-const unescapeHtml = (s: string) => s.replace(/&amp;/g, '&').replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
 
 function admin(sub: string, method: string, path: string, body?: unknown) {
   return new ScriptedBrowser().request(`${zoneUrl(sub)}${path}`, {
@@ -52,28 +53,41 @@ beforeAll(async () => {
     const mapped = await admin(sub, 'PUT', `/identity-providers/${created.json().id}/role-collection-mappings`, [{ group: 'staff', roleCollection: 'Demo Viewer' }]);
     expect(mapped.status, mapped.text).toBe(200);
   }
+  plainIdp = await startTestIdp({
+    clientId: 'zonegate-plain',
+    clientSecret: 'oidc-logout-plain-secret-01234',
+    redirectUris: [`${zoneUrl('globex')}/login/callback/plain`],
+    rpInitiatedLogout: false,
+    accounts: { alice: { email: 'alice@corp.example', groups: ['staff'] } },
+  });
+  const plain = await admin('globex', 'POST', '/identity-providers', {
+    type: 'oidc1.0',
+    originKey: 'plain',
+    config: { discoveryUrl: plainIdp.issuer, relyingPartyId: plainIdp.clientId, relyingPartySecret: plainIdp.clientSecret, scopes: ['openid', 'profile', 'email', 'groups'] },
+  });
+  expect(plain.status, plain.text).toBe(201);
+  expect((await admin('globex', 'PUT', `/identity-providers/${plain.json().id}/role-collection-mappings`, [{ group: 'staff', roleCollection: 'Demo Viewer' }])).status).toBe(200);
 }, 60_000);
 
 afterAll(async () => {
+  await plainIdp?.stop();
   await idp?.stop();
   await gw?.stop();
 });
 
-/** From the application's page through the zone's login page link: the redirect to the IdP's authorization endpoint. */
-async function toIdp(browser: ScriptedBrowser, sub: string): Promise<string> {
+/** From the application's page to the zone, which picks the IdP by `idp=`: the redirect to the IdP's authorization endpoint. */
+async function toIdp(browser: ScriptedBrowser, sub: string, origin = 'corp'): Promise<string> {
   const start = await browser.get(`${appUrl(sub)}/api/whoami`);
   expect(start.status).toBe(302);
-  const page = await browser.get(String(start.headers.location));
-  expect(page.status).toBe(200);
-  const href = /<a href="([^"]+)">Sign in with /.exec(page.text)?.[1];
-  expect(href, page.text.slice(0, 500)).toBeDefined();
-  const redirect = await browser.get(new URL(unescapeHtml(href!), page.url).href);
-  expect(redirect.status).toBe(302);
+  const authorize = new URL(String(start.headers.location));
+  authorize.searchParams.set('idp', origin);
+  const redirect = await browser.get(authorize.href);
+  expect(redirect.status, redirect.text.slice(0, 300)).toBe(302);
   return String(redirect.headers.location);
 }
 
-async function logIn(browser: ScriptedBrowser, sub: string): Promise<void> {
-  const back = await signInAtIdp(browser, idp, await toIdp(browser, sub), 'alice');
+async function logIn(browser: ScriptedBrowser, sub: string, origin = 'corp', at: TestIdp = idp): Promise<void> {
+  const back = await signInAtIdp(browser, at, await toIdp(browser, sub, origin), 'alice');
   expect(back.host).toBe(`${sub}.auth.localhost:${gw.port}`);
   await browser.follow(await browser.get(back.href));
   const me = await browser.get(`${appUrl(sub)}/api/whoami`, { accept: 'application/json' });
@@ -183,5 +197,23 @@ describe('OpenID Connect RP-initiated logout', () => {
     expect(atZone.status).toBe(302);
     expect(atZone.headers.location).toBe(plainTarget);
     expect(await idpAnswer(browser, 'globex')).toBe('signed in');
+  });
+
+  it('an IdP without end_session_endpoint: logout at the zone as before', async () => {
+    const browser = new ScriptedBrowser();
+    await logIn(browser, 'globex', 'plain', plainIdp);
+    const { atZone, plainTarget } = await logOut(browser, 'globex');
+    expect(atZone.status).toBe(302);
+    expect(atZone.headers.location).toBe(plainTarget);
+  });
+
+  it('config.logout must be true or false', async () => {
+    const res = await admin('acme', 'POST', '/identity-providers', {
+      type: 'oidc1.0',
+      originKey: 'bad-logout',
+      config: { discoveryUrl: idp.issuer, relyingPartyId: idp.clientId, relyingPartySecret: idp.clientSecret, logout: 'yes' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json().error_description).toContain('config.logout must be true or false');
   });
 });
