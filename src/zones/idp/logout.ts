@@ -18,17 +18,17 @@
  *   Responses only), so the zone checks it, with the Issuer and Destination: it must name a
  *   LogoutRequest this zone sent to this IdP and not yet answered.
  *
- * The state (the LogoutRequest's ID for SAML) is random, in storage under its hash scoped to zone and origin, and single use (an atomic
- * `take`): it carries the logout's target, already checked against the client's redirect URIs. A
- * forged or replayed state, or one of another zone or IdP, ends on an error page, never at a target
- * from the query (the zone would otherwise be an open redirector).
+ * The state (for SAML: the LogoutRequest's ID) is random, in storage under a key scoped to zone and
+ * origin, and single use (an atomic `take`): it carries the logout's target, already checked against
+ * the client's redirect URIs. A forged or replayed state, or one of another zone or IdP, ends on an
+ * error page, never at a target from the request (the zone would otherwise be an open redirector).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Profile } from '@node-saml/node-saml';
+import { DOMParser } from '@xmldom/xmldom';
 import { GatewayError } from '../../errors.js';
 import type { ZoneContext } from '../oauth/context.js';
-import { DOMParser } from '@xmldom/xmldom';
-import type { Profile } from '@node-saml/node-saml';
 import { readForm, redirect, sendErrorPage, single, zoneErrorPage } from '../oauth/http.js';
 import { finishLogout } from '../oauth/logout.js';
 import type { UpstreamSession } from '../oauth/sso.js';
