@@ -48,8 +48,8 @@ import { handleUserinfo } from './oauth/userinfo.js';
 import { identityProviderAdminRoutes } from './idp/admin.js';
 import { html5AppsAdminRoutes } from '../html5-apps/admin.js';
 import { createHtml5AppStore } from '../html5-apps/store.js';
-import { handleIdpEndpoint, startIdpLogin } from './idp/endpoints.js';
-import { CALLBACK_PREFIX } from './idp/login.js';
+import { handleIdpEndpoint, startIdpLogin, startIdpLogout } from './idp/endpoints.js';
+import { CALLBACK_PREFIX, LOGOUT_CALLBACK_PREFIX } from './idp/login.js';
 import { checkPasswordAtBackend } from './idp/password-login.js';
 import { createRelyingParties } from './idp/relying-party.js';
 import { createSamlMetadataCache } from './idp/saml-metadata.js';
@@ -216,6 +216,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
       relyingParties: createRelyingParties(now),
       samlMetadata: createSamlMetadataCache(now),
       startLogin: startIdpLogin,
+      startLogout: startIdpLogout,
       checkPassword: checkPasswordAtBackend,
       ...(options.relay ? { relay: options.relay } : {}),
     },
@@ -430,7 +431,7 @@ export async function createIdentityServer(options: IdentityServerOptions): Prom
     const oauthErr = toOAuthError(err);
     if (!oauthErr.expose) logger.error('identity server error', { path: req.url?.split('?')[0], err: err instanceof Error ? err.stack : String(err) });
     const path = (req.url ?? '/').split('?')[0]!;
-    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) || path.startsWith(CALLBACK_PREFIX) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined)) });
+    sendError(req, res, oauthErr, { oauth: true, html: PAGE_PATHS.has(path) || path.startsWith(CALLBACK_PREFIX) || path.startsWith(LOGOUT_CALLBACK_PREFIX) ? 'browsers' : 'never', page: zonePage(zoneErrorPage(undefined)) });
   }
 
   return {

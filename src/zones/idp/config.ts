@@ -150,6 +150,8 @@ function readOidcConfig(c: Record<string, unknown>, problems: string[]): OidcCon
   const attributeMappings = readAttributeMappings(c.attributeMappings, problems, DEFAULT_ATTRIBUTE_MAPPINGS);
   const useRelay = c.useRelay ?? false;
   if (typeof useRelay !== 'boolean') problems.push('config.useRelay must be true or false');
+  const logout = c.logout ?? true;
+  if (typeof logout !== 'boolean') problems.push('config.logout must be true or false');
   if (problems.length > before) return undefined;
   return {
     discoveryUrl: url!.href,
@@ -159,6 +161,7 @@ function readOidcConfig(c: Record<string, unknown>, problems: string[]): OidcCon
     clientAuthInBody: clientAuthInBody as boolean,
     attributeMappings,
     ...(useRelay ? { useRelay: true } : {}),
+    ...(logout === false ? { logout: false } : {}),
   };
 }
 

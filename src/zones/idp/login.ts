@@ -52,6 +52,14 @@ export function callbackUrl(ctx: ZoneContext, originKey: string): string {
   return `${ctx.baseUrl}${CALLBACK_PREFIX}${encodeURIComponent(originKey)}`;
 }
 
+/** Where the IdP returns the browser after a logout there (./logout.ts). */
+export const LOGOUT_CALLBACK_PREFIX = '/logout/callback/';
+
+/** The zone's post-logout redirect URI (OpenID) and single logout service (SAML) for this IdP; to be registered at the IdP. */
+export function postLogoutUrl(ctx: ZoneContext, originKey: string): string {
+  return `${ctx.baseUrl}${LOGOUT_CALLBACK_PREFIX}${encodeURIComponent(originKey)}`;
+}
+
 function failed(ctx: ZoneContext, res: ServerResponse, err: GatewayError, headers: Record<string, string | string[]> = {}): void {
   sendErrorPage(res, err, zoneErrorPage(ctx.zone, 'Sign-in failed'), headers);
 }
@@ -146,6 +154,7 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
   }
 
   let claims: Record<string, unknown>;
+  let idToken: string | undefined;
   try {
     const config = await idps.relyingParties.configuration(idp, await idps.store.clientSecret(idp));
     // openid-client sends this URL without its query as the token request's redirect_uri.
@@ -158,6 +167,7 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
       ...(login.codeVerifier !== undefined ? { pkceCodeVerifier: login.codeVerifier } : {}),
     });
     claims = (tokens.claims() ?? {}) as Record<string, unknown>;
+    idToken = tokens.id_token;
   } catch (err) {
     if (err instanceof IdpUnavailable || isNetworkFailure(err)) {
       ctx.services.logger.warn('identity provider unavailable', { zoneId: ctx.zone.id, origin: originKey, error: String(err) });
@@ -179,7 +189,9 @@ export async function handleIdpCallback(ctx: ZoneContext, req: IncomingMessage, 
   const groups = groupsOf(claims, idp.config.attributeMappings.external_groups);
   const userId = await idps.store.recordLogin(ctx.zone.id, originKey, profile, groups);
   const authTime = typeof claims.auth_time === 'number' ? Math.floor(claims.auth_time) : Math.floor(ctx.services.now() / 1000);
-  const sso = await startSso(ctx, { zoneId: ctx.zone.id, userId, authTime });
+  // The ID token stays with the zone's session (sealed, ../oauth/sso.ts): the hint of a later logout at the IdP (./logout.ts).
+  const upstream = idToken === undefined ? undefined : { protocol: 'oidc' as const, idpId: idp.id, originKey, idToken };
+  const sso = await startSso(ctx, { zoneId: ctx.zone.id, userId, authTime }, upstream);
   ctx.services.logger.info('zone login', { zoneId: ctx.zone.id, userId, origin: originKey, clientId: login.request.clientId });
   await completeAuthorization(ctx, res, login.request, { userId, authTime }, { 'set-cookie': [sso, clearBinding] });
 }

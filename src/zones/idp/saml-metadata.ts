@@ -29,6 +29,8 @@ export interface IdpMetadata {
   ssoUrl: string;
   /** The IdP's signing certificates, PEM. */
   signingCerts: string[];
+  /** Where a LogoutRequest goes (SingleLogoutService, HTTP-Redirect binding); absent: the IdP offers no single logout. */
+  sloUrl?: string;
 }
 
 /** The metadata is unusable or could not be fetched; the message names `config.metaDataLocation`. */
@@ -91,7 +93,16 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
   }
   if (signingCerts.length === 0 && problems.length === 0) problems.push(`${where}: the IdP names no signing certificate (assertions must be signed)`);
   if (problems.length > 0) throw new SamlMetadataError(problems.join('\n  '));
-  return { entityId, ssoUrl, signingCerts };
+  // Optional: an IdP without a usable one (or with only other bindings) keeps the zone's logout as before.
+  const slo = list(idp.getElementsByTagNameNS(MD, 'SingleLogoutService')).find((s) => s.getAttribute('Binding') === HTTP_REDIRECT);
+  let sloUrl: string | undefined;
+  try {
+    const url = slo ? new URL(slo.getAttribute('Location') ?? '') : undefined;
+    if (url && isAllowedIdpUrl(url)) sloUrl = url.href;
+  } catch {
+    sloUrl = undefined;
+  }
+  return { entityId, ssoUrl, signingCerts, ...(sloUrl ? { sloUrl } : {}) };
 }
 
 /** Fetches and reads the metadata at a URL (https, or http on a loopback host: config.ts checked). */

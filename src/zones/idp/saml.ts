@@ -29,7 +29,7 @@ import { completeAuthorization, type PendingAuthorization } from '../oauth/autho
 import type { ZoneContext } from '../oauth/context.js';
 import { cookie, readCookie, readForm, redirect, sendErrorPage, single, zoneErrorPage } from '../oauth/http.js';
 import { startSso } from '../oauth/sso.js';
-import { CALLBACK_PREFIX, IDP_COOKIE, callbackUrl, groupsOf, profileOf } from './login.js';
+import { CALLBACK_PREFIX, IDP_COOKIE, callbackUrl, groupsOf, postLogoutUrl, profileOf } from './login.js';
 import { SamlMetadataError, type IdpMetadata } from './saml-metadata.js';
 import type { ShadowProfile } from './store.js';
 import { NAME_ID, type SamlIdentityProvider } from './types.js';
@@ -58,11 +58,13 @@ interface Handoff {
   profile: ShadowProfile;
   groups: string[];
   authTime: number;
+  /** The subject and session at the IdP, for a LogoutRequest later (./logout.ts). */
+  subject: { nameID: string; nameIDFormat?: string; sessionIndex?: string };
 }
 
 const sha = (v: string) => createHash('sha256').update(v).digest('base64url');
 /** Every key names zone and origin: a request of zone A is unknown at zone B's ACS. */
-const scoped = (ctx: ZoneContext, originKey: string, what: string, id: string) => `zsaml:${what}:${sha(`${ctx.zone.id}\u0000${originKey}\u0000${id}`)}`;
+export const scoped = (ctx: ZoneContext, originKey: string, what: string, id: string) => `zsaml:${what}:${sha(`${ctx.zone.id}\u0000${originKey}\u0000${id}`)}`;
 const cookieName = (ctx: ZoneContext, requestId: string) => `${ctx.secure ? '__Host-' : ''}${IDP_COOKIE}${sha(`saml-cookie:${requestId}`).slice(0, 22)}`;
 
 /** The zone's entity id towards this IdP: the URL its SP metadata is served at. */
@@ -71,12 +73,13 @@ export function spEntityId(ctx: ZoneContext, originKey: string): string {
 }
 
 /**
- * node-saml's request-id cache on the shared Storage: the AuthnRequests this zone sent to this IdP,
- * each for as long as a login may take.
+ * node-saml's request-id cache on the shared Storage: the AuthnRequests (`req`) or LogoutRequests
+ * (`logoutreq`, kept apart: a login Response cannot answer a LogoutRequest) this zone sent to this
+ * IdP, each for as long as a login may take.
  */
-function requestCache(ctx: ZoneContext, originKey: string): CacheProvider {
+function requestCache(ctx: ZoneContext, originKey: string, kind: 'req' | 'logoutreq'): CacheProvider {
   const { storage } = ctx.services;
-  const key = (id: string) => scoped(ctx, originKey, 'req', id);
+  const key = (id: string) => scoped(ctx, originKey, kind, id);
   return {
     async saveAsync(id, value) {
       await storage.set(key(id), value, { ttlMs: ctx.services.loginTtlMs });
@@ -92,10 +95,11 @@ function requestCache(ctx: ZoneContext, originKey: string): CacheProvider {
   };
 }
 
-function serviceProvider(ctx: ZoneContext, idp: SamlIdentityProvider, metadata: IdpMetadata, requestId?: string): SAML {
+export function serviceProvider(ctx: ZoneContext, idp: SamlIdentityProvider, metadata: IdpMetadata, requestId?: string, purpose: 'login' | 'logout' = 'login'): SAML {
   const entityId = spEntityId(ctx, idp.originKey);
   return new SAML({
     entryPoint: metadata.ssoUrl,
+    ...(purpose === 'logout' && metadata.sloUrl ? { logoutUrl: metadata.sloUrl, idpIssuer: metadata.entityId } : {}),
     issuer: entityId,
     audience: entityId,
     callbackUrl: callbackUrl(ctx, idp.originKey),
@@ -105,9 +109,11 @@ function serviceProvider(ctx: ZoneContext, idp: SamlIdentityProvider, metadata: 
     // (most IdPs sign the assertion, and that is what the attributes are read from).
     wantAssertionsSigned: true,
     wantAuthnResponseSigned: false,
-    validateInResponseTo: ValidateInResponseTo.always,
+    // node-saml 5.1 reads InResponseTo only from a login Response: on a LogoutResponse "always" refuses
+    // every answer, so ./logout.ts checks it against the LogoutRequests it sent.
+    validateInResponseTo: purpose === 'logout' ? ValidateInResponseTo.never : ValidateInResponseTo.always,
     requestIdExpirationPeriodMs: ctx.services.loginTtlMs,
-    cacheProvider: requestCache(ctx, idp.originKey),
+    cacheProvider: requestCache(ctx, idp.originKey, purpose === 'logout' ? 'logoutreq' : 'req'),
     acceptedClockSkewMs: CLOCK_SKEW_MS,
     disableRequestedAuthnContext: true,
     ...(requestId !== undefined ? { generateUniqueId: () => requestId } : {}),
@@ -122,7 +128,7 @@ function expired(ctx: ZoneContext, res: ServerResponse, message: string, headers
   sendErrorPage(res, new GatewayError('ZG_ERR_FORM_EXPIRED', message), zoneErrorPage(ctx.zone, 'Sign-in expired'), headers);
 }
 
-async function metadataOf(ctx: ZoneContext, res: ServerResponse, idp: SamlIdentityProvider): Promise<IdpMetadata | undefined> {
+export async function metadataOf(ctx: ZoneContext, res: ServerResponse, idp: SamlIdentityProvider): Promise<IdpMetadata | undefined> {
   try {
     return await ctx.services.identityProviders!.samlMetadata.metadata(idp);
   } catch (err) {
@@ -258,6 +264,11 @@ export async function handleSamlResponse(ctx: ZoneContext, req: IncomingMessage,
     profile: shadow,
     groups: groupsOf(claims, idp.config.attributeMappings.external_groups),
     authTime: Math.floor(ctx.services.now() / 1000),
+    subject: {
+      nameID: profile.nameID,
+      ...(typeof profile.nameIDFormat === 'string' ? { nameIDFormat: profile.nameIDFormat } : {}),
+      ...(typeof profile.sessionIndex === 'string' ? { sessionIndex: profile.sessionIndex } : {}),
+    },
   };
   const handle = randomBytes(32).toString('base64url');
   await storage.set(scoped(ctx, originKey, 'handoff', handle), JSON.stringify(handoff), { ttlMs: HANDOFF_TTL_MS });
@@ -288,7 +299,9 @@ export async function finishSamlLogin(ctx: ZoneContext, req: IncomingMessage, re
     return;
   }
   const userId = await idps!.store.recordLogin(ctx.zone.id, originKey, handoff.profile, handoff.groups);
-  const sso = await startSso(ctx, { zoneId: ctx.zone.id, userId, authTime: handoff.authTime });
+  // NameID and SessionIndex stay with the zone's session (sealed, ../oauth/sso.ts): a later LogoutRequest names them (./logout.ts).
+  const upstream = handoff.subject ? { protocol: 'saml' as const, idpId: idp.id, originKey, ...handoff.subject } : undefined;
+  const sso = await startSso(ctx, { zoneId: ctx.zone.id, userId, authTime: handoff.authTime }, upstream);
   ctx.services.logger.info('zone login', { zoneId: ctx.zone.id, userId, origin: originKey, clientId: login.request.clientId, protocol: 'saml' });
   await completeAuthorization(ctx, res, login.request, { userId, authTime: handoff.authTime }, { 'set-cookie': [sso, clearBinding] });
 }
@@ -300,6 +313,8 @@ export async function handleSpMetadata(ctx: ZoneContext, res: ServerResponse, or
   const xml = generateServiceProviderMetadata({
     issuer: spEntityId(ctx, originKey),
     callbackUrl: callbackUrl(ctx, originKey),
+    // Where the IdP posts its LogoutResponse (HTTP-POST binding, ./logout.ts).
+    logoutCallbackUrl: postLogoutUrl(ctx, originKey),
     identifierFormat: idp.config.nameID,
     wantAssertionsSigned: true,
   });

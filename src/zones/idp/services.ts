@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { PendingAuthorization } from '../oauth/authorize.js';
 import type { ZoneContext } from '../oauth/context.js';
+import type { UpstreamSession } from '../oauth/sso.js';
 import type { PasswordCheck } from './password-login.js';
 import type { RelyingParties } from './relying-party.js';
 import type { SamlMetadataCache } from './saml-metadata.js';
@@ -32,4 +33,10 @@ export interface IdpServices {
   /** The zone's form with a user backend's origin: the backend checks the password (./password-login.ts). */
   checkPassword(ctx: ZoneContext, originKey: string, userName: string, password: string): Promise<PasswordCheck>;
   startLogin(ctx: ZoneContext, res: ServerResponse, idp: RedirectingIdentityProvider, request: Omit<PendingAuthorization, 'csrf' | 'browser' | 'zoneId'>): Promise<void>;
+  /**
+   * After /logout.do ended the zone's session: sends the browser to log out at the IdP the session
+   * came from, to come back and end at `target` (./logout.ts). False when that IdP offers no logout
+   * (or is gone): the zone's logout then ends as before.
+   */
+  startLogout(ctx: ZoneContext, res: ServerResponse, upstream: UpstreamSession, target: string | undefined, headers: Record<string, string | string[]>): Promise<boolean>;
 }

@@ -29,6 +29,11 @@ export interface OidcConfig {
    * 15). Absent in providers stored before it: false.
    */
   useRelay?: boolean;
+  /**
+   * Logout at the zone logs out at the IdP too (OpenID Connect RP-Initiated Logout 1.0), when its
+   * discovery document names an `end_session_endpoint`. Absent: true.
+   */
+  logout?: boolean;
 }
 
 export interface AttributeMappings {

@@ -41,7 +41,7 @@ async function signingKey(): Promise<JWK> {
   return { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
-export async function startTestIdp(options: { clientId: string; clientSecret: string; redirectUris: string[]; accounts: Record<string, Account> }): Promise<TestIdp> {
+export async function startTestIdp(options: { clientId: string; clientSecret: string; redirectUris: string[]; postLogoutRedirectUris?: string[]; rpInitiatedLogout?: boolean; accounts: Record<string, Account> }): Promise<TestIdp> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -54,6 +54,7 @@ export async function startTestIdp(options: { clientId: string; clientSecret: st
         client_id: options.clientId,
         client_secret: options.clientSecret,
         redirect_uris: options.redirectUris,
+        ...(options.postLogoutRedirectUris ? { post_logout_redirect_uris: options.postLogoutRedirectUris } : {}),
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
@@ -63,7 +64,7 @@ export async function startTestIdp(options: { clientId: string; clientSecret: st
     claims: { openid: ['sub'], profile: ['preferred_username', 'given_name', 'family_name'], email: ['email'], groups: ['groups'] },
     // The claims of the granted scopes in the ID token itself, as corporate IdPs put `groups` there.
     conformIdTokenClaims: false,
-    features: { devInteractions: { enabled: true } },
+    features: { devInteractions: { enabled: true }, ...(options.rpInitiatedLogout === false ? { rpInitiatedLogout: { enabled: false } } : {}) },
     cookies: { keys: ['test-cookie-key-0123456789abcdef'] },
     async findAccount(_ctx, id) {
       const account = accounts.get(id);
@@ -130,4 +131,29 @@ export async function signInAtIdp(browser: ScriptedBrowser, idp: TestIdp, toIdp:
     url = new URL(String(submitted.headers.location), url);
   }
   throw new Error('the IdP never sent the browser back');
+}
+
+/**
+ * Follows the browser from a redirect to the IdP's end_session endpoint (RP-initiated logout) through
+ * oidc-provider's "Do you want to sign-out" form, answering yes, until the IdP redirects back out of
+ * itself; returns that redirect's URL, not followed.
+ */
+export async function signOutAtIdp(browser: ScriptedBrowser, idp: TestIdp, toIdp: string): Promise<URL> {
+  let url = new URL(toIdp);
+  for (let hops = 0; hops < 10; hops++) {
+    if (url.origin !== idp.issuer) return url;
+    const res = await browser.get(url.href);
+    if (res.status === 302 || res.status === 303) {
+      url = new URL(String(res.headers.location), url);
+      continue;
+    }
+    expect(res.status, res.text.slice(0, 500)).toBe(200);
+    const action = /<form[^>]*action="([^"]+)"/.exec(res.text)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(res.text)?.[1];
+    expect(action && xsrf, res.text.slice(0, 500)).toBeTruthy();
+    const submitted = await browser.post(new URL(action!, url).href, { xsrf: xsrf!, logout: 'yes' });
+    expect([302, 303], submitted.text.slice(0, 500)).toContain(submitted.status);
+    url = new URL(String(submitted.headers.location), url);
+  }
+  throw new Error('the IdP never sent the browser back after logout');
 }

@@ -6,6 +6,11 @@
  * Like a real IdP it answers only SPs it was told to trust (their metadata: entity id and ACS), at
  * the ACS their metadata names.
  *
+ * With `sessions`, it keeps a session per browser (a cookie) and signs a returning user in without the
+ * form, as real IdPs do; its SingleLogoutService (HTTP-Redirect) ends the session a LogoutRequest
+ * names (NameID and SessionIndex) and posts a LogoutResponse signed as a whole to the SP's single
+ * logout service (HTTP-POST binding, from the SP's metadata).
+ *
  * `response()` also makes the answers an attacker would try (unsigned, signed by another key, for
  * another audience, recipient or request, expired), each signed exactly as a real one is.
  */
@@ -47,6 +52,25 @@ export interface ResponseOptions {
   notOnOrAfter?: Date;
   destination?: string;
   status?: string;
+  sessionIndex?: string;
+}
+
+export interface LogoutRequestSeen {
+  id: string;
+  issuer: string;
+  nameID: string;
+  sessionIndex: string | null;
+  relayState: string | null;
+}
+
+export interface LogoutResponseOptions {
+  /** Default: the request's ID; null: none. */
+  inResponseTo?: string | null;
+  /** The whole LogoutResponse signed (default), not at all, or by another key. */
+  sign?: 'response' | 'none' | 'other-key';
+  issuer?: string;
+  destination?: string;
+  status?: string;
 }
 
 export interface TestSamlIdp {
@@ -60,6 +84,16 @@ export interface TestSamlIdp {
   readRequest(redirectUrl: string): AuthnRequestSeen;
   /** A SAMLResponse (base64) for a request, to the SP's ACS. */
   response(request: AuthnRequestSeen, options: ResponseOptions): string;
+  /** The LogoutRequest a zone's redirect to this IdP's SingleLogoutService carries. */
+  readLogoutRequest(redirectUrl: string): LogoutRequestSeen;
+  /** A LogoutResponse (base64) to a LogoutRequest, for the SP's single logout service. */
+  logoutResponse(request: LogoutRequestSeen, options?: LogoutResponseOptions): string;
+  /** The SP's single logout service (from its metadata). */
+  sloOf(spEntityId: string): string | undefined;
+  /** The LogoutRequests the IdP received at its SingleLogoutService. */
+  readonly logoutRequests: LogoutRequestSeen[];
+  /** Live sessions (with `sessions`): id to user and SessionIndex. */
+  readonly sessions: Map<string, { user: string; sessionIndex: string }>;
   stop(): Promise<void>;
 }
 
@@ -98,11 +132,14 @@ function sign(xml: string, keys: KeyPair, elementId: string, location: { referen
   return sig.getSignedXml();
 }
 
-export async function startTestSamlIdp(options: { accounts: Record<string, SamlAccount>; name?: string }): Promise<TestSamlIdp> {
+export async function startTestSamlIdp(options: { accounts: Record<string, SamlAccount>; name?: string; sessions?: boolean; singleLogout?: boolean }): Promise<TestSamlIdp> {
   const keys = makeKeyPair(`${options.name ?? 'test'} SAML IdP`);
   const otherKeys = makeKeyPair('an attacker');
   const accounts = new Map(Object.entries(options.accounts));
   const sps = new Map<string, string>();
+  const slos = new Map<string, string>();
+  const sessions = new Map<string, { user: string; sessionIndex: string }>();
+  const logoutRequests: LogoutRequestSeen[] = [];
   let base = '';
 
   const idp: TestSamlIdp = {
@@ -115,6 +152,39 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
       const entity = doc.getElementsByTagNameNS(MD, 'EntityDescriptor')[0]!;
       const acs = doc.getElementsByTagNameNS(MD, 'AssertionConsumerService')[0]!;
       sps.set(entity.getAttribute('entityID')!, acs.getAttribute('Location')!);
+      const slo = doc.getElementsByTagNameNS(MD, 'SingleLogoutService')[0];
+      if (slo) slos.set(entity.getAttribute('entityID')!, slo.getAttribute('Location')!);
+    },
+    logoutRequests,
+    sessions,
+    sloOf(spEntityId) {
+      return slos.get(spEntityId);
+    },
+    readLogoutRequest(redirectUrl) {
+      const url = new URL(redirectUrl);
+      const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest') ?? '', 'base64')).toString('utf8');
+      const request = new DOMParser().parseFromString(xml, 'text/xml').documentElement!;
+      if (request.localName !== 'LogoutRequest') throw new Error(`not a LogoutRequest: ${xml.slice(0, 200)}`);
+      const text = (ns: string, name: string) => request.getElementsByTagNameNS(ns, name)[0]?.textContent ?? null;
+      return {
+        id: request.getAttribute('ID')!,
+        issuer: text('urn:oasis:names:tc:SAML:2.0:assertion', 'Issuer') ?? '',
+        nameID: text('urn:oasis:names:tc:SAML:2.0:assertion', 'NameID') ?? '',
+        sessionIndex: text('urn:oasis:names:tc:SAML:2.0:protocol', 'SessionIndex'),
+        relayState: url.searchParams.get('RelayState'),
+      };
+    },
+    logoutResponse(request, o = {}) {
+      const id = newId();
+      const inResponseTo = o.inResponseTo === undefined ? request.id : o.inResponseTo;
+      const status = o.status ?? 'urn:oasis:names:tc:SAML:2.0:status:Success';
+      const destination = o.destination ?? slos.get(request.issuer) ?? '';
+      let xml =
+        `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${esc(destination)}"${inResponseTo === null ? '' : ` InResponseTo="${esc(inResponseTo)}"`}>` +
+        `<saml:Issuer>${esc(o.issuer ?? idp.entityId)}</saml:Issuer><samlp:Status><samlp:StatusCode Value="${esc(status)}"/></samlp:Status></samlp:LogoutResponse>`;
+      const mode = o.sign ?? 'response';
+      if (mode !== 'none') xml = sign(xml, mode === 'other-key' ? otherKeys : keys, id, { reference: `//*[@ID='${id}']/*[local-name(.)='Issuer']`, action: 'after' });
+      return Buffer.from(xml, 'utf8').toString('base64');
     },
     readRequest(redirectUrl) {
       const url = new URL(redirectUrl);
@@ -150,7 +220,7 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
           `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${esc(o.user)}</saml:NameID>` +
           `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${answering('InResponseTo')} NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(o.recipient ?? acs)}"/></saml:SubjectConfirmation></saml:Subject>` +
           `<saml:Conditions NotBefore="${notBefore}" NotOnOrAfter="${notOnOrAfter}"><saml:AudienceRestriction><saml:Audience>${esc(o.audience ?? request.issuer)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-          `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${newId()}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
+          `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${esc(o.sessionIndex ?? newId())}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
           `<saml:AttributeStatement>${attribute('email', [account.email])}${attribute('given_name', [account.givenName])}${attribute('family_name', [account.familyName])}${attribute('groups', account.groups)}</saml:AttributeStatement>` +
           `</saml:Assertion>`
         : '';
@@ -175,6 +245,16 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
     res.end(`<!doctype html><html><head><title>Test SAML IdP</title></head><body>${body}</body></html>`);
   };
 
+  /** The auto-submitting form that posts a Response to the SP's ACS (HTTP-POST binding). */
+  const postBack = (res: http.ServerResponse, request: AuthnRequestSeen, samlResponse: string) =>
+    page(
+      res,
+      200,
+      `<form method="post" action="${esc(sps.get(request.issuer)!)}"><input type="hidden" name="SAMLResponse" value="${samlResponse}">` +
+        `${request.relayState ? `<input type="hidden" name="RelayState" value="${esc(request.relayState)}">` : ''}<noscript><button type="submit">Continue</button></noscript></form>` +
+        `<script>document.forms[0].submit()</script>`,
+    );
+
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', base);
     if (req.method === 'GET' && url.pathname === '/metadata') {
@@ -193,6 +273,11 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
       }
       if (!sps.has(request.issuer)) {
         page(res, 403, `unknown service provider ${esc(request.issuer)}`);
+        return;
+      }
+      const session = options.sessions ? sessions.get(/tidp_session=([\w-]+)/.exec(req.headers.cookie ?? '')?.[1] ?? '') : undefined;
+      if (session) {
+        postBack(res, request, idp.response(request, { user: session.user, sessionIndex: session.sessionIndex }));
         return;
       }
       page(
@@ -215,15 +300,39 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
           page(res, 403, 'unknown user');
           return;
         }
-        const samlResponse = idp.response(request, { user });
-        page(
-          res,
-          200,
-          `<form method="post" action="${esc(acs)}"><input type="hidden" name="SAMLResponse" value="${samlResponse}">` +
-            `${request.relayState ? `<input type="hidden" name="RelayState" value="${esc(request.relayState)}">` : ''}<noscript><button type="submit">Continue</button></noscript></form>` +
-            `<script>document.forms[0].submit()</script>`,
-        );
+        const sessionIndex = newId();
+        if (options.sessions) {
+          const sid = randomBytes(16).toString('hex');
+          sessions.set(sid, { user, sessionIndex });
+          res.setHeader('set-cookie', `tidp_session=${sid}; Path=/; HttpOnly`);
+        }
+        postBack(res, request, idp.response(request, { user, sessionIndex }));
       });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/slo') {
+      let request: LogoutRequestSeen;
+      try {
+        request = idp.readLogoutRequest(url.href);
+      } catch (err) {
+        page(res, 400, `bad request: ${esc(String(err))}`);
+        return;
+      }
+      logoutRequests.push(request);
+      const slo = slos.get(request.issuer);
+      if (!slo) {
+        page(res, 403, `unknown service provider ${esc(request.issuer)}`);
+        return;
+      }
+      // The session the request names (NameID and SessionIndex) ends.
+      for (const [sid, s] of sessions) if (s.user === request.nameID && s.sessionIndex === request.sessionIndex) sessions.delete(sid);
+      page(
+        res,
+        200,
+        `<form method="post" action="${esc(slo)}"><input type="hidden" name="SAMLResponse" value="${idp.logoutResponse(request)}">` +
+          `${request.relayState ? `<input type="hidden" name="RelayState" value="${esc(request.relayState)}">` : ''}<noscript><button type="submit">Continue</button></noscript></form>` +
+          `<script>document.forms[0].submit()</script>`,
+      );
       return;
     }
     page(res, 404, 'not found');
@@ -237,6 +346,7 @@ export async function startTestSamlIdp(options: { accounts: Record<string, SamlA
     `<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
     `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certBody(keys.cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` +
     `<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>` +
+    (options.singleLogout === false ? '' : `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/slo"/>`) +
     `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${base}/sso"/>` +
     `</md:IDPSSODescriptor></md:EntityDescriptor>`;
   return idp;
