@@ -108,12 +108,13 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     echo.close();
     return 1;
   }
-  process.stdout.write(banner(running, commandEnvironment(env, running.port), idpTenant));
-  const stopped = await untilSignal(async () => {
+  // Ctrl+C is handled before the banner says so: a signal right after it must not kill the process mid-way.
+  const stopped = untilSignal(async () => {
     await running.stop();
     if (idpTenant?.offered) await idpTenant.stop();
     echo.close();
   }, logger);
+  process.stdout.write(banner(running, commandEnvironment(env, running.port), idpTenant));
   return stopped;
 }
 
@@ -181,8 +182,9 @@ function idpTenantLines(idpTenant: IdpTenant | undefined, zoneUrl: (tenant: stri
   return [
     `  zone ${t.padEnd(10)} ${zoneUrl(t)}/.well-known/openid-configuration`,
     `    no users of its own: every login goes to its corporate IdP (origin "${idpTenant.originKey}"), ${idpTenant.issuer},`,
-    `    a demo OpenID provider in this process (panva's oidc-provider). Its development login form takes`,
-    `    any password. Its users, and the role collections their groups map to in ${t}'s zone:`,
+    `    a demo OpenID provider in this process (panva's oidc-provider) with users of its own. Its login`,
+    `    form is oidc-provider's development form: type a user below, any password. Their groups map to`,
+    `    role collections of ${t}'s zone:`,
     ...CORPORATE_USERS.map((u) => `    ${u.userName.padEnd(8)} group ${u.group.padEnd(8)} role collection "${u.roleCollection}"`),
   ];
 }
