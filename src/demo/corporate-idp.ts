@@ -140,7 +140,7 @@ export async function startCorporateIdp(options: { redirectUri: string }): Promi
     });
     if (!provider) {
       await stop();
-      return { absent: 'oidc-provider, a devDependency, is not installed (npm install in a checkout adds it)' };
+      return { absent: 'oidc-provider (a devDependency) is not installed; npm install in a checkout adds it' };
     }
     server.on('request', provider.callback());
     return { issuer, clientId, clientSecret, stop };

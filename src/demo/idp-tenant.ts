@@ -35,18 +35,21 @@ export async function startIdpTenant(running: RunningGateway, settings: Settings
   // The gateway resolved (and warned about) the same key already: the generated one is read back.
   const secretKey = resolveSecretKey(settings, () => undefined);
   const store = createIdentityProviderStore(running.records, directory, { secretKey });
-  const zoneId = await subscribeDemoTenant(directory, credentials.clientid, IDP_TENANT, running.provisioning);
   const zoneUrl = credentials.url.replace(`//${credentials.identityzone}.`, `//${IDP_TENANT}.`).replace(/\/+$/, '');
-  const previous = await store.getByOrigin(zoneId, IDP_ORIGIN);
 
   let idp: CorporateIdp | { absent: string };
   if (env.ZONEGATE_DEMO_IDP === 'off') idp = { absent: 'ZONEGATE_DEMO_IDP=off' };
   else idp = await startCorporateIdp({ redirectUri: `${zoneUrl}/login/callback/${IDP_ORIGIN}` });
   if ('absent' in idp) {
-    if (previous?.active) await store.update(zoneId, previous.id, readIdentityProvider({ active: false, config: previous.config }, previous));
+    // Not subscribed now; a provider an earlier start stored is made inactive.
+    const zone = await directory.getZoneBySubdomain(IDP_TENANT);
+    const previous = zone && (await store.getByOrigin(zone.id, IDP_ORIGIN));
+    if (zone && previous?.active) await store.update(zone.id, previous.id, readIdentityProvider({ active: false, config: previous.config }, previous));
     return { offered: false, reason: idp.absent };
   }
   try {
+    const zoneId = await subscribeDemoTenant(directory, credentials.clientid, IDP_TENANT, running.provisioning);
+    const previous = await store.getByOrigin(zoneId, IDP_ORIGIN);
     const document = {
       type: 'oidc1.0',
       originKey: IDP_ORIGIN,

@@ -14,6 +14,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrowser } from '../support/browser.js';
 import { CLI } from '../support/cli.js';
+
+const ROOT = path.resolve(path.dirname(CLI), '../..');
 import { signInAtIdp } from '../zones/idp/oidc-idp.js';
 
 interface Demo {
@@ -24,8 +26,8 @@ interface Demo {
 
 let dir: string;
 
-async function startDemo(data: string, env: Record<string, string> = {}): Promise<Demo> {
-  const child = spawn(process.execPath, [CLI, 'demo'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0', ZONEGATE_DATA_DIR: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startDemo(data: string, env: Record<string, string> = {}, cli = CLI): Promise<Demo> {
+  const child = spawn(process.execPath, [cli, 'demo'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0', ZONEGATE_DATA_DIR: data, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (out += d));
@@ -141,7 +143,14 @@ describe('npm start: the tenant that signs in at its own IdP', () => {
 
   it('with ZONEGATE_DEMO_IDP=off starts without it, says so in one line, and a stored provider is made inactive', async () => {
     const data = path.join(dir, 'off');
-    // A first start stores contoso's provider; the second, without the IdP, must not send logins to a dead address.
+    // Off from the start: no tenant contoso at all.
+    const never = await startDemo(data, { ZONEGATE_DEMO_IDP: 'off' });
+    try {
+      expect((await new ScriptedBrowser().get(`http://contoso.localhost:${never.port}/api/whoami`)).status).toBe(404);
+    } finally {
+      await stopDemo(never);
+    }
+    // A start with the IdP stores contoso's provider; the next, without the IdP, must not send logins to a dead address.
     expect(await stopDemo(await startDemo(data))).toBe(0);
     const demo = await startDemo(data, { ZONEGATE_DEMO_IDP: 'off' });
     try {
@@ -159,6 +168,28 @@ describe('npm start: the tenant that signs in at its own IdP', () => {
       const zone = await browser.get(String(contoso.headers.location));
       expect(zone.status).toBe(200);
       expect(zone.text).not.toContain('127.0.0.1');
+    } finally {
+      await stopDemo(demo);
+    }
+  });
+
+  it('in an install without devDependencies (no oidc-provider) starts the other tenants and says why contoso is not offered', async () => {
+    // The package as `npm install --omit=dev` lays it out: this build, and every installed package but oidc-provider.
+    const install = path.join(dir, 'omit-dev');
+    fs.mkdirSync(path.join(install, 'node_modules'), { recursive: true });
+    for (const entry of ['dist', 'package.json', 'routes.json', 'xs-security.json', 'public']) fs.cpSync(path.join(ROOT, entry), path.join(install, entry), { recursive: true });
+    const modules = fs.realpathSync(path.join(ROOT, 'node_modules'));
+    for (const name of fs.readdirSync(modules)) {
+      if (name !== 'oidc-provider') fs.symlinkSync(path.join(modules, name), path.join(install, 'node_modules', name));
+    }
+    const demo = await startDemo(path.join(dir, 'omit-dev-data'), {}, path.join(install, 'dist/src/cli.js'));
+    try {
+      const out = demo.out();
+      expect(out.match(/no tenant that signs in at its own IdP in this demo: oidc-provider \(a devDependency\) is not installed; npm install in a checkout adds it/g)).toHaveLength(1);
+      expect(out).not.toContain('tenant contoso');
+      expect(out).toContain(`tenant acme     http://acme.localhost:${demo.port}/`);
+      expect((await new ScriptedBrowser().get(`http://contoso.localhost:${demo.port}/api/whoami`)).status).toBe(404);
+      expect(await stopDemo(demo)).toBe(0);
     } finally {
       await stopDemo(demo);
     }
