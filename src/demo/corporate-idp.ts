@@ -121,6 +121,11 @@ export async function startCorporateIdp(options: { redirectUri: string }): Promi
           await grant.save();
           return grant;
         },
+        // Its own error page: what went wrong, and whom it knows (a name it does not know ends here).
+        async renderError(ctx: { type: string; body: string }, out: Record<string, unknown>) {
+          ctx.type = 'html';
+          ctx.body = errorPage(out);
+        },
         async findAccount(_ctx: unknown, id: string) {
           const user = accounts.get(id);
           if (!user) return undefined;
@@ -148,6 +153,15 @@ export async function startCorporateIdp(options: { redirectUri: string }): Promi
     await stop();
     throw err;
   }
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function errorPage(out: Record<string, unknown>): string {
+  const rows = Object.entries(out).map(([key, value]) => `<p><strong>${escapeHtml(key)}</strong>: ${escapeHtml(String(value))}</p>`).join('');
+  const users = CORPORATE_USERS.map((u) => `<code>${u.userName}</code>`).join(', ');
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign-in failed - demo corporate IdP</title></head>`
+    + `<body><h1>Sign-in failed</h1>${rows}<p>This demo IdP knows the users ${users} (any password).</p></body></html>`;
 }
 
 /** The little of oidc-provider's request context `loadExistingGrant` uses. */

@@ -114,6 +114,25 @@ describe('npm start: the tenant that signs in at its own IdP', () => {
       expect(dave.jwt.claims).toMatchObject({ origin: 'contoso-idp', user_name: 'dave' });
       expect(dave.jwt.claims.scope).toEqual(expect.arrayContaining([expect.stringMatching(/^zonegate-demo!t\d+\.Viewer$/)]));
       expect(dave.jwt.claims.scope.some((s) => s.endsWith('.Admin'))).toBe(false);
+      // A name the IdP does not know: its own error page says whom it knows; the zone never gets a code.
+      const stranger = new ScriptedBrowser();
+      const zone = await stranger.get(String((await stranger.get(new URL('api/whoami', tenantUrl!).href)).headers.location));
+      let res = await stranger.get(String(zone.headers.location));
+      let url = res.url;
+      for (let hops = 0; hops < 10 && [200, 302, 303].includes(res.status); hops++) {
+        if (res.status !== 200) {
+          url = new URL(String(res.headers.location), url);
+          expect(url.origin).toBe(issuer);
+          res = await stranger.get(url.href);
+          continue;
+        }
+        const action = /<form[^>]*action="([^"]+)"/.exec(res.text)?.[1];
+        expect(action, res.text.slice(0, 300)).toBeDefined();
+        res = await stranger.post(new URL(action!, url).href, { prompt: 'login', login: 'mallory', password: 'any' });
+      }
+      expect(res.text).toContain('This demo IdP knows the users <code>carol</code>, <code>dave</code> (any password).');
+      expect(demo.out()).not.toContain('oidc-provider NOTICE');
+
       // Ctrl+C ends the demo cleanly, its IdP included.
       expect(await stopDemo(demo)).toBe(0);
     } finally {
