@@ -9,9 +9,9 @@
  * `npm install`, a production install (`--omit=dev`) does not, and the demo then says so and offers
  * the other tenants. It is no runtime dependency of the gateway.
  *
- * What is demo-only about it, and said so in the banner: its login and consent forms are
- * oidc-provider's development forms (`devInteractions`), whose login form takes any password for a
- * known user name; its state is in memory; its signing key is made at each start.
+ * What is demo-only about it, and said so in the banner: its login form is oidc-provider's development
+ * form (`devInteractions`), which takes any password for a user it knows; its state is in memory; its
+ * signing key is made at each start. (The zone, a first-party application, gets no consent form.)
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';

@@ -39,7 +39,12 @@ export async function startIdpTenant(running: RunningGateway, settings: Settings
 
   let idp: CorporateIdp | { absent: string };
   if (env.ZONEGATE_DEMO_IDP === 'off') idp = { absent: 'ZONEGATE_DEMO_IDP=off' };
-  else idp = await startCorporateIdp({ redirectUri: `${zoneUrl}/login/callback/${IDP_ORIGIN}` });
+  else {
+    // A demo IdP that fails to start (another oidc-provider major, say) costs the demo this tenant, not the rest.
+    idp = await startCorporateIdp({ redirectUri: `${zoneUrl}/login/callback/${IDP_ORIGIN}` }).catch((err: unknown) => ({
+      absent: `the demo IdP did not start: ${err instanceof Error ? err.message : String(err)}`,
+    }));
+  }
   if ('absent' in idp) {
     // Not subscribed now; a provider an earlier start stored is made inactive.
     const zone = await directory.getZoneBySubdomain(IDP_TENANT);
