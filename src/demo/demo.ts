@@ -181,10 +181,10 @@ function idpTenantLines(idpTenant: IdpTenant | undefined, zoneUrl: (tenant: stri
   const t = idpTenant.tenant;
   return [
     `  zone ${t.padEnd(10)} ${zoneUrl(t)}/.well-known/openid-configuration`,
-    `    no users of its own: every login goes to its corporate IdP (origin "${idpTenant.originKey}"), ${idpTenant.issuer},`,
-    `    a demo OpenID provider in this process (panva's oidc-provider) with users of its own. Its login`,
-    `    form is oidc-provider's development form: type a user below, any password. Their groups map to`,
-    `    role collections of ${t}'s zone:`,
+    `    no users of its own: every login goes to its corporate IdP (origin "${idpTenant.originKey}"),`,
+    `    ${idpTenant.issuer}/.well-known/openid-configuration, a demo OpenID provider in this process`,
+    `    (panva's oidc-provider) with users of its own. Its login form is oidc-provider's development form:`,
+    `    type a user below, any password. Their groups map to role collections of ${t}'s zone:`,
     ...CORPORATE_USERS.map((u) => `    ${u.userName.padEnd(8)} group ${u.group.padEnd(8)} role collection "${u.roleCollection}"`),
   ];
 }

@@ -60,7 +60,7 @@ async function stopDemo(demo: Demo): Promise<number | null> {
 /** What the banner says to open and whom to sign in as: the test uses only what it printed. */
 function printed(out: string) {
   const tenantUrl = /tenant contoso\s+(http:\/\/\S+)/.exec(out)?.[1];
-  const issuer = /corporate IdP \(origin "contoso-idp"\), (http:\/\/127\.0\.0\.1:\d+),/.exec(out)?.[1];
+  const issuer = /corporate IdP \(origin "contoso-idp"\),\s+(http:\/\/127\.0\.0\.1:\d+)\/\.well-known\/openid-configuration,/.exec(out)?.[1];
   const users = [...out.matchAll(/^\s+(\w+)\s+group (\w+)\s+role collection "([^"]+)"$/gm)].map((m) => ({ user: m[1]!, group: m[2]!, roleCollection: m[3]! }));
   return { tenantUrl, issuer, users };
 }
@@ -101,7 +101,11 @@ describe('npm start: the tenant that signs in at its own IdP', () => {
         { user: 'carol', group: 'admins', roleCollection: 'Demo Administrator' },
         { user: 'dave', group: 'staff', roleCollection: 'Demo Viewer' },
       ]);
-      expect(out).toContain("oidc-provider's");
+      expect(out).toContain("oidc-provider's development form");
+      // The printed IdP address answers: its discovery document, naming itself.
+      const discovery = await new ScriptedBrowser().get(`${issuer}/.well-known/openid-configuration`, { accept: 'application/json' });
+      expect(discovery.status).toBe(200);
+      expect(discovery.json().issuer).toBe(issuer);
       // oidc-provider's development notices are summed up by the banner, not printed one by one.
       expect(out).not.toContain('oidc-provider WARNING');
       expect(out).not.toContain('oidc-provider NOTICE');
