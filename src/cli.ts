@@ -54,7 +54,7 @@ Commands:
                   Without an xsuaa binding, and with an xs-security.json, the built-in identity
                   zones run in the same process on <subdomain>.UAA_DOMAIN.
   check-config    Validate the configuration without starting; exit 1 on any problem.
-  demo [--check]  Start the gateway with an echo backend and two demo tenants (npm start);
+  demo [--check]  Start the gateway with an echo backend and the demo tenants (npm start);
                   --check validates that configuration without starting (npm run check-config).
   zones start     Run only the identity zones on their own HTTP server (PORT, UAA_DOMAIN); with an
                   xs-security.json, register the application and write its xsuaa credentials
@@ -160,7 +160,7 @@ const CHECK_CONFIG: CommandSpec = {
 const DEMO: CommandSpec = {
   name: 'demo',
   synopsis: '[--check]',
-  details: `Starts the gateway with an echo backend and two demo tenants (npm start); --check validates
+  details: `Starts the gateway with an echo backend and the demo tenants (npm start); --check validates
 that configuration without starting (npm run check-config).`,
   options: { check: { type: 'boolean' } },
 };

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Environment } from '../config/environment.js';
@@ -6,10 +5,12 @@ import { createLogger } from '../log.js';
 import { loadConfiguration } from '../server/configuration.js';
 import { untilSignal } from '../server/signals.js';
 import { describeStartupError, startGateway, type RunningGateway } from '../server/start.js';
-import { ensureZone } from '../zones/start.js';
 import type { Provisioning } from '../provisioning/service.js';
 import type { ZoneDirectory } from '../zones/directory/types.js';
 import { createEchoBackend, listenEcho } from './echo-backend.js';
+import { startIdpTenant, type IdpTenant } from './idp-tenant.js';
+import { subscribeDemoTenant } from './subscribe.js';
+import { CORPORATE_USERS } from './corporate-idp.js';
 
 /** The package root: the demo uses the sample routes.json, xs-security.json and public/ shipped with it. */
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -33,18 +34,9 @@ export const DEMO_USERS = [
  * everything in place (the tenant id is the existing zone's) and only restores missing pieces.
  */
 export async function seedDemoZones(directory: ZoneDirectory, clientId: string, provisioning?: Provisioning): Promise<void> {
-  const application = await directory.getApplicationByClientId(clientId);
-  if (!application) throw new Error(`The application ${clientId} is not registered`);
+  if (!(await directory.getApplicationByClientId(clientId))) throw new Error(`The application ${clientId} is not registered`);
   for (const tenant of DEMO_TENANTS) {
-    let zoneId: string;
-    if (provisioning) {
-      const existing = await directory.getZoneBySubdomain(tenant);
-      zoneId = (await provisioning.subscribe({ tenantId: existing?.id ?? randomUUID(), subdomain: tenant })).tenantId;
-    } else {
-      const zone = await ensureZone(directory, tenant, `${tenant[0]!.toUpperCase()}${tenant.slice(1)} (demo)`);
-      await directory.subscribe(application, zone.id);
-      zoneId = zone.id;
-    }
+    const zoneId = await subscribeDemoTenant(directory, clientId, tenant, provisioning);
     for (const demo of DEMO_USERS) {
       let user = await directory.getUserByName(zoneId, demo.userName);
       user ??= await directory.createUser(zoneId, {
@@ -104,19 +96,25 @@ export async function runDemo(options: { env: Environment; cwd: string }): Promi
     echo.close();
     return 1;
   }
+  let idpTenant: IdpTenant | undefined;
   try {
-    if (running.directory && running.credentials) await seedDemoZones(running.directory, running.credentials.clientid, running.provisioning);
+    if (running.directory && running.credentials) {
+      await seedDemoZones(running.directory, running.credentials.clientid, running.provisioning);
+      idpTenant = await startIdpTenant(running, config.settings, env);
+    }
   } catch (err) {
     process.stderr.write(`${describeStartupError(err)}\n`);
     await running.stop();
     echo.close();
     return 1;
   }
-  process.stdout.write(banner(running, commandEnvironment(env, running.port)));
-  const stopped = await untilSignal(async () => {
+  // Ctrl+C is handled before the banner says so: a signal right after it must not kill the process mid-way.
+  const stopped = untilSignal(async () => {
     await running.stop();
+    if (idpTenant?.offered) await idpTenant.stop();
     echo.close();
   }, logger);
+  process.stdout.write(banner(running, commandEnvironment(env, running.port), idpTenant));
   return stopped;
 }
 
@@ -138,7 +136,7 @@ function commandEnvironment(env: Environment, port: number): { data: string; ten
   return { data, tenants };
 }
 
-function banner(running: RunningGateway, commandEnv: { data: string; tenants: string }): string {
+function banner(running: RunningGateway, commandEnv: { data: string; tenants: string }, idpTenant: IdpTenant | undefined): string {
   const base = (tenant: string) => `http://${tenant}.localhost:${running.port}`;
   const zones = running.identity && running.credentials ? running.credentials : undefined;
   const zoneUrl = (tenant: string) => zones!.url.replace(`//${zones!.identityzone}.`, `//${tenant}.`);
@@ -146,6 +144,7 @@ function banner(running: RunningGateway, commandEnv: { data: string; tenants: st
     '',
     'zonegate demo is running. Open:',
     ...DEMO_TENANTS.map((t) => `  tenant ${t.padEnd(8)} ${base(t)}/`),
+    ...(idpTenant?.offered ? [`  tenant ${idpTenant.tenant.padEnd(8)} ${base(idpTenant.tenant)}/   (signs in at its own corporate IdP, see below)`] : []),
     `  public route    ${base('acme')}/echo/hello   (the echo backend shows what the gateway forwards)`,
     `  health          http://localhost:${running.port}/healthz  and  /readyz`,
     ...(zones
@@ -153,9 +152,10 @@ function banner(running: RunningGateway, commandEnv: { data: string; tenants: st
           '',
           `Identity zones (built in, application ${zones.xsappname}):`,
           ...DEMO_TENANTS.map((t) => `  zone ${t.padEnd(10)} ${zoneUrl(t)}/.well-known/openid-configuration`),
-          `  users in each zone (demo passwords, for this demo only):`,
+          `  users in the zones of ${DEMO_TENANTS.join(' and ')} (demo passwords, for this demo only):`,
           ...DEMO_USERS.map((u) => `    ${u.userName.padEnd(8)} password ${u.password.padEnd(18)} role collection "${u.roleCollection}"`),
           `  manage them (from the package directory): ${commandEnv.data}npx zonegate users list acme`,
+          ...idpTenantLines(idpTenant, zoneUrl),
           ...(running.provisioning
             ? [
                 `  another tenant: ${commandEnv.tenants}npx zonegate tenants subscribe initech --admin-user you@initech.example`,
@@ -169,4 +169,22 @@ function banner(running: RunningGateway, commandEnv: { data: string; tenants: st
     '',
     '',
   ].join('\n');
+}
+
+/**
+ * The tenant that signs in at its own IdP: its zone, the IdP, and who to sign in as there; or, when
+ * the IdP was not started, one line saying so and why.
+ */
+function idpTenantLines(idpTenant: IdpTenant | undefined, zoneUrl: (tenant: string) => string): string[] {
+  if (!idpTenant) return [];
+  if (!idpTenant.offered) return [`  (no tenant that signs in at its own IdP in this demo: ${idpTenant.reason})`];
+  const t = idpTenant.tenant;
+  return [
+    `  zone ${t.padEnd(10)} ${zoneUrl(t)}/.well-known/openid-configuration`,
+    `    no users of its own: every login goes to its corporate IdP (origin "${idpTenant.originKey}"),`,
+    `    ${idpTenant.issuer}/.well-known/openid-configuration, a demo OpenID provider in this process`,
+    `    (panva's oidc-provider) with users of its own. Its login form is oidc-provider's development form:`,
+    `    type a user below, any password. Their groups map to role collections of ${t}'s zone:`,
+    ...CORPORATE_USERS.map((u) => `    ${u.userName.padEnd(8)} group ${u.group.padEnd(8)} role collection "${u.roleCollection}"`),
+  ];
 }

@@ -108,7 +108,7 @@ export async function startTestIdp(options: { clientId: string; clientSecret: st
  * Follows the browser from a redirect to the IdP through oidc-provider's login and consent forms
  * until the IdP redirects back out of itself; returns that redirect's URL, not followed.
  */
-export async function signInAtIdp(browser: ScriptedBrowser, idp: TestIdp, toIdp: string, login: string, options: { abort?: boolean } = {}): Promise<URL> {
+export async function signInAtIdp(browser: ScriptedBrowser, idp: Pick<TestIdp, 'issuer'>, toIdp: string, login: string, options: { abort?: boolean } = {}): Promise<URL> {
   let url = new URL(toIdp);
   for (let hops = 0; hops < 20; hops++) {
     if (url.origin !== idp.issuer) return url;
