@@ -17,13 +17,13 @@
  * Answer: `{"url": "<zone host>/one-time-login?ref=…", "expires_in": 60}`: the platform redirects its
  * user's browser there (./one-time-login.ts).
  */
-import { randomUUID } from 'node:crypto';
 import type { Queries, RecordsDatabase } from '../records/types.js';
 import { UniqueViolation } from '../records/types.js';
 import type { Storage } from '../storage/types.js';
 import type { Zone, ZoneDirectory } from '../zones/directory/types.js';
 import { checkEmail, isSubdomain, optionalText } from '../zones/directory/validation.js';
 import { DirectoryError } from '../zones/directory/errors.js';
+import { upsertShadowUser } from '../zones/idp/store.js';
 import type { AssertionVerifier } from './assertion.js';
 import type { Audit } from './audit.js';
 import { assertionInvalid, badRequest, notAllowed, PlatformError } from './errors.js';
@@ -154,28 +154,12 @@ export async function recordPlatformUser(records: RecordsDatabase, zoneId: strin
 }
 
 async function recordIn(tx: Queries, zoneId: string, origin: string, profile: Profile & { userName: string }, wanted: string[]): Promise<string> {
-  if (!(await tx.one('SELECT id FROM zones WHERE id = $1 FOR UPDATE', [zoneId]))) throw new PlatformError('ZG_ERR_PLATFORM_NOT_ALLOWED', 'zone_gone', 'The tenant no longer exists');
-  const lower = profile.userName.toLowerCase();
-  const existing = await tx.one<{ id: string }>('SELECT id FROM users WHERE zone_id = $1 AND origin = $2 AND user_name_lower = $3 FOR UPDATE', [zoneId, origin, lower]);
   let userId: string;
-  if (existing) {
-    userId = existing.id;
-    await tx.run('UPDATE users SET user_name = $1, email = $2, given_name = $3, family_name = $4 WHERE zone_id = $5 AND id = $6', [
-      profile.userName,
-      profile.email,
-      profile.givenName ?? null,
-      profile.familyName ?? null,
-      zoneId,
-      userId,
-    ]);
-  } else {
-    userId = randomUUID();
-    // No password: the user signs in only through the platform.
-    await tx.run(
-      `INSERT INTO users (zone_id, id, user_name, user_name_lower, origin, email, given_name, family_name, attributes, password_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
-      [zoneId, userId, profile.userName, lower, origin, profile.email, profile.givenName ?? null, profile.familyName ?? null, '{}'],
-    );
+  try {
+    userId = await upsertShadowUser(tx, zoneId, origin, profile);
+  } catch (err) {
+    if (err instanceof DirectoryError && err.code === 'ZONE_NOT_FOUND') throw new PlatformError('ZG_ERR_PLATFORM_NOT_ALLOWED', 'zone_gone', 'The tenant no longer exists');
+    throw err;
   }
   const held = await tx.all<{ role_collection: string; mapped_from: string | null }>('SELECT role_collection, mapped_from FROM user_role_collections WHERE zone_id = $1 AND user_id = $2', [
     zoneId,

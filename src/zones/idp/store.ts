@@ -207,11 +207,16 @@ export function createIdentityProviderStore(
   };
 }
 
-async function recordLoginIn(tx: Queries, zoneId: string, originKey: string, profile: ShadowProfile, groups: string[]): Promise<string> {
-  // The zone's row first, as the directory's writes do: a zone being deleted takes no new user half-way.
+/**
+ * Creates or updates the user of `origin` named `profile.userName` in the zone (unique per zone,
+ * origin and user name), with no password: such a user signs in only through where it came from (an
+ * identity provider, a trusted platform). Locks the zone's row first, as the directory's writes do: a
+ * zone being deleted takes no new user half-way (DirectoryError ZONE_NOT_FOUND). Returns the user's id.
+ */
+export async function upsertShadowUser(tx: Queries, zoneId: string, origin: string, profile: ShadowProfile): Promise<string> {
   if (!(await tx.one('SELECT id FROM zones WHERE id = $1 FOR UPDATE', [zoneId]))) throw new DirectoryError('ZONE_NOT_FOUND', `Zone ${zoneId} does not exist`);
   const lower = profile.userName.toLowerCase();
-  const existing = await tx.one<{ id: string }>('SELECT id FROM users WHERE zone_id = $1 AND origin = $2 AND user_name_lower = $3 FOR UPDATE', [zoneId, originKey, lower]);
+  const existing = await tx.one<{ id: string }>('SELECT id FROM users WHERE zone_id = $1 AND origin = $2 AND user_name_lower = $3 FOR UPDATE', [zoneId, origin, lower]);
   let userId: string;
   if (existing) {
     userId = existing.id;
@@ -225,13 +230,17 @@ async function recordLoginIn(tx: Queries, zoneId: string, originKey: string, pro
     ]);
   } else {
     userId = randomUUID();
-    // No password: a shadow user signs in only through its identity provider.
     await tx.run(
       `INSERT INTO users (zone_id, id, user_name, user_name_lower, origin, email, given_name, family_name, attributes, password_hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
-      [zoneId, userId, profile.userName, lower, originKey, profile.email, profile.givenName ?? null, profile.familyName ?? null, '{}'],
+      [zoneId, userId, profile.userName, lower, origin, profile.email, profile.givenName ?? null, profile.familyName ?? null, '{}'],
     );
   }
+  return userId;
+}
+
+async function recordLoginIn(tx: Queries, zoneId: string, originKey: string, profile: ShadowProfile, groups: string[]): Promise<string> {
+  const userId = await upsertShadowUser(tx, zoneId, originKey, profile);
   const wanted = new Set<string>();
   if (groups.length > 0) {
     const placeholders = groups.map((_, i) => `$${i + 3}`).join(', ');

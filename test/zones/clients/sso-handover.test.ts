@@ -49,7 +49,7 @@ describe('SSO handover between two clients of one zone', () => {
     const silent = await browser.get('acme', authorize('mobile', MOBILE, { prompt: 'none', code_challenge: challenge, code_challenge_method: 'S256' }));
     expect(silent.status).toBe(302);
     const code = new URL(silent.headers.location!).searchParams.get('code');
-    expect(code).toBeTruthy();
+    expect(code).toMatch(/^[A-Za-z0-9_-]{20,}$/);
     const res = await h.token('acme', { grant_type: 'authorization_code', code: code!, redirect_uri: MOBILE, code_verifier: verifier, client_id: 'mobile' }, 'none');
     const mobile = decodeJwt(res.json().access_token);
     expect(mobile).toMatchObject({ cid: 'mobile', azp: 'mobile', sub: portal.sub, user_name: 'alice', auth_time: portal.auth_time, zid: h.acme.id });

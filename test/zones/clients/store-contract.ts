@@ -142,7 +142,7 @@ export function describeClientStore(name: string, open: () => Promise<RecordsDat
       // Taking over an API client by naming it; dropping a file client removes it; the API's portal stays.
       const third = await store.applyDeclared('myapp', [clientInput('server', { name: 'Partner server' }), clientInput('rotating')]);
       expect(third).toEqual({ created: [], updated: ['rotating'], removed: ['mobile'], withoutSecret: [] });
-      expect(await store.get('portal')).toBeDefined();
+      expect(await store.get('portal')).toMatchObject({ clientId: 'portal', source: 'api' });
       expect(await code(store.applyDeclared('otherapp', [clientInput('server')]))).toBe('CLIENT_EXISTS');
     });
 
