@@ -38,6 +38,43 @@ describe('SQLite storage', () => {
     }
   });
 
+  it("moves an earlier release's WITHOUT ROWID table into a rowid one, rows and expiries kept, once", async () => {
+    const file = join(dir, 'earlier.db');
+    const earlier = new Database(file);
+    earlier.pragma('journal_mode = WAL');
+    // The schema releases before issue 18 made, verbatim.
+    earlier.exec(`CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, expires_at INTEGER) WITHOUT ROWID;
+      CREATE INDEX kv_expires_at ON kv (expires_at) WHERE expires_at IS NOT NULL;`);
+    const session = 'x'.repeat(2700);
+    earlier.prepare('INSERT INTO kv VALUES (?, ?, ?)').run('sess:a', session, Date.now() + 60_000);
+    earlier.prepare('INSERT INTO kv VALUES (?, ?, ?)').run('kept', 'forever', null);
+    earlier.prepare('INSERT INTO kv VALUES (?, ?, ?)').run('ended', 'v', Date.now() - 1);
+    earlier.close();
+
+    // Two processes' worth of openers at once: the second finds the table moved.
+    const [first, second] = [openSqliteStorage({ file }), openSqliteStorage({ file })];
+    try {
+      expect(await second.get('sess:a')).toBe(session);
+      expect(await first.ttl('sess:a')).toBeGreaterThan(59_000);
+      expect(await first.get('kept')).toBe('forever');
+      expect(await first.get('ended')).toBeUndefined();
+      await first.set('new', 'row');
+      expect(await second.get('new')).toBe('row');
+    } finally {
+      await first.close();
+      await second.close();
+    }
+    const raw = new Database(file);
+    try {
+      const tables = raw.prepare<[], { name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all();
+      expect(tables.map((t) => t.name).sort()).toEqual(['idx', 'kv']);
+      expect(tables.find((t) => t.name === 'kv')!.sql).not.toMatch(/WITHOUT ROWID/i);
+      expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'kv_expires_at'").get()).toEqual({ n: 1 });
+    } finally {
+      raw.close();
+    }
+  });
+
   it('uses write-ahead logging for files', async () => {
     const file = join(dir, 'wal.db');
     await openSqliteStorage({ file }).close();
