@@ -330,7 +330,11 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
    * session of another tenant (logged there), a refresh due, a CSRF token to create.
    */
   function recentSession(req: IncomingMessage, ctx: RequestContext, raw: string): SessionVerdict | undefined {
-    const recent = sessions.recent(raw);
+    return readOnlyVerdict(req, ctx, sessions.recent(raw));
+  }
+
+  /** The verdict on a session read for a request that leaves it as it is; undefined when express-session must open it. */
+  function readOnlyVerdict(req: IncomingMessage, ctx: RequestContext, recent: RecentSession | undefined): SessionVerdict | undefined {
     const s = recent?.data;
     if (s === undefined || s.tenant !== tenantOf(ctx) || !s.user || !s.tokens) return undefined;
     const expiresAt = s.tokens.expiresAt;
@@ -357,7 +361,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
         return { authorization: `Bearer ${bearer}`, user: userFromClaims(claims), session: undefined };
       }
     } else {
-      const recent = recentSession(req, ctx, raw);
+      const recent = recentSession(req, ctx, raw) ?? readOnlyVerdict(req, ctx, await sessions.load(raw));
       if (recent !== undefined) return recent;
     }
     const opened = await openSession(req, res, ctx);
@@ -391,9 +395,11 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
    * an access token that has expired is not refreshed (a refresh may end the session, and a public
    * request must not fail or log anyone out), and nothing is ever answered from here.
    */
-  async function sessionThroughStore(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | undefined> {
+  async function sessionThroughStore(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, raw: string): Promise<Verdict | undefined> {
     let opened: OpenedSession;
     try {
+      const loaded = readOnlyVerdict(req, ctx, await sessions.load(raw));
+      if (loaded !== undefined) return usedOnPublicRoute(ctx, loaded);
       opened = await openSession(req, res, ctx);
     } catch (err) {
       logger.info('session unreadable on a public route; request sent without it', { requestId: ctx.id, tenant: ctx.tenant, error: describe(err) });
@@ -404,6 +410,12 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
     if (s.tokens.expiresAt !== undefined && s.tokens.expiresAt <= now()) return undefined;
     ctx.session = opened;
     return { authorization: `Bearer ${s.tokens.accessToken}`, user: s.user, sessionId: opened.id, backendCookies: s.backendCookies };
+  }
+
+  /** A session read as it is, for a public route's request (no scopes, no CSRF: nothing is answered from it). */
+  function usedOnPublicRoute(ctx: RequestContext, verdict: SessionVerdict): Verdict {
+    ctx.session = verdict.session;
+    return { authorization: verdict.authorization, user: verdict.user, sessionId: verdict.session.id, backendCookies: verdict.session.data.backendCookies };
   }
 
   async function checkThroughSession(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<Verdict | LoginRedirect> {
@@ -516,9 +528,7 @@ export function createLogin(options: LoginOptions): LoginFeature & ForwardAuthLo
       const raw = sessionCookieOf(req, ctx);
       if (raw === undefined) return undefined;
       const recent = recentSession(req, ctx, raw);
-      if (recent === undefined) return sessionThroughStore(req, res, ctx);
-      ctx.session = recent.session;
-      return { authorization: recent.authorization, user: recent.user, sessionId: recent.session.id, backendCookies: recent.session.data.backendCookies };
+      return recent === undefined ? sessionThroughStore(req, res, ctx, raw) : usedOnPublicRoute(ctx, recent);
     },
 
     async keepBackendCookies(req, sessionId, destination, changes) {

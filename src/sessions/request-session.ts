@@ -5,6 +5,7 @@
  * here too, next to the cookie check it stands in for.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import signature from 'cookie-signature';
 import session from 'express-session';
 import { toGatewayError } from '../errors.js';
 import { cookieValue } from '../http/cookies.js';
@@ -94,6 +95,26 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   // holds is another matter (the store's peek decides).
   const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
 
+  /**
+   * The session id a cookie value names, if one of the secrets signed it: express-session's format
+   * (`s:<id>.<signature>`, checked with its own cookie-signature), remembered once checked.
+   */
+  function idOf(cookie: string): string | undefined {
+    const known = verifiedCookies.get(cookie);
+    if (known !== undefined) return known;
+    // As the header carries it (`s%3A…`); express-session reads it through `cookie`, which decodes.
+    const value = decoded(cookie);
+    if (!value?.startsWith('s:')) return undefined;
+    for (const secret of options.secrets) {
+      const id = signature.unsign(value.slice(2), secret);
+      if (id !== false) {
+        verifiedCookies.set(cookie, id);
+        return id;
+      }
+    }
+    return undefined;
+  }
+
   const cookieName = (secure: boolean, scope?: CookieScope) =>
     secure ? (scope?.domain === undefined && scope?.path === undefined ? options.cookieNames.secure : options.cookieNames.secureDomain) : options.cookieNames.plain;
 
@@ -134,6 +155,20 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       const id = verifiedCookies.get(cookie);
       if (id === undefined) return undefined;
       const data = store.peek(id);
+      return data === undefined ? undefined : { id, data };
+    },
+
+    /**
+     * The session a signed cookie names, read from the store for a request that will only read it
+     * (what `recent` returns from now on, for a moment): no express-session, whose per-request work
+     * (a Session object, a hash of the whole session before and after) would cost more than the
+     * read. Undefined when express-session has to look: a cookie not signed here, no stored session,
+     * or one that needs a write (a touch due).
+     */
+    async load(cookie: string): Promise<RecentSession | undefined> {
+      const id = idOf(cookie);
+      if (id === undefined) return undefined;
+      const data = await store.load(id);
       return data === undefined ? undefined : { id, data };
     },
 
@@ -180,4 +215,14 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       return store.destroyTenantSessions(tenant);
     },
   };
+}
+
+/** A cookie value percent-decoded as the `cookie` package decodes it for express-session; undefined when malformed. */
+function decoded(value: string): string | undefined {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
 }

@@ -39,14 +39,29 @@ interface RecentRead {
   readAt: number;
 }
 
-/** The stored form of one session; `sealed` holds the secret fields, each sealed on its own. */
-interface StoredSession {
-  v: 1;
+/**
+ * The stored form of one session. Version 2 seals the secret fields together, as one JSON object
+ * (one AES-GCM open per read); version 1, written by releases before issue 18, sealed each field on
+ * its own and is still read (a session lives at most the absolute lifetime, 8 h by default).
+ */
+type StoredSession = StoredSessionV1 | StoredSessionV2;
+
+interface StoredRecord {
   createdAt: number;
   /** When the storage TTL ends: the idle deadline or the absolute one, whichever comes first. */
   expiresAt: number;
   tenant?: string;
   data: Record<string, unknown>;
+}
+
+interface StoredSessionV2 extends StoredRecord {
+  v: 2;
+  /** The secret fields as one sealed JSON object; absent when the session holds none. */
+  sealed?: string;
+}
+
+interface StoredSessionV1 extends StoredRecord {
+  v: 1;
   sealed: Record<string, string>;
 }
 
@@ -57,10 +72,11 @@ const DEFAULT_ABSOLUTE_MS = 8 * 60 * 60_000;
 // Fields the store manages itself; a secret field of one of these names would be lost or misread.
 const RESERVED = new Set(['cookie', 'tenant', 'createdAt', 'storedUntil']);
 const BATCH = 100;
-/** Opened secret fields kept per process (each some KB: the tokens of one session). */
-const OPENED_CACHE_SIZE = 1000;
-/** Sessions kept by peek (each some KB); they live for recentReadMs only, so this bounds a burst. */
-const RECENT_READS_SIZE = 10_000;
+/**
+ * Sessions kept by peek (each some KB); they live for recentReadMs only, so this bounds the memory
+ * of a burst of distinct sessions (about 5 MiB at 2,000 sessions of an access token each).
+ */
+const RECENT_READS_SIZE = 2_000;
 const SESSION_PREFIX = 'sess:';
 
 const sessionKey = (sid: string) => `${SESSION_PREFIX}${sid}`;
@@ -70,9 +86,10 @@ const sessionKey = (sid: string) => `${SESSION_PREFIX}${sid}`;
 // index without a scan (storage sets have no per-member TTL, and expired sessions never call destroy).
 const bucketIndex = (tenant: string, bucket: number) => `sess-tenant:${tenant}:${bucket}`;
 const bucketRegistry = (tenant: string) => `sess-tenant-buckets:${tenant}`;
-// The session id and the field name as additional data: a sealed value moved to another session, or
-// to another field of the same session, does not open.
-const aadOf = (sid: string, field: string) => JSON.stringify(['zonegate-session', sid, field]);
+// The session id as additional data: a sealed value moved to another session does not open. (Version 1
+// added the field name, for values sealed one per field.)
+const aadOf = (sid: string) => JSON.stringify(['zonegate-session', sid]);
+const aadOfV1 = (sid: string, field: string) => JSON.stringify(['zonegate-session', sid, field]);
 
 /**
  * express-session store over the Storage contract (SQLite embedded or Redis shared), so any gateway
@@ -149,6 +166,33 @@ export class StorageSessionStore extends session.Store {
     return hit.data;
   }
 
+  /**
+   * The session `sid` read from storage for a request that will only read it, without
+   * express-session: what `peek` would return had this process read it moments ago, and from now on
+   * it does. Undefined when it is absent or has ended (express-session then makes a new one), or when
+   * serving it needs a write (a touch due): the caller goes through express-session, which writes.
+   */
+  async load(sid: string): Promise<Readonly<SessionData> | undefined> {
+    const changes = this.#changes;
+    const data = (await this.#fetch(sid)) as SessionData | undefined;
+    if (data === undefined) return undefined;
+    if (this.#servableUnchanged(data, Date.now())) {
+      const frozen = deepFreeze(data) as Readonly<SessionData>;
+      this.#remember(sid, () => frozen, changes);
+      return frozen;
+    }
+    // A touch is due (about once a minute per active session): done here, as express-session would
+    // at the end of the request, extending only a session still stored. This request uses its read;
+    // the next one reads again (the touch may have written a copy changed since this read).
+    await this.#touch(sid, data);
+    return this.#servableUnchanged(data, Date.now()) ? (deepFreeze(data) as Readonly<SessionData>) : undefined;
+  }
+
+  /** How many sessions this process keeps for `peek` now (read within the last recentReadMs, at most 2,000). */
+  get recentReads(): number {
+    return this.#recent.size;
+  }
+
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
     settle(this.#read(sid), (err, value) => callback(err ?? null, err ? undefined : (value ?? null)));
   }
@@ -202,50 +246,76 @@ export class StorageSessionStore extends session.Store {
     return destroyed;
   }
 
-  // Opening is a pure function of (sealed value, additional data): the same stored value opens to
-  // the same plaintext, so the last few are remembered. Storage is still read on every request, so
-  // a destroyed or rotated session is seen at once; only the AES-GCM work (~40 µs) is saved.
-  readonly #opened = new LruMap<string, string>(OPENED_CACHE_SIZE);
-
-  #open(sealed: string, aad: string): string | undefined {
-    const key = `${aad}\u0000${sealed}`;
-    const hit = this.#opened.get(key);
-    if (hit !== undefined) return hit;
-    const text = this.#keyring.open(sealed, aad);
-    if (text === undefined) return undefined;
-    this.#opened.set(key, text);
-    return text;
-  }
-
   async #read(sid: string): Promise<SessionData | null> {
     const changes = this.#changes;
+    const data = await this.#fetch(sid);
+    if (data === undefined) return null;
+    // Kept as a frozen copy: express-session's object is the request's to change.
+    this.#remember(sid, () => deepFreeze(structuredClone(data)) as unknown as SessionData, changes);
+    return data as unknown as SessionData;
+  }
+
+  /** The stored session as a plain object (secret fields opened); undefined when absent, ended or unopenable. */
+  async #fetch(sid: string): Promise<Record<string, unknown> | undefined> {
     const record = parseRecord(await this.#storage.get(sessionKey(sid)));
-    if (record === undefined) return null;
-    if (!isLive(record, Date.now(), this.#absoluteMs)) return null;
+    if (record === undefined) return undefined;
+    if (!isLive(record, Date.now(), this.#absoluteMs)) return undefined;
     const data: Record<string, unknown> = { ...record.data };
-    for (const [field, sealed] of Object.entries(record.sealed)) {
-      const text = this.#open(sealed, aadOf(sid, field));
-      if (text === undefined) {
-        // Never log the session id: it is a credential.
-        this.#logger?.warn('A stored session could not be opened (unknown key or altered data); treated as absent', {
-          field,
-          keyIds: this.#keyring.keyIds,
-        });
-        return null;
-      }
-      data[field] = JSON.parse(text);
+    const secrets = this.#openSecrets(sid, record);
+    if (secrets === undefined) {
+      // Never log the session id: it is a credential.
+      this.#logger?.warn('A stored session could not be opened (unknown key or altered data); treated as absent', { keyIds: this.#keyring.keyIds });
+      return undefined;
     }
+    Object.assign(data, secrets);
     data['createdAt'] = record.createdAt;
     data['storedUntil'] = record.expiresAt;
-    // Kept only if nothing changed while it was read, and only a copy: express-session's object is
-    // the request's to change.
-    if (this.#recentReadMs > 0 && this.#storage.changesTracked() && this.#changes === changes) {
-      const now = Date.now();
-      // Oldest first (a re-read moves to the end): drop what has run out; set drops the oldest when full.
-      this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
-      this.#recent.set(sid, { data: deepFreeze(structuredClone(data)) as unknown as SessionData, readAt: now });
+    return data;
+  }
+
+  /** The secret fields of a stored session, opened; undefined when any does not open. */
+  #openSecrets(sid: string, record: StoredSession): Record<string, unknown> | undefined {
+    if (record.v === 2) {
+      if (record.sealed === undefined) return {};
+      const text = this.#keyring.open(record.sealed, aadOf(sid));
+      return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
     }
-    return data as unknown as SessionData;
+    const secrets: Record<string, unknown> = {};
+    for (const field in record.sealed) {
+      const text = this.#keyring.open(record.sealed[field]!, aadOfV1(sid, field));
+      if (text === undefined) return undefined;
+      secrets[field] = JSON.parse(text);
+    }
+    return secrets;
+  }
+
+  /**
+   * Keeps a read for `peek`, unless something changed since it began (`changes` is #changes as it
+   * was then) or the storage cannot vouch for its change notices. The cache holds sessions read
+   * within the last `recentReadMs` only: expired entries go when the next one comes and, once reads
+   * stop, at the next prune, so memory held for them follows the recent load, not the sessions stored.
+   */
+  #remember(sid: string, data: () => Readonly<SessionData>, changes: number): void {
+    if (this.#recentReadMs === 0 || this.#changes !== changes || !this.#storage.changesTracked()) return;
+    const now = Date.now();
+    // Oldest first (a re-read moves to the end): drop what has run out; set drops the oldest when full.
+    this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
+    this.#recent.set(sid, { data: data(), readAt: now });
+    this.#schedulePrune();
+  }
+
+  #pruneTimer: NodeJS.Timeout | undefined;
+
+  /** Drops expired recent reads after the load stops (one unref'd timer while the cache is not empty). */
+  #schedulePrune(): void {
+    if (this.#pruneTimer !== undefined) return;
+    this.#pruneTimer = setTimeout(() => {
+      this.#pruneTimer = undefined;
+      const now = Date.now();
+      this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
+      if (this.#recent.size > 0) this.#schedulePrune();
+    }, this.#recentReadMs + 10);
+    this.#pruneTimer.unref();
   }
 
   /** Live, and a touch now would not write (see #touch): a request may use it as it is. */
@@ -292,14 +362,23 @@ export class StorageSessionStore extends session.Store {
     const data = JSON.parse(JSON.stringify(sess)) as Record<string, unknown>;
     delete data['createdAt'];
     delete data['storedUntil'];
-    const sealed: Record<string, string> = {};
+    const secrets: Record<string, unknown> = {};
+    let anySecret = false;
     for (const field of this.#secretFields) {
       if (data[field] === undefined) continue;
-      sealed[field] = this.#keyring.seal(JSON.stringify(data[field]), aadOf(sid, field));
+      secrets[field] = data[field];
+      anySecret = true;
       delete data[field];
     }
     const tenant = typeof sess.tenant === 'string' ? sess.tenant : undefined;
-    const record: StoredSession = { v: 1, createdAt, expiresAt, ...(tenant === undefined ? {} : { tenant }), data, sealed };
+    const record: StoredSessionV2 = {
+      v: 2,
+      createdAt,
+      expiresAt,
+      ...(tenant === undefined ? {} : { tenant }),
+      data,
+      ...(anySecret ? { sealed: this.#keyring.seal(JSON.stringify(secrets), aadOf(sid)) } : {}),
+    };
     const value = JSON.stringify(record);
     if (isNew) {
       await Promise.all([
@@ -424,11 +503,13 @@ function parseRecord(raw: string | undefined): StoredSession | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const r = value as Partial<StoredSession>;
-  if (r.v !== 1 || typeof r.createdAt !== 'number' || typeof r.expiresAt !== 'number') return undefined;
-  if (typeof r.data !== 'object' || r.data === null || typeof r.sealed !== 'object' || r.sealed === null) return undefined;
+  if ((r.v !== 1 && r.v !== 2) || typeof r.createdAt !== 'number' || typeof r.expiresAt !== 'number') return undefined;
+  if (typeof r.data !== 'object' || r.data === null) return undefined;
   if (r.tenant !== undefined && typeof r.tenant !== 'string') return undefined;
-  if (!Object.values(r.sealed).every((v) => typeof v === 'string')) return undefined;
-  return r as StoredSession;
+  if (r.v === 2) return r.sealed === undefined || typeof r.sealed === 'string' ? (r as StoredSessionV2) : undefined;
+  const sealed: unknown = r.sealed;
+  if (typeof sealed !== 'object' || sealed === null || !Object.values(sealed).every((v) => typeof v === 'string')) return undefined;
+  return r as StoredSessionV1;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,5 +75,37 @@ describe('createSessionOpener', () => {
     expect(answer.user).toBeNull();
     expect(answer.id).not.toBe((login.json() as { id: string }).id);
     expect(opener.recent(forged)).toBeUndefined();
+  });
+});
+
+describe('load: a session read without express-session', () => {
+  it('reads the session a cookie names straight from the store, the cookie as browsers send it (percent-encoded)', async () => {
+    const login = await request(port, { path: '/login' });
+    const cookie = cookieOf(login.headers['set-cookie'] as string[] | undefined)!;
+    const { id } = login.json() as { id: string };
+    // Never seen by express-session in a request: a fresh process after a restart, or another instance's session.
+    const loaded = (await opener.load(cookie))!;
+    expect(loaded.id).toBe(id);
+    expect(loaded.data.user?.name).toBe('alice');
+    expect(Object.isFrozen(loaded.data)).toBe(true);
+    // The same value decoded by hand names the same session.
+    expect((await opener.load(decodeURIComponent(cookie)))?.id).toBe(id);
+    // ... and from now on the read is at hand without the store.
+    expect(opener.recent(cookie)?.id).toBe(id);
+  });
+
+  it('refuses what one of its secrets did not sign, and what is not a signed cookie at all', async () => {
+    const login = await request(port, { path: '/login' });
+    const cookie = cookieOf(login.headers['set-cookie'] as string[] | undefined)!;
+    const { id } = login.json() as { id: string };
+    const forged = cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    expect(await opener.load(forged)).toBeUndefined();
+    // The bare id (express-session would make a new session for it) and a malformed encoding.
+    expect(await opener.load(id)).toBeUndefined();
+    expect(await opener.load(`s:${id}`)).toBeUndefined();
+    expect(await opener.load('s%3A%E0%A4%A')).toBeUndefined();
+    // Signed with another secret: the same id, but not this gateway's signature.
+    const other = `s:${id}.${createHmac('sha256', 'another-cookie-signing-secret-32-chars').update(id).digest('base64').replace(/=+$/, '')}`;
+    expect(await opener.load(encodeURIComponent(other))).toBeUndefined();
   });
 });

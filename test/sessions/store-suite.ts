@@ -160,7 +160,7 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
             expect(dump).not.toContain(part);
           }
         }
-        expect(JSON.parse(raw).sealed.tokens).toMatch(/^v1\.k1\./);
+        expect(JSON.parse(raw).sealed).toMatch(/^v1\.k1\./);
         expect(await promiseGet(s, id)).toMatchObject({ tokens, codeVerifier: verifier });
       });
 
@@ -180,15 +180,46 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         await storage.set(`sess:${c}`, JSON.stringify(recordA), { ttlMs: 60_000 });
         expect(await promiseGet(s, c)).toBeNull();
         // One character of the ciphertext changed in place.
-        const sealed: string = recordA.sealed.tokens;
+        const sealed: string = recordA.sealed;
         const flipped = sealed.slice(0, -3) + (sealed.at(-3) === 'A' ? 'B' : 'A') + sealed.slice(-2);
-        await storage.set(`sess:${a}`, JSON.stringify({ ...recordA, sealed: { tokens: flipped } }), { ttlMs: 60_000 });
+        await storage.set(`sess:${a}`, JSON.stringify({ ...recordA, sealed: flipped }), { ttlMs: 60_000 });
         expect(await promiseGet(s, a)).toBeNull();
         // Restored, it opens again: the refusals above were about the changes alone.
         await storage.set(`sess:${a}`, JSON.stringify(recordA), { ttlMs: 60_000 });
         expect((await promiseGet(s, a))?.tokens?.accessToken).toContain('.');
         expect(logger.lines.some((l) => l.includes('could not be opened'))).toBe(true);
         expect(logger.lines.join('\n')).not.toContain(a);
+      });
+
+      it('reads a session an earlier release stored (each secret field sealed on its own, version 1)', async () => {
+        const s = store({ secretFields: ['tokens', 'user'] });
+        const [id, moved] = [sid(), sid()];
+        const ring = createKeyring([KEY_1]);
+        const tokens = { accessToken: fakeJwt('earlier-release') };
+        const user = { name: 'ada', zoneId: 'z', scopes: ['app.Admin'], attributes: {} };
+        // The record as releases before issue 18 wrote it: the field name in the additional data.
+        const v1 = (forId: string) => ({
+          v: 1,
+          createdAt: Date.now(),
+          expiresAt: Date.now() + 60_000,
+          tenant: 'acme',
+          data: { tenant: 'acme', cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/' } },
+          sealed: {
+            tokens: ring.seal(JSON.stringify(tokens), JSON.stringify(['zonegate-session', forId, 'tokens'])),
+            user: ring.seal(JSON.stringify(user), JSON.stringify(['zonegate-session', forId, 'user'])),
+          },
+        });
+        await storage.set(`sess:${id}`, JSON.stringify(v1(id)), { ttlMs: 60_000 });
+        expect(await promiseGet(s, id)).toMatchObject({ tenant: 'acme', tokens, user });
+        expect(await s.load(id)).toMatchObject({ tenant: 'acme', tokens, user });
+        // Bound to its id as before: the same record under another id does not open.
+        await storage.set(`sess:${moved}`, JSON.stringify(v1(id)), { ttlMs: 60_000 });
+        expect(await promiseGet(s, moved)).toBeNull();
+        // Rewritten in the current form at its next write.
+        await promiseSet(s, id, { ...(await promiseGet(s, id))!, csrfToken: 'c' } as SessionData);
+        const rewritten = JSON.parse((await storage.get(`sess:${id}`))!);
+        expect(rewritten.v).toBe(2);
+        expect(await promiseGet(s, id)).toMatchObject({ tokens, user, csrfToken: 'c' });
       });
 
       it('key rotation: old sessions open under a ring with a new key in front; without the old key they are absent', async () => {
@@ -204,7 +235,7 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
 
         // The next write seals with the new key; then the new-only ring reads it and the old-only one does not.
         await promiseSet(rotated, id, { ...loaded!, tokens: { accessToken: fakeJwt('after-rotation') } });
-        expect(JSON.parse((await storage.get(`sess:${id}`))!).sealed.tokens).toMatch(/^v1\.k2\./);
+        expect(JSON.parse((await storage.get(`sess:${id}`))!).sealed).toMatch(/^v1\.k2\./);
         expect((await promiseGet(onlyNew, id))?.tokens?.accessToken).toBeDefined();
         expect(await promiseGet(store(), id)).toBeNull();
       });
@@ -421,6 +452,60 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         await promiseGet(off, id4);
         expect(off.peek(id4)).toBeUndefined();
         expect(() => store({ recentReadMs: -1 })).toThrow(/recentReadMs/);
+      });
+    });
+
+    describe('reads for requests that leave the session as it is (load)', () => {
+      const stored = async (s: StorageSessionStore, fields: Partial<SessionData> = {}) => {
+        const id = sid();
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens: { accessToken: fakeJwt('at'), expiresAt: Date.now() + 600_000 }, ...fields }, null));
+        return id;
+      };
+
+      it('reads the stored session without express-session, frozen, and peek hands it out from then on', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const id = await stored(s, { csrfToken: 'c1' });
+        const loaded = (await s.load(id))!;
+        expect(loaded).toMatchObject({ tenant: 'acme', csrfToken: 'c1', tokens: { accessToken: expect.stringContaining('.') } });
+        expect(Object.isFrozen(loaded) && Object.isFrozen(loaded.tokens)).toBe(true);
+        expect(s.peek(id)).toBe(loaded);
+        expect(await s.load(sid())).toBeUndefined();
+        await promiseDestroy(store({}, other), id);
+        expect(await s.load(id)).toBeUndefined();
+      });
+
+      it('makes the touch that is due itself, extending only a session still stored, and keeps no copy of it', async () => {
+        const s = store({ recentReadMs: 60_000, idleTimeoutMs: 600_000, touchAfterMs: 50 });
+        const id = await stored(s);
+        const storedUntil = async () => JSON.parse((await storage.get(`sess:${id}`))!).expiresAt as number;
+        const before = await storedUntil();
+        await sleep(120);
+        const loaded = (await s.load(id))!;
+        expect(loaded.tenant).toBe('acme');
+        // Written: the stored copy now ends later than it did, by about the time that passed.
+        expect(await storedUntil()).toBeGreaterThanOrEqual(before + 100);
+        expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(590_000);
+        expect(loaded.storedUntil).toBeGreaterThan(Date.now() + 590_000);
+        // A touch may have written a copy another request changed since this read: not kept.
+        expect(s.peek(id)).toBeUndefined();
+
+        // Destroyed by another instance between the read and the touch: nothing is revived.
+        const gone = await stored(s);
+        await sleep(120);
+        const elsewhere = store({}, other);
+        const reading = s.load(gone);
+        await promiseDestroy(elsewhere, gone);
+        await reading;
+        expect(await storage.get(`sess:${gone}`)).toBeUndefined();
+      });
+
+      it('lets go of what it kept once reads stop: memory follows the recent load, not the sessions read', async () => {
+        const s = store({ recentReadMs: 100 });
+        const ids = await Promise.all([1, 2, 3, 4, 5].map(() => stored(s)));
+        for (const id of ids) await s.load(id);
+        expect(s.recentReads).toBe(5);
+        await sleep(300);
+        expect(s.recentReads).toBe(0);
       });
     });
 
