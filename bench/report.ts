@@ -26,11 +26,12 @@ export interface SessionsReport {
   goals: { embedded: number; redis: number };
   /** Seconds to log the sessions in (single sign-on), per gateway. */
   created: { embedded: number; redis: number };
-  /** Before the sessions were made, and after every run. */
-  memory: { embedded: MemoryPair; redis: MemoryPair };
+  /** Before the sessions were made, once they were (before the first run), and after every run. */
+  memory: { embedded: SessionsMemory; redis: SessionsMemory };
 }
 
 type MemoryPair = { afterSetup: Memory; afterRun: Memory };
+type SessionsMemory = MemoryPair & { beforeLogins: Memory };
 
 /** Issue 4's authenticated GET and issue 5's provisioning figures. */
 export interface LoginReport {
@@ -145,8 +146,10 @@ export function sessionLines(report: BenchReport): string[] {
   const spread = (of: (r: Round) => number | undefined) => report.rounds.map(of).filter((n): n is number => n !== undefined).map((n) => n.toFixed(2)).join(', ');
   const embedded = (r: Round) => r.sessions && r.sessions.embedded.rps / r.bare.rps;
   const redis = (r: Round) => r.sessions && r.sessions.redis.rps / r.bare.rps;
-  const perSession = (p: MemoryPair) =>
-    p.afterSetup && p.afterRun ? `${(((p.afterRun.rssMiB - p.afterSetup.rssMiB) * 1024) / s.count).toFixed(1)} KiB per session (RSS ${p.afterSetup.rssMiB.toFixed(0)} -> ${p.afterRun.rssMiB.toFixed(0)} MiB)` : 'n/a';
+  const perSession = (p: SessionsMemory) =>
+    p.afterSetup && p.afterRun
+      ? `${(((p.afterRun.rssMiB - p.afterSetup.rssMiB) * 1024) / s.count).toFixed(1)} KiB per session read (RSS ${p.afterSetup.rssMiB.toFixed(0)} -> ${p.afterRun.rssMiB.toFixed(0)} MiB, peak ${p.afterRun.peakMiB.toFixed(0)} MiB${p.beforeLogins ? `; ${p.beforeLogins.rssMiB.toFixed(0)} MiB before the logins` : ''})`
+      : 'n/a';
   return [
     `authenticated GET over ${s.count} sessions, SQLite / bare proxy: ${met(roundRatio(report, embedded), s.goals.embedded)}; rounds ${spread(embedded)}`,
     `authenticated GET over ${s.count} sessions, Redis + PostgreSQL / bare proxy: ${met(roundRatio(report, redis), s.goals.redis)}; rounds ${spread(redis)}`,
