@@ -35,7 +35,8 @@ export interface SessionStoreOptions {
 
 /** A session as this process last read it (deep-frozen: it is shared by the requests that peek). */
 interface RecentRead {
-  data: Readonly<SessionData>;
+  /** Absent for a session read once only (load): it is kept when read again within recentReadMs. */
+  data?: Readonly<SessionData>;
   readAt: number;
 }
 
@@ -157,7 +158,7 @@ export class StorageSessionStore extends session.Store {
     if (this.#recent.size === 0 || !this.#storage.changesTracked()) return undefined;
     // A peek leaves the order alone: the entries stay in the order they were read (see #read).
     const hit = this.#recent.peek(sid);
-    if (hit === undefined) return undefined;
+    if (hit?.data === undefined) return undefined;
     const now = Date.now();
     if (now - hit.readAt > this.#recentReadMs || !this.#servableUnchanged(hit.data, now)) {
       this.#recent.delete(sid);
@@ -178,7 +179,7 @@ export class StorageSessionStore extends session.Store {
     if (data === undefined) return undefined;
     if (this.#servableUnchanged(data, Date.now())) {
       const frozen = deepFreeze(data) as Readonly<SessionData>;
-      this.#remember(sid, () => frozen, changes);
+      this.#remember(sid, () => frozen, changes, true);
       return frozen;
     }
     // A touch is due (about once a minute per active session): done here, as express-session would
@@ -295,12 +296,16 @@ export class StorageSessionStore extends session.Store {
    * within the last `recentReadMs` only: expired entries go when the next one comes and, once reads
    * stop, at the next prune, so memory held for them follows the recent load, not the sessions stored.
    */
-  #remember(sid: string, data: () => Readonly<SessionData>, changes: number): void {
+  #remember(sid: string, data: () => Readonly<SessionData>, changes: number, whenReadAgain = false): void {
     if (this.#recentReadMs === 0 || this.#changes !== changes || !this.#storage.changesTracked()) return;
     const now = Date.now();
     // Oldest first (a re-read moves to the end): drop what has run out; set drops the oldest when full.
     this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
-    this.#recent.set(sid, { data: data(), readAt: now });
+    // A session's first read is only marked (a few bytes): one that a page's burst of requests reads
+    // again is kept at its second read, while one among thousands of users, read once a second or
+    // less, costs no copy kept for a second (memory, and the garbage collector's work to move it).
+    const kept = !whenReadAgain || this.#recent.peek(sid) !== undefined;
+    this.#recent.set(sid, kept ? { data: data(), readAt: now } : { readAt: now });
     this.#schedulePrune();
   }
 
