@@ -294,6 +294,8 @@ async function main(): Promise<number> {
       many: loginTarget(many),
       embeddedSessions: { ...loginTarget(embeddedForSessions), name: `zonegate login, SQLite, ${sessionCount} sessions`, headers: {}, cookies: embeddedSessions.cookies },
       redisSessions: { ...loginTarget(redisForSessions), name: `zonegate login, Redis + PostgreSQL, ${sessionCount} sessions`, headers: {}, cookies: redisSessions.cookies },
+      // The floor under the sessions rows' client: the same cookies cycled, each request built anew.
+      bareSessions: { name: `bare http-proxy, ${sessionCount} cookies`, child: bare, path: '/items', processes: [bare, backend], cookies: embeddedSessions.cookies, settings: loginSettings } as Target,
     };
     type Key = keyof typeof targets;
     const keys = Object.keys(targets) as Key[];
@@ -306,7 +308,7 @@ async function main(): Promise<number> {
         bare: figures.bare,
         gateway: figures.gateway,
         login: { embedded: figures.embedded, redis: figures.redis, many: figures.many },
-        sessions: { embedded: figures.embeddedSessions, redis: figures.redisSessions },
+        sessions: { embedded: figures.embeddedSessions, redis: figures.redisSessions, bare: figures.bareSessions },
         workers: figures.workers,
       });
     }
