@@ -189,7 +189,7 @@ export class StorageSessionStore extends session.Store {
     return this.#servableUnchanged(data, Date.now()) ? (deepFreeze(data) as Readonly<SessionData>) : undefined;
   }
 
-  /** How many sessions this process keeps for `peek` now (read within the last recentReadMs, at most 2,000). */
+  /** How many sessions this process remembers reading within the last recentReadMs (copies for `peek` and marks; at most 2,000). */
   get recentReads(): number {
     return this.#recent.size;
   }
