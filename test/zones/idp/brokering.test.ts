@@ -239,7 +239,8 @@ describe('login through the tenant\'s IdP', () => {
     const toIdp = new URL(String(zone.headers.location));
     expect(toIdp.origin).toBe(idpB.issuer);
     expect(toIdp.searchParams.get('code_challenge_method')).toBe('S256');
-    expect(toIdp.searchParams.get('nonce')).toBeTruthy();
+    // openid-client's randomNonce(): 32 random bytes, base64url.
+    expect(toIdp.searchParams.get('nonce')).toMatch(/^[\w-]{43}$/);
     // B's IdP does not know alice: B's login can only go through B's IdP, which refuses her.
     const back = await signInAtIdp(browser, idpB, toIdp.href, 'alice').catch((e: unknown) => e);
     expect(back).toBeInstanceOf(Error);

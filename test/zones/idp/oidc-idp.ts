@@ -150,7 +150,8 @@ export async function signOutAtIdp(browser: ScriptedBrowser, idp: TestIdp, toIdp
     expect(res.status, res.text.slice(0, 500)).toBe(200);
     const action = /<form[^>]*action="([^"]+)"/.exec(res.text)?.[1];
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(res.text)?.[1];
-    expect(action && xsrf, res.text.slice(0, 500)).toBeTruthy();
+    expect(action, res.text.slice(0, 500)).toMatch(/\S/);
+    expect(xsrf, res.text.slice(0, 500)).toMatch(/^\S{8,}$/);
     const submitted = await browser.post(new URL(action!, url).href, { xsrf: xsrf!, logout: 'yes' });
     expect([302, 303], submitted.text.slice(0, 500)).toContain(submitted.status);
     url = new URL(String(submitted.headers.location), url);

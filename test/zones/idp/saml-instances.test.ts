@@ -95,7 +95,7 @@ describe.each(backends)('SAML on two instances over %s', (_name, open) => {
       expect(done.status, done.text.slice(0, 300)).toBe(302);
       const back = new URL(done.headers.location!);
       expect(back.origin + back.pathname).toBe(REDIRECT);
-      expect(back.searchParams.get('code')).toBeTruthy();
+      expect(back.searchParams.get('code')).toMatch(/^[\w-]{20,}$/);
       for (const i of [one, two]) {
         const replay = await i.call(sub, { method: 'POST', path: '/login/callback/corp', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: form(response) });
         expect(replay.status).toBe(401);
