@@ -60,6 +60,11 @@ export class LruMap<K, V> {
     }
   }
 
+  /** Forgets every entry for which `stale` holds, whatever its place in the order. */
+  deleteWhere(stale: (value: V) => boolean): void {
+    for (const [key, value] of this.#entries) if (stale(value)) this.#entries.delete(key);
+  }
+
   get size(): number {
     return this.#entries.size;
   }

@@ -10,11 +10,14 @@ import session from 'express-session';
 import { toGatewayError } from '../errors.js';
 import { cookieValue } from '../http/cookies.js';
 import { LruMap } from '../lru-map.js';
-import type { StorageSessionStore } from './store.js';
+import { SESSION_CACHE_SIZE, type StorageSessionStore } from './store.js';
 import type { GatewaySessionData } from './types.js';
 
-/** Session cookies whose signature express-session has verified, remembered per process. */
-const VERIFIED_COOKIES_SIZE = 10_000;
+/**
+ * Session cookies whose signature has been verified, remembered per process: as many as the store
+ * keeps sessions (a hit in one and a miss in the other would cost an HMAC per request).
+ */
+const VERIFIED_COOKIES_SIZE = SESSION_CACHE_SIZE;
 
 export interface SessionOpenerOptions {
   store: StorageSessionStore;

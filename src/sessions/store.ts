@@ -23,21 +23,28 @@ export interface SessionStoreOptions {
   touchAfterMs?: number;
   /**
    * How long a session this process has read may be handed out again from memory by `peek`,
-   * without a storage read (default 1000 ms; 0 turns it off). Writes here and change notices from
-   * other processes (Storage.announce) end it at once; the bound covers what notices cannot.
-   * Keep it below the storage's command timeout (Redis: 2 s): a write another process sent while
-   * Redis stalled may have timed out there, unannounced, and still land when Redis resumes, which
-   * is at least one command timeout after anything read here before the stall.
+   * without a storage read, when the storage cannot vouch for its change notices (default 1000 ms;
+   * 0 turns the cache off). Writes here and change notices from other processes (Storage.announce)
+   * end a copy at once; while the storage has heard of every change made until at most this long
+   * ago (Storage.changesHeardUntil: SQLite, a single Redis or Sentinel), a copy serves until its
+   * session needs a write (a touch, about a minute) or goes unused for `cacheIdleMs`. A Redis
+   * Cluster cannot vouch: there a copy serves for this long after its read only.
    */
   recentReadMs?: number;
+  /** How long a copy nobody uses stays in memory (default 60 s). */
+  cacheIdleMs?: number;
+  /** At most this many sessions are kept in memory (default 20,000, about 2 KiB each). */
+  cacheSize?: number;
   logger?: Logger;
 }
 
-/** A session as this process last read it (deep-frozen: it is shared by the requests that peek). */
-interface RecentRead {
-  /** Absent for a session read once only (load): it is kept when read again within recentReadMs. */
-  data?: Readonly<SessionData>;
+/** A session as this process last read it: the fields a read-only request uses, deep-frozen (shared by the requests that peek). */
+interface CachedRead {
+  data: Readonly<SessionData>;
+  /** When its read began (Date.now()). */
   readAt: number;
+  /** When a request last used it (Date.now()). */
+  usedAt: number;
 }
 
 /**
@@ -74,11 +81,19 @@ const DEFAULT_ABSOLUTE_MS = 8 * 60 * 60_000;
 const RESERVED = new Set(['cookie', 'tenant', 'createdAt', 'storedUntil']);
 const BATCH = 100;
 /**
- * Sessions kept by peek (each some KB); they live for recentReadMs only, so this bounds the memory
- * of a burst of distinct sessions (about 5 MiB at 2,000 sessions of an access token each).
+ * Sessions kept by peek: each holds an access token and the user (about 2 KiB), so this bounds the
+ * memory whatever the number of users (about 40 MiB at 20,000 sessions used within the last minute).
  */
-const RECENT_READS_SIZE = 2_000;
+export const SESSION_CACHE_SIZE = 20_000;
+const CACHE_IDLE_MS = 60_000;
+const PRUNE_EVERY_MS = 10_000;
 const SESSION_PREFIX = 'sess:';
+/**
+ * Every change of a stored session is announced with the write itself (Storage AnnounceOptions):
+ * a logout whose delete Redis runs late, after the gateway gave up on it, still ends the copies
+ * other processes keep.
+ */
+const ANNOUNCED = { announce: true } as const;
 
 const sessionKey = (sid: string) => `${SESSION_PREFIX}${sid}`;
 // Tenant index: one set per tenant and time bucket (bucket width = absolute lifetime), plus a
@@ -115,7 +130,8 @@ export class StorageSessionStore extends session.Store {
   readonly #touchAfterMs: number;
   readonly #recentReadMs: number;
   readonly #logger: Logger | undefined;
-  readonly #recent = new LruMap<string, RecentRead>(RECENT_READS_SIZE);
+  readonly #cacheIdleMs: number;
+  readonly #recent: LruMap<string, CachedRead>;
   /** Moves on every change this store hears of: a read that began before a change must not be kept. */
   #changes = 0;
 
@@ -138,6 +154,8 @@ export class StorageSessionStore extends session.Store {
     if (!Number.isFinite(this.#recentReadMs) || this.#recentReadMs < 0) {
       throw new RangeError(`recentReadMs must be a finite number >= 0, got ${this.#recentReadMs}`);
     }
+    this.#cacheIdleMs = positive('cacheIdleMs', options.cacheIdleMs ?? CACHE_IDLE_MS);
+    this.#recent = new LruMap(options.cacheSize ?? SESSION_CACHE_SIZE);
     if (this.#recentReadMs > 0) {
       this.#storage.onForeignChange((key) => {
         if (key === undefined) this.#forgetAll();
@@ -147,49 +165,50 @@ export class StorageSessionStore extends session.Store {
   }
 
   /**
-   * The session `sid` as this process read it moments ago, for a request that will only read it:
-   * undefined unless it was read within `recentReadMs`, nothing has changed it since (a write here,
-   * or a change notice from another process, and the storage can vouch for the notices right now),
-   * it is live, and serving it needs no write (no touch due). Otherwise the caller reads it through
-   * express-session, which refreshes what this returns. The object is frozen: a request that needs
-   * to change the session must load it.
+   * The session `sid` as this process read it before, for a request that will only read it:
+   * undefined unless nothing has changed it since (a write here, or a change notice from another
+   * process), the storage can vouch for the notices right now (it has heard of every change made
+   * until at most `recentReadMs` ago, or the copy is that recent), it is live, and serving it needs
+   * no write (no touch due). Otherwise the caller reads it through express-session, which refreshes
+   * what this returns. The object is frozen and holds what a read-only request uses (no refresh or ID
+   * token): a request that needs more, or to change the session, must load it.
    */
   peek(sid: string): Readonly<SessionData> | undefined {
     if (this.#recent.size === 0 || !this.#storage.changesTracked()) return undefined;
-    // A peek leaves the order alone: the entries stay in the order they were read (see #read).
-    const hit = this.#recent.peek(sid);
-    if (hit?.data === undefined) return undefined;
+    const hit = this.#recent.get(sid);
+    if (hit === undefined) return undefined;
     const now = Date.now();
-    if (now - hit.readAt > this.#recentReadMs || !this.#servableUnchanged(hit.data, now)) {
+    if (!this.#current(hit, now) || !this.#servableUnchanged(hit.data, now)) {
       this.#recent.delete(sid);
       return undefined;
     }
+    hit.usedAt = now;
     return hit.data;
   }
 
   /**
    * The session `sid` read from storage for a request that will only read it, without
-   * express-session: what `peek` would return had this process read it moments ago, and from now on
-   * it does. Undefined when it is absent or has ended (express-session then makes a new one), or when
-   * serving it needs a write (a touch due): the caller goes through express-session, which writes.
+   * express-session: what `peek` returns from now on. Undefined when it is absent or has ended
+   * (express-session then makes a new one), or when serving it needs a write (a touch due): the
+   * caller goes through express-session, which writes.
    */
   async load(sid: string): Promise<Readonly<SessionData> | undefined> {
     const changes = this.#changes;
-    const data = (await this.#fetch(sid)) as SessionData | undefined;
-    if (data === undefined) return undefined;
-    if (this.#servableUnchanged(data, Date.now())) {
-      const frozen = deepFreeze(data) as Readonly<SessionData>;
-      this.#remember(sid, () => frozen, changes, true);
-      return frozen;
-    }
+    const readAt = Date.now();
+    const fetched = await this.#fetch(sid);
+    if (fetched === undefined) return undefined;
+    const data = fetched.data as unknown as SessionData;
+    if (this.#servableUnchanged(data, Date.now())) return this.#remember(sid, data, changes, readAt);
     // A touch is due (about once a minute per active session): done here, as express-session would
-    // at the end of the request, extending only a session still stored. This request uses its read;
-    // the next one reads again (the touch may have written a copy changed since this read).
-    await this.#touch(sid, data);
-    return this.#servableUnchanged(data, Date.now()) ? (deepFreeze(data) as Readonly<SessionData>) : undefined;
+    // at the end of the request, extending only a session still stored. The read is kept only when
+    // the touch extended that very record (a request may have changed it in between).
+    const touchedAt = Date.now();
+    const unchanged = await this.#touch(sid, data, fetched.raw);
+    if (!this.#servableUnchanged(data, Date.now())) return undefined;
+    return unchanged === undefined ? readOnly(data) : this.#remember(sid, data, unchanged, touchedAt);
   }
 
-  /** How many sessions this process remembers reading within the last recentReadMs (copies for `peek` and marks; at most 2,000). */
+  /** How many sessions this process keeps for `peek` (at most `cacheSize`; unused ones go after `cacheIdleMs`). */
   get recentReads(): number {
     return this.#recent.size;
   }
@@ -209,7 +228,7 @@ export class StorageSessionStore extends session.Store {
   // express-session calls touch with an error-first callback (it passes `err` to next()); the
   // published typings omit the argument.
   override touch(sid: string, sess: SessionData, callback?: Callback): void {
-    settle(this.#touch(sid, sess), callback);
+    settle(this.#touch(sid, sess).then(() => undefined), callback);
   }
 
   /** Ids of the live sessions established for `tenant`, in no particular order. */
@@ -235,8 +254,8 @@ export class StorageSessionStore extends session.Store {
           const record = parseRecord(await this.#storage.get(sessionKey(sid)));
           // A session that moved to another tenant is indexed there too; it is not this tenant's.
           if (record?.tenant !== tenant) return false;
-          const deleted = await this.#storage.delete(sessionKey(sid));
-          await this.#changed(sid);
+          const deleted = await this.#storage.delete(sessionKey(sid), ANNOUNCED);
+          this.#forget(sid);
           return deleted && isLive(record, Date.now(), this.#absoluteMs);
         }),
       );
@@ -249,16 +268,21 @@ export class StorageSessionStore extends session.Store {
 
   async #read(sid: string): Promise<SessionData | null> {
     const changes = this.#changes;
-    const data = await this.#fetch(sid);
+    const readAt = Date.now();
+    const data = (await this.#fetch(sid))?.data;
     if (data === undefined) return null;
-    // Kept as a frozen copy: express-session's object is the request's to change.
-    this.#remember(sid, () => deepFreeze(structuredClone(data)) as unknown as SessionData, changes);
+    // Kept as a copy: express-session's object is the request's to change.
+    this.#remember(sid, structuredClone(data) as unknown as SessionData, changes, readAt);
     return data as unknown as SessionData;
   }
 
-  /** The stored session as a plain object (secret fields opened); undefined when absent, ended or unopenable. */
-  async #fetch(sid: string): Promise<Record<string, unknown> | undefined> {
-    const record = parseRecord(await this.#storage.get(sessionKey(sid)));
+  /**
+   * The stored session as a plain object (secret fields opened), and the record as stored;
+   * undefined when absent, ended or unopenable.
+   */
+  async #fetch(sid: string): Promise<{ data: Record<string, unknown>; raw: string } | undefined> {
+    const raw = await this.#storage.get(sessionKey(sid));
+    const record = parseRecord(raw);
     if (record === undefined) return undefined;
     if (!isLive(record, Date.now(), this.#absoluteMs)) return undefined;
     const data: Record<string, unknown> = { ...record.data };
@@ -271,7 +295,7 @@ export class StorageSessionStore extends session.Store {
     Object.assign(data, secrets);
     data['createdAt'] = record.createdAt;
     data['storedUntil'] = record.expiresAt;
-    return data;
+    return { data, raw: raw! };
   }
 
   /** The secret fields of a stored session, opened; undefined when any does not open. */
@@ -291,35 +315,40 @@ export class StorageSessionStore extends session.Store {
   }
 
   /**
-   * Keeps a read for `peek`, unless something changed since it began (`changes` is #changes as it
-   * was then) or the storage cannot vouch for its change notices. The cache holds sessions read
-   * within the last `recentReadMs` only: expired entries go when the next one comes and, once reads
-   * stop, at the next prune, so memory held for them follows the recent load, not the sessions stored.
+   * Keeps a read for `peek` (what a read-only request uses of it, frozen) and returns that, unless
+   * something changed since it began (`changes` is #changes as it was then) or the storage cannot
+   * vouch for its change notices: then it returns the read as it is, frozen, and keeps nothing.
    */
-  #remember(sid: string, data: () => Readonly<SessionData>, changes: number, whenReadAgain = false): void {
-    if (this.#recentReadMs === 0 || this.#changes !== changes || !this.#storage.changesTracked()) return;
-    const now = Date.now();
-    // Oldest first (a re-read moves to the end): drop what has run out; set drops the oldest when full.
-    this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
-    // A session's first read is only marked (a few bytes): one that a page's burst of requests reads
-    // again is kept at its second read, while one among thousands of users, read once a second or
-    // less, costs no copy kept for a second (memory, and the garbage collector's work to move it).
-    const kept = !whenReadAgain || this.#recent.peek(sid) !== undefined;
-    this.#recent.set(sid, kept ? { data: data(), readAt: now } : { readAt: now });
+  #remember(sid: string, data: SessionData, changes: number, readAt: number): Readonly<SessionData> {
+    const kept = readOnly(data);
+    if (this.#recentReadMs === 0 || this.#changes !== changes || !this.#storage.changesTracked()) return kept;
+    this.#recent.set(sid, { data: kept, readAt, usedAt: Date.now() });
     this.#schedulePrune();
+    return kept;
+  }
+
+  /** Nothing can have changed the copy unheard of for longer than recentReadMs. */
+  #current(hit: CachedRead, now: number): boolean {
+    return now - hit.readAt <= this.#recentReadMs || performance.now() - this.#storage.changesHeardUntil() <= this.#recentReadMs;
   }
 
   #pruneTimer: NodeJS.Timeout | undefined;
 
-  /** Drops expired recent reads after the load stops (one unref'd timer while the cache is not empty). */
+  /**
+   * Drops the copies nobody used within cacheIdleMs, or that can no longer serve (one unref'd timer
+   * while the cache is not empty), so the memory follows the sessions in use, not those stored.
+   */
   #schedulePrune(): void {
     if (this.#pruneTimer !== undefined) return;
-    this.#pruneTimer = setTimeout(() => {
-      this.#pruneTimer = undefined;
-      const now = Date.now();
-      this.#recent.dropOldestWhile((entry) => now - entry.readAt > this.#recentReadMs);
-      if (this.#recent.size > 0) this.#schedulePrune();
-    }, this.#recentReadMs + 10);
+    this.#pruneTimer = setTimeout(
+      () => {
+        this.#pruneTimer = undefined;
+        const now = Date.now();
+        this.#recent.deleteWhere((entry) => now - entry.usedAt > this.#cacheIdleMs || !this.#servableUnchanged(entry.data, now));
+        if (this.#recent.size > 0) this.#schedulePrune();
+      },
+      Math.min(this.#cacheIdleMs, PRUNE_EVERY_MS),
+    );
     this.#pruneTimer.unref();
   }
 
@@ -345,12 +374,6 @@ export class StorageSessionStore extends session.Store {
   #forgetAll(): void {
     this.#changes++;
     this.#recent.clear();
-  }
-
-  /** After a change of `sid` here: forgotten in this process, announced to the others. */
-  async #changed(sid: string): Promise<void> {
-    this.#forget(sid);
-    await this.#storage.announce(sessionKey(sid));
   }
 
   async #write(sid: string, sess: SessionData): Promise<void> {
@@ -395,44 +418,52 @@ export class StorageSessionStore extends session.Store {
       // write it back at its end: only a session still stored is rewritten, in one atomic step (a
       // check and then a write would let a delete land in between, for seconds when Redis stalls).
       const [stored] = await Promise.all([
-        this.#storage.setIfPresent(sessionKey(sid), value, { ttlMs: ttlUntil(expiresAt) }),
+        this.#storage.setIfPresent(sessionKey(sid), value, { ttlMs: ttlUntil(expiresAt), ...ANNOUNCED }),
         // Indexing a session that is gone is harmless: the index is read through the records.
         tenant === undefined ? undefined : this.#index(tenant, sid, createdAt, isNew),
       ]);
       if (!stored) return;
     }
-    await this.#changed(sid);
+    // A new id is in no process's memory (absent sessions are not kept): it needs no notice.
+    this.#forget(sid);
     // Kept on the live session object, so later writes in this request and touches know them.
     sess.createdAt = createdAt;
     sess.storedUntil = expiresAt;
   }
 
-  async #touch(sid: string, sess: SessionData): Promise<void> {
+  /**
+   * Extends the stored copy when a request now would keep the session longer by touchAfterMs or
+   * more. `readRaw`: the record `sess` was opened from; when the touch extended that very record,
+   * resolves with #changes as it was right after (a caller may keep `sess` as it now is stored).
+   */
+  async #touch(sid: string, sess: SessionData, readRaw?: string): Promise<number | undefined> {
     const now = Date.now();
     const wanted = this.#touchTarget(sess, now);
-    if (typeof sess.storedUntil === 'number' && wanted - sess.storedUntil < this.#touchAfterMs) return;
+    if (typeof sess.storedUntil === 'number' && wanted - sess.storedUntil < this.#touchAfterMs) return undefined;
     this.#forget(sid);
     // Rewrites the stored copy as it is, not `sess`: this request did not change the session, and a
     // concurrent request may have (a token refresh) since this one read it.
-    const record = parseRecord(await this.#storage.get(sessionKey(sid)));
-    if (record === undefined) return;
+    const raw = await this.#storage.get(sessionKey(sid));
+    const record = parseRecord(raw);
+    if (record === undefined) return undefined;
     const expiresAt = Math.min(wanted, record.createdAt + this.#absoluteMs);
-    if (expiresAt <= record.expiresAt) return;
+    if (expiresAt <= record.expiresAt) return undefined;
     if (expiresAt <= now) {
-      await this.#storage.delete(sessionKey(sid));
-      await this.#changed(sid);
-      return;
+      await this.#storage.delete(sessionKey(sid), ANNOUNCED);
+      this.#forget(sid);
+      return undefined;
     }
     // Only over the stored copy: a logout elsewhere may have deleted it since it was read here.
-    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: ttlUntil(expiresAt) }))) return;
-    await this.#changed(sid);
+    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: ttlUntil(expiresAt), ...ANNOUNCED }))) return undefined;
+    this.#forget(sid);
     sess.storedUntil = expiresAt;
+    return raw === readRaw ? this.#changes : undefined;
   }
 
   async #destroy(sid: string): Promise<void> {
     this.#forget(sid);
-    const record = parseRecord(await this.#storage.take(sessionKey(sid)));
-    await this.#changed(sid);
+    const record = parseRecord(await this.#storage.take(sessionKey(sid), ANNOUNCED));
+    this.#forget(sid);
     if (record?.tenant !== undefined) {
       await this.#storage.removeFromIndex(bucketIndex(record.tenant, this.#bucketOf(record.createdAt)), sid);
     }
@@ -515,6 +546,28 @@ function parseRecord(raw: string | undefined): StoredSession | undefined {
   const sealed: unknown = r.sealed;
   if (typeof sealed !== 'object' || sealed === null || !Object.values(sealed).every((v) => typeof v === 'string')) return undefined;
   return r as StoredSessionV1;
+}
+
+/**
+ * What a request that leaves the session as it is uses of it (src/login/login.ts): the tenant, the
+ * user, the access token and its expiry, the CSRF token, the backend cookies, and what the store
+ * needs to tell whether it is live and needs a touch; deep-frozen. The refresh and ID tokens (over
+ * a kilobyte each) stay in storage: a refresh or a logout opens the session through express-session.
+ */
+function readOnly(data: SessionData): Readonly<SessionData> {
+  const { tenant, user, tokens, csrfToken, backendCookies, createdAt, storedUntil } = data;
+  const expires = cookieDeadline(data);
+  const kept: SessionData = {
+    ...(tenant === undefined ? {} : { tenant }),
+    ...(user === undefined ? {} : { user }),
+    ...(tokens === undefined ? {} : { tokens: { accessToken: tokens.accessToken, ...(tokens.expiresAt === undefined ? {} : { expiresAt: tokens.expiresAt }) } }),
+    ...(csrfToken === undefined ? {} : { csrfToken }),
+    ...(backendCookies === undefined ? {} : { backendCookies }),
+    ...(createdAt === undefined ? {} : { createdAt }),
+    ...(storedUntil === undefined ? {} : { storedUntil }),
+  } as SessionData;
+  if (expires !== undefined) (kept as { cookie?: unknown }).cookie = { expires: new Date(expires) };
+  return deepFreeze(kept);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis } from 'ioredis';
-import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { ChainableCommander, ClusterOptions, RedisOptions } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { storageUnavailable } from './types.js';
@@ -88,6 +88,12 @@ return 0`;
 // Server replies that mean "cannot serve now" (loading a dump, a busy script, a replica without
 // master, out of memory, lost authentication, a cluster slot moving or without owner) rather than
 // a bad command.
+/**
+ * How often the notices' connection is pinged (changesHeardUntil): caches serve a copy for up to a
+ * second after the last answered heartbeat (src/sessions/store.ts), so several fit in that second.
+ */
+const HEARTBEAT_MS = 200;
+
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|READONLY|OOM|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOAUTH|WRONGPASS)\b/;
 
 /**
@@ -239,9 +245,40 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   let subscribeAttempts = 0;
   let refused = false;
   let subscribed = false;
+  // Heartbeat: while subscribed, the notices' connection sends PING every HEARTBEAT_MS. One server
+  // runs commands in order and a connection delivers in order, so the answer comes after every
+  // message published before the PING arrived: once it is in, every change announced before the
+  // PING was sent has been heard of (changesHeardUntil). A Cluster relays a PUBLISH made on another
+  // node over its bus, in no order with this PING, so there it says nothing (-Infinity).
+  let heardUntil = -Infinity;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let pinging = false;
+  const beat = () => {
+    const sub = subscriber;
+    if (!subscribed || pinging || !sub || connection.mode === 'cluster') return;
+    pinging = true;
+    const sentAt = performance.now();
+    sub.ping().then(
+      () => {
+        pinging = false;
+        if (sub === subscriber && subscribed) heardUntil = Math.max(heardUntil, sentAt);
+      },
+      () => {
+        pinging = false;
+      },
+    );
+  };
   const setSubscribed = (value: boolean) => {
     if (subscribed === value) return;
     subscribed = value;
+    heardUntil = -Infinity;
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+    if (value && connection.mode !== 'cluster') {
+      heartbeat = setInterval(beat, HEARTBEAT_MS);
+      heartbeat.unref();
+      beat();
+    }
     // Unsubscribed, notices may be missed from now on; subscribed again, they may have been missed
     // until now. Either way what caches hold can no longer be trusted.
     for (const listener of changeListeners) listener(undefined);
@@ -291,6 +328,19 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     setTimeout(subscribe, reconnectDelayMs(++subscribeAttempts)).unref();
   };
 
+  /**
+   * Runs one write on `key` and the PUBLISH of its notice in one MULTI (AnnounceOptions): Redis runs
+   * both or neither, whenever it runs them. Resolves with the write's reply.
+   */
+  const announcedWith = async (key: string, command: (m: ChainableCommander) => ChainableCommander): Promise<unknown> => {
+    const replies = await command(client.multi()).publish(channel, `${handleId} ${key}`).exec();
+    if (replies === null) throw storageUnavailable(new Error('Redis discarded the transaction'));
+    const [err, reply] = replies[0]!;
+    if (err) throw err;
+    for (const listener of changeListeners) listener(key);
+    return reply;
+  };
+
   return {
     kind: 'redis',
     get: (key) => call(async () => (await client.get(k(key))) ?? undefined),
@@ -312,13 +362,18 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     setIfPresent: (key, value, opts) =>
       write(async () => {
         const ttlMs = ttlMsOf(opts);
+        if (opts?.announce) {
+          const reply = await announcedWith(key, (m) => (ttlMs === undefined ? m.set(k(key), value, 'XX') : m.set(k(key), value, 'PX', ttlMs, 'XX')));
+          return reply === 'OK';
+        }
         const reply =
           ttlMs === undefined ? await client.set(k(key), value, 'XX') : await client.set(k(key), value, 'PX', ttlMs, 'XX');
         return reply === 'OK';
       }),
     // Consuming a single-use code is a write too: a failover must not bring a used code back.
-    take: (key) => write(async () => (await client.getdel(k(key))) ?? undefined),
-    delete: (key) => write(async () => (await client.del(k(key))) > 0),
+    take: (key, opts) =>
+      write(async () => ((opts?.announce ? await announcedWith(key, (m) => m.getdel(k(key))) : await client.getdel(k(key))) as string | null) ?? undefined),
+    delete: (key, opts) => write(async () => Number(opts?.announce ? await announcedWith(key, (m) => m.del(k(key))) : await client.del(k(key))) > 0),
     deleteIfEquals: (key, expected) =>
       write(async () => Number(await client.eval(DELETE_IF_EQUALS_LUA, 1, k(key), expected)) === 1),
     increment: (key, opts) =>
@@ -361,6 +416,7 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
       if (!subscriber && subscribeAttempts === 0 && !closed) subscribe();
     },
     changesTracked: () => subscribed,
+    changesHeardUntil: () => (subscribed ? heardUntil : -Infinity),
     ping: () =>
       call(async () => {
         await client.ping();
@@ -368,6 +424,7 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     close: async () => {
       if (closed) return;
       closed = true;
+      clearInterval(heartbeat);
       subscriber?.disconnect();
       setSubscribed(false);
       if (client.status === 'ready') {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { storageUnavailable } from './types.js';
-import type { Storage, TtlOptions } from './types.js';
+import type { AnnounceOptions, Storage, TtlOptions } from './types.js';
 import { ttlMsOf } from './ttl.js';
 import { PRIVATE_FILE_MODE, createPrivateFile, makePrivateDir } from './private-files.js';
 
@@ -211,18 +211,25 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     if (!db.open) return false;
     const at = performance.now();
     if (at - polledAt < CHANGE_POLL_MS) return true;
-    polledAt = at;
     let version: number;
     try {
       version = q.dataVersion.get()!;
     } catch {
       return false;
     }
+    polledAt = at;
     if (version !== seenVersion) {
       seenVersion = version;
       for (const listener of changeListeners) listener(undefined);
     }
     return true;
+  };
+
+  // A write here is synchronous: it has landed when the listeners hear of it, and other connections
+  // see it in data_version.
+  const announced = <T>(key: string, opts: AnnounceOptions | undefined, result: T): T => {
+    if (opts?.announce) for (const listener of changeListeners) listener(key);
+    return result;
   };
 
   /** Runs `fn` as an async storage call: store failures become ZG_ERR_STORAGE_UNAVAILABLE. */
@@ -252,18 +259,18 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       call(() => {
         const at = now();
         const exp = expiresAt(opts);
-        return q.setIfPresent.run(value, exp, key, at).changes === 1;
+        return announced(key, opts, q.setIfPresent.run(value, exp, key, at).changes === 1);
       }),
-    take: (key) =>
+    take: (key, opts) =>
       call(() => {
         const at = now();
         const row = q.take.get(key);
-        return isLive(row, at) ? row.value : undefined;
+        return announced(key, opts, isLive(row, at) ? row.value : undefined);
       }),
-    delete: (key) =>
+    delete: (key, opts) =>
       call(() => {
         const at = now();
-        return isLive(q.take.get(key), at);
+        return announced(key, opts, isLive(q.take.get(key), at));
       }),
     deleteIfEquals: (key, expected) => call(() => q.deleteIfEquals.run(key, expected, now()).changes === 1),
     increment: (key, opts) => call(() => increment.immediate(key, opts)),
@@ -297,6 +304,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       changeListeners.push(listener);
     },
     changesTracked,
+    // data_version was read at polledAt (changesTracked reads it again when it is older than
+    // CHANGE_POLL_MS): every other connection's commit before then has been heard of.
+    changesHeardUntil: () => (db.open ? polledAt : -Infinity),
     ping: () =>
       call(() => {
         q.ping.get();

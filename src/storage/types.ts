@@ -23,11 +23,11 @@ export interface Storage {
    * bringing it back: a check and then a plain `set` leave a window in which the delete lands, and
    * a stalled Redis widens it to seconds (src/sessions/store.ts).
    */
-  setIfPresent(key: string, value: string, options?: TtlOptions): Promise<boolean>;
+  setIfPresent(key: string, value: string, options?: TtlOptions & AnnounceOptions): Promise<boolean>;
   /** Atomically reads and deletes: of concurrent callers exactly one gets the value (single-use codes). */
-  take(key: string): Promise<string | undefined>;
+  take(key: string, options?: AnnounceOptions): Promise<string | undefined>;
   /** True if the key existed. */
-  delete(key: string): Promise<boolean>;
+  delete(key: string, options?: AnnounceOptions): Promise<boolean>;
   /**
    * Atomically deletes the key only if it holds exactly `expected`; true if this call deleted it.
    * Releases a lock only while the caller still owns it: a lock that expired and was taken by
@@ -72,9 +72,30 @@ export interface Storage {
    * Other handles' changes arrive within milliseconds (Redis: pub/sub; SQLite: polled every 20 ms).
    */
   changesTracked(): boolean;
+  /**
+   * Until when this handle has heard of every change, as a `performance.now()` instant of this
+   * process: a change that completed anywhere before it (and was announced) has reached the
+   * listeners. A cache may keep serving what it read earlier while this is recent
+   * (src/sessions/store.ts). SQLite: the last look at data_version. Redis: the last heartbeat
+   * answered on the notices' connection (a server answers it after every message published before
+   * it). -Infinity while it cannot say: not subscribed, or a Redis Cluster, whose nodes relay
+   * notices to each other unordered with that heartbeat.
+   */
+  changesHeardUntil(): number;
   /** Resolves when the backend answers; rejects with ZG_ERR_STORAGE_UNAVAILABLE otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface AnnounceOptions {
+  /**
+   * Announces the change of this key as part of the write itself (Redis: PUBLISH in one MULTI with
+   * it), so that it is heard of whenever the write lands: also one whose caller gave up on it (a
+   * command timeout while Redis stalled) and that Redis ran when it resumed. An `announce(key)`
+   * after the write would then never be sent. This handle's listeners hear of it when the call
+   * resolves.
+   */
+  announce?: boolean;
 }
 
 export interface TtlOptions {

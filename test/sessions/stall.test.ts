@@ -73,4 +73,27 @@ describe('a session rewritten across a Redis stall while another instance ends i
       expect(await promiseGet(elsewhere, id), `round ${round}`).toBeNull();
     }
   });
+
+  it('a copy kept in memory is not served once Redis has been frozen for over a second: a logout meanwhile may be unheard of', async () => {
+    const cache = new StorageSessionStore({ storage: storages[0]!, keyring });
+    const id = sid();
+    await promiseSet(elsewhere, id, sessionData({ tenant: 'acme', tokens: { accessToken: fakeJwt('cached') } }, null));
+    const deadline = Date.now() + 5_000;
+    while (!(storages[0]!.changesTracked() && performance.now() - storages[0]!.changesHeardUntil() < 300)) {
+      if (Date.now() > deadline) throw new Error('the notices were never tracked');
+      await sleep(20);
+    }
+    expect(await cache.load(id)).toBeDefined();
+    server.pause();
+    try {
+      // Frozen a moment ago: the last heartbeat answered is recent, the copy serves.
+      expect(cache.peek(id)?.tenant).toBe('acme');
+      await sleep(1_300);
+      // Connected still, but nothing has been heard for over a second.
+      expect(storages[0]!.changesTracked()).toBe(true);
+      expect(cache.peek(id)).toBeUndefined();
+    } finally {
+      server.resume();
+    }
+  });
 });

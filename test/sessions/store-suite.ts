@@ -430,13 +430,29 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect(s.peek(id)).toBeUndefined();
       });
 
-      it('only for recentReadMs, only while live and while no touch is due, and never with recentReadMs 0', async () => {
-        const brief = store({ recentReadMs: 100 });
+      it('for recentReadMs after the read where the storage cannot vouch for its notices, for as long as it can where it can', async () => {
+        // A storage whose notices are tracked, but that cannot say until when it has heard of every
+        // change (a Redis Cluster): a copy serves for recentReadMs after its read, no longer.
+        const unvouched: Storage = { ...storage, changesHeardUntil: () => -Infinity };
+        const brief = store({ recentReadMs: 100 }, unvouched);
         const id = await stored(brief);
         await promiseGet(brief, id);
         expect(brief.peek(id)).toBeDefined();
         await sleep(150);
         expect(brief.peek(id)).toBeUndefined();
+
+        // This backend: as long as it vouches (a Cluster never does), the copy outlives recentReadMs.
+        const vouched = store({ recentReadMs: 100 });
+        const id0 = await stored(vouched);
+        await promiseGet(vouched, id0);
+        await sleep(150);
+        const vouches = storage.changesTracked() && storage.changesHeardUntil() > -Infinity;
+        // Redis vouches by a heartbeat every 200 ms: wait for a fresh one, then peek in the same tick.
+        if (vouches) await eventually(() => storage.changesTracked() && performance.now() - storage.changesHeardUntil() < 50, 'a fresh heartbeat');
+        expect(vouched.peek(id0) !== undefined).toBe(vouches);
+      });
+
+      it('only while live and while no touch is due, and never with recentReadMs 0', async () => {
 
         // A touch would write at once (touchAfterMs 0), which a peeking request would skip: not handed out.
         const touchy = store({ recentReadMs: 60_000, touchAfterMs: 0 });
@@ -467,22 +483,26 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         return id;
       };
 
-      it('reads the stored session without express-session, frozen; a session read again is kept for peek', async () => {
+      it('reads the stored session without express-session, frozen, keeps it for peek, and keeps no refresh or ID token', async () => {
         const s = store({ recentReadMs: 60_000 });
-        const id = await stored(s, { csrfToken: 'c1' });
+        const refreshToken = `rt-${sid()}`;
+        const idToken = fakeJwt('id');
+        const id = await stored(s, { csrfToken: 'c1', tokens: { accessToken: fakeJwt('at'), refreshToken, idToken, expiresAt: Date.now() + 600_000 } });
         const loaded = (await s.load(id))!;
         expect(loaded).toMatchObject({ tenant: 'acme', csrfToken: 'c1', tokens: { accessToken: expect.stringContaining('.') } });
         expect(Object.isFrozen(loaded) && Object.isFrozen(loaded.tokens)).toBe(true);
-        // Read once: only marked, no copy kept (one of thousands of users costs no memory for it).
-        expect(s.peek(id)).toBeUndefined();
-        const again = (await s.load(id))!;
-        expect(s.peek(id)).toBe(again);
+        expect(s.peek(id)).toBe(loaded);
+        // What a request that leaves the session as it is uses: the refresh and ID tokens stay in storage.
+        expect(JSON.stringify(loaded)).not.toContain(refreshToken);
+        expect(JSON.stringify(loaded)).not.toContain(idToken);
+        expect((await promiseGet(s, id))?.tokens).toMatchObject({ refreshToken, idToken });
+        expect(JSON.stringify(s.peek(id))).not.toContain(refreshToken);
         expect(await s.load(sid())).toBeUndefined();
         await promiseDestroy(store({}, other), id);
         expect(await s.load(id)).toBeUndefined();
       });
 
-      it('makes the touch that is due itself, extending only a session still stored, and keeps no copy of it', async () => {
+      it('makes the touch that is due itself, extending only a session still stored, and keeps the copy it extended', async () => {
         const s = store({ recentReadMs: 60_000, idleTimeoutMs: 600_000, touchAfterMs: 50 });
         const id = await stored(s);
         const storedUntil = async () => JSON.parse((await storage.get(`sess:${id}`))!).expiresAt as number;
@@ -494,8 +514,9 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect(await storedUntil()).toBeGreaterThanOrEqual(before + 100);
         expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(590_000);
         expect(loaded.storedUntil).toBeGreaterThan(Date.now() + 590_000);
-        // A touch may have written a copy another request changed since this read: not kept.
-        expect(s.peek(id)).toBeUndefined();
+        // The touch extended the very record this load read: kept, as it is now stored.
+        expect(s.peek(id)).toBe(loaded);
+        expect(s.peek(id)!.storedUntil).toBe(await storedUntil());
 
         // Destroyed by another instance between the read and the touch: nothing is revived.
         const gone = await stored(s);
@@ -507,14 +528,28 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect(await storage.get(`sess:${gone}`)).toBeUndefined();
       });
 
-      it('lets go of what it kept once reads stop: memory follows the recent load, not the sessions read', async () => {
-        const s = store({ recentReadMs: 100 });
+      it('lets go of what nobody uses, and keeps at most cacheSize: memory follows the sessions in use, not those stored', async () => {
+        const s = store({ recentReadMs: 60_000, cacheIdleMs: 200 });
         const ids = await Promise.all([1, 2, 3, 4, 5].map(() => stored(s)));
-        for (const id of [...ids, ...ids]) await s.load(id);
+        for (const id of ids) await s.load(id);
         expect(ids.every((id) => s.peek(id) !== undefined)).toBe(true);
         expect(s.recentReads).toBe(5);
-        await sleep(300);
+        // One keeps being used; the others go.
+        const deadline = Date.now() + 600;
+        while (Date.now() < deadline) {
+          expect(s.peek(ids[0]!)).toBeDefined();
+          await sleep(20);
+        }
+        expect(s.recentReads).toBe(1);
+        await sleep(700);
         expect(s.recentReads).toBe(0);
+
+        const small = store({ recentReadMs: 60_000, cacheSize: 3 });
+        for (const id of ids) await small.load(id);
+        expect(small.recentReads).toBe(3);
+        // The least recently used went first.
+        expect(ids.map((id) => small.peek(id) !== undefined)).toEqual([false, false, true, true, true]);
+        expect(() => store({ cacheIdleMs: 0 })).toThrow(/cacheIdleMs/);
       });
     });
 

@@ -9,7 +9,12 @@ import type { Storage } from '../../src/storage/types.js';
  * every call: the race tests spread concurrent callers over several handles, so the store itself,
  * not one client's command queue, has to serialise them.
  */
-export function describeStorageContract(name: string, open: () => Promise<Storage>): void {
+/**
+ * `vouches`: whether the backend can say until when it has heard of every change
+ * (changesHeardUntil); a Redis Cluster cannot.
+ */
+export function describeStorageContract(name: string, open: () => Promise<Storage>, options: { vouches?: boolean } = {}): void {
+  const vouches = options.vouches ?? true;
   describe(`Storage contract: ${name}`, () => {
     const handles: Storage[] = [];
     let s: Storage;
@@ -404,6 +409,53 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         } finally {
           await Promise.all([a.h.close(), b.h.close()]);
         }
+      });
+
+      it('announce a write with the write itself when asked: setIfPresent, take and delete', async () => {
+        const a = await listening();
+        const b = await listening();
+        try {
+          const heardOf = async (k: string) => {
+            expect(a.heard).toEqual([k]);
+            await until(() => b.h.changesTracked() && b.heard.length > 0);
+            expect([k, undefined]).toContain(b.heard[0]);
+            a.heard.length = 0;
+            b.heard.length = 0;
+          };
+          const k = key('announced');
+          await a.h.set(k, 'v1');
+          expect(await a.h.setIfPresent(k, 'v2', { ttlMs: 60_000, announce: true })).toBe(true);
+          await heardOf(k);
+          expect(await a.h.take(k, { announce: true })).toBe('v2');
+          await heardOf(k);
+          await a.h.set(k, 'v3');
+          expect(await a.h.delete(k, { announce: true })).toBe(true);
+          await heardOf(k);
+          // Without the option nothing is announced.
+          await a.h.set(k, 'v4');
+          await a.h.setIfPresent(k, 'v5');
+          await a.h.delete(k);
+          await sleep(100);
+          expect(a.heard).toEqual([]);
+        } finally {
+          await Promise.all([a.h.close(), b.h.close()]);
+        }
+      });
+
+      it(vouches ? 'say until when every change has been heard of: moments ago while tracked, never once closed' : 'cannot say until when every change has been heard of (-Infinity)', async () => {
+        const a = await listening();
+        const since = performance.now();
+        if (vouches) {
+          await until(() => a.h.changesTracked() && a.h.changesHeardUntil() >= since);
+          await sleep(600);
+          expect(a.h.changesTracked()).toBe(true);
+          expect(performance.now() - a.h.changesHeardUntil()).toBeLessThan(600);
+        } else {
+          await sleep(600);
+          expect(a.h.changesHeardUntil()).toBe(-Infinity);
+        }
+        await a.h.close();
+        expect(a.h.changesHeardUntil()).toBe(-Infinity);
       });
 
       it('a closed handle tracks nothing, and announcing on it does not throw', async () => {

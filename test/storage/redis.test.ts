@@ -137,6 +137,55 @@ describe('Redis storage against a Redis that goes away', () => {
     expect(heard).not.toContain('sess:lost');
   });
 
+  it('a write Redis runs after its caller gave up is still heard of: the notice goes in one MULTI with it', async () => {
+    // The writer gives up after 200 ms; Redis, frozen for longer, runs the command when it resumes.
+    const writer = await openRedisStorage({ url: server.url, keyPrefix: 'late:', commandTimeoutMs: 200 });
+    const cache = await openRedisStorage({ url: server.url, keyPrefix: 'late:' });
+    open.push(writer, cache);
+    const heard: (string | undefined)[] = [];
+    cache.onForeignChange((k) => heard.push(k));
+    await waitUntil(async () => cache.changesTracked(), 5000);
+    const writes: [(k: string) => Promise<unknown>, string | undefined][] = [
+      [(k) => writer.take(k, { announce: true }), undefined],
+      [(k) => writer.delete(k, { announce: true }), undefined],
+      [(k) => writer.setIfPresent(k, 'later', { announce: true }), 'later'],
+    ];
+    for (const [write, after] of writes) {
+      const k = `sess:${randomUUID()}`;
+      await writer.set(k, 'v');
+      heard.length = 0;
+      server.pause();
+      let failure: unknown;
+      try {
+        failure = (await timedRejection(write(k))).err;
+      } finally {
+        server.resume();
+      }
+      expect(failure).toMatchObject({ code: 'ZG_ERR_STORAGE_UNAVAILABLE' });
+      // The caller was told it failed; Redis ran it all the same, and the other handle heard of it.
+      await waitUntil(async () => heard.includes(k), 5000);
+      expect(await cache.get(k)).toBe(after);
+    }
+  });
+
+  it('stops vouching for its notices while Redis is frozen (no heartbeat answered) and vouches again once it resumes', async () => {
+    const cache = await openRedisStorage({ url: server.url, keyPrefix: 'heartbeat:' });
+    open.push(cache);
+    cache.onForeignChange(() => undefined);
+    await waitUntil(async () => cache.changesTracked() && performance.now() - cache.changesHeardUntil() < 500, 5000);
+    server.pause();
+    try {
+      await sleep(1_200);
+      // Still connected (a stall is not a disconnection), but nothing heard for over a second.
+      expect(cache.changesTracked()).toBe(true);
+      expect(performance.now() - cache.changesHeardUntil()).toBeGreaterThan(1_000);
+    } finally {
+      server.resume();
+    }
+    const resumed = performance.now();
+    await waitUntil(async () => cache.changesHeardUntil() >= resumed, 5000);
+  });
+
   it('reconnects at least once a second however long Redis was down, so recovery follows its return', () => {
     const delays = Array.from({ length: 50 }, (_, i) => reconnectDelayMs(i + 1));
     expect(delays[0]).toBeLessThanOrEqual(100);
