@@ -248,8 +248,13 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
   // Heartbeat: while subscribed, the notices' connection sends PING every HEARTBEAT_MS. One server
   // runs commands in order and a connection delivers in order, so the answer comes after every
   // message published before the PING arrived: once it is in, every change announced before the
-  // PING was sent has been heard of (changesHeardUntil). A Cluster relays a PUBLISH made on another
-  // node over its bus, in no order with this PING, so there it says nothing (-Infinity).
+  // PING was sent has been heard of (changesHeardUntil). Changes nobody announces (FLUSHALL,
+  // FLUSHDB, a replica promoted without the latest writes) show in the epoch key: a random value
+  // set once, read with every beat; gone or different, the data was replaced, and caches forget
+  // everything. A Cluster relays a PUBLISH made on another node over its bus, in no order with this
+  // PING, so there it says nothing (-Infinity).
+  const epochKey = `${keyPrefix}epoch`;
+  let epoch: string | undefined;
   let heardUntil = -Infinity;
   let heartbeat: NodeJS.Timeout | undefined;
   let pinging = false;
@@ -258,15 +263,25 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
     if (!subscribed || pinging || !sub || connection.mode === 'cluster') return;
     pinging = true;
     const sentAt = performance.now();
-    sub.ping().then(
-      () => {
+    const current = () => sub === subscriber && subscribed;
+    Promise.all([sub.ping(), client.get(epochKey)])
+      .then(async ([, seen]) => {
+        if (seen === null) {
+          await client.set(epochKey, randomUUID(), 'NX');
+          seen = await client.get(epochKey);
+        }
+        if (!current() || seen === null) return;
+        if (epoch !== undefined && seen !== epoch) {
+          logger?.warn('Redis data was replaced (flushed, or a replica promoted without the latest writes): process-local caches forget everything', { keyPrefix });
+          for (const listener of changeListeners) listener(undefined);
+        }
+        epoch = seen;
+        heardUntil = Math.max(heardUntil, sentAt);
+      })
+      .catch(() => undefined)
+      .finally(() => {
         pinging = false;
-        if (sub === subscriber && subscribed) heardUntil = Math.max(heardUntil, sentAt);
-      },
-      () => {
-        pinging = false;
-      },
-    );
+      });
   };
   const setSubscribed = (value: boolean) => {
     if (subscribed === value) return;

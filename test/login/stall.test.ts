@@ -17,8 +17,11 @@ const xhr = { 'x-requested-with': 'XMLHttpRequest', accept: 'application/json' }
 // Shorter than the stall, so requests during it fail (as they do in production with the 2 s default
 // against a longer stall) instead of merely waiting for Redis to resume.
 const COMMAND_TIMEOUT_MS = 300;
-// Longer than the session store's recent-read window (1 s): every request during the stall goes to Redis.
+// Longer than a copy of a session serves after its read where the storage cannot vouch for its
+// notices (1 s): what follows does not rest on a read made moments before.
 const RECENT_READ_EXPIRY_MS = 1_100;
+/** Longer than the session store serves copies once Redis answers nothing (1 s after the last heartbeat). */
+const NOTHING_HEARD_MS = 1_300;
 
 /** The session id inside express-session's signed cookie value (`s:<sid>.<signature>`, URI-encoded). */
 function sessionIdOf(cookieValue: string): string {
@@ -69,6 +72,9 @@ describe.each([
     redis.pause();
     let during: { status: number; code: unknown; type: string }[];
     try {
+      // Copies kept in memory serve until nothing has been heard from Redis for a second (the
+      // heartbeat, src/storage/redis.ts); from then on every request needs Redis.
+      await sleep(NOTHING_HEARD_MS);
       // API clients and browsers alike, the logout among them: a storage error, not a missing session.
       during = await Promise.all(
         browsers.flatMap((b) => [

@@ -135,11 +135,13 @@ describe('Redis flushed under the running gateway (FLUSHALL)', () => {
     const admin = new Redis(redis.url);
     await admin.flushall();
     admin.disconnect();
-    // Past the session store's one-second memory of recent reads (src/sessions/store.ts).
-    await sleep(1100);
-
-    // The session is gone: a browser is sent to log in, an API client told 401.
-    const page = await browser.get(`${base}/api/whoami`);
+    // The session is gone: a browser is sent to log in, an API client told 401. The copy the gateway
+    // keeps in memory goes at its next heartbeat (every 200 ms), which finds the data replaced.
+    const page = await until(
+      () => browser.get(`${base}/api/whoami`),
+      (res) => res.status !== 200,
+      2_000,
+    );
     expect(page.status).toBe(302);
     expect(String(page.headers.location)).toContain('/oauth/authorize');
     expect((await browser.get(`${base}/api/whoami`, { accept: 'application/json' })).status).toBe(401);

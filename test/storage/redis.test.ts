@@ -186,6 +186,30 @@ describe('Redis storage against a Redis that goes away', () => {
     await waitUntil(async () => cache.changesHeardUntil() >= resumed, 5000);
   });
 
+  it('hears of data replaced without notices (FLUSHALL): caches are told to forget everything', async () => {
+    const logger = createMemoryLogger();
+    const cache = await openRedisStorage({ url: server.url, keyPrefix: 'epoch:', logger });
+    open.push(cache);
+    const heard: (string | undefined)[] = [];
+    cache.onForeignChange((k) => heard.push(k));
+    await waitUntil(async () => cache.changesTracked() && performance.now() - cache.changesHeardUntil() < 500, 5000);
+    heard.length = 0;
+    await sleep(500);
+    // Heartbeats alone are no change.
+    expect(heard).toEqual([]);
+    const admin = new Redis(server.url);
+    try {
+      const flushed = performance.now();
+      await admin.flushall();
+      await waitUntil(async () => heard.includes(undefined), 5000);
+      // Vouched for again only by a beat that began after the flush, and so saw it.
+      expect(cache.changesHeardUntil()).toBeGreaterThanOrEqual(flushed);
+      expect(logger.lines.filter((l) => l.includes('Redis data was replaced'))).toHaveLength(1);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('reconnects at least once a second however long Redis was down, so recovery follows its return', () => {
     const delays = Array.from({ length: 50 }, (_, i) => reconnectDelayMs(i + 1));
     expect(delays[0]).toBeLessThanOrEqual(100);
