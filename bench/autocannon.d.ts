@@ -7,6 +7,8 @@ declare module 'autocannon' {
       connections?: number;
       /** Seconds. */
       duration?: number;
+      /** Requests to make in all; `duration` is then ignored. */
+      amount?: number;
       pipelining?: number;
       /** Seconds before a request counts as a timeout (and an error). */
       timeout?: number;

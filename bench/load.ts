@@ -25,6 +25,11 @@ export interface LoadTarget {
   headers?: Record<string, string>;
   /** One `Cookie` header per request, in turn (many users' sessions); the probe uses the first. */
   cookies?: readonly string[];
+  /**
+   * With `cookies`: one request per cookie before the warm-up (every session's first request in this
+   * round, measured on its own as `firstPass`), so that the measurement shows the steady state.
+   */
+  firstPass?: boolean;
   /** Processes whose CPU time per request is reported (the target and what it forwards to). */
   processes: readonly { name: string; cpuMs(): number }[];
 }
@@ -50,12 +55,24 @@ export interface LoadFigures {
    */
   otherCores: number;
   stolenCores: number;
+  /** The first pass over `cookies` (LoadTarget.firstPass): one request per session. */
+  firstPass?: { requests: number; rps: number; cpuPerRequestUs: Record<string, number> };
 }
 
 export class LoadFailure extends Error {}
 
 export async function measure(target: LoadTarget, settings: LoadSettings): Promise<LoadFigures> {
   await probe(target);
+  let firstPass: LoadFigures['firstPass'];
+  if (target.firstPass && target.cookies?.length) {
+    const before = target.processes.map((p) => p.cpuMs());
+    const startedAt = performance.now();
+    const result = await run(target, settings.connections, { amount: target.cookies.length }, 'first pass');
+    const seconds = (performance.now() - startedAt) / 1000;
+    const cpuPerRequestUs: Record<string, number> = {};
+    target.processes.forEach((p, i) => (cpuPerRequestUs[p.name] = ((p.cpuMs() - before[i]!) * 1000) / Math.max(1, result.requests.total)));
+    firstPass = { requests: result.requests.total, rps: result.requests.total / seconds, cpuPerRequestUs };
+  }
   const warmup = settings.warmupSeconds > 0 ? await run(target, settings.connections, settings.warmupSeconds, 'warm-up') : undefined;
   const before = target.processes.map((p) => p.cpuMs());
   const clientBefore = process.cpuUsage();
@@ -80,11 +97,12 @@ export async function measure(target: LoadTarget, settings: LoadSettings): Promi
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
-    handled: 1 + (warmup?.requests.total ?? 0) + result.requests.total,
+    handled: 1 + (firstPass?.requests ?? 0) + (warmup?.requests.total ?? 0) + result.requests.total,
     seconds: result.duration,
     cpuPerRequestUs,
     otherCores: Math.max(0, ((machine.busy - machineBefore.busy) * tickMs - oursMs) / elapsedMs),
     stolenCores: ((machine.steal - machineBefore.steal) * tickMs) / elapsedMs,
+    ...(firstPass ? { firstPass } : {}),
   };
 }
 
@@ -101,7 +119,8 @@ function machineTicks(): { busy: number; steal: number } {
   }
 }
 
-async function run(target: LoadTarget, connections: number, seconds: number, phase: string): Promise<autocannon.Result> {
+/** `seconds` of load, or `{ amount }` requests. */
+async function run(target: LoadTarget, connections: number, length: number | { amount: number }, phase: string): Promise<autocannon.Result> {
   const { cookies } = target;
   let turn = 0;
   // autocannon checks expectBody only without `requests`; with them each answer is checked here.
@@ -109,7 +128,7 @@ async function run(target: LoadTarget, connections: number, seconds: number, pha
   const result = await autocannon({
     url: target.url,
     connections,
-    duration: seconds,
+    ...(typeof length === 'number' ? { duration: length } : { amount: length.amount }),
     timeout: 10,
     headers: { ...target.headers, host: target.host, accept: 'application/json' },
     ...(cookies?.length

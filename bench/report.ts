@@ -168,8 +168,30 @@ export function sessionLines(report: BenchReport): string[] {
           `against the bare proxy under the same client (cycling the ${s.count} cookies): SQLite ${roundRatio(report, embeddedSame).toFixed(2)} (rounds ${spread(embeddedSame)}), Redis + PostgreSQL ${roundRatio(report, redisSame).toFixed(2)} (rounds ${spread(redisSame)})`,
         ]
       : []),
+    ...firstPassLines(report),
     `sessions logged in by single sign-on: ${s.count} in ${s.created.embedded.toFixed(1)} s (SQLite), ${s.created.redis.toFixed(1)} s (Redis + PostgreSQL)`,
     `gateway memory, SQLite: ${perSession(s.memory.embedded)}; Redis + PostgreSQL: ${perSession(s.memory.redis)} (goal <= 2 KiB per recently active session)`,
+  ];
+}
+
+/**
+ * The first request of every session in a round (before the warm-up): read from the store, opened,
+ * touched (each round comes more than a minute after the last, so every touch is due), then kept.
+ */
+function firstPassLines(report: BenchReport): string[] {
+  const of = (pick: (r: Round) => LoadFigures | undefined, label: string) => {
+    const passes = report.rounds.flatMap((r) => (pick(r)?.firstPass ? [pick(r)!.firstPass!] : []));
+    if (!passes.length) return undefined;
+    const rps = median(passes.map((p) => p.rps));
+    // The gateway is the target's first process.
+    const cpu = median(passes.map((p) => Object.values(p.cpuPerRequestUs)[0] ?? Number.NaN));
+    return `${label} ${rps.toFixed(0)}/s, ${cpu.toFixed(0)} µs gateway CPU per request`;
+  };
+  const embedded = of((r) => r.sessions?.embedded, 'SQLite');
+  const redis = of((r) => r.sessions?.redis, 'Redis + PostgreSQL');
+  if (!embedded && !redis) return [];
+  return [
+    `first request of each session in a round (before the warm-up and the figures above: read from the store, opened, touched, kept; median of rounds): ${[embedded, redis].filter(Boolean).join('; ')}`,
   ];
 }
 
@@ -406,7 +428,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn, so most requests find a session the gateway has not read within the last second: each reads the session from the store and opens its sealed part (no express-session), and the session is not kept. The client cycles through the cookies in autocannon's \`setupRequest\` (each request built anew), which costs the shared cores more client CPU per request than the one-cookie rows: compare the client column. Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn. A session's first request in a gateway reads it from the store and opens its sealed part (no express-session); the gateway then keeps what requests use of it (about 2 KiB) until its once-a-minute touch is due or nobody has used it for a minute, and answers later requests from memory while the store vouches for its change notices. Each round comes more than a minute after the one before, so the run begins with a first pass, one request per session (reads, opens and touches), measured on its own (line "first request of each session"), and the warm-up and figures show the steady state. In a window that short no touch falls due; under a steady load each session is touched once a minute (one storage read and write). The client cycles through the cookies in autocannon's \`setupRequest\` (each request built anew), which costs the shared cores more client CPU per request than the one-cookie rows: compare the client column. Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh

@@ -75,4 +75,20 @@ describe('a load run counts only the backend’s own 200s', () => {
     expect(figures.rps).toBeGreaterThan(0);
     expect([...cookies]).toEqual(['zonegate.sid=abc']);
   });
+
+  it('with firstPass, sends one request per cookie before the warm-up and reports that pass on its own', async () => {
+    const seen: (string | undefined)[] = [];
+    running = await server((req, res) => {
+      seen.push(req.headers.cookie);
+      res.end(BODY);
+    });
+    const cookies = Array.from({ length: 40 }, (_, i) => `zonegate.sid=s${i}`);
+    const figures = await measure({ ...target(running), cookies, firstPass: true }, settings);
+    expect(figures.firstPass).toMatchObject({ requests: 40 });
+    expect(figures.firstPass!.rps).toBeGreaterThan(0);
+    // Each session once, then the measurement goes round them again.
+    expect(new Set(seen.slice(0, 40)).size).toBe(40);
+    expect(seen.length).toBeGreaterThan(40);
+    expect(figures.handled).toBe(1 + 40 + figures.requests);
+  });
 });
