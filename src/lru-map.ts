@@ -52,14 +52,6 @@ export class LruMap<K, V> {
     this.#entries.clear();
   }
 
-  /** Forgets entries from the least recently used on, as long as `stale` holds for them (expired ones). */
-  dropOldestWhile(stale: (value: V) => boolean): void {
-    for (const [key, value] of this.#entries) {
-      if (!stale(value)) return;
-      this.#entries.delete(key);
-    }
-  }
-
   /** Forgets every entry for which `stale` holds, whatever its place in the order. */
   deleteWhere(stale: (value: V) => boolean): void {
     for (const [key, value] of this.#entries) if (stale(value)) this.#entries.delete(key);

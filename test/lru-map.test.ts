@@ -26,11 +26,12 @@ describe('LruMap', () => {
     expect(['a', 'b', 'c', 'd', 'e'].map((k) => lru.has(k))).toEqual([true, false, true, true, true]);
   });
 
-  it('drops stale entries from the oldest on, up to the first fresh one', () => {
+  it('drops every stale entry, wherever it stands in the order', () => {
     const lru = new LruMap<string, number>(10);
     for (const [key, value] of [['a', 1], ['b', 5], ['c', 2]] as const) lru.set(key, value);
-    lru.dropOldestWhile((value) => value < 3);
-    expect([lru.has('a'), lru.has('b'), lru.has('c')]).toEqual([false, true, true]);
+    lru.deleteWhere((value) => value < 3);
+    expect([lru.has('a'), lru.has('b'), lru.has('c')]).toEqual([false, true, false]);
+    expect(lru.size).toBe(1);
     lru.clear();
     expect(lru.size).toBe(0);
   });

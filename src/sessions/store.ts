@@ -316,9 +316,8 @@ export class StorageSessionStore extends session.Store {
   }
 
   /**
-   * Keeps a read for `peek` (what a read-only request uses of it, frozen) and returns that, unless
-   * something changed since it began (`changes` is #changes as it was then) or the storage cannot
-   * vouch for its change notices: then it returns the read as it is, frozen, and keeps nothing.
+   * What a read-only request uses of a read, frozen; kept for `peek` unless something changed since
+   * the read began (`changes` is #changes as it was then) or the storage's notices are not tracked.
    */
   #remember(sid: string, data: SessionData, changes: number, readAt: number): Readonly<SessionData> {
     const kept = readOnly(data);
