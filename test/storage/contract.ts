@@ -447,9 +447,10 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const since = performance.now();
         if (vouches) {
           await until(() => a.h.changesTracked() && a.h.changesHeardUntil() >= since);
+          // It keeps moving: later, it is recent again (a loaded machine may answer a beat late).
           await sleep(600);
-          expect(a.h.changesTracked()).toBe(true);
-          expect(performance.now() - a.h.changesHeardUntil()).toBeLessThan(600);
+          const later = performance.now() - 300;
+          await until(() => a.h.changesTracked() && a.h.changesHeardUntil() >= later);
         } else {
           await sleep(600);
           expect(a.h.changesHeardUntil()).toBe(-Infinity);
