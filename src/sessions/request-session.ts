@@ -10,6 +10,7 @@ import session from 'express-session';
 import { toGatewayError } from '../errors.js';
 import { cookieValue } from '../http/cookies.js';
 import { LruMap } from '../lru-map.js';
+import { ownCopy } from './session-copy.js';
 import { SESSION_CACHE_SIZE, type StorageSessionStore } from './store.js';
 import type { GatewaySessionData } from './types.js';
 
@@ -111,8 +112,10 @@ export function createSessionOpener(options: SessionOpenerOptions) {
     for (const secret of options.secrets) {
       const id = signature.unsign(value.slice(2), secret);
       if (id !== false) {
-        verifiedCookies.set(cookie, id);
-        return id;
+        // Copies of their own: the cookie is a slice of the whole Cookie header, the id of the cookie.
+        const own = ownCopy(id);
+        verifiedCookies.set(ownCopy(cookie), own);
+        return own;
       }
     }
     return undefined;
@@ -193,7 +196,7 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       const result = typed(r);
       // Only a stored session holds a user: its cookie is one express-session accepted for that id.
       const cookie = cookieValue(req.headers.cookie, cookieName(secure, scope));
-      if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(cookie, result.id);
+      if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(ownCopy(cookie), ownCopy(result.id));
       return result;
     },
 

@@ -1,5 +1,7 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyring } from '../../src/sessions/crypto.js';
@@ -8,6 +10,7 @@ import { StorageSessionStore } from '../../src/sessions/store.js';
 import { openSqliteStorage } from '../../src/storage/sqlite.js';
 import type { Storage } from '../../src/storage/types.js';
 import { request } from '../support/http.js';
+import { fakeJwt, promiseSet, sessionData, sid } from './helpers.js';
 
 /** A real server on port 0 whose only work is to open the session: `/login` stores a user in it. */
 let storage: Storage;
@@ -107,5 +110,36 @@ describe('load: a session read without express-session', () => {
     // Signed with another secret: the same id, but not this gateway's signature.
     const other = `s:${id}.${createHmac('sha256', 'another-cookie-signing-secret-32-chars').update(id).digest('base64').replace(/=+$/, '')}`;
     expect(await opener.load(encodeURIComponent(other))).toBeUndefined();
+  });
+
+  it('keeps nothing of the Cookie header but the session it names (issue 18: memory per session)', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const used = () => {
+      gc();
+      gc();
+      return v8.getHeapStatistics().used_heap_size;
+    };
+    const secret = 'a-cookie-signing-secret-of-32-chars!!!';
+    const keyring = createKeyring([{ id: 'k1', secret: 'a-session-sealing-secret-of-32-chars!!' }]);
+    const store = new StorageSessionStore({ storage, keyring });
+    const fresh = createSessionOpener({ store, secrets: [secret], cookieNames: { plain: 'sid', secure: '__Host-sid', secureDomain: '__Secure-sid' } });
+    const count = 300;
+    const ids = Array.from({ length: count }, () => sid());
+    await Promise.all(
+      ids.map((id) => promiseSet(store, id, sessionData({ tenant: 'acme', user: { name: 'alice', zoneId: 'z1', scopes: ['app.Read'], attributes: {} }, tokens: { accessToken: fakeJwt('a') } }, 900_000))),
+    );
+    const before = used();
+    for (const id of ids) {
+      // A browser sends every cookie of the site: here 8 KB of others before the session's.
+      const signed = `s:${id}.${createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')}`;
+      const header = `tracking=${randomBytes(6_000).toString('base64url')}; sid=${encodeURIComponent(signed)}`;
+      const cookie = fresh.cookieOf({ headers: { cookie: header } } as http.IncomingMessage, false)!;
+      expect((await fresh.load(cookie))?.id).toBe(id);
+      expect(fresh.recent(cookie)?.id).toBe(id);
+    }
+    expect(store.recentReads).toBe(count);
+    // Each kept session (about 0.6 KiB with this small token) and its verified cookie, not the 8 KB header.
+    expect((used() - before) / count).toBeLessThan(2048);
   });
 });
