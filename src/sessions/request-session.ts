@@ -96,7 +96,9 @@ export function createSessionOpener(options: SessionOpenerOptions) {
 
   // A signed cookie value express-session has accepted, and the session id it names. Such a value
   // stays valid as long as the process's secrets do, so it is not checked again; what its session
-  // holds is another matter (the store's peek decides).
+  // holds is another matter (the store's peek decides). Looked up with `peek`: the oldest verified
+  // goes first when full (it is only checked again), and a hit neither costs a reinsertion nor
+  // swaps the kept key for the request's, a slice of its whole Cookie header.
   const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
 
   /**
@@ -104,7 +106,7 @@ export function createSessionOpener(options: SessionOpenerOptions) {
    * (`s:<id>.<signature>`, checked with its own cookie-signature), remembered once checked.
    */
   function idOf(cookie: string): string | undefined {
-    const known = verifiedCookies.get(cookie);
+    const known = verifiedCookies.peek(cookie);
     if (known !== undefined) return known;
     // As the header carries it (`s%3A…`); express-session reads it through `cookie`, which decodes.
     const value = decoded(cookie);
@@ -158,7 +160,7 @@ export function createSessionOpener(options: SessionOpenerOptions) {
      * when express-session has to look (an unknown cookie, no recent read).
      */
     recent(cookie: string): RecentSession | undefined {
-      const id = verifiedCookies.get(cookie);
+      const id = verifiedCookies.peek(cookie);
       if (id === undefined) return undefined;
       const data = store.peek(id);
       return data === undefined ? undefined : { id, data };
@@ -196,7 +198,7 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       const result = typed(r);
       // Only a stored session holds a user: its cookie is one express-session accepted for that id.
       const cookie = cookieValue(req.headers.cookie, cookieName(secure, scope));
-      if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.get(cookie) !== result.id) verifiedCookies.set(ownCopy(cookie), ownCopy(result.id));
+      if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.peek(cookie) !== result.id) verifiedCookies.set(ownCopy(cookie), ownCopy(result.id));
       return result;
     },
 

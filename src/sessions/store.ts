@@ -34,7 +34,10 @@ export interface SessionStoreOptions {
   recentReadMs?: number;
   /** How long a copy nobody uses stays in memory (default 60 s). */
   cacheIdleMs?: number;
-  /** At most this many sessions are kept in memory (default 20,000, about 1.9 KiB each with a 1.5 KB access token). */
+  /**
+   * At most this many sessions are kept in memory (default 20,000, about 1.9 KiB each with a 1.5 KB
+   * access token); when full, the one read longest ago goes.
+   */
   cacheSize?: number;
   logger?: Logger;
 }
@@ -178,7 +181,9 @@ export class StorageSessionStore extends session.Store {
    */
   peek(sid: string): Readonly<SessionData> | undefined {
     if (this.#recent.size === 0 || !this.#storage.changesTracked()) return undefined;
-    const hit = this.#recent.get(sid);
+    // In the order they were read, not used: a session in use is read again at its touch (about once
+    // a minute), so the oldest read is the one to go when full, and a hit costs no reinsertion.
+    const hit = this.#recent.peek(sid);
     if (hit === undefined) return undefined;
     const now = Date.now();
     if (!this.#current(hit, now) || !this.#servableUnchanged(hit.data, now)) {

@@ -546,9 +546,12 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect(s.recentReads).toBe(0);
 
         const small = store({ recentReadMs: 60_000, cacheSize: 3 });
-        for (const id of ids) await small.load(id);
+        for (const id of ids.slice(0, 3)) await small.load(id);
+        // Used, but read before the others: a session in use is read again at its touch.
+        expect(small.peek(ids[0]!)).toBeDefined();
+        for (const id of ids.slice(3)) await small.load(id);
         expect(small.recentReads).toBe(3);
-        // The least recently used went first.
+        // The oldest reads went first.
         expect(ids.map((id) => small.peek(id) !== undefined)).toEqual([false, false, true, true, true]);
         expect(() => store({ cacheIdleMs: 0 })).toThrow(/cacheIdleMs/);
       });
