@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
 
 export interface ServerSpec {
   name: string;
@@ -20,6 +21,11 @@ export interface ServerSpec {
    */
   stdoutFile?: string;
   readyTimeoutMs?: number;
+  /**
+   * Lets the benchmark run a full garbage collection in the child (RunningChild.collectGarbage):
+   * the child gets `--inspect-port=127.0.0.1:0`, which opens nothing until it receives SIGUSR1.
+   */
+  collectable?: boolean;
 }
 
 export interface RunningChild {
@@ -30,6 +36,12 @@ export interface RunningChild {
   memory(): { rssMiB: number; peakMiB: number } | undefined;
   /** User + system CPU time used so far, in milliseconds (/proc, 10 ms resolution). */
   cpuMs(): number;
+  /**
+   * A full garbage collection in the child (ServerSpec.collectable), so that its memory shows what
+   * it holds rather than what the collector has yet to free: the child's inspector, opened with
+   * SIGUSR1 on a port it picks, runs HeapProfiler.collectGarbage twice.
+   */
+  collectGarbage(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,7 +61,7 @@ export class ChildProcesses {
 
   async start(spec: ServerSpec): Promise<RunningChild> {
     const out = spec.stdoutFile ? fs.openSync(spec.stdoutFile, 'a') : 'pipe';
-    const child = spawn(process.execPath, ['--import', watchScript, ...spec.args], {
+    const child = spawn(process.execPath, ['--import', watchScript, ...(spec.collectable ? ['--inspect-port=127.0.0.1:0'] : []), ...spec.args], {
       cwd: spec.cwd,
       env: spec.env ?? process.env,
       stdio: ['ignore', out, 'pipe', 'ipc'],
@@ -80,6 +92,7 @@ export class ChildProcesses {
       await stop();
       throw err;
     }
+    let inspectorUrl: string | undefined;
     // Not read any more: drain so a chatty child can never block on a full pipe.
     child.stdout?.resume();
     return {
@@ -89,6 +102,17 @@ export class ChildProcesses {
       memory: () => memoryOf(child.pid!),
       // With its workers (zonegate start --workers): the CPU of a live child is not in its parent's.
       cpuMs: () => descendantsOf(child.pid!).reduce((sum, pid) => sum + cpuMsOf(pid), cpuMsOf(child.pid!)),
+      collectGarbage: async () => {
+        if (!spec.collectable) throw new Error(`${spec.name}: started without collectable`);
+        if (inspectorUrl === undefined) {
+          child.kill('SIGUSR1');
+          for (let waited = 0; (inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1]) === undefined; waited += 50) {
+            if (waited > 10_000) throw new Error(`${spec.name}: no inspector within 10 s of SIGUSR1`);
+            await sleep(50);
+          }
+        }
+        await collectThrough(inspectorUrl);
+      },
       stop,
     };
   }
@@ -143,6 +167,31 @@ export class ChildProcesses {
       await sleep(50);
     }
     throw failure(`no "listening" line in ${file} within ${timeoutMs} ms`);
+  }
+}
+
+/** Two full garbage collections through a Node.js inspector (Chrome DevTools Protocol over a WebSocket). */
+async function collectThrough(url: string): Promise<void> {
+  const socket = new WebSocket(url);
+  try {
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    for (let id = 1; id <= 2; id++) {
+      const answered = new Promise<void>((resolve, reject) => {
+        const onMessage = (data: WebSocket.RawData) => {
+          const message = JSON.parse(String(data)) as { id?: number; error?: { message: string } };
+          if (message.id !== id) return;
+          socket.off('message', onMessage);
+          if (message.error) reject(new Error(`HeapProfiler.collectGarbage: ${message.error.message}`));
+          else resolve();
+        };
+        socket.on('message', onMessage);
+      });
+      socket.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+      if (!(await within(answered, 30_000))) throw new Error('HeapProfiler.collectGarbage: no answer within 30 s');
+      await answered;
+    }
+  } finally {
+    socket.close();
   }
 }
 

@@ -191,7 +191,13 @@ async function main(): Promise<number> {
      * A gateway with the built-in zones (xs-security.json in its working directory), its storage
      * seeded with `tenants` tenants before it starts, and the tenant's administrator logged in.
      */
-    const startLoginGateway = async (name: string, key: string, tenants: number, extraEnv: NodeJS.ProcessEnv): Promise<Omit<LoginGateway, 'cookie' | 'memoryAfterSetup'>> => {
+    const startLoginGateway = async (
+      name: string,
+      key: string,
+      tenants: number,
+      extraEnv: NodeJS.ProcessEnv,
+      collectable = false,
+    ): Promise<Omit<LoginGateway, 'cookie' | 'memoryAfterSetup'>> => {
       const cwd = path.join(work, key);
       fs.mkdirSync(cwd);
       fs.copyFileSync(path.join(root, 'bench', 'gateway', 'xs-security.json'), path.join(cwd, 'xs-security.json'));
@@ -213,6 +219,7 @@ async function main(): Promise<number> {
         cwd,
         env,
         stdoutFile: log,
+        collectable,
       });
       return { child, seed, log };
     };
@@ -266,9 +273,9 @@ async function main(): Promise<number> {
     redisSessionsUrl = nextRedisDb(redisUrl);
     await clearRedisDb(redisSessionsUrl);
     sessionsDatabase = await createBenchDatabase(postgresUrl, 'zonegate_bench_sessions');
-    const embeddedForSessions = await withSession(await startLoginGateway('zonegate login, SQLite', 'sessions-sqlite', 2, {}));
+    const embeddedForSessions = await withSession(await startLoginGateway('zonegate login, SQLite', 'sessions-sqlite', 2, {}, true));
     const redisForSessions = await withSession(
-      await startLoginGateway('zonegate login, Redis + PostgreSQL', 'sessions-redis', 2, { REDIS_URL: redisSessionsUrl, DATABASE_URL: sessionsDatabase.url }),
+      await startLoginGateway('zonegate login, Redis + PostgreSQL', 'sessions-redis', 2, { REDIS_URL: redisSessionsUrl, DATABASE_URL: sessionsDatabase.url }, true),
     );
     const beforeSessions = { embedded: embeddedForSessions.child.memory(), redis: redisForSessions.child.memory() };
     const sessionsOf = async (g: LoginGateway) => {
@@ -279,6 +286,15 @@ async function main(): Promise<number> {
     const redisSessions = await sessionsOf(redisForSessions);
     // What reading them costs is measured from here: the logins' own garbage is the logins'.
     const sessionsMade = { embedded: embeddedForSessions.child.memory(), redis: redisForSessions.child.memory() };
+    // What the gateway holds, without what the collector has yet to free (V8 frees lazily, and the
+    // old generation is let grow to several times what is live before a full collection).
+    const collected = async (child: RunningChild) => {
+      await child.collectGarbage();
+      return child.memory();
+    };
+    const sessionsCollected = { embedded: await collected(embeddedForSessions.child), redis: await collected(redisForSessions.child) };
+    /** Each sessions gateway right after its load in the last round, while it keeps every session it read. */
+    const lastLoad: Partial<Record<'embeddedSessions' | 'redisSessions', { afterLoad: ReturnType<RunningChild['memory']>; collected: ReturnType<RunningChild['memory']> }>> = {};
     const loginTarget = (g: LoginGateway): Target => ({
       name: g.child.name,
       child: g.child,
@@ -305,7 +321,12 @@ async function main(): Promise<number> {
     // the ratios; each round's ratios compare runs made within a minute of each other.
     for (let i = 0; i < rounds; i++) {
       const figures = {} as Record<Key, LoadFigures>;
-      for (const k of i % 2 === 0 ? keys : [...keys].reverse()) figures[k] = await load(targets[k]);
+      for (const k of i % 2 === 0 ? keys : [...keys].reverse()) {
+        figures[k] = await load(targets[k]);
+        if (i === rounds - 1 && (k === 'embeddedSessions' || k === 'redisSessions')) {
+          lastLoad[k] = { afterLoad: targets[k].child.memory(), collected: await collected(targets[k].child) };
+        }
+      }
       measured.push({
         bare: figures.bare,
         gateway: figures.gateway,
@@ -331,8 +352,8 @@ async function main(): Promise<number> {
       goals: SESSION_GOALS,
       created: { embedded: embeddedSessions.seconds, redis: redisSessions.seconds },
       memory: {
-        embedded: { beforeLogins: beforeSessions.embedded, afterSetup: sessionsMade.embedded, afterRun: embeddedForSessions.child.memory() },
-        redis: { beforeLogins: beforeSessions.redis, afterSetup: sessionsMade.redis, afterRun: redisForSessions.child.memory() },
+        embedded: { beforeLogins: beforeSessions.embedded, afterSetup: sessionsMade.embedded, afterSetupCollected: sessionsCollected.embedded, ...lastLoad.embeddedSessions },
+        redis: { beforeLogins: beforeSessions.redis, afterSetup: sessionsMade.redis, afterSetupCollected: sessionsCollected.redis, ...lastLoad.redisSessions },
       },
     };
     process.stderr.write(`subscriptions (PostgreSQL + Redis): ${SUBSCRIBED_OVER_HTTP} through the callback...\n`);
