@@ -11,14 +11,8 @@ import { toGatewayError } from '../errors.js';
 import { cookieValue } from '../http/cookies.js';
 import { LruMap } from '../lru-map.js';
 import { ownCopy } from './session-copy.js';
-import { SESSION_CACHE_SIZE, type StorageSessionStore } from './store.js';
+import type { StorageSessionStore } from './store.js';
 import type { GatewaySessionData } from './types.js';
-
-/**
- * Session cookies whose signature has been verified, remembered per process: as many as the store
- * keeps sessions (a hit in one and a miss in the other would cost an HMAC per request).
- */
-const VERIFIED_COOKIES_SIZE = SESSION_CACHE_SIZE;
 
 export interface SessionOpenerOptions {
   store: StorageSessionStore;
@@ -99,7 +93,8 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   // holds is another matter (the store's peek decides). Looked up with `peek`: the oldest verified
   // goes first when full (it is only checked again), and a hit neither costs a reinsertion nor
   // swaps the kept key for the request's, a slice of its whole Cookie header.
-  const verifiedCookies = new LruMap<string, string>(VERIFIED_COOKIES_SIZE);
+  // As many as the store keeps sessions: a hit in one and a miss in the other would cost an HMAC per request.
+  const verifiedCookies = new LruMap<string, string>(store.cacheSize);
 
   /**
    * The session id a cookie value names, if one of the secrets signed it: express-session's format

@@ -137,6 +137,8 @@ export class StorageSessionStore extends session.Store {
   readonly #logger: Logger | undefined;
   readonly #cacheIdleMs: number;
   readonly #recent: LruMap<string, CachedRead>;
+  /** At most this many sessions are kept for `peek`. */
+  readonly cacheSize: number;
   readonly #shared = new SharedValues();
   /** Moves on every change this store hears of: a read that began before a change must not be kept. */
   #changes = 0;
@@ -161,7 +163,8 @@ export class StorageSessionStore extends session.Store {
       throw new RangeError(`recentReadMs must be a finite number >= 0, got ${this.#recentReadMs}`);
     }
     this.#cacheIdleMs = positive('cacheIdleMs', options.cacheIdleMs ?? CACHE_IDLE_MS);
-    this.#recent = new LruMap(options.cacheSize ?? SESSION_CACHE_SIZE);
+    this.cacheSize = options.cacheSize ?? SESSION_CACHE_SIZE;
+    this.#recent = new LruMap(this.cacheSize);
     if (this.#recentReadMs > 0) {
       this.#storage.onForeignChange((key) => {
         if (key === undefined) this.#forgetAll();

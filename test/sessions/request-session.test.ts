@@ -122,21 +122,23 @@ describe('load: a session read without express-session', () => {
     };
     const secret = 'a-cookie-signing-secret-of-32-chars!!!';
     const keyring = createKeyring([{ id: 'k1', secret: 'a-session-sealing-secret-of-32-chars!!' }]);
-    const store = new StorageSessionStore({ storage, keyring });
-    const fresh = createSessionOpener({ store, secrets: [secret], cookieNames: { plain: 'sid', secure: '__Host-sid', secureDomain: '__Secure-sid' } });
     const count = 300;
+    // Over half full: where a cache reorders its entries on a hit.
+    const store = new StorageSessionStore({ storage, keyring, cacheSize: 400 });
+    const fresh = createSessionOpener({ store, secrets: [secret], cookieNames: { plain: 'sid', secure: '__Host-sid', secureDomain: '__Secure-sid' } });
     const ids = Array.from({ length: count }, () => sid());
     await Promise.all(
       ids.map((id) => promiseSet(store, id, sessionData({ tenant: 'acme', user: { name: 'alice', zoneId: 'z1', scopes: ['app.Read'], attributes: {} }, tokens: { accessToken: fakeJwt('a') } }, 900_000))),
     );
     const before = used();
+    // A browser sends every cookie of the site: here 8 KB of others before the session's.
+    const cookieOf = (signed: string) =>
+      fresh.cookieOf({ headers: { cookie: `tracking=${randomBytes(6_000).toString('base64url')}; sid=${encodeURIComponent(signed)}` } } as http.IncomingMessage, false)!;
     for (const id of ids) {
-      // A browser sends every cookie of the site: here 8 KB of others before the session's.
       const signed = `s:${id}.${createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')}`;
-      const header = `tracking=${randomBytes(6_000).toString('base64url')}; sid=${encodeURIComponent(signed)}`;
-      const cookie = fresh.cookieOf({ headers: { cookie: header } } as http.IncomingMessage, false)!;
-      expect((await fresh.load(cookie))?.id).toBe(id);
-      expect(fresh.recent(cookie)?.id).toBe(id);
+      expect((await fresh.load(cookieOf(signed)))?.id).toBe(id);
+      // Later requests, each with a Cookie header of its own.
+      for (let i = 0; i < 2; i++) expect(fresh.recent(cookieOf(signed))?.id).toBe(id);
     }
     expect(store.recentReads).toBe(count);
     // Each kept session (about 0.6 KiB with this small token) and its verified cookie, not the 8 KB header.
