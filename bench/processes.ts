@@ -39,9 +39,10 @@ export interface RunningChild {
   /**
    * A full garbage collection in the child (ServerSpec.collectable), so that its memory shows what
    * it holds rather than what the collector has yet to free: the child's inspector, opened with
-   * SIGUSR1 on a port it picks, runs HeapProfiler.collectGarbage twice.
+   * SIGUSR1 on a port it picks, runs HeapProfiler.collectGarbage twice. Resolves with the V8 heap
+   * in use after it, in MiB.
    */
-  collectGarbage(): Promise<void>;
+  collectGarbage(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -111,7 +112,7 @@ export class ChildProcesses {
             await sleep(50);
           }
         }
-        await collectThrough(inspectorUrl);
+        return collectThrough(inspectorUrl);
       },
       stop,
     };
@@ -170,26 +171,36 @@ export class ChildProcesses {
   }
 }
 
-/** Two full garbage collections through a Node.js inspector (Chrome DevTools Protocol over a WebSocket). */
-async function collectThrough(url: string): Promise<void> {
+/**
+ * Two full garbage collections through a Node.js inspector (Chrome DevTools Protocol over a
+ * WebSocket), then the V8 heap in use, in MiB.
+ */
+async function collectThrough(url: string): Promise<number> {
   const socket = new WebSocket(url);
+  let id = 0;
+  const call = async (method: string): Promise<Record<string, unknown>> => {
+    const sent = ++id;
+    const answered = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onMessage = (data: WebSocket.RawData) => {
+        const message = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
+        if (message.id !== sent) return;
+        socket.off('message', onMessage);
+        if (message.error) reject(new Error(`${method}: ${message.error.message}`));
+        else resolve(message.result ?? {});
+      };
+      socket.on('message', onMessage);
+    });
+    socket.send(JSON.stringify({ id: sent, method }));
+    if (!(await within(answered, 30_000))) throw new Error(`${method}: no answer within 30 s`);
+    return answered;
+  };
   try {
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-    for (let id = 1; id <= 2; id++) {
-      const answered = new Promise<void>((resolve, reject) => {
-        const onMessage = (data: WebSocket.RawData) => {
-          const message = JSON.parse(String(data)) as { id?: number; error?: { message: string } };
-          if (message.id !== id) return;
-          socket.off('message', onMessage);
-          if (message.error) reject(new Error(`HeapProfiler.collectGarbage: ${message.error.message}`));
-          else resolve();
-        };
-        socket.on('message', onMessage);
-      });
-      socket.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
-      if (!(await within(answered, 30_000))) throw new Error('HeapProfiler.collectGarbage: no answer within 30 s');
-      await answered;
-    }
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    const { usedSize } = await call('Runtime.getHeapUsage');
+    if (typeof usedSize !== 'number') throw new Error('Runtime.getHeapUsage: no usedSize');
+    return usedSize / 2 ** 20;
   } finally {
     socket.close();
   }

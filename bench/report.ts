@@ -38,12 +38,14 @@ export interface SessionsReport {
 }
 
 type MemoryPair = { afterSetup: Memory; afterRun: Memory };
+/** After a full garbage collection: the RSS and the V8 heap in use. */
+export type CollectedMemory = { rssMiB: number; peakMiB: number; heapMiB: number } | undefined;
 export type SessionsMemory = {
   beforeLogins: Memory;
   afterSetup: Memory;
-  afterSetupCollected: Memory;
+  afterSetupCollected: CollectedMemory;
   afterLoad?: Memory;
-  collected?: Memory;
+  collected?: CollectedMemory;
 };
 
 /** Issue 4's authenticated GET and issue 5's provisioning figures. */
@@ -170,7 +172,7 @@ export function sessionLines(report: BenchReport): string[] {
   const held = (p: SessionsMemory) => kib(p.afterSetupCollected, p.collected);
   const perSession = (p: SessionsMemory) =>
     p.afterSetupCollected && p.collected
-      ? `${held(p).toFixed(1)} KiB per session kept (RSS ${p.afterSetupCollected.rssMiB.toFixed(0)} -> ${p.collected.rssMiB.toFixed(0)} MiB)`
+      ? `${held(p).toFixed(1)} KiB per session kept (RSS ${p.afterSetupCollected.rssMiB.toFixed(0)} -> ${p.collected.rssMiB.toFixed(0)} MiB; of which V8's heap ${(((p.collected.heapMiB - p.afterSetupCollected.heapMiB) * 1024) / s.count).toFixed(1)} KiB, ${p.afterSetupCollected.heapMiB.toFixed(0)} -> ${p.collected.heapMiB.toFixed(0)} MiB)`
       : 'n/a';
   const uncollected = (p: SessionsMemory) =>
     p.afterSetup && p.afterLoad

@@ -45,7 +45,7 @@ import { BACKEND_BODY, BEARER_PATH } from './backend-body.js';
 import { LoadFailure, measure, type LoadFigures, type LoadSettings } from './load.js';
 import { ChildProcesses, type RunningChild } from './processes.js';
 import { formatSummary, summariseProfile, type CpuProfile } from './profile.js';
-import { formatTable, forwardAuthLine, resultsMarkdown, type SessionsReport, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
+import { formatTable, forwardAuthLine, resultsMarkdown, type CollectedMemory, type SessionsReport, type BenchReport, type LoginReport, type Round, type ZoneFigures } from './report.js';
 import { createBenchDatabase, DEFAULT_BENCH_POSTGRES_URL, type BenchDatabase } from './postgres.js';
 import { benchEvents, eventRelayLines, type EventRelayRow } from './events.js';
 import { ADMIN, clearRedisDb, logIn, logInSessions, seedTenants, subscribeOverHttp, type SeedResult } from './tenants.js';
@@ -288,13 +288,14 @@ async function main(): Promise<number> {
     const sessionsMade = { embedded: embeddedForSessions.child.memory(), redis: redisForSessions.child.memory() };
     // What the gateway holds, without what the collector has yet to free (V8 frees lazily, and the
     // old generation is let grow to several times what is live before a full collection).
-    const collected = async (child: RunningChild) => {
-      await child.collectGarbage();
-      return child.memory();
+    const collected = async (child: RunningChild): Promise<CollectedMemory> => {
+      const heapMiB = await child.collectGarbage();
+      const memory = child.memory();
+      return memory && { ...memory, heapMiB };
     };
     const sessionsCollected = { embedded: await collected(embeddedForSessions.child), redis: await collected(redisForSessions.child) };
     /** Each sessions gateway right after its load in the last round, while it keeps every session it read. */
-    const lastLoad: Partial<Record<'embeddedSessions' | 'redisSessions', { afterLoad: ReturnType<RunningChild['memory']>; collected: ReturnType<RunningChild['memory']> }>> = {};
+    const lastLoad: Partial<Record<'embeddedSessions' | 'redisSessions', { afterLoad: ReturnType<RunningChild['memory']>; collected: CollectedMemory }>> = {};
     const loginTarget = (g: LoginGateway): Target => ({
       name: g.child.name,
       child: g.child,
