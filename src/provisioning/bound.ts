@@ -21,7 +21,7 @@ import { createTenantRecords, type TenantRecord } from './tenant-records.js';
 export interface BoundSubscriptionsOptions {
   records: RecordsDatabase;
   /** The storage's change notices: a removed tenant configuration is announced to running gateways. */
-  notices?: Pick<Storage, 'announce' | 'set'>;
+  notices?: Pick<Storage, 'announce'>;
   /** The binding's `xsappname` (the instance name, `<xsappname>!t<N>`) and its provider zone id (`tenantid`). */
   application: { xsappname: string; instanceName: string; providerZoneId: string };
   tenantUrlFor(subdomain: string): string;

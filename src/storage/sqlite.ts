@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,6 +19,11 @@ export interface SqliteStorageOptions {
    * loop, so this stays short; writes here are single rows and finish in microseconds.
    */
   busyTimeoutMs?: number;
+  /**
+   * How long the change log keeps an announced change (default 10 min): a process that has not looked
+   * for changes for longer (an idle one) forgets everything it keeps instead (Storage.onForeignChange).
+   */
+  changeLogMs?: number;
   /** Clock, for tests of expiry; epoch milliseconds. */
   now?: () => number;
 }
@@ -33,6 +39,7 @@ const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|COR
 
 /** How often another connection's writes are looked for (see changesTracked). */
 const CHANGE_POLL_MS = 20;
+const CHANGE_LOG_MS = 10 * 60_000;
 
 // A rowid table, not WITHOUT ROWID: a WITHOUT ROWID row keeps at most about 1 KB on its b-tree page
 // (https://sqlite.org/withoutrowid.html#when_to_use_without_rowid), so a session (~2.7 KB) spilled
@@ -53,6 +60,20 @@ const SCHEMA = `
     member TEXT NOT NULL,
     PRIMARY KEY (name, member)
   ) WITHOUT ROWID;
+  -- The change log: every announced change, so that other processes on the file (zonegate start
+  -- --workers) forget only what changed. AUTOINCREMENT: a sequence number is never handed out twice,
+  -- also after the oldest rows are pruned.
+  CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    writer TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  -- The last sequence number pruned: a reader behind it may have missed changes.
+  CREATE TABLE IF NOT EXISTS changes_pruned (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through INTEGER NOT NULL
+  );
 `;
 
 /**
@@ -148,6 +169,13 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     // Changes whenever another connection (another process) commits; never for this one's own
     // commits. https://sqlite.org/pragma.html#pragma_data_version
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+    logChange: db.prepare<[string, string, number]>('INSERT INTO changes (key, writer, at) VALUES (?, ?, ?)'),
+    changesSince: db.prepare<[number], { seq: number; key: string; writer: string }>('SELECT seq, key, writer FROM changes WHERE seq > ? ORDER BY seq'),
+    prunedThrough: db.prepare<[], number>('SELECT coalesce((SELECT through FROM changes_pruned WHERE id = 1), 0)').pluck(),
+    lastChange: db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM changes').pluck(),
+    lastPrunable: db.prepare<[number], number | null>('SELECT max(seq) FROM changes WHERE at <= ?').pluck(),
+    prune: db.prepare<[number]>('DELETE FROM changes WHERE seq <= ?'),
+    markPruned: db.prepare<[number]>('INSERT INTO changes_pruned (id, through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET through = excluded.through'),
   };
 
   const expiresAt = (opts: TtlOptions | undefined): number | null => {
@@ -190,9 +218,21 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     return current - 1;
   });
 
+  // Changes older than the log keeps are dropped; the mark says up to where, so that a reader still
+  // behind it knows it may have missed some (and forgets everything).
+  const changeLogMs = options.changeLogMs ?? CHANGE_LOG_MS;
+  const pruneChanges = db.transaction((before: number) => {
+    const through = q.lastPrunable.get(before);
+    if (through === null || through === undefined) return;
+    q.prune.run(through);
+    q.markPruned.run(through);
+  });
+
   const sweep = () => {
     try {
-      if (db.open) q.sweep.run(now());
+      if (!db.open) return;
+      q.sweep.run(now());
+      pruneChanges.immediate(now() - changeLogMs);
     } catch {
       // A busy or failing store is reported by the next request that needs it; the sweep retries.
     }
@@ -200,35 +240,64 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
 
-  // Change notices: other connections' writes show in data_version, which says that something
-  // changed but not what, so caches are told to forget everything. It is read at most every
-  // CHANGE_POLL_MS (each read is a read transaction: two file-lock system calls), so another process's
-  // change is noticed within that much; this process's own are announced at once.
+  // Change notices. Every announced change is written to the change log in the same transaction as
+  // the change itself, and this process's listeners hear of it at once. Other connections' commits
+  // show in data_version (it never moves for this connection's own): read at most every
+  // CHANGE_POLL_MS (each read is a read transaction: two file-lock system calls), and only when it
+  // moved is the log read, from where this handle left it. So another process's change is heard of,
+  // by key, within that much, and writes nobody announced (logins, codes, counters) cost a cache
+  // nothing; forget-everything is left for a reader that fell behind what the log keeps.
+  const writer = randomUUID();
   const changeListeners: ((key: string | undefined) => void)[] = [];
+  const tell = (key: string | undefined) => {
+    for (const listener of changeListeners) listener(key);
+  };
   let seenVersion = q.dataVersion.get();
+  let seenChange = Math.max(q.lastChange.get()!, q.prunedThrough.get()!);
   let polledAt = 0;
+  /** The changes logged since seenChange, read in one snapshot with the prune mark. */
+  const readLog = db.transaction(() => ({ prunedThrough: q.prunedThrough.get()!, rows: q.changesSince.all(seenChange) }));
   const changesTracked = (): boolean => {
     if (!db.open) return false;
     const at = performance.now();
     if (at - polledAt < CHANGE_POLL_MS) return true;
-    let version: number;
     try {
-      version = q.dataVersion.get()!;
+      const version = q.dataVersion.get()!;
+      if (version !== seenVersion) {
+        const { prunedThrough, rows } = readLog();
+        // Only once the log has been read: a failed read is tried again at the next poll.
+        seenVersion = version;
+        if (prunedThrough > seenChange) {
+          seenChange = Math.max(prunedThrough, rows.at(-1)?.seq ?? 0);
+          tell(undefined);
+        } else {
+          for (const row of rows) {
+            seenChange = row.seq;
+            if (row.writer !== writer) tell(row.key);
+          }
+        }
+      }
     } catch {
       return false;
     }
     polledAt = at;
-    if (version !== seenVersion) {
-      seenVersion = version;
-      for (const listener of changeListeners) listener(undefined);
-    }
     return true;
   };
 
-  // A write here is synchronous: it has landed when the listeners hear of it, and other connections
-  // see it in data_version.
-  const announced = <T>(key: string, opts: AnnounceOptions | undefined, result: T): T => {
-    if (opts?.announce) for (const listener of changeListeners) listener(key);
+  // A write here is synchronous: it has landed, with its line in the change log, when the listeners
+  // hear of it.
+  const log = (key: string) => {
+    q.logChange.run(key, writer, now());
+  };
+  /** Runs `write`, and logs `key` in the same transaction when it changed something (true). */
+  const logged = db.transaction((key: string, write: () => boolean) => {
+    if (write()) log(key);
+  });
+  const announced = <T>(key: string, opts: AnnounceOptions | undefined, write: () => T, changed: (result: T) => boolean): T => {
+    if (!opts?.announce) return write();
+    let result!: T;
+    logged.immediate(key, () => changed((result = write())));
+    if (changed(result)) tell(key);
     return result;
   };
 
@@ -259,18 +328,21 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       call(() => {
         const at = now();
         const exp = expiresAt(opts);
-        return announced(key, opts, q.setIfPresent.run(value, exp, key, at).changes === 1);
+        return announced(key, opts, () => q.setIfPresent.run(value, exp, key, at).changes === 1, (stored) => stored);
       }),
     take: (key, opts) =>
       call(() => {
         const at = now();
-        const row = q.take.get(key);
-        return announced(key, opts, isLive(row, at) ? row.value : undefined);
+        const row = announced(key, opts, () => q.take.get(key), (taken) => taken !== undefined);
+        return isLive(row, at) ? row.value : undefined;
       }),
     delete: (key, opts) =>
       call(() => {
         const at = now();
-        return announced(key, opts, isLive(q.take.get(key), at));
+        return isLive(
+          announced(key, opts, () => q.take.get(key), (taken) => taken !== undefined),
+          at,
+        );
       }),
     deleteIfEquals: (key, expected) => call(() => q.deleteIfEquals.run(key, expected, now()).changes === 1),
     increment: (key, opts) => call(() => increment.immediate(key, opts)),
@@ -295,9 +367,16 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
       call(() => {
         q.deleteIndex.run(index);
       }),
-    // Other connections learn of it from data_version.
+    // A line in the change log, which other connections read once data_version moves.
     announce: (key) => {
-      for (const listener of changeListeners) listener(key);
+      try {
+        if (db.open) log(key);
+      } catch {
+        // The store cannot be written right now: the caller's own change could not have been either,
+        // or it landed and this line did not; other processes then keep what they read for at most
+        // their caches' own limits. Never a rejection (Storage.announce).
+      }
+      tell(key);
       return Promise.resolve();
     },
     onForeignChange: (listener) => {

@@ -62,14 +62,15 @@ export interface Storage {
   announce(key: string): Promise<void>;
   /**
    * `listener(key)`: `key` was announced, here or elsewhere. `listener(undefined)`: changes may have been
-   * missed or cannot be told apart (SQLite: another connection wrote; Redis: the notices'
+   * missed (SQLite: this handle fell behind what the change log keeps, 10 min; Redis: the notices'
    * subscription was interrupted or has just been restored): forget everything.
    */
   onForeignChange(listener: (key: string | undefined) => void): void;
   /**
    * Delivers the notices due and says whether a cache may serve right now. Synchronous and cheap (it
    * runs on every request a cache serves): false while other handles' changes could go unnoticed.
-   * Other handles' changes arrive within milliseconds (Redis: pub/sub; SQLite: polled every 20 ms).
+   * Other handles' changes arrive within milliseconds (Redis: pub/sub; SQLite: a change log in the
+   * file, read when data_version moves, looked at every 20 ms).
    */
   changesTracked(): boolean;
   /**

@@ -35,8 +35,6 @@ const SETTING_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 /** The notice key of a tenant's configuration (Storage.announce). */
 export const noticeKey = (subdomain: string) => `tenantcfg:${subdomain}`;
 export const NOTICE_PREFIX = 'tenantcfg:';
-/** Written with every change, so that another process's SQLite store sees its file change (see announce). */
-const CHANGED_KEY = 'tenantcfg-changed';
 
 export const EMPTY_CONFIGURATION: TenantConfiguration = Object.freeze({ destinations: Object.freeze({}), settings: Object.freeze({}) });
 
@@ -168,13 +166,11 @@ export interface TenantConfigurations {
   setMetadataCredentialDigest(subdomain: string, digest: string): Promise<void>;
 }
 
-export function createTenantConfigurations(records: RecordsDatabase, notices?: Pick<Storage, 'announce' | 'set'>, now: () => Date = () => new Date()): TenantConfigurations {
+export function createTenantConfigurations(records: RecordsDatabase, notices?: Pick<Storage, 'announce'>, now: () => Date = () => new Date()): TenantConfigurations {
+  // Other processes (the gateway, when the CLI wrote) hear of it by name: Redis publishes it,
+  // SQLite writes it to its change log.
   const announce = async (subdomain: string) => {
-    if (notices === undefined) return;
-    // A write to the store as well: SQLite tells other processes (the gateway, when the CLI wrote)
-    // only that its file changed (data_version), never which key was announced.
-    await notices.set(CHANGED_KEY, `${subdomain} ${now().toISOString()}`, { ttlMs: 60_000 });
-    await notices.announce(noticeKey(subdomain));
+    await notices?.announce(noticeKey(subdomain));
   };
   const stored = (row: ConfigurationRow): StoredTenantConfiguration => ({
     subdomain: row.subdomain,

@@ -3,8 +3,9 @@
  * table), kept in memory, replaced whole when one changes, so a request looks its tenant up in a map
  * and nothing else (a tenant without a document costs one failed lookup). Changes come as the
  * storage's change notices (`tenantcfg:<subdomain>`, announced by every writer: the CLI, the admin
- * API, the subscription callbacks, another instance). A notice that names nothing (SQLite: another
- * process wrote; Redis: the subscription was interrupted) reloads them all, at most once a second.
+ * API, the subscription callbacks, another instance). A notice that names nothing (notices may have
+ * been missed: SQLite's change log moved past this process, Redis's subscription was interrupted)
+ * reloads them all, at most once a second.
  */
 import type { Logger } from '../log.js';
 import type { Storage } from '../storage/types.js';
@@ -83,7 +84,7 @@ export async function loadTenantConfigurations(options: {
     if (key === undefined) scheduleFullReload();
     else if (key.startsWith(NOTICE_PREFIX)) void reloadTenant(key.slice(NOTICE_PREFIX.length));
   });
-  // SQLite notices other processes' writes only when asked (changesTracked reads its data_version),
+  // SQLite notices other processes' changes only when asked (changesTracked reads its change log),
   // and only requests that a session cache serves ask: asked here too, once a second, so that a
   // change the CLI made reaches an idle gateway. Redis answers from its subscription, without I/O.
   const poll = options.notices && setInterval(() => options.notices!.changesTracked(), reloadEveryMs);

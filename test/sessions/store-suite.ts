@@ -410,6 +410,24 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         await eventually(() => s.peek(id2) === undefined, 'forgotten after an unsubscription elsewhere');
       });
 
+      it('keeps what another instance did not change: a login, a code or a change of another session elsewhere forgets only that session', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const instance2 = store({}, other);
+        const kept = await stored(s);
+        const changed = await stored(s);
+        await promiseGet(s, kept);
+        await promiseGet(s, changed);
+        // Another instance (another worker on the same SQLite file) logs a user in, stores a code, and
+        // changes one of the two sessions.
+        await stored(instance2);
+        await other.set(`code:${randomUUID()}`, 'x', { ttlMs: 60_000 });
+        const elsewhere = (await promiseGet(instance2, changed))!;
+        await promiseSet(instance2, changed, { ...elsewhere, csrfToken: 'changed-elsewhere' });
+        await eventually(() => s.peek(changed) === undefined, 'forgotten after a save elsewhere');
+        // Read from memory still: the rest of the kept sessions are not re-read after every write elsewhere.
+        expect(s.peek(kept)).toBeDefined();
+      });
+
       it('forgets it at once when another store on the same connection ends it (provisioning beside the login)', async () => {
         const s = store({ recentReadMs: 60_000 });
         const beside = store();

@@ -67,7 +67,7 @@ describe('SQLite storage', () => {
     const raw = new Database(file);
     try {
       const tables = raw.prepare<[], { name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all();
-      expect(tables.map((t) => t.name).sort()).toEqual(['idx', 'kv']);
+      expect(tables.map((t) => t.name).sort()).toEqual(['changes', 'changes_pruned', 'idx', 'kv', 'sqlite_sequence']);
       expect(tables.find((t) => t.name === 'kv')!.sql).not.toMatch(/WITHOUT ROWID/i);
       expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'kv_expires_at'").get()).toEqual({ n: 1 });
     } finally {
@@ -108,6 +108,57 @@ describe('SQLite storage', () => {
     } finally {
       raw.close();
       await s.close();
+    }
+  });
+
+  it('tells other processes which key changed (the change log), and forget-everything only to one that fell behind its pruning', async () => {
+    const file = join(dir, 'changes.db');
+    let t = 1_000_000;
+    const writer = openSqliteStorage({ file, now: () => t, sweepIntervalMs: 3_600_000 });
+    // The one that prunes: its sweep runs every 20 ms, keeping changes for a minute of the clock.
+    const pruner = openSqliteStorage({ file, now: () => t, sweepIntervalMs: 20, changeLogMs: 60_000 });
+    const reader = openSqliteStorage({ file, now: () => t, sweepIntervalMs: 3_600_000 });
+    const raw = new Database(file);
+    const heard: (string | undefined)[] = [];
+    reader.onForeignChange((k) => heard.push(k));
+    const poll = async () => {
+      await sleep(30);
+      expect(reader.changesTracked()).toBe(true);
+    };
+    const logged = () => raw.prepare<[], { n: number }>('SELECT count(*) AS n FROM changes').get()!.n;
+    try {
+      await writer.set('sess:a', '1');
+      await writer.set('sess:b', '1');
+      await poll();
+      // Unannounced writes: nothing to forget.
+      expect(heard).toEqual([]);
+      await writer.setIfPresent('sess:a', '2', { announce: true });
+      await writer.delete('sess:b', { announce: true });
+      // A delete of nothing changed nothing: not logged.
+      await writer.delete('sess:none', { announce: true });
+      await writer.announce('tenantcfg:acme');
+      await poll();
+      expect(heard).toEqual(['sess:a', 'sess:b', 'tenantcfg:acme']);
+      heard.length = 0;
+
+      // The reader looks away for longer than the log keeps changes; meanwhile one more change, and
+      // the log is pruned past it.
+      await writer.setIfPresent('sess:a', '3', { announce: true });
+      expect(logged()).toBe(4);
+      t += 61_000;
+      await writer.set('tick', 'x');
+      await sleep(100);
+      expect(logged()).toBe(0);
+      await poll();
+      // It cannot know what it missed: it forgets everything, once, and follows the log again.
+      expect(heard).toEqual([undefined]);
+      heard.length = 0;
+      await writer.setIfPresent('sess:a', '4', { announce: true });
+      await poll();
+      expect(heard).toEqual(['sess:a']);
+    } finally {
+      raw.close();
+      await Promise.all([writer.close(), pruner.close(), reader.close()]);
     }
   });
 

@@ -184,7 +184,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
   const cacheMs = options.cacheMs ?? 10_000;
   const cache = new Map<string, LoadedKeySet>();
   const pending = new Map<string, Promise<LoadedKeySet>>();
-  // Unnamed notices (another SQLite process wrote something) are left to cacheMs: they come with every write.
+  // Unnamed notices (notices may have been missed) are left to cacheMs.
   notices?.onForeignChange((key) => {
     if (key?.startsWith('zkeys:')) cache.delete(key.slice('zkeys:'.length));
   });
