@@ -18,7 +18,23 @@ declare module 'autocannon' {
       expectBody?: string;
       title?: string;
       /** Requests sent in turn on each connection; `setupRequest` may change each one before it goes. */
-      requests?: { setupRequest?: (req: Request) => Request; onResponse?: (status: number, body: string) => void }[];
+      requests?: RequestSpec[];
+      /** Called once for each connection's client as it is made, in order (README "setupClient"). */
+      setupClient?: (client: Client) => void;
+    }
+    /**
+     * One entry of `requests`: its headers are added to the options' `headers`. Built into a buffer once
+     * unless it has a `setupRequest`, which rebuilds it before every send.
+     */
+    interface RequestSpec {
+      headers?: Record<string, string>;
+      setupRequest?: (req: Request) => Request;
+      onResponse?: (status: number, body: string) => void;
+    }
+    /** The client of one connection, as `setupClient` receives it. */
+    interface Client {
+      /** Replaces the requests this connection sends in turn. */
+      setRequests(requests: RequestSpec[]): void;
     }
     /** What `setupRequest` receives and returns (README "requests"). */
     interface Request {

@@ -312,9 +312,10 @@ async function main(): Promise<number> {
       redis: loginTarget(redis),
       many: loginTarget(many),
       embeddedSessions: { ...loginTarget(embeddedForSessions), name: `zonegate login, SQLite, ${sessionCount} sessions`, headers: {}, cookies: embeddedSessions.cookies, firstPass: true },
-      redisSessions: { ...loginTarget(redisForSessions), name: `zonegate login, Redis + PostgreSQL, ${sessionCount} sessions`, headers: {}, cookies: redisSessions.cookies, firstPass: true },
-      // The floor under the sessions rows' client: the same cookies cycled, each request built anew.
+      // The floor under the sessions rows' client: the same cookies cycled the same way. Between the
+      // two sessions rows, so that it runs next to each of them in every round, whichever the order.
       bareSessions: { name: `bare http-proxy, ${sessionCount} cookies`, child: bare, path: '/items', processes: [bare, backend], cookies: embeddedSessions.cookies, settings: loginSettings } as Target,
+      redisSessions: { ...loginTarget(redisForSessions), name: `zonegate login, Redis + PostgreSQL, ${sessionCount} sessions`, headers: {}, cookies: redisSessions.cookies, firstPass: true },
     };
     type Key = keyof typeof targets;
     const keys = Object.keys(targets) as Key[];

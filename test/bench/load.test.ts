@@ -90,5 +90,27 @@ describe('a load run counts only the backend’s own 200s', () => {
     expect(new Set(seen.slice(0, 40)).size).toBe(40);
     expect(seen.length).toBeGreaterThan(40);
     expect(figures.handled).toBe(1 + 40 + figures.requests);
+    // Every session is used in the measurement too, about evenly (each connection goes round its own share).
+    const counts = new Map<string | undefined, number>();
+    for (const cookie of seen.slice(40)) counts.set(cookie, (counts.get(cookie) ?? 0) + 1);
+    expect(counts.size).toBe(40);
+    expect(Math.max(...counts.values())).toBeLessThanOrEqual(2 * Math.min(...counts.values()) + 2);
+  });
+
+  it('with fewer cookies than connections, every connection sends one of them', async () => {
+    const seen = new Set<string | undefined>();
+    running = await server((req, res) => {
+      seen.add(req.headers.cookie);
+      res.end(BODY);
+    });
+    const figures = await measure({ ...target(running), cookies: ['zonegate.sid=a', 'zonegate.sid=b'] }, settings);
+    expect(figures.requests).toBeGreaterThan(0);
+    expect([...seen].sort()).toEqual(['zonegate.sid=a', 'zonegate.sid=b']);
+  });
+
+  it('with many cookies, still fails on an answer other than the backend’s for any one of them', async () => {
+    running = await server((req, res) => res.end(req.headers.cookie === 'zonegate.sid=s7' ? '<html>login</html>' : BODY));
+    const cookies = Array.from({ length: 40 }, (_, i) => `zonegate.sid=s${i}`);
+    await expect(measure({ ...target(running), cookies }, settings)).rejects.toThrow(/\d+ responses with a body other than the backend's/);
   });
 });
