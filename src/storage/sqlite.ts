@@ -61,10 +61,11 @@ const SCHEMA = `
     PRIMARY KEY (name, member)
   ) WITHOUT ROWID;
   -- The change log: every announced change, so that other processes on the file (zonegate start
-  -- --workers) forget only what changed. AUTOINCREMENT: a sequence number is never handed out twice,
-  -- also after the oldest rows are pruned.
+  -- --workers) forget only what changed. A new row's seq is one more than the largest in the table
+  -- (https://sqlite.org/autoinc.html), and pruning always keeps the newest row, so a sequence number
+  -- is never handed out twice (without AUTOINCREMENT's extra page write per insert).
   CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
     writer TEXT NOT NULL,
     at INTEGER NOT NULL
@@ -173,8 +174,9 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     changesSince: db.prepare<[number], { seq: number; key: string; writer: string }>('SELECT seq, key, writer FROM changes WHERE seq > ? ORDER BY seq'),
     prunedThrough: db.prepare<[], number>('SELECT coalesce((SELECT through FROM changes_pruned WHERE id = 1), 0)').pluck(),
     lastChange: db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM changes').pluck(),
-    lastPrunable: db.prepare<[number], number | null>('SELECT max(seq) FROM changes WHERE at <= ?').pluck(),
-    prune: db.prepare<[number]>('DELETE FROM changes WHERE seq <= ?'),
+    lastPrunable: db.prepare<[number], number | null>('SELECT max(seq) FROM changes WHERE at <= ? AND seq < (SELECT max(seq) FROM changes)').pluck(),
+    // Never the newest row: the next seq follows the largest one left.
+    prune: db.prepare<[number]>('DELETE FROM changes WHERE seq <= ? AND seq < (SELECT max(seq) FROM changes)'),
     markPruned: db.prepare<[number]>('INSERT INTO changes_pruned (id, through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET through = excluded.through'),
   };
 
