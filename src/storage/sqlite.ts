@@ -20,8 +20,9 @@ export interface SqliteStorageOptions {
    */
   busyTimeoutMs?: number;
   /**
-   * How long the change log keeps an announced change (default 10 min): a process that has not looked
-   * for changes for longer (an idle one) forgets everything it keeps instead (Storage.onForeignChange).
+   * How long the change log keeps an announced change (default 2 min; the sweep prunes it): a process
+   * that has not looked for changes for longer forgets everything it keeps instead
+   * (Storage.onForeignChange). A gateway looks at least once a second (src/tenant/live-configurations.ts).
    */
   changeLogMs?: number;
   /** Clock, for tests of expiry; epoch milliseconds. */
@@ -39,7 +40,9 @@ const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|COR
 
 /** How often another connection's writes are looked for (see changesTracked). */
 const CHANGE_POLL_MS = 20;
-const CHANGE_LOG_MS = 10 * 60_000;
+const CHANGE_LOG_MS = 2 * 60_000;
+/** A reader further behind than this many changes forgets everything instead of reading them one by one. */
+const CHANGE_BACKLOG = 10_000;
 
 // A rowid table, not WITHOUT ROWID: a WITHOUT ROWID row keeps at most about 1 KB on its b-tree page
 // (https://sqlite.org/withoutrowid.html#when_to_use_without_rowid), so a session (~2.7 KB) spilled
@@ -171,7 +174,7 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     // commits. https://sqlite.org/pragma.html#pragma_data_version
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     logChange: db.prepare<[string, string, number]>('INSERT INTO changes (key, writer, at) VALUES (?, ?, ?)'),
-    changesSince: db.prepare<[number], { seq: number; key: string; writer: string }>('SELECT seq, key, writer FROM changes WHERE seq > ? ORDER BY seq'),
+    changesSince: db.prepare<[number, number], { seq: number; key: string; writer: string }>('SELECT seq, key, writer FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
     prunedThrough: db.prepare<[], number>('SELECT coalesce((SELECT through FROM changes_pruned WHERE id = 1), 0)').pluck(),
     lastChange: db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM changes').pluck(),
     lastPrunable: db.prepare<[number], number | null>('SELECT max(seq) FROM changes WHERE at <= ? AND seq < (SELECT max(seq) FROM changes)').pluck(),
@@ -257,8 +260,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
   let seenVersion = q.dataVersion.get();
   let seenChange = Math.max(q.lastChange.get()!, q.prunedThrough.get()!);
   let polledAt = 0;
-  /** The changes logged since seenChange, read in one snapshot with the prune mark. */
-  const readLog = db.transaction(() => ({ prunedThrough: q.prunedThrough.get()!, rows: q.changesSince.all(seenChange) }));
+  /** The changes logged since seenChange (at most one more than CHANGE_BACKLOG), read in one snapshot with the prune mark and the newest. */
+  const readLog = db.transaction(() => ({ prunedThrough: q.prunedThrough.get()!, last: q.lastChange.get()!, rows: q.changesSince.all(seenChange, CHANGE_BACKLOG + 1) }));
   const changesTracked = (): boolean => {
     if (!db.open) return false;
     const at = performance.now();
@@ -266,11 +269,12 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     try {
       const version = q.dataVersion.get()!;
       if (version !== seenVersion) {
-        const { prunedThrough, rows } = readLog();
+        const { prunedThrough, last, rows } = readLog();
         // Only once the log has been read: a failed read is tried again at the next poll.
         seenVersion = version;
-        if (prunedThrough > seenChange) {
-          seenChange = Math.max(prunedThrough, rows.at(-1)?.seq ?? 0);
+        if (prunedThrough > seenChange || rows.length > CHANGE_BACKLOG) {
+          // Changes this handle did not read (pruned), or too many to go through one by one.
+          seenChange = Math.max(prunedThrough, last);
           tell(undefined);
         } else {
           for (const row of rows) {

@@ -163,6 +163,27 @@ describe('SQLite storage', () => {
     }
   });
 
+  it('a process more than 10,000 changes behind forgets everything once instead of reading them one by one', async () => {
+    const file = join(dir, 'backlog.db');
+    const writer = openSqliteStorage({ file });
+    const reader = openSqliteStorage({ file });
+    const heard: (string | undefined)[] = [];
+    reader.onForeignChange((k) => heard.push(k));
+    try {
+      for (let i = 0; i <= 10_000; i++) await writer.announce(`sess:${i}`);
+      await sleep(30);
+      expect(reader.changesTracked()).toBe(true);
+      expect(heard).toEqual([undefined]);
+      // ...and follows the log from its end.
+      await writer.announce('sess:next');
+      await sleep(30);
+      expect(reader.changesTracked()).toBe(true);
+      expect(heard).toEqual([undefined, 'sess:next']);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
   it('treats an expired row as absent even before the sweep has run (injected clock)', async () => {
     let t = 1_000_000;
     const s = openSqliteStorage({ file: ':memory:', now: () => t, sweepIntervalMs: 3_600_000 });
