@@ -1,15 +1,14 @@
 /**
  * Opens the session of a request: the one place that runs express-session and reads what it hangs
  * on `req` (issue 11, item 5). Callers get a typed session and never see the library; the
- * recent-read shortcut (a cookie verified here before, a session the store read moments ago) lives
- * here too, next to the cookie check it stands in for.
+ * recent-read shortcut (a session the store read moments ago, for the cookie signature checked
+ * then) lives here too, next to the cookie check it stands in for.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import signature from 'cookie-signature';
 import session from 'express-session';
 import { toGatewayError } from '../errors.js';
 import { cookieValue } from '../http/cookies.js';
-import { LruMap } from '../lru-map.js';
 import { ownCopy } from './session-copy.js';
 import type { StorageSessionStore } from './store.js';
 import type { GatewaySessionData } from './types.js';
@@ -88,32 +87,19 @@ export function createSessionOpener(options: SessionOpenerOptions) {
   const secureMiddleware = middlewareFor(options.cookieNames.secure);
   const secureDomainMiddleware = middlewareFor(options.cookieNames.secureDomain);
 
-  // A signed cookie value express-session has accepted, and the session id it names. Such a value
-  // stays valid as long as the process's secrets do, so it is not checked again; what its session
-  // holds is another matter (the store's peek decides). Looked up with `peek`: the oldest verified
-  // goes first when full (it is only checked again), and a hit neither costs a reinsertion nor
-  // swaps the kept key for the request's, a slice of its whole Cookie header.
-  // As many as the store keeps sessions: a hit in one and a miss in the other would cost an HMAC per request.
-  const verifiedCookies = new LruMap<string, string>(store.cacheSize);
-
   /**
-   * The session id a cookie value names, if one of the secrets signed it: express-session's format
-   * (`s:<id>.<signature>`, checked with its own cookie-signature), remembered once checked.
+   * The session id a cookie value names, if one of the secrets signed it (express-session's format
+   * `s:<id>.<signature>`, checked with its own cookie-signature), and the proof a request must show
+   * to be answered from the store's copy later (`recent`): the signature as the cookie carries it.
+   * Strings of their own: the cookie is a slice of the whole Cookie header (kept, it would keep all of it).
    */
-  function idOf(cookie: string): string | undefined {
-    const known = verifiedCookies.peek(cookie);
-    if (known !== undefined) return known;
+  function verified(cookie: string): { id: string; proof: string } | undefined {
     // As the header carries it (`s%3A…`); express-session reads it through `cookie`, which decodes.
     const value = decoded(cookie);
     if (!value?.startsWith('s:')) return undefined;
     for (const secret of options.secrets) {
       const id = signature.unsign(value.slice(2), secret);
-      if (id !== false) {
-        // Copies of their own: the cookie is a slice of the whole Cookie header, the id of the cookie.
-        const own = ownCopy(id);
-        verifiedCookies.set(ownCopy(cookie), own);
-        return own;
-      }
+      if (id !== false) return { id: ownCopy(id), proof: ownCopy(cookie.slice(cookie.lastIndexOf('.') + 1)) };
     }
     return undefined;
   }
@@ -151,13 +137,18 @@ export function createSessionOpener(options: SessionOpenerOptions) {
     },
 
     /**
-     * The session of a cookie verified here before, as this process read it moments ago; undefined
-     * when express-session has to look (an unknown cookie, no recent read).
+     * The session of a cookie `load` verified before, as this process read it moments ago; undefined
+     * when it has to be loaded (an unknown cookie, no recent read). No HMAC: the store hands out its
+     * copy only for the signature that was checked when it was loaded, as this cookie carries it
+     * (a browser sends back the value it was given, byte for byte).
      */
     recent(cookie: string): RecentSession | undefined {
-      const id = verifiedCookies.peek(cookie);
-      if (id === undefined) return undefined;
-      const data = store.peek(id);
+      const start = cookie.startsWith('s%3A') ? 4 : cookie.startsWith('s:') ? 2 : -1;
+      const dot = cookie.lastIndexOf('.');
+      if (start === -1 || dot < start) return undefined;
+      // Slices, looked up and compared only: nothing keeps them.
+      const id = cookie.slice(start, dot);
+      const data = store.peek(id, cookie.slice(dot + 1));
       return data === undefined ? undefined : { id, data };
     },
 
@@ -169,10 +160,10 @@ export function createSessionOpener(options: SessionOpenerOptions) {
      * or one that needs a write (a touch due).
      */
     async load(cookie: string): Promise<RecentSession | undefined> {
-      const id = idOf(cookie);
-      if (id === undefined) return undefined;
-      const data = await store.load(id);
-      return data === undefined ? undefined : { id, data };
+      const signed = verified(cookie);
+      if (signed === undefined) return undefined;
+      const data = await store.loadReadOnly(signed.id, signed.proof);
+      return data === undefined ? undefined : { id: signed.id, data };
     },
 
     /**
@@ -190,11 +181,7 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       await new Promise<void>((resolve, reject) =>
         middleware(req as never, res as never, (err?: unknown) => (err ? reject(toGatewayError(err)) : resolve())),
       );
-      const result = typed(r);
-      // Only a stored session holds a user: its cookie is one express-session accepted for that id.
-      const cookie = cookieValue(req.headers.cookie, cookieName(secure, scope));
-      if (cookie !== undefined && result.data.user !== undefined && verifiedCookies.peek(cookie) !== result.id) verifiedCookies.set(ownCopy(cookie), ownCopy(result.id));
-      return result;
+      return typed(r);
     },
 
     /** The session open() opened for this request, if it did. */

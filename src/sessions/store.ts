@@ -4,7 +4,8 @@ import type { Logger } from '../log.js';
 import { LruMap } from '../lru-map.js';
 import type { Storage } from '../storage/types.js';
 import type { Keyring } from './crypto.js';
-import { ownCopy, SharedValues, sessionCopy } from './session-copy.js';
+import { sameSecret } from '../constant-time.js';
+import { expiresOf, SharedValues, sessionCopy } from './session-copy.js';
 import './types.js';
 
 export interface SessionStoreOptions {
@@ -35,19 +36,26 @@ export interface SessionStoreOptions {
   /** How long a copy nobody uses stays in memory (default 60 s). */
   cacheIdleMs?: number;
   /**
-   * At most this many sessions are kept in memory (default 20,000, about 1.7 KiB each with a 1.5 KB
+   * At most this many sessions are kept in memory (default 20,000, about 1.6 KiB each with a 1.5 KB
    * access token); when full, the one read longest ago goes.
    */
   cacheSize?: number;
   logger?: Logger;
 }
 
-/** A session as this process last read it: the fields a read-only request uses, deep-frozen (shared by the requests that peek). */
+/**
+ * A session as this process last read it: the fields a read-only request uses, deep-frozen (shared
+ * by the requests that peek). Its times are whole milliseconds of performance.now() (since the
+ * process started): small integers V8 keeps in the object itself, where epoch milliseconds would
+ * take a 16-byte box each (issue 18; after 24 days of uptime they are boxed too).
+ */
 interface CachedRead {
   data: Readonly<SessionData>;
-  /** When its read began (Date.now()). */
+  /** What the request that loaded it proved it holds (the session cookie's signature): peek hands it only to the same proof. */
+  proof: string;
+  /** When its read began. */
   readAt: number;
-  /** When a request last used it (Date.now()). */
+  /** When a request last used it. */
   usedAt: number;
 }
 
@@ -85,9 +93,9 @@ const DEFAULT_ABSOLUTE_MS = 8 * 60 * 60_000;
 const RESERVED = new Set(['cookie', 'tenant', 'createdAt', 'storedUntil']);
 const BATCH = 100;
 /**
- * Sessions kept by peek: each holds an access token and the user (about 1.7 KiB of heap with a
- * 1.5 KB token, ./session-copy.ts), so this bounds the memory whatever the number of users (about
- * 34 MiB at 20,000 sessions used within the last minute).
+ * Sessions kept by peek: each holds an access token and the user (about 1.6 KiB of heap with a
+ * 1.5 KB token, ./session-copy.ts, its key, proof and cache entry included), so this bounds the
+ * memory whatever the number of users (about 32 MiB at 20,000 sessions used within the last minute).
  */
 export const SESSION_CACHE_SIZE = 20_000;
 const CACHE_IDLE_MS = 60_000;
@@ -174,50 +182,56 @@ export class StorageSessionStore extends session.Store {
   }
 
   /**
-   * The session `sid` as this process read it before, for a request that will only read it:
-   * undefined unless nothing has changed it since (a write here, or a change notice from another
-   * process), the storage can vouch for the notices right now (it has heard of every change made
-   * until at most `recentReadMs` ago, or the copy is that recent), it is live, and serving it needs
-   * no write (no touch due). Otherwise the caller reads it through express-session, which refreshes
-   * what this returns. The object is frozen and holds what a read-only request uses (no refresh or ID
-   * token): a request that needs more, or to change the session, must load it.
+   * The session `sid` as `loadReadOnly` read it before for the same `proof`, for a request that will only
+   * read it: undefined unless nothing has changed it since (a write here, or a change notice from
+   * another process), the storage can vouch for the notices right now (it has heard of every change
+   * made until at most `recentReadMs` ago, or the copy is that recent), it is live, and serving it
+   * needs no write (no touch due). Otherwise the caller loads it again, or opens it through
+   * express-session. The object is frozen and holds what a read-only request uses (no refresh or ID
+   * token): a request that needs more, or to change the session, must open it.
+   *
+   * `proof` is what the caller checked before it loaded the session (./request-session.ts: the
+   * cookie's signature): the copy stands in for that check too, so the caller keeps no cache of its
+   * own (a second map and the whole cookie per session). Compared in constant time; a wrong one
+   * leaves the copy for its owner.
    */
-  peek(sid: string): Readonly<SessionData> | undefined {
+  peek(sid: string, proof: string): Readonly<SessionData> | undefined {
     if (this.#recent.size === 0 || !this.#storage.changesTracked()) return undefined;
     // In the order they were read, not used: a session in use is read again at its touch (about once
     // a minute), so the oldest read is the one to go when full, and a hit costs no reinsertion.
     const hit = this.#recent.peek(sid);
-    if (hit === undefined) return undefined;
-    const now = Date.now();
-    if (!this.#current(hit, now) || !this.#servableUnchanged(hit.data, now)) {
+    if (hit === undefined || !sameSecret(hit.proof, proof)) return undefined;
+    const tick = performance.now();
+    if (!this.#current(hit, tick) || !this.#servableUnchanged(hit.data, Date.now())) {
       this.#recent.delete(sid);
       return undefined;
     }
-    hit.usedAt = now;
+    hit.usedAt = Math.floor(tick);
     return hit.data;
   }
 
   /**
    * The session `sid` read from storage for a request that will only read it, without
-   * express-session: what `peek` returns from now on. Undefined when it is absent or has ended
-   * (express-session then makes a new one), or when serving it needs a write (a touch due): the
-   * caller goes through express-session, which writes. `sid` becomes the copy's key: a string of its
-   * own (./session-copy.ts ownCopy), not a slice of the cookie.
+   * express-session: what `peek` returns from now on for the same `proof` (see peek). Undefined when
+   * it is absent or has ended (express-session then makes a new one), or when serving it needs a
+   * write that failed (a touch due, lost to a change): the caller goes through express-session.
+   * `sid` and `proof` are kept: strings of their own (./session-copy.ts ownCopy), not slices of the
+   * cookie.
    */
-  async load(sid: string): Promise<Readonly<SessionData> | undefined> {
+  async loadReadOnly(sid: string, proof: string): Promise<Readonly<SessionData> | undefined> {
     const changes = this.#changes;
-    const readAt = Date.now();
+    const readAt = Math.floor(performance.now());
     const fetched = await this.#fetch(sid);
     if (fetched === undefined) return undefined;
     const data = fetched.data as unknown as SessionData;
-    if (this.#servableUnchanged(data, Date.now())) return this.#remember(sid, data, changes, readAt);
+    if (this.#servableUnchanged(data, Date.now())) return this.#remember(sid, proof, data, changes, readAt);
     // A touch is due (about once a minute per active session): done here, as express-session would
     // at the end of the request, extending only a session still stored. The read is kept only when
     // the touch extended that very record (a request may have changed it in between).
-    const touchedAt = Date.now();
+    const touchedAt = Math.floor(performance.now());
     const unchanged = await this.#touch(sid, data, fetched.raw);
     if (!this.#servableUnchanged(data, Date.now())) return undefined;
-    return unchanged === undefined ? this.#copy(data) : this.#remember(sid, data, unchanged, touchedAt);
+    return unchanged === undefined ? this.#copy(data) : this.#remember(sid, proof, data, unchanged, touchedAt);
   }
 
   /** How many sessions this process keeps for `peek` (at most `cacheSize`; unused ones go after `cacheIdleMs`). */
@@ -278,14 +292,10 @@ export class StorageSessionStore extends session.Store {
     return destroyed;
   }
 
+  /** express-session's read: the request's own object to change, kept nowhere (only loadReadOnly keeps reads, for a proof). */
   async #read(sid: string): Promise<SessionData | null> {
-    const changes = this.#changes;
-    const readAt = Date.now();
     const data = (await this.#fetch(sid))?.data;
-    if (data === undefined) return null;
-    // The copy shares nothing with express-session's object, which is the request's to change.
-    this.#remember(ownCopy(sid), data as unknown as SessionData, changes, readAt);
-    return data as unknown as SessionData;
+    return data === undefined ? null : (data as unknown as SessionData);
   }
 
   /**
@@ -330,22 +340,22 @@ export class StorageSessionStore extends session.Store {
    * What a read-only request uses of a read, frozen; kept for `peek` unless something changed since
    * the read began (`changes` is #changes as it was then) or the storage's notices are not tracked.
    */
-  #remember(sid: string, data: SessionData, changes: number, readAt: number): Readonly<SessionData> {
+  #remember(sid: string, proof: string, data: SessionData, changes: number, readAt: number): Readonly<SessionData> {
     const kept = this.#copy(data);
     if (this.#recentReadMs === 0 || this.#changes !== changes || !this.#storage.changesTracked()) return kept;
-    this.#recent.set(sid, { data: kept, readAt, usedAt: Date.now() });
+    this.#recent.set(sid, { data: kept, proof, readAt, usedAt: Math.floor(performance.now()) });
     this.#schedulePrune();
     return kept;
   }
 
   /** What a read-only request uses of `data`, frozen and compact (./session-copy.ts). */
   #copy(data: SessionData): Readonly<SessionData> {
-    return sessionCopy(data, cookieDeadline(data), this.#shared);
+    return sessionCopy(data, expiresOf(data), this.#shared);
   }
 
   /** Nothing can have changed the copy unheard of for longer than recentReadMs. */
-  #current(hit: CachedRead, now: number): boolean {
-    return now - hit.readAt <= this.#recentReadMs || performance.now() - this.#storage.changesHeardUntil() <= this.#recentReadMs;
+  #current(hit: CachedRead, tick: number): boolean {
+    return tick - hit.readAt <= this.#recentReadMs || tick - this.#storage.changesHeardUntil() <= this.#recentReadMs;
   }
 
   #pruneTimer: NodeJS.Timeout | undefined;
@@ -360,7 +370,8 @@ export class StorageSessionStore extends session.Store {
       () => {
         this.#pruneTimer = undefined;
         const now = Date.now();
-        this.#recent.deleteWhere((entry) => now - entry.usedAt > this.#cacheIdleMs || !this.#servableUnchanged(entry.data, now));
+        const idleSince = performance.now() - this.#cacheIdleMs;
+        this.#recent.deleteWhere((entry) => entry.usedAt < idleSince || !this.#servableUnchanged(entry.data, now));
         if (this.#recent.size > 0) this.#schedulePrune();
       },
       Math.min(this.#cacheIdleMs, PRUNE_EVERY_MS),
@@ -379,7 +390,7 @@ export class StorageSessionStore extends session.Store {
 
   /** Until when a request now would keep the session: the idle deadline, capped by the absolute one. */
   #touchTarget(sess: Readonly<SessionData>, now: number): number {
-    return Math.min(cookieDeadline(sess) ?? now + this.#idleMs, (sess.createdAt ?? now) + this.#absoluteMs);
+    return Math.min(expiresOf(sess) ?? now + this.#idleMs, (sess.createdAt ?? now) + this.#absoluteMs);
   }
 
   #forget(sid: string): void {
@@ -396,7 +407,7 @@ export class StorageSessionStore extends session.Store {
     const now = Date.now();
     const isNew = typeof sess.createdAt !== 'number';
     const createdAt = isNew ? now : sess.createdAt!;
-    const expiresAt = Math.min(cookieDeadline(sess) ?? now + this.#idleMs, createdAt + this.#absoluteMs);
+    const expiresAt = Math.min(expiresOf(sess) ?? now + this.#idleMs, createdAt + this.#absoluteMs);
     if (expiresAt <= now) {
       await this.#destroy(sid);
       return;
@@ -531,15 +542,6 @@ function ttlUntil(expiresAt: number): number {
   return Math.max(1, expiresAt - Date.now());
 }
 
-function cookieDeadline(sess: SessionData): number | undefined {
-  const expires: unknown = sess.cookie?.expires;
-  if (expires instanceof Date) return expires.getTime();
-  if (typeof expires === 'string') {
-    const at = Date.parse(expires);
-    return Number.isNaN(at) ? undefined : at;
-  }
-  return undefined;
-}
 
 function isLive(record: StoredSession, now: number, absoluteMs: number): boolean {
   return record.expiresAt > now && record.createdAt + absoluteMs > now;

@@ -53,15 +53,18 @@ afterAll(async () => {
 const cookieOf = (setCookie: string[] | undefined) => setCookie?.[0]?.split(';')[0]?.replace(/^sid=/, '');
 
 describe('createSessionOpener', () => {
-  it('opens a typed session once per request, and serves a verified cookie from the recent read', async () => {
+  it('opens a typed session once per request; only a load makes it a recent read', async () => {
     const login = await request(port, { path: '/login' });
     const cookie = cookieOf(login.headers['set-cookie'] as string[] | undefined)!;
     expect(cookie).toMatch(/^s%3A/);
     const { id } = login.json() as { id: string };
-    // Not yet verified here: the shortcut says "ask express-session".
+    // Not yet verified here: the shortcut says "load it".
     expect(opener.recent(cookie)).toBeUndefined();
     const read = await request(port, { path: '/read', headers: { cookie: `sid=${cookie}` } });
     expect(read.json()).toEqual({ id, same: true, user: 'alice' });
+    // express-session's read is that request's: nothing of it is kept.
+    expect(opener.recent(cookie)).toBeUndefined();
+    expect((await opener.load(cookie))?.id).toBe(id);
     const recent = opener.recent(cookie)!;
     expect(recent.id).toBe(id);
     expect(recent.data.user?.name).toBe('alice');
@@ -69,15 +72,25 @@ describe('createSessionOpener', () => {
     expect((await opener.read(id))?.tenant).toBe('acme');
   });
 
-  it('never takes a cookie with a broken signature for the session it names', async () => {
+  it('never takes a cookie with a broken signature for the session it names, not even one read moments ago', async () => {
     const login = await request(port, { path: '/login' });
     const cookie = cookieOf(login.headers['set-cookie'] as string[] | undefined)!;
+    const { id } = login.json() as { id: string };
     const forged = cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     const read = await request(port, { path: '/read', headers: { cookie: `sid=${forged}` } });
     const answer = read.json() as { id: string; user: string | null };
     expect(answer.user).toBeNull();
-    expect(answer.id).not.toBe((login.json() as { id: string }).id);
-    expect(opener.recent(forged)).toBeUndefined();
+    expect(answer.id).not.toBe(id);
+    // The session is in memory now: whoever knows its id still needs its signature.
+    expect((await opener.load(cookie))?.id).toBe(id);
+    const signatureOf = (value: string) => value.slice(value.lastIndexOf('.') + 1);
+    const bare = `s%3A${id}`;
+    for (const attempt of [forged, `${bare}.`, bare, `s:${id}.${signatureOf(forged)}`, `${cookie}A`, `${bare}.${signatureOf(cookie).slice(0, -1)}`]) {
+      expect(opener.recent(attempt)).toBeUndefined();
+      expect(await opener.load(attempt)).toBeUndefined();
+    }
+    // ... and the forgeries cost its owner nothing.
+    expect(opener.recent(cookie)?.id).toBe(id);
   });
 });
 
@@ -91,10 +104,14 @@ describe('load: a session read without express-session', () => {
     expect(loaded.id).toBe(id);
     expect(loaded.data.user?.name).toBe('alice');
     expect(Object.isFrozen(loaded.data)).toBe(true);
-    // The same value decoded by hand names the same session.
-    expect((await opener.load(decodeURIComponent(cookie)))?.id).toBe(id);
     // ... and from now on the read is at hand without the store.
     expect(opener.recent(cookie)?.id).toBe(id);
+    // The same value decoded by hand names the same session; the copy then answers the cookie as
+    // last loaded (a browser sends back the value it was given, byte for byte).
+    const decoded = decodeURIComponent(cookie);
+    expect(decoded).not.toBe(cookie);
+    expect((await opener.load(decoded))?.id).toBe(id);
+    expect(opener.recent(decoded)?.id).toBe(id);
   });
 
   it('refuses what one of its secrets did not sign, and what is not a signed cookie at all', async () => {
@@ -141,7 +158,7 @@ describe('load: a session read without express-session', () => {
       for (let i = 0; i < 2; i++) expect(fresh.recent(cookieOf(signed))?.id).toBe(id);
     }
     expect(store.recentReads).toBe(count);
-    // Each kept session (about 0.6 KiB with this small token) and its verified cookie, not the 8 KB header.
+    // Each kept session (about 0.6 KiB with this small token) and its proof, not the 8 KB header.
     expect((used() - before) / count).toBeLessThan(2048);
   });
 });

@@ -83,15 +83,15 @@ describe('a session rewritten across a Redis stall while another instance ends i
       if (Date.now() > deadline) throw new Error('the notices were never tracked');
       await sleep(20);
     }
-    expect(await cache.load(id)).toBeDefined();
+    expect(await cache.loadReadOnly(id, 'the-cookie-signature')).toBeDefined();
     server.pause();
     try {
       // Frozen a moment ago: the last heartbeat answered is recent, the copy serves.
-      expect(cache.peek(id)?.tenant).toBe('acme');
+      expect(cache.peek(id, 'the-cookie-signature')?.tenant).toBe('acme');
       await sleep(1_300);
       // Connected still, but nothing has been heard for over a second.
       expect(storages[0]!.changesTracked()).toBe(true);
-      expect(cache.peek(id)).toBeUndefined();
+      expect(cache.peek(id, 'the-cookie-signature')).toBeUndefined();
     } finally {
       server.resume();
     }

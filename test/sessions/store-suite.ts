@@ -43,6 +43,8 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
     let n = 0;
     const tenant = (label: string) => `${label}-${run}-${++n}`;
     const ring1 = createKeyring([KEY_1]);
+    /** What the gateway passes as the proof of a loaded session (the session cookie's signature, ../../src/sessions/request-session.ts). */
+    const PROOF = 'the-cookie-signature-checked-at-load';
     const store = (options: Partial<SessionStoreOptions> = {}, on: Storage = storage) =>
       new StorageSessionStore({ storage: on, keyring: ring1, ...options });
 
@@ -211,7 +213,7 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         });
         await storage.set(`sess:${id}`, JSON.stringify(v1(id)), { ttlMs: 60_000 });
         expect(await promiseGet(s, id)).toMatchObject({ tenant: 'acme', tokens, user });
-        expect(await s.load(id)).toMatchObject({ tenant: 'acme', tokens, user });
+        expect(await s.loadReadOnly(id, PROOF)).toMatchObject({ tenant: 'acme', tokens, user });
         // Bound to its id as before: the same record under another id does not open.
         await storage.set(`sess:${moved}`, JSON.stringify(v1(id)), { ttlMs: 60_000 });
         expect(await promiseGet(s, moved)).toBeNull();
@@ -354,19 +356,31 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         }
       };
 
-      it('hands out a session this process has just read, as a frozen copy, and nothing it has not read', async () => {
+      it('hands out a session this process has just loaded, as a frozen copy, and nothing it has not loaded', async () => {
         const s = store({ recentReadMs: 60_000 });
         const id = await stored(s, { csrfToken: 'c1' });
-        expect(s.peek(id)).toBeUndefined();
+        expect(s.peek(id, PROOF)).toBeUndefined();
+        // express-session's read is the request's own object to change: nothing is kept of it.
         const loaded = (await promiseGet(s, id))!;
-        const peeked = s.peek(id)!;
+        expect(s.peek(id, PROOF)).toBeUndefined();
+        await s.loadReadOnly(id, PROOF);
+        const peeked = s.peek(id, PROOF)!;
         expect(peeked).toMatchObject({ tenant: 'acme', csrfToken: 'c1', tokens: loaded.tokens });
         expect(Object.isFrozen(peeked) && Object.isFrozen(peeked.tokens)).toBe(true);
         // The request's own object can change without changing what others are handed.
         loaded.csrfToken = 'changed';
         loaded.tokens!.accessToken = 'changed';
-        expect(s.peek(id)).toMatchObject({ csrfToken: 'c1', tokens: { accessToken: peeked.tokens!.accessToken } });
+        expect(s.peek(id, PROOF)).toMatchObject({ csrfToken: 'c1', tokens: { accessToken: peeked.tokens!.accessToken } });
         expect(peeked.tokens!.accessToken).not.toBe('changed');
+      });
+
+      it('hands it only to the proof it was loaded for, and a wrong one leaves it for its owner', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const id = await stored(s);
+        await s.loadReadOnly(id, PROOF);
+        // Another signature, one character off, longer, shorter, empty: a cookie forged for a known id.
+        for (const wrong of [PROOF.replace(/.$/, 'X'), `${PROOF}X`, PROOF.slice(0, -1), '']) expect(s.peek(id, wrong)).toBeUndefined();
+        expect(s.peek(id, PROOF)?.tenant).toBe('acme');
       });
 
       it('forgets it on every change made here: save, touch that writes, destroy', async () => {
@@ -374,17 +388,18 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const id = await stored(s);
         let loaded = (await promiseGet(s, id))!;
         await promiseSet(s, id, { ...loaded, csrfToken: 'new' });
-        expect(s.peek(id)).toBeUndefined();
+        expect(s.peek(id, PROOF)).toBeUndefined();
         loaded = (await promiseGet(s, id))!;
-        expect(s.peek(id)?.csrfToken).toBe('new');
+        await s.loadReadOnly(id, PROOF);
+        expect(s.peek(id, PROOF)?.csrfToken).toBe('new');
         // A cookie that now lives for an hour extends the stored copy by far more than touchAfterMs: written.
         const ttlBefore = (await storage.ttl(`sess:${id}`))!;
         await promiseTouch(s, id, { ...loaded, cookie: sessionData({}, 3_600_000).cookie });
         expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(ttlBefore + 60_000);
-        expect(s.peek(id)).toBeUndefined();
-        await promiseGet(s, id);
+        expect(s.peek(id, PROOF)).toBeUndefined();
+        await s.loadReadOnly(id, PROOF);
         await promiseDestroy(s, id);
-        expect(s.peek(id)).toBeUndefined();
+        expect(s.peek(id, PROOF)).toBeUndefined();
         expect(await promiseGet(s, id)).toBeNull();
       });
 
@@ -392,22 +407,22 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const s = store({ recentReadMs: 60_000 });
         const instance2 = store({}, other);
         const id = await stored(s);
-        await promiseGet(s, id);
+        await s.loadReadOnly(id, PROOF);
         const elsewhere = (await promiseGet(instance2, id))!;
         await promiseSet(instance2, id, { ...elsewhere, tokens: { accessToken: 'refreshed-elsewhere' } });
-        await eventually(() => s.peek(id) === undefined, 'forgotten after a save elsewhere');
-        expect((await promiseGet(s, id))?.tokens?.accessToken).toBe('refreshed-elsewhere');
-        expect(s.peek(id)?.tokens?.accessToken).toBe('refreshed-elsewhere');
+        await eventually(() => s.peek(id, PROOF) === undefined, 'forgotten after a save elsewhere');
+        expect((await s.loadReadOnly(id, PROOF))?.tokens?.accessToken).toBe('refreshed-elsewhere');
+        expect(s.peek(id, PROOF)?.tokens?.accessToken).toBe('refreshed-elsewhere');
         await promiseDestroy(instance2, id);
-        await eventually(() => s.peek(id) === undefined, 'forgotten after a logout elsewhere');
+        await eventually(() => s.peek(id, PROOF) === undefined, 'forgotten after a logout elsewhere');
         expect(await promiseGet(s, id)).toBeNull();
         // Unsubscription elsewhere ends it here too.
         const t = tenant('gone');
         const id2 = await stored(s, { tenant: t });
-        await promiseGet(s, id2);
-        expect(s.peek(id2)).toBeDefined();
+        await s.loadReadOnly(id2, PROOF);
+        expect(s.peek(id2, PROOF)).toBeDefined();
         await instance2.destroyTenantSessions(t);
-        await eventually(() => s.peek(id2) === undefined, 'forgotten after an unsubscription elsewhere');
+        await eventually(() => s.peek(id2, PROOF) === undefined, 'forgotten after an unsubscription elsewhere');
       });
 
       it('keeps what another instance did not change: a login, a code or a change of another session elsewhere forgets only that session', async () => {
@@ -415,17 +430,17 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const instance2 = store({}, other);
         const kept = await stored(s);
         const changed = await stored(s);
-        await promiseGet(s, kept);
-        await promiseGet(s, changed);
+        await s.loadReadOnly(kept, PROOF);
+        await s.loadReadOnly(changed, PROOF);
         // Another instance (another worker on the same SQLite file) logs a user in, stores a code, and
         // changes one of the two sessions.
         await stored(instance2);
         await other.set(`code:${randomUUID()}`, 'x', { ttlMs: 60_000 });
         const elsewhere = (await promiseGet(instance2, changed))!;
         await promiseSet(instance2, changed, { ...elsewhere, csrfToken: 'changed-elsewhere' });
-        await eventually(() => s.peek(changed) === undefined, 'forgotten after a save elsewhere');
+        await eventually(() => s.peek(changed, PROOF) === undefined, 'forgotten after a save elsewhere');
         // Read from memory still: the rest of the kept sessions are not re-read after every write elsewhere.
-        expect(s.peek(kept)).toBeDefined();
+        expect(s.peek(kept, PROOF)).toBeDefined();
       });
 
       it('forgets it at once when another store on the same connection ends it (provisioning beside the login)', async () => {
@@ -433,19 +448,19 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const beside = store();
         const t = tenant('beside');
         const id = await stored(s, { tenant: t });
-        await promiseGet(s, id);
-        expect(s.peek(id)).toBeDefined();
+        await s.loadReadOnly(id, PROOF);
+        expect(s.peek(id, PROOF)).toBeDefined();
         expect(await beside.destroyTenantSessions(t)).toBe(1);
-        expect(s.peek(id)).toBeUndefined();
+        expect(s.peek(id, PROOF)).toBeUndefined();
       });
 
       it('does not keep a read that a change overtook', async () => {
         const s = store({ recentReadMs: 60_000 });
         const id = await stored(s);
-        const reading = promiseGet(s, id);
+        const reading = s.loadReadOnly(id, PROOF);
         const writing = promiseSet(s, id, sessionData({ tenant: 'acme', csrfToken: 'written-meanwhile' }, null));
         await Promise.all([reading, writing]);
-        expect(s.peek(id)).toBeUndefined();
+        expect(s.peek(id, PROOF)).toBeUndefined();
       });
 
       it('for recentReadMs after the read where the storage cannot vouch for its notices, for as long as it can where it can', async () => {
@@ -454,21 +469,21 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const unvouched: Storage = { ...storage, changesHeardUntil: () => -Infinity };
         const brief = store({ recentReadMs: 100 }, unvouched);
         const id = await stored(brief);
-        await promiseGet(brief, id);
-        expect(brief.peek(id)).toBeDefined();
+        await brief.loadReadOnly(id, PROOF);
+        expect(brief.peek(id, PROOF)).toBeDefined();
         await sleep(150);
-        expect(brief.peek(id)).toBeUndefined();
+        expect(brief.peek(id, PROOF)).toBeUndefined();
 
         // This backend: as long as it vouches (a Cluster never does), the copy outlives recentReadMs.
         const vouched = store({ recentReadMs: 600 });
         const id0 = await stored(vouched);
-        await promiseGet(vouched, id0);
+        await vouched.loadReadOnly(id0, PROOF);
         await sleep(800);
         const vouches = storage.changesTracked() && storage.changesHeardUntil() > -Infinity;
         // Redis vouches by a heartbeat every 200 ms: wait for a recent one (a loaded machine may
         // answer late), then peek in the same tick.
         if (vouches) await eventually(() => storage.changesTracked() && performance.now() - storage.changesHeardUntil() < 300, 'a recent heartbeat');
-        expect(vouched.peek(id0) !== undefined).toBe(vouches);
+        expect(vouched.peek(id0, PROOF) !== undefined).toBe(vouches);
       });
 
       it('only while live and while no touch is due, and never with recentReadMs 0', async () => {
@@ -476,21 +491,21 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         // A touch would write at once (touchAfterMs 0), which a peeking request would skip: not handed out.
         const touchy = store({ recentReadMs: 60_000, touchAfterMs: 0 });
         const id2 = await stored(touchy);
-        await promiseGet(touchy, id2);
+        await touchy.loadReadOnly(id2, PROOF);
         await sleep(5);
-        expect(touchy.peek(id2)).toBeUndefined();
+        expect(touchy.peek(id2, PROOF)).toBeUndefined();
 
         const short = store({ recentReadMs: 60_000, idleTimeoutMs: 200, touchAfterMs: 60_000 });
         const id3 = await stored(short);
-        await promiseGet(short, id3);
-        expect(short.peek(id3)).toBeDefined();
+        await short.loadReadOnly(id3, PROOF);
+        expect(short.peek(id3, PROOF)).toBeDefined();
         await sleep(250);
-        expect(short.peek(id3)).toBeUndefined();
+        expect(short.peek(id3, PROOF)).toBeUndefined();
 
         const off = store({ recentReadMs: 0 });
         const id4 = await stored(off);
-        await promiseGet(off, id4);
-        expect(off.peek(id4)).toBeUndefined();
+        await off.loadReadOnly(id4, PROOF);
+        expect(off.peek(id4, PROOF)).toBeUndefined();
         expect(() => store({ recentReadMs: -1 })).toThrow(/recentReadMs/);
       });
     });
@@ -507,18 +522,18 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const refreshToken = `rt-${sid()}`;
         const idToken = fakeJwt('id');
         const id = await stored(s, { csrfToken: 'c1', tokens: { accessToken: fakeJwt('at'), refreshToken, idToken, expiresAt: Date.now() + 600_000 } });
-        const loaded = (await s.load(id))!;
+        const loaded = (await s.loadReadOnly(id, PROOF))!;
         expect(loaded).toMatchObject({ tenant: 'acme', csrfToken: 'c1', tokens: { accessToken: expect.stringContaining('.') } });
         expect(Object.isFrozen(loaded) && Object.isFrozen(loaded.tokens)).toBe(true);
-        expect(s.peek(id)).toBe(loaded);
+        expect(s.peek(id, PROOF)).toBe(loaded);
         // What a request that leaves the session as it is uses: the refresh and ID tokens stay in storage.
         expect(JSON.stringify(loaded)).not.toContain(refreshToken);
         expect(JSON.stringify(loaded)).not.toContain(idToken);
         expect((await promiseGet(s, id))?.tokens).toMatchObject({ refreshToken, idToken });
-        expect(JSON.stringify(s.peek(id))).not.toContain(refreshToken);
-        expect(await s.load(sid())).toBeUndefined();
+        expect(JSON.stringify(s.peek(id, PROOF))).not.toContain(refreshToken);
+        expect(await s.loadReadOnly(sid(), PROOF)).toBeUndefined();
         await promiseDestroy(store({}, other), id);
-        expect(await s.load(id)).toBeUndefined();
+        expect(await s.loadReadOnly(id, PROOF)).toBeUndefined();
       });
 
       it('makes the touch that is due itself, extending only a session still stored, and keeps the copy it extended', async () => {
@@ -527,21 +542,21 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         const storedUntil = async () => JSON.parse((await storage.get(`sess:${id}`))!).expiresAt as number;
         const before = await storedUntil();
         await sleep(120);
-        const loaded = (await s.load(id))!;
+        const loaded = (await s.loadReadOnly(id, PROOF))!;
         expect(loaded.tenant).toBe('acme');
         // Written: the stored copy now ends later than it did, by about the time that passed.
         expect(await storedUntil()).toBeGreaterThanOrEqual(before + 100);
         expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(590_000);
         expect(loaded.storedUntil).toBeGreaterThan(Date.now() + 590_000);
         // The touch extended the very record this load read: kept, as it is now stored.
-        expect(s.peek(id)).toBe(loaded);
-        expect(s.peek(id)!.storedUntil).toBe(await storedUntil());
+        expect(s.peek(id, PROOF)).toBe(loaded);
+        expect(s.peek(id, PROOF)!.storedUntil).toBe(await storedUntil());
 
         // Destroyed by another instance between the read and the touch: nothing is revived.
         const gone = await stored(s);
         await sleep(120);
         const elsewhere = store({}, other);
-        const reading = s.load(gone);
+        const reading = s.loadReadOnly(gone, PROOF);
         await promiseDestroy(elsewhere, gone);
         await reading;
         expect(await storage.get(`sess:${gone}`)).toBeUndefined();
@@ -550,13 +565,13 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
       it('lets go of what nobody uses, and keeps at most cacheSize: memory follows the sessions in use, not those stored', async () => {
         const s = store({ recentReadMs: 60_000, cacheIdleMs: 200 });
         const ids = await Promise.all([1, 2, 3, 4, 5].map(() => stored(s)));
-        for (const id of ids) await s.load(id);
-        expect(ids.every((id) => s.peek(id) !== undefined)).toBe(true);
+        for (const id of ids) await s.loadReadOnly(id, PROOF);
+        expect(ids.every((id) => s.peek(id, PROOF) !== undefined)).toBe(true);
         expect(s.recentReads).toBe(5);
         // One keeps being used; the others go.
         const deadline = Date.now() + 600;
         while (Date.now() < deadline) {
-          expect(s.peek(ids[0]!)).toBeDefined();
+          expect(s.peek(ids[0]!, PROOF)).toBeDefined();
           await sleep(20);
         }
         expect(s.recentReads).toBe(1);
@@ -564,13 +579,13 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect(s.recentReads).toBe(0);
 
         const small = store({ recentReadMs: 60_000, cacheSize: 3 });
-        for (const id of ids.slice(0, 3)) await small.load(id);
+        for (const id of ids.slice(0, 3)) await small.loadReadOnly(id, PROOF);
         // Used, but read before the others: a session in use is read again at its touch.
-        expect(small.peek(ids[0]!)).toBeDefined();
-        for (const id of ids.slice(3)) await small.load(id);
+        expect(small.peek(ids[0]!, PROOF)).toBeDefined();
+        for (const id of ids.slice(3)) await small.loadReadOnly(id, PROOF);
         expect(small.recentReads).toBe(3);
         // The oldest reads went first.
-        expect(ids.map((id) => small.peek(id) !== undefined)).toEqual([false, false, true, true, true]);
+        expect(ids.map((id) => small.peek(id, PROOF) !== undefined)).toEqual([false, false, true, true, true]);
         expect(() => store({ cacheIdleMs: 0 })).toThrow(/cacheIdleMs/);
       });
     });
