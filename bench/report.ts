@@ -289,16 +289,49 @@ function provisioningLines(login: LoginReport): string[] {
   ];
 }
 
+/** Every measured run, in the order they ran within each round. */
+function allRuns(report: BenchReport): LoadFigures[] {
+  return [
+    report.direct,
+    ...report.rounds.flatMap((r) => [
+      r.bare,
+      r.gateway,
+      ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : []),
+      ...(r.sessions ? [r.sessions.embedded, ...(r.sessions.bare ? [r.sessions.bare] : []), r.sessions.redis] : []),
+      ...(r.workers ? [r.workers] : []),
+    ]),
+  ];
+}
+
 /** Other processes and the hypervisor's steal, which the figures cannot tell apart from our own cost. */
 function disturbanceLine(report: BenchReport): string {
-  const all = [
-    report.direct,
-    ...report.rounds.flatMap((r) => [r.bare, r.gateway, ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : []), ...(r.sessions ? [r.sessions.embedded, r.sessions.redis] : []), ...(r.workers ? [r.workers] : [])]),
-  ];
+  const all = allRuns(report);
   const worst = Math.max(...all.map(disturbance));
   const each = all.map((f) => `${f.otherCores.toFixed(2)}+${f.stolenCores.toFixed(2)}`).join(' ');
   const warning = worst > 0.1 ? ' -- WARNING: the machine was busy with other work, figures are disturbed; rerun when it is idle' : '';
   return `cores used by other processes + stolen, per run: ${each}${warning}`;
+}
+
+/** A spread of the backend's CPU per request beyond this means the machine's speed changed during the run. */
+const SPEED_SPREAD = 1.3;
+
+/**
+ * The machine's speed, run by run, as the backend shows it in the rounds (behind a proxy, at 4,000 to
+ * 12,000 requests/s): it does the same work for every request (a small fixed JSON answer), so its
+ * CPU time per request moves with the machine's speed, and only a little with the request rate. A
+ * host whose other guests take turns on the same cores slows every process alike, and does not
+ * always report it as steal (this one reports none): the ratios of runs made at different speeds are
+ * off by as much, so compare the rounds, or run again.
+ */
+export function speedLine(report: BenchReport): string {
+  const backend = allRuns(report)
+    .slice(1)
+    .flatMap((f) => (f.cpuPerRequestUs['backend'] === undefined ? [] : [f.cpuPerRequestUs['backend']]));
+  if (!backend.length) return 'machine speed: no backend CPU figures';
+  const low = Math.min(...backend);
+  const high = Math.max(...backend);
+  const warning = high > low * SPEED_SPREAD ? ` -- WARNING: the machine's speed changed during the run (up to ${(high / low).toFixed(1)}x the backend's cost for the same work); ratios of runs made at different speeds are off by as much` : '';
+  return `machine speed, as the backend's CPU per request (the same work in every run): ${us(low)} to ${us(high)}, median ${us(median(backend))}${warning}`;
 }
 
 function verdictLine(report: BenchReport): string {
@@ -344,6 +377,7 @@ export function formatTable(report: BenchReport): string {
     textTable(rows(report)),
     roundsLine(report),
     disturbanceLine(report),
+    speedLine(report),
     verdictLine(report),
     `zonegate RSS after the run: ${mib(report.memory?.gateway)}; bare proxy: ${mib(report.memory?.bareProxy)}`,
     `zonegate request log lines written (LOG_LEVEL=info): ${report.gatewayLogLines}`,
@@ -440,6 +474,8 @@ ${markdownTable(rows(report))}
 ${roundsLine(report)}
 
 ${disturbanceLine(report)}
+
+${speedLine(report)}
 
 **${verdictLine(report)}** (issue 2; SAP's approuter 21.2 reaches about 0.12 on this machine kind,
 REFERENCE.md §8).
