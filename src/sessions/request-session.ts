@@ -146,7 +146,7 @@ export function createSessionOpener(options: SessionOpenerOptions) {
       const start = cookie.startsWith('s%3A') ? 4 : cookie.startsWith('s:') ? 2 : -1;
       const dot = cookie.lastIndexOf('.');
       if (start === -1 || dot < start) return undefined;
-      // Slices, looked up and compared only: nothing keeps them.
+      // Slices of the Cookie header, used for this request only: the store keeps its own strings.
       const id = cookie.slice(start, dot);
       const data = store.peek(id, cookie.slice(dot + 1));
       return data === undefined ? undefined : { id, data };
