@@ -62,6 +62,54 @@ export interface LoadFigures {
 export class LoadFailure extends Error {}
 
 export async function measure(target: LoadTarget, settings: LoadSettings): Promise<LoadFigures> {
+  const ready = await prepare(target, settings);
+  return figures(target, ready, [await measuredWindow(target, settings.connections, settings.seconds, 0)]);
+}
+
+/** One cycle's requests/s of each target, in the order given to measureInterleaved. */
+export type CycleRates = number[];
+
+/**
+ * Targets measured in turns, for ratios that a machine whose speed moves within minutes cannot skew:
+ * each is probed, given its first pass and warmed up, then `cycles` cycles load each for
+ * `sliceSeconds` in turn, the order reversed every other cycle (A B C, C B A, A B C, ...). The targets'
+ * rates within one cycle were measured seconds apart, and a target placed in the middle runs next to
+ * each of the others in every cycle. Each connection goes on through its share of the cookies from
+ * about where its last slice stopped, so every session is used, whatever the slice's length.
+ * The figures per target are over all its slices (`rps` is their requests over their seconds; p50
+ * and p99 are the medians of the slices'); `cycles` holds each cycle's rates.
+ */
+export async function measureInterleaved(
+  targets: readonly LoadTarget[],
+  settings: LoadSettings & { cycles: number; sliceSeconds: number },
+): Promise<{ figures: LoadFigures[]; cycles: CycleRates[] }> {
+  const ready: Prepared[] = [];
+  for (const t of targets) ready.push(await prepare(t, settings));
+  const windows: Window[][] = targets.map(() => []);
+  const cursors = targets.map(() => 0);
+  const cycles: CycleRates[] = [];
+  for (let c = 0; c < settings.cycles; c++) {
+    const rates: CycleRates = new Array<number>(targets.length).fill(0);
+    const order = targets.map((_, i) => i);
+    for (const i of c % 2 === 0 ? order : order.reverse()) {
+      const w = await measuredWindow(targets[i]!, settings.connections, settings.sliceSeconds, cursors[i]!);
+      cursors[i]! += Math.ceil(w.result.requests.total / settings.connections);
+      windows[i]!.push(w);
+      rates[i] = w.result.requests.total / (w.elapsedMs / 1000);
+    }
+    cycles.push(rates);
+  }
+  return { figures: targets.map((t, i) => figures(t, ready[i]!, windows[i]!)), cycles };
+}
+
+/** What happens before a target's measured window: the probe, the first pass, the warm-up. */
+interface Prepared {
+  firstPass?: LoadFigures['firstPass'];
+  /** Requests handled before the window, the probe included. */
+  handled: number;
+}
+
+async function prepare(target: LoadTarget, settings: LoadSettings): Promise<Prepared> {
   await probe(target);
   let firstPass: LoadFigures['firstPass'];
   if (target.firstPass && target.cookies?.length) {
@@ -74,36 +122,74 @@ export async function measure(target: LoadTarget, settings: LoadSettings): Promi
     firstPass = { requests: result.requests.total, rps: result.requests.total / seconds, cpuPerRequestUs };
   }
   const warmup = settings.warmupSeconds > 0 ? await run(target, settings.connections, settings.warmupSeconds, 'warm-up') : undefined;
+  return { ...(firstPass ? { firstPass } : {}), handled: 1 + (firstPass?.requests ?? 0) + (warmup?.requests.total ?? 0) };
+}
+
+/** One measured window of load and what every process and the machine spent in it. */
+interface Window {
+  result: autocannon.Result;
+  elapsedMs: number;
+  /** CPU milliseconds of each of the target's processes, in their order. */
+  processMs: number[];
+  clientUs: number;
+  machineBusy: number;
+  machineSteal: number;
+}
+
+async function measuredWindow(target: LoadTarget, connections: number, seconds: number, cursor: number): Promise<Window> {
   const before = target.processes.map((p) => p.cpuMs());
   const clientBefore = process.cpuUsage();
   const machineBefore = machineTicks();
   const startedAt = performance.now();
-  const result = await run(target, settings.connections, settings.seconds, 'measurement');
+  const result = await run(target, connections, seconds, 'measurement', cursor);
   const client = process.cpuUsage(clientBefore);
   const machine = machineTicks();
-  const elapsedMs = performance.now() - startedAt;
-  const perRequest = (us: number) => us / Math.max(1, result.requests.total);
-  const cpuPerRequestUs: Record<string, number> = { client: perRequest(client.user + client.system) };
-  let oursMs = (client.user + client.system) / 1000;
+  return {
+    result,
+    elapsedMs: performance.now() - startedAt,
+    processMs: target.processes.map((p, i) => p.cpuMs() - before[i]!),
+    clientUs: client.user + client.system,
+    machineBusy: machine.busy - machineBefore.busy,
+    machineSteal: machine.steal - machineBefore.steal,
+  };
+}
+
+/** A target's figures over its measured windows (one, or the slices of an interleaved measurement). */
+function figures(target: LoadTarget, ready: Prepared, windows: readonly Window[]): LoadFigures {
+  const sum = (of: (w: Window) => number) => windows.reduce((n, w) => n + of(w), 0);
+  const requests = sum((w) => w.result.requests.total);
+  const elapsedMs = sum((w) => w.elapsedMs);
+  const clientUs = sum((w) => w.clientUs);
+  const perRequest = (us: number) => us / Math.max(1, requests);
+  const cpuPerRequestUs: Record<string, number> = { client: perRequest(clientUs) };
+  let oursMs = clientUs / 1000;
   target.processes.forEach((p, i) => {
-    const ms = p.cpuMs() - before[i]!;
+    const ms = sum((w) => w.processMs[i]!);
     oursMs += ms;
     cpuPerRequestUs[p.name] = perRequest(ms * 1000);
   });
   const tickMs = 1000 / TICKS_PER_SECOND;
+  const only = windows.length === 1 ? windows[0]! : undefined;
   return {
     name: target.name,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    requests: result.requests.total,
-    handled: 1 + (firstPass?.requests ?? 0) + (warmup?.requests.total ?? 0) + result.requests.total,
-    seconds: result.duration,
+    // One window: the mean of autocannon's per-second samples; slices of two seconds have too few.
+    rps: only ? only.result.requests.average : requests / (elapsedMs / 1000),
+    p50: only ? only.result.latency.p50 : middle(windows.map((w) => w.result.latency.p50)),
+    p99: only ? only.result.latency.p99 : middle(windows.map((w) => w.result.latency.p99)),
+    requests,
+    handled: ready.handled + requests,
+    seconds: sum((w) => w.result.duration),
     cpuPerRequestUs,
-    otherCores: Math.max(0, ((machine.busy - machineBefore.busy) * tickMs - oursMs) / elapsedMs),
-    stolenCores: ((machine.steal - machineBefore.steal) * tickMs) / elapsedMs,
-    ...(firstPass ? { firstPass } : {}),
+    otherCores: Math.max(0, (sum((w) => w.machineBusy) * tickMs - oursMs) / elapsedMs),
+    stolenCores: (sum((w) => w.machineSteal) * tickMs) / elapsedMs,
+    ...(ready.firstPass ? { firstPass: ready.firstPass } : {}),
   };
+}
+
+function middle(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat (proc(5)); 100 on every Linux build. */
@@ -119,8 +205,11 @@ function machineTicks(): { busy: number; steal: number } {
   }
 }
 
-/** `seconds` of load, or `{ amount }` requests. */
-async function run(target: LoadTarget, connections: number, length: number | { amount: number }, phase: string): Promise<autocannon.Result> {
+/**
+ * `seconds` of load, or `{ amount }` requests. With cookies, each connection starts its share at
+ * `cursor` (modulo its length): where an earlier slice of the same target left off.
+ */
+async function run(target: LoadTarget, connections: number, length: number | { amount: number }, phase: string, cursor = 0): Promise<autocannon.Result> {
   const { cookies } = target;
   // autocannon checks expectBody only without `requests`; with them each answer is checked here.
   let mismatches = 0;
@@ -138,7 +227,8 @@ async function run(target: LoadTarget, connections: number, length: number | { a
     const k = connection++ % cookies!.length;
     const share: autocannon.RequestSpec[] = [];
     for (let i = k; i < cookies!.length; i += connections) share.push({ headers: { cookie: cookies![i]! }, onResponse });
-    client.setRequests(share);
+    const from = cursor % share.length;
+    client.setRequests(from ? [...share.slice(from), ...share.slice(0, from)] : share);
   };
   const result = await autocannon({
     url: target.url,

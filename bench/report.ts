@@ -17,11 +17,20 @@ export interface Round {
   login?: { embedded: LoadFigures; redis: LoadFigures; many: LoadFigures };
   /**
    * The authenticated GET over many distinct sessions (issue 18): SQLite, Redis + PostgreSQL; and the
-   * bare proxy under the same client (cycling the same cookies, each connection its own share).
+   * bare proxy under the same client (cycling the same cookies, each connection its own share),
+   * measured in turns (bench/load.ts measureInterleaved): each figure over all its slices, and each
+   * cycle's requests/s of the three.
    */
-  sessions?: { embedded: LoadFigures; redis: LoadFigures; bare?: LoadFigures };
+  sessions?: { embedded: LoadFigures; redis: LoadFigures; bare: LoadFigures; cycles: SessionsCycle[] };
   /** The public route of `gateway`, served by `zonegate start --workers 2` (issue 18, all cores). */
   workers?: LoadFigures;
+}
+
+/** One cycle of the sessions rows: each target's requests/s in its slice (seconds apart). */
+export interface SessionsCycle {
+  embedded: number;
+  bare: number;
+  redis: number;
 }
 
 export interface SessionsReport {
@@ -29,6 +38,8 @@ export interface SessionsReport {
   goals: { embedded: number; redis: number };
   /** Seconds to log the sessions in (single sign-on), per gateway. */
   created: { embedded: number; redis: number };
+  /** Each slice of the interleaved measurement, in seconds. */
+  sliceSeconds: number;
   /**
    * Before the sessions were made; once they were (before the first run), also after a full garbage
    * collection; right after the gateway's load in the last round (every session read and kept),
@@ -151,8 +162,7 @@ function rows(report: BenchReport): string[][] {
 function sessionRuns(report: BenchReport): LoadFigures[] {
   const runs = report.rounds.flatMap((r) => (r.sessions ? [r.sessions] : []));
   if (!runs.length) return [];
-  const bare = runs.flatMap((s) => (s.bare ? [s.bare] : []));
-  return [...(bare.length ? [medianRun(bare)] : []), medianRun(runs.map((s) => s.embedded)), medianRun(runs.map((s) => s.redis))];
+  return [medianRun(runs.map((s) => s.bare)), medianRun(runs.map((s) => s.embedded)), medianRun(runs.map((s) => s.redis))];
 }
 
 /** Issue 18's figures: the ratio to the bare proxy over many sessions, against its goals, and memory per session. */
@@ -163,11 +173,12 @@ export function sessionLines(report: BenchReport): string[] {
   const spread = (of: (r: Round) => number | undefined) => report.rounds.map(of).filter((n): n is number => n !== undefined).map((n) => n.toFixed(2)).join(', ');
   const embedded = (r: Round) => r.sessions && r.sessions.embedded.rps / r.bare.rps;
   const redis = (r: Round) => r.sessions && r.sessions.redis.rps / r.bare.rps;
-  // The same client as the sessions rows: what cycling the cookies costs the shared cores is the
-  // client's, not the gateway's; shown beside the goal's figure, which stays against the plain floor.
-  const sameClient = report.rounds.some((r) => r.sessions?.bare);
-  const embeddedSame = (r: Round) => r.sessions?.bare && r.sessions.embedded.rps / r.sessions.bare.rps;
-  const redisSame = (r: Round) => r.sessions?.bare && r.sessions.redis.rps / r.sessions.bare.rps;
+  const cycles = sessionCycleRatios(report);
+  const inCycles = (ratios: number[], goal: number) => {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.round(q * (sorted.length - 1))]!.toFixed(2);
+    return `${met(median(ratios), goal)}; median of ${ratios.length} cycles, middle half ${at(0.25)} to ${at(0.75)}, all ${at(0)} to ${at(1)}`;
+  };
   const kib = (from: Memory, to: Memory) => (from && to ? ((to.rssMiB - from.rssMiB) * 1024) / s.count : Number.NaN);
   const held = (p: SessionsMemory) => kib(p.afterSetupCollected, p.collected);
   const perSession = (p: SessionsMemory) =>
@@ -181,13 +192,10 @@ export function sessionLines(report: BenchReport): string[] {
   const memoryGoal = 2;
   const memoryMet = [s.memory.embedded, s.memory.redis].every((p) => held(p) <= memoryGoal);
   return [
-    `authenticated GET over ${s.count} sessions, SQLite / bare proxy: ${met(roundRatio(report, embedded), s.goals.embedded)}; rounds ${spread(embedded)}`,
-    `authenticated GET over ${s.count} sessions, Redis + PostgreSQL / bare proxy: ${met(roundRatio(report, redis), s.goals.redis)}; rounds ${spread(redis)}`,
-    ...(sameClient
-      ? [
-          `against the bare proxy under the same client (cycling the ${s.count} cookies costs the shared cores ${clientExtra(report).toFixed(0)} µs more client CPU per request than one cookie): SQLite ${met(roundRatio(report, embeddedSame), s.goals.embedded)} (rounds ${spread(embeddedSame)}), Redis + PostgreSQL ${met(roundRatio(report, redisSame), s.goals.redis)} (rounds ${spread(redisSame)})`,
-        ]
-      : []),
+    `authenticated GET over ${s.count} sessions, SQLite / bare proxy: ${inCycles(cycles.embedded, s.goals.embedded)}`,
+    `authenticated GET over ${s.count} sessions, Redis + PostgreSQL / bare proxy: ${inCycles(cycles.redis, s.goals.redis)}`,
+    `each cycle's ratio compares slices of ${s.sliceSeconds} s run next to each other: the gateway's, and the bare proxy's under the same client (cycling the same ${s.count} cookies costs the client ${clientExtra(report).toFixed(0)} µs more CPU per request than one cookie)`,
+    `against the round's bare-proxy run of the public route instead (one cookie, run up to a minute earlier or later; how results before 2026-12-04 were figured, which a machine whose speed moves within minutes skews either way): SQLite ${roundRatio(report, embedded).toFixed(2)} (rounds ${spread(embedded)}), Redis + PostgreSQL ${roundRatio(report, redis).toFixed(2)} (rounds ${spread(redis)})`,
     ...firstPassLines(report),
     `sessions logged in by single sign-on: ${s.count} in ${s.created.embedded.toFixed(1)} s (SQLite), ${s.created.redis.toFixed(1)} s (Redis + PostgreSQL)`,
     `gateway memory after a full garbage collection, right after the last round's load (all ${s.count} sessions kept), against the same after the logins: SQLite ${perSession(s.memory.embedded)}; Redis + PostgreSQL ${perSession(s.memory.redis)} (goal <= ${memoryGoal} KiB per recently active session: ${memoryMet ? 'met' : 'NOT met'})`,
@@ -197,8 +205,19 @@ export function sessionLines(report: BenchReport): string[] {
 
 /** Median over rounds of the client CPU per request the bare proxy's cycling row costs beyond its plain row. */
 function clientExtra(report: BenchReport): number {
-  const extra = report.rounds.flatMap((r) => (r.sessions?.bare ? [(r.sessions.bare.cpuPerRequestUs['client'] ?? 0) - (r.bare.cpuPerRequestUs['client'] ?? 0)] : []));
+  const extra = report.rounds.flatMap((r) => (r.sessions ? [(r.sessions.bare.cpuPerRequestUs['client'] ?? 0) - (r.bare.cpuPerRequestUs['client'] ?? 0)] : []));
   return extra.length ? median(extra) : Number.NaN;
+}
+
+/**
+ * Issue 18's ratios, cycle by cycle over every round: each sessions gateway's requests/s in its
+ * slice against the bare proxy's (same client, same cookies) in the slice next to it. Slices seconds
+ * apart see the same machine speed; runs a minute apart did not (bench/RESULTS.md before
+ * 2026-12-04 had a round at 1.06).
+ */
+export function sessionCycleRatios(report: BenchReport): { embedded: number[]; redis: number[] } {
+  const cycles = report.rounds.flatMap((r) => r.sessions?.cycles ?? []);
+  return { embedded: cycles.map((c) => c.embedded / c.bare), redis: cycles.map((c) => c.redis / c.bare) };
 }
 
 /**
@@ -297,7 +316,7 @@ function allRuns(report: BenchReport): LoadFigures[] {
       r.bare,
       r.gateway,
       ...(r.login ? [r.login.embedded, r.login.redis, r.login.many] : []),
-      ...(r.sessions ? [r.sessions.embedded, ...(r.sessions.bare ? [r.sessions.bare] : []), r.sessions.redis] : []),
+      ...(r.sessions ? [r.sessions.embedded, r.sessions.bare, r.sessions.redis] : []),
       ...(r.workers ? [r.workers] : []),
     ]),
   ];
@@ -491,7 +510,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn. A session's first request in a gateway reads it from the store and opens its sealed part (no express-session); the gateway then keeps what requests use of it (about 1.6 KiB of heap with a 1.5 KB access token, src/sessions/session-copy.ts) until its once-a-minute touch is due or nobody has used it for a minute, and answers later requests from memory while the store vouches for its change notices. Each round comes more than a minute after the one before, so the run begins with a first pass, one request per session (reads, opens and touches), measured on its own (line "first request of each session"), and the warm-up and figures show the steady state. In a window that short no touch falls due; under a steady load each session is touched once a minute (one storage read and write). Each of the client's connections goes round its own share of the cookies (of n connections, connection k sends cookies k, k + n, k + 2n, ...), every request built once before the run, so cycling costs the shared cores about what one cookie does: compare the client column. The bare proxy under that same client runs between the two sessions rows in every round (row "bare http-proxy, ${report.sessions!.count} cookies"; the second ratio line). Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above. Memory per session is the gateway's RSS after a full garbage collection (through its inspector, opened by SIGUSR1 for that) right after its load in the last round, while it keeps every session, less the same after the logins; the RSS right after the load, before any collection, is shown too: V8 lets the old generation grow to several times what is live before it collects, so that figure is mostly garbage not yet freed.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn. A session's first request in a gateway reads it from the store and opens its sealed part (no express-session); the gateway then keeps what requests use of it (about 1.6 KiB of heap with a 1.5 KB access token, src/sessions/session-copy.ts) until its once-a-minute touch is due or nobody has used it for a minute, and answers later requests from memory while the store vouches for its change notices. The three rows are measured in turns, last in every round: each gateway's first pass, one request per session (reads, opens and touches: the group comes more than a minute after the last round's, so every touch is due), measured on its own (line "first request of each session"); the warm-ups; then cycles in which the SQLite gateway, the bare proxy under the same client (row "bare http-proxy, ${report.sessions!.count} cookies") and the Redis gateway are each loaded for one slice of ${report.sessions!.sliceSeconds} s, the order reversed every other cycle, so that the floor always runs next to both. Each ratio is the median over every cycle of every round of a gateway's slice against the floor's slice next to it: seconds apart, where a run of its own a minute apart from the floor's saw another machine speed on this host (the last line of the list shows that figure too). The figures show the steady state: within the cycles (about 40 s after the first pass) no touch falls due; under a steady load each session is touched once a minute (one storage read and write), which the first-pass line prices. Each of the client's connections goes round its own share of the cookies (of n connections, connection k sends cookies k, k + n, k + 2n, ...), each slice going on from about where the last one stopped, every request built once before the slice, so cycling costs the shared cores about what one cookie does: compare the client column. In the table, these rows are the median round's figures over its slices (p50 and p99: the slices' medians). Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above. Memory per session is the gateway's RSS after a full garbage collection (through its inspector, opened by SIGUSR1 for that) right after its load in the last round, while it keeps every session, less the same after the logins; the RSS right after the load, before any collection, is shown too: V8 lets the old generation grow to several times what is live before it collects, so that figure is mostly garbage not yet freed.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh

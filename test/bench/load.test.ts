@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoadFailure, measure } from '../../bench/load.js';
+import { LoadFailure, measure, measureInterleaved } from '../../bench/load.js';
 
 const BODY = '{"ok":true}';
 const settings = { connections: 4, seconds: 1, warmupSeconds: 0 };
@@ -24,8 +24,9 @@ async function server(later: (req: http.IncomingMessage, res: http.ServerRespons
 
 let running: http.Server | undefined;
 afterEach(async () => {
-  running?.closeAllConnections();
-  await new Promise((r) => running?.close(r));
+  if (!running) return;
+  running.closeAllConnections();
+  await new Promise((r) => running!.close(r));
   running = undefined;
 });
 
@@ -112,5 +113,67 @@ describe('a load run counts only the backend’s own 200s', () => {
     running = await server((req, res) => res.end(req.headers.cookie === 'zonegate.sid=s7' ? '<html>login</html>' : BODY));
     const cookies = Array.from({ length: 40 }, (_, i) => `zonegate.sid=s${i}`);
     await expect(measure({ ...target(running), cookies }, settings)).rejects.toThrow(/\d+ responses with a body other than the backend's/);
+  });
+});
+
+describe('targets measured in turns (issue 18: ratios a machine whose speed moves within minutes cannot skew)', () => {
+  const servers: http.Server[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+  const inTurns = { connections: 4, seconds: 1, warmupSeconds: 0, sliceSeconds: 1 };
+
+  it('loads each target for a slice per cycle, in reversed order every other cycle, and reports each cycle’s rates', async () => {
+    const arrivals: string[] = [];
+    const named = async (name: string) => {
+      const s = await server((_req, res) => {
+        arrivals.push(name);
+        res.end(BODY);
+      });
+      servers.push(s);
+      return { ...target(s), name };
+    };
+    const a = await named('a');
+    const b = await named('b');
+    const { figures, cycles } = await measureInterleaved([a, b], { ...inTurns, cycles: 3 });
+    // Slices a b | b a | a b: four runs of one target's requests, where a fixed order would give six.
+    const runs = arrivals.filter((name, i) => name !== arrivals[i - 1]);
+    expect(runs).toEqual(['a', 'b', 'a', 'b']);
+    expect(cycles).toHaveLength(3);
+    for (const rates of cycles) expect(rates.every((r) => r > 0)).toBe(true);
+    expect(figures.map((f) => f.name)).toEqual(['a', 'b']);
+    // Each target's figures are over its three slices (what was still in flight when a slice ended
+    // reached the server without being counted: at most one per connection and slice).
+    const arrived = arrivals.filter((n) => n === 'a').length;
+    expect(figures[0]!.requests).toBeLessThanOrEqual(arrived);
+    expect(figures[0]!.requests).toBeGreaterThanOrEqual(arrived - 3 * inTurns.connections);
+    expect(figures[1]!.handled).toBe(1 + figures[1]!.requests);
+  });
+
+  it('goes on through each connection’s share of the cookies from slice to slice, so every session is used', async () => {
+    const seen: string[] = [];
+    const s = await server((req, res) => {
+      seen.push(req.headers.cookie ?? '');
+      setTimeout(() => res.end(BODY), 50);
+    });
+    servers.push(s);
+    // 4 connections, 100 cookies each, about 20 requests per connection in a slice.
+    const cookies = Array.from({ length: 400 }, (_, i) => `zonegate.sid=s${i}`);
+    const { figures } = await measureInterleaved([{ ...target(s), cookies }], { ...inTurns, cycles: 3 });
+    const perSlice = figures[0]!.requests / 3;
+    const distinct = new Set(seen).size;
+    // Starting every slice from the top of its share would reuse the first slice's cookies.
+    expect(distinct).toBeGreaterThan(2 * perSlice);
+    expect(distinct).toBeLessThanOrEqual(cookies.length);
+  });
+
+  it('fails the whole measurement on an answer other than the backend’s in any slice', async () => {
+    let n = 0;
+    const s = await server((_req, res) => res.end(++n > 50 ? '<html>login</html>' : BODY));
+    servers.push(s);
+    await expect(measureInterleaved([target(s)], { ...inTurns, cycles: 2 })).rejects.toThrow(/\(measurement\): \d+ responses with a body other than the backend's/);
   });
 });
