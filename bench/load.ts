@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import autocannon from 'autocannon';
+import { median } from './report.js';
 
 export interface LoadSettings {
   connections: number;
@@ -174,8 +175,8 @@ function figures(target: LoadTarget, ready: Prepared, windows: readonly Window[]
     name: target.name,
     // One window: the mean of autocannon's per-second samples; slices of two seconds have too few.
     rps: only ? only.result.requests.average : requests / (elapsedMs / 1000),
-    p50: only ? only.result.latency.p50 : middle(windows.map((w) => w.result.latency.p50)),
-    p99: only ? only.result.latency.p99 : middle(windows.map((w) => w.result.latency.p99)),
+    p50: only ? only.result.latency.p50 : median(windows.map((w) => w.result.latency.p50)),
+    p99: only ? only.result.latency.p99 : median(windows.map((w) => w.result.latency.p99)),
     requests,
     handled: ready.handled + requests,
     seconds: sum((w) => w.result.duration),
@@ -184,12 +185,6 @@ function figures(target: LoadTarget, ready: Prepared, windows: readonly Window[]
     stolenCores: (sum((w) => w.machineSteal) * tickMs) / elapsedMs,
     ...(ready.firstPass ? { firstPass: ready.firstPass } : {}),
   };
-}
-
-function middle(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** USER_HZ: the unit of /proc/stat and /proc/<pid>/stat (proc(5)); 100 on every Linux build. */
