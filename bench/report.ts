@@ -9,7 +9,10 @@ export type ZoneFigures =
 
 type Memory = { rssMiB: number; peakMiB: number } | undefined;
 
-/** One run of each target, made back to back. */
+/**
+ * One round: every target measured in turns (bench/load.ts measureInterleaved), each figure over all
+ * its slices, and each cycle's requests/s of each target.
+ */
 export interface Round {
   bare: LoadFigures;
   gateway: LoadFigures;
@@ -24,6 +27,18 @@ export interface Round {
   sessions?: { embedded: LoadFigures; redis: LoadFigures; bare: LoadFigures; cycles: SessionsCycle[] };
   /** The public route of `gateway`, served by `zonegate start --workers 2` (issue 18, all cores). */
   workers?: LoadFigures;
+  /** Each cycle's requests/s of the targets above (bare, gateway, workers, login), in slices seconds apart. */
+  cycles?: RoundCycle[];
+}
+
+/** One cycle of a round: each target's requests/s in its slice. */
+export interface RoundCycle {
+  bare: number;
+  gateway: number;
+  workers?: number;
+  embedded?: number;
+  redis?: number;
+  many?: number;
 }
 
 /** One cycle of the sessions rows: each target's requests/s in its slice (seconds apart). */
@@ -78,6 +93,8 @@ export interface BenchReport {
   cpuModel: string;
   node: string;
   settings: LoadSettings;
+  /** How each round's targets were measured in turns: this many cycles of one slice each. */
+  turns?: { cycles: number; sliceSeconds: number };
   direct: LoadFigures;
   rounds: Round[];
   goal: number;
@@ -105,9 +122,32 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** The median of the rounds' ratios: each compares two runs made seconds apart on the same machine. */
+/**
+ * `of` against `to`, cycle by cycle over every round: each compares two slices run seconds apart, which
+ * see the same machine speed (runs a minute apart on this host did not: bench/RESULTS.md of
+ * 2026-12-03 had a round at 1.06 of the floor). Empty when the rounds were not measured in turns.
+ */
+export function cycleRatios(report: BenchReport, of: keyof RoundCycle, to: keyof RoundCycle): number[] {
+  return report.rounds.flatMap((r) => r.cycles ?? []).flatMap((c) => (c[of] !== undefined && c[to] !== undefined ? [c[of]! / c[to]!] : []));
+}
+
+/** Median over the cycles where the rounds were measured in turns; else of the rounds' ratios. */
+function turnsOrRoundsRatio(report: BenchReport, of: keyof RoundCycle, to: keyof RoundCycle, round: (r: Round) => number | undefined): number {
+  const cycles = cycleRatios(report, of, to);
+  return cycles.length ? median(cycles) : roundRatio(report, round);
+}
+
+/** How the cycles' ratios spread: `median of n cycles, middle half a to b, all c to d`. */
+export function cycleSpread(ratios: number[]): string {
+  if (!ratios.length) return 'no cycles';
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.round(q * (sorted.length - 1))]!.toFixed(2);
+  return `median of ${ratios.length} cycles, middle half ${at(0.25)} to ${at(0.75)}, all ${at(0)} to ${at(1)}`;
+}
+
+/** The public route's ratio: zonegate against the bare proxy. */
 export function ratio(report: BenchReport): number {
-  return median(report.rounds.map((r) => r.gateway.rps / r.bare.rps));
+  return turnsOrRoundsRatio(report, 'gateway', 'bare', (r) => r.gateway.rps / r.bare.rps);
 }
 
 /** The run whose requests/s is the median of its target's runs (the lower middle one for an even count). */
@@ -134,9 +174,9 @@ function roundRatio(report: BenchReport, of: (r: Round) => number | undefined): 
 export function loginRatios(report: BenchReport): { embedded: number; redis: number; manyToFew: number } | undefined {
   if (!loginRounds(report).length) return undefined;
   return {
-    embedded: roundRatio(report, (r) => r.login && r.login.embedded.rps / r.bare.rps),
-    redis: roundRatio(report, (r) => r.login && r.login.redis.rps / r.bare.rps),
-    manyToFew: roundRatio(report, (r) => r.login && r.login.many.rps / r.login.embedded.rps),
+    embedded: turnsOrRoundsRatio(report, 'embedded', 'bare', (r) => r.login && r.login.embedded.rps / r.bare.rps),
+    redis: turnsOrRoundsRatio(report, 'redis', 'bare', (r) => r.login && r.login.redis.rps / r.bare.rps),
+    manyToFew: turnsOrRoundsRatio(report, 'many', 'embedded', (r) => r.login && r.login.many.rps / r.login.embedded.rps),
   };
 }
 
@@ -174,11 +214,7 @@ export function sessionLines(report: BenchReport): string[] {
   const embedded = (r: Round) => r.sessions && r.sessions.embedded.rps / r.bare.rps;
   const redis = (r: Round) => r.sessions && r.sessions.redis.rps / r.bare.rps;
   const cycles = sessionCycleRatios(report);
-  const inCycles = (ratios: number[], goal: number) => {
-    const sorted = [...ratios].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.round(q * (sorted.length - 1))]!.toFixed(2);
-    return `${met(median(ratios), goal)}; median of ${ratios.length} cycles, middle half ${at(0.25)} to ${at(0.75)}, all ${at(0)} to ${at(1)}`;
-  };
+  const inCycles = (ratios: number[], goal: number) => `${met(median(ratios), goal)}; ${cycleSpread(ratios)}`;
   const kib = (from: Memory, to: Memory) => (from && to ? ((to.rssMiB - from.rssMiB) * 1024) / s.count : Number.NaN);
   const held = (p: SessionsMemory) => kib(p.afterSetupCollected, p.collected);
   const perSession = (p: SessionsMemory) =>
@@ -250,12 +286,13 @@ export function workersLines(report: BenchReport): string[] {
   const rounds = report.rounds.filter((r) => r.workers);
   if (!rounds.length) return [];
   const ratio = (r: Round) => r.workers && r.workers.rps / r.gateway.rps;
-  const spread = rounds.map((r) => ratio(r)!.toFixed(2)).join(', ');
+  const cycles = cycleRatios(report, 'workers', 'gateway');
+  const spread = cycles.length ? cycleSpread(cycles) : `rounds ${rounds.map((r) => ratio(r)!.toFixed(2)).join(', ')}`;
   const one = medianRun(rounds.map((r) => r.gateway));
   const two = medianRun(rounds.map((r) => r.workers!));
   const proxyCpu = (f: LoadFigures) => Object.entries(f.cpuPerRequestUs).find(([name]) => name !== 'client' && name !== 'backend')?.[1];
   return [
-    `public route, zonegate start --workers 2 / one worker: ${roundRatio(report, ratio).toFixed(2)} (rounds ${spread}); ${two.rps.toFixed(0)} against ${one.rps.toFixed(0)} requests/s`,
+    `public route, zonegate start --workers 2 / one worker: ${turnsOrRoundsRatio(report, 'workers', 'gateway', ratio).toFixed(2)} (${spread}); ${two.rps.toFixed(0)} against ${one.rps.toFixed(0)} requests/s`,
     `CPU per request, all workers: ${us(proxyCpu(two))} against ${us(proxyCpu(one))} for one (${report.cpus} cores, shared with the load generator and the backend: a second worker helps only as far as cores are idle)`,
   ];
 }
@@ -285,9 +322,9 @@ function loginVerdictLines(report: BenchReport): string[] {
   if (!r || !login) return [];
   const met = (value: number, goal: number) => `${value.toFixed(2)} (goal >= ${goal.toFixed(2)}: ${value >= goal ? 'met' : 'NOT met'})`;
   return [
-    `authenticated GET, embedded store / bare proxy: ${met(r.embedded, login.goals.embedded)}`,
-    `authenticated GET, Redis + PostgreSQL / bare proxy: ${met(r.redis, login.goals.redis)}`,
-    `authenticated GET, ${login.tenants.many} tenants / ${login.tenants.few} tenants: ${r.manyToFew.toFixed(2)} (should be about 1)`,
+    `authenticated GET, embedded store / bare proxy: ${met(r.embedded, login.goals.embedded)}${spreadOf(report, 'embedded', 'bare')}`,
+    `authenticated GET, Redis + PostgreSQL / bare proxy: ${met(r.redis, login.goals.redis)}${spreadOf(report, 'redis', 'bare')}`,
+    `authenticated GET, ${login.tenants.many} tenants / ${login.tenants.few} tenants: ${r.manyToFew.toFixed(2)} (should be about 1)${spreadOf(report, 'many', 'embedded')}`,
   ];
 }
 
@@ -355,7 +392,13 @@ export function speedLine(report: BenchReport): string {
 
 function verdictLine(report: BenchReport): string {
   const r = ratio(report);
-  return `zonegate / bare proxy: ${r.toFixed(2)} (goal >= ${report.goal.toFixed(2)}: ${r >= report.goal ? 'met' : 'NOT met'})`;
+  return `zonegate / bare proxy: ${r.toFixed(2)} (goal >= ${report.goal.toFixed(2)}: ${r >= report.goal ? 'met' : 'NOT met'})${spreadOf(report, 'gateway', 'bare')}`;
+}
+
+/** `; median of n cycles, ...` where the rounds were measured in turns; nothing otherwise. */
+function spreadOf(report: BenchReport, of: keyof RoundCycle, to: keyof RoundCycle): string {
+  const cycles = cycleRatios(report, of, to);
+  return cycles.length ? `; ${cycleSpread(cycles)}` : '';
 }
 
 function zoneRows(zones: ZoneFigures): string[][] | undefined {
@@ -392,7 +435,7 @@ export function formatTable(report: BenchReport): string {
   const s = report.settings;
   const lines = [
     '',
-    `${report.cpus} CPUs, Node.js ${report.node}; ${s.connections} connections, ${s.seconds} s per run after ${s.warmupSeconds} s warm-up; proxies: median of ${report.rounds.length} rounds`,
+    `${report.cpus} CPUs, Node.js ${report.node}; ${s.connections} connections; ${turnsText(report)}`,
     textTable(rows(report)),
     roundsLine(report),
     disturbanceLine(report),
@@ -414,6 +457,14 @@ export function formatTable(report: BenchReport): string {
   return lines.join('\n');
 }
 
+/** How the rounds' targets were loaded, for the table's heading. */
+function turnsText(report: BenchReport): string {
+  const s = report.settings;
+  const t = report.turns;
+  if (!t) return `${s.seconds} s per run after ${s.warmupSeconds} s warm-up; proxies: median of ${report.rounds.length} rounds`;
+  return `${report.rounds.length} rounds, in each every target in turns: ${s.warmupSeconds} s warm-up each, then ${t.cycles} cycles of one ${t.sliceSeconds} s slice each; ratios: median over all cycles`;
+}
+
 function markdownTable(table: string[][]): string {
   const [head, ...body] = table;
   return [`| ${head!.join(' | ')} |`, `| ${head!.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -429,9 +480,9 @@ function loginMarkdown(report: BenchReport): string {
   return `
 ## Authenticated GET (issue 4)
 
-The same run, the same client (${s.connections} connections), ${s.seconds} s per run after a ${s.warmupSeconds} s warm-up
-(\`BENCH_LOGIN_SECONDS\`), in the same rounds as the rows above; ratios are medians of each round's ratio to
-that round's bare-proxy run. Rows "zonegate login, ..." in the table above.
+The same run, the same client (${s.connections} connections), in the same rounds and the same turns as the rows
+above; each ratio is the median over every cycle of the gateway's slice against the bare proxy's slice of
+that cycle. Rows "zonegate login, ..." in the table above.
 
 - **${embedded}**
 - **${redis}**
@@ -482,10 +533,16 @@ export function resultsMarkdown(report: BenchReport): string {
 Written by \`npm run bench -- --write\` on ${report.date.toISOString()}.
 
 Machine: ${report.cpus} CPUs (\`nproc\`), ${report.cpuModel}; Node.js ${report.node}.
-Load: autocannon in the benchmark's own process, ${s.connections} connections, ${s.seconds} s per run
-after a ${s.warmupSeconds} s warm-up, one target at a time. The bare proxy and the zonegate targets are run in
+Load: autocannon in the benchmark's own process, ${s.connections} connections, one target at a time. ${report.turns ? `The bare proxy and the zonegate targets are measured in
+turns, in ${report.rounds.length} rounds: in each, every target gets a ${s.warmupSeconds} s warm-up, then come ${report.turns.cycles} cycles
+in which each target is loaded for one slice of ${report.turns.sliceSeconds} s, the order reversed every other cycle and
+every other round (\`BENCH_CYCLES\`, \`BENCH_SLICE_SECONDS\`). Each ratio is the median over every cycle of
+every round of the two targets' slices in that cycle: seconds apart, they see the same machine speed,
+which on this host moves within minutes (runs of their own, a minute apart, once put the gateway at 1.06
+of the floor). The rows show the median round's figures over its slices (p50 and p99: the slices'
+medians); backend direct is one run of ${s.seconds} s after a ${s.warmupSeconds} s warm-up.` : `${s.seconds} s per run after a ${s.warmupSeconds} s warm-up. The bare proxy and the zonegate targets are run in
 ${report.rounds.length} rounds, alternating the order; their rows show the median run and each ratio is the
-median of the rounds' ratios. Every response is checked: any non-2xx, connection error, timeout or
+median of the rounds' ratios.`} Every response is checked: any non-2xx, connection error, timeout or
 body other than the backend's fails the run.
 
 ${markdownTable(rows(report))}
@@ -510,7 +567,7 @@ REFERENCE.md §8).
   the same way for the bare proxy and for zonegate. CPU/req is each process's user+system CPU time
   (from /proc, 10 ms resolution) during the measured window divided by the requests completed: with
   the cores saturated, requests/s follows the sum of the three.
-${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn. A session's first request in a gateway reads it from the store and opens its sealed part (no express-session); the gateway then keeps what requests use of it (about 1.6 KiB of heap with a 1.5 KB access token, src/sessions/session-copy.ts) until its once-a-minute touch is due or nobody has used it for a minute, and answers later requests from memory while the store vouches for its change notices. The three rows are measured in turns, last in every round: each gateway's first pass, one request per session (reads, opens and touches: the group comes more than a minute after the last round's, so every touch is due), measured on its own (line "first request of each session"); the warm-ups; then cycles in which the SQLite gateway, the bare proxy under the same client (row "bare http-proxy, ${report.sessions!.count} cookies") and the Redis gateway are each loaded for one slice of ${report.sessions!.sliceSeconds} s, the order reversed every other cycle, so that the floor always runs next to both. Each ratio is the median over every cycle of every round of a gateway's slice against the floor's slice next to it: seconds apart, where a run of its own a minute apart from the floor's saw another machine speed on this host (the last line of the list shows that figure too). The figures show the steady state: within the cycles (about 40 s after the first pass) no touch falls due; under a steady load each session is touched once a minute (one storage read and write), which the first-pass line prices. Each of the client's connections goes round its own share of the cookies (of n connections, connection k sends cookies k, k + n, k + 2n, ...), each slice going on from about where the last one stopped, every request built once before the slice, so cycling costs the shared cores about what one cookie does: compare the client column. In the table, these rows are the median round's figures over its slices (p50 and p99: the slices' medians). Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above. Memory per session is the gateway's RSS after a full garbage collection (through its inspector, opened by SIGUSR1 for that) right after its load in the last round, while it keeps every session, less the same after the logins; the RSS right after the load, before any collection, is shown too: V8 lets the old generation grow to several times what is live before it collects, so that figure is mostly garbage not yet freed.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
+${loginMarkdown(report)}${sessionLines(report).length ? `\n## Many sessions (issue 18)\n\nThe same user on ${report.sessions!.count} browsers: one password login at the zone, then each gateway login answered by the zone's single sign-on; the load uses the sessions in turn. A session's first request in a gateway reads it from the store and opens its sealed part (no express-session); the gateway then keeps what requests use of it (about 1.6 KiB of heap with a 1.5 KB access token, src/sessions/session-copy.ts) until its once-a-minute touch is due or nobody has used it for a minute, and answers later requests from memory while the store vouches for its change notices. The three rows are measured in turns, last in every round: each gateway's first pass, one request per session (reads, opens and touches: the group comes more than a minute after the last round's, so every touch is due), measured on its own (line "first request of each session"); the warm-ups; then cycles in which the SQLite gateway, the bare proxy under the same client (row "bare http-proxy, ${report.sessions!.count} cookies") and the Redis gateway are each loaded for one slice of ${report.sessions!.sliceSeconds} s, the order reversed every other cycle, so that the floor always runs next to both. Each ratio is the median over every cycle of every round of a gateway's slice against the floor's slice next to it: seconds apart, where a run of its own a minute apart from the floor's saw another machine speed on this host (the last line of the list shows that figure too). The figures show the steady state: within the cycles (about 40 s after the first pass) no touch falls due; under a steady load each session is touched once a minute (one storage read and write), which the first-pass line prices. Each of the client's connections goes round its own share of the cookies (of n connections, connection k sends cookies k, k + n, k + 2n, ...), each slice going on from about where the last one stopped, every request built once before the slice, so cycling costs the shared cores about what one cookie does: compare the client column. In the table, these rows are the median round's figures over its slices (p50 and p99: the slices' medians). Gateways of their own (the sessions would otherwise weigh on the one-session rows); rows "..., ${report.sessions!.count} sessions" in the table above. Memory per session is the gateway's RSS after a full garbage collection (through its inspector, opened by SIGUSR1 for that) right after its load in the last round, while it keeps every session, less the same after the logins; the RSS right after the load, before any collection, is shown too: V8 lets the old generation grow to several times what is live before it collects, so that figure is mostly garbage not yet freed.\n\n${sessionLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${workersLines(report).length ? `\n## All cores (issue 18)\n\nThe public route of the "zonegate" row, served by \`zonegate start --workers 2\` (the same environment and routes; row "zonegate, 2 workers", CPU summed over the primary and its workers), in the same rounds and turns; the ratio is the median over every cycle of its slice against the one-worker gateway's.\n\n${workersLines(report).map((l) => `- ${l}`).join('\n')}\n` : ''}${forwardAuthLine(report) ? `\n## Forward auth (issue 14)\n\n${forwardAuthLine(report)}.\n` : ''}${z ? `\n## Identity zones\n\n${markdownTable(z)}\n\nPassword hashes: argon2id (m = 19 MiB, t = 2, p = 1). ${passwordLoginLines(report).map((l) => `${l}.`).join(' ')}\n` : ''}${note ? `\n${note}\n` : ''}
 ## Reproduce
 
 \`\`\`sh
@@ -518,7 +575,7 @@ npm run bench                       # print the figures
 npm run bench -- --write            # and rewrite this file
 npm run bench -- --profile          # and print where the gateway's CPU time goes (slower figures)
 BENCH_SECONDS=30 BENCH_WARMUP_SECONDS=5 BENCH_CONNECTIONS=100 npm run bench
-BENCH_LOGIN_SECONDS=10 BENCH_REDIS_URL=redis://127.0.0.1:6379/7 BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
+BENCH_CYCLES=8 BENCH_SLICE_SECONDS=3 BENCH_REDIS_URL=redis://127.0.0.1:6379/7 BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench
 \`\`\`
 
 \`--profile\` profiles the bare proxy, zonegate and the "zonegate login, SQLite" and "Redis + PostgreSQL" gateways. BENCH_REDIS_URL must

@@ -1,9 +1,11 @@
 /**
  * `npm run bench`: a backend, a bare http-proxy pass-through to it, and zonegate on an
- * unauthenticated route, each in its own process (own event loop), loaded one after the other by the
- * same client at the same concurrency. Prints requests/s, p50/p99 and CPU per request for each,
- * zonegate's ratio to the bare proxy (issue 2's goal: at least 0.70) and the gateway's memory; then
- * the identity zones' figures (bench/zones.ts).
+ * unauthenticated route, each in its own process (own event loop), loaded in turns by the same client
+ * at the same concurrency (bench/load.ts measureInterleaved: in each round every target gets its
+ * warm-up, then cycles of one short slice per target, so that the ratios compare slices seconds apart
+ * on a host whose speed moves within minutes). Prints requests/s, p50/p99 and CPU per request for
+ * each, zonegate's ratio to the bare proxy (issue 2's goal: at least 0.70) and the gateway's memory;
+ * then the identity zones' figures (bench/zones.ts).
  *
  * In the same run, the authenticated GET (issue 4) and provisioning (issue 5): three more gateways,
  * each `zonegate start` with bench/gateway/xs-security.json, so the built-in zones run in the gateway
@@ -27,14 +29,11 @@
  *   npm run bench -- --profile     run the proxies and the login gateways under --cpu-prof and print
  *                                  where the time of the bare proxy, zonegate and the SQLite and Redis
  *                                  login gateways goes (figures are then slower than real and are not written)
- * Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (5:
- * on this shared machine one run in three or four is slower by a third or more, which would decide a
- * median of three),
- * BENCH_LOGIN_SECONDS (6: the authenticated targets' runs; same warm-up and connections),
+ * Environment: BENCH_SECONDS (10: the runs not made in turns: backend direct, forward auth, the
+ * identity zones and the event relay), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (50), BENCH_ROUNDS (5),
+ * BENCH_CYCLES (4) and BENCH_SLICE_SECONDS (2): in each round, the proxy rows and then the
+ * many-sessions rows are measured in turns, that many cycles of one slice each,
  * BENCH_SESSIONS (10,000: the distinct sessions of the many-sessions rows, issue 18),
- * BENCH_SESSION_CYCLES (4) and BENCH_SLICE_SECONDS (2): the many-sessions rows and the bare proxy
- * under their client are measured in turns, that many cycles of one slice each (bench/load.ts
- * measureInterleaved),
  * BENCH_REDIS_URL (redis://127.0.0.1:6379/7: its `zonegate:` keys are deleted before and after; the
  * many-sessions gateway uses the next database, 8, the same way),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres: the database zonegate_bench is
@@ -88,7 +87,6 @@ interface Target {
   /** What its CPU per request is reported for. */
   processes: RunningChild[];
   headers?: Record<string, string>;
-  settings?: LoadSettings;
   /** The only body accepted; default the backend's. */
   expectBody?: string;
   /** Sessions' Cookie headers used in turn (many users); instead of one in `headers`. */
@@ -113,12 +111,11 @@ async function main(): Promise<number> {
     warmupSeconds: number('BENCH_WARMUP_SECONDS', 2, 0),
     connections: Math.round(number('BENCH_CONNECTIONS', 50, 1)),
   };
-  const loginSettings: LoadSettings = { ...settings, seconds: number('BENCH_LOGIN_SECONDS', 6, 1) };
   const rounds = Math.round(number('BENCH_ROUNDS', 5, 1));
   const sessionCount = Math.round(number('BENCH_SESSIONS', 10_000, 1));
-  const sessionsSettings = {
-    ...loginSettings,
-    cycles: Math.round(number('BENCH_SESSION_CYCLES', 4, 1)),
+  const turns = {
+    ...settings,
+    cycles: Math.round(number('BENCH_CYCLES', 4, 1)),
     sliceSeconds: number('BENCH_SLICE_SECONDS', 2, 1),
   };
   const redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379/7';
@@ -278,13 +275,12 @@ async function main(): Promise<number> {
       return f;
     };
     const load = (t: Target) => {
-      const s = t.settings ?? settings;
-      process.stderr.write(`${t.name}: ${s.warmupSeconds} s warm-up, ${s.seconds} s at ${s.connections} connections...\n`);
-      return measure(loadTarget(t), s).then(count);
+      process.stderr.write(`${t.name}: ${settings.warmupSeconds} s warm-up, ${settings.seconds} s at ${settings.connections} connections...\n`);
+      return measure(loadTarget(t), settings).then(count);
     };
-    /** Targets loaded in turns (issue 18's rows): figures over their slices, and each cycle's rates. */
+    /** Targets loaded in turns: figures over their slices, and each cycle's rates (in the order given). */
     const loadInTurns = async (ts: Target[]) => {
-      const s = sessionsSettings;
+      const s = turns;
       process.stderr.write(`${ts.map((t) => t.name).join(' | ')}: in turns, ${s.warmupSeconds} s warm-up each, then ${s.cycles} cycles of ${s.sliceSeconds} s each at ${s.connections} connections...\n`);
       const { figures, cycles } = await measureInterleaved(ts.map(loadTarget), s);
       figures.forEach(count);
@@ -329,7 +325,6 @@ async function main(): Promise<number> {
       path: LOGIN_PATH,
       processes: [g.child, backend],
       headers: { cookie: g.cookie },
-      settings: loginSettings,
     });
     const targets = {
       bare: { name: 'bare http-proxy', child: bare, path: '/items', processes: [bare, backend] } as Target,
@@ -350,11 +345,13 @@ async function main(): Promise<number> {
     ];
     type Key = keyof typeof targets;
     const keys = Object.keys(targets) as Key[];
-    // Alternating the order cancels a slow drift of the machine (other tenants, thermals) out of
-    // the ratios; each round's ratios compare runs made within a minute of each other.
+    // In turns (slices seconds apart, the order reversed every other cycle and every other round),
+    // so that a ratio compares the two targets at the same machine speed.
     for (let i = 0; i < rounds; i++) {
-      const figures = {} as Record<Key, LoadFigures>;
-      for (const k of i % 2 === 0 ? keys : [...keys].reverse()) figures[k] = await load(targets[k]);
+      const order = i % 2 === 0 ? keys : [...keys].reverse();
+      const main = await loadInTurns(order.map((k) => targets[k]));
+      const byKey = <T,>(xs: readonly T[]) => Object.fromEntries(order.map((k, j) => [k, xs[j]!])) as Record<Key, T>;
+      const figures = byKey(main.figures);
       // Last in every round, whatever the order: the first pass then comes more than a minute after
       // the last round's (and after the logins), so that every session's touch is due in it and none
       // in the cycles that follow (they take about 40 s).
@@ -381,6 +378,7 @@ async function main(): Promise<number> {
         login: { embedded: figures.embedded, redis: figures.redis, many: figures.many },
         sessions,
         workers: figures.workers,
+        cycles: main.cycles.map((c) => byKey(c)),
       });
     }
     forwardAuth = await load({
@@ -389,7 +387,6 @@ async function main(): Promise<number> {
       path: '/_zonegate/auth',
       processes: [embedded.child],
       headers: { cookie: embedded.cookie, 'x-forwarded-host': TENANT_HOST, 'x-forwarded-proto': 'http', 'x-forwarded-uri': LOGIN_PATH, 'x-forwarded-method': 'GET' },
-      settings: loginSettings,
       expectBody: '',
     });
     memory = { gateway: gateway.memory(), bareProxy: bare.memory() };
@@ -399,7 +396,7 @@ async function main(): Promise<number> {
       count: sessionCount,
       goals: SESSION_GOALS,
       created: { embedded: embeddedSessions.seconds, redis: redisSessions.seconds },
-      sliceSeconds: sessionsSettings.sliceSeconds,
+      sliceSeconds: turns.sliceSeconds,
       memory: {
         embedded: { beforeLogins: beforeSessions.embedded, afterSetup: sessionsMade.embedded, afterSetupCollected: sessionsCollected.embedded, ...lastLoad.embeddedSessions },
         redis: { beforeLogins: beforeSessions.redis, afterSetup: sessionsMade.redis, afterSetupCollected: sessionsCollected.redis, ...lastLoad.redisSessions },
@@ -409,7 +406,7 @@ async function main(): Promise<number> {
     const subscriptionsRedis = await subscribe(redis, 3);
     logLines = countRequestLines(gatewayLog);
     login = {
-      settings: loginSettings,
+      settings,
       goals: LOGIN_GOALS,
       tenants: { few: 2, many: MANY_TENANTS },
       seeded: { tenants: many.seed.tenants, seconds: many.seed.seconds },
@@ -437,6 +434,7 @@ async function main(): Promise<number> {
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
     node: process.version,
     settings,
+    turns: { cycles: turns.cycles, sliceSeconds: turns.sliceSeconds },
     direct,
     rounds: measured,
     goal: GOAL,
