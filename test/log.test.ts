@@ -118,3 +118,11 @@ describe('LOG_FORMAT', () => {
     expect(readSettings({}, { cwd: os.tmpdir() }).logFormat).toBe('json');
   });
 });
+
+describe('LOG_REQUESTS', () => {
+  it('is on by default, off when asked, and refused by name when neither', () => {
+    expect(readSettings({}, { cwd: os.tmpdir() }).logRequests).toBe(true);
+    expect(readSettings({ LOG_REQUESTS: 'OFF' }, { cwd: os.tmpdir() }).logRequests).toBe(false);
+    expect(() => readSettings({ LOG_REQUESTS: 'no' }, { cwd: os.tmpdir() })).toThrow(/LOG_REQUESTS: expected "on" or "off", got "no"/);
+  });
+});

@@ -112,6 +112,11 @@ export interface Settings {
   logLevel: Level;
   /** `LOG_FORMAT`: `json` (one object per line, the default) or `pretty` (pino-pretty, for people at a terminal). */
   logFormat: LogFormat;
+  /**
+   * `LOG_REQUESTS=off`: no `request` line per request (oauth2-proxy's `--request-logging=false`), for
+   * deployments whose ingress or router already logs every request; errors and events are still logged.
+   */
+  logRequests: boolean;
   shutdownTimeoutMs: number;
   /** How the gateway bounds what clients may hold (issue 10: slow clients cannot starve a destination). */
   clients: ClientLimits;
@@ -341,6 +346,8 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
   if (!LEVELS.includes(logLevel)) problem('LOG_LEVEL', `expected one of ${LEVELS.join(', ')}`);
   const logFormat = (env.LOG_FORMAT || 'json').toLowerCase() as LogFormat;
   if (logFormat !== 'json' && logFormat !== 'pretty') problem('LOG_FORMAT', `expected "json" or "pretty", got "${env.LOG_FORMAT}"`);
+  const logRequests = (env.LOG_REQUESTS || 'on').toLowerCase();
+  if (logRequests !== 'on' && logRequests !== 'off') problem('LOG_REQUESTS', `expected "on" or "off", got "${env.LOG_REQUESTS}"`);
 
   const shutdownTimeoutMs = integer(env.SHUTDOWN_TIMEOUT_MS, 10_000, 0, 600_000);
   if (shutdownTimeoutMs === undefined) problem('SHUTDOWN_TIMEOUT_MS', 'expected milliseconds between 0 and 600000');
@@ -394,6 +401,7 @@ export function readSettings(env: Environment, options: { cwd: string; defaultPo
     provisioning: Object.freeze(provisioning),
     logLevel,
     logFormat,
+    logRequests: logRequests === 'on',
     shutdownTimeoutMs: shutdownTimeoutMs!,
     clients: Object.freeze(clients),
     forwardAuth: forwardAuth === 'on',

@@ -276,7 +276,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.once('close', () => {
       release?.();
       leave(served);
-      logRequest(req, res, ctx);
+      if (settings.logRequests) logRequest(req, res, ctx);
       metrics?.requestClosed(req, res, ctx);
       ctx.trace?.end(req, res, ctx);
     });

@@ -224,6 +224,41 @@ describe('logging', () => {
   });
 });
 
+describe('LOG_REQUESTS=off', () => {
+  let quiet: TestGateway;
+  let closedPort: number;
+  beforeAll(async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedPort = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    quiet = await startTestGateway({
+      routes: {
+        routes: [
+          { source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' },
+          { source: '^/down/(.*)$', target: '/$1', destination: 'down', authenticationType: 'none' },
+        ],
+      },
+      destinations: [
+        { name: 'echo', url: 'ECHO' },
+        { name: 'down', url: `http://127.0.0.1:${closedPort}` },
+      ],
+      env: { LOG_REQUESTS: 'off' },
+    });
+  });
+  afterAll(() => quiet.stop());
+
+  it('writes no line per request, and still logs what fails', async () => {
+    const before = quiet.logs.length;
+    expect((await request(quiet.port, { path: '/echo/x', headers: { 'x-request-id': 'quiet-1' } })).status).toBe(200);
+    expect((await request(quiet.port, { path: '/down/x', headers: { 'x-request-id': 'quiet-2' } })).status).toBe(502);
+    await new Promise((r) => setTimeout(r, 20));
+    const lines = quiet.logs.slice(before).map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.msg === 'request')).toEqual([]);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', requestId: 'quiet-2', code: 'ZG_ERR_BACKEND_UNREACHABLE' }));
+  });
+});
+
 describe('health', () => {
   it('answers /healthz and /readyz on any host, outside tenant routing', async () => {
     const live = await request(gw.port, { host: 'whatever.invalid', path: '/healthz' });
