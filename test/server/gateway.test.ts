@@ -3,6 +3,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../support/http.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { freePort } from '../support/free-port.js';
 
 const ROUTES = {
   welcomeFile: '/index.html',
@@ -226,23 +227,11 @@ describe('logging', () => {
 
 describe('LOG_REQUESTS=off', () => {
   let quiet: TestGateway;
-  let closedPort: number;
   beforeAll(async () => {
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    closedPort = (probe.address() as net.AddressInfo).port;
-    await new Promise((r) => probe.close(r));
+    const down = { source: '^/down/(.*)$', target: '/$1', destination: 'down', authenticationType: 'none' };
     quiet = await startTestGateway({
-      routes: {
-        routes: [
-          { source: '^/echo/(.*)$', target: '/$1', destination: 'echo', authenticationType: 'none' },
-          { source: '^/down/(.*)$', target: '/$1', destination: 'down', authenticationType: 'none' },
-        ],
-      },
-      destinations: [
-        { name: 'echo', url: 'ECHO' },
-        { name: 'down', url: `http://127.0.0.1:${closedPort}` },
-      ],
+      routes: { routes: [ROUTES.routes[0]!, down] },
+      destinations: [{ name: 'echo', url: 'ECHO' }, { name: 'down', url: `http://127.0.0.1:${await freePort()}` }],
       env: { LOG_REQUESTS: 'off' },
     });
   });
