@@ -85,6 +85,13 @@ const DELETE_IF_EQUALS_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// Compare and set as one step: between a separate GET and SET another client's write could land,
+// and the SET would undo it. ARGV[3] is the TTL in milliseconds, or '' for none.
+const SET_IF_EQUALS_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`;
+
 // Server replies that mean "cannot serve now" (loading a dump, a busy script, a replica without
 // master, out of memory, lost authentication, a cluster slot moving or without owner) rather than
 // a bad command.
@@ -384,6 +391,13 @@ export async function openRedisStorage(options: RedisStorageOptions): Promise<St
         const reply =
           ttlMs === undefined ? await client.set(k(key), value, 'XX') : await client.set(k(key), value, 'PX', ttlMs, 'XX');
         return reply === 'OK';
+      }),
+    setIfEquals: (key, expected, value, opts) =>
+      write(async () => {
+        const ttl = ttlMsOf(opts);
+        const args = [SET_IF_EQUALS_LUA, 1, k(key), expected, value, ttl === undefined ? '' : String(ttl)] as const;
+        const reply = opts?.announce ? await announcedWith(key, (m) => m.eval(...args)) : await client.eval(...args);
+        return Number(reply) === 1;
       }),
     // Consuming a single-use code is a write too: a failover must not bring a used code back.
     take: (key, opts) =>

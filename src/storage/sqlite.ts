@@ -154,6 +154,8 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
     ),
     // One statement: replaces only a live row; `changes` is 1 exactly when this call stored it.
     setIfPresent: db.prepare<[string, number | null, string, number]>(`UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND ${live}`),
+    // One statement, so no other connection can write the row between the comparison and the update.
+    setIfEquals: db.prepare<[string, number | null, string, string, number]>(`UPDATE kv SET value = ?, expires_at = ? WHERE key = ? AND value = ? AND ${live}`),
     // DELETE ... RETURNING reads and removes in one statement, so of two connections racing for a
     // single-use code only one gets a row back.
     take: db.prepare<[string], ValueRow>('DELETE FROM kv WHERE key = ? RETURNING value, expires_at'),
@@ -335,6 +337,12 @@ export function openSqliteStorage(options: SqliteStorageOptions): Storage {
         const at = now();
         const exp = expiresAt(opts);
         return announced(key, opts, () => q.setIfPresent.run(value, exp, key, at).changes === 1, (stored) => stored);
+      }),
+    setIfEquals: (key, expected, value, opts) =>
+      call(() => {
+        const at = now();
+        const exp = expiresAt(opts);
+        return announced(key, opts, () => q.setIfEquals.run(value, exp, key, expected, at).changes === 1, (stored) => stored);
       }),
     take: (key, opts) =>
       call(() => {

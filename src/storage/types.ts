@@ -24,6 +24,12 @@ export interface Storage {
    * a stalled Redis widens it to seconds (src/sessions/store.ts).
    */
   setIfPresent(key: string, value: string, options?: TtlOptions & AnnounceOptions): Promise<boolean>;
+  /**
+   * Stores `value` only if the key is live and holds exactly `expected`, atomically (compare and
+   * set); true if this call stored it. A rewrite of what was read moments ago (a session's touch)
+   * then never undoes a write made in between (a token refresh by another request or instance).
+   */
+  setIfEquals(key: string, expected: string, value: string, options?: TtlOptions & AnnounceOptions): Promise<boolean>;
   /** Atomically reads and deletes: of concurrent callers exactly one gets the value (single-use codes). */
   take(key: string, options?: AnnounceOptions): Promise<string | undefined>;
   /** True if the key existed. */

@@ -176,6 +176,48 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
     });
 
+    describe('setIfEquals', () => {
+      it('stores only over exactly the expected live value, with the new TTL', async () => {
+        const k = key('cas');
+        expect(await s.setIfEquals(k, 'v1', 'v2', { ttlMs: 10_000 })).toBe(false);
+        expect(await s.get(k)).toBeUndefined();
+        await s.set(k, 'v1', { ttlMs: 10_000 });
+        for (const wrong of ['v', 'v1 ', 'V1', '']) expect(await s.setIfEquals(k, wrong, 'no')).toBe(false);
+        expect(await s.get(k)).toBe('v1');
+        expect(await s.setIfEquals(k, 'v1', 'v2')).toBe(true);
+        expect(await s.get(k)).toBe('v2');
+        expect(await s.ttl(k)).toBe(Infinity);
+        expect(await s.setIfEquals(k, 'v2', 'v3', { ttlMs: 150 })).toBe(true);
+        await sleep(250);
+        // Expired counts as absent: not brought back, even with the value it had.
+        expect(await s.setIfEquals(k, 'v3', 'v4', { ttlMs: 10_000 })).toBe(false);
+        expect(await s.get(k)).toBeUndefined();
+      });
+
+      it('does not undo a write made on another connection since the value was read', async () => {
+        const k = key('cas-lost-update');
+        await s.set(k, 'read', { ttlMs: 10_000 });
+        const read = await s.get(k);
+        await handles[1]!.set(k, 'written meanwhile', { ttlMs: 10_000 });
+        expect(await s.setIfEquals(k, read!, 'stale rewrite', { ttlMs: 10_000 })).toBe(false);
+        expect(await handles[2]!.get(k)).toBe('written meanwhile');
+        await handles[1]!.delete(k);
+        expect(await s.setIfEquals(k, 'written meanwhile', 'revived', { ttlMs: 10_000 })).toBe(false);
+        expect(await s.get(k)).toBeUndefined();
+      });
+
+      it('of many concurrent callers on several connections expecting the same value exactly one stores', async () => {
+        for (let round = 0; round < 5; round++) {
+          const k = key(`cas-race-${round}`);
+          await s.set(k, 'start', { ttlMs: 10_000 });
+          const results = await race(60, (h, i) => h.setIfEquals(k, 'start', `by-${i}`, { ttlMs: 10_000 }));
+          const winners = results.flatMap((stored, i) => (stored ? [i] : []));
+          expect(winners).toHaveLength(1);
+          expect(await s.get(k)).toBe(`by-${winners[0]}`);
+        }
+      });
+    });
+
     describe('take', () => {
       it('returns the value once and removes it', async () => {
         const k = key('take');
@@ -411,7 +453,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         }
       });
 
-      it('announce a write with the write itself when asked: setIfPresent, take and delete', async () => {
+      it('announce a write with the write itself when asked: setIfPresent, setIfEquals, take and delete', async () => {
         const a = await listening();
         const b = await listening();
         try {
@@ -426,6 +468,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           await a.h.set(k, 'v1');
           expect(await a.h.setIfPresent(k, 'v2', { ttlMs: 60_000, announce: true })).toBe(true);
           await heardOf(k);
+          expect(await a.h.setIfEquals(k, 'v2', 'v2b', { ttlMs: 60_000, announce: true })).toBe(true);
+          await heardOf(k);
+          expect(await a.h.setIfEquals(k, 'v2b', 'v2', { ttlMs: 60_000 })).toBe(true);
           expect(await a.h.take(k, { announce: true })).toBe('v2');
           await heardOf(k);
           await a.h.set(k, 'v3');
