@@ -480,8 +480,10 @@ export class StorageSessionStore extends session.Store {
       this.#forget(sid);
       return undefined;
     }
-    // Only over the stored copy: a logout elsewhere may have deleted it since it was read here.
-    if (!(await this.#storage.setIfPresent(sessionKey(sid), JSON.stringify({ ...record, expiresAt }), { ttlMs: ttlUntil(expiresAt), ...ANNOUNCED }))) return undefined;
+    // Only over the very copy read just now: a logout elsewhere may have deleted it since, and a
+    // token refresh may have rewritten it (undone, the rotated refresh token would be lost, and the
+    // next refresh would present a spent one: the zone revokes the whole family).
+    if (!(await this.#storage.setIfEquals(sessionKey(sid), raw!, JSON.stringify({ ...record, expiresAt }), { ttlMs: ttlUntil(expiresAt), ...ANNOUNCED }))) return undefined;
     this.#forget(sid);
     sess.storedUntil = expiresAt;
     return raw === readRaw ? this.#changes : undefined;

@@ -339,6 +339,34 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect((await promiseGet(s, id))?.tokens).toEqual({ accessToken: 'new', refreshToken: 'new-rt' });
         expect(await storage.ttl(`sess:${id}`)).toBeGreaterThan(15_000);
       });
+
+      it('a refresh that lands between the touch’s own read and its write is not undone (compare and set)', async () => {
+        const id = sid();
+        const instance2 = store({}, other);
+        // The touch reads the stored copy; before its write goes out, another instance stores the
+        // rotated tokens. A plain rewrite of what the touch read would bring back the spent refresh
+        // token, and the next refresh would make the zone revoke the whole family.
+        let refreshMeanwhile = false;
+        const racing: Storage = {
+          ...storage,
+          get: async (key) => {
+            const read = await storage.get(key);
+            if (refreshMeanwhile && key === `sess:${id}`) {
+              refreshMeanwhile = false;
+              const fresh = (await promiseGet(instance2, id))!;
+              await promiseSet(instance2, id, { ...fresh, tokens: { accessToken: 'new', refreshToken: 'new-rt' } });
+            }
+            return read;
+          },
+        };
+        const s = store({ touchAfterMs: 0 }, racing);
+        await promiseSet(s, id, sessionData({ tenant: 'acme', tokens: { accessToken: 'old', refreshToken: 'old-rt' } }, 10_000));
+        const loaded = (await promiseGet(s, id))!;
+        refreshMeanwhile = true;
+        await promiseTouch(s, id, { ...loaded, cookie: sessionData({}, 20_000).cookie });
+        expect(refreshMeanwhile).toBe(false);
+        expect((await promiseGet(store({}, other), id))?.tokens).toEqual({ accessToken: 'new', refreshToken: 'new-rt' });
+      });
     });
 
     describe('recent reads (peek)', () => {
