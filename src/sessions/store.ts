@@ -148,8 +148,16 @@ export class StorageSessionStore extends session.Store {
   /** At most this many sessions are kept for `peek`. */
   readonly cacheSize: number;
   readonly #shared = new SharedValues();
-  /** Moves on every change this store hears of: a read that began before a change must not be kept. */
+  /** Moves on every change this store hears of: a read that began before a change of its session must not be kept. */
   #changes = 0;
+  /** #changes when every copy was last forgotten (the stored data was replaced): no read begun before is kept. */
+  #allForgottenAt = 0;
+  /**
+   * The sessions with reads under way (loadReadOnly), how many each, and #changes when each was last
+   * forgotten: a change of one session does not void the reads of the others that overlap it (at
+   * 10,000 sessions, with a touch announced by every instance once a minute, most reads would).
+   */
+  readonly #reading = new Map<string, { count: number; forgottenAt: number }>();
 
   constructor(options: SessionStoreOptions) {
     super();
@@ -221,17 +229,24 @@ export class StorageSessionStore extends session.Store {
   async loadReadOnly(sid: string, proof: string): Promise<Readonly<SessionData> | undefined> {
     const changes = this.#changes;
     const readAt = Math.floor(performance.now());
-    const fetched = await this.#fetch(sid);
-    if (fetched === undefined) return undefined;
-    const data = fetched.data as unknown as SessionData;
-    if (this.#servableUnchanged(data, Date.now())) return this.#remember(sid, proof, data, changes, readAt);
-    // A touch is due (about once a minute per active session): done here, as express-session would
-    // at the end of the request, extending only a session still stored. The read is kept only when
-    // the touch extended that very record (a request may have changed it in between).
-    const touchedAt = Math.floor(performance.now());
-    const unchanged = await this.#touch(sid, data, fetched.raw);
-    if (!this.#servableUnchanged(data, Date.now())) return undefined;
-    return unchanged === undefined ? this.#copy(data) : this.#remember(sid, proof, data, unchanged, touchedAt);
+    const reading = this.#reading.get(sid) ?? { count: 0, forgottenAt: -1 };
+    reading.count++;
+    this.#reading.set(sid, reading);
+    try {
+      const fetched = await this.#fetch(sid);
+      if (fetched === undefined) return undefined;
+      const data = fetched.data as unknown as SessionData;
+      if (this.#servableUnchanged(data, Date.now())) return this.#remember(sid, proof, data, changes, readAt);
+      // A touch is due (about once a minute per active session): done here, as express-session would
+      // at the end of the request, extending only a session still stored. The read is kept only when
+      // the touch extended that very record (a request may have changed it in between).
+      const touchedAt = Math.floor(performance.now());
+      const unchanged = await this.#touch(sid, data, fetched.raw);
+      if (!this.#servableUnchanged(data, Date.now())) return undefined;
+      return unchanged === undefined ? this.#copy(data) : this.#remember(sid, proof, data, unchanged, touchedAt);
+    } finally {
+      if (--reading.count === 0) this.#reading.delete(sid);
+    }
   }
 
   /** How many sessions this process keeps for `peek` (at most `cacheSize`; unused ones go after `cacheIdleMs`). */
@@ -337,12 +352,14 @@ export class StorageSessionStore extends session.Store {
   }
 
   /**
-   * What a read-only request uses of a read, frozen; kept for `peek` unless something changed since
-   * the read began (`changes` is #changes as it was then) or the storage's notices are not tracked.
+   * What a read-only request uses of a read, frozen; kept for `peek` unless its session changed, or
+   * everything was forgotten, since the read began (`changes` is #changes as it was then), or the
+   * storage's notices are not tracked. Called only while loadReadOnly counts the read in #reading.
    */
   #remember(sid: string, proof: string, data: SessionData, changes: number, readAt: number): Readonly<SessionData> {
     const kept = this.#copy(data);
-    if (this.#recentReadMs === 0 || this.#changes !== changes || !this.#storage.changesTracked()) return kept;
+    const overtaken = this.#allForgottenAt > changes || (this.#reading.get(sid)?.forgottenAt ?? Infinity) > changes;
+    if (this.#recentReadMs === 0 || overtaken || !this.#storage.changesTracked()) return kept;
     this.#recent.set(sid, { data: kept, proof, readAt, usedAt: Math.floor(performance.now()) });
     this.#schedulePrune();
     return kept;
@@ -395,11 +412,14 @@ export class StorageSessionStore extends session.Store {
 
   #forget(sid: string): void {
     this.#changes++;
+    const reading = this.#reading.get(sid);
+    if (reading !== undefined) reading.forgottenAt = this.#changes;
     this.#recent.delete(sid);
   }
 
   #forgetAll(): void {
     this.#changes++;
+    this.#allForgottenAt = this.#changes;
     this.#recent.clear();
   }
 

@@ -491,6 +491,37 @@ export function describeSessionStore(name: string, backend: SessionSuiteBackend)
         expect(s.peek(id, PROOF)).toBeUndefined();
       });
 
+      it('keeps a read that only a change of another session overtook', async () => {
+        const s = store({ recentReadMs: 60_000 });
+        const id = await stored(s);
+        const another = await stored(s);
+        await s.loadReadOnly(another, PROOF);
+        const reading = s.loadReadOnly(id, PROOF);
+        const writing = promiseSet(s, another, sessionData({ tenant: 'acme', csrfToken: 'written-meanwhile' }, null));
+        await Promise.all([reading, writing]);
+        expect(s.peek(id, PROOF)).toMatchObject({ tenant: 'acme' });
+        expect(s.peek(another, PROOF)).toBeUndefined();
+      });
+
+      it('does not keep a read that a forget-everything overtook (the stored data was replaced)', async () => {
+        let tell: ((key: string | undefined) => void) | undefined;
+        const telling: Storage = {
+          ...storage,
+          onForeignChange: (listener) => {
+            tell = listener;
+            storage.onForeignChange(listener);
+          },
+        };
+        const s = store({ recentReadMs: 60_000 }, telling);
+        const id = await stored(s);
+        const reading = s.loadReadOnly(id, PROOF);
+        tell!(undefined);
+        await reading;
+        expect(s.peek(id, PROOF)).toBeUndefined();
+        await s.loadReadOnly(id, PROOF);
+        expect(s.peek(id, PROOF)).toMatchObject({ tenant: 'acme' });
+      });
+
       it('for recentReadMs after the read where the storage cannot vouch for its notices, for as long as it can where it can', async () => {
         // A storage whose notices are tracked, but that cannot say until when it has heard of every
         // change (a Redis Cluster): a copy serves for recentReadMs after its read, no longer.
